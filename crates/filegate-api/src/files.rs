@@ -1,0 +1,89 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The file object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FileView {
+    pub id: String,
+    pub tenant: String,
+    pub bucket: String,
+    pub path: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub sha256: Option<String>,
+    pub etag: Option<String>,
+    /// `pending`, `uploaded`, `processing`, `ready`, `quarantined`, `failed`, `expired`,
+    /// `deleted`, `purged`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub owner: String,
+    pub external_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub processing: ProcessingView,
+    pub download_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProcessingView {
+    pub scan: Option<String>,
+    pub sniffed_type: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub image: Option<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub thumbnails: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    pub id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DownloadView {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FileList {
+    pub items: Vec<FileView>,
+    pub next_cursor: Option<String>,
+    /// Present when the page was asked for by `offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeList {
+    /// Changed files, oldest change first; deleted ones have `status: "deleted"`.
+    pub items: Vec<FileView>,
+    /// Pass as `since` next time.
+    pub next_cursor: String,
+}
+
+/// `PATCH /v1/files/{id}`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Replaces the whole map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchDeleted {
+    pub deleted: Vec<String>,
+    pub not_found: Vec<String>,
+}

@@ -1,0 +1,15 @@
+//! The JSON shapes of filegate's HTTP API v1 (API.md). The server parses requests into
+//! domain types at its edge and renders domain records into these; the client sends and
+//! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
+
+mod admin;
+mod errors;
+mod files;
+mod ops;
+mod uploads;
+
+pub use admin::*;
+pub use errors::*;
+pub use files::*;
+pub use ops::*;
+pub use uploads::*;

@@ -1,0 +1,311 @@
+//! Multipart uploads: parts arrive separately (in any order, retried at will), then are
+//! assembled into the object.
+//!
+//! ```text
+//! root/multipart/<upload id>/key     the key the upload belongs to
+//! root/multipart/<upload id>/00042   part 42: its bytes, then their 16-byte MD5
+//! ```
+//!
+//! The MD5 travels inside the part file, so a part and its etag are replaced together by one
+//! rename: a retried part never pairs new bytes with an old etag. Removing an upload first
+//! renames its directory into the scratch area, so a part still streaming in finds its
+//! upload gone instead of recreating it.
+
+use std::fs::{self, File};
+use std::io::{self, Read as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use filegate_core::StoreError;
+use filegate_core::domain::ETag;
+use filegate_core::ports::{BlobMeta, ByteStream};
+use md5::{Digest as _, Md5};
+use tokio::io::AsyncWriteExt as _;
+
+use super::LocalBlobStore;
+use super::write::{self, Limits, TempPath, blocking, fsync_dir, io_error};
+use crate::key;
+
+/// S3's limit, kept so a client written for either store works with both.
+pub(crate) const MAX_PARTS: u32 = 10_000;
+const KEY_FILE: &str = "key";
+const MD5_LEN: u64 = 16;
+
+pub(crate) fn check_part_number(part: u32) -> Result<(), StoreError> {
+    if (1..=MAX_PARTS).contains(&part) {
+        Ok(())
+    } else {
+        Err(StoreError::Input(format!(
+            "part numbers run from 1 to {MAX_PARTS}, got {part}"
+        )))
+    }
+}
+
+fn part_name(part: u32) -> String {
+    format!("{part:05}")
+}
+
+fn not_found_is(e: io::Error, what: StoreError, doing: &'static str) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound {
+        what
+    } else {
+        io_error(doing, e)
+    }
+}
+
+impl LocalBlobStore {
+    pub(super) async fn create_upload(&self, key: &str) -> Result<String, StoreError> {
+        self.object_path(key)?;
+        let id = key::new_upload_id();
+        let (scratch, dest, key) = (
+            self.scratch.dir().to_owned(),
+            self.multipart.join(&id),
+            key.to_owned(),
+        );
+        blocking(move || {
+            // Built aside and renamed in, so an upload directory always has its key file.
+            let building = scratch.join(format!("{}.upload", uuid::Uuid::new_v4().simple()));
+            let made = (|| {
+                fs::create_dir(&building)?;
+                let mut file = File::create_new(building.join(KEY_FILE))?;
+                io::Write::write_all(&mut file, key.as_bytes())?;
+                file.sync_all()?;
+                fs::rename(&building, &dest)?;
+                fsync_dir(dest.parent().unwrap_or(&dest))
+            })();
+            if made.is_err() {
+                let _ = fs::remove_dir_all(&building);
+            }
+            made.map_err(|e| io_error("create a multipart upload", e))
+        })
+        .await?;
+        Ok(id)
+    }
+
+    /// The directory of `upload_id`, if it exists and belongs to `key`; `NotFound` otherwise.
+    async fn upload_dir(&self, key: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
+        self.object_path(key)?;
+        key::validate_upload_id(upload_id).map_err(|e| StoreError::Input(e.to_string()))?;
+        let dir = self.multipart.join(upload_id);
+        let owner = tokio::fs::read(dir.join(KEY_FILE))
+            .await
+            .map_err(|e| not_found_is(e, StoreError::NotFound, "read a multipart upload"))?;
+        if owner != key.as_bytes() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(dir)
+    }
+
+    /// Stores part `part` (1 to 10 000) of `upload_id`, replacing an earlier try of the same
+    /// part; returns its etag (the hex MD5 of its bytes). `TooLarge` past `max_part_size`,
+    /// `Input` when the body breaks, `NotFound` when the upload does not exist for `key`
+    /// (or is completed or aborted while the part streams in).
+    pub async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        body: ByteStream,
+        max_part_size: u64,
+    ) -> Result<ETag, StoreError> {
+        let dir = self.upload_dir(key, upload_id).await?;
+        check_part_number(part)?;
+        let limits = Limits {
+            max: max_part_size,
+            exact: None,
+        };
+        let mut received = write::receive(self.scratch.dir(), body, limits).await?;
+        let file = &mut received.file;
+        let trailer = async {
+            file.write_all(&received.md5).await?;
+            file.flush().await?;
+            file.sync_all().await
+        };
+        trailer.await.map_err(|e| io_error("write a part", e))?;
+        drop(received.file);
+        let temp = received.temp;
+        blocking(move || {
+            fs::rename(temp.path(), dir.join(part_name(part)))
+                .map_err(|e| not_found_is(e, StoreError::NotFound, "store a part"))?;
+            temp.disarm();
+            fsync_dir(&dir).map_err(|e| io_error("store a part", e))
+        })
+        .await?;
+        Ok(ETag::new_unchecked(hex::encode(received.md5)))
+    }
+
+    pub(super) async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, ETag)],
+    ) -> Result<BlobMeta, StoreError> {
+        let dir = self.upload_dir(key, upload_id).await?;
+        check_order(parts)?;
+        let parts: Vec<(u32, String)> = parts
+            .iter()
+            .map(|(n, e)| (*n, e.as_str().to_owned()))
+            .collect();
+        let scratch = self.scratch.dir().to_owned();
+        let objects = self.objects.clone();
+        let dest = self.object_path(key)?;
+        // On the blocking pool, copying with the kernel's help (`copy_file_range`); once
+        // started it runs to the end even if the caller goes away.
+        blocking(move || {
+            let assembled = assemble(&dir, &parts, &scratch)?;
+            let etag = assembled.etag.clone();
+            write::commit(assembled.temp, &scratch, &objects, &dest, &etag)
+                .map_err(|e| io_error("commit an object", e))?;
+            remove_upload(&dir, &scratch);
+            Ok(BlobMeta {
+                size: assembled.size,
+                etag: ETag::new_unchecked(etag),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let dir = match self.upload_dir(key, upload_id).await {
+            Ok(dir) => dir,
+            // Already gone (or never was): aborting is idempotent.
+            Err(StoreError::NotFound) if !self.multipart.join(upload_id).exists() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let scratch = self.scratch.dir().to_owned();
+        blocking(move || {
+            remove_upload(&dir, &scratch);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Parts must be listed by strictly increasing number, each within 1..=10 000.
+fn check_order(parts: &[(u32, ETag)]) -> Result<(), StoreError> {
+    if parts.is_empty() {
+        return Err(StoreError::Input(
+            "a multipart upload needs at least one part".into(),
+        ));
+    }
+    let mut previous = 0;
+    for (n, _) in parts {
+        check_part_number(*n)?;
+        if *n <= previous {
+            return Err(StoreError::Input(
+                "parts must be listed in strictly increasing order".into(),
+            ));
+        }
+        previous = *n;
+    }
+    Ok(())
+}
+
+struct Assembled {
+    temp: TempPath,
+    size: u64,
+    etag: String,
+}
+
+/// Opens part `n` and checks it against the etag the client was given for it.
+fn open_part(dir: &Path, n: u32, etag: &str) -> Result<(File, u64, [u8; 16]), StoreError> {
+    let file = File::open(dir.join(part_name(n))).map_err(|e| {
+        not_found_is(
+            e,
+            StoreError::Conflict(format!("part {n} was not uploaded")),
+            "open a part",
+        )
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|e| io_error("stat a part", e))?
+        .len();
+    let data_len = len.checked_sub(MD5_LEN).ok_or_else(|| {
+        StoreError::Other(anyhow::anyhow!(
+            "part file {n} is shorter than its checksum"
+        ))
+    })?;
+    let mut md5 = [0; 16];
+    file.read_exact_at(&mut md5, data_len)
+        .map_err(|e| io_error("read a part", e))?;
+    if !hex::encode(md5).eq_ignore_ascii_case(etag) {
+        return Err(StoreError::Conflict(format!(
+            "part {n}: the etag does not match the uploaded part"
+        )));
+    }
+    Ok((file, data_len, md5))
+}
+
+/// Concatenates the listed parts into a new fsynced temp file. Every part is checked before
+/// any byte is copied, and checked again through the handle it is copied from, so a part
+/// replaced in between cannot slip in unchecked.
+fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assembled, StoreError> {
+    for (n, etag) in parts {
+        open_part(dir, *n, etag)?;
+    }
+    let temp = TempPath::new_in(scratch, "tmp");
+    let mut out = File::create_new(temp.path()).map_err(|e| io_error("create a temp file", e))?;
+    let mut md5s = Md5::new();
+    let mut size = 0;
+    for (n, etag) in parts {
+        let (file, data_len, md5) = open_part(dir, *n, etag)?;
+        let copied = io::copy(&mut (&file).take(data_len), &mut out)
+            .map_err(|e| io_error("assemble parts", e))?;
+        if copied != data_len {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "part {n} shrank while being assembled"
+            )));
+        }
+        size += data_len;
+        md5s.update(md5);
+    }
+    out.sync_all()
+        .map_err(|e| io_error("fsync an assembled object", e))?;
+    // S3's multipart etag: the MD5 of the parts' binary MD5s, then the part count.
+    let etag = format!("{}-{}", hex::encode(md5s.finalize()), parts.len());
+    Ok(Assembled { temp, size, etag })
+}
+
+/// Moves the upload out of sight in one rename, then deletes it. Failing to delete costs
+/// only disk space until the next sweep, so it is logged, not returned.
+fn remove_upload(dir: &Path, scratch: &Path) {
+    let grave = scratch.join(format!("{}.dead", uuid::Uuid::new_v4().simple()));
+    match fs::rename(dir, &grave) {
+        Ok(()) => {
+            if let Err(e) = fs::remove_dir_all(&grave) {
+                tracing::warn!(path = %grave.display(), error = %e, "could not remove a finished upload");
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %dir.display(), error = %e, "could not remove a finished upload")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn etag() -> ETag {
+        ETag::new_unchecked("x".into())
+    }
+
+    #[test]
+    fn part_lists_must_be_strictly_increasing_and_in_range() {
+        assert!(check_order(&[(1, etag()), (2, etag()), (7, etag())]).is_ok());
+        assert!(check_order(&[(10_000, etag())]).is_ok());
+        for bad in [
+            vec![],
+            vec![(0, etag())],
+            vec![(10_001, etag())],
+            vec![(2, etag()), (1, etag())],
+            vec![(1, etag()), (1, etag())],
+        ] {
+            assert!(
+                matches!(check_order(&bad), Err(StoreError::Input(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,716 @@
+//! The local-directory store against the `BlobStore` contract, through its public API only.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use filegate_blobs::{GrantKind, LocalBlobStore, UrlSigner};
+use filegate_core::StoreError;
+use filegate_core::domain::{ByteRange, ContentType, ETag};
+use filegate_core::ports::{
+    BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints,
+};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use md5::{Digest as _, Md5};
+use tokio::sync::mpsc;
+use url::Url;
+
+const KEY: &str = "t/default/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+const MIB: u64 = 1024 * 1024;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    store: LocalBlobStore,
+}
+
+fn signer() -> UrlSigner {
+    UrlSigner::new([42; 32])
+}
+
+fn open(root: &Path) -> LocalBlobStore {
+    let base = Url::parse("http://127.0.0.1:8080/").unwrap();
+    LocalBlobStore::open(root.to_owned(), signer(), base).unwrap()
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("blobs");
+    let store = open(&root);
+    Fixture {
+        _dir: dir,
+        root,
+        store,
+    }
+}
+
+/// Deterministic bytes that differ at every offset a test looks at.
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u64)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed as u64)
+                .to_le_bytes()[1]
+        })
+        .collect()
+}
+
+/// `bytes` as a body arriving in uneven chunks.
+fn body(bytes: &[u8]) -> ByteStream {
+    let chunks: Vec<io::Result<Bytes>> = bytes
+        .chunks(7_777)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(stream::iter(chunks))
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+async fn read_all(s: ByteStream) -> Vec<u8> {
+    s.try_fold(Vec::new(), |mut acc, chunk| async move {
+        acc.extend_from_slice(&chunk);
+        Ok(acc)
+    })
+    .await
+    .unwrap()
+}
+
+/// Every file under `root/tmp` except the lock files of live stores.
+fn leftovers(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if !matches!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some(".lock" | ".sweep-lock")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root.join("tmp"), &mut out);
+    out
+}
+
+async fn assert_absent(store: &LocalBlobStore, key: &str) {
+    assert_eq!(store.head(key).await.unwrap(), None);
+    assert!(matches!(
+        store.get(key, None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn put_get_head_round_trip() {
+    let f = fixture();
+    let bytes = data(300_001, 1);
+    let meta = f.store.put(KEY, body(&bytes), 10 * MIB).await.unwrap();
+    assert_eq!(meta.size, bytes.len() as u64);
+    assert_eq!(meta.etag.as_str(), md5_hex(&bytes));
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, bytes);
+    assert!(leftovers(&f.root).is_empty());
+
+    // Replacing the object replaces bytes and etag together.
+    let newer = data(10, 2);
+    let meta = f.store.put(KEY, body(&newer), 10 * MIB).await.unwrap();
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, newer);
+
+    // An empty object is an object.
+    let meta = f.store.put("t/default/empty", body(&[]), 10).await.unwrap();
+    assert_eq!(
+        (meta.size, meta.etag.as_str()),
+        (0, "d41d8cd98f00b204e9800998ecf8427e")
+    );
+    assert!(
+        read_all(f.store.get("t/default/empty", None).await.unwrap())
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn range_get_returns_exactly_the_range() {
+    let f = fixture();
+    let bytes = data(200_000, 3);
+    f.store.put(KEY, body(&bytes), MIB).await.unwrap();
+    for (start, end) in [
+        (0, 0),
+        (0, 199_999),
+        (65_535, 65_536),
+        (100, 150_000),
+        (199_999, 199_999),
+    ] {
+        let got = read_all(
+            f.store
+                .get(KEY, Some(ByteRange { start, end }))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, &bytes[start as usize..=end as usize], "{start}-{end}");
+    }
+    let past_the_end = ByteRange {
+        start: 10,
+        end: 200_000,
+    };
+    assert!(matches!(
+        f.store.get(KEY, Some(past_the_end)).await,
+        Err(StoreError::Input(_))
+    ));
+}
+
+#[tokio::test]
+async fn too_large_stops_mid_stream_and_leaves_nothing() {
+    let f = fixture();
+    // The body would go on forever: the store must stop reading, not drain it.
+    let endless: ByteStream = Box::pin(stream::repeat_with(|| Ok(Bytes::from_static(&[7; 1000]))));
+    let err = f.store.put(KEY, endless, 50_000).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge(50_000)), "{err:?}");
+    assert_absent(&f.store, KEY).await;
+    assert!(leftovers(&f.root).is_empty());
+
+    // One byte over is over; exactly the limit is fine.
+    assert!(matches!(
+        f.store.put(KEY, body(&data(1001, 0)), 1000).await,
+        Err(StoreError::TooLarge(1000))
+    ));
+    assert_eq!(
+        f.store
+            .put(KEY, body(&data(1000, 0)), 1000)
+            .await
+            .unwrap()
+            .size,
+        1000
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_halfway_leaves_nothing() {
+    let f = fixture();
+    let chunks = vec![
+        Ok(Bytes::from(data(100_000, 4))),
+        Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+    ];
+    let err = f
+        .store
+        .put(KEY, Box::pin(stream::iter(chunks)), MIB)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Input(_)), "{err:?}");
+    assert_absent(&f.store, KEY).await;
+    assert!(leftovers(&f.root).is_empty());
+}
+
+/// A body fed by a channel; returns once the store has taken `chunks` chunks (the channel
+/// holds one, so every send but the last waited for the store to read the one before).
+async fn feed_until_taken(
+    put: std::pin::Pin<&mut impl Future>,
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    chunks: usize,
+) {
+    let feed = async {
+        for i in 0..chunks {
+            tx.send(Ok(Bytes::from(data(64 * 1024, i as u8))))
+                .await
+                .unwrap();
+        }
+    };
+    tokio::select! {
+        _ = put => panic!("the put finished while its body was still open"),
+        _ = feed => {}
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_put_leaves_nothing() {
+    let f = fixture();
+    let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(1);
+    let body: ByteStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    {
+        let mut put = pin!(f.store.put(KEY, body, 100 * MIB));
+        feed_until_taken(put.as_mut(), &tx, 8).await;
+        assert!(
+            !leftovers(&f.root).is_empty(),
+            "the bytes so far are in a temp file"
+        );
+        // The client disconnects: the server drops the request's future.
+    }
+    assert_absent(&f.store, KEY).await;
+    assert!(
+        leftovers(&f.root).is_empty(),
+        "the dropped put removed its temp file"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_writing_and_renaming_leaves_nothing_visible() {
+    let f = fixture();
+    let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(1);
+    let body: ByteStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let mut put = Box::pin(f.store.put(KEY, body, 100 * MIB));
+    feed_until_taken(put.as_mut(), &tx, 8).await;
+    // A crash runs no destructors: forget the future so its cleanup never happens.
+    std::mem::forget(put);
+    assert!(!leftovers(&f.root).is_empty());
+    assert_absent(&f.store, KEY).await;
+
+    // The process is gone (its lock with it); the next start sweeps what it left.
+    let Fixture { _dir, root, store } = f;
+    drop(store);
+    let store = open(&root);
+    assert_absent(&store, KEY).await;
+    assert_eq!(leftovers(&root), Vec::<PathBuf>::new());
+}
+
+#[tokio::test]
+async fn opening_a_second_store_spares_the_first_ones_uploads() {
+    let f = fixture();
+    let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(1);
+    let body: ByteStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let mut put = pin!(f.store.put(KEY, body, 100 * MIB));
+    feed_until_taken(put.as_mut(), &tx, 4).await;
+    let _cli = open(&f.root); // e.g. a CLI command run beside the server
+    drop(tx);
+    let meta = put.await.unwrap();
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+}
+
+#[tokio::test]
+async fn exact_size_is_enforced_both_ways() {
+    let f = fixture();
+    let bytes = data(5000, 5);
+    let err = f
+        .store
+        .put_with_limits(KEY, body(&bytes), MIB, Some(4999))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge(4999)), "{err:?}");
+    let err = f
+        .store
+        .put_with_limits(KEY, body(&bytes), MIB, Some(5001))
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Input(m) => assert!(m.contains("expected 5001 bytes, got 5000"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_absent(&f.store, KEY).await;
+    assert!(leftovers(&f.root).is_empty());
+    let meta = f
+        .store
+        .put_with_limits(KEY, body(&bytes), MIB, Some(5000))
+        .await
+        .unwrap();
+    assert_eq!(meta.etag.as_str(), md5_hex(&bytes));
+}
+
+#[tokio::test]
+async fn delete_is_idempotent_and_complete() {
+    let f = fixture();
+    f.store.put(KEY, body(b"bye"), 10).await.unwrap();
+    // A key that is only a directory of longer keys deletes nothing.
+    f.store.delete("t/default").await.unwrap();
+    assert_eq!(f.store.head(KEY).await.unwrap().map(|m| m.size), Some(3));
+    f.store.delete(KEY).await.unwrap();
+    assert_absent(&f.store, KEY).await;
+    f.store.delete(KEY).await.unwrap();
+    let dir = f.root.join("objects/t/default");
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        0,
+        "the etag sidecar went too"
+    );
+}
+
+#[tokio::test]
+async fn path_escaping_keys_are_refused() {
+    let f = fixture();
+    std::fs::write(f._dir.path().join("secret"), b"outside").unwrap();
+    for bad in [
+        "../secret",
+        "../../secret",
+        "/etc/passwd",
+        "t/../../secret",
+        "t//x",
+        "t/x/",
+        "",
+        "t/x~etag",
+        "a\\b",
+    ] {
+        assert!(
+            matches!(
+                f.store.put(bad, body(b"x"), 10).await,
+                Err(StoreError::Input(_))
+            ),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(f.store.get(bad, None).await, Err(StoreError::Input(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(f.store.head(bad).await, Err(StoreError::Input(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(f.store.delete(bad).await, Err(StoreError::Input(_))),
+            "{bad:?}"
+        );
+        let ct = ContentType::octet_stream();
+        assert!(f.store.create_multipart(bad, &ct).await.is_err(), "{bad:?}");
+    }
+    assert!(f._dir.path().join("secret").exists());
+    for bad in ["../x", "..", "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b/../x"] {
+        let r = f.store.put_part(KEY, bad, 1, body(b"x"), 10).await;
+        assert!(matches!(r, Err(StoreError::Input(_))), "{bad:?}");
+        assert!(f.store.abort_multipart(KEY, bad).await.is_err());
+    }
+}
+
+async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Vec<(u32, ETag)> {
+    let mut etags = Vec::new();
+    // Out of order on purpose: parts arrive in any order.
+    for (i, part) in parts.iter().enumerate().rev() {
+        let n = i as u32 + 1;
+        let etag = store
+            .put_part(KEY, id, n, body(part), 16 * MIB)
+            .await
+            .unwrap();
+        assert_eq!(etag.as_str(), md5_hex(part));
+        etags.push((n, etag));
+    }
+    etags.reverse();
+    etags
+}
+
+#[tokio::test]
+async fn multipart_round_trip_with_an_s3_style_etag() {
+    let f = fixture();
+    let id = f
+        .store
+        .create_multipart(KEY, &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let parts = vec![
+        data(5 * MIB as usize, 1),
+        data(5 * MIB as usize, 2),
+        data(12_345, 3),
+    ];
+    // A retried part replaces the first try.
+    f.store
+        .put_part(KEY, &id, 2, body(b"first try"), 16 * MIB)
+        .await
+        .unwrap();
+    let etags = upload_parts(&f.store, &id, &parts).await;
+
+    let meta = f.store.complete_multipart(KEY, &id, &etags).await.unwrap();
+    let whole = parts.concat();
+    assert_eq!(meta.size, whole.len() as u64);
+    let binary_md5s: Vec<u8> = parts.iter().flat_map(|p| Md5::digest(p).to_vec()).collect();
+    assert_eq!(meta.etag.as_str(), format!("{}-3", md5_hex(&binary_md5s)));
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, whole);
+
+    // The upload is gone once completed.
+    assert_eq!(
+        std::fs::read_dir(f.root.join("multipart")).unwrap().count(),
+        0
+    );
+    assert!(matches!(
+        f.store.complete_multipart(KEY, &id, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(leftovers(&f.root).is_empty());
+}
+
+#[tokio::test]
+async fn multipart_refuses_wrong_or_missing_parts() {
+    let f = fixture();
+    let id = f
+        .store
+        .create_multipart(KEY, &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let mut etags = upload_parts(&f.store, &id, &[data(1000, 1), data(1000, 2)]).await;
+
+    let mut wrong = etags.clone();
+    wrong[1].1 = ETag::parse(&md5_hex(b"something else")).unwrap();
+    match f.store.complete_multipart(KEY, &id, &wrong).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("part 2"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    etags.push((3, ETag::parse(&md5_hex(b"never sent")).unwrap()));
+    assert!(matches!(
+        f.store.complete_multipart(KEY, &id, &etags).await,
+        Err(StoreError::Conflict(_))
+    ));
+    etags.pop();
+    let unordered = vec![etags[1].clone(), etags[0].clone()];
+    assert!(matches!(
+        f.store.complete_multipart(KEY, &id, &unordered).await,
+        Err(StoreError::Input(_))
+    ));
+    assert!(matches!(
+        f.store.put_part(KEY, &id, 0, body(b"x"), 10).await,
+        Err(StoreError::Input(_))
+    ));
+    assert!(matches!(
+        f.store.put_part(KEY, &id, 10_001, body(b"x"), 10).await,
+        Err(StoreError::Input(_))
+    ));
+    assert!(matches!(
+        f.store.put_part(KEY, &id, 1, body(&data(11, 0)), 10).await,
+        Err(StoreError::TooLarge(10))
+    ));
+
+    // Nothing of the failed attempts is visible, and the upload still completes.
+    assert_absent(&f.store, KEY).await;
+    let meta = f.store.complete_multipart(KEY, &id, &etags).await.unwrap();
+    assert_eq!(meta.size, 2000);
+}
+
+#[tokio::test]
+async fn abort_removes_everything_and_is_idempotent() {
+    let f = fixture();
+    let id = f
+        .store
+        .create_multipart(KEY, &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let etags = upload_parts(&f.store, &id, &[data(1000, 1), data(10, 2)]).await;
+    f.store.abort_multipart(KEY, &id).await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(f.root.join("multipart")).unwrap().count(),
+        0
+    );
+    assert!(leftovers(&f.root).is_empty());
+    f.store.abort_multipart(KEY, &id).await.unwrap();
+    assert!(matches!(
+        f.store.complete_multipart(KEY, &id, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        f.store.put_part(KEY, &id, 1, body(b"x"), 10).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_absent(&f.store, KEY).await;
+}
+
+#[tokio::test]
+async fn an_upload_belongs_to_its_key() {
+    let f = fixture();
+    let id = f
+        .store
+        .create_multipart(KEY, &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let etags = upload_parts(&f.store, &id, &[data(100, 1)]).await;
+    let other = "t/other/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    assert!(matches!(
+        f.store.put_part(other, &id, 1, body(b"x"), 10).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        f.store.complete_multipart(other, &id, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        f.store.abort_multipart(other, &id).await,
+        Err(StoreError::NotFound)
+    ));
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert!(matches!(
+        f.store.complete_multipart(KEY, unknown, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+    // The owner's upload is untouched by all that.
+    assert_eq!(
+        f.store
+            .complete_multipart(KEY, &id, &etags)
+            .await
+            .unwrap()
+            .size,
+        100
+    );
+    assert_absent(&f.store, other).await;
+}
+
+#[tokio::test]
+async fn ping_checks_the_directory() {
+    let f = fixture();
+    f.store.ping().await.unwrap();
+    std::fs::remove_dir_all(&f.root).unwrap();
+    assert!(matches!(
+        f.store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+/// What the HTTP layer hands the signer: the key after `/blob/` and the raw query.
+fn split(url: &str) -> (String, String) {
+    let url = Url::parse(url).unwrap();
+    let key = url.path().strip_prefix("/blob/").unwrap().to_owned();
+    (key, url.query().unwrap_or_default().to_owned())
+}
+
+fn forbidden_code(e: filegate_core::Error) -> &'static str {
+    match e {
+        filegate_core::Error::Forbidden { code, .. } => code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn presigned_requests_verify_and_pin_what_they_promise() {
+    let f = fixture();
+    let now = Utc::now();
+    let soon = now + Duration::minutes(15);
+    let c = UploadConstraints {
+        size: 18233,
+        content_type: ContentType::parse("text/csv").unwrap(),
+    };
+
+    let put = f.store.presign_put(KEY, &c, soon).unwrap();
+    assert_eq!(put.method, "PUT");
+    assert_eq!(
+        put.headers.get("content-type").map(String::as_str),
+        Some("text/csv")
+    );
+    let (key, query) = split(&put.url);
+    let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
+    assert_eq!(
+        (grant.key.as_str(), &grant.kind),
+        (KEY, &GrantKind::Put(c.clone()))
+    );
+    assert_eq!(
+        forbidden_code(
+            f.store
+                .signer()
+                .verify("GET", &key, &query, now)
+                .unwrap_err()
+        ),
+        "signature-invalid"
+    );
+    let tampered = query.replace("size=18233", "size=99999999");
+    assert_eq!(
+        forbidden_code(
+            f.store
+                .signer()
+                .verify("PUT", &key, &tampered, now)
+                .unwrap_err()
+        ),
+        "signature-invalid"
+    );
+
+    let post = f.store.presign_post(KEY, &c, soon).unwrap();
+    assert_eq!(
+        (post.method.as_str(), post.url.as_str()),
+        ("POST", "http://127.0.0.1:8080/blob-form")
+    );
+    let grant = f.store.signer().verify_form(&post.fields, now).unwrap();
+    assert_eq!(grant.kind, GrantKind::Put(c.clone()));
+    let mut fields: BTreeMap<String, String> = post.fields.clone();
+    fields.insert("key".into(), "t/default/another".into());
+    assert_eq!(
+        forbidden_code(f.store.signer().verify_form(&fields, now).unwrap_err()),
+        "signature-invalid"
+    );
+
+    let o = DownloadOptions {
+        disposition: Disposition::Attachment,
+        filename: "ward a; 2026.csv".into(),
+        content_type: ContentType::parse("text/csv").unwrap(),
+    };
+    let (key, query) = split(&f.store.presign_get(KEY, &o, soon).unwrap());
+    assert_eq!(
+        f.store
+            .signer()
+            .verify("GET", &key, &query, now)
+            .unwrap()
+            .kind,
+        GrantKind::Get(o.clone())
+    );
+
+    let id = f
+        .store
+        .create_multipart(KEY, &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let (key, query) = split(&f.store.presign_part(KEY, &id, 3, soon).unwrap());
+    let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
+    assert_eq!(
+        grant.kind,
+        GrantKind::Part {
+            upload_id: id.clone(),
+            part: 3
+        }
+    );
+
+    // An authentic URL whose time has passed is expired, not invalid.
+    let (key, query) = split(
+        &f.store
+            .presign_get(KEY, &o, now - Duration::seconds(5))
+            .unwrap(),
+    );
+    assert_eq!(
+        forbidden_code(
+            f.store
+                .signer()
+                .verify("GET", &key, &query, now)
+                .unwrap_err()
+        ),
+        "signature-expired"
+    );
+
+    assert!(matches!(
+        f.store.presign_put("../x", &c, soon),
+        Err(StoreError::Input(_))
+    ));
+    assert!(matches!(
+        f.store.presign_part(KEY, "../x", 1, soon),
+        Err(StoreError::Input(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_64_mib_upload_streams_through() {
+    let f = fixture();
+    const CHUNK: usize = 256 * 1024;
+    let chunks = (64 * MIB as usize) / CHUNK;
+    // Made on the fly, so the test itself holds one chunk at a time.
+    let block = Bytes::from(data(CHUNK, 9));
+    let chunk = move |i: usize| {
+        let mut c = block.to_vec();
+        c[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        Bytes::from(c)
+    };
+    let mut expected = Md5::new();
+    (0..chunks).for_each(|i| expected.update(chunk(i)));
+    let body: ByteStream = Box::pin(stream::iter(0..chunks).map(move |i| Ok(chunk(i))));
+    let meta = f.store.put(KEY, body, 64 * MIB).await.unwrap();
+    assert_eq!(meta.size, 64 * MIB);
+    assert_eq!(meta.etag.as_str(), hex::encode(expected.finalize()));
+
+    let mut got = Md5::new();
+    let mut stream = f.store.get(KEY, None).await.unwrap();
+    let mut total = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        assert!(chunk.len() <= 64 * 1024, "reads come in bounded chunks");
+        total += chunk.len() as u64;
+        got.update(&chunk);
+    }
+    assert_eq!(total, 64 * MIB);
+    assert_eq!(hex::encode(got.finalize()), meta.etag.as_str());
+}

@@ -1,0 +1,104 @@
+//! Content types as declared by clients: `type/subtype` with optional parameters.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ContentType(String);
+
+impl ContentType {
+    /// Lowercases the essence (`Text/CSV; charset=utf-8` → `text/csv; charset=utf-8`) and
+    /// refuses anything that is not a token `/` token, or that could split a header.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let invalid = || Error::invalid("invalid-content-type", format!("invalid content type {s:?}"));
+        if s.len() > 255 || s.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(invalid());
+        }
+        let (essence, params) = match s.split_once(';') {
+            Some((e, p)) => (e.trim(), Some(p.trim())),
+            None => (s.trim(), None),
+        };
+        let is_token = |t: &str| {
+            !t.is_empty()
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+        };
+        let (kind, sub) = essence.split_once('/').ok_or_else(invalid)?;
+        if !is_token(kind) || !is_token(sub) {
+            return Err(invalid());
+        }
+        let essence = format!("{}/{}", kind.to_ascii_lowercase(), sub.to_ascii_lowercase());
+        Ok(Self(match params {
+            Some(p) if !p.is_empty() => format!("{essence}; {p}"),
+            _ => essence,
+        }))
+    }
+
+    pub fn octet_stream() -> Self {
+        Self("application/octet-stream".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `type/subtype` without parameters: what allow-lists compare.
+    pub fn essence(&self) -> &str {
+        self.0.split(';').next().unwrap_or(&self.0).trim()
+    }
+
+    /// Whether a bucket allow-list entry (`image/png`, `image/*` or `*/*`) admits this type.
+    pub fn matches(&self, pattern: &str) -> bool {
+        let essence = self.essence();
+        match pattern.strip_suffix("/*") {
+            Some("*") => true,
+            Some(kind) => essence.split('/').next() == Some(kind),
+            None => essence == pattern,
+        }
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_and_keeps_parameters() {
+        let ct = ContentType::parse("Text/CSV; charset=utf-8").unwrap();
+        assert_eq!(ct.as_str(), "text/csv; charset=utf-8");
+        assert_eq!(ct.essence(), "text/csv");
+    }
+
+    #[test]
+    fn refuses_header_injection_and_garbage() {
+        for bad in ["", "text", "text/", "/csv", "text/csv\r\nx: y", "a b/c", "tëxt/csv"] {
+            assert!(ContentType::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn allow_list_patterns() {
+        let png = ContentType::parse("image/png").unwrap();
+        assert!(png.matches("image/png"));
+        assert!(png.matches("image/*"));
+        assert!(png.matches("*/*"));
+        assert!(!png.matches("image/jpeg"));
+        assert!(!png.matches("text/*"));
+    }
+}

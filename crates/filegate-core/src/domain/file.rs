@@ -1,0 +1,80 @@
+//! The file record: what filegate knows about one stored file.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{BucketName, ContentType, ETag, FileId, FileStatus, Metadata, ObjectPath, Sha256Hex, TenantId};
+
+/// How the bytes of a pending file are expected to arrive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UploadPlan {
+    /// One signed PUT.
+    Put,
+    /// One signed form POST (the browser-friendly S3 POST policy shape).
+    Form,
+    /// Signed part URLs, then complete with the part etags.
+    Multipart { upload_id: String, part_size: u64, part_count: u32 },
+    /// Streamed through the gateway (`POST /v1/files`, `POST /v1/images`).
+    Proxied,
+}
+
+/// Results of the processing stages, as clients see them under `processing`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Processing {
+    pub scan: Option<String>,
+    pub sniffed_type: Option<String>,
+    pub image: Option<serde_json::Value>,
+    pub thumbnails: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub tenant: TenantId,
+    pub bucket: BucketName,
+    pub path: ObjectPath,
+    /// The declared size until the bytes are verified, then the verified size.
+    pub size: u64,
+    pub content_type: ContentType,
+    /// The sha256 the client declared, checked at completion when present.
+    pub declared_sha256: Option<Sha256Hex>,
+    /// The sha256 the pipeline computed. The only hash filegate trusts.
+    pub sha256: Option<Sha256Hex>,
+    pub etag: Option<ETag>,
+    pub status: FileStatus,
+    pub status_reason: Option<String>,
+    /// The status a soft-deleted file returns to when restored.
+    pub previous_status: Option<FileStatus>,
+    pub owner: String,
+    pub external_id: Option<String>,
+    pub metadata: Metadata,
+    pub processing: Processing,
+    pub download_count: u64,
+    /// Where the bytes live in the blob store. Never derived from user input.
+    pub blob_key: String,
+    pub upload: UploadPlan,
+    /// When a pending upload's URLs stop working and the file expires.
+    pub upload_expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// When a deleted file's bytes are removed for good (deletion time + the bucket's
+    /// retention at that moment).
+    pub purge_after: Option<DateTime<Utc>>,
+    /// Position in the tenant's change feed; assigned by the store on every write.
+    pub change_seq: i64,
+}
+
+impl FileRecord {
+    pub fn name(&self) -> &str {
+        self.path.name()
+    }
+}
+
+/// The blob key for a new file: derived from tenant and id only, so a rename never moves
+/// bytes and no user-supplied name reaches the storage layer.
+pub fn blob_key_for(tenant: &TenantId, id: FileId) -> String {
+    format!("t/{tenant}/{id}")
+}

@@ -1,0 +1,27 @@
+//! Domain types. Everything from outside becomes one of these at the edge.
+
+mod bucket;
+mod checksum;
+mod content_type;
+mod file;
+mod ids;
+mod listing;
+mod metadata;
+mod path;
+mod principal;
+mod range;
+mod status;
+mod tenant;
+
+pub use bucket::*;
+pub use checksum::{ETag, Sha256Hex};
+pub use content_type::ContentType;
+pub use file::*;
+pub use ids::*;
+pub use listing::*;
+pub use metadata::Metadata;
+pub use path::{FileName, ObjectPath, parse_prefix};
+pub use principal::{Permission, Principal, Role};
+pub use range::ByteRange;
+pub use status::FileStatus;
+pub use tenant::*;

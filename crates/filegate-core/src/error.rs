@@ -1,0 +1,111 @@
+//! The errors use cases return. Only `filegate-server::http::error` turns them into HTTP.
+
+use std::time::Duration;
+
+/// A stable, documented machine code for an error (`file-too-large`, `not-found`, ...).
+/// Clients match on it; the README lists every one.
+pub type ErrorCode = &'static str;
+
+/// What a use case can fail with. Variants carry what the caller needs to decide; free text
+/// in `message` is for people and must never contain internal detail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input was understood but is not acceptable (bad path, bad size, ...).
+    #[error("{message}")]
+    Invalid { code: ErrorCode, message: String },
+    /// No credentials, or credentials that do not verify.
+    #[error("{message}")]
+    Unauthenticated { code: ErrorCode, message: String },
+    /// Authenticated, but the principal's roles do not allow this.
+    #[error("{message}")]
+    Forbidden { code: ErrorCode, message: String },
+    /// The thing does not exist *for this tenant*. Another tenant's id is also `NotFound`.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The request conflicts with the current state (already exists, wrong status).
+    #[error("{message}")]
+    Conflict { code: ErrorCode, message: String },
+    /// A size limit was exceeded (declared or while streaming).
+    #[error("{message}")]
+    TooLarge { code: ErrorCode, message: String },
+    /// The content type is not allowed here.
+    #[error("{message}")]
+    UnsupportedType { message: String },
+    /// The bytes that arrived do not match what was declared (size, etag, sha256).
+    #[error("{message}")]
+    Mismatch { code: ErrorCode, message: String },
+    /// A dependency (database, storage) is down; the caller may retry after the hint.
+    #[error("{what} unavailable: {source}")]
+    Unavailable {
+        what: &'static str,
+        retry_after: Duration,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// A bug or an unexpected engine failure. Logged with detail, answered as a plain 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Invalid { code, message: message.into() }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden { code: "forbidden", message: message.into() }
+    }
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Unauthenticated { code, message: message.into() }
+    }
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+    pub fn mismatch(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Mismatch { code, message: message.into() }
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::TooLarge { code: "file-too-large", message: message.into() }
+    }
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound { what }
+    }
+}
+
+/// What an engine (store, queue, blob store) can fail with. Callers match on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// More bytes arrived than the limit allows (`limit` bytes).
+    #[error("more than {0} bytes")]
+    TooLarge(u64),
+    /// The incoming body broke off or was malformed.
+    #[error("bad input: {0}")]
+    Input(String),
+    /// The engine cannot be reached right now (connection refused, pool timeout, disk gone).
+    #[error("engine unavailable: {0}")]
+    Unavailable(anyhow::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Error::NotFound { what: "resource" },
+            StoreError::Conflict(m) => Error::Conflict { code: "conflict", message: m },
+            StoreError::TooLarge(limit) => Error::too_large(format!("the body exceeds the limit of {limit} bytes")),
+            StoreError::Input(m) => Error::invalid("body-invalid", m),
+            StoreError::Unavailable(source) => Error::Unavailable {
+                what: "storage engine",
+                retry_after: Duration::from_secs(2),
+                source,
+            },
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

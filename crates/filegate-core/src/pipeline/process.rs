@@ -1,0 +1,72 @@
+//! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`.
+
+use chrono::Utc;
+use tracing::Instrument as _;
+
+use super::{StageContext, StageError, registry};
+use crate::domain::{FileId, FileStatus, TenantId};
+use crate::error::StoreError;
+use crate::usecases::Services;
+
+/// Processes one file. Idempotent: a file that is gone, deleted or already past processing
+/// is left as it is, and a run cut off half-way simply runs again.
+#[tracing::instrument(skip(services))]
+pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileId) -> Result<(), StageError> {
+    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+        return Ok(());
+    };
+    if !matches!(file.status, FileStatus::Uploaded | FileStatus::Processing) {
+        tracing::debug!(status = %file.status, "nothing to do");
+        return Ok(());
+    }
+    let bucket = services
+        .store
+        .get_bucket(tenant, &file.bucket)
+        .await?
+        .ok_or_else(|| StageError::Fail(format!("bucket {} no longer exists", file.bucket)))?;
+
+    let mut processing = file.clone();
+    processing.status = FileStatus::Processing;
+    processing.updated_at = Utc::now();
+    let file = match services.store.update_file(&processing, &[FileStatus::Uploaded, FileStatus::Processing], None).await {
+        Ok(f) => f,
+        // Deleted (or otherwise moved on) meanwhile: not ours to finish.
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut ctx = StageContext { services, file };
+    for stage in registry() {
+        if bucket.policy.stages.iter().any(|s| s == stage.name()) {
+            stage.run(&mut ctx).instrument(tracing::debug_span!("stage", name = stage.name())).await?;
+        }
+    }
+
+    let mut ready = ctx.file;
+    ready.status = FileStatus::Ready;
+    ready.status_reason = None;
+    ready.updated_at = Utc::now();
+    match services.store.update_file(&ready, &[FileStatus::Processing], None).await {
+        Ok(_) => {
+            tracing::info!("file ready");
+            Ok(())
+        }
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks a file `failed` with a reason, unless it has moved on meanwhile.
+pub(crate) async fn mark_failed(services: &Services, tenant: &TenantId, file_id: FileId, reason: &str) -> Result<(), StoreError> {
+    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+        return Ok(());
+    };
+    let mut failed = file;
+    failed.status = FileStatus::Failed;
+    failed.status_reason = Some(reason.chars().take(500).collect());
+    failed.updated_at = Utc::now();
+    match services.store.update_file(&failed, &[FileStatus::Uploaded, FileStatus::Processing], None).await {
+        Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,37 @@
+//! The sweeper: pending uploads that were never confirmed expire, deleted files whose
+//! retention ended are purged. Both hand the byte removal to a job.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::FileStatus;
+use crate::error::StoreError;
+use crate::ports::NewJob;
+use crate::usecases::Services;
+use crate::usecases::uploads::remove_blob_job;
+
+/// One sweep over at most `limit` due files; returns how many changed.
+pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for file in services.store.due_for_sweep(now, limit).await? {
+        let (status, reason) = match file.status {
+            FileStatus::Pending => (FileStatus::Expired, "the upload was not completed before it expired"),
+            FileStatus::Deleted => (FileStatus::Purged, "retention ended"),
+            _ => continue,
+        };
+        let mut next = file.clone();
+        next.status = status;
+        next.status_reason = Some(reason.into());
+        next.updated_at = now;
+        let job = NewJob::now(remove_blob_job(&file));
+        match services.store.update_file(&next, &[file.status], Some(&job)).await {
+            Ok(_) => changed += 1,
+            // Completed or restored at the last moment: it is no longer due.
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if changed > 0 {
+        tracing::info!(changed, "sweep expired or purged files");
+    }
+    Ok(changed)
+}

@@ -1,0 +1,255 @@
+//! The worker: claims one job at a time under a lease, runs it, and records the outcome
+//! (done, retry later with backoff, or dead letter). `run` loops until shutdown and lets the
+//! job in hand finish; `run_until_idle` drives the queue deterministically for tests.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tracing::Instrument as _;
+use tokio_util::sync::CancellationToken;
+
+use super::process::{mark_failed, process_file};
+use super::{StageError, sweep};
+use crate::domain::JobId;
+use crate::error::StoreError;
+use crate::ports::{ClaimedJob, Job};
+use crate::usecases::Services;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Jobs run at the same time by one process.
+    pub concurrency: usize,
+    /// How long a claim lasts without a heartbeat; a dead worker's job is claimed again after.
+    pub lease: Duration,
+    /// Runs of one job before it becomes a dead letter.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long an idle worker waits before looking again (an enqueue wakes it earlier).
+    pub idle_wait: Duration,
+    /// How often expired uploads and ended retentions are swept.
+    pub sweep_interval: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            lease: Duration::from_secs(60),
+            max_attempts: 5,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            idle_wait: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What happened to a claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Completed,
+    Retried { attempt: u32, error: String },
+    Dead { error: String },
+}
+
+impl JobOutcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Retried { .. } => "retried",
+            Self::Dead { .. } => "dead",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    services: Services,
+    settings: WorkerSettings,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(services: Services, settings: WorkerSettings) -> Self {
+        let id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Self { services, settings, id }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Claims and runs one job; `None` when nothing is due.
+    pub async fn run_next(&self) -> Result<Option<JobOutcome>, StoreError> {
+        let Some(claimed) = self.services.queue.claim(&self.id, self.settings.lease).await? else {
+            return Ok(None);
+        };
+        let span = tracing::info_span!("job", job_id = %claimed.id, kind = claimed.job.kind(), attempt = claimed.attempt);
+        let outcome = async {
+            let result = self.run_with_heartbeat(&claimed).await;
+            self.settle(&claimed, result).await
+        }
+        .instrument(span)
+        .await?;
+        metrics::counter!("filegate_jobs_total", "kind" => claimed.job.kind(), "outcome" => outcome.label()).increment(1);
+        Ok(Some(outcome))
+    }
+
+    /// Runs jobs until none is due. For tests and one-shot tools.
+    pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
+        let mut ran = 0;
+        while self.run_next().await?.is_some() {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Runs `concurrency` job loops and the sweeper until `shutdown` fires; a job in hand
+    /// finishes first (the caller bounds how long it waits for that).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..self.settings.concurrency.max(1) {
+            let worker = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move { worker.job_loop(shutdown).await });
+        }
+        let sweeper = self.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move { sweeper.sweep_loop(stop).await });
+        while tasks.join_next().await.is_some() {}
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+
+    async fn job_loop(&self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.run_next().await {
+                Ok(Some(_)) => failures = 0,
+                Ok(None) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => {}
+                        () = self.services.queue.wait_for_work(self.settings.idle_wait) => {}
+                    }
+                }
+                Err(e) => {
+                    // The queue itself is unreachable: back off, keep trying, never exit.
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, "job queue unavailable");
+                    let wait = backoff(self.settings.backoff_base, self.settings.backoff_max, failures);
+                    tokio::select! {
+                        () = shutdown.cancelled() => {}
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn sweep_loop(&self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.settings.sweep_interval);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(e) = sweep(&self.services, Utc::now(), 500).await {
+                        tracing::warn!(error = %e, "sweep failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the job while renewing its lease, so a long job is not claimed by another worker.
+    async fn run_with_heartbeat(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
+        let work = self.execute(&claimed.job);
+        tokio::pin!(work);
+        let mut beat = tokio::time::interval(self.settings.lease / 3);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = beat.tick() => {
+                    if let Err(e) = self.services.queue.extend(claimed.id, &self.id, self.settings.lease).await {
+                        tracing::warn!(error = %e, "could not extend the job's lease");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn execute(&self, job: &Job) -> Result<(), StageError> {
+        match job {
+            Job::ProcessFile { tenant, file_id } => process_file(&self.services, tenant, *file_id).await,
+            Job::RemoveBlob { blob_key, multipart_upload_id, .. } => {
+                if let Some(upload_id) = multipart_upload_id {
+                    self.services.blobs.abort_multipart(blob_key, upload_id).await?;
+                }
+                self.services.blobs.delete(blob_key).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn settle(&self, claimed: &ClaimedJob, result: Result<(), StageError>) -> Result<JobOutcome, StoreError> {
+        let queue = &self.services.queue;
+        let error = match result {
+            Ok(()) => {
+                self.release(claimed.id, queue.complete(claimed.id, &self.id).await)?;
+                return Ok(JobOutcome::Completed);
+            }
+            Err(StageError::Fail(reason)) => return self.give_up(claimed, reason).await,
+            Err(StageError::Retry(e)) => format!("{e:#}"),
+        };
+        if claimed.attempt >= self.settings.max_attempts {
+            return self.give_up(claimed, format!("gave up after {} attempts: {error}", claimed.attempt)).await;
+        }
+        let delay = backoff(self.settings.backoff_base, self.settings.backoff_max, claimed.attempt);
+        let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        tracing::warn!(error = %error, retry_in = ?delay, "job failed; will retry");
+        self.release(claimed.id, queue.retry(claimed.id, &self.id, run_at, &error).await)?;
+        Ok(JobOutcome::Retried { attempt: claimed.attempt, error })
+    }
+
+    async fn give_up(&self, claimed: &ClaimedJob, reason: String) -> Result<JobOutcome, StoreError> {
+        tracing::error!(reason = %reason, "job failed for good");
+        // The file first: if we die before burying the job, it runs again and fails again.
+        if let Job::ProcessFile { tenant, file_id } = &claimed.job {
+            mark_failed(&self.services, tenant, *file_id, &reason).await?;
+        }
+        self.release(claimed.id, self.services.queue.bury(claimed.id, &self.id, &reason).await)?;
+        Ok(JobOutcome::Dead { error: reason })
+    }
+
+    /// Losing the lease meanwhile (another worker took the job over) is not an error here.
+    fn release(&self, id: JobId, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        match result {
+            Err(StoreError::NotFound) => {
+                tracing::warn!(job_id = %id, "lease lost before the job was settled");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// `base * 2^(attempt-1)`, capped.
+pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+    base.saturating_mul(factor).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff(s(2), s(300), 1), s(2));
+        assert_eq!(backoff(s(2), s(300), 2), s(4));
+        assert_eq!(backoff(s(2), s(300), 5), s(32));
+        assert_eq!(backoff(s(2), s(300), 50), s(300));
+    }
+}

@@ -1,0 +1,94 @@
+//! `BlobStore`: where the bytes live (a local directory, or an S3-compatible store).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+
+use crate::domain::{ByteRange, ContentType, ETag};
+use crate::error::StoreError;
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// What storage reports about a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub size: u64,
+    pub etag: ETag,
+}
+
+/// What a signed upload pins: the exact size and the content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadConstraints {
+    pub size: u64,
+    pub content_type: ContentType,
+}
+
+/// A request the client makes directly to storage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignedRequest {
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send (PUT).
+    pub headers: BTreeMap<String, String>,
+    /// Form fields the client must send before the `file` field (POST form).
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Disposition {
+    Inline,
+    #[default]
+    Attachment,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inline => "inline",
+            Self::Attachment => "attachment",
+        }
+    }
+}
+
+/// How a signed download should be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadOptions {
+    pub disposition: Disposition,
+    pub filename: String,
+    pub content_type: ContentType,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Cheap check for `/readyz` (the directory is writable, the bucket answers).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Streams `body` into `key`. The object appears whole or not at all. Fails with
+    /// `TooLarge` as soon as more than `max_size` bytes arrive, and `Input` when the body
+    /// stream breaks; nothing is stored in either case.
+    async fn put(&self, key: &str, body: ByteStream, max_size: u64) -> Result<BlobMeta, StoreError>;
+    async fn head(&self, key: &str) -> Result<Option<BlobMeta>, StoreError>;
+    /// The bytes of `key`, or of `range` within it. `NotFound` when absent.
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<ByteStream, StoreError>;
+    /// Idempotent: deleting an absent key succeeds.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    fn presign_put(&self, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Result<SignedRequest, StoreError>;
+    /// A browser form POST; the file must be the last field, named `file`.
+    fn presign_post(&self, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Result<SignedRequest, StoreError>;
+    fn presign_get(&self, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Result<String, StoreError>;
+
+    /// Starts a multipart upload and returns its id.
+    async fn create_multipart(&self, key: &str, content_type: &ContentType) -> Result<String, StoreError>;
+    /// A signed PUT URL for one part (numbers start at 1).
+    fn presign_part(&self, key: &str, upload_id: &str, part: u32, expires_at: DateTime<Utc>) -> Result<String, StoreError>;
+    /// Assembles the parts, in the given order, into `key`. `Conflict` when a part is missing
+    /// or its etag differs; `NotFound` when the upload does not exist.
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[(u32, ETag)]) -> Result<BlobMeta, StoreError>;
+    /// Frees the parts. Idempotent.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,84 @@
+//! `JobQueue`: durable, at-least-once work with leases, retries and dead letters.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{FileId, JobId, TenantId};
+use crate::error::StoreError;
+
+/// Every kind of background work, typed. Stored as JSON with a `kind` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Run the bucket's pipeline over an uploaded file.
+    ProcessFile { tenant: TenantId, file_id: FileId },
+    /// Remove the bytes of a file that was aborted, expired or whose retention ended, and
+    /// the parts of its unfinished multipart upload.
+    RemoveBlob { tenant: TenantId, file_id: FileId, blob_key: String, multipart_upload_id: Option<String> },
+}
+
+impl Job {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::ProcessFile { .. } => "process_file",
+            Job::RemoveBlob { .. } => "remove_blob",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub id: JobId,
+    pub job: Job,
+    /// Not claimable before this time.
+    pub run_at: DateTime<Utc>,
+}
+
+impl NewJob {
+    pub fn now(job: Job) -> Self {
+        Self { id: JobId::new(), job, run_at: Utc::now() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub job: Job,
+    /// 1 on the first run; counts claims, including ones whose worker died.
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Waiting to run (including retries not yet due).
+    pub queued: u64,
+    /// Claimed under a live lease.
+    pub running: u64,
+    pub dead: u64,
+}
+
+/// A job is claimed under a lease owned by one worker. A worker that dies stops renewing
+/// its lease, and the job becomes claimable again when the lease ends. Calls that name a job
+/// and a worker answer `NotFound` when that worker no longer holds the lease.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError>;
+    /// The oldest due job not under a live lease, leased to `worker` for `lease`, with its
+    /// attempt count incremented; `None` when nothing is due.
+    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError>;
+    /// Extends a held lease (heartbeat for long jobs).
+    async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError>;
+    /// Done: the job is removed.
+    async fn complete(&self, id: JobId, worker: &str) -> Result<(), StoreError>;
+    /// Failed this time: released, claimable again at `run_at`; `error` is kept.
+    async fn retry(&self, id: JobId, worker: &str, run_at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+    /// Failed for good: kept as a dead letter with `error`, never claimed again.
+    async fn bury(&self, id: JobId, worker: &str, error: &str) -> Result<(), StoreError>;
+    async fn stats(&self) -> Result<QueueStats, StoreError>;
+    /// Returns when a job may have become due (an enqueue in this process) or after `max`.
+    async fn wait_for_work(&self, max: Duration);
+}

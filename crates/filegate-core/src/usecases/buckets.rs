@@ -1,0 +1,91 @@
+//! Buckets: a tenant admin creates them and changes their policy.
+
+use chrono::Utc;
+
+use super::Services;
+use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
+use crate::error::{Error, Result, StoreError};
+use crate::pipeline;
+
+/// A policy change: every field optional, absent ones keep their value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyChange {
+    pub public: Option<bool>,
+    pub max_file_size: Option<u64>,
+    pub allowed_content_types: Option<Vec<String>>,
+    pub retention_days: Option<u32>,
+    pub stages: Option<Vec<String>>,
+    pub dedup: Option<crate::domain::DedupScope>,
+}
+
+impl PolicyChange {
+    fn apply(self, mut policy: BucketPolicy) -> BucketPolicy {
+        if let Some(v) = self.public {
+            policy.public = v;
+        }
+        if let Some(v) = self.max_file_size {
+            policy.max_file_size = v;
+        }
+        if let Some(v) = self.allowed_content_types {
+            policy.allowed_content_types = v;
+        }
+        if let Some(v) = self.retention_days {
+            policy.retention_days = v;
+        }
+        if let Some(v) = self.stages {
+            policy.stages = v;
+        }
+        if let Some(v) = self.dedup {
+            policy.dedup = v;
+        }
+        policy
+    }
+}
+
+fn check(policy: &BucketPolicy) -> Result<()> {
+    policy.validate()?;
+    pipeline::check_stages(&policy.stages)
+}
+
+#[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn create(services: &Services, principal: &Principal, name: BucketName, change: PolicyChange) -> Result<Bucket> {
+    principal.require(Permission::Administer)?;
+    let policy = change.apply(BucketPolicy::default());
+    check(&policy)?;
+    let now = Utc::now();
+    let bucket = Bucket { tenant: principal.tenant.clone(), name, policy, created_at: now, updated_at: now };
+    services.store.create_bucket(&bucket).await.map_err(|e| match e {
+        StoreError::Conflict(_) => Error::conflict("bucket-exists", "a bucket with this name exists"),
+        other => other.into(),
+    })?;
+    Ok(bucket)
+}
+
+#[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn update(services: &Services, principal: &Principal, name: &BucketName, change: PolicyChange) -> Result<Bucket> {
+    principal.require(Permission::Administer)?;
+    let mut bucket = get_for(services, principal, name).await?;
+    bucket.policy = change.apply(bucket.policy);
+    check(&bucket.policy)?;
+    bucket.updated_at = Utc::now();
+    services.store.update_bucket(&bucket).await.map_err(|e| match e {
+        StoreError::NotFound => Error::not_found("bucket"),
+        other => other.into(),
+    })?;
+    Ok(bucket)
+}
+
+pub async fn get(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
+    principal.require(Permission::Read)?;
+    get_for(services, principal, name).await
+}
+
+pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Bucket>> {
+    principal.require(Permission::Read)?;
+    Ok(services.store.list_buckets(&principal.tenant).await?)
+}
+
+/// The principal's tenant's bucket, or `NotFound` — another tenant's bucket never shows.
+pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
+    services.store.get_bucket(&principal.tenant, name).await?.ok_or(Error::not_found("bucket"))
+}

@@ -1,0 +1,207 @@
+//! Files: read, download, list, change feed, rename, soft delete, restore.
+
+use chrono::{DateTime, Utc};
+
+use super::{Services, buckets, chrono_duration};
+use crate::domain::{
+    After, ByteRange, ChangePage, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata, ObjectPath,
+    Permission, Principal, encode_cursor,
+};
+use crate::error::{Error, Result, StoreError};
+use crate::ports::{ByteStream, DownloadOptions, Disposition, NewJob};
+
+/// A file of the principal's tenant, any status; another tenant's id is `NotFound`.
+pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    principal.require(Permission::Read)?;
+    load(services, principal, id).await
+}
+
+async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))
+}
+
+fn servable(file: &FileRecord) -> Result<()> {
+    if file.status.is_servable() {
+        Ok(())
+    } else {
+        Err(Error::conflict("file-not-ready", format!("the file is {}; only ready files can be downloaded", file.status)))
+    }
+}
+
+pub struct DownloadUrl {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A signed URL for the bytes (default 1 h).
+pub async fn download_url(services: &Services, principal: &Principal, id: FileId, disposition: Disposition) -> Result<DownloadUrl> {
+    principal.require(Permission::Read)?;
+    let file = load(services, principal, id).await?;
+    servable(&file)?;
+    let expires_at = Utc::now() + chrono_duration(services.settings.download_url_ttl);
+    let options = DownloadOptions { disposition, filename: file.name().to_owned(), content_type: file.content_type.clone() };
+    let url = services.blobs.presign_get(&file.blob_key, &options, expires_at)?;
+    Ok(DownloadUrl { url, expires_at })
+}
+
+/// What `GET /v1/files/{id}/content` answers.
+pub enum Content {
+    /// The client's `If-None-Match` matched.
+    NotModified(FileRecord),
+    /// The bytes, whole or the requested range.
+    Bytes { file: FileRecord, range: Option<ByteRange>, body: ByteStream },
+}
+
+/// The bytes through the gateway (seed 002), honouring `If-None-Match` and one `Range`.
+pub async fn content(
+    services: &Services,
+    principal: &Principal,
+    id: FileId,
+    if_none_match: Option<&str>,
+    range: Option<&str>,
+) -> Result<Content> {
+    principal.require(Permission::Read)?;
+    let file = load(services, principal, id).await?;
+    servable(&file)?;
+    if let (Some(header), Some(etag)) = (if_none_match, &file.etag)
+        && etag_list_matches(header, etag.as_str())
+    {
+        return Ok(Content::NotModified(file));
+    }
+    let range = range.map(|r| ByteRange::parse(r, file.size)).transpose()?;
+    let body = services.blobs.get(&file.blob_key, range).await.map_err(|e| match e {
+        // The row says ready but the bytes are gone: an operator's problem, not the client's.
+        StoreError::NotFound => Error::Internal(anyhow::anyhow!("blob {} of a ready file is missing", file.blob_key)),
+        other => other.into(),
+    })?;
+    Ok(Content::Bytes { file, range, body })
+}
+
+/// `If-None-Match: "a", W/"b"` or `*`.
+fn etag_list_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate).trim_matches('"') == etag
+    })
+}
+
+/// A page of files. The tenant is the principal's; the order is total (id breaks ties).
+pub async fn list(services: &Services, principal: &Principal, query: FileQuery) -> Result<FilePage> {
+    principal.require(Permission::Read)?;
+    let (mut items, total) = services.store.list_files(&principal.tenant, &query).await?;
+    let limit = query.limit as usize;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(|last| encode_cursor(query.sort, &After::of(last, query.sort.key))) } else { None };
+    Ok(FilePage { items, total, next_cursor })
+}
+
+/// What changed since `since` (a `change_seq`), deletions included (seed 004's delta).
+pub async fn changes(services: &Services, principal: &Principal, since: i64, limit: u32) -> Result<ChangePage> {
+    principal.require(Permission::Read)?;
+    let items = services.store.changed_files(&principal.tenant, since, limit).await?;
+    let next_since = items.last().map_or(since, |f| f.change_seq);
+    Ok(ChangePage { items, next_since })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FileChange {
+    pub path: Option<ObjectPath>,
+    pub metadata: Option<Metadata>,
+}
+
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
+pub async fn patch(services: &Services, principal: &Principal, id: FileId, change: FileChange) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
+    let file = load(services, principal, id).await?;
+    if !file.status.is_deletable() {
+        return Err(Error::conflict("invalid-status", format!("a {} file cannot be changed", file.status)));
+    }
+    let mut next = file.clone();
+    if let Some(path) = change.path {
+        next.path = path;
+    }
+    if let Some(metadata) = change.metadata {
+        next.metadata = metadata;
+    }
+    next.updated_at = Utc::now();
+    write_if_unchanged(services, &next, file.status, None).await
+}
+
+/// Soft delete: answered at once; the bytes go after the bucket's retention.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
+pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
+    let file = load(services, principal, id).await?;
+    if !file.status.is_deletable() {
+        return Err(Error::conflict("invalid-status", format!("the file is already {}", file.status)));
+    }
+    let bucket = buckets::get_for(services, principal, &file.bucket).await?;
+    let now = Utc::now();
+    let mut next = file.clone();
+    next.previous_status = Some(file.status);
+    next.status = FileStatus::Deleted;
+    next.deleted_at = Some(now);
+    next.purge_after = Some(now + chrono::Duration::days(i64::from(bucket.policy.retention_days)));
+    next.updated_at = now;
+    write_if_unchanged(services, &next, file.status, None).await
+}
+
+/// Undoes a soft delete within the retention period: the file returns to its old status.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
+pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
+    let file = load(services, principal, id).await?;
+    if file.status != FileStatus::Deleted {
+        return Err(Error::conflict("invalid-status", format!("the file is {}, not deleted", file.status)));
+    }
+    let mut next = file.clone();
+    next.status = file.previous_status.unwrap_or(FileStatus::Ready);
+    // A file deleted mid-processing goes back to the queue's view of it: uploaded again,
+    // with a fresh job, so the pipeline finishes what it started.
+    let job = if matches!(next.status, FileStatus::Uploaded | FileStatus::Processing) {
+        next.status = FileStatus::Uploaded;
+        Some(NewJob::now(crate::ports::Job::ProcessFile { tenant: file.tenant.clone(), file_id: file.id }))
+    } else {
+        None
+    };
+    next.previous_status = None;
+    next.deleted_at = None;
+    next.purge_after = None;
+    next.updated_at = Utc::now();
+    write_if_unchanged(services, &next, FileStatus::Deleted, job.as_ref()).await
+}
+
+async fn write_if_unchanged(services: &Services, next: &FileRecord, seen: FileStatus, job: Option<&NewJob>) -> Result<FileRecord> {
+    services.store.update_file(next, &[seen], job).await.map_err(|e| match e {
+        StoreError::Conflict(_) => Error::conflict("status-changed", "the file changed meanwhile; read it again and retry"),
+        StoreError::NotFound => Error::not_found("file"),
+        other => other.into(),
+    })
+}
+
+pub struct BatchDeleted {
+    pub deleted: Vec<FileId>,
+    pub not_found: Vec<String>,
+}
+
+/// Deletes up to 1000 files (seed 003). Ids that are malformed, unknown, another tenant's
+/// or already deleted are listed as `not_found`; the others are deleted.
+pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<String>) -> Result<BatchDeleted> {
+    principal.require(Permission::Write)?;
+    if ids.is_empty() || ids.len() > services.settings.max_batch {
+        return Err(Error::invalid("too-many-items", format!("delete 1 to {} ids at a time", services.settings.max_batch)));
+    }
+    let mut out = BatchDeleted { deleted: Vec::new(), not_found: Vec::new() };
+    for raw in ids {
+        let Ok(id) = FileId::parse(&raw) else {
+            out.not_found.push(raw);
+            continue;
+        };
+        match delete(services, principal, id).await {
+            Ok(_) => out.deleted.push(id),
+            Err(Error::NotFound { .. } | Error::Conflict { .. }) => out.not_found.push(raw),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,54 @@
+//! Tenants: created by a superadmin, each with its `default` bucket.
+
+use chrono::Utc;
+
+use super::Services;
+use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
+use crate::error::{Error, Result, StoreError};
+
+#[tracing::instrument(skip(services, principal), fields(actor = %principal.subject))]
+pub async fn create(services: &Services, principal: &Principal, id: TenantId) -> Result<Tenant> {
+    principal.require(Permission::Operate)?;
+    create_unchecked(services, id).await.map_err(|e| match e {
+        Error::Conflict { .. } => Error::conflict("tenant-exists", "a tenant with this id exists"),
+        other => other,
+    })
+}
+
+/// Creates a tenant and its `default` bucket. Used at first start, without a principal.
+pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenant> {
+    let now = Utc::now();
+    let tenant = Tenant { id: id.clone(), created_at: now };
+    let bucket = Bucket {
+        tenant: id,
+        name: BucketName::default_bucket(),
+        policy: BucketPolicy::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    services.store.create_tenant(&tenant, &bucket).await?;
+    Ok(tenant)
+}
+
+/// Makes sure the `default` tenant exists (first start of a fresh data directory).
+pub async fn ensure_default(services: &Services) -> Result<bool> {
+    let id = TenantId::default_tenant();
+    if services.store.get_tenant(&id).await?.is_some() {
+        return Ok(false);
+    }
+    match create_unchecked(services, id).await {
+        Ok(_) => Ok(true),
+        // Another process started at the same moment and won the race.
+        Err(Error::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads a tenant; used to refuse tokens for tenants that do not exist.
+pub async fn exists(services: &Services, id: &TenantId) -> Result<bool> {
+    match services.store.get_tenant(id).await {
+        Ok(t) => Ok(t.is_some()),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,359 @@
+//! Uploads: create (signed PUT, form POST or multipart), more part URLs, complete, abort.
+
+use chrono::{DateTime, Utc};
+
+use super::{Services, buckets, chrono_duration, verify};
+use crate::domain::{
+    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Permission, Principal,
+    Processing, Sha256Hex, UploadPlan, blob_key_for,
+};
+use crate::error::{Error, Result, StoreError};
+use crate::ports::{Job, NewJob, SignedRequest, UploadConstraints};
+
+/// S3 refuses parts under 5 MiB (except the last); we never ask for smaller ones.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// How the client wants to send the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// Signed PUT, or multipart when the file is over the threshold.
+    Auto,
+    Put,
+    Form,
+    Multipart,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub bucket: BucketName,
+    pub path: ObjectPath,
+    pub size: u64,
+    pub content_type: ContentType,
+    pub sha256: Option<Sha256Hex>,
+    pub metadata: Metadata,
+    pub external_id: Option<String>,
+    pub transfer: Transfer,
+}
+
+/// What the client does next.
+#[derive(Debug, Clone)]
+pub enum Instructions {
+    Single(SignedRequest),
+    Multipart { upload_id: String, part_size: u64, part_count: u32, parts: Vec<(u32, String)> },
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedUpload {
+    pub file: FileRecord,
+    pub expires_at: DateTime<Utc>,
+    pub instructions: Instructions,
+}
+
+/// What the client reports when it is done sending bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    pub size: Option<u64>,
+    pub sha256: Option<Sha256Hex>,
+    pub etag: Option<ETag>,
+    pub parts: Vec<(u32, ETag)>,
+}
+
+/// Checks the free-form external id a client may attach (seed 002).
+pub fn parse_external_id(s: &str) -> Result<String> {
+    if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
+        return Err(Error::invalid("invalid-external-id", "external_id is 1-255 characters without control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
+pub async fn create(services: &Services, principal: &Principal, req: NewUpload) -> Result<CreatedUpload> {
+    principal.require(Permission::Write)?;
+    let settings = &services.settings;
+    let bucket = buckets::get_for(services, principal, &req.bucket).await?;
+    bucket.policy.admit(Some(req.size), &req.content_type)?;
+
+    let multipart = match req.transfer {
+        Transfer::Auto => req.size > settings.multipart_threshold,
+        Transfer::Multipart => true,
+        Transfer::Put | Transfer::Form => false,
+    };
+    let now = Utc::now();
+    let expires_at = now + chrono_duration(settings.upload_url_ttl);
+    let id = FileId::new();
+    let blob_key = blob_key_for(&principal.tenant, id);
+
+    let plan = if multipart {
+        let part_size = part_size_for(req.size, settings.part_size, settings.max_parts)?;
+        let part_count = part_count_for(req.size, part_size);
+        let upload_id = services.blobs.create_multipart(&blob_key, &req.content_type).await?;
+        UploadPlan::Multipart { upload_id, part_size, part_count }
+    } else if req.transfer == Transfer::Form {
+        UploadPlan::Form
+    } else {
+        UploadPlan::Put
+    };
+
+    let record = FileRecord {
+        id,
+        tenant: principal.tenant.clone(),
+        bucket: req.bucket,
+        path: req.path,
+        size: req.size,
+        content_type: req.content_type,
+        declared_sha256: req.sha256,
+        sha256: None,
+        etag: None,
+        status: FileStatus::Pending,
+        status_reason: None,
+        previous_status: None,
+        owner: principal.subject.clone(),
+        external_id: req.external_id,
+        metadata: req.metadata,
+        processing: Processing::default(),
+        download_count: 0,
+        blob_key,
+        upload: plan,
+        upload_expires_at: expires_at,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        purge_after: None,
+        change_seq: 0,
+    };
+    let file = services.store.insert_file(&record).await?;
+    let instructions = instructions_for(services, &file, expires_at)?;
+    tracing::info!(file_id = %file.id, size = file.size, "upload created");
+    Ok(CreatedUpload { file, expires_at, instructions })
+}
+
+fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime<Utc>) -> Result<Instructions> {
+    let constraints = UploadConstraints { size: file.size, content_type: file.content_type.clone() };
+    let blobs = &services.blobs;
+    Ok(match &file.upload {
+        UploadPlan::Form => Instructions::Single(blobs.presign_post(&file.blob_key, &constraints, expires_at)?),
+        UploadPlan::Multipart { upload_id, part_size, part_count } => {
+            let first = (*part_count).min(services.settings.part_urls_per_request);
+            let numbers: Vec<u32> = (1..=first).collect();
+            Instructions::Multipart {
+                upload_id: upload_id.clone(),
+                part_size: *part_size,
+                part_count: *part_count,
+                parts: part_urls(services, file, upload_id, &numbers, expires_at)?,
+            }
+        }
+        UploadPlan::Put | UploadPlan::Proxied => {
+            Instructions::Single(blobs.presign_put(&file.blob_key, &constraints, expires_at)?)
+        }
+    })
+}
+
+fn part_urls(
+    services: &Services,
+    file: &FileRecord,
+    upload_id: &str,
+    numbers: &[u32],
+    expires_at: DateTime<Utc>,
+) -> Result<Vec<(u32, String)>> {
+    numbers
+        .iter()
+        .map(|n| Ok((*n, services.blobs.presign_part(&file.blob_key, upload_id, *n, expires_at)?)))
+        .collect()
+}
+
+/// The part size: the preferred one, grown (in whole MiB) until the file fits in `max_parts`.
+pub fn part_size_for(size: u64, preferred: u64, max_parts: u32) -> Result<u64> {
+    let mib = 1024 * 1024;
+    let needed = size.div_ceil(u64::from(max_parts.max(1)));
+    let part_size = preferred.max(MIN_PART_SIZE).max(needed.div_ceil(mib) * mib);
+    if part_size > MAX_PART_SIZE {
+        return Err(Error::too_large(format!("size {size} is too large for a multipart upload")));
+    }
+    Ok(part_size)
+}
+
+pub fn part_count_for(size: u64, part_size: u64) -> u32 {
+    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
+}
+
+/// More signed part URLs for a multipart upload in progress.
+pub async fn part_urls_for(services: &Services, principal: &Principal, id: FileId, numbers: Vec<u32>) -> Result<Vec<(u32, String)>> {
+    principal.require(Permission::Write)?;
+    let file = pending_file(services, principal, id).await?;
+    let UploadPlan::Multipart { upload_id, part_count, .. } = &file.upload else {
+        return Err(Error::conflict("not-multipart", "this upload is not a multipart upload"));
+    };
+    if numbers.is_empty() || numbers.len() > services.settings.part_urls_per_request as usize {
+        return Err(Error::invalid(
+            "invalid-parts",
+            format!("ask for 1 to {} part numbers", services.settings.part_urls_per_request),
+        ));
+    }
+    if let Some(n) = numbers.iter().find(|n| **n == 0 || **n > *part_count) {
+        return Err(Error::invalid("invalid-parts", format!("part {n} is outside 1..={part_count}")));
+    }
+    let expires_at = Utc::now() + chrono_duration(services.settings.upload_url_ttl);
+    part_urls(services, &file, upload_id, &numbers, expires_at)
+}
+
+async fn pending_file(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    let file = services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))?;
+    if file.status != FileStatus::Pending {
+        return Err(Error::conflict("invalid-status", format!("the file is {}, not pending", file.status)));
+    }
+    Ok(file)
+}
+
+/// Verifies what arrived and moves the file to `uploaded`, enqueueing its processing in the
+/// same transaction. Completing an already completed file answers it again (a client that
+/// lost the first answer may retry). A mismatch leaves the file `pending` and completable.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
+pub async fn complete(services: &Services, principal: &Principal, id: FileId, done: Completion) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
+    let file = services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))?;
+    match file.status {
+        FileStatus::Pending => {}
+        FileStatus::Uploaded | FileStatus::Processing | FileStatus::Ready => return Ok(file),
+        other => return Err(Error::conflict("invalid-status", format!("the file is {other}, not pending"))),
+    }
+    let meta = match &file.upload {
+        UploadPlan::Multipart { upload_id, part_count, .. } => {
+            assemble(services, &file, upload_id, *part_count, &done.parts).await?
+        }
+        _ => services
+            .blobs
+            .head(&file.blob_key)
+            .await?
+            .ok_or_else(|| Error::conflict("upload-missing", "no bytes have arrived for this file yet"))?,
+    };
+    let declared = done.size.unwrap_or(file.size);
+    if meta.size != file.size || meta.size != declared {
+        return Err(Error::mismatch(
+            "size-mismatch",
+            format!("{} bytes arrived, {} were declared", meta.size, declared.max(file.size)),
+        ));
+    }
+    if let Some(etag) = &done.etag
+        && etag != &meta.etag
+    {
+        return Err(Error::mismatch("etag-mismatch", "the etag does not match the stored object"));
+    }
+    let bucket = buckets::get_for(services, principal, &file.bucket).await?;
+    bucket.policy.admit(Some(meta.size), &file.content_type)?;
+
+    let mut sha256 = None;
+    if let Some(expected) = done.sha256.as_ref().or(file.declared_sha256.as_ref()) {
+        let (actual, _) = verify::sha256_of(services.blobs.as_ref(), &file.blob_key).await?;
+        if &actual != expected {
+            return Err(Error::mismatch("checksum-mismatch", "the sha256 of the stored bytes differs from the declared one"));
+        }
+        sha256 = Some(actual);
+    }
+
+    let mut next = file.clone();
+    next.status = FileStatus::Uploaded;
+    next.size = meta.size;
+    next.etag = Some(meta.etag);
+    next.sha256 = sha256;
+    next.updated_at = Utc::now();
+    let job = NewJob::now(Job::ProcessFile { tenant: file.tenant.clone(), file_id: file.id });
+    match services.store.update_file(&next, &[FileStatus::Pending], Some(&job)).await {
+        Ok(stored) => {
+            tracing::info!(size = stored.size, "upload completed");
+            Ok(stored)
+        }
+        // A concurrent complete won; answer with what it stored.
+        Err(StoreError::Conflict(_)) => {
+            services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn assemble(
+    services: &Services,
+    file: &FileRecord,
+    upload_id: &str,
+    part_count: u32,
+    parts: &[(u32, ETag)],
+) -> Result<crate::ports::BlobMeta> {
+    // A previous complete may have assembled the object and then failed a check.
+    if let Some(meta) = services.blobs.head(&file.blob_key).await? {
+        return Ok(meta);
+    }
+    if parts.is_empty() || parts.len() > part_count as usize {
+        return Err(Error::invalid("invalid-parts", format!("complete needs 1 to {part_count} parts")));
+    }
+    if !parts.windows(2).all(|w| w[0].0 < w[1].0) || parts.iter().any(|(n, _)| *n == 0 || *n > part_count) {
+        return Err(Error::invalid("invalid-parts", "part numbers must be ascending within the upload's part count"));
+    }
+    services.blobs.complete_multipart(&file.blob_key, upload_id, parts).await.map_err(|e| match e {
+        StoreError::Conflict(m) => Error::mismatch("part-mismatch", m),
+        StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
+        other => other.into(),
+    })
+}
+
+/// One item of a batch completion.
+pub type BatchItem = (FileId, Completion);
+
+/// Completes several uploads; each item succeeds or fails on its own (seed 002).
+pub async fn complete_batch(services: &Services, principal: &Principal, items: Vec<BatchItem>) -> Result<Vec<(FileId, Result<FileRecord>)>> {
+    principal.require(Permission::Write)?;
+    if items.is_empty() || items.len() > services.settings.max_batch {
+        return Err(Error::invalid("too-many-items", format!("a batch holds 1 to {} items", services.settings.max_batch)));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (id, done) in items {
+        out.push((id, complete(services, principal, id, done).await));
+    }
+    Ok(out)
+}
+
+/// Aborts a pending upload: frees the parts and bytes; the file ends `expired`.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
+pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
+    let file = pending_file(services, principal, id).await?;
+    let mut next = file.clone();
+    next.status = FileStatus::Expired;
+    next.status_reason = Some("upload aborted".into());
+    next.updated_at = Utc::now();
+    let job = NewJob::now(remove_blob_job(&file));
+    Ok(services.store.update_file(&next, &[FileStatus::Pending], Some(&job)).await?)
+}
+
+/// The job that frees a file's bytes (and its unfinished multipart parts).
+pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
+    let multipart_upload_id = match &file.upload {
+        UploadPlan::Multipart { upload_id, .. } => Some(upload_id.clone()),
+        _ => None,
+    };
+    Job::RemoveBlob { tenant: file.tenant.clone(), file_id: file.id, blob_key: file.blob_key.clone(), multipart_upload_id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_grows_to_fit_the_part_limit() {
+        let mib = 1024 * 1024;
+        assert_eq!(part_size_for(100 * mib, 8 * mib, 10_000).unwrap(), 8 * mib);
+        assert_eq!(part_size_for(1, 1, 10_000).unwrap(), MIN_PART_SIZE);
+        let huge = 200 * 1024 * mib * 1024; // 200 TiB
+        assert!(part_size_for(huge, 8 * mib, 10_000).is_err());
+        let big = 1024 * 1024 * mib; // 1 TiB
+        let size = part_size_for(big, 8 * mib, 10_000).unwrap();
+        assert!(part_count_for(big, size) <= 10_000);
+    }
+
+    #[test]
+    fn part_count_rounds_up_and_is_never_zero() {
+        assert_eq!(part_count_for(0, 5), 1);
+        assert_eq!(part_count_for(10, 5), 2);
+        assert_eq!(part_count_for(11, 5), 3);
+    }
+}

@@ -1,0 +1,156 @@
+//! Assembling the gateway from its config: open the engines, bootstrap the data directory,
+//! build the router, and run the HTTP server and the workers until shutdown.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use filegate_blobs::LocalBlobStore;
+use filegate_blobs::signing::UrlSigner;
+use filegate_core::pipeline::{Worker, WorkerSettings};
+use filegate_core::ports::{BlobStore, JobQueue, MetadataStore};
+use filegate_core::usecases::{Services, Settings, tenants};
+use filegate_sql::SqliteStore;
+
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::http;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// Key-derivation labels: changing one invalidates every token or URL signed with it.
+pub const JWT_KEY_PURPOSE: &str = "filegate/jwt/v1";
+pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
+
+pub const DATABASE_FILE: &str = "filegate.db";
+pub const OBJECTS_DIR: &str = "objects";
+
+/// A gateway ready to serve: engines open, data directory initialised.
+pub struct Gateway {
+    config: Config,
+    state: AppState,
+    router: Router,
+    worker: Worker,
+    /// Whether this start created the `default` tenant (a fresh data directory).
+    pub first_start: bool,
+}
+
+fn sqlite_path(config: &Config) -> anyhow::Result<PathBuf> {
+    match config.database.as_deref() {
+        None => Ok(config.data_dir.join(DATABASE_FILE)),
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => anyhow::bail!("database {url:?}: this build supports sqlite://PATH"),
+        },
+    }
+}
+
+fn storage_root(config: &Config) -> anyhow::Result<PathBuf> {
+    match config.storage.as_deref() {
+        None => Ok(config.data_dir.join(OBJECTS_DIR)),
+        Some(url) => match url.strip_prefix("file://") {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => anyhow::bail!("storage {url:?}: this build supports file://PATH"),
+        },
+    }
+}
+
+fn settings(config: &Config) -> Settings {
+    Settings {
+        upload_url_ttl: Duration::from_secs(config.uploads.url_ttl_secs),
+        download_url_ttl: Duration::from_secs(config.downloads.url_ttl_secs),
+        multipart_threshold: config.uploads.multipart_threshold,
+        part_size: config.uploads.part_size,
+        max_parts: config.uploads.max_parts,
+        ..Settings::default()
+    }
+}
+
+fn worker_settings(config: &Config) -> WorkerSettings {
+    let w = &config.workers;
+    WorkerSettings {
+        concurrency: w.concurrency,
+        lease: Duration::from_secs(w.lease_secs.max(1)),
+        max_attempts: w.max_attempts.max(1),
+        backoff_base: Duration::from_secs(w.backoff_base_secs),
+        backoff_max: Duration::from_secs(w.backoff_max_secs),
+        idle_wait: Duration::from_secs(1),
+        sweep_interval: Duration::from_secs(w.sweep_interval_secs.max(1)),
+    }
+}
+
+impl Gateway {
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let secret = Secret::load_or_create(&config.data_dir)?;
+        let sql = Arc::new(SqliteStore::open(&sqlite_path(&config)?).await?);
+        let signer = UrlSigner::new(secret.derive(URL_KEY_PURPOSE));
+        let local = Arc::new(LocalBlobStore::open(storage_root(&config)?, signer, config.public_url()?)?);
+        let store: Arc<dyn MetadataStore> = sql.clone();
+        let queue: Arc<dyn JobQueue> = sql;
+        let blobs: Arc<dyn BlobStore> = local.clone();
+        let services = Services { store, queue, blobs, settings: Arc::new(settings(&config)) };
+        let first_start = tenants::ensure_default(&services).await?;
+
+        let (routes, doc) = http::routes(&config.http, config.uploads.max_image_bytes);
+        let state = AppState {
+            services: services.clone(),
+            jwt: Arc::new(JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE))),
+            local_blobs: Some(local),
+            metrics: http::metrics::recorder()?,
+            openapi: Arc::new(doc.to_json()?),
+        };
+        let router = http::with_middleware(routes.with_state(state.clone()), &config.http);
+        let worker = Worker::new(services, worker_settings(&config));
+        Ok(Self { config, state, router, worker, first_start })
+    }
+
+    /// The processing worker, for callers that drive the queue themselves (tests).
+    pub fn worker(&self) -> Worker {
+        self.worker.clone()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP on `listener` (and runs the workers when enabled) until `shutdown`
+    /// resolves; then stops accepting, and waits up to the configured deadline for
+    /// in-flight requests and jobs.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let worker = self.config.workers.enabled.then(|| tokio::spawn(self.worker.clone().run(stop.child_token())));
+        let server = axum::serve(listener, self.router.into_make_service()).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let mut server = tokio::spawn(server.into_future());
+        tokio::select! {
+            result = &mut server => return result?.map_err(Into::into),
+            () = shutdown => tracing::info!("shutting down"),
+        }
+        stop.cancel();
+        let deadline = self.config.shutdown_timeout();
+        let drained = tokio::time::timeout(deadline, async {
+            let served = server.await;
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
+            served
+        })
+        .await;
+        match drained {
+            Ok(served) => served?.map_err(Into::into),
+            Err(_) => {
+                tracing::warn!(?deadline, "shutdown deadline passed; abandoning in-flight work (it will be retried)");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens the gateway for `config` and serves on `listener` until `shutdown`.
+pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    Gateway::open(config).await?.serve(listener, shutdown).await
+}

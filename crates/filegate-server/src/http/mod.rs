@@ -1,0 +1,116 @@
+//! The HTTP layer: one module per resource, thin handlers (parse → one use case → view),
+//! and the middleware every request passes through.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::{HeaderName, Method, StatusCode, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use filegate_core::Error;
+
+use crate::config::HttpConfig;
+use crate::state::AppState;
+
+pub mod admin;
+pub mod blob;
+pub mod body;
+pub mod content;
+pub mod error;
+pub mod extract;
+pub mod files;
+pub mod images;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod pipe;
+pub mod proxied;
+pub mod request_id;
+pub mod uploads;
+pub mod views;
+
+/// The routes and the OpenAPI document generated from them.
+pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let image_limit = usize::try_from(max_image_bytes.saturating_mul(4) / 3 + 64 * 1024).unwrap_or(usize::MAX);
+    let streamed = OpenApiRouter::new().routes(routes!(proxied::upload)).layer(DefaultBodyLimit::disable());
+    let images = OpenApiRouter::new().routes(routes!(images::upload)).layer(DefaultBodyLimit::max(image_limit));
+    let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(uploads::create))
+        .routes(routes!(uploads::complete_batch))
+        .routes(routes!(uploads::parts))
+        .routes(routes!(uploads::complete))
+        .routes(routes!(uploads::abort))
+        .routes(routes!(files::list, files::delete_many))
+        .routes(routes!(files::changes))
+        .routes(routes!(files::get, files::patch, files::delete))
+        .routes(routes!(files::status))
+        .routes(routes!(files::download))
+        .routes(routes!(files::restore))
+        .routes(routes!(content::content))
+        .routes(routes!(admin::tenants::create))
+        .routes(routes!(admin::buckets::create, admin::buckets::list))
+        .routes(routes!(admin::buckets::get, admin::buckets::update))
+        .routes(routes!(admin::api_keys::create, admin::api_keys::list))
+        .routes(routes!(admin::api_keys::revoke))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::heartbeat))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(metrics::render))
+        .layer(DefaultBodyLimit::max(http.max_json_body))
+        .merge(streamed)
+        .merge(images);
+    let (router, doc) = api.split_for_parts();
+    // The signed-URL routes take any key below /blob/, which OpenAPI paths cannot express;
+    // they are documented through `openapi::ApiDoc`.
+    let signed = Router::new()
+        .route("/blob/{*key}", get(blob::get).head(blob::get).put(blob::put))
+        .route("/blob-form", post(blob::form))
+        .layer(DefaultBodyLimit::disable());
+    (router.merge(signed), doc)
+}
+
+/// The middleware stack, outermost first: request id (and the JSON safety net), metrics,
+/// CORS, panic catching.
+pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
+    router
+        .fallback(|| async { error::ApiError(Error::not_found("route")) })
+        .method_not_allowed_fallback(|| async {
+            error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this route does not accept that method".into())
+        })
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
+            tracing::error!("a handler panicked");
+            error::ApiError(Error::Internal(anyhow::anyhow!("handler panicked"))).into_response()
+        }))
+        .layer(cors(http))
+        .layer(axum::middleware::from_fn(metrics::middleware))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Browsers on other origins may call the API and PUT to the signed URLs.
+fn cors(http: &HttpConfig) -> CorsLayer {
+    let origins = if http.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(http.cors_origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers(Any)
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_RANGE,
+            header::CONTENT_DISPOSITION,
+            header::CONTENT_LENGTH,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(3600))
+}

@@ -1,0 +1,15 @@
+//! filegate's server: configuration, authentication, the HTTP API (axum), telemetry and
+//! the wiring of engines and workers. `serve(config, listener, shutdown)` is the entry
+//! point; the `filegate` binary only parses its arguments and calls it.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod secret;
+pub mod state;
+pub mod telemetry;
+pub mod tokens;
+
+pub use app::{Gateway, serve};
+pub use config::Config;

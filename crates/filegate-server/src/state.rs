@@ -1,0 +1,21 @@
+//! What every handler can reach: the use-case services and the HTTP-side pieces.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use filegate_blobs::LocalBlobStore;
+use filegate_core::usecases::Services;
+
+use crate::auth::jwt::JwtKeys;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub jwt: Arc<JwtKeys>,
+    /// Set when objects live in the local directory: filegate then serves the signed URLs.
+    pub local_blobs: Option<Arc<LocalBlobStore>>,
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Arc<String>,
+}

@@ -1,0 +1,18 @@
+//! `filegate token`: a signed JWT for a data directory, for local use and scripts (seed
+//! 003's `/dev/token`, without exposing a route that mints tokens).
+
+use std::path::Path;
+use std::time::Duration;
+
+use filegate_core::domain::{Role, TenantId};
+
+use crate::app::JWT_KEY_PURPOSE;
+use crate::auth::jwt::JwtKeys;
+use crate::secret::Secret;
+
+pub fn issue(data_dir: &Path, tenant: &str, role: &str, subject: &str, ttl: Duration) -> anyhow::Result<String> {
+    let secret = Secret::load(data_dir)?;
+    let tenant = TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+    let role = Role::parse(role).map_err(|e| anyhow::anyhow!("{e}"))?;
+    JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE)).issue(subject, &tenant, &[role], ttl)
+}

@@ -1,0 +1,13 @@
+//! filegate's SQL engines: the `MetadataStore` and the database `JobQueue`.
+//!
+//! Metadata and jobs live in the same database, so a file's state change and the job it
+//! causes commit in one transaction (`MetadataStore::update_file` with a job): the
+//! transactional outbox. Each engine sits in its own module with its own migrations
+//! (`migrations/<engine>/`) and passes the same contract tests (`tests/contract`).
+//!
+//! - [`SqliteStore`]: one SQLite file in WAL mode; the embedded default.
+
+mod errors;
+mod sqlite;
+
+pub use sqlite::SqliteStore;

@@ -1,0 +1,200 @@
+//! The SQLite engine: metadata and the job queue in one database file.
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent writers collide on the
+//! file lock (`SQLITE_BUSY`, and deadlocks when a reading transaction tries to upgrade), the
+//! store keeps two pools: a *writer* pool of exactly one connection, whose queue serialises
+//! writes fairly inside the process, and a *reader* pool of several connections that, in WAL
+//! mode, read a consistent snapshot without blocking or being blocked by the writer. Write
+//! transactions still start with `BEGIN IMMEDIATE`, so another process writing the same
+//! file (a CLI, a second server by mistake) makes us wait on the busy timeout instead of
+//! failing half-way through a transaction.
+
+mod files;
+mod queue;
+mod rows;
+mod tenants;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use filegate_core::StoreError;
+use filegate_core::domain::{
+    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant, TenantId,
+};
+use filegate_core::ports::{MetadataStore, NewJob};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+use tokio::sync::Notify;
+
+use crate::errors::store_err;
+use rows::{micros, to_json};
+
+/// How long a connection waits on another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a pooled connection before the store reports `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_READERS: u32 = 8;
+
+/// `MetadataStore` and `JobQueue` over one SQLite database file. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// Wakes `wait_for_work` in this process when a job is enqueued.
+    work: Arc<Notify>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it when missing) the database at `path` and applies the migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .with_context(|| format!("migrating the SQLite database {}", path.display()))?;
+
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, MAX_READERS as usize);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(u32::try_from(readers).unwrap_or(MAX_READERS))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A reader that tried to write would be a bug; make SQLite refuse it.
+            .connect_with(options.pragma("query_only", "ON"))
+            .await
+            .with_context(|| format!("opening readers on the SQLite database {}", path.display()))?;
+
+        Ok(Self { writer, reader, work: Arc::new(Notify::new()) })
+    }
+
+    /// Closes every connection, checkpointing the WAL. Later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from the first statement.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)
+    }
+
+    fn wake_workers(&self) {
+        // `notify_one` stores a permit when nobody waits yet, so a worker that is between
+        // a fruitless claim and its wait still sees this enqueue.
+        self.work.notify_one();
+    }
+}
+
+/// Takes the next `change_seq` inside the caller's write transaction.
+async fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    sqlx::query_scalar("UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+        .fetch_one(conn)
+        .await
+        .map_err(store_err)
+}
+
+/// Inserts a job inside the caller's transaction. `Conflict` when the id exists.
+async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+    )
+    .bind(job.id.to_string())
+    .bind(job.job.kind())
+    .bind(to_json("job", &job.job)?)
+    .bind(micros(job.run_at))
+    .bind(micros(Utc::now()))
+    .execute(conn)
+    .await
+    .map_err(store_err)?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MetadataStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError> {
+        self.create_tenant_impl(tenant, first_bucket).await
+    }
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get_tenant_impl(id).await
+    }
+
+    async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
+        self.create_bucket_impl(bucket).await
+    }
+    async fn update_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
+        self.update_bucket_impl(bucket).await
+    }
+    async fn get_bucket(&self, tenant: &TenantId, name: &BucketName) -> Result<Option<Bucket>, StoreError> {
+        self.get_bucket_impl(tenant, name).await
+    }
+    async fn list_buckets(&self, tenant: &TenantId) -> Result<Vec<Bucket>, StoreError> {
+        self.list_buckets_impl(tenant).await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.create_api_key_impl(key).await
+    }
+    async fn find_api_key(&self, secret_hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        self.find_api_key_impl(secret_hash).await
+    }
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.list_api_keys_impl(tenant).await
+    }
+    async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.revoke_api_key_impl(tenant, id, at).await
+    }
+
+    async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
+        self.insert_file_impl(file).await
+    }
+    async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.get_file_impl(tenant, id).await
+    }
+    async fn update_file(
+        &self,
+        file: &FileRecord,
+        expected: &[FileStatus],
+        job: Option<&NewJob>,
+    ) -> Result<FileRecord, StoreError> {
+        self.update_file_impl(file, expected, job).await
+    }
+    async fn list_files(
+        &self,
+        tenant: &TenantId,
+        query: &FileQuery,
+    ) -> Result<(Vec<FileRecord>, Option<u64>), StoreError> {
+        self.list_files_impl(tenant, query).await
+    }
+    async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
+        self.changed_files_impl(tenant, since, limit).await
+    }
+    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
+        self.due_for_sweep_impl(now, limit).await
+    }
+}
