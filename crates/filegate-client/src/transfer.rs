@@ -330,17 +330,8 @@ mod tests {
 
     /// Collects a `reqwest::Body` (buffered or streamed) without a server.
     async fn http_body_bytes(body: reqwest::Body) -> Vec<u8> {
-        if let Some(bytes) = body.as_bytes() {
-            return bytes.to_vec();
-        }
-        let stream = http_body_stream(body);
-        stream.map(|c| c.unwrap().to_vec()).concat().await
-    }
-
-    fn http_body_stream(
-        body: reqwest::Body,
-    ) -> impl futures::Stream<Item = Result<Bytes, reqwest::Error>> {
-        reqwest::Response::from(http::Response::new(body)).bytes_stream()
+        let resp = reqwest::Response::from(http::Response::new(body));
+        resp.bytes().await.unwrap().to_vec()
     }
 
     #[test]

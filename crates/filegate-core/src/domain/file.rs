@@ -78,3 +78,24 @@ impl FileRecord {
 pub fn blob_key_for(tenant: &TenantId, id: FileId) -> String {
     format!("t/{tenant}/{id}")
 }
+
+/// The tenant and file a blob key was made for (the inverse of [`blob_key_for`]).
+pub fn parse_blob_key(key: &str) -> Option<(TenantId, FileId)> {
+    let rest = key.strip_prefix("t/")?;
+    let (tenant, id) = rest.split_once('/')?;
+    Some((TenantId::parse(tenant).ok()?, FileId::parse(id).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_parse_back() {
+        let tenant = TenantId::default_tenant();
+        let id = FileId::new();
+        assert_eq!(parse_blob_key(&blob_key_for(&tenant, id)), Some((tenant, id)));
+        assert_eq!(parse_blob_key("t/default/not-a-uuid"), None);
+        assert_eq!(parse_blob_key("x/default/1"), None);
+    }
+}

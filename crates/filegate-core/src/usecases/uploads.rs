@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{Services, buckets, chrono_duration, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Permission, Principal,
-    Processing, Sha256Hex, UploadPlan, blob_key_for,
+    Processing, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{Job, NewJob, SignedRequest, UploadConstraints};
@@ -294,6 +294,16 @@ async fn assemble(
         StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
         other => other.into(),
     })
+}
+
+/// The most bytes one part of the multipart upload stored at `blob_key` may hold: its
+/// planned part size. Storage serving a part URL asks, so a part cannot fill the disk.
+pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
+    let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
+    match services.store.get_file(&tenant, id).await? {
+        Some(FileRecord { status: FileStatus::Pending, upload: UploadPlan::Multipart { part_size, .. }, .. }) => Ok(part_size),
+        _ => Err(Error::not_found("upload")),
+    }
 }
 
 /// One item of a batch completion.

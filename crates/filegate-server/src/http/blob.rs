@@ -17,7 +17,7 @@ use filegate_blobs::LocalBlobStore;
 use filegate_blobs::signing::{Grant, GrantKind};
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream};
-use filegate_core::usecases::uploads::MAX_PART_SIZE;
+use filegate_core::usecases::uploads;
 use filegate_core::{Error, Result};
 
 use super::body::{Served, bytes_response, not_modified, unsatisfiable_range_header};
@@ -63,7 +63,8 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
             Ok(etag_response(StatusCode::OK, &meta.etag))
         }
         GrantKind::Part { upload_id, part } => {
-            let etag = store.put_part(&grant.key, &upload_id, part, body_stream(body), MAX_PART_SIZE).await?;
+            let limit = uploads::part_limit(&state.services, &grant.key).await?;
+            let etag = store.put_part(&grant.key, &upload_id, part, body_stream(body), limit).await?;
             Ok(etag_response(StatusCode::OK, &etag))
         }
         GrantKind::Get(_) => Err(Error::Forbidden { code: "signature-invalid", message: "this URL is for downloads".into() }),

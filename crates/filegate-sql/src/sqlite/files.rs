@@ -248,7 +248,7 @@ fn push_filters(qb: &mut QueryBuilder<Sqlite>, tenant: &TenantId, query: &FileQu
     }
     match query.status {
         Some(status) => qb.push(" AND status = ").push_bind(status.as_str()),
-        None => qb.push(" AND status NOT IN (\x27x\x27) AND 1 = 1 -- ('deleted', 'purged')"),
+        None => qb.push(" AND status NOT IN ('deleted', 'purged')"),
     };
     if let Some(prefix) = query.prefix.as_deref().filter(|p| !p.is_empty()) {
         // A range rather than LIKE: no wildcard to escape, case-sensitive, and index-friendly.

@@ -33,6 +33,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         ("default", "img/f.x", "imagery/x", 60, 20, FileStatus::Ready),
         ("default", "docs/gone.txt", "text/plain", 70, 30, FileStatus::Deleted),
         ("default", "docs/purged.txt", "text/plain", 80, 40, FileStatus::Purged),
+        ("other", "q/h.raw", "image.x/raw", 45, 5, FileStatus::Quarantined),
     ];
     for (bucket, path, content_type, size, age, status) in specs {
         let mut f = new_file(&a, path);
@@ -46,11 +47,11 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
     store.insert_file(&new_file(&b, "docs/a.txt")).await.unwrap();
 
     let q = FileQuery::default;
-    let live = ["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x"];
+    let live = ["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x", "q/h.raw"];
     assert_eq!(paths(&store, &a, q()).await, set(&live), "no status: all but deleted and purged");
     let cases: Vec<(FileQuery, &[&str])> = vec![
         (FileQuery { bucket: Some(bname("default")), ..q() }, &["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv", "img/e.jpg", "img/f.x"]),
-        (FileQuery { bucket: Some(bname("other")), ..q() }, &["docs/d.png"]),
+        (FileQuery { bucket: Some(bname("other")), ..q() }, &["docs/d.png", "q/h.raw"]),
         (FileQuery { prefix: Some("docs/".into()), ..q() }, &["docs/a.txt", "docs/sub/b.csv", "docs/d.png"]),
         (FileQuery { prefix: Some("docs".into()), ..q() }, &["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv", "docs/d.png"]),
         (FileQuery { prefix: Some("docs/sub/".into()), ..q() }, &["docs/sub/b.csv"]),
@@ -64,13 +65,13 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         (FileQuery { content_type: Some("image/png".into()), ..q() }, &["docs/d.png"]),
         (FileQuery { content_type: Some("*/*".into()), ..q() }, &live),
         (FileQuery { content_type: Some("text/plain; charset=utf-8".into()), ..q() }, &["docs/a.txt"]),
-        (FileQuery { created_after: Some(t - secs(50)), ..q() }, &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x"]),
+        (FileQuery { created_after: Some(t - secs(50)), ..q() }, &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x", "q/h.raw"]),
         (FileQuery { created_before: Some(t), ..q() }, &["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv"]),
         (
             FileQuery { created_after: Some(t - secs(100)), created_before: Some(t + secs(10)), ..q() },
-            &["docs/sub/b.csv", "docs2/c.csv", "docs/d.png"],
+            &["docs/sub/b.csv", "docs2/c.csv", "docs/d.png", "q/h.raw"],
         ),
-        (FileQuery { min_size: Some(30), ..q() }, &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x"]),
+        (FileQuery { min_size: Some(30), ..q() }, &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x", "q/h.raw"]),
         (FileQuery { max_size: Some(30), ..q() }, &["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv"]),
         (FileQuery { min_size: Some(20), max_size: Some(40), ..q() }, &["docs/sub/b.csv", "docs2/c.csv", "docs/d.png"]),
         (FileQuery { min_size: Some(u64::MAX), ..q() }, &[]),

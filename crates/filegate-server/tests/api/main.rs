@@ -1,0 +1,4 @@
+//! API tests: the server in-process on port 0, driven through `filegate-client`.
+
+#[path = "../common/mod.rs"]
+mod common;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every test of every crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Build artifacts live outside the clone, so a fresh clone on a machine that built before
+# reuses them (set CARGO_TARGET_DIR yourself to put them elsewhere).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/filegate-target}"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo nextest run --workspace --locked --no-fail-fast
+cargo test --workspace --doc --locked
