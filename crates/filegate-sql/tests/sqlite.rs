@@ -12,7 +12,9 @@ use tempfile::TempDir;
 
 async fn open() -> (TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("filegate.db")).await.expect("open store");
+    let store = SqliteStore::open(&dir.path().join("filegate.db"))
+        .await
+        .expect("open store");
     (dir, Arc::new(store))
 }
 
@@ -58,13 +60,22 @@ async fn data_survives_reopening_and_migrations_run_once() {
     let path = dir.path().join("nested.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    let file = store.insert_file(&contract::new_file(&a, "kept.txt")).await.unwrap();
+    let file = store
+        .insert_file(&contract::new_file(&a, "kept.txt"))
+        .await
+        .unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(reopened.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
+    assert_eq!(
+        reopened.get_file(&a, file.id).await.unwrap(),
+        Some(file.clone())
+    );
     // The change sequence carries on from where it was.
-    let next = reopened.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
+    let next = reopened
+        .insert_file(&contract::new_file(&a, "next.txt"))
+        .await
+        .unwrap();
     assert!(next.change_seq > file.change_seq);
 }
 
@@ -73,8 +84,14 @@ async fn a_closed_store_is_unavailable() {
     let (_dir, store) = open().await;
     store.ping().await.unwrap();
     store.close().await;
-    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
-    assert!(matches!(store.claim("w", std::time::Duration::from_secs(1)).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.claim("w", std::time::Duration::from_secs(1)).await,
+        Err(StoreError::Unavailable(_))
+    ));
 }
 
 #[tokio::test]
@@ -90,7 +107,9 @@ async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
         })
     };
     // A row written by some other version of filegate, older than the good job.
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
          VALUES ('00000000-0000-7000-8000-000000000001', 'teleport', '{\"kind\":\"teleport\"}', 0, 0, 0)",
@@ -101,8 +120,15 @@ async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
     raw.close().await;
     store.enqueue(&good).await.unwrap();
 
-    let claimed = store.claim("w", std::time::Duration::from_secs(60)).await.unwrap().unwrap();
-    assert_eq!(claimed.id, good.id, "the poison job is skipped, not handed out");
+    let claimed = store
+        .claim("w", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        claimed.id, good.id,
+        "the poison job is skipped, not handed out"
+    );
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.dead, stats.running, stats.queued), (1, 1, 0));
 }

@@ -42,7 +42,14 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         }
     }
 
-    let mut ready = ctx.file;
+    // Re-read so that a rename or metadata change made while the stages ran survives: the
+    // pipeline writes back only what it owns.
+    let outcome = ctx.file;
+    let Some(mut ready) = services.store.get_file(tenant, file_id).await? else {
+        return Ok(());
+    };
+    ready.sha256 = outcome.sha256;
+    ready.processing = outcome.processing;
     ready.status = FileStatus::Ready;
     ready.status_reason = None;
     ready.updated_at = Utc::now();

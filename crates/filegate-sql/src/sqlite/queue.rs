@@ -5,6 +5,10 @@
 //! statement inside a write transaction, so two claimers never get the same job while the
 //! lease lives. The clock is the caller's (`Utc::now()` here), never the engine's, so every
 //! engine agrees on what "due" means.
+//!
+//! "Holds the lease" means `leased_by` still names the worker: a worker whose lease ran out
+//! but whose job nobody has claimed since may still extend or settle it (the work is not
+//! repeated needlessly); once another worker claims the job, the first one gets `NotFound`.
 
 use std::time::Duration;
 
@@ -30,7 +34,10 @@ fn count(what: &str, n: i64) -> Result<u64, StoreError> {
 impl SqliteStore {
     /// Runs a statement that names a job and the worker holding its lease; `NotFound` when
     /// no row matched (no such job, dead, or leased to someone else).
-    async fn held(&self, query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>) -> Result<(), StoreError> {
+    async fn held(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let done = query.execute(&mut *tx).await.map_err(store_err)?;
         if done.rows_affected() == 0 {
@@ -116,7 +123,13 @@ impl JobQueue for SqliteStore {
         .await
     }
 
-    async fn retry(&self, id: JobId, worker: &str, run_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+    async fn retry(
+        &self,
+        id: JobId,
+        worker: &str,
+        run_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
         self.held(
             sqlx::query(
                 "UPDATE jobs SET leased_by = NULL, lease_until = NULL, run_at = ?, last_error = ? \

@@ -9,6 +9,7 @@
 
 mod files;
 mod listing;
+mod paging;
 mod queue;
 mod tenants;
 
@@ -17,13 +18,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use filegate_core::domain::{
-    Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, FileStatus, Metadata, ObjectPath,
-    Processing, Tenant, TenantId, UploadPlan, blob_key_for,
+    Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, FileStatus, Metadata,
+    ObjectPath, Processing, Tenant, TenantId, UploadPlan, blob_key_for,
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
 pub use files::*;
 pub use listing::*;
+pub use paging::*;
 pub use queue::*;
 pub use tenants::*;
 
@@ -50,14 +52,26 @@ pub fn bname(s: &str) -> BucketName {
 
 pub fn bucket(tenant: &TenantId, name: &str) -> Bucket {
     let at = now();
-    Bucket { tenant: tenant.clone(), name: bname(name), policy: BucketPolicy::default(), created_at: at, updated_at: at }
+    Bucket {
+        tenant: tenant.clone(),
+        name: bname(name),
+        policy: BucketPolicy::default(),
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 /// Creates tenant `name` with its first bucket `default`.
 pub async fn tenant(store: &Store, name: &str) -> TenantId {
     let id = tid(name);
-    let t = Tenant { id: id.clone(), created_at: now() };
-    store.create_tenant(&t, &bucket(&id, "default")).await.expect("create tenant");
+    let t = Tenant {
+        id: id.clone(),
+        created_at: now(),
+    };
+    store
+        .create_tenant(&t, &bucket(&id, "default"))
+        .await
+        .expect("create tenant");
     id
 }
 
@@ -109,7 +123,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < until, "condition not met within {deadline:?}");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "condition not met within {deadline:?}"
+        );
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -117,5 +134,8 @@ where
 
 /// `f` as the store returns it after assigning `seq`.
 pub fn with_seq(f: &FileRecord, seq: i64) -> FileRecord {
-    FileRecord { change_seq: seq, ..f.clone() }
+    FileRecord {
+        change_seq: seq,
+        ..f.clone()
+    }
 }

@@ -15,11 +15,18 @@ const LEASE: Duration = Duration::from_secs(60);
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn job() -> NewJob {
-    NewJob::now(Job::ProcessFile { tenant: tid("a"), file_id: FileId::new() })
+    NewJob::now(Job::ProcessFile {
+        tenant: tid("a"),
+        file_id: FileId::new(),
+    })
 }
 
 fn stats(queued: u64, running: u64, dead: u64) -> QueueStats {
-    QueueStats { queued, running, dead }
+    QueueStats {
+        queued,
+        running,
+        dead,
+    }
 }
 
 pub async fn claimed_jobs_are_leased_then_completed(_store: Store, queue: Queue) {
@@ -31,18 +38,27 @@ pub async fn claimed_jobs_are_leased_then_completed(_store: Store, queue: Queue)
         multipart_upload_id: Some("mp-1".into()),
     });
     queue.enqueue(&j).await.unwrap();
-    assert!(matches!(queue.enqueue(&j).await, Err(StoreError::Conflict(_))), "job ids are unique");
+    assert!(
+        matches!(queue.enqueue(&j).await, Err(StoreError::Conflict(_))),
+        "job ids are unique"
+    );
     assert_eq!(queue.stats().await.unwrap(), stats(1, 0, 0));
 
     let claimed = queue.claim("w1", LEASE).await.unwrap().unwrap();
-    assert_eq!((claimed.id, &claimed.job, claimed.attempt), (j.id, &j.job, 1));
+    assert_eq!(
+        (claimed.id, &claimed.job, claimed.attempt),
+        (j.id, &j.job, 1)
+    );
     assert_eq!(queue.stats().await.unwrap(), stats(0, 1, 0));
     // Under a live lease nobody else gets it.
     assert_eq!(queue.claim("w2", LEASE).await.unwrap(), None);
 
     queue.extend(j.id, "w1", LEASE).await.unwrap();
     queue.complete(j.id, "w1").await.unwrap();
-    assert!(matches!(queue.complete(j.id, "w1").await, Err(StoreError::NotFound)), "done means gone");
+    assert!(
+        matches!(queue.complete(j.id, "w1").await, Err(StoreError::NotFound)),
+        "done means gone"
+    );
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
     assert_eq!(queue.claim("w1", LEASE).await.unwrap(), None);
 }
@@ -51,34 +67,63 @@ pub async fn jobs_are_claimed_oldest_due_first(_store: Store, queue: Queue) {
     let t = now();
     let mut jobs = Vec::new();
     for offset in [-10, -30, 3600, -20] {
-        let j = NewJob { run_at: t + secs(offset), ..job() };
+        let j = NewJob {
+            run_at: t + secs(offset),
+            ..job()
+        };
         queue.enqueue(&j).await.unwrap();
         jobs.push(j.id);
     }
     let mut order = Vec::new();
     while let Some(c) = queue.claim("w", LEASE).await.unwrap() {
         order.push(c.id);
-        assert!(order.len() <= jobs.len(), "a leased job was handed out again: {order:?}");
+        assert!(
+            order.len() <= jobs.len(),
+            "a leased job was handed out again: {order:?}"
+        );
     }
-    assert_eq!(order, [jobs[1], jobs[3], jobs[0]], "by run_at; the future one waits");
+    assert_eq!(
+        order,
+        [jobs[1], jobs[3], jobs[0]],
+        "by run_at; the future one waits"
+    );
     assert_eq!(queue.stats().await.unwrap(), stats(1, 3, 0));
 }
 
 pub async fn an_ended_lease_makes_the_job_claimable_again(_store: Store, queue: Queue) {
     let j = job();
     queue.enqueue(&j).await.unwrap();
-    let first = queue.claim("w1", Duration::from_millis(20)).await.unwrap().unwrap();
+    let first = queue
+        .claim("w1", Duration::from_millis(20))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.attempt, 1);
 
     // w1 "dies": once its lease ends, w2 claims the job, counted as a second attempt.
-    let second = eventually(DEADLINE, || async { queue.claim("w2", LEASE).await.unwrap() }).await;
+    let second = eventually(DEADLINE, || async {
+        queue.claim("w2", LEASE).await.unwrap()
+    })
+    .await;
     assert_eq!((second.id, second.attempt), (j.id, 2));
 
     // w1 no longer holds the lease: whatever it says is NotFound.
-    assert!(matches!(queue.extend(j.id, "w1", LEASE).await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.complete(j.id, "w1").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.retry(j.id, "w1", now(), "x").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.bury(j.id, "w1", "x").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        queue.extend(j.id, "w1", LEASE).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.complete(j.id, "w1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.retry(j.id, "w1", now(), "x").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.bury(j.id, "w1", "x").await,
+        Err(StoreError::NotFound)
+    ));
     queue.complete(j.id, "w2").await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
 }
@@ -92,13 +137,27 @@ pub async fn retried_jobs_wait_until_due(_store: Store, queue: Queue) {
     let c2 = queue.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!((c1.id, c2.id), (later.id, soon.id));
 
-    queue.retry(later.id, "w", now() + secs(3600), "storage down").await.unwrap();
-    queue.retry(soon.id, "w", now() - secs(1), "flaky").await.unwrap();
-    assert_eq!(queue.stats().await.unwrap(), stats(2, 0, 0), "retries not yet due count as queued");
+    queue
+        .retry(later.id, "w", now() + secs(3600), "storage down")
+        .await
+        .unwrap();
+    queue
+        .retry(soon.id, "w", now() - secs(1), "flaky")
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.stats().await.unwrap(),
+        stats(2, 0, 0),
+        "retries not yet due count as queued"
+    );
 
     let again = queue.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempt), (soon.id, 2));
-    assert_eq!(queue.claim("w", LEASE).await.unwrap(), None, "the other retry is not due for an hour");
+    assert_eq!(
+        queue.claim("w", LEASE).await.unwrap(),
+        None,
+        "the other retry is not due for an hour"
+    );
     queue.complete(soon.id, "w").await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), stats(1, 0, 0));
 }
@@ -110,9 +169,18 @@ pub async fn buried_jobs_are_dead_letters(_store: Store, queue: Queue) {
     queue.bury(c.id, "w", "corrupt input").await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 1));
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
-    assert!(matches!(queue.complete(j.id, "w").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.retry(j.id, "w", now(), "x").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.extend(j.id, "w", LEASE).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        queue.complete(j.id, "w").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.retry(j.id, "w", now(), "x").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.extend(j.id, "w", LEASE).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 1));
 }
 
@@ -120,12 +188,31 @@ pub async fn only_the_lease_holder_may_settle_a_job(_store: Store, queue: Queue)
     let j = job();
     queue.enqueue(&j).await.unwrap();
     queue.claim("w1", LEASE).await.unwrap().unwrap();
-    assert!(matches!(queue.extend(j.id, "w2", LEASE).await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.complete(j.id, "w2").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.retry(j.id, "w2", now(), "x").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.bury(j.id, "w2", "x").await, Err(StoreError::NotFound)));
-    assert!(matches!(queue.complete(JobId::new(), "w1").await, Err(StoreError::NotFound)));
-    assert_eq!(queue.stats().await.unwrap(), stats(0, 1, 0), "the job is still w1's");
+    assert!(matches!(
+        queue.extend(j.id, "w2", LEASE).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.complete(j.id, "w2").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.retry(j.id, "w2", now(), "x").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.bury(j.id, "w2", "x").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        queue.complete(JobId::new(), "w1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        queue.stats().await.unwrap(),
+        stats(0, 1, 0),
+        "the job is still w1's"
+    );
     queue.extend(j.id, "w1", LEASE).await.unwrap();
     queue.complete(j.id, "w1").await.unwrap();
 }
@@ -194,11 +281,20 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
         producers.spawn(async move {
             let mut jobs = Vec::new();
             for i in 0..15 {
-                let pending = store.insert_file(&new_file(&a, &format!("up/{i}"))).await.unwrap();
+                let pending = store
+                    .insert_file(&new_file(&a, &format!("up/{i}")))
+                    .await
+                    .unwrap();
                 let mut uploaded = pending.clone();
                 uploaded.status = FileStatus::Uploaded;
-                let job = NewJob::now(Job::ProcessFile { tenant: a.clone(), file_id: pending.id });
-                store.update_file(&uploaded, &[FileStatus::Pending], Some(&job)).await.unwrap();
+                let job = NewJob::now(Job::ProcessFile {
+                    tenant: a.clone(),
+                    file_id: pending.id,
+                });
+                store
+                    .update_file(&uploaded, &[FileStatus::Pending], Some(&job))
+                    .await
+                    .unwrap();
                 jobs.push(job.job);
             }
             jobs
@@ -227,7 +323,9 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
 pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
     // Nothing enqueued: the wait ends at its maximum.
-    tokio::time::timeout(DEADLINE, queue.wait_for_work(Duration::from_millis(10))).await.expect("wait is bounded");
+    tokio::time::timeout(DEADLINE, queue.wait_for_work(Duration::from_millis(10)))
+        .await
+        .expect("wait is bounded");
 
     // An enqueue wakes a worker waiting for up to a minute, whether it began waiting just
     // before or just after the enqueue.
@@ -236,7 +334,10 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
         async move { queue.wait_for_work(Duration::from_secs(60)).await }
     });
     queue.enqueue(&job()).await.unwrap();
-    tokio::time::timeout(DEADLINE, waiter).await.expect("woken by enqueue").unwrap();
+    tokio::time::timeout(DEADLINE, waiter)
+        .await
+        .expect("woken by enqueue")
+        .unwrap();
 
     // So does an update that commits a job.
     let waiter = tokio::spawn({
@@ -246,7 +347,16 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
     let pending = store.insert_file(&new_file(&a, "x")).await.unwrap();
     let mut uploaded = pending.clone();
     uploaded.status = FileStatus::Uploaded;
-    let j = NewJob::now(Job::ProcessFile { tenant: a, file_id: pending.id });
-    store.update_file(&uploaded, &[FileStatus::Pending], Some(&j)).await.unwrap();
-    tokio::time::timeout(DEADLINE, waiter).await.expect("woken by update_file with a job").unwrap();
+    let j = NewJob::now(Job::ProcessFile {
+        tenant: a,
+        file_id: pending.id,
+    });
+    store
+        .update_file(&uploaded, &[FileStatus::Pending], Some(&j))
+        .await
+        .unwrap();
+    tokio::time::timeout(DEADLINE, waiter)
+        .await
+        .expect("woken by update_file with a job")
+        .unwrap();
 }

@@ -7,20 +7,37 @@ use super::{Queue, Store, bname, bucket, now, secs, tenant, tid};
 
 pub async fn tenant_and_first_bucket_are_created_together(store: Store, _queue: Queue) {
     let acme = tid("acme");
-    let t = Tenant { id: acme.clone(), created_at: now() };
+    let t = Tenant {
+        id: acme.clone(),
+        created_at: now(),
+    };
     let first = bucket(&acme, "inbox");
     store.create_tenant(&t, &first).await.unwrap();
     assert_eq!(store.get_tenant(&acme).await.unwrap(), Some(t.clone()));
-    assert_eq!(store.list_buckets(&acme).await.unwrap(), vec![first.clone()]);
+    assert_eq!(
+        store.list_buckets(&acme).await.unwrap(),
+        vec![first.clone()]
+    );
 
     // A second create is a conflict, and its bucket is not left behind.
     let again = store.create_tenant(&t, &bucket(&acme, "other")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(store.get_bucket(&acme, &bname("other")).await.unwrap(), None);
+    assert_eq!(
+        store.get_bucket(&acme, &bname("other")).await.unwrap(),
+        None
+    );
 
     // A first bucket that names another tenant is refused, and creates no tenant.
-    let stray = Tenant { id: tid("stray"), created_at: now() };
-    assert!(store.create_tenant(&stray, &bucket(&acme, "x")).await.is_err());
+    let stray = Tenant {
+        id: tid("stray"),
+        created_at: now(),
+    };
+    assert!(
+        store
+            .create_tenant(&stray, &bucket(&acme, "x"))
+            .await
+            .is_err()
+    );
     assert_eq!(store.get_tenant(&stray.id).await.unwrap(), None);
     assert_eq!(store.get_bucket(&acme, &bname("x")).await.unwrap(), None);
 
@@ -39,10 +56,18 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
     // The same name in another tenant is another bucket.
     store.create_bucket(&bucket(&b, "zeta")).await.unwrap();
 
-    let names: Vec<String> =
-        store.list_buckets(&a).await.unwrap().into_iter().map(|b| b.name.to_string()).collect();
+    let names: Vec<String> = store
+        .list_buckets(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name.to_string())
+        .collect();
     assert_eq!(names, ["alpha", "default", "zeta"]);
-    assert_eq!(store.get_bucket(&a, &bname("alpha")).await.unwrap(), Some(alpha.clone()));
+    assert_eq!(
+        store.get_bucket(&a, &bname("alpha")).await.unwrap(),
+        Some(alpha.clone())
+    );
     assert_eq!(store.get_bucket(&b, &bname("alpha")).await.unwrap(), None);
 
     let mut changed = alpha.clone();
@@ -56,7 +81,11 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
     };
     changed.updated_at = now() + secs(5);
     store.update_bucket(&changed).await.unwrap();
-    let stored = store.get_bucket(&a, &bname("alpha")).await.unwrap().unwrap();
+    let stored = store
+        .get_bucket(&a, &bname("alpha"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.policy, changed.policy);
     assert_eq!(stored.updated_at, changed.updated_at);
     assert_eq!(stored.created_at, alpha.created_at);
@@ -67,11 +96,27 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
     let mut foreign = changed.clone();
     foreign.tenant = b.clone();
     foreign.name = bname("alpha");
-    assert!(matches!(store.update_bucket(&foreign).await, Err(StoreError::NotFound)));
-    assert_eq!(store.get_bucket(&b, &bname("zeta")).await.unwrap().unwrap().policy, BucketPolicy::default());
+    assert!(matches!(
+        store.update_bucket(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .get_bucket(&b, &bname("zeta"))
+            .await
+            .unwrap()
+            .unwrap()
+            .policy,
+        BucketPolicy::default()
+    );
 }
 
-fn key(tenant: &filegate_core::domain::TenantId, name: &str, hash_byte: u8, roles: Vec<Role>) -> ApiKey {
+fn key(
+    tenant: &filegate_core::domain::TenantId,
+    name: &str,
+    hash_byte: u8,
+    roles: Vec<Role>,
+) -> ApiKey {
     ApiKey {
         id: ApiKeyId::new(),
         tenant: tenant.clone(),
@@ -83,7 +128,10 @@ fn key(tenant: &filegate_core::domain::TenantId, name: &str, hash_byte: u8, role
     }
 }
 
-pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(store: Store, _queue: Queue) {
+pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(
+    store: Store,
+    _queue: Queue,
+) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let first = key(&a, "ci", 1, vec![Role::Writer]);
@@ -94,23 +142,57 @@ pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(store: S
         store.create_api_key(k).await.unwrap();
     }
     let same_secret = key(&b, "copy", 1, vec![Role::Reader]);
-    assert!(matches!(store.create_api_key(&same_secret).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_api_key(&same_secret).await,
+        Err(StoreError::Conflict(_))
+    ));
 
-    assert_eq!(store.find_api_key(&[2; 32]).await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        store.find_api_key(&[2; 32]).await.unwrap(),
+        Some(second.clone())
+    );
     assert_eq!(store.find_api_key(&[9; 32]).await.unwrap(), None);
-    assert_eq!(store.list_api_keys(&a).await.unwrap(), vec![first.clone(), second.clone()]);
+    assert_eq!(
+        store.list_api_keys(&a).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
     assert_eq!(store.list_api_keys(&b).await.unwrap(), vec![other.clone()]);
 
     // Another tenant cannot revoke it; an unknown id is NotFound.
     let at = now();
-    assert!(matches!(store.revoke_api_key(&b, first.id, at).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.revoke_api_key(&a, ApiKeyId::new(), at).await, Err(StoreError::NotFound)));
-    assert_eq!(store.find_api_key(&[1; 32]).await.unwrap().unwrap().revoked_at, None);
+    assert!(matches!(
+        store.revoke_api_key(&b, first.id, at).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_api_key(&a, ApiKeyId::new(), at).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .find_api_key(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
 
     store.revoke_api_key(&a, first.id, at).await.unwrap();
     // Idempotent: revoking again succeeds and keeps the first time.
-    store.revoke_api_key(&a, first.id, at + secs(60)).await.unwrap();
+    store
+        .revoke_api_key(&a, first.id, at + secs(60))
+        .await
+        .unwrap();
     let revoked = store.find_api_key(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
-    assert_eq!(store.find_api_key(&[2; 32]).await.unwrap().unwrap().revoked_at, None);
+    assert_eq!(
+        store
+            .find_api_key(&[2; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
 }
