@@ -47,13 +47,24 @@ pub struct UploadCreated {
 pub enum UploadInstructions {
     /// `PUT` the bytes to `url` with `headers`. Answers `200` with an `ETag`.
     #[serde(rename = "PUT")]
-    Put { url: String, headers: BTreeMap<String, String> },
+    Put {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
     /// `POST` a multipart form to `url`: every field of `fields`, then the file as `file`.
     #[serde(rename = "POST")]
-    Post { url: String, fields: BTreeMap<String, String> },
+    Post {
+        url: String,
+        fields: BTreeMap<String, String>,
+    },
     /// `PUT` each part to its URL; complete with the parts' etags.
     #[serde(rename = "multipart")]
-    Multipart { upload_id: String, part_size: u64, part_count: u32, parts: Vec<PartUrl> },
+    Multipart {
+        upload_id: String,
+        part_size: u64,
+        part_count: u32,
+        parts: Vec<PartUrl>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -10,9 +10,7 @@ use chrono::{Duration, Utc};
 use filegate_blobs::{GrantKind, LocalBlobStore, UrlSigner};
 use filegate_core::StoreError;
 use filegate_core::domain::{ByteRange, ContentType, ETag};
-use filegate_core::ports::{
-    BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints,
-};
+use filegate_core::ports::{BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use md5::{Digest as _, Md5};
 use tokio::sync::mpsc;
@@ -40,11 +38,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("blobs");
     let store = open(&root);
-    Fixture {
-        _dir: dir,
-        root,
-        store,
-    }
+    Fixture { _dir: dir, root, store }
 }
 
 /// Deterministic bytes that differ at every offset a test looks at.
@@ -61,10 +55,7 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 
 /// `bytes` as a body arriving in uneven chunks.
 fn body(bytes: &[u8]) -> ByteStream {
-    let chunks: Vec<io::Result<Bytes>> = bytes
-        .chunks(7_777)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
+    let chunks: Vec<io::Result<Bytes>> = bytes.chunks(7_777).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     Box::pin(stream::iter(chunks))
 }
 
@@ -88,10 +79,7 @@ fn leftovers(root: &Path) -> Vec<PathBuf> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if !matches!(
-                path.file_name().and_then(|n| n.to_str()),
-                Some(".lock" | ".sweep-lock")
-            ) {
+            } else if !matches!(path.file_name().and_then(|n| n.to_str()), Some(".lock" | ".sweep-lock")) {
                 out.push(path);
             }
         }
@@ -103,10 +91,7 @@ fn leftovers(root: &Path) -> Vec<PathBuf> {
 
 async fn assert_absent(store: &LocalBlobStore, key: &str) {
     assert_eq!(store.head(key).await.unwrap(), None);
-    assert!(matches!(
-        store.get(key, None).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get(key, None).await, Err(StoreError::NotFound)));
 }
 
 #[tokio::test]
@@ -128,10 +113,7 @@ async fn put_get_head_round_trip() {
 
     // An empty object is an object.
     let meta = f.store.put("t/default/empty", body(&[]), 10).await.unwrap();
-    assert_eq!(
-        (meta.size, meta.etag.as_str()),
-        (0, "d41d8cd98f00b204e9800998ecf8427e")
-    );
+    assert_eq!((meta.size, meta.etag.as_str()), (0, "d41d8cd98f00b204e9800998ecf8427e"));
     assert!(
         read_all(f.store.get("t/default/empty", None).await.unwrap())
             .await
@@ -151,13 +133,7 @@ async fn range_get_returns_exactly_the_range() {
         (100, 150_000),
         (199_999, 199_999),
     ] {
-        let got = read_all(
-            f.store
-                .get(KEY, Some(ByteRange { start, end }))
-                .await
-                .unwrap(),
-        )
-        .await;
+        let got = read_all(f.store.get(KEY, Some(ByteRange { start, end })).await.unwrap()).await;
         assert_eq!(got, &bytes[start as usize..=end as usize], "{start}-{end}");
     }
     let past_the_end = ByteRange {
@@ -185,14 +161,7 @@ async fn too_large_stops_mid_stream_and_leaves_nothing() {
         f.store.put(KEY, body(&data(1001, 0)), 1000).await,
         Err(StoreError::TooLarge(1000))
     ));
-    assert_eq!(
-        f.store
-            .put(KEY, body(&data(1000, 0)), 1000)
-            .await
-            .unwrap()
-            .size,
-        1000
-    );
+    assert_eq!(f.store.put(KEY, body(&data(1000, 0)), 1000).await.unwrap().size, 1000);
 }
 
 #[tokio::test]
@@ -202,11 +171,7 @@ async fn a_body_that_breaks_halfway_leaves_nothing() {
         Ok(Bytes::from(data(100_000, 4))),
         Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
     ];
-    let err = f
-        .store
-        .put(KEY, Box::pin(stream::iter(chunks)), MIB)
-        .await
-        .unwrap_err();
+    let err = f.store.put(KEY, Box::pin(stream::iter(chunks)), MIB).await.unwrap_err();
     assert!(matches!(err, StoreError::Input(_)), "{err:?}");
     assert_absent(&f.store, KEY).await;
     assert!(leftovers(&f.root).is_empty());
@@ -214,16 +179,10 @@ async fn a_body_that_breaks_halfway_leaves_nothing() {
 
 /// A body fed by a channel; returns once the store has taken `chunks` chunks (the channel
 /// holds one, so every send but the last waited for the store to read the one before).
-async fn feed_until_taken(
-    put: std::pin::Pin<&mut impl Future>,
-    tx: &mpsc::Sender<io::Result<Bytes>>,
-    chunks: usize,
-) {
+async fn feed_until_taken(put: std::pin::Pin<&mut impl Future>, tx: &mpsc::Sender<io::Result<Bytes>>, chunks: usize) {
     let feed = async {
         for i in 0..chunks {
-            tx.send(Ok(Bytes::from(data(64 * 1024, i as u8))))
-                .await
-                .unwrap();
+            tx.send(Ok(Bytes::from(data(64 * 1024, i as u8)))).await.unwrap();
         }
     };
     tokio::select! {
@@ -240,17 +199,11 @@ async fn a_dropped_put_leaves_nothing() {
     {
         let mut put = pin!(f.store.put(KEY, body, 100 * MIB));
         feed_until_taken(put.as_mut(), &tx, 8).await;
-        assert!(
-            !leftovers(&f.root).is_empty(),
-            "the bytes so far are in a temp file"
-        );
+        assert!(!leftovers(&f.root).is_empty(), "the bytes so far are in a temp file");
         // The client disconnects: the server drops the request's future.
     }
     assert_absent(&f.store, KEY).await;
-    assert!(
-        leftovers(&f.root).is_empty(),
-        "the dropped put removed its temp file"
-    );
+    assert!(leftovers(&f.root).is_empty(), "the dropped put removed its temp file");
 }
 
 #[tokio::test]
@@ -326,11 +279,7 @@ async fn delete_is_idempotent_and_complete() {
     assert_absent(&f.store, KEY).await;
     f.store.delete(KEY).await.unwrap();
     let dir = f.root.join("objects/t/default");
-    assert_eq!(
-        std::fs::read_dir(dir).unwrap().count(),
-        0,
-        "the etag sidecar went too"
-    );
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "the etag sidecar went too");
 }
 
 #[tokio::test]
@@ -349,20 +298,14 @@ async fn path_escaping_keys_are_refused() {
         "a\\b",
     ] {
         assert!(
-            matches!(
-                f.store.put(bad, body(b"x"), 10).await,
-                Err(StoreError::Input(_))
-            ),
+            matches!(f.store.put(bad, body(b"x"), 10).await, Err(StoreError::Input(_))),
             "{bad:?}"
         );
         assert!(
             matches!(f.store.get(bad, None).await, Err(StoreError::Input(_))),
             "{bad:?}"
         );
-        assert!(
-            matches!(f.store.head(bad).await, Err(StoreError::Input(_))),
-            "{bad:?}"
-        );
+        assert!(matches!(f.store.head(bad).await, Err(StoreError::Input(_))), "{bad:?}");
         assert!(
             matches!(f.store.delete(bad).await, Err(StoreError::Input(_))),
             "{bad:?}"
@@ -383,10 +326,7 @@ async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Ve
     // Out of order on purpose: parts arrive in any order.
     for (i, part) in parts.iter().enumerate().rev() {
         let n = i as u32 + 1;
-        let etag = store
-            .put_part(KEY, id, n, body(part), 16 * MIB)
-            .await
-            .unwrap();
+        let etag = store.put_part(KEY, id, n, body(part), 16 * MIB).await.unwrap();
         assert_eq!(etag.as_str(), md5_hex(part));
         etags.push((n, etag));
     }
@@ -402,11 +342,7 @@ async fn multipart_round_trip_with_an_s3_style_etag() {
         .create_multipart(KEY, &ContentType::octet_stream())
         .await
         .unwrap();
-    let parts = vec![
-        data(5 * MIB as usize, 1),
-        data(5 * MIB as usize, 2),
-        data(12_345, 3),
-    ];
+    let parts = vec![data(5 * MIB as usize, 1), data(5 * MIB as usize, 2), data(12_345, 3)];
     // A retried part replaces the first try.
     f.store
         .put_part(KEY, &id, 2, body(b"first try"), 16 * MIB)
@@ -423,10 +359,7 @@ async fn multipart_round_trip_with_an_s3_style_etag() {
     assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, whole);
 
     // The upload is gone once completed.
-    assert_eq!(
-        std::fs::read_dir(f.root.join("multipart")).unwrap().count(),
-        0
-    );
+    assert_eq!(std::fs::read_dir(f.root.join("multipart")).unwrap().count(), 0);
     assert!(matches!(
         f.store.complete_multipart(KEY, &id, &etags).await,
         Err(StoreError::NotFound)
@@ -490,10 +423,7 @@ async fn abort_removes_everything_and_is_idempotent() {
         .unwrap();
     let etags = upload_parts(&f.store, &id, &[data(1000, 1), data(10, 2)]).await;
     f.store.abort_multipart(KEY, &id).await.unwrap();
-    assert_eq!(
-        std::fs::read_dir(f.root.join("multipart")).unwrap().count(),
-        0
-    );
+    assert_eq!(std::fs::read_dir(f.root.join("multipart")).unwrap().count(), 0);
     assert!(leftovers(&f.root).is_empty());
     f.store.abort_multipart(KEY, &id).await.unwrap();
     assert!(matches!(
@@ -535,14 +465,7 @@ async fn an_upload_belongs_to_its_key() {
         Err(StoreError::NotFound)
     ));
     // The owner's upload is untouched by all that.
-    assert_eq!(
-        f.store
-            .complete_multipart(KEY, &id, &etags)
-            .await
-            .unwrap()
-            .size,
-        100
-    );
+    assert_eq!(f.store.complete_multipart(KEY, &id, &etags).await.unwrap().size, 100);
     assert_absent(&f.store, other).await;
 }
 
@@ -551,10 +474,7 @@ async fn ping_checks_the_directory() {
     let f = fixture();
     f.store.ping().await.unwrap();
     std::fs::remove_dir_all(&f.root).unwrap();
-    assert!(matches!(
-        f.store.ping().await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(f.store.ping().await, Err(StoreError::Unavailable(_))));
 }
 
 /// What the HTTP layer hands the signer: the key after `/blob/` and the raw query.
@@ -583,33 +503,17 @@ async fn presigned_requests_verify_and_pin_what_they_promise() {
 
     let put = f.store.presign_put(KEY, &c, soon).unwrap();
     assert_eq!(put.method, "PUT");
-    assert_eq!(
-        put.headers.get("content-type").map(String::as_str),
-        Some("text/csv")
-    );
+    assert_eq!(put.headers.get("content-type").map(String::as_str), Some("text/csv"));
     let (key, query) = split(&put.url);
     let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
+    assert_eq!((grant.key.as_str(), &grant.kind), (KEY, &GrantKind::Put(c.clone())));
     assert_eq!(
-        (grant.key.as_str(), &grant.kind),
-        (KEY, &GrantKind::Put(c.clone()))
-    );
-    assert_eq!(
-        forbidden_code(
-            f.store
-                .signer()
-                .verify("GET", &key, &query, now)
-                .unwrap_err()
-        ),
+        forbidden_code(f.store.signer().verify("GET", &key, &query, now).unwrap_err()),
         "signature-invalid"
     );
     let tampered = query.replace("size=18233", "size=99999999");
     assert_eq!(
-        forbidden_code(
-            f.store
-                .signer()
-                .verify("PUT", &key, &tampered, now)
-                .unwrap_err()
-        ),
+        forbidden_code(f.store.signer().verify("PUT", &key, &tampered, now).unwrap_err()),
         "signature-invalid"
     );
 
@@ -634,11 +538,7 @@ async fn presigned_requests_verify_and_pin_what_they_promise() {
     };
     let (key, query) = split(&f.store.presign_get(KEY, &o, soon).unwrap());
     assert_eq!(
-        f.store
-            .signer()
-            .verify("GET", &key, &query, now)
-            .unwrap()
-            .kind,
+        f.store.signer().verify("GET", &key, &query, now).unwrap().kind,
         GrantKind::Get(o.clone())
     );
 
@@ -658,18 +558,9 @@ async fn presigned_requests_verify_and_pin_what_they_promise() {
     );
 
     // An authentic URL whose time has passed is expired, not invalid.
-    let (key, query) = split(
-        &f.store
-            .presign_get(KEY, &o, now - Duration::seconds(5))
-            .unwrap(),
-    );
+    let (key, query) = split(&f.store.presign_get(KEY, &o, now - Duration::seconds(5)).unwrap());
     assert_eq!(
-        forbidden_code(
-            f.store
-                .signer()
-                .verify("GET", &key, &query, now)
-                .unwrap_err()
-        ),
+        forbidden_code(f.store.signer().verify("GET", &key, &query, now).unwrap_err()),
         "signature-expired"
     );
 

@@ -49,7 +49,11 @@ enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config, listen, data_dir } => {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => {
             let mut config = Config::load(config.as_deref())?;
             if let Some(listen) = listen {
                 config.listen = listen;
@@ -59,7 +63,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(config).await
         }
-        Command::Token { data_dir, tenant, role, sub, ttl } => {
+        Command::Token {
+            data_dir,
+            tenant,
+            role,
+            sub,
+            ttl,
+        } => {
             let token = tokens::issue(&data_dir, &tenant, &role, &sub, Duration::from_secs(ttl))?;
             println!("{token}");
             Ok(())
@@ -74,10 +84,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let gateway = Gateway::open(config).await?;
     if gateway.first_start {
-        eprintln!("filegate: initialised {} with tenant `default` and bucket `default`.", data_dir.display());
+        eprintln!(
+            "filegate: initialised {} with tenant `default` and bucket `default`.",
+            data_dir.display()
+        );
     }
     eprintln!("filegate: listening on http://{address}");
-    eprintln!("filegate: get a token with: filegate token --data-dir {} --role admin", data_dir.display());
+    eprintln!(
+        "filegate: get a token with: filegate token --data-dir {} --role admin",
+        data_dir.display()
+    );
     gateway.serve(listener, shutdown_signal()).await
 }
 

@@ -34,7 +34,10 @@ fn start(data_dir: &std::path::Path) -> (Server, String) {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let address = loop {
-        let line = lines.next().expect("serve printed its address before exiting").expect("utf-8");
+        let line = lines
+            .next()
+            .expect("serve printed its address before exiting")
+            .expect("utf-8");
         if let Some(url) = line.strip_prefix("filegate: listening on ") {
             break url.trim().to_owned();
         }
@@ -45,8 +48,16 @@ fn start(data_dir: &std::path::Path) -> (Server, String) {
 }
 
 fn token(data_dir: &std::path::Path) -> String {
-    let out = Command::new(BIN).args(["token", "--role", "writer", "--data-dir"]).arg(data_dir).output().expect("token runs");
-    assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["token", "--role", "writer", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("token runs");
+    assert!(
+        out.status.success(),
+        "token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "the token is alone on stdout: {text:?}");
@@ -61,25 +72,48 @@ async fn serve_token_upload_ready_download() {
 
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let file = client
-        .upload_bytes("default", "smoke/hello.bin", "application/octet-stream", bytes::Bytes::from(bytes.clone()))
+        .upload_bytes(
+            "default",
+            "smoke/hello.bin",
+            "application/octet-stream",
+            bytes::Bytes::from(bytes.clone()),
+        )
         .await
         .expect("upload through the signed URL");
     assert_eq!(file.status, "uploaded");
 
-    let ready = client.wait_for_status(&file.id, &["ready", "failed"], Duration::from_secs(30)).await.expect("processed");
+    let ready = client
+        .wait_for_status(&file.id, &["ready", "failed"], Duration::from_secs(30))
+        .await
+        .expect("processed");
     assert_eq!(ready.status, "ready");
     let sha = ready.sha256.expect("the worker hashed it");
     assert_eq!(sha.len(), 64);
 
     let link = client.download_url(&file.id, None).await.expect("download URL");
-    let downloaded = client.without_token().get_signed(&link.url, None).await.expect("download").bytes().await.unwrap();
-    assert_eq!(downloaded.as_ref(), bytes.as_slice(), "downloaded bytes equal the uploaded ones");
+    let downloaded = client
+        .without_token()
+        .get_signed(&link.url, None)
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        downloaded.as_ref(),
+        bytes.as_slice(),
+        "downloaded bytes equal the uploaded ones"
+    );
 
     // SIGTERM: the server drains and exits cleanly.
     let mut child = server.0.take().expect("running");
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let exited = tokio::time::timeout(Duration::from_secs(20), tokio::task::spawn_blocking(move || child.wait())).await;
+    let exited = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
     let Ok(Ok(Ok(status))) = exited else {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
         panic!("the server did not stop within 20 s of SIGTERM");
@@ -90,7 +124,11 @@ async fn serve_token_upload_ready_download() {
 #[test]
 fn token_without_an_initialised_data_dir_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).args(["token", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("filegate serve"));
     assert!(out.stdout.is_empty());

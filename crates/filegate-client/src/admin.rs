@@ -1,8 +1,8 @@
 //! `/v1/admin`: tenants, buckets and API keys.
 
 use filegate_api::{
-    ApiKeyCreated, ApiKeyList, BucketList, BucketPolicyChange, BucketView, CreateApiKey,
-    CreateBucket, CreateTenant, TenantView,
+    ApiKeyCreated, ApiKeyList, BucketList, BucketPolicyChange, BucketView, CreateApiKey, CreateBucket, CreateTenant,
+    TenantView,
 };
 use reqwest::Method;
 
@@ -22,11 +22,7 @@ impl Client {
     }
 
     /// `PATCH /v1/admin/buckets/{name}`: absent fields keep their value.
-    pub async fn update_bucket(
-        &self,
-        name: &str,
-        change: &BucketPolicyChange,
-    ) -> Result<BucketView> {
+    pub async fn update_bucket(&self, name: &str, change: &BucketPolicyChange) -> Result<BucketView> {
         let rb = self.request(Method::PATCH, &["v1", "admin", "buckets", name])?;
         self.send_json(rb.json(change)).await
     }

@@ -25,10 +25,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// [`Client::wait_for_status`](crate::Client::wait_for_status) gave up.
     #[error("gave up after {waited:?}; the last status was {last_status:?}")]
-    Timeout {
-        waited: Duration,
-        last_status: String,
-    },
+    Timeout { waited: Duration, last_status: String },
     /// The caller handed the client something it cannot send (a bad URL, header or id).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -1,9 +1,7 @@
 //! `/v1/files`: reading, listing, changing and deleting files.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use filegate_api::{
-    BatchDeleted, ChangeList, DownloadView, FileList, FileView, PatchFile, StatusView,
-};
+use filegate_api::{BatchDeleted, ChangeList, DownloadView, FileList, FileView, PatchFile, StatusView};
 use futures::{Stream, TryStreamExt, stream};
 use reqwest::{Method, header};
 use serde::{Deserialize, Serialize};
@@ -56,10 +54,7 @@ impl ListFiles {
             ("cursor", self.cursor.clone()),
             ("offset", self.offset.map(|v| v.to_string())),
         ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect()
+        pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
     }
 }
 
@@ -89,10 +84,7 @@ impl Disposition {
 }
 
 /// Appends `pairs` to a URL's query string.
-pub(crate) fn with_query<K: AsRef<str>, V: AsRef<str>>(
-    mut url: Url,
-    pairs: impl IntoIterator<Item = (K, V)>,
-) -> Url {
+pub(crate) fn with_query<K: AsRef<str>, V: AsRef<str>>(mut url: Url, pairs: impl IntoIterator<Item = (K, V)>) -> Url {
     let mut pairs = pairs.into_iter().peekable();
     if pairs.peek().is_some() {
         url.query_pairs_mut().extend_pairs(pairs);
@@ -103,8 +95,7 @@ pub(crate) fn with_query<K: AsRef<str>, V: AsRef<str>>(
 impl Client {
     /// `GET /v1/files/{id}`
     pub async fn get_file(&self, id: &str) -> Result<FileView> {
-        self.send_json(self.request(Method::GET, &["v1", "files", id])?)
-            .await
+        self.send_json(self.request(Method::GET, &["v1", "files", id])?).await
     }
 
     /// `GET /v1/files/{id}/status`
@@ -114,11 +105,7 @@ impl Client {
     }
 
     /// `GET /v1/files/{id}/download`: a signed URL to fetch the bytes from.
-    pub async fn download_url(
-        &self,
-        id: &str,
-        disposition: Option<Disposition>,
-    ) -> Result<DownloadView> {
+    pub async fn download_url(&self, id: &str, disposition: Option<Disposition>) -> Result<DownloadView> {
         let url = self.url(&["v1", "files", id, "download"])?;
         let url = with_query(url, disposition.map(|d| ("disposition", d.as_str())));
         self.send_json(self.request_url(Method::GET, url)).await
@@ -144,10 +131,7 @@ impl Client {
 
     /// Every file matching `query`, page after page (following `next_cursor`).
     pub fn list_all_files(&self, query: ListFiles) -> impl Stream<Item = Result<FileView>> + '_ {
-        let first = Some(ListFiles {
-            offset: None,
-            ..query
-        });
+        let first = Some(ListFiles { offset: None, ..query });
         stream::try_unfold(first, move |next| async move {
             let Some(query) = next else {
                 return Ok::<_, Error>(None);
@@ -176,11 +160,8 @@ impl Client {
 
     /// `PATCH /v1/files/{id}`: move it and/or replace its metadata.
     pub async fn patch_file(&self, id: &str, patch: &PatchFile) -> Result<FileView> {
-        self.send_json(
-            self.request(Method::PATCH, &["v1", "files", id])?
-                .json(patch),
-        )
-        .await
+        self.send_json(self.request(Method::PATCH, &["v1", "files", id])?.json(patch))
+            .await
     }
 
     /// `DELETE /v1/files/{id}`: the file, now `deleted` (restorable for a while).

@@ -140,13 +140,9 @@ impl ClientBuilder {
 
 /// Checks that a base URL can have paths appended, and drops its query and fragment.
 fn parse_base(base: impl IntoUrl) -> Result<Url> {
-    let mut url = base
-        .into_url()
-        .map_err(|e| Error::Invalid(format!("base URL: {e}")))?;
+    let mut url = base.into_url().map_err(|e| Error::Invalid(format!("base URL: {e}")))?;
     if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Invalid(format!(
-            "base URL {url} is not an http(s) URL"
-        )));
+        return Err(Error::Invalid(format!("base URL {url} is not an http(s) URL")));
     }
     url.set_query(None);
     url.set_fragment(None);
@@ -245,15 +241,9 @@ mod tests {
     fn route_urls_append_encoded_segments_to_the_base() {
         let c = Client::new("http://127.0.0.1:8080").unwrap();
         let url = |c: &Client, segments: &[&str]| c.url(segments).unwrap().to_string();
-        assert_eq!(
-            url(&c, &["v1", "files", "abc"]),
-            "http://127.0.0.1:8080/v1/files/abc"
-        );
+        assert_eq!(url(&c, &["v1", "files", "abc"]), "http://127.0.0.1:8080/v1/files/abc");
         let c = Client::new("https://example.org/filegate/?x=1#f").unwrap();
-        assert_eq!(
-            url(&c, &["healthz"]),
-            "https://example.org/filegate/healthz"
-        );
+        assert_eq!(url(&c, &["healthz"]), "https://example.org/filegate/healthz");
         let c = Client::new("https://example.org/filegate").unwrap();
         assert_eq!(
             url(&c, &["v1", "files", "a/../b?c#d"]),
@@ -270,21 +260,13 @@ mod tests {
     #[test]
     fn bad_base_urls_are_refused() {
         assert!(matches!(Client::new("not a url"), Err(Error::Invalid(_))));
-        assert!(matches!(
-            Client::new("mailto:x@example.org"),
-            Err(Error::Invalid(_))
-        ));
-        assert!(matches!(
-            Client::new("ftp://example.org/"),
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(Client::new("mailto:x@example.org"), Err(Error::Invalid(_))));
+        assert!(matches!(Client::new("ftp://example.org/"), Err(Error::Invalid(_))));
     }
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let c = Client::new("http://localhost/")
-            .unwrap()
-            .with_token("secret-token");
+        let c = Client::new("http://localhost/").unwrap().with_token("secret-token");
         let shown = format!("{c:?}");
         assert!(!shown.contains("secret-token"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");

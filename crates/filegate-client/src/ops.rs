@@ -12,14 +12,12 @@ use crate::{
 impl Client {
     /// `GET /healthz`
     pub async fn health(&self) -> Result<Health> {
-        self.send_json(self.request(Method::GET, &["healthz"])?)
-            .await
+        self.send_json(self.request(Method::GET, &["healthz"])?).await
     }
 
     /// `GET /heartbeat` (an alias of `/healthz`).
     pub async fn heartbeat(&self) -> Result<Health> {
-        self.send_json(self.request(Method::GET, &["heartbeat"])?)
-            .await
+        self.send_json(self.request(Method::GET, &["heartbeat"])?).await
     }
 
     /// `GET /readyz`. A server that is not ready answers `503` with the same body; that
@@ -50,7 +48,6 @@ impl Client {
 
     /// `GET /openapi.json`
     pub async fn openapi(&self) -> Result<serde_json::Value> {
-        self.send_json(self.request(Method::GET, &["openapi.json"])?)
-            .await
+        self.send_json(self.request(Method::GET, &["openapi.json"])?).await
     }
 }

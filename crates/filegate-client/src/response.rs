@@ -52,10 +52,7 @@ pub(crate) async fn json<T: DeserializeOwned>(resp: Response) -> Result<T> {
 
 pub(crate) fn decode_json<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
-        let what = std::any::type_name::<T>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("the answer");
+        let what = std::any::type_name::<T>().rsplit("::").next().unwrap_or("the answer");
         Error::Protocol(format!(
             "HTTP {status}: cannot decode {what}: {e}; body: {}",
             error::snippet(body)
@@ -64,10 +61,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(status: u16, body: &[u8]) -> Resu
 }
 
 pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// A streamed answer with bytes: `GET …/content` or a signed download URL.
@@ -180,9 +174,7 @@ mod tests {
     #[test]
     fn undecodable_success_bodies_are_protocol_errors() {
         let e = decode_json::<filegate_api::Health>(200, b"<html>").unwrap_err();
-        let Error::Protocol(msg) = e else {
-            panic!("{e:?}")
-        };
+        let Error::Protocol(msg) = e else { panic!("{e:?}") };
         assert!(msg.contains("Health") && msg.contains("<html>"), "{msg}");
     }
 

@@ -81,16 +81,12 @@ macro_rules! buffered_payload {
 buffered_payload!(Bytes, Vec<u8>, String, &'static [u8], &'static str);
 
 /// The headers a signed URL asks for, plus `Content-Length` when known and not given.
-pub(crate) fn signed_headers(
-    given: &BTreeMap<String, String>,
-    size: Option<u64>,
-) -> Result<HeaderMap> {
+pub(crate) fn signed_headers(given: &BTreeMap<String, String>, size: Option<u64>) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     for (name, value) in given {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::Invalid(format!("header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::Invalid(format!("value of header {name}")))?;
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::Invalid(format!("header name {name:?}")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| Error::Invalid(format!("value of header {name}")))?;
         headers.insert(name, value);
     }
     if let Some(size) = size {
@@ -147,12 +143,7 @@ impl Client {
             form = form.text(name.clone(), value.clone());
         }
         let form = form.part("file", file_part(body.into(), file_name, content_type)?);
-        let resp = self
-            .http
-            .post(self.signed_url(url)?)
-            .multipart(form)
-            .send()
-            .await?;
+        let resp = self.http.post(self.signed_url(url)?).multipart(form).send().await?;
         let resp = success(resp).await?;
         Ok(header_str(resp.headers(), "etag").map(|e| unquote_etag(&e)))
     }

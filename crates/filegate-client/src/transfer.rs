@@ -42,9 +42,7 @@ impl UploadSource {
     async fn range(&self, offset: u64, len: u64) -> Result<Payload> {
         match self {
             UploadSource::Bytes(bytes) => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
                 let end = usize::try_from(offset.saturating_add(len))
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
@@ -100,11 +98,7 @@ impl Client {
     /// or the parts of a multipart upload, [`PART_PARALLELISM`] at a time, asking for
     /// missing part URLs as needed), then `…/complete`. `request.size` is set from the
     /// source. When sending the bytes fails, the upload is aborted (best effort).
-    pub async fn upload(
-        &self,
-        mut request: CreateUpload,
-        source: UploadSource,
-    ) -> Result<FileView> {
+    pub async fn upload(&self, mut request: CreateUpload, source: UploadSource) -> Result<FileView> {
         request.size = source.size().await?;
         let created = self.create_upload(&request).await?;
         match self
@@ -120,13 +114,7 @@ impl Client {
     }
 
     /// [`Client::upload`] of bytes in memory.
-    pub async fn upload_bytes(
-        &self,
-        bucket: &str,
-        path: &str,
-        content_type: &str,
-        bytes: Bytes,
-    ) -> Result<FileView> {
+    pub async fn upload_bytes(&self, bucket: &str, path: &str, content_type: &str, bytes: Bytes) -> Result<FileView> {
         let request = CreateUpload {
             bucket: bucket.to_owned(),
             path: path.to_owned(),
@@ -150,8 +138,7 @@ impl Client {
             content_type: Some(content_type.to_owned()),
             ..CreateUpload::default()
         };
-        self.upload(request, UploadSource::File(file.to_owned()))
-            .await
+        self.upload(request, UploadSource::File(file.to_owned())).await
     }
 
     /// Sends the bytes as instructed; returns what `…/complete` needs.
@@ -173,15 +160,10 @@ impl Client {
                 complete.etag = Some(self.put_signed(&url, &headers, body).await?);
             }
             UploadInstructions::Post { url, fields } => {
-                let content_type = request
-                    .content_type
-                    .as_deref()
-                    .unwrap_or("application/octet-stream");
+                let content_type = request.content_type.as_deref().unwrap_or("application/octet-stream");
                 let body = source.range(0, request.size).await?;
                 let name = file_name(&request.path);
-                complete.etag = self
-                    .post_form_signed(&url, &fields, name, content_type, body)
-                    .await?;
+                complete.etag = self.post_form_signed(&url, &fields, name, content_type, body).await?;
             }
             UploadInstructions::Multipart {
                 part_size,
@@ -220,9 +202,9 @@ impl Client {
             let jobs = window
                 .iter()
                 .map(|part| {
-                    let url = urls.remove(&part.number).ok_or_else(|| {
-                        Error::Protocol(format!("no URL for part {} of {file_id}", part.number))
-                    })?;
+                    let url = urls
+                        .remove(&part.number)
+                        .ok_or_else(|| Error::Protocol(format!("no URL for part {} of {file_id}", part.number)))?;
                     Ok((*part, url))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -249,12 +231,7 @@ impl Client {
 
     /// Polls `GET /v1/files/{id}/status` until the status is one of `statuses`, then
     /// returns the file; [`Error::Timeout`] after `timeout`.
-    pub async fn wait_for_status(
-        &self,
-        id: &str,
-        statuses: &[&str],
-        timeout: Duration,
-    ) -> Result<FileView> {
+    pub async fn wait_for_status(&self, id: &str, statuses: &[&str], timeout: Duration) -> Result<FileView> {
         let start = Instant::now();
         let deadline = start + timeout;
         let mut interval = POLL_FIRST;
@@ -290,10 +267,7 @@ mod tests {
             lens(&plan_parts(25, 10, 3).unwrap()),
             [(1, 0, 10), (2, 10, 10), (3, 20, 5)]
         );
-        assert_eq!(
-            lens(&plan_parts(20, 10, 2).unwrap()),
-            [(1, 0, 10), (2, 10, 10)]
-        );
+        assert_eq!(lens(&plan_parts(20, 10, 2).unwrap()), [(1, 0, 10), (2, 10, 10)]);
         assert_eq!(lens(&plan_parts(0, 10, 1).unwrap()), [(1, 0, 0)]);
         let big = plan_parts(5 * (1 << 30) + 1, 8 << 20, 641).unwrap();
         assert_eq!(big.last().map(|p| p.len), Some(1));
@@ -313,10 +287,7 @@ mod tests {
         tokio::fs::create_dir_all(&dir).await.unwrap();
         let path = dir.join("source.bin");
         tokio::fs::write(&path, &data).await.unwrap();
-        let sources = [
-            UploadSource::Bytes(Bytes::from(data.clone())),
-            UploadSource::File(path),
-        ];
+        let sources = [UploadSource::Bytes(Bytes::from(data.clone())), UploadSource::File(path)];
         for source in &sources {
             assert_eq!(source.size().await.unwrap(), 10_000);
             let payload = source.range(4096, 5000).await.unwrap();

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use filegate_api::{
-    CompleteUpload, CompleteUploads, CompletedUploads, CreateUpload, FileView, ImageUpload,
-    PartUrls, PartsRequest, UploadCreated,
+    CompleteUpload, CompleteUploads, CompletedUploads, CreateUpload, FileView, ImageUpload, PartUrls, PartsRequest,
+    UploadCreated,
 };
 use reqwest::{Method, multipart::Form};
 
@@ -29,11 +29,7 @@ pub struct FormUpload {
 
 impl FormUpload {
     /// An upload to `path`, named after its last segment.
-    pub fn new(
-        bucket: impl Into<String>,
-        path: impl Into<String>,
-        content_type: impl Into<String>,
-    ) -> FormUpload {
+    pub fn new(bucket: impl Into<String>, path: impl Into<String>, content_type: impl Into<String>) -> FormUpload {
         let path = path.into();
         let file_name = path.rsplit('/').next().unwrap_or_default().to_owned();
         FormUpload {
@@ -56,8 +52,7 @@ impl FormUpload {
             fields.push(("prefix", prefix.clone()));
         }
         if let Some(metadata) = &self.metadata {
-            let json = serde_json::to_string(metadata)
-                .map_err(|e| Error::Invalid(format!("metadata: {e}")))?;
+            let json = serde_json::to_string(metadata).map_err(|e| Error::Invalid(format!("metadata: {e}")))?;
             fields.push(("metadata", json));
         }
         Ok(fields)
@@ -67,11 +62,8 @@ impl FormUpload {
 impl Client {
     /// `POST /v1/uploads`: a pending file and how to send its bytes.
     pub async fn create_upload(&self, request: &CreateUpload) -> Result<UploadCreated> {
-        self.send_json(
-            self.request(Method::POST, &["v1", "uploads"])?
-                .json(request),
-        )
-        .await
+        self.send_json(self.request(Method::POST, &["v1", "uploads"])?.json(request))
+            .await
     }
 
     /// `POST /v1/uploads/{file_id}/parts`: signed URLs for more parts of a multipart upload.
@@ -84,11 +76,7 @@ impl Client {
     }
 
     /// `POST /v1/uploads/{file_id}/complete`: the file, `uploaded` (or later).
-    pub async fn complete_upload(
-        &self,
-        file_id: &str,
-        request: &CompleteUpload,
-    ) -> Result<FileView> {
+    pub async fn complete_upload(&self, file_id: &str, request: &CompleteUpload) -> Result<FileView> {
         let rb = self.request(Method::POST, &["v1", "uploads", file_id, "complete"])?;
         self.send_json(rb.json(request)).await
     }
@@ -106,24 +94,14 @@ impl Client {
     }
 
     /// `POST /v1/files`: sends the bytes through the server as a form, streaming them.
-    pub async fn upload_form(
-        &self,
-        upload: &FormUpload,
-        body: impl Into<Payload>,
-    ) -> Result<FileView> {
+    pub async fn upload_form(&self, upload: &FormUpload, body: impl Into<Payload>) -> Result<FileView> {
         let mut form = Form::new();
         for (name, value) in upload.text_fields()? {
             form = form.text(name, value);
         }
-        let form = form.part(
-            "file",
-            file_part(body.into(), &upload.file_name, &upload.content_type)?,
-        );
-        self.send_json(
-            self.request(Method::POST, &["v1", "files"])?
-                .multipart(form),
-        )
-        .await
+        let form = form.part("file", file_part(body.into(), &upload.file_name, &upload.content_type)?);
+        self.send_json(self.request(Method::POST, &["v1", "files"])?.multipart(form))
+            .await
     }
 
     /// `POST /v1/images`: an image sent as base64 (or a `data:` URL) in JSON.
@@ -162,12 +140,7 @@ mod tests {
             content_type: "image/png".into(),
             ..FormUpload::default()
         };
-        let names: Vec<_> = upload
-            .text_fields()
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
+        let names: Vec<_> = upload.text_fields().unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["bucket", "prefix"]);
     }
 }

@@ -49,22 +49,40 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Invalid { code, message: message.into() }
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::Forbidden { code: "forbidden", message: message.into() }
+        Self::Forbidden {
+            code: "forbidden",
+            message: message.into(),
+        }
     }
     pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Unauthenticated { code, message: message.into() }
+        Self::Unauthenticated {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn mismatch(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Mismatch { code, message: message.into() }
+        Self::Mismatch {
+            code,
+            message: message.into(),
+        }
     }
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::TooLarge { code: "file-too-large", message: message.into() }
+        Self::TooLarge {
+            code: "file-too-large",
+            message: message.into(),
+        }
     }
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound { what }
@@ -95,7 +113,10 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Error::NotFound { what: "resource" },
-            StoreError::Conflict(m) => Error::Conflict { code: "conflict", message: m },
+            StoreError::Conflict(m) => Error::Conflict {
+                code: "conflict",
+                message: m,
+            },
             StoreError::TooLarge(limit) => Error::too_large(format!("the body exceeds the limit of {limit} bytes")),
             StoreError::Input(m) => Error::invalid("body-invalid", m),
             StoreError::Unavailable(source) => Error::Unavailable {

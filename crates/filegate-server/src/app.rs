@@ -89,11 +89,20 @@ impl Gateway {
         let secret = Secret::load_or_create(&config.data_dir)?;
         let sql = Arc::new(SqliteStore::open(&sqlite_path(&config)?).await?);
         let signer = UrlSigner::new(secret.derive(URL_KEY_PURPOSE));
-        let local = Arc::new(LocalBlobStore::open(storage_root(&config)?, signer, config.public_url()?)?);
+        let local = Arc::new(LocalBlobStore::open(
+            storage_root(&config)?,
+            signer,
+            config.public_url()?,
+        )?);
         let store: Arc<dyn MetadataStore> = sql.clone();
         let queue: Arc<dyn JobQueue> = sql;
         let blobs: Arc<dyn BlobStore> = local.clone();
-        let services = Services { store, queue, blobs, settings: Arc::new(settings(&config)) };
+        let services = Services {
+            store,
+            queue,
+            blobs,
+            settings: Arc::new(settings(&config)),
+        };
         let first_start = tenants::ensure_default(&services).await?;
 
         let (routes, doc) = http::routes(&config.http, config.uploads.max_image_bytes);
@@ -106,7 +115,13 @@ impl Gateway {
         };
         let router = http::with_middleware(routes.with_state(state.clone()), &config.http);
         let worker = Worker::new(services, worker_settings(&config));
-        Ok(Self { config, state, router, worker, first_start })
+        Ok(Self {
+            config,
+            state,
+            router,
+            worker,
+            first_start,
+        })
     }
 
     /// The processing worker, for callers that drive the queue themselves (tests).
@@ -121,10 +136,19 @@ impl Gateway {
     /// Serves HTTP on `listener` (and runs the workers when enabled) until `shutdown`
     /// resolves; then stops accepting, and waits up to the configured deadline for
     /// in-flight requests and jobs.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let worker = self.config.workers.enabled.then(|| tokio::spawn(self.worker.clone().run(stop.child_token())));
-        let server = axum::serve(listener, self.router.into_make_service()).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let worker = self
+            .config
+            .workers
+            .enabled
+            .then(|| tokio::spawn(self.worker.clone().run(stop.child_token())));
+        let server = axum::serve(listener, self.router.into_make_service())
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
         tokio::select! {
             result = &mut server => return result?.map_err(Into::into),
@@ -143,7 +167,10 @@ impl Gateway {
         match drained {
             Ok(served) => served?.map_err(Into::into),
             Err(_) => {
-                tracing::warn!(?deadline, "shutdown deadline passed; abandoning in-flight work (it will be retried)");
+                tracing::warn!(
+                    ?deadline,
+                    "shutdown deadline passed; abandoning in-flight work (it will be retried)"
+                );
                 Ok(())
             }
         }
@@ -151,6 +178,10 @@ impl Gateway {
 }
 
 /// Opens the gateway for `config` and serves on `listener` until `shutdown`.
-pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     Gateway::open(config).await?.serve(listener, shutdown).await
 }

@@ -135,13 +135,20 @@ impl Default for WorkersConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_json_body: 1024 * 1024, cors_origins: vec!["*".into()], shutdown_timeout_secs: 30 }
+        Self {
+            max_json_body: 1024 * 1024,
+            cors_origins: vec!["*".into()],
+            shutdown_timeout_secs: 30,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "json".into(), level: "info".into() }
+        Self {
+            format: "json".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -159,9 +166,15 @@ impl Config {
 
     /// The base URL signed URLs point at.
     pub fn public_url(&self) -> anyhow::Result<url::Url> {
-        let raw = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        let raw = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
         let url = url::Url::parse(&raw).map_err(|e| anyhow::anyhow!("public_url {raw:?}: {e}"))?;
-        anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "public_url must be http or https");
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "public_url must be http or https"
+        );
         Ok(url)
     }
 
@@ -177,7 +190,10 @@ mod tests {
     #[test]
     fn file_then_env_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("filegate.toml", "listen = \"127.0.0.1:9000\"\n[workers]\nconcurrency = 7\n")?;
+            jail.create_file(
+                "filegate.toml",
+                "listen = \"127.0.0.1:9000\"\n[workers]\nconcurrency = 7\n",
+            )?;
             jail.set_env("FILEGATE_WORKERS__CONCURRENCY", "3");
             jail.set_env("FILEGATE_DATA_DIR", "/tmp/x");
             let c = Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;

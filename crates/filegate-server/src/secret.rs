@@ -29,7 +29,12 @@ impl Secret {
         let path = data_dir.join(SECRET_FILE);
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut file) => {
                 file.write_all(hex::encode(raw).as_bytes())?;
                 file.sync_all()?;
@@ -44,15 +49,19 @@ impl Secret {
     pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
         let path = data_dir.join(SECRET_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            anyhow::anyhow!("cannot read {} ({e}); start `filegate serve` once to create it", path.display())
+            anyhow::anyhow!(
+                "cannot read {} ({e}); start `filegate serve` once to create it",
+                path.display()
+            )
         })?;
         let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the secret file is readable by others; chmod 600 it");
         }
         let bytes = hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("{} is not hex", path.display()))?;
-        let raw: [u8; 32] =
-            bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
+        let raw: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
         Ok(Self(raw))
     }
 
@@ -75,7 +84,10 @@ mod tests {
         let b = Secret::load_or_create(dir.path()).unwrap();
         assert_eq!(a.derive("x"), b.derive("x"));
         assert_ne!(a.derive("x"), a.derive("y"));
-        let mode = std::fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!format!("{a:?}").contains(&hex::encode(a.0)));
     }

@@ -12,10 +12,9 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
             StoreError::Conflict(db.message().to_owned())
         }
         sqlx::Error::Database(db) if is_transient(db.as_ref()) => StoreError::Unavailable(e.into()),
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.into()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(e.into())
+        }
         _ => StoreError::Other(anyhow::Error::new(e).context("database error")),
     }
 }
@@ -24,10 +23,7 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
 fn is_transient(db: &dyn DatabaseError) -> bool {
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         // SQLite reports extended result codes; the primary code is the low byte.
-        let primary = db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff);
+        let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
         // BUSY, LOCKED, IOERR, FULL, CANTOPEN.
         return matches!(primary, Some(5 | 6 | 10 | 13 | 14));
     }
@@ -54,9 +50,6 @@ mod tests {
             store_err(sqlx::Error::PoolTimedOut),
             StoreError::Unavailable(_)
         ));
-        assert!(matches!(
-            store_err(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
+        assert!(matches!(store_err(sqlx::Error::RowNotFound), StoreError::Other(_)));
     }
 }

@@ -60,22 +60,13 @@ async fn data_survives_reopening_and_migrations_run_once() {
     let path = dir.path().join("nested.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    let file = store
-        .insert_file(&contract::new_file(&a, "kept.txt"))
-        .await
-        .unwrap();
+    let file = store.insert_file(&contract::new_file(&a, "kept.txt")).await.unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(
-        reopened.get_file(&a, file.id).await.unwrap(),
-        Some(file.clone())
-    );
+    assert_eq!(reopened.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
     // The change sequence carries on from where it was.
-    let next = reopened
-        .insert_file(&contract::new_file(&a, "next.txt"))
-        .await
-        .unwrap();
+    let next = reopened.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
     assert!(next.change_seq > file.change_seq);
 }
 
@@ -84,10 +75,7 @@ async fn a_closed_store_is_unavailable() {
     let (_dir, store) = open().await;
     store.ping().await.unwrap();
     store.close().await;
-    assert!(matches!(
-        store.ping().await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
         store.claim("w", std::time::Duration::from_secs(1)).await,
         Err(StoreError::Unavailable(_))
@@ -125,10 +113,7 @@ async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        claimed.id, good.id,
-        "the poison job is skipped, not handed out"
-    );
+    assert_eq!(claimed.id, good.id, "the poison job is skipped, not handed out");
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.dead, stats.running, stats.queued), (1, 1, 0));
 }

@@ -23,9 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{ByteRange, ContentType, ETag};
-use filegate_core::ports::{
-    BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints,
-};
+use filegate_core::ports::{BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use url::Url;
 
@@ -54,20 +52,14 @@ impl LocalBlobStore {
     pub fn open(root: PathBuf, signer: UrlSigner, public_base_url: Url) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         anyhow::ensure!(
-            matches!(public_base_url.scheme(), "http" | "https")
-                && !public_base_url.cannot_be_a_base(),
+            matches!(public_base_url.scheme(), "http" | "https") && !public_base_url.cannot_be_a_base(),
             "the public base URL must be an http(s) URL, got {public_base_url}"
         );
-        let (objects, multipart, tmp) = (
-            root.join("objects"),
-            root.join("multipart"),
-            root.join("tmp"),
-        );
+        let (objects, multipart, tmp) = (root.join("objects"), root.join("multipart"), root.join("tmp"));
         for dir in [&objects, &multipart, &tmp] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let scratch =
-            Scratch::open(&tmp).with_context(|| format!("preparing {}", tmp.display()))?;
+        let scratch = Scratch::open(&tmp).with_context(|| format!("preparing {}", tmp.display()))?;
         Ok(Self {
             objects,
             multipart,
@@ -114,15 +106,10 @@ impl LocalBlobStore {
             .map_err(|e| io_error("fsync a temp file", e))?;
         drop(received.file);
         let etag = hex::encode(received.md5);
-        let (scratch, objects, temp) = (
-            self.scratch.dir().to_owned(),
-            self.objects.clone(),
-            received.temp,
-        );
+        let (scratch, objects, temp) = (self.scratch.dir().to_owned(), self.objects.clone(), received.temp);
         let committed = etag.clone();
         blocking(move || {
-            write::commit(temp, &scratch, &objects, &dest, &committed)
-                .map_err(|e| io_error("commit an object", e))
+            write::commit(temp, &scratch, &objects, &dest, &committed).map_err(|e| io_error("commit an object", e))
         })
         .await?;
         Ok(BlobMeta {
@@ -142,34 +129,22 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let probe = write::TempPath::new_in(self.scratch.dir(), "ping");
-        let unavailable = |e: std::io::Error| {
-            StoreError::Unavailable(anyhow::Error::new(e).context("local blob store"))
-        };
-        tokio::fs::write(probe.path(), b"ping")
-            .await
-            .map_err(unavailable)?;
-        tokio::fs::remove_file(probe.path())
-            .await
-            .map_err(unavailable)?;
+        let unavailable =
+            |e: std::io::Error| StoreError::Unavailable(anyhow::Error::new(e).context("local blob store"));
+        tokio::fs::write(probe.path(), b"ping").await.map_err(unavailable)?;
+        tokio::fs::remove_file(probe.path()).await.map_err(unavailable)?;
         probe.disarm();
         Ok(())
     }
 
-    async fn put(
-        &self,
-        key: &str,
-        body: ByteStream,
-        max_size: u64,
-    ) -> Result<BlobMeta, StoreError> {
+    async fn put(&self, key: &str, body: ByteStream, max_size: u64) -> Result<BlobMeta, StoreError> {
         self.put_with_limits(key, body, max_size, None).await
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
         let (path, scratch) = (self.object_path(key)?, self.scratch.dir().to_owned());
-        let found = blocking(move || {
-            Sidecar::etag_of(&path, &scratch).map_err(|e| io_error("read an etag", e))
-        })
-        .await?;
+        let found =
+            blocking(move || Sidecar::etag_of(&path, &scratch).map_err(|e| io_error("read an etag", e))).await?;
         Ok(found.map(|(size, etag)| BlobMeta {
             size,
             etag: ETag::new_unchecked(etag),
@@ -184,10 +159,7 @@ impl BlobStore for LocalBlobStore {
             Err(e) => return Err(io_error("open an object", e)),
         };
         // The open handle keeps reading this version even if the key is replaced meanwhile.
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| io_error("stat an object", e))?;
+        let meta = file.metadata().await.map_err(|e| io_error("stat an object", e))?;
         if !meta.is_file() {
             return Err(StoreError::NotFound);
         }
@@ -262,24 +234,12 @@ impl BlobStore for LocalBlobStore {
         })
     }
 
-    fn presign_get(
-        &self,
-        key: &str,
-        o: &DownloadOptions,
-        expires_at: DateTime<Utc>,
-    ) -> Result<String, StoreError> {
+    fn presign_get(&self, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Result<String, StoreError> {
         self.object_path(key)?;
-        Ok(self
-            .signer
-            .get_url(&self.base_url, key, o, expires_at)
-            .into())
+        Ok(self.signer.get_url(&self.base_url, key, o, expires_at).into())
     }
 
-    async fn create_multipart(
-        &self,
-        key: &str,
-        _content_type: &ContentType,
-    ) -> Result<String, StoreError> {
+    async fn create_multipart(&self, key: &str, _content_type: &ContentType) -> Result<String, StoreError> {
         // The content type is the caller's to serve; local objects do not keep one.
         self.create_upload(key).await
     }

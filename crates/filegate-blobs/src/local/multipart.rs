@@ -57,11 +57,7 @@ impl LocalBlobStore {
     pub(super) async fn create_upload(&self, key: &str) -> Result<String, StoreError> {
         self.object_path(key)?;
         let id = key::new_upload_id();
-        let (scratch, dest, key) = (
-            self.scratch.dir().to_owned(),
-            self.multipart.join(&id),
-            key.to_owned(),
-        );
+        let (scratch, dest, key) = (self.scratch.dir().to_owned(), self.multipart.join(&id), key.to_owned());
         blocking(move || {
             // Built aside and renamed in, so an upload directory always has its key file.
             let building = scratch.join(format!("{}.upload", uuid::Uuid::new_v4().simple()));
@@ -142,10 +138,7 @@ impl LocalBlobStore {
     ) -> Result<BlobMeta, StoreError> {
         let dir = self.upload_dir(key, upload_id).await?;
         check_order(parts)?;
-        let parts: Vec<(u32, String)> = parts
-            .iter()
-            .map(|(n, e)| (*n, e.as_str().to_owned()))
-            .collect();
+        let parts: Vec<(u32, String)> = parts.iter().map(|(n, e)| (*n, e.as_str().to_owned())).collect();
         let scratch = self.scratch.dir().to_owned();
         let objects = self.objects.clone();
         let dest = self.object_path(key)?;
@@ -184,9 +177,7 @@ impl LocalBlobStore {
 /// Parts must be listed by strictly increasing number, each within 1..=10 000.
 fn check_order(parts: &[(u32, ETag)]) -> Result<(), StoreError> {
     if parts.is_empty() {
-        return Err(StoreError::Input(
-            "a multipart upload needs at least one part".into(),
-        ));
+        return Err(StoreError::Input("a multipart upload needs at least one part".into()));
     }
     let mut previous = 0;
     for (n, _) in parts {
@@ -216,15 +207,10 @@ fn open_part(dir: &Path, n: u32, etag: &str) -> Result<(File, u64, [u8; 16]), St
             "open a part",
         )
     })?;
-    let len = file
-        .metadata()
-        .map_err(|e| io_error("stat a part", e))?
-        .len();
-    let data_len = len.checked_sub(MD5_LEN).ok_or_else(|| {
-        StoreError::Other(anyhow::anyhow!(
-            "part file {n} is shorter than its checksum"
-        ))
-    })?;
+    let len = file.metadata().map_err(|e| io_error("stat a part", e))?.len();
+    let data_len = len
+        .checked_sub(MD5_LEN)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("part file {n} is shorter than its checksum")))?;
     let mut md5 = [0; 16];
     file.read_exact_at(&mut md5, data_len)
         .map_err(|e| io_error("read a part", e))?;
@@ -249,8 +235,7 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
     let mut size = 0;
     for (n, etag) in parts {
         let (file, data_len, md5) = open_part(dir, *n, etag)?;
-        let copied = io::copy(&mut (&file).take(data_len), &mut out)
-            .map_err(|e| io_error("assemble parts", e))?;
+        let copied = io::copy(&mut (&file).take(data_len), &mut out).map_err(|e| io_error("assemble parts", e))?;
         if copied != data_len {
             return Err(StoreError::Other(anyhow::anyhow!(
                 "part {n} shrank while being assembled"
@@ -259,8 +244,7 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
         size += data_len;
         md5s.update(md5);
     }
-    out.sync_all()
-        .map_err(|e| io_error("fsync an assembled object", e))?;
+    out.sync_all().map_err(|e| io_error("fsync an assembled object", e))?;
     // S3's multipart etag: the MD5 of the parts' binary MD5s, then the part count.
     let etag = format!("{}-{}", hex::encode(md5s.finalize()), parts.len());
     Ok(Assembled { temp, size, etag })
@@ -302,10 +286,7 @@ mod tests {
             vec![(2, etag()), (1, etag())],
             vec![(1, etag()), (1, etag())],
         ] {
-            assert!(
-                matches!(check_order(&bad), Err(StoreError::Input(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(check_order(&bad), Err(StoreError::Input(_))), "{bad:?}");
         }
     }
 }

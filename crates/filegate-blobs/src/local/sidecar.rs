@@ -119,9 +119,6 @@ mod tests {
         );
         // Rebuilt durably: the next read needs no hashing and agrees.
         assert_eq!(Sidecar::read(&object).unwrap().unwrap().etag, md5_hello);
-        assert_eq!(
-            Sidecar::etag_of(&dir.path().join("absent"), dir.path()).unwrap(),
-            None
-        );
+        assert_eq!(Sidecar::etag_of(&dir.path().join("absent"), dir.path()).unwrap(), None);
     }
 }

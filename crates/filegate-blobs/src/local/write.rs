@@ -74,14 +74,8 @@ pub(crate) struct Received {
 ///
 /// `TooLarge` as soon as one byte past the limit arrives (the rest is never read); `Input`
 /// when the stream errors or, with `exact`, ends early. The temp file goes with the error.
-pub(crate) async fn receive(
-    dir: &Path,
-    mut body: ByteStream,
-    limits: Limits,
-) -> Result<Received, StoreError> {
-    let limit = limits
-        .exact
-        .map_or(limits.max, |exact| exact.min(limits.max));
+pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) -> Result<Received, StoreError> {
+    let limit = limits.exact.map_or(limits.max, |exact| exact.min(limits.max));
     let temp = TempPath::new_in(dir, "tmp");
     let file = tokio::fs::File::create_new(temp.path())
         .await
@@ -107,9 +101,7 @@ pub(crate) async fn receive(
             "the body ended early: expected {exact} bytes, got {size}"
         )));
     }
-    out.flush()
-        .await
-        .map_err(|e| io_error("write a temp file", e))?;
+    out.flush().await.map_err(|e| io_error("write a temp file", e))?;
     Ok(Received {
         temp,
         file: out.into_inner(),
@@ -121,13 +113,7 @@ pub(crate) async fn receive(
 /// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`
 /// in its sidecar. Blocking: run it on the blocking pool, where it finishes even if the
 /// caller goes away, so the object and its sidecar are never left half-renamed by a cancel.
-pub(crate) fn commit(
-    temp: TempPath,
-    scratch: &Path,
-    objects: &Path,
-    dest: &Path,
-    etag: &str,
-) -> io::Result<()> {
+pub(crate) fn commit(temp: TempPath, scratch: &Path, objects: &Path, dest: &Path, etag: &str) -> io::Result<()> {
     let meta = fs::metadata(temp.path())?;
     let sidecar = Sidecar {
         etag: etag.to_owned(),
@@ -200,9 +186,7 @@ where
     F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        StoreError::Other(anyhow::anyhow!(
-            "local blob store: a blocking task failed: {e}"
-        ))
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("local blob store: a blocking task failed: {e}")))?
 }

@@ -140,19 +140,12 @@ fn expired() -> Error {
 
 impl UrlSigner {
     pub fn new(key: [u8; 32]) -> Self {
-        let mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes keys of any length");
         Self { mac }
     }
 
     /// `{base}/blob/{key}?expires&size&type&sig` for a single `PUT`.
-    pub(crate) fn put_url(
-        &self,
-        base: &Url,
-        key: &str,
-        c: &UploadConstraints,
-        expires_at: DateTime<Utc>,
-    ) -> Url {
+    pub(crate) fn put_url(&self, base: &Url, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Url {
         let size = c.size.to_string();
         self.url(
             base,
@@ -163,14 +156,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob/{key}?expires&upload_id&part&sig` for one part.
-    pub(crate) fn part_url(
-        &self,
-        base: &Url,
-        key: &str,
-        upload_id: &str,
-        part: u32,
-        expires_at: DateTime<Utc>,
-    ) -> Url {
+    pub(crate) fn part_url(&self, base: &Url, key: &str, upload_id: &str, part: u32, expires_at: DateTime<Utc>) -> Url {
         self.url(
             base,
             key,
@@ -180,13 +166,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob/{key}?expires&disposition&filename&type&sig` for a download.
-    pub(crate) fn get_url(
-        &self,
-        base: &Url,
-        key: &str,
-        o: &DownloadOptions,
-        expires_at: DateTime<Utc>,
-    ) -> Url {
+    pub(crate) fn get_url(&self, base: &Url, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Url {
         let values = [
             &expires(expires_at),
             o.disposition.as_str(),
@@ -205,18 +185,10 @@ impl UrlSigner {
         expires_at: DateTime<Utc>,
     ) -> (Url, BTreeMap<String, String>) {
         let size = c.size.to_string();
-        let values = [
-            expires(expires_at),
-            size,
-            c.content_type.as_str().to_owned(),
-        ];
+        let values = [expires(expires_at), size, c.content_type.as_str().to_owned()];
         let sig = self.sign(Kind::Form, key, &values.each_ref().map(String::as_str));
-        let mut fields: BTreeMap<String, String> = Kind::Form
-            .params()
-            .iter()
-            .map(|n| n.to_string())
-            .zip(values)
-            .collect();
+        let mut fields: BTreeMap<String, String> =
+            Kind::Form.params().iter().map(|n| n.to_string()).zip(values).collect();
         fields.insert(KEY.into(), key.into());
         fields.insert(SIGNATURE.into(), sig);
         (route(base, &["blob-form"]), fields)
@@ -248,13 +220,7 @@ impl UrlSigner {
     /// `signature-invalid` for anything that filegate did not sign exactly (a missing,
     /// altered, repeated or extra parameter, another key or method); `signature-expired`
     /// only for an authentic URL past its expiry.
-    pub fn verify(
-        &self,
-        method: &str,
-        key: &str,
-        query: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Grant, Error> {
+    pub fn verify(&self, method: &str, key: &str, query: &str, now: DateTime<Utc>) -> Result<Grant, Error> {
         let mut q = BTreeMap::new();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             if q.insert(name.into_owned(), value.into_owned()).is_some() {
@@ -272,11 +238,7 @@ impl UrlSigner {
 
     /// Checks the fields of a signed form `POST` (every field before `file`); the key comes
     /// from the `key` field. The grant is a [`GrantKind::Put`].
-    pub fn verify_form(
-        &self,
-        fields: &BTreeMap<String, String>,
-        now: DateTime<Utc>,
-    ) -> Result<Grant, Error> {
+    pub fn verify_form(&self, fields: &BTreeMap<String, String>, now: DateTime<Utc>) -> Result<Grant, Error> {
         let mut fields = fields.clone();
         let key = fields.remove(KEY).ok_or_else(invalid)?;
         self.check(Kind::Form, &key, fields, now)
@@ -291,9 +253,7 @@ impl UrlSigner {
     ) -> Result<Grant, Error> {
         key::validate(key).map_err(|_| invalid())?;
         let sig = q.remove(SIGNATURE).ok_or_else(invalid)?;
-        let sig = URL_SAFE_NO_PAD
-            .decode(sig.as_bytes())
-            .map_err(|_| invalid())?;
+        let sig = URL_SAFE_NO_PAD.decode(sig.as_bytes()).map_err(|_| invalid())?;
         let values: Vec<String> = kind
             .params()
             .iter()
@@ -370,11 +330,7 @@ fn canonical(kind: Kind, key: &str, values: &[&str]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(VERSION.as_bytes());
     out.push(b'\n');
-    let fixed = [
-        ("kind", kind.tag()),
-        ("method", kind.method()),
-        ("key", key),
-    ];
+    let fixed = [("kind", kind.tag()), ("method", kind.method()), ("key", key)];
     for (name, value) in fixed
         .into_iter()
         .chain(kind.params().iter().copied().zip(values.iter().copied()))

@@ -77,10 +77,7 @@ fn each_kind_of_url_verifies_and_returns_what_it_pinned() {
     let (url, fields) = s.form(&base(), KEY, &constraints(), exp);
     assert_eq!(url.as_str(), "https://files.example.com/gw/blob-form");
     let grant = s.verify_form(&fields, now()).unwrap();
-    assert_eq!(
-        (grant.key.as_str(), grant.kind),
-        (KEY, GrantKind::Put(constraints()))
-    );
+    assert_eq!((grant.key.as_str(), grant.kind), (KEY, GrantKind::Put(constraints())));
 }
 
 #[test]
@@ -89,10 +86,7 @@ fn every_altered_parameter_is_refused() {
     let exp = now() + Duration::minutes(10);
     let urls = [
         ("PUT", s.put_url(&base(), KEY, &constraints(), exp)),
-        (
-            "PUT",
-            s.part_url(&base(), KEY, &key::new_upload_id(), 1, exp),
-        ),
+        ("PUT", s.part_url(&base(), KEY, &key::new_upload_id(), 1, exp)),
         ("GET", s.get_url(&base(), KEY, &download(), exp)),
     ];
     for (method, url) in urls {
@@ -118,11 +112,7 @@ fn every_altered_parameter_is_refused() {
         }
         let mut extra = pairs.clone();
         extra.push(("size".into(), "1".into()));
-        for query in [
-            encode(&extra),
-            format!("{}&sig=x", encode(&pairs)),
-            String::new(),
-        ] {
+        for query in [encode(&extra), format!("{}&sig=x", encode(&pairs)), String::new()] {
             assert_eq!(
                 code(s.verify(method, &key, &query, now()).unwrap_err()),
                 "signature-invalid"
@@ -141,11 +131,7 @@ fn every_altered_parameter_is_refused() {
         }
         let other_signer = UrlSigner::new([8; 32]);
         assert_eq!(
-            code(
-                other_signer
-                    .verify(method, &key, &query, now())
-                    .unwrap_err()
-            ),
+            code(other_signer.verify(method, &key, &query, now()).unwrap_err()),
             "signature-invalid"
         );
         assert!(
@@ -175,14 +161,9 @@ fn a_url_is_only_good_for_its_method() {
         );
     }
     // A PUT URL's parameters presented as a form (same values, POST) do not verify either.
-    let mut fields: BTreeMap<String, String> = url::form_urlencoded::parse(put.as_bytes())
-        .into_owned()
-        .collect();
+    let mut fields: BTreeMap<String, String> = url::form_urlencoded::parse(put.as_bytes()).into_owned().collect();
     fields.insert("key".into(), KEY.into());
-    assert_eq!(
-        code(s.verify_form(&fields, now()).unwrap_err()),
-        "signature-invalid"
-    );
+    assert_eq!(code(s.verify_form(&fields, now()).unwrap_err()), "signature-invalid");
 }
 
 #[test]
@@ -195,10 +176,7 @@ fn expiry_is_checked_after_the_signature() {
         "signature-expired"
     );
     // Pushing the expiry forward breaks the signature instead.
-    let later = query.replace(
-        &past.timestamp().to_string(),
-        &(now().timestamp() + 60).to_string(),
-    );
+    let later = query.replace(&past.timestamp().to_string(), &(now().timestamp() + 60).to_string());
     assert_eq!(
         code(s.verify("PUT", &key, &later, now()).unwrap_err()),
         "signature-invalid"
@@ -211,15 +189,9 @@ fn expiry_is_checked_after_the_signature() {
     );
 
     let (_, mut fields) = s.form(&base(), KEY, &constraints(), past);
-    assert_eq!(
-        code(s.verify_form(&fields, now()).unwrap_err()),
-        "signature-expired"
-    );
+    assert_eq!(code(s.verify_form(&fields, now()).unwrap_err()), "signature-expired");
     fields.insert("size".into(), "1".into());
-    assert_eq!(
-        code(s.verify_form(&fields, now()).unwrap_err()),
-        "signature-invalid"
-    );
+    assert_eq!(code(s.verify_form(&fields, now()).unwrap_err()), "signature-invalid");
 }
 
 #[test]

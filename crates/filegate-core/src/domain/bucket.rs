@@ -11,8 +11,16 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024; // 5 TiB, 
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// The processing stages a bucket may run, in pipeline order.
-pub const KNOWN_STAGES: [&str; 8] =
-    ["verify", "decrypt", "hash", "scan", "sniff", "metadata", "thumbnail", "index"];
+pub const KNOWN_STAGES: [&str; 8] = [
+    "verify",
+    "decrypt",
+    "hash",
+    "scan",
+    "sniff",
+    "metadata",
+    "thumbnail",
+    "index",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -80,8 +88,7 @@ impl BucketPolicy {
     }
 
     pub fn allows_type(&self, ct: &ContentType) -> bool {
-        self.allowed_content_types.is_empty()
-            || self.allowed_content_types.iter().any(|p| ct.matches(p))
+        self.allowed_content_types.is_empty() || self.allowed_content_types.iter().any(|p| ct.matches(p))
     }
 
     /// Refuses a type the bucket does not allow (415) and a size over its limit (413).
@@ -127,7 +134,10 @@ mod tests {
         let csv = ContentType::parse("text/csv").unwrap();
         assert!(policy.admit(Some(10), &png).is_ok());
         assert!(matches!(policy.admit(Some(11), &png), Err(Error::TooLarge { .. })));
-        assert!(matches!(policy.admit(Some(1), &csv), Err(Error::UnsupportedType { .. })));
+        assert!(matches!(
+            policy.admit(Some(1), &csv),
+            Err(Error::UnsupportedType { .. })
+        ));
     }
 
     #[test]
@@ -136,7 +146,10 @@ mod tests {
         assert!(p.validate().is_ok());
         p.stages.push("teleport".into());
         assert!(p.validate().is_err());
-        let p = BucketPolicy { allowed_content_types: vec!["nonsense".into()], ..Default::default() };
+        let p = BucketPolicy {
+            allowed_content_types: vec!["nonsense".into()],
+            ..Default::default()
+        };
         assert!(p.validate().is_err());
     }
 }

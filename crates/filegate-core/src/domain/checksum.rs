@@ -24,7 +24,10 @@ impl Sha256Hex {
         {
             return Ok(Self(hex::encode(raw)));
         }
-        Err(Error::invalid("invalid-checksum", "sha256 must be 64 hex characters or 32 bytes in base64"))
+        Err(Error::invalid(
+            "invalid-checksum",
+            "sha256 must be 64 hex characters or 32 bytes in base64",
+        ))
     }
 
     pub fn from_digest(bytes: &[u8]) -> Self {
@@ -62,7 +65,10 @@ impl ETag {
         let s = s.strip_prefix("W/").unwrap_or(s);
         let s = s.trim_matches('"');
         if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(Error::invalid("invalid-etag", "an etag is 1-128 characters of [A-Za-z0-9-]"));
+            return Err(Error::invalid(
+                "invalid-etag",
+                "an etag is 1-128 characters of [A-Za-z0-9-]",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

@@ -22,10 +22,8 @@ impl ContentType {
             Some((e, p)) => (e.trim(), Some(p.trim())),
             None => (s.trim(), None),
         };
-        let is_token = |t: &str| {
-            !t.is_empty()
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-        };
+        let is_token =
+            |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
         let (kind, sub) = essence.split_once('/').ok_or_else(invalid)?;
         if !is_token(kind) || !is_token(sub) {
             return Err(invalid());

@@ -14,7 +14,11 @@ pub enum UploadPlan {
     /// One signed form POST (the browser-friendly S3 POST policy shape).
     Form,
     /// Signed part URLs, then complete with the part etags.
-    Multipart { upload_id: String, part_size: u64, part_count: u32 },
+    Multipart {
+        upload_id: String,
+        part_size: u64,
+        part_count: u32,
+    },
     /// Streamed through the gateway (`POST /v1/files`, `POST /v1/images`).
     Proxied,
 }

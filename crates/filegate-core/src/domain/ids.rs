@@ -61,7 +61,10 @@ uuid_id!(ApiKeyId, "api key");
 /// `.`; starts with a letter or digit; 1 to 63 characters (an S3 bucket name fits).
 fn parse_slug(kind: &'static str, s: &str) -> Result<String, Error> {
     let ok_len = (1..=63).contains(&s.len());
-    let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_first = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let ok_chars = s
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
@@ -70,9 +73,7 @@ fn parse_slug(kind: &'static str, s: &str) -> Result<String, Error> {
     } else {
         Err(Error::invalid(
             "invalid-name",
-            format!(
-                "{kind} name must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
-            ),
+            format!("{kind} name must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"),
         ))
     }
 }

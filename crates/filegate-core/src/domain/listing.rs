@@ -95,8 +95,15 @@ pub fn decode_cursor(sort: Sort, cursor: &str) -> Result<After, Error> {
         v: SortValue,
         i: FileId,
     }
-    let invalid = || Error::invalid("invalid-cursor", "the cursor is malformed or belongs to another sort order");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let invalid = || {
+        Error::invalid(
+            "invalid-cursor",
+            "the cursor is malformed or belongs to another sort order",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
     let body: Body = serde_json::from_slice(&raw).map_err(|_| invalid())?;
     if body.s != sort_tag(sort) {
         return Err(invalid());
@@ -108,7 +115,10 @@ pub fn decode_cursor(sort: Sort, cursor: &str) -> Result<After, Error> {
     if !value_fits {
         return Err(invalid());
     }
-    Ok(After { value: body.v, id: body.i })
+    Ok(After {
+        value: body.v,
+        id: body.i,
+    })
 }
 
 fn sort_tag(sort: Sort) -> String {
@@ -117,7 +127,11 @@ fn sort_tag(sort: Sort) -> String {
         SortKey::Name => "name",
         SortKey::Size => "size",
     };
-    if sort.descending { format!("-{key}") } else { key.to_owned() }
+    if sort.descending {
+        format!("-{key}")
+    } else {
+        key.to_owned()
+    }
 }
 
 /// A parsed `GET /v1/files` query. The tenant comes from the principal, never from here.
@@ -161,7 +175,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_sort() {
         let sort = Sort::parse("-size").unwrap();
-        let after = After { value: SortValue::Int(42), id: FileId::new() };
+        let after = After {
+            value: SortValue::Int(42),
+            id: FileId::new(),
+        };
         let c = encode_cursor(sort, &after);
         assert_eq!(decode_cursor(sort, &c).unwrap(), after);
         assert!(decode_cursor(Sort::parse("size").unwrap(), &c).is_err());
@@ -171,8 +188,20 @@ mod tests {
 
     #[test]
     fn sort_orders() {
-        assert_eq!(Sort::parse("name").unwrap(), Sort { key: SortKey::Name, descending: false });
-        assert_eq!(Sort::parse("-created_at").unwrap(), Sort { key: SortKey::CreatedAt, descending: true });
+        assert_eq!(
+            Sort::parse("name").unwrap(),
+            Sort {
+                key: SortKey::Name,
+                descending: false
+            }
+        );
+        assert_eq!(
+            Sort::parse("-created_at").unwrap(),
+            Sort {
+                key: SortKey::CreatedAt,
+                descending: true
+            }
+        );
         assert!(Sort::parse("owner").is_err());
     }
 }

@@ -81,7 +81,13 @@ impl Principal {
     pub fn may(&self, permission: Permission) -> bool {
         let any = |roles: &[Role]| roles.iter().any(|r| self.has(*r));
         match permission {
-            Permission::Read => any(&[Role::Reader, Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange]),
+            Permission::Read => any(&[
+                Role::Reader,
+                Role::Writer,
+                Role::Admin,
+                Role::Superadmin,
+                Role::Exchange,
+            ]),
             Permission::Write => any(&[Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange]),
             Permission::Administer => any(&[Role::Admin, Role::Superadmin]),
             Permission::Operate => any(&[Role::Superadmin]),
@@ -105,7 +111,11 @@ mod tests {
     use super::*;
 
     fn principal(roles: &[Role]) -> Principal {
-        Principal { subject: "u".into(), tenant: TenantId::default_tenant(), roles: roles.to_vec() }
+        Principal {
+            subject: "u".into(),
+            tenant: TenantId::default_tenant(),
+            roles: roles.to_vec(),
+        }
     }
 
     #[test]

@@ -28,7 +28,10 @@ impl ByteRange {
         let malformed = || Error::invalid("invalid-range", format!("malformed Range header {header:?}"));
         let spec = header.trim().strip_prefix("bytes=").ok_or_else(malformed)?;
         if spec.contains(',') {
-            return Err(Error::invalid("range-unsupported", "only a single byte range is supported"));
+            return Err(Error::invalid(
+                "range-unsupported",
+                "only a single byte range is supported",
+            ));
         }
         let (first, last) = spec.trim().split_once('-').ok_or_else(malformed)?;
         let number = |s: &str| -> Result<u64, Error> {
@@ -38,14 +41,20 @@ impl ByteRange {
             s.parse().map_err(|_| malformed())
         };
         let unsatisfiable = || {
-            Error::invalid("range-not-satisfiable", format!("the range is outside the {size} bytes of the file"))
+            Error::invalid(
+                "range-not-satisfiable",
+                format!("the range is outside the {size} bytes of the file"),
+            )
         };
         let range = if first.is_empty() {
             let suffix = number(last)?;
             if suffix == 0 || size == 0 {
                 return Err(unsatisfiable());
             }
-            Self { start: size.saturating_sub(suffix), end: size - 1 }
+            Self {
+                start: size.saturating_sub(suffix),
+                end: size - 1,
+            }
         } else {
             let start = number(first)?;
             let end = if last.is_empty() { u64::MAX } else { number(last)? };
@@ -55,7 +64,10 @@ impl ByteRange {
             if start >= size {
                 return Err(unsatisfiable());
             }
-            Self { start, end: end.min(size - 1) }
+            Self {
+                start,
+                end: end.min(size - 1),
+            }
         };
         Ok(range)
     }
@@ -74,19 +86,46 @@ mod tests {
 
     #[test]
     fn the_three_single_range_forms() {
-        assert_eq!(ByteRange::parse("bytes=0-99", 1000).unwrap(), ByteRange { start: 0, end: 99 });
-        assert_eq!(ByteRange::parse("bytes=990-", 1000).unwrap(), ByteRange { start: 990, end: 999 });
-        assert_eq!(ByteRange::parse("bytes=-10", 1000).unwrap(), ByteRange { start: 990, end: 999 });
-        assert_eq!(ByteRange::parse("bytes=-5000", 1000).unwrap(), ByteRange { start: 0, end: 999 });
+        assert_eq!(
+            ByteRange::parse("bytes=0-99", 1000).unwrap(),
+            ByteRange { start: 0, end: 99 }
+        );
+        assert_eq!(
+            ByteRange::parse("bytes=990-", 1000).unwrap(),
+            ByteRange { start: 990, end: 999 }
+        );
+        assert_eq!(
+            ByteRange::parse("bytes=-10", 1000).unwrap(),
+            ByteRange { start: 990, end: 999 }
+        );
+        assert_eq!(
+            ByteRange::parse("bytes=-5000", 1000).unwrap(),
+            ByteRange { start: 0, end: 999 }
+        );
         assert_eq!(ByteRange::parse("bytes=5-5000", 10).unwrap().len(), 5);
     }
 
     #[test]
     fn refusals_are_specific() {
-        assert_eq!(code(ByteRange::parse("bytes=0-1,5-6", 10).unwrap_err()), "range-unsupported");
-        assert_eq!(code(ByteRange::parse("bytes=10-", 10).unwrap_err()), "range-not-satisfiable");
-        assert_eq!(code(ByteRange::parse("bytes=-0", 10).unwrap_err()), "range-not-satisfiable");
-        for bad in ["items=0-1", "bytes=5-1", "bytes=a-b", "bytes=-", "bytes=99999999999999999999999-"] {
+        assert_eq!(
+            code(ByteRange::parse("bytes=0-1,5-6", 10).unwrap_err()),
+            "range-unsupported"
+        );
+        assert_eq!(
+            code(ByteRange::parse("bytes=10-", 10).unwrap_err()),
+            "range-not-satisfiable"
+        );
+        assert_eq!(
+            code(ByteRange::parse("bytes=-0", 10).unwrap_err()),
+            "range-not-satisfiable"
+        );
+        for bad in [
+            "items=0-1",
+            "bytes=5-1",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=99999999999999999999999-",
+        ] {
             assert_eq!(code(ByteRange::parse(bad, 10).unwrap_err()), "invalid-range", "{bad}");
         }
     }

@@ -29,7 +29,10 @@ pub fn check_stages(names: &[String]) -> Result<()> {
     match names.iter().find(|n| !available.contains(&n.as_str())) {
         Some(missing) => Err(Error::invalid(
             "stage-unavailable",
-            format!("stage {missing:?} is not available in this build (available: {})", available.join(", ")),
+            format!(
+                "stage {missing:?} is not available in this build (available: {})",
+                available.join(", ")
+            ),
         )),
         None => Ok(()),
     }

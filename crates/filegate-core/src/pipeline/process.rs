@@ -28,7 +28,11 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let mut processing = file.clone();
     processing.status = FileStatus::Processing;
     processing.updated_at = Utc::now();
-    let file = match services.store.update_file(&processing, &[FileStatus::Uploaded, FileStatus::Processing], None).await {
+    let file = match services
+        .store
+        .update_file(&processing, &[FileStatus::Uploaded, FileStatus::Processing], None)
+        .await
+    {
         Ok(f) => f,
         // Deleted (or otherwise moved on) meanwhile: not ours to finish.
         Err(StoreError::Conflict(_) | StoreError::NotFound) => return Ok(()),
@@ -38,7 +42,10 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let mut ctx = StageContext { services, file };
     for stage in registry() {
         if bucket.policy.stages.iter().any(|s| s == stage.name()) {
-            stage.run(&mut ctx).instrument(tracing::debug_span!("stage", name = stage.name())).await?;
+            stage
+                .run(&mut ctx)
+                .instrument(tracing::debug_span!("stage", name = stage.name()))
+                .await?;
         }
     }
 
@@ -53,7 +60,11 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     ready.status = FileStatus::Ready;
     ready.status_reason = None;
     ready.updated_at = Utc::now();
-    match services.store.update_file(&ready, &[FileStatus::Processing], None).await {
+    match services
+        .store
+        .update_file(&ready, &[FileStatus::Processing], None)
+        .await
+    {
         Ok(_) => {
             tracing::info!("file ready");
             Ok(())
@@ -64,7 +75,12 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
 }
 
 /// Marks a file `failed` with a reason, unless it has moved on meanwhile.
-pub(crate) async fn mark_failed(services: &Services, tenant: &TenantId, file_id: FileId, reason: &str) -> Result<(), StoreError> {
+pub(crate) async fn mark_failed(
+    services: &Services,
+    tenant: &TenantId,
+    file_id: FileId,
+    reason: &str,
+) -> Result<(), StoreError> {
     let Some(file) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
@@ -72,7 +88,11 @@ pub(crate) async fn mark_failed(services: &Services, tenant: &TenantId, file_id:
     failed.status = FileStatus::Failed;
     failed.status_reason = Some(reason.chars().take(500).collect());
     failed.updated_at = Utc::now();
-    match services.store.update_file(&failed, &[FileStatus::Uploaded, FileStatus::Processing], None).await {
+    match services
+        .store
+        .update_file(&failed, &[FileStatus::Uploaded, FileStatus::Processing], None)
+        .await
+    {
         Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
         Err(e) => Err(e),
     }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tracing::Instrument as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::process::{mark_failed, process_file};
 use super::{StageError, sweep};
@@ -86,14 +86,16 @@ impl Worker {
         let Some(claimed) = self.services.queue.claim(&self.id, self.settings.lease).await? else {
             return Ok(None);
         };
-        let span = tracing::info_span!("job", job_id = %claimed.id, kind = claimed.job.kind(), attempt = claimed.attempt);
+        let span =
+            tracing::info_span!("job", job_id = %claimed.id, kind = claimed.job.kind(), attempt = claimed.attempt);
         let outcome = async {
             let result = self.run_with_heartbeat(&claimed).await;
             self.settle(&claimed, result).await
         }
         .instrument(span)
         .await?;
-        metrics::counter!("filegate_jobs_total", "kind" => claimed.job.kind(), "outcome" => outcome.label()).increment(1);
+        metrics::counter!("filegate_jobs_total", "kind" => claimed.job.kind(), "outcome" => outcome.label())
+            .increment(1);
         Ok(Some(outcome))
     }
 
@@ -182,7 +184,11 @@ impl Worker {
     async fn execute(&self, job: &Job) -> Result<(), StageError> {
         match job {
             Job::ProcessFile { tenant, file_id } => process_file(&self.services, tenant, *file_id).await,
-            Job::RemoveBlob { blob_key, multipart_upload_id, .. } => {
+            Job::RemoveBlob {
+                blob_key,
+                multipart_upload_id,
+                ..
+            } => {
                 if let Some(upload_id) = multipart_upload_id {
                     self.services.blobs.abort_multipart(blob_key, upload_id).await?;
                 }
@@ -203,13 +209,18 @@ impl Worker {
             Err(StageError::Retry(e)) => format!("{e:#}"),
         };
         if claimed.attempt >= self.settings.max_attempts {
-            return self.give_up(claimed, format!("gave up after {} attempts: {error}", claimed.attempt)).await;
+            return self
+                .give_up(claimed, format!("gave up after {} attempts: {error}", claimed.attempt))
+                .await;
         }
         let delay = backoff(self.settings.backoff_base, self.settings.backoff_max, claimed.attempt);
         let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         tracing::warn!(error = %error, retry_in = ?delay, "job failed; will retry");
         self.release(claimed.id, queue.retry(claimed.id, &self.id, run_at, &error).await)?;
-        Ok(JobOutcome::Retried { attempt: claimed.attempt, error })
+        Ok(JobOutcome::Retried {
+            attempt: claimed.attempt,
+            error,
+        })
     }
 
     async fn give_up(&self, claimed: &ClaimedJob, reason: String) -> Result<JobOutcome, StoreError> {
@@ -218,7 +229,10 @@ impl Worker {
         if let Job::ProcessFile { tenant, file_id } = &claimed.job {
             mark_failed(&self.services, tenant, *file_id, &reason).await?;
         }
-        self.release(claimed.id, self.services.queue.bury(claimed.id, &self.id, &reason).await)?;
+        self.release(
+            claimed.id,
+            self.services.queue.bury(claimed.id, &self.id, &reason).await,
+        )?;
         Ok(JobOutcome::Dead { error: reason })
     }
 

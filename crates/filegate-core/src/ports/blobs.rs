@@ -77,18 +77,39 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Idempotent: deleting an absent key succeeds.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    fn presign_put(&self, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Result<SignedRequest, StoreError>;
+    fn presign_put(
+        &self,
+        key: &str,
+        c: &UploadConstraints,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SignedRequest, StoreError>;
     /// A browser form POST; the file must be the last field, named `file`.
-    fn presign_post(&self, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Result<SignedRequest, StoreError>;
+    fn presign_post(
+        &self,
+        key: &str,
+        c: &UploadConstraints,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SignedRequest, StoreError>;
     fn presign_get(&self, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Result<String, StoreError>;
 
     /// Starts a multipart upload and returns its id.
     async fn create_multipart(&self, key: &str, content_type: &ContentType) -> Result<String, StoreError>;
     /// A signed PUT URL for one part (numbers start at 1).
-    fn presign_part(&self, key: &str, upload_id: &str, part: u32, expires_at: DateTime<Utc>) -> Result<String, StoreError>;
+    fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, StoreError>;
     /// Assembles the parts, in the given order, into `key`. `Conflict` when a part is missing
     /// or its etag differs; `NotFound` when the upload does not exist.
-    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[(u32, ETag)]) -> Result<BlobMeta, StoreError>;
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, ETag)],
+    ) -> Result<BlobMeta, StoreError>;
     /// Frees the parts. Idempotent.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
 }

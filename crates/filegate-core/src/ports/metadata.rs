@@ -56,8 +56,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Files matching `query`, in its sort order with the id as tie-breaker, starting after
     /// its cursor or at its offset. Returns at most `query.limit + 1` rows so the caller can
     /// tell whether another page follows, and the total count when `query.start` is an offset.
-    async fn list_files(&self, tenant: &TenantId, query: &FileQuery)
-    -> Result<(Vec<FileRecord>, Option<u64>), StoreError>;
+    async fn list_files(
+        &self,
+        tenant: &TenantId,
+        query: &FileQuery,
+    ) -> Result<(Vec<FileRecord>, Option<u64>), StoreError>;
     /// Files whose `change_seq` is greater than `since`, in `change_seq` order, deleted and
     /// purged included.
     async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError>;

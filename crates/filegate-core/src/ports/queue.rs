@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{FileId, JobId, TenantId};
 use crate::error::StoreError;
 
-/// Every kind of background work, typed. Stored as JSON with a `kind` tag.
+/// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
+/// later must be optional (`#[serde(default)]`) so jobs already queued still decode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
@@ -17,7 +18,13 @@ pub enum Job {
     ProcessFile { tenant: TenantId, file_id: FileId },
     /// Remove the bytes of a file that was aborted, expired or whose retention ended, and
     /// the parts of its unfinished multipart upload.
-    RemoveBlob { tenant: TenantId, file_id: FileId, blob_key: String, multipart_upload_id: Option<String> },
+    RemoveBlob {
+        tenant: TenantId,
+        file_id: FileId,
+        blob_key: String,
+        #[serde(default)]
+        multipart_upload_id: Option<String>,
+    },
 }
 
 impl Job {
@@ -40,7 +47,11 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn now(job: Job) -> Self {
-        Self { id: JobId::new(), job, run_at: Utc::now() }
+        Self {
+            id: JobId::new(),
+            job,
+            run_at: Utc::now(),
+        }
     }
 }
 

@@ -23,18 +23,29 @@ pub struct CreatedKey {
 pub async fn create(services: &Services, principal: &Principal, name: String, roles: Vec<Role>) -> Result<CreatedKey> {
     principal.require(Permission::Administer)?;
     if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("invalid-name", "a key name is 1-128 characters without control characters"));
+        return Err(Error::invalid(
+            "invalid-name",
+            "a key name is 1-128 characters without control characters",
+        ));
     }
     if roles.is_empty() {
         return Err(Error::invalid("invalid-role", "a key needs at least one role"));
     }
     // Nobody hands out more than they hold: an admin cannot mint a superadmin key.
-    if let Some(role) = roles.iter().find(|r| **r == Role::Superadmin && !principal.has(Role::Superadmin)) {
-        return Err(Error::forbidden(format!("only a superadmin may create a key with role {role}")));
+    if let Some(role) = roles
+        .iter()
+        .find(|r| **r == Role::Superadmin && !principal.has(Role::Superadmin))
+    {
+        return Err(Error::forbidden(format!(
+            "only a superadmin may create a key with role {role}"
+        )));
     }
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
-    let secret = format!("{KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+    let secret = format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
     let key = ApiKey {
         id: ApiKeyId::new(),
         tenant: principal.tenant.clone(),
@@ -55,10 +66,14 @@ pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<ApiK
 
 pub async fn revoke(services: &Services, principal: &Principal, id: ApiKeyId) -> Result<()> {
     principal.require(Permission::Administer)?;
-    services.store.revoke_api_key(&principal.tenant, id, Utc::now()).await.map_err(|e| match e {
-        StoreError::NotFound => Error::not_found("api key"),
-        other => other.into(),
-    })
+    services
+        .store
+        .revoke_api_key(&principal.tenant, id, Utc::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::not_found("api key"),
+            other => other.into(),
+        })
 }
 
 /// Turns a presented key into a principal. Unknown and revoked keys are refused alike.
@@ -73,7 +88,11 @@ pub async fn authenticate(services: &Services, secret: &str) -> Result<Principal
     if key.revoked_at.is_some() {
         return Err(refused());
     }
-    Ok(Principal { subject: format!("key:{}", key.id), tenant: key.tenant, roles: key.roles })
+    Ok(Principal {
+        subject: format!("key:{}", key.id),
+        tenant: key.tenant,
+        roles: key.roles,
+    })
 }
 
 fn hash(secret: &str) -> [u8; 32] {

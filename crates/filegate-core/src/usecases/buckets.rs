@@ -48,12 +48,23 @@ fn check(policy: &BucketPolicy) -> Result<()> {
 }
 
 #[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(services: &Services, principal: &Principal, name: BucketName, change: PolicyChange) -> Result<Bucket> {
+pub async fn create(
+    services: &Services,
+    principal: &Principal,
+    name: BucketName,
+    change: PolicyChange,
+) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
     let policy = change.apply(BucketPolicy::default());
     check(&policy)?;
     let now = Utc::now();
-    let bucket = Bucket { tenant: principal.tenant.clone(), name, policy, created_at: now, updated_at: now };
+    let bucket = Bucket {
+        tenant: principal.tenant.clone(),
+        name,
+        policy,
+        created_at: now,
+        updated_at: now,
+    };
     services.store.create_bucket(&bucket).await.map_err(|e| match e {
         StoreError::Conflict(_) => Error::conflict("bucket-exists", "a bucket with this name exists"),
         other => other.into(),
@@ -62,7 +73,12 @@ pub async fn create(services: &Services, principal: &Principal, name: BucketName
 }
 
 #[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn update(services: &Services, principal: &Principal, name: &BucketName, change: PolicyChange) -> Result<Bucket> {
+pub async fn update(
+    services: &Services,
+    principal: &Principal,
+    name: &BucketName,
+    change: PolicyChange,
+) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
     let mut bucket = get_for(services, principal, name).await?;
     bucket.policy = change.apply(bucket.policy);
@@ -87,5 +103,9 @@ pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Buck
 
 /// The principal's tenant's bucket, or `NotFound` — another tenant's bucket never shows.
 pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
-    services.store.get_bucket(&principal.tenant, name).await?.ok_or(Error::not_found("bucket"))
+    services
+        .store
+        .get_bucket(&principal.tenant, name)
+        .await?
+        .ok_or(Error::not_found("bucket"))
 }

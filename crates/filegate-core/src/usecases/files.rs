@@ -8,7 +8,7 @@ use crate::domain::{
     Permission, Principal, encode_cursor,
 };
 use crate::error::{Error, Result, StoreError};
-use crate::ports::{ByteStream, DownloadOptions, Disposition, NewJob};
+use crate::ports::{ByteStream, Disposition, DownloadOptions, NewJob};
 
 /// A file of the principal's tenant, any status; another tenant's id is `NotFound`.
 pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
@@ -17,14 +17,21 @@ pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Resu
 }
 
 async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))
+    services
+        .store
+        .get_file(&principal.tenant, id)
+        .await?
+        .ok_or(Error::not_found("file"))
 }
 
 fn servable(file: &FileRecord) -> Result<()> {
     if file.status.is_servable() {
         Ok(())
     } else {
-        Err(Error::conflict("file-not-ready", format!("the file is {}; only ready files can be downloaded", file.status)))
+        Err(Error::conflict(
+            "file-not-ready",
+            format!("the file is {}; only ready files can be downloaded", file.status),
+        ))
     }
 }
 
@@ -34,12 +41,21 @@ pub struct DownloadUrl {
 }
 
 /// A signed URL for the bytes (default 1 h).
-pub async fn download_url(services: &Services, principal: &Principal, id: FileId, disposition: Disposition) -> Result<DownloadUrl> {
+pub async fn download_url(
+    services: &Services,
+    principal: &Principal,
+    id: FileId,
+    disposition: Disposition,
+) -> Result<DownloadUrl> {
     principal.require(Permission::Read)?;
     let file = load(services, principal, id).await?;
     servable(&file)?;
     let expires_at = Utc::now() + chrono_duration(services.settings.download_url_ttl);
-    let options = DownloadOptions { disposition, filename: file.name().to_owned(), content_type: file.content_type.clone() };
+    let options = DownloadOptions {
+        disposition,
+        filename: file.name().to_owned(),
+        content_type: file.content_type.clone(),
+    };
     let url = services.blobs.presign_get(&file.blob_key, &options, expires_at)?;
     Ok(DownloadUrl { url, expires_at })
 }
@@ -49,7 +65,11 @@ pub enum Content {
     /// The client's `If-None-Match` matched.
     NotModified(FileRecord),
     /// The bytes, whole or the requested range.
-    Bytes { file: FileRecord, range: Option<ByteRange>, body: ByteStream },
+    Bytes {
+        file: FileRecord,
+        range: Option<ByteRange>,
+        body: ByteStream,
+    },
 }
 
 /// The bytes through the gateway (seed 002), honouring `If-None-Match` and one `Range`.
@@ -91,8 +111,18 @@ pub async fn list(services: &Services, principal: &Principal, query: FileQuery) 
     let limit = query.limit as usize;
     let more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = if more { items.last().map(|last| encode_cursor(query.sort, &After::of(last, query.sort.key))) } else { None };
-    Ok(FilePage { items, total, next_cursor })
+    let next_cursor = if more {
+        items
+            .last()
+            .map(|last| encode_cursor(query.sort, &After::of(last, query.sort.key)))
+    } else {
+        None
+    };
+    Ok(FilePage {
+        items,
+        total,
+        next_cursor,
+    })
 }
 
 /// What changed since `since` (a `change_seq`), deletions included (seed 004's delta).
@@ -114,7 +144,10 @@ pub async fn patch(services: &Services, principal: &Principal, id: FileId, chang
     principal.require(Permission::Write)?;
     let file = load(services, principal, id).await?;
     if !file.status.is_deletable() {
-        return Err(Error::conflict("invalid-status", format!("a {} file cannot be changed", file.status)));
+        return Err(Error::conflict(
+            "invalid-status",
+            format!("a {} file cannot be changed", file.status),
+        ));
     }
     let mut next = file.clone();
     if let Some(path) = change.path {
@@ -133,7 +166,10 @@ pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> R
     principal.require(Permission::Write)?;
     let file = load(services, principal, id).await?;
     if !file.status.is_deletable() {
-        return Err(Error::conflict("invalid-status", format!("the file is already {}", file.status)));
+        return Err(Error::conflict(
+            "invalid-status",
+            format!("the file is already {}", file.status),
+        ));
     }
     let bucket = buckets::get_for(services, principal, &file.bucket).await?;
     let now = Utc::now();
@@ -152,7 +188,10 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     principal.require(Permission::Write)?;
     let file = load(services, principal, id).await?;
     if file.status != FileStatus::Deleted {
-        return Err(Error::conflict("invalid-status", format!("the file is {}, not deleted", file.status)));
+        return Err(Error::conflict(
+            "invalid-status",
+            format!("the file is {}, not deleted", file.status),
+        ));
     }
     let mut next = file.clone();
     next.status = file.previous_status.unwrap_or(FileStatus::Ready);
@@ -160,7 +199,10 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     // with a fresh job, so the pipeline finishes what it started.
     let job = if matches!(next.status, FileStatus::Uploaded | FileStatus::Processing) {
         next.status = FileStatus::Uploaded;
-        Some(NewJob::now(crate::ports::Job::ProcessFile { tenant: file.tenant.clone(), file_id: file.id }))
+        Some(NewJob::now(crate::ports::Job::ProcessFile {
+            tenant: file.tenant.clone(),
+            file_id: file.id,
+        }))
     } else {
         None
     };
@@ -171,12 +213,23 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     write_if_unchanged(services, &next, FileStatus::Deleted, job.as_ref()).await
 }
 
-async fn write_if_unchanged(services: &Services, next: &FileRecord, seen: FileStatus, job: Option<&NewJob>) -> Result<FileRecord> {
-    services.store.update_file(next, &[seen], job).await.map_err(|e| match e {
-        StoreError::Conflict(_) => Error::conflict("status-changed", "the file changed meanwhile; read it again and retry"),
-        StoreError::NotFound => Error::not_found("file"),
-        other => other.into(),
-    })
+async fn write_if_unchanged(
+    services: &Services,
+    next: &FileRecord,
+    seen: FileStatus,
+    job: Option<&NewJob>,
+) -> Result<FileRecord> {
+    services
+        .store
+        .update_file(next, &[seen], job)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                Error::conflict("status-changed", "the file changed meanwhile; read it again and retry")
+            }
+            StoreError::NotFound => Error::not_found("file"),
+            other => other.into(),
+        })
 }
 
 pub struct BatchDeleted {
@@ -189,9 +242,15 @@ pub struct BatchDeleted {
 pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<String>) -> Result<BatchDeleted> {
     principal.require(Permission::Write)?;
     if ids.is_empty() || ids.len() > services.settings.max_batch {
-        return Err(Error::invalid("too-many-items", format!("delete 1 to {} ids at a time", services.settings.max_batch)));
+        return Err(Error::invalid(
+            "too-many-items",
+            format!("delete 1 to {} ids at a time", services.settings.max_batch),
+        ));
     }
-    let mut out = BatchDeleted { deleted: Vec::new(), not_found: Vec::new() };
+    let mut out = BatchDeleted {
+        deleted: Vec::new(),
+        not_found: Vec::new(),
+    };
     for raw in ids {
         let Ok(id) = FileId::parse(&raw) else {
             out.not_found.push(raw);

@@ -25,10 +25,15 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
     let bucket = super::buckets::get_for(services, principal, &req.bucket).await?;
     let essence = req.content_type.essence();
     let allowed = services.settings.image_types.iter().any(|t| t == essence)
-        || (essence.starts_with("image/") && !bucket.policy.allowed_content_types.is_empty() && bucket.policy.allows_type(&req.content_type));
+        || (essence.starts_with("image/")
+            && !bucket.policy.allowed_content_types.is_empty()
+            && bucket.policy.allows_type(&req.content_type));
     if !allowed {
         return Err(Error::UnsupportedType {
-            message: format!("{essence} is not an accepted image type (accepted: {})", services.settings.image_types.join(", ")),
+            message: format!(
+                "{essence} is not an accepted image type (accepted: {})",
+                services.settings.image_types.join(", ")
+            ),
         });
     }
     let bytes = decode(&req.data)?;
@@ -48,11 +53,16 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
     if recognisable && actual != Some(essence) {
         return Err(Error::mismatch(
             "content-type-mismatch",
-            format!("the bytes are {}, not {essence}", actual.unwrap_or("not an image of that type")),
+            format!(
+                "the bytes are {}, not {essence}",
+                actual.unwrap_or("not an image of that type")
+            ),
         ));
     }
     let path = image_path(req.prefix.as_deref(), req.name.as_deref(), essence)?;
-    let body = Box::pin(futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(bytes)) }));
+    let body = Box::pin(futures::stream::once(async move {
+        Ok::<_, std::io::Error>(Bytes::from(bytes))
+    }));
     let upload = ProxiedUpload {
         bucket: req.bucket,
         path,
@@ -71,9 +81,12 @@ fn decode(data: &str) -> Result<Vec<u8>> {
     };
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    engine.decode(payload.trim()).map_err(|_| Error::invalid("invalid-base64", "data is not valid base64"))
+    engine
+        .decode(payload.trim())
+        .map_err(|_| Error::invalid("invalid-base64", "data is not valid base64"))
 }
 
 /// The type the first bytes announce, for the types we know how to recognise.
@@ -104,7 +117,11 @@ fn image_path(prefix: Option<&str>, name: Option<&str>, essence: &str) -> Result
         Some(n) => {
             let n = FileName::parse(n)?;
             let s = n.as_str();
-            s.rsplit_once('.').map(|(stem, _)| stem).filter(|s| !s.is_empty()).unwrap_or(s).to_owned()
+            s.rsplit_once('.')
+                .map(|(stem, _)| stem)
+                .filter(|s| !s.is_empty())
+                .unwrap_or(s)
+                .to_owned()
         }
         None => "image".to_owned(),
     };
@@ -126,7 +143,12 @@ mod tests {
         let name = p.as_str();
         assert!(name.starts_with("photo_") && name.ends_with(".jpg"), "{name}");
         assert_eq!(name.len(), "photo_".len() + 36 + ".jpg".len());
-        assert!(image_path(Some("avatars/"), None, "image/png").unwrap().as_str().starts_with("avatars/image_"));
+        assert!(
+            image_path(Some("avatars/"), None, "image/png")
+                .unwrap()
+                .as_str()
+                .starts_with("avatars/image_")
+        );
         assert!(image_path(None, Some("../x"), "image/png").is_err());
     }
 

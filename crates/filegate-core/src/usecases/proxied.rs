@@ -24,7 +24,12 @@ pub struct ProxiedUpload {
 /// `uploaded` with its processing job. Bad input (too large, refused type, broken body)
 /// stores nothing and records nothing.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
-pub async fn upload(services: &Services, principal: &Principal, req: ProxiedUpload, body: ByteStream) -> Result<FileRecord> {
+pub async fn upload(
+    services: &Services,
+    principal: &Principal,
+    req: ProxiedUpload,
+    body: ByteStream,
+) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
     let bucket = buckets::get_for(services, principal, &req.bucket).await?;
     bucket.policy.admit(None, &req.content_type)?;
@@ -66,8 +71,14 @@ pub async fn upload(services: &Services, principal: &Principal, req: ProxiedUplo
     let pending = services.store.insert_file(&record).await?;
     let mut uploaded = pending;
     uploaded.status = FileStatus::Uploaded;
-    let job = NewJob::now(Job::ProcessFile { tenant: uploaded.tenant.clone(), file_id: id });
-    let stored = services.store.update_file(&uploaded, &[FileStatus::Pending], Some(&job)).await?;
+    let job = NewJob::now(Job::ProcessFile {
+        tenant: uploaded.tenant.clone(),
+        file_id: id,
+    });
+    let stored = services
+        .store
+        .update_file(&uploaded, &[FileStatus::Pending], Some(&job))
+        .await?;
     tracing::info!(file_id = %stored.id, size = stored.size, "proxied upload stored");
     Ok(stored)
 }

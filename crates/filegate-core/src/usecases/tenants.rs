@@ -18,7 +18,10 @@ pub async fn create(services: &Services, principal: &Principal, id: TenantId) ->
 /// Creates a tenant and its `default` bucket. Used at first start, without a principal.
 pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenant> {
     let now = Utc::now();
-    let tenant = Tenant { id: id.clone(), created_at: now };
+    let tenant = Tenant {
+        id: id.clone(),
+        created_at: now,
+    };
     let bucket = Bucket {
         tenant: id,
         name: BucketName::default_bucket(),

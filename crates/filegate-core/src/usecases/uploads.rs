@@ -41,7 +41,12 @@ pub struct NewUpload {
 #[derive(Debug, Clone)]
 pub enum Instructions {
     Single(SignedRequest),
-    Multipart { upload_id: String, part_size: u64, part_count: u32, parts: Vec<(u32, String)> },
+    Multipart {
+        upload_id: String,
+        part_size: u64,
+        part_count: u32,
+        parts: Vec<(u32, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +68,10 @@ pub struct Completion {
 /// Checks the free-form external id a client may attach (seed 002).
 pub fn parse_external_id(s: &str) -> Result<String> {
     if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
-        return Err(Error::invalid("invalid-external-id", "external_id is 1-255 characters without control characters"));
+        return Err(Error::invalid(
+            "invalid-external-id",
+            "external_id is 1-255 characters without control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -89,7 +97,11 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         let part_size = part_size_for(req.size, settings.part_size, settings.max_parts)?;
         let part_count = part_count_for(req.size, part_size);
         let upload_id = services.blobs.create_multipart(&blob_key, &req.content_type).await?;
-        UploadPlan::Multipart { upload_id, part_size, part_count }
+        UploadPlan::Multipart {
+            upload_id,
+            part_size,
+            part_count,
+        }
     } else if req.transfer == Transfer::Form {
         UploadPlan::Form
     } else {
@@ -126,15 +138,26 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     let file = services.store.insert_file(&record).await?;
     let instructions = instructions_for(services, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
-    Ok(CreatedUpload { file, expires_at, instructions })
+    Ok(CreatedUpload {
+        file,
+        expires_at,
+        instructions,
+    })
 }
 
 fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime<Utc>) -> Result<Instructions> {
-    let constraints = UploadConstraints { size: file.size, content_type: file.content_type.clone() };
+    let constraints = UploadConstraints {
+        size: file.size,
+        content_type: file.content_type.clone(),
+    };
     let blobs = &services.blobs;
     Ok(match &file.upload {
         UploadPlan::Form => Instructions::Single(blobs.presign_post(&file.blob_key, &constraints, expires_at)?),
-        UploadPlan::Multipart { upload_id, part_size, part_count } => {
+        UploadPlan::Multipart {
+            upload_id,
+            part_size,
+            part_count,
+        } => {
             let first = (*part_count).min(services.settings.part_urls_per_request);
             let numbers: Vec<u32> = (1..=first).collect();
             Instructions::Multipart {
@@ -159,7 +182,12 @@ fn part_urls(
 ) -> Result<Vec<(u32, String)>> {
     numbers
         .iter()
-        .map(|n| Ok((*n, services.blobs.presign_part(&file.blob_key, upload_id, *n, expires_at)?)))
+        .map(|n| {
+            Ok((
+                *n,
+                services.blobs.presign_part(&file.blob_key, upload_id, *n, expires_at)?,
+            ))
+        })
         .collect()
 }
 
@@ -169,7 +197,9 @@ pub fn part_size_for(size: u64, preferred: u64, max_parts: u32) -> Result<u64> {
     let needed = size.div_ceil(u64::from(max_parts.max(1)));
     let part_size = preferred.max(MIN_PART_SIZE).max(needed.div_ceil(mib) * mib);
     if part_size > MAX_PART_SIZE {
-        return Err(Error::too_large(format!("size {size} is too large for a multipart upload")));
+        return Err(Error::too_large(format!(
+            "size {size} is too large for a multipart upload"
+        )));
     }
     Ok(part_size)
 }
@@ -179,11 +209,22 @@ pub fn part_count_for(size: u64, part_size: u64) -> u32 {
 }
 
 /// More signed part URLs for a multipart upload in progress.
-pub async fn part_urls_for(services: &Services, principal: &Principal, id: FileId, numbers: Vec<u32>) -> Result<Vec<(u32, String)>> {
+pub async fn part_urls_for(
+    services: &Services,
+    principal: &Principal,
+    id: FileId,
+    numbers: Vec<u32>,
+) -> Result<Vec<(u32, String)>> {
     principal.require(Permission::Write)?;
     let file = pending_file(services, principal, id).await?;
-    let UploadPlan::Multipart { upload_id, part_count, .. } = &file.upload else {
-        return Err(Error::conflict("not-multipart", "this upload is not a multipart upload"));
+    let UploadPlan::Multipart {
+        upload_id, part_count, ..
+    } = &file.upload
+    else {
+        return Err(Error::conflict(
+            "not-multipart",
+            "this upload is not a multipart upload",
+        ));
     };
     if numbers.is_empty() || numbers.len() > services.settings.part_urls_per_request as usize {
         return Err(Error::invalid(
@@ -192,16 +233,26 @@ pub async fn part_urls_for(services: &Services, principal: &Principal, id: FileI
         ));
     }
     if let Some(n) = numbers.iter().find(|n| **n == 0 || **n > *part_count) {
-        return Err(Error::invalid("invalid-parts", format!("part {n} is outside 1..={part_count}")));
+        return Err(Error::invalid(
+            "invalid-parts",
+            format!("part {n} is outside 1..={part_count}"),
+        ));
     }
     let expires_at = Utc::now() + chrono_duration(services.settings.upload_url_ttl);
     part_urls(services, &file, upload_id, &numbers, expires_at)
 }
 
 async fn pending_file(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    let file = services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))?;
+    let file = services
+        .store
+        .get_file(&principal.tenant, id)
+        .await?
+        .ok_or(Error::not_found("file"))?;
     if file.status != FileStatus::Pending {
-        return Err(Error::conflict("invalid-status", format!("the file is {}, not pending", file.status)));
+        return Err(Error::conflict(
+            "invalid-status",
+            format!("the file is {}, not pending", file.status),
+        ));
     }
     Ok(file)
 }
@@ -212,16 +263,25 @@ async fn pending_file(services: &Services, principal: &Principal, id: FileId) ->
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn complete(services: &Services, principal: &Principal, id: FileId, done: Completion) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let file = services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))?;
+    let file = services
+        .store
+        .get_file(&principal.tenant, id)
+        .await?
+        .ok_or(Error::not_found("file"))?;
     match file.status {
         FileStatus::Pending => {}
         FileStatus::Uploaded | FileStatus::Processing | FileStatus::Ready => return Ok(file),
-        other => return Err(Error::conflict("invalid-status", format!("the file is {other}, not pending"))),
+        other => {
+            return Err(Error::conflict(
+                "invalid-status",
+                format!("the file is {other}, not pending"),
+            ));
+        }
     }
     let meta = match &file.upload {
-        UploadPlan::Multipart { upload_id, part_count, .. } => {
-            assemble(services, &file, upload_id, *part_count, &done.parts).await?
-        }
+        UploadPlan::Multipart {
+            upload_id, part_count, ..
+        } => assemble(services, &file, upload_id, *part_count, &done.parts).await?,
         _ => services
             .blobs
             .head(&file.blob_key)
@@ -238,7 +298,10 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     if let Some(etag) = &done.etag
         && etag != &meta.etag
     {
-        return Err(Error::mismatch("etag-mismatch", "the etag does not match the stored object"));
+        return Err(Error::mismatch(
+            "etag-mismatch",
+            "the etag does not match the stored object",
+        ));
     }
     let bucket = buckets::get_for(services, principal, &file.bucket).await?;
     bucket.policy.admit(Some(meta.size), &file.content_type)?;
@@ -247,7 +310,10 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     if let Some(expected) = done.sha256.as_ref().or(file.declared_sha256.as_ref()) {
         let (actual, _) = verify::sha256_of(services.blobs.as_ref(), &file.blob_key).await?;
         if &actual != expected {
-            return Err(Error::mismatch("checksum-mismatch", "the sha256 of the stored bytes differs from the declared one"));
+            return Err(Error::mismatch(
+                "checksum-mismatch",
+                "the sha256 of the stored bytes differs from the declared one",
+            ));
         }
         sha256 = Some(actual);
     }
@@ -258,16 +324,25 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     next.etag = Some(meta.etag);
     next.sha256 = sha256;
     next.updated_at = Utc::now();
-    let job = NewJob::now(Job::ProcessFile { tenant: file.tenant.clone(), file_id: file.id });
-    match services.store.update_file(&next, &[FileStatus::Pending], Some(&job)).await {
+    let job = NewJob::now(Job::ProcessFile {
+        tenant: file.tenant.clone(),
+        file_id: file.id,
+    });
+    match services
+        .store
+        .update_file(&next, &[FileStatus::Pending], Some(&job))
+        .await
+    {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
             Ok(stored)
         }
         // A concurrent complete won; answer with what it stored.
-        Err(StoreError::Conflict(_)) => {
-            services.store.get_file(&principal.tenant, id).await?.ok_or(Error::not_found("file"))
-        }
+        Err(StoreError::Conflict(_)) => services
+            .store
+            .get_file(&principal.tenant, id)
+            .await?
+            .ok_or(Error::not_found("file")),
         Err(e) => Err(e.into()),
     }
 }
@@ -284,16 +359,26 @@ async fn assemble(
         return Ok(meta);
     }
     if parts.is_empty() || parts.len() > part_count as usize {
-        return Err(Error::invalid("invalid-parts", format!("complete needs 1 to {part_count} parts")));
+        return Err(Error::invalid(
+            "invalid-parts",
+            format!("complete needs 1 to {part_count} parts"),
+        ));
     }
     if !parts.windows(2).all(|w| w[0].0 < w[1].0) || parts.iter().any(|(n, _)| *n == 0 || *n > part_count) {
-        return Err(Error::invalid("invalid-parts", "part numbers must be ascending within the upload's part count"));
+        return Err(Error::invalid(
+            "invalid-parts",
+            "part numbers must be ascending within the upload's part count",
+        ));
     }
-    services.blobs.complete_multipart(&file.blob_key, upload_id, parts).await.map_err(|e| match e {
-        StoreError::Conflict(m) => Error::mismatch("part-mismatch", m),
-        StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
-        other => other.into(),
-    })
+    services
+        .blobs
+        .complete_multipart(&file.blob_key, upload_id, parts)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => Error::mismatch("part-mismatch", m),
+            StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
+            other => other.into(),
+        })
 }
 
 /// The most bytes one part of the multipart upload stored at `blob_key` may hold: its
@@ -301,7 +386,11 @@ async fn assemble(
 pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
     let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
     match services.store.get_file(&tenant, id).await? {
-        Some(FileRecord { status: FileStatus::Pending, upload: UploadPlan::Multipart { part_size, .. }, .. }) => Ok(part_size),
+        Some(FileRecord {
+            status: FileStatus::Pending,
+            upload: UploadPlan::Multipart { part_size, .. },
+            ..
+        }) => Ok(part_size),
         _ => Err(Error::not_found("upload")),
     }
 }
@@ -310,10 +399,17 @@ pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
 pub type BatchItem = (FileId, Completion);
 
 /// Completes several uploads; each item succeeds or fails on its own (seed 002).
-pub async fn complete_batch(services: &Services, principal: &Principal, items: Vec<BatchItem>) -> Result<Vec<(FileId, Result<FileRecord>)>> {
+pub async fn complete_batch(
+    services: &Services,
+    principal: &Principal,
+    items: Vec<BatchItem>,
+) -> Result<Vec<(FileId, Result<FileRecord>)>> {
     principal.require(Permission::Write)?;
     if items.is_empty() || items.len() > services.settings.max_batch {
-        return Err(Error::invalid("too-many-items", format!("a batch holds 1 to {} items", services.settings.max_batch)));
+        return Err(Error::invalid(
+            "too-many-items",
+            format!("a batch holds 1 to {} items", services.settings.max_batch),
+        ));
     }
     let mut out = Vec::with_capacity(items.len());
     for (id, done) in items {
@@ -332,7 +428,10 @@ pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Re
     next.status_reason = Some("upload aborted".into());
     next.updated_at = Utc::now();
     let job = NewJob::now(remove_blob_job(&file));
-    Ok(services.store.update_file(&next, &[FileStatus::Pending], Some(&job)).await?)
+    Ok(services
+        .store
+        .update_file(&next, &[FileStatus::Pending], Some(&job))
+        .await?)
 }
 
 /// The job that frees a file's bytes (and its unfinished multipart parts).
@@ -341,7 +440,12 @@ pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
         UploadPlan::Multipart { upload_id, .. } => Some(upload_id.clone()),
         _ => None,
     };
-    Job::RemoveBlob { tenant: file.tenant.clone(), file_id: file.id, blob_key: file.blob_key.clone(), multipart_upload_id }
+    Job::RemoveBlob {
+        tenant: file.tenant.clone(),
+        file_id: file.id,
+        blob_key: file.blob_key.clone(),
+        multipart_upload_id,
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use filegate_core::domain::{Principal, Role, TenantId};
 use filegate_core::Error;
+use filegate_core::domain::{Principal, Role, TenantId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -34,7 +34,10 @@ impl std::fmt::Debug for JwtKeys {
 
 impl JwtKeys {
     pub fn new(key: &[u8; 32]) -> Self {
-        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key) }
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+        }
     }
 
     /// A signed token for `principal`, valid for `ttl`.
@@ -47,7 +50,11 @@ impl JwtKeys {
             iat: now,
             exp: now.saturating_add(ttl.as_secs()),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
@@ -66,7 +73,11 @@ impl JwtKeys {
             .map_err(|_| Error::unauthenticated("invalid-token", "the token's tenant is not valid"))?;
         // Identity providers add roles of their own; we keep the ones we know.
         let roles = claims.roles.iter().filter_map(|r| Role::parse(r).ok()).collect();
-        Ok(Principal { subject: claims.sub, tenant, roles })
+        Ok(Principal {
+            subject: claims.sub,
+            tenant,
+            roles,
+        })
     }
 }
 
@@ -88,7 +99,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let t = keys(1).issue("alice", &TenantId::default_tenant(), &[Role::Writer], Duration::from_secs(60)).unwrap();
+        let t = keys(1)
+            .issue(
+                "alice",
+                &TenantId::default_tenant(),
+                &[Role::Writer],
+                Duration::from_secs(60),
+            )
+            .unwrap();
         let p = keys(1).verify(&t).unwrap();
         assert_eq!(p.subject, "alice");
         assert_eq!(p.roles, vec![Role::Writer]);
@@ -97,18 +115,37 @@ mod tests {
     #[test]
     fn wrong_key_expired_and_alg_none_are_refused() {
         let tenant = TenantId::default_tenant();
-        let t = keys(1).issue("a", &tenant, &[Role::Admin], Duration::from_secs(60)).unwrap();
+        let t = keys(1)
+            .issue("a", &tenant, &[Role::Admin], Duration::from_secs(60))
+            .unwrap();
         assert_eq!(code(keys(2).verify(&t).unwrap_err()), "invalid-token");
 
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims { sub: "a".into(), tenant: "default".into(), roles: vec![], exp: now - 60, iat: now - 120 };
-        let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&[1; 32])).unwrap();
+        let claims = Claims {
+            sub: "a".into(),
+            tenant: "default".into(),
+            roles: vec![],
+            exp: now - 60,
+            iat: now - 120,
+        };
+        let expired = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&[1; 32]),
+        )
+        .unwrap();
         assert_eq!(code(keys(1).verify(&expired).unwrap_err()), "token-expired");
 
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let body = b64.encode(format!(r#"{{"sub":"a","tenant":"default","roles":["superadmin"],"exp":{}}}"#, now + 600));
-        assert_eq!(code(keys(1).verify(&format!("{header}.{body}.")).unwrap_err()), "invalid-token");
+        let body = b64.encode(format!(
+            r#"{{"sub":"a","tenant":"default","roles":["superadmin"],"exp":{}}}"#,
+            now + 600
+        ));
+        assert_eq!(
+            code(keys(1).verify(&format!("{header}.{body}.")).unwrap_err()),
+            "invalid-token"
+        );
         assert_eq!(code(keys(1).verify("not a jwt").unwrap_err()), "invalid-token");
     }
 }

@@ -4,9 +4,9 @@
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
+use filegate_core::Error;
 use filegate_core::domain::Principal;
 use filegate_core::usecases::api_keys;
-use filegate_core::Error;
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -20,17 +20,21 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| Error::unauthenticated("unauthenticated", "send Authorization: Bearer <token or API key>"))?;
+        let header = parts.headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
+            Error::unauthenticated("unauthenticated", "send Authorization: Bearer <token or API key>")
+        })?;
         let value = header
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::unauthenticated("unauthenticated", "the Authorization header must be `Bearer <credential>`"))?;
+            .ok_or_else(|| {
+                Error::unauthenticated(
+                    "unauthenticated",
+                    "the Authorization header must be `Bearer <credential>`",
+                )
+            })?;
         let principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {

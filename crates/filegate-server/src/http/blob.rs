@@ -45,7 +45,12 @@ fn etag_response(status: StatusCode, etag: &ETag) -> Response {
 }
 
 /// `PUT /blob/{key}`: a single signed upload or one part of a multipart upload.
-pub async fn put(State(state): State<AppState>, Path(key): Path<String>, RawQuery(query): RawQuery, request: Request) -> Response {
+pub async fn put(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
     match put_inner(&state, &key, query.as_deref().unwrap_or(""), request).await {
         Ok(r) => r,
         Err(e) => ApiError(e).into_response(),
@@ -59,21 +64,31 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
     match grant.kind {
         GrantKind::Put(pinned) => {
             check_content_type(&parts.headers, &pinned.content_type)?;
-            let meta = store.put_with_limits(&grant.key, body_stream(body), pinned.size, Some(pinned.size)).await?;
+            let meta = store
+                .put_with_limits(&grant.key, body_stream(body), pinned.size, Some(pinned.size))
+                .await?;
             Ok(etag_response(StatusCode::OK, &meta.etag))
         }
         GrantKind::Part { upload_id, part } => {
             let limit = uploads::part_limit(&state.services, &grant.key).await?;
-            let etag = store.put_part(&grant.key, &upload_id, part, body_stream(body), limit).await?;
+            let etag = store
+                .put_part(&grant.key, &upload_id, part, body_stream(body), limit)
+                .await?;
             Ok(etag_response(StatusCode::OK, &etag))
         }
-        GrantKind::Get(_) => Err(Error::Forbidden { code: "signature-invalid", message: "this URL is for downloads".into() }),
+        GrantKind::Get(_) => Err(Error::Forbidden {
+            code: "signature-invalid",
+            message: "this URL is for downloads".into(),
+        }),
     }
 }
 
 /// The signature pins the content type: the request must send the same one.
 fn check_content_type(headers: &HeaderMap, pinned: &ContentType) -> Result<()> {
-    let sent = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(ContentType::parse);
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(ContentType::parse);
     match sent {
         Some(Ok(ct)) if ct.essence() == pinned.essence() => Ok(()),
         _ => Err(Error::Forbidden {
@@ -101,16 +116,24 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
     let store = local(state)?;
     let Grant { key, kind, .. } = store.signer().verify(method.as_str(), key, query, Utc::now())?;
     let GrantKind::Get(options) = kind else {
-        return Err(Error::Forbidden { code: "signature-invalid", message: "this URL is for uploads".into() });
+        return Err(Error::Forbidden {
+            code: "signature-invalid",
+            message: "this URL is for uploads".into(),
+        });
     };
     let meta = store.head(&key).await?.ok_or(Error::not_found("object"))?;
     let header_str = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     if let Some(inm) = header_str(header::IF_NONE_MATCH)
-        && inm.split(',').any(|c| c.trim() == "*" || c.trim().trim_start_matches("W/").trim_matches('"') == meta.etag.as_str())
+        && inm
+            .split(',')
+            .any(|c| c.trim() == "*" || c.trim().trim_start_matches("W/").trim_matches('"') == meta.etag.as_str())
     {
         return Ok(not_modified(Some(&meta.etag)));
     }
-    let range = match header_str(header::RANGE).map(|r| ByteRange::parse(r, meta.size)).transpose() {
+    let range = match header_str(header::RANGE)
+        .map(|r| ByteRange::parse(r, meta.size))
+        .transpose()
+    {
         Ok(r) => r,
         Err(e) => {
             let mut response = ApiError(e).into_response();
@@ -118,7 +141,11 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
             return Ok(response);
         }
     };
-    let body: ByteStream = if method == Method::HEAD { Box::pin(futures::stream::empty()) } else { store.get(&key, range).await? };
+    let body: ByteStream = if method == Method::HEAD {
+        Box::pin(futures::stream::empty())
+    } else {
+        store.get(&key, range).await?
+    };
     let served = Served {
         size: meta.size,
         range,
@@ -151,9 +178,15 @@ async fn form_inner(state: &AppState, mut form: Multipart) -> Result<Response> {
         if name == "file" {
             let grant = store.signer().verify_form(&fields, Utc::now())?;
             let GrantKind::Put(pinned) = grant.kind else {
-                return Err(Error::Forbidden { code: "signature-invalid", message: "not an upload form".into() });
+                return Err(Error::Forbidden {
+                    code: "signature-invalid",
+                    message: "not an upload form".into(),
+                });
             };
-            let stored = pipe::field_into(&mut field, |body| store.put_with_limits(&grant.key, body, pinned.size, Some(pinned.size))).await;
+            let stored = pipe::field_into(&mut field, |body| {
+                store.put_with_limits(&grant.key, body, pinned.size, Some(pinned.size))
+            })
+            .await;
             return Ok(etag_response(StatusCode::NO_CONTENT, &stored?.etag));
         }
         let mut value = Vec::new();

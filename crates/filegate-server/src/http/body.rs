@@ -23,18 +23,38 @@ pub struct Served<'a> {
 }
 
 /// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
-const ATTR: &AsciiSet = &NON_ALPHANUMERIC.remove(b'!').remove(b'#').remove(b'$').remove(b'&').remove(b'+')
-    .remove(b'-').remove(b'.').remove(b'^').remove(b'_').remove(b'`').remove(b'|').remove(b'~');
+const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
 
 /// `attachment; filename="plain ascii"; filename*=UTF-8''exact%20name`: old clients get a
 /// harmless ASCII name, new ones the exact one, and no name can break out of the header.
 pub fn content_disposition(disposition: Disposition, filename: &str) -> HeaderValue {
     let fallback: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = utf8_percent_encode(filename, ATTR);
-    let value = format!("{}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}", disposition.as_str());
+    let value = format!(
+        "{}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}",
+        disposition.as_str()
+    );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
@@ -53,7 +73,10 @@ pub fn bytes_response(served: &Served<'_>, body: ByteStream) -> Response {
     if let Ok(v) = HeaderValue::from_str(served.content_type.as_str()) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(served.disposition, served.filename));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(served.disposition, served.filename),
+    );
     if let Some(etag) = served.etag
         && let Ok(v) = HeaderValue::from_str(&etag.quoted())
     {
@@ -96,6 +119,9 @@ mod tests {
         assert!(s.starts_with("attachment; filename=\"a_b__Set-Cookie: x.pdf\""), "{s}");
         assert!(!s.contains('\r') && !s.contains('\n'));
         let v = content_disposition(Disposition::Inline, "dossier médical.pdf");
-        assert_eq!(v.to_str().unwrap(), "inline; filename=\"dossier m_dical.pdf\"; filename*=UTF-8''dossier%20m%C3%A9dical.pdf");
+        assert_eq!(
+            v.to_str().unwrap(),
+            "inline; filename=\"dossier m_dical.pdf\"; filename*=UTF-8''dossier%20m%C3%A9dical.pdf"
+        );
     }
 }

@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, header};
 
+use filegate_core::Error;
 use filegate_core::domain::FileId;
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, Content};
-use filegate_core::Error;
 
 use super::body::{Served, bytes_response, not_modified, unsatisfiable_range_header};
 use super::error::ApiError;
@@ -31,7 +31,14 @@ pub async fn content(
         Ok(id) => id,
         Err(e) => return ApiError(e).into_response(),
     };
-    let answer = files::content(&state.services, &p, id, header_str(header::IF_NONE_MATCH), header_str(header::RANGE)).await;
+    let answer = files::content(
+        &state.services,
+        &p,
+        id,
+        header_str(header::IF_NONE_MATCH),
+        header_str(header::RANGE),
+    )
+    .await;
     match answer {
         Ok(Content::NotModified(file)) => not_modified(file.etag.as_ref()),
         Ok(Content::Bytes { file, range, body }) => {
@@ -46,7 +53,12 @@ pub async fn content(
             };
             bytes_response(&served, body)
         }
-        Err(e @ Error::Invalid { code: "range-not-satisfiable", .. }) => {
+        Err(
+            e @ Error::Invalid {
+                code: "range-not-satisfiable",
+                ..
+            },
+        ) => {
             let size = files::get(&state.services, &p, id).await.map(|f| f.size).unwrap_or(0);
             let mut response = ApiError(e).into_response();
             unsatisfiable_range_header(&mut response, size);

@@ -43,13 +43,17 @@ pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
         Error::NotFound { what } => (StatusCode::NOT_FOUND, "not-found", format!("{what} not found")),
         Error::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
         Error::TooLarge { code, message } => (StatusCode::PAYLOAD_TOO_LARGE, code, message.clone()),
-        Error::UnsupportedType { message } => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-content-type", message.clone())
-        }
+        Error::UnsupportedType { message } => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-content-type",
+            message.clone(),
+        ),
         Error::Mismatch { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
-        Error::Unavailable { what, .. } => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("{what} is unavailable; retry shortly"))
-        }
+        Error::Unavailable { what, .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{what} is unavailable; retry shortly"),
+        ),
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

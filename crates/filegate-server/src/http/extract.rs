@@ -59,7 +59,11 @@ impl From<QueryRejection> for BadRequest {
 
 impl From<PathRejection> for BadRequest {
     fn from(r: PathRejection) -> Self {
-        Self(error_response(StatusCode::BAD_REQUEST, "invalid-path-parameter", r.body_text()))
+        Self(error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid-path-parameter",
+            r.body_text(),
+        ))
     }
 }
 
@@ -76,7 +80,11 @@ where
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
-            let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { "body-too-large" } else { "invalid-body" };
+            let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "body-too-large"
+            } else {
+                "invalid-body"
+            };
             BadRequest(error_response(r.status(), code, r.body_text()))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use filegate_api::{BatchDeleted, ChangeList, DownloadView, FileList, FileView, PatchFile, StatusView};
 use filegate_core::domain::{
-    BucketName, FileId, FileQuery, FileStatus, MAX_PAGE, DEFAULT_PAGE, Metadata, ObjectPath, PageStart, Sort, decode_cursor,
-    parse_prefix,
+    BucketName, DEFAULT_PAGE, FileId, FileQuery, FileStatus, MAX_PAGE, Metadata, ObjectPath, PageStart, Sort,
+    decode_cursor, parse_prefix,
 };
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, FileChange};
@@ -23,14 +23,24 @@ use crate::state::AppState;
 /// A file's metadata and status.
 #[utoipa::path(get, path = "/v1/files/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 200, body = FileView), (status = 404, body = filegate_api::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Authenticated(p): Authenticated, Path(id): Path<String>) -> ApiResult<Json<FileView>> {
-    Ok(Json(views::file(files::get(&state.services, &p, FileId::parse(&id)?).await?)))
+pub async fn get(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileView>> {
+    Ok(Json(views::file(
+        files::get(&state.services, &p, FileId::parse(&id)?).await?,
+    )))
 }
 
 /// The cheap poll: status only.
 #[utoipa::path(get, path = "/v1/files/{id}/status", tag = "files", params(("id" = String, Path)),
     responses((status = 200, body = StatusView), (status = 404, body = filegate_api::ErrorBody)))]
-pub async fn status(State(state): State<AppState>, Authenticated(p): Authenticated, Path(id): Path<String>) -> ApiResult<Json<StatusView>> {
+pub async fn status(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StatusView>> {
     let file = files::get(&state.services, &p, FileId::parse(&id)?).await?;
     Ok(Json(views::status(&file)))
 }
@@ -57,7 +67,10 @@ pub async fn download(
         Some(_) => return Err(Error::invalid("invalid-query", "disposition is inline or attachment").into()),
     };
     let url = files::download_url(&state.services, &p, FileId::parse(&id)?, disposition).await?;
-    Ok(Json(DownloadView { url: url.url, expires_at: url.expires_at }))
+    Ok(Json(DownloadView {
+        url: url.url,
+        expires_at: url.expires_at,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -84,7 +97,10 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
     let sort = params.sort.as_deref().map(Sort::parse).transpose()?.unwrap_or_default();
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(Error::invalid("invalid-query", format!("limit must be 1 to {MAX_PAGE}")));
+        return Err(Error::invalid(
+            "invalid-query",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ));
     }
     let start = match (params.cursor, params.offset) {
         (Some(_), Some(_)) => return Err(Error::invalid("invalid-query", "use cursor or offset, not both")),
@@ -118,9 +134,17 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
 /// Files of the caller's tenant, filtered, sorted, paginated with a stable order.
 #[utoipa::path(get, path = "/v1/files", tag = "files", params(ListParams),
     responses((status = 200, body = FileList), (status = 400, body = filegate_api::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated, Query(params): Query<ListParams>) -> ApiResult<Json<FileList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<FileList>> {
     let page = files::list(&state.services, &p, parse_list(params)?).await?;
-    Ok(Json(FileList { items: page.items.into_iter().map(views::file).collect(), next_cursor: page.next_cursor, total: page.total }))
+    Ok(Json(FileList {
+        items: page.items.into_iter().map(views::file).collect(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -134,17 +158,28 @@ pub struct ChangesParams {
 /// What changed since a cursor, deletions included (seed 004's delta).
 #[utoipa::path(get, path = "/v1/files/changes", tag = "files", params(ChangesParams),
     responses((status = 200, body = ChangeList), (status = 400, body = filegate_api::ErrorBody)))]
-pub async fn changes(State(state): State<AppState>, Authenticated(p): Authenticated, Query(params): Query<ChangesParams>) -> ApiResult<Json<ChangeList>> {
+pub async fn changes(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Query(params): Query<ChangesParams>,
+) -> ApiResult<Json<ChangeList>> {
     let since = match params.since.as_deref() {
         None | Some("") => 0,
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| Error::invalid("invalid-cursor", "since must be a cursor from a previous answer"))?,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::invalid("invalid-cursor", "since must be a cursor from a previous answer"))?,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::invalid("invalid-query", format!("limit must be 1 to {MAX_PAGE}")).into());
     }
     let page = files::changes(&state.services, &p, since, limit).await?;
-    Ok(Json(ChangeList { items: page.items.into_iter().map(views::file).collect(), next_cursor: page.next_since.to_string() }))
+    Ok(Json(ChangeList {
+        items: page.items.into_iter().map(views::file).collect(),
+        next_cursor: page.next_since.to_string(),
+    }))
 }
 
 /// Renames a file or replaces its metadata.
@@ -167,15 +202,27 @@ pub async fn patch(
 /// Soft delete: answered at once, restorable within the bucket's retention.
 #[utoipa::path(delete, path = "/v1/files/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 200, body = FileView), (status = 404, body = filegate_api::ErrorBody), (status = 409, body = filegate_api::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Authenticated(p): Authenticated, Path(id): Path<String>) -> ApiResult<Json<FileView>> {
-    Ok(Json(views::file(files::delete(&state.services, &p, FileId::parse(&id)?).await?)))
+pub async fn delete(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileView>> {
+    Ok(Json(views::file(
+        files::delete(&state.services, &p, FileId::parse(&id)?).await?,
+    )))
 }
 
 /// Undoes a soft delete.
 #[utoipa::path(post, path = "/v1/files/{id}/restore", tag = "files", params(("id" = String, Path)),
     responses((status = 200, body = FileView), (status = 404, body = filegate_api::ErrorBody), (status = 409, body = filegate_api::ErrorBody)))]
-pub async fn restore(State(state): State<AppState>, Authenticated(p): Authenticated, Path(id): Path<String>) -> ApiResult<Json<FileView>> {
-    Ok(Json(views::file(files::restore(&state.services, &p, FileId::parse(&id)?).await?)))
+pub async fn restore(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileView>> {
+    Ok(Json(views::file(
+        files::restore(&state.services, &p, FileId::parse(&id)?).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -188,8 +235,21 @@ pub struct BatchDeleteParams {
 /// Deletes up to 1000 files at once (seed 003).
 #[utoipa::path(delete, path = "/v1/files", tag = "files", params(BatchDeleteParams),
     responses((status = 200, body = BatchDeleted), (status = 400, body = filegate_api::ErrorBody)))]
-pub async fn delete_many(State(state): State<AppState>, Authenticated(p): Authenticated, Query(params): Query<BatchDeleteParams>) -> ApiResult<Json<BatchDeleted>> {
-    let ids: Vec<String> = params.ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+pub async fn delete_many(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Query(params): Query<BatchDeleteParams>,
+) -> ApiResult<Json<BatchDeleted>> {
+    let ids: Vec<String> = params
+        .ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let out = files::delete_many(&state.services, &p, ids).await?;
-    Ok(Json(BatchDeleted { deleted: out.deleted.iter().map(ToString::to_string).collect(), not_found: out.not_found }))
+    Ok(Json(BatchDeleted {
+        deleted: out.deleted.iter().map(ToString::to_string).collect(),
+        not_found: out.not_found,
+    }))
 }

@@ -17,7 +17,9 @@ pub fn recorder() -> anyhow::Result<PrometheusHandle> {
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
-    let buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+    let buckets = [
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)?
         .install_recorder()
@@ -28,13 +30,19 @@ pub fn recorder() -> anyhow::Result<PrometheusHandle> {
 pub async fn middleware(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |m| m.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |m| m.as_str().to_owned());
     let bytes_in = content_length(request.headers());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method)];
-    metrics::counter!("filegate_http_requests_total", &[labels[0].clone(), labels[1].clone(), ("status", status)])
-        .increment(1);
+    metrics::counter!(
+        "filegate_http_requests_total",
+        &[labels[0].clone(), labels[1].clone(), ("status", status)]
+    )
+    .increment(1);
     metrics::histogram!("filegate_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     metrics::counter!("filegate_http_bytes_in_total").increment(bytes_in);
     metrics::counter!("filegate_http_bytes_out_total").increment(content_length(response.headers()));
@@ -60,5 +68,9 @@ pub async fn render(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "queue stats unavailable"),
     }
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use http::{HeaderName, Method, StatusCode, header};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -39,8 +39,12 @@ pub mod views;
 /// The routes and the OpenAPI document generated from them.
 pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let image_limit = usize::try_from(max_image_bytes.saturating_mul(4) / 3 + 64 * 1024).unwrap_or(usize::MAX);
-    let streamed = OpenApiRouter::new().routes(routes!(proxied::upload)).layer(DefaultBodyLimit::disable());
-    let images = OpenApiRouter::new().routes(routes!(images::upload)).layer(DefaultBodyLimit::max(image_limit));
+    let streamed = OpenApiRouter::new()
+        .routes(routes!(proxied::upload))
+        .layer(DefaultBodyLimit::disable());
+    let images = OpenApiRouter::new()
+        .routes(routes!(images::upload))
+        .layer(DefaultBodyLimit::max(image_limit));
     let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(uploads::create))
         .routes(routes!(uploads::complete_batch))
@@ -83,12 +87,18 @@ pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
     router
         .fallback(|| async { error::ApiError(Error::not_found("route")) })
         .method_not_allowed_fallback(|| async {
-            error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this route does not accept that method".into())
+            error::error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not accept that method".into(),
+            )
         })
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
-            tracing::error!("a handler panicked");
-            error::ApiError(Error::Internal(anyhow::anyhow!("handler panicked"))).into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                tracing::error!("a handler panicked");
+                error::ApiError(Error::Internal(anyhow::anyhow!("handler panicked"))).into_response()
+            },
+        ))
         .layer(cors(http))
         .layer(axum::middleware::from_fn(metrics::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
@@ -103,7 +113,14 @@ fn cors(http: &HttpConfig) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers(Any)
         .expose_headers([
             header::ETAG,

@@ -41,13 +41,24 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         };
         checks.insert(name.to_owned(), value);
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { status: if ready { "ready" } else { "unavailable" }.into(), checks };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" }.into(),
+        checks,
+    };
     (status, Json(body)).into_response()
 }
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi(State(state): State<AppState>) -> Response {
-    ([(http::header::CONTENT_TYPE, "application/json")], state.openapi.as_ref().clone()).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_ref().clone(),
+    )
+        .into_response()
 }

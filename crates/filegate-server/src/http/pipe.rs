@@ -19,7 +19,9 @@ where
     Fut: Future<Output = T>,
 {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(DEPTH);
-    let body: ByteStream = Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));
+    let body: ByteStream = Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
     let pump = async move {
         loop {
             let item = match field.chunk().await {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Multipart, State};
 use axum::extract::multipart::Field;
+use axum::extract::{Multipart, State};
 use http::StatusCode;
 
 use filegate_api::FileView;
@@ -42,7 +42,9 @@ async fn small_text(field: &mut Field<'_>) -> Result<String> {
     let mut out = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| bad_form(e.body_text()))? {
         if out.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(bad_form(format!("a text field may hold at most {MAX_FIELD_BYTES} bytes")));
+            return Err(bad_form(format!(
+                "a text field may hold at most {MAX_FIELD_BYTES} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
@@ -50,7 +52,12 @@ async fn small_text(field: &mut Field<'_>) -> Result<String> {
 }
 
 fn upload_request(fields: Fields, file_name: Option<&str>, part_type: Option<&str>) -> Result<ProxiedUpload> {
-    let bucket = BucketName::parse(fields.bucket.as_deref().ok_or_else(|| bad_form("send `bucket` before `file`"))?)?;
+    let bucket = BucketName::parse(
+        fields
+            .bucket
+            .as_deref()
+            .ok_or_else(|| bad_form("send `bucket` before `file`"))?,
+    )?;
     let path = match (fields.path, fields.prefix) {
         (Some(path), _) => ObjectPath::parse(&path)?,
         (None, prefix) => {
@@ -71,7 +78,13 @@ fn upload_request(fields: Fields, file_name: Option<&str>, part_type: Option<&st
         None => Metadata::default(),
     };
     let external_id = fields.external_id.as_deref().map(parse_external_id).transpose()?;
-    Ok(ProxiedUpload { bucket, path, content_type, metadata, external_id })
+    Ok(ProxiedUpload {
+        bucket,
+        path,
+        content_type,
+        metadata,
+        external_id,
+    })
 }
 
 /// Uploads a file through the gateway.
@@ -86,7 +99,11 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
     let mut fields = Fields::default();
     loop {
-        let mut field = form.next_field().await.map_err(|e| bad_form(e.body_text()))?.ok_or_else(|| bad_form("the form has no `file` field"))?;
+        let mut field = form
+            .next_field()
+            .await
+            .map_err(|e| bad_form(e.body_text()))?
+            .ok_or_else(|| bad_form("the form has no `file` field"))?;
         let name = field.name().unwrap_or_default().to_owned();
         let slot = match name.as_str() {
             "bucket" | "bucketName" => &mut fields.bucket,
@@ -99,8 +116,10 @@ pub async fn upload(
                 let file_name = field.file_name().map(str::to_owned);
                 let part_type = field.content_type().map(str::to_owned);
                 let request = upload_request(fields, file_name.as_deref(), part_type.as_deref())?;
-                let file =
-                    pipe::field_into(&mut field, |body| proxied::upload(&state.services, &principal, request, body)).await?;
+                let file = pipe::field_into(&mut field, |body| {
+                    proxied::upload(&state.services, &principal, request, body)
+                })
+                .await?;
                 return Ok((StatusCode::CREATED, Json(views::file(file))));
             }
             other => return Err(bad_form(format!("unknown form field {other:?}")).into()),
@@ -108,4 +127,3 @@ pub async fn upload(
         *slot = Some(small_text(&mut field).await?);
     }
 }
-

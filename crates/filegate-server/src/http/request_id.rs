@@ -30,7 +30,11 @@ fn accept(value: &HeaderValue) -> Option<String> {
 }
 
 pub async fn middleware(request: Request, next: Next) -> Response {
-    let id = request.headers().get(HEADER).and_then(accept).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let id = request
+        .headers()
+        .get(HEADER)
+        .and_then(accept)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     let span = tracing::info_span!(
         "request",
@@ -39,7 +43,9 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         route = route.as_deref().unwrap_or("unmatched"),
         tenant = tracing::field::Empty,
     );
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request).instrument(span.clone())).await;
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .await;
     if response.status().as_u16() >= 400 && !is_json(&response) {
         let status = response.status();
         response = REQUEST_ID.sync_scope(id.clone(), || json_error_for(status));

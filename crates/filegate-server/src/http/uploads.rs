@@ -58,13 +58,25 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<UploadCreated>)> {
     let created = uploads::create(&state.services, &principal, parse_new_upload(req)?).await?;
     let upload = match created.instructions {
-        Instructions::Single(signed) if signed.method == "POST" => {
-            UploadInstructions::Post { url: signed.url, fields: signed.fields }
-        }
-        Instructions::Single(signed) => UploadInstructions::Put { url: signed.url, headers: signed.headers },
-        Instructions::Multipart { upload_id, part_size, part_count, parts } => {
-            UploadInstructions::Multipart { upload_id, part_size, part_count, parts: part_views(parts) }
-        }
+        Instructions::Single(signed) if signed.method == "POST" => UploadInstructions::Post {
+            url: signed.url,
+            fields: signed.fields,
+        },
+        Instructions::Single(signed) => UploadInstructions::Put {
+            url: signed.url,
+            headers: signed.headers,
+        },
+        Instructions::Multipart {
+            upload_id,
+            part_size,
+            part_count,
+            parts,
+        } => UploadInstructions::Multipart {
+            upload_id,
+            part_size,
+            part_count,
+            parts: part_views(parts),
+        },
     };
     let body = UploadCreated {
         file_id: created.file.id.to_string(),
@@ -86,15 +98,25 @@ pub async fn parts(
 ) -> ApiResult<Json<PartUrls>> {
     let id = FileId::parse(&file_id)?;
     let parts = uploads::part_urls_for(&state.services, &principal, id, req.numbers).await?;
-    Ok(Json(PartUrls { parts: part_views(parts) }))
+    Ok(Json(PartUrls {
+        parts: part_views(parts),
+    }))
 }
 
-fn parse_completion(size: Option<u64>, sha256: Option<String>, etag: Option<String>, parts: Vec<CompletedPart>) -> Result<Completion> {
+fn parse_completion(
+    size: Option<u64>,
+    sha256: Option<String>,
+    etag: Option<String>,
+    parts: Vec<CompletedPart>,
+) -> Result<Completion> {
     Ok(Completion {
         size,
         sha256: sha256.as_deref().map(Sha256Hex::parse).transpose()?,
         etag: etag.as_deref().map(ETag::parse).transpose()?,
-        parts: parts.into_iter().map(|p| Ok((p.number, ETag::parse(&p.etag)?))).collect::<Result<_>>()?,
+        parts: parts
+            .into_iter()
+            .map(|p| Ok((p.number, ETag::parse(&p.etag)?)))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -124,11 +146,22 @@ pub async fn complete_batch(
     Json(req): Json<CompleteUploads>,
 ) -> ApiResult<Json<CompletedUploads>> {
     if req.uploads.len() > state.services.settings.max_batch {
-        return Err(Error::invalid("too-many-items", format!("at most {} items", state.services.settings.max_batch)).into());
+        return Err(Error::invalid(
+            "too-many-items",
+            format!("at most {} items", state.services.settings.max_batch),
+        )
+        .into());
     }
     let mut results = Vec::with_capacity(req.uploads.len());
     let mut items = Vec::new();
-    for CompleteItem { file_id, size, sha256, etag, parts } in req.uploads {
+    for CompleteItem {
+        file_id,
+        size,
+        sha256,
+        etag,
+        parts,
+    } in req.uploads
+    {
         match FileId::parse(&file_id).and_then(|id| Ok((id, parse_completion(size, sha256, etag, parts)?))) {
             Ok(item) => items.push(item),
             Err(e) => results.push(item_error(file_id, &e)),
@@ -137,7 +170,11 @@ pub async fn complete_batch(
     if !items.is_empty() {
         for (id, outcome) in uploads::complete_batch(&state.services, &principal, items).await? {
             results.push(match outcome {
-                Ok(file) => CompleteResult { file_id: id.to_string(), file: Some(views::file(file)), error: None },
+                Ok(file) => CompleteResult {
+                    file_id: id.to_string(),
+                    file: Some(views::file(file)),
+                    error: None,
+                },
                 Err(e) => item_error(id.to_string(), &e),
             });
         }
@@ -151,7 +188,15 @@ fn item_error(file_id: String, e: &Error) -> CompleteResult {
     if let Error::Internal(err) = e {
         tracing::error!(error = format!("{err:#}"), %file_id, "batch item failed");
     }
-    CompleteResult { file_id, file: None, error: Some(ItemError { code: code.to_owned(), status: status.as_u16(), message }) }
+    CompleteResult {
+        file_id,
+        file: None,
+        error: Some(ItemError {
+            code: code.to_owned(),
+            status: status.as_u16(),
+            message,
+        }),
+    }
 }
 
 /// Aborts a pending upload and frees its parts; the file ends `expired`.
@@ -163,5 +208,7 @@ pub async fn abort(
     Path(file_id): Path<String>,
 ) -> ApiResult<Json<FileView>> {
     let id = FileId::parse(&file_id)?;
-    Ok(Json(views::file(uploads::abort(&state.services, &principal, id).await?)))
+    Ok(Json(views::file(
+        uploads::abort(&state.services, &principal, id).await?,
+    )))
 }

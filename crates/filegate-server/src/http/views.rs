@@ -33,7 +33,12 @@ pub fn file(f: FileRecord) -> FileView {
 }
 
 pub fn status(f: &FileRecord) -> StatusView {
-    StatusView { id: f.id.to_string(), status: f.status.to_string(), status_reason: f.status_reason.clone(), updated_at: f.updated_at }
+    StatusView {
+        id: f.id.to_string(),
+        status: f.status.to_string(),
+        status_reason: f.status_reason.clone(),
+        updated_at: f.updated_at,
+    }
 }
 
 pub fn dedup_name(d: DedupScope) -> &'static str {
@@ -59,7 +64,10 @@ pub fn bucket(b: Bucket) -> BucketView {
 }
 
 pub fn tenant(t: Tenant) -> TenantView {
-    TenantView { id: t.id.to_string(), created_at: t.created_at }
+    TenantView {
+        id: t.id.to_string(),
+        created_at: t.created_at,
+    }
 }
 
 pub fn api_key(k: ApiKey) -> ApiKeyView {

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
-use filegate_core::domain::{
-    FileId, FileQuery, FileRecord, FileStatus, PageStart, SortKey, SortValue, TenantId,
-};
+use filegate_core::domain::{FileId, FileQuery, FileRecord, FileStatus, PageStart, SortKey, SortValue, TenantId};
 use filegate_core::ports::NewJob;
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -18,10 +16,7 @@ fn records(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, StoreError> {
 }
 
 impl SqliteStore {
-    pub(super) async fn insert_file_impl(
-        &self,
-        file: &FileRecord,
-    ) -> Result<FileRecord, StoreError> {
+    pub(super) async fn insert_file_impl(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
         let seq = next_change_seq(&mut tx).await?;
@@ -70,11 +65,7 @@ impl SqliteStore {
         FileRecord::try_from(row)
     }
 
-    pub(super) async fn get_file_impl(
-        &self,
-        tenant: &TenantId,
-        id: FileId,
-    ) -> Result<Option<FileRecord>, StoreError> {
+    pub(super) async fn get_file_impl(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
         sqlx::query_as::<_, FileRow>(concat!(
             "SELECT ",
             file_columns!(),
@@ -99,13 +90,12 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         // The write lock is held from BEGIN IMMEDIATE, so nothing changes between this read
         // and the update below.
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
-                .bind(v.tenant)
-                .bind(&v.id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
+            .bind(v.tenant)
+            .bind(&v.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_err)?;
         let Some(stored) = stored else {
             return Err(StoreError::NotFound);
         };
@@ -185,8 +175,7 @@ impl SqliteStore {
             ("ASC", ">")
         };
 
-        let mut page =
-            QueryBuilder::<Sqlite>::new(concat!("SELECT ", file_columns!(), " FROM files"));
+        let mut page = QueryBuilder::<Sqlite>::new(concat!("SELECT ", file_columns!(), " FROM files"));
         push_filters(&mut page, tenant, query)?;
         if let PageStart::After(after) = &query.start {
             page.push(format_args!(" AND ({column}, id) {after_op} ("));
@@ -194,9 +183,7 @@ impl SqliteStore {
                 (SortKey::Name, SortValue::Text(name)) => page.push_bind(name.clone()),
                 (SortKey::CreatedAt | SortKey::Size, SortValue::Int(n)) => page.push_bind(*n),
                 _ => {
-                    return Err(StoreError::Input(
-                        "the cursor does not fit the sort order".into(),
-                    ));
+                    return Err(StoreError::Input("the cursor does not fit the sort order".into()));
                 }
             };
             page.push(", ").push_bind(after.id.to_string()).push(")");
@@ -230,8 +217,7 @@ impl SqliteStore {
             .await
             .map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
-        let total = u64::try_from(total)
-            .map_err(|_| StoreError::Other(anyhow::anyhow!("negative count {total}")))?;
+        let total = u64::try_from(total).map_err(|_| StoreError::Other(anyhow::anyhow!("negative count {total}")))?;
         Ok((records(rows)?, Some(total)))
     }
 
@@ -286,16 +272,10 @@ impl SqliteStore {
 }
 
 /// `WHERE …` for every filter of `query`, scoped to `tenant`.
-fn push_filters(
-    qb: &mut QueryBuilder<Sqlite>,
-    tenant: &TenantId,
-    query: &FileQuery,
-) -> Result<(), StoreError> {
-    qb.push(" WHERE tenant = ")
-        .push_bind(tenant.as_str().to_owned());
+fn push_filters(qb: &mut QueryBuilder<Sqlite>, tenant: &TenantId, query: &FileQuery) -> Result<(), StoreError> {
+    qb.push(" WHERE tenant = ").push_bind(tenant.as_str().to_owned());
     if let Some(bucket) = &query.bucket {
-        qb.push(" AND bucket = ")
-            .push_bind(bucket.as_str().to_owned());
+        qb.push(" AND bucket = ").push_bind(bucket.as_str().to_owned());
     }
     match query.status {
         Some(status) => qb.push(" AND status = ").push_bind(status.as_str()),
@@ -319,10 +299,8 @@ fn push_filters(
             Some("*") => {}
             // Essences starting with `kind/`: from `kind/` up to `kind0` ('0' follows '/').
             Some(kind) => {
-                qb.push(" AND content_essence >= ")
-                    .push_bind(format!("{kind}/"));
-                qb.push(" AND content_essence < ")
-                    .push_bind(format!("{kind}0"));
+                qb.push(" AND content_essence >= ").push_bind(format!("{kind}/"));
+                qb.push(" AND content_essence < ").push_bind(format!("{kind}0"));
             }
             None => {
                 qb.push(" AND content_essence = ").push_bind(pattern);

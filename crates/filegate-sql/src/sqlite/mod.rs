@@ -22,13 +22,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant,
-    TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant, TenantId,
 };
 use filegate_core::ports::{MetadataStore, NewJob};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::Notify;
 
@@ -88,9 +85,7 @@ impl SqliteStore {
             // A reader that tried to write would be a bug; make SQLite refuse it.
             .connect_with(options.pragma("query_only", "ON"))
             .await
-            .with_context(|| {
-                format!("opening readers on the SQLite database {}", path.display())
-            })?;
+            .with_context(|| format!("opening readers on the SQLite database {}", path.display()))?;
 
         Ok(Self {
             writer,
@@ -107,10 +102,7 @@ impl SqliteStore {
 
     /// Starts a write transaction holding SQLite's write lock from the first statement.
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_err)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)
     }
 
     fn wake_workers(&self) {
@@ -130,35 +122,26 @@ async fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError>
 
 /// Inserts a job inside the caller's transaction. `Conflict` when the id exists.
 async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) VALUES (?, ?, ?, ?, 0, ?)",
-    )
-    .bind(job.id.to_string())
-    .bind(job.job.kind())
-    .bind(to_json("job", &job.job)?)
-    .bind(micros(job.run_at))
-    .bind(micros(Utc::now()))
-    .execute(conn)
-    .await
-    .map_err(store_err)?;
+    sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) VALUES (?, ?, ?, ?, 0, ?)")
+        .bind(job.id.to_string())
+        .bind(job.job.kind())
+        .bind(to_json("job", &job.job)?)
+        .bind(micros(job.run_at))
+        .bind(micros(Utc::now()))
+        .execute(conn)
+        .await
+        .map_err(store_err)?;
     Ok(())
 }
 
 #[async_trait::async_trait]
 impl MetadataStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(store_err)?;
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(store_err)?;
         Ok(())
     }
 
-    async fn create_tenant(
-        &self,
-        tenant: &Tenant,
-        first_bucket: &Bucket,
-    ) -> Result<(), StoreError> {
+    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError> {
         self.create_tenant_impl(tenant, first_bucket).await
     }
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -171,11 +154,7 @@ impl MetadataStore for SqliteStore {
     async fn update_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
         self.update_bucket_impl(bucket).await
     }
-    async fn get_bucket(
-        &self,
-        tenant: &TenantId,
-        name: &BucketName,
-    ) -> Result<Option<Bucket>, StoreError> {
+    async fn get_bucket(&self, tenant: &TenantId, name: &BucketName) -> Result<Option<Bucket>, StoreError> {
         self.get_bucket_impl(tenant, name).await
     }
     async fn list_buckets(&self, tenant: &TenantId) -> Result<Vec<Bucket>, StoreError> {
@@ -191,23 +170,14 @@ impl MetadataStore for SqliteStore {
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
         self.list_api_keys_impl(tenant).await
     }
-    async fn revoke_api_key(
-        &self,
-        tenant: &TenantId,
-        id: ApiKeyId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.revoke_api_key_impl(tenant, id, at).await
     }
 
     async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
         self.insert_file_impl(file).await
     }
-    async fn get_file(
-        &self,
-        tenant: &TenantId,
-        id: FileId,
-    ) -> Result<Option<FileRecord>, StoreError> {
+    async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
         self.get_file_impl(tenant, id).await
     }
     async fn update_file(
@@ -225,19 +195,10 @@ impl MetadataStore for SqliteStore {
     ) -> Result<(Vec<FileRecord>, Option<u64>), StoreError> {
         self.list_files_impl(tenant, query).await
     }
-    async fn changed_files(
-        &self,
-        tenant: &TenantId,
-        since: i64,
-        limit: u32,
-    ) -> Result<Vec<FileRecord>, StoreError> {
+    async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
         self.changed_files_impl(tenant, since, limit).await
     }
-    async fn due_for_sweep(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<FileRecord>, StoreError> {
+    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
         self.due_for_sweep_impl(now, limit).await
     }
 }

@@ -123,13 +123,7 @@ impl JobQueue for SqliteStore {
         .await
     }
 
-    async fn retry(
-        &self,
-        id: JobId,
-        worker: &str,
-        run_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    async fn retry(&self, id: JobId, worker: &str, run_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         self.held(
             sqlx::query(
                 "UPDATE jobs SET leased_by = NULL, lease_until = NULL, run_at = ?, last_error = ? \

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, JobId,
-    ObjectPath, Role, Sha256Hex, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, JobId, ObjectPath, Role,
+    Sha256Hex, Tenant, TenantId,
 };
 use filegate_core::ports::{ClaimedJob, Job};
 use sqlx::FromRow;
@@ -28,8 +28,7 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 pub(crate) fn time(what: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(v)
-        .ok_or_else(|| bad_row(what, format!("timestamp {v} out of range")))
+    DateTime::from_timestamp_micros(v).ok_or_else(|| bad_row(what, format!("timestamp {v} out of range")))
 }
 
 fn opt_time(what: &str, v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -37,8 +36,7 @@ fn opt_time(what: &str, v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreEr
 }
 
 pub(crate) fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v)
-        .map_err(|_| unstorable(what, format!("{v} exceeds the engine's integer range")))
+    i64::try_from(v).map_err(|_| unstorable(what, format!("{v} exceeds the engine's integer range")))
 }
 
 fn to_u64(what: &str, v: i64) -> Result<u64, StoreError> {
@@ -58,8 +56,7 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, S
 }
 
 fn status(what: &str, s: &str) -> Result<FileStatus, StoreError> {
-    s.parse()
-        .map_err(|_| bad_row(what, format!("unknown status {s:?}")))
+    s.parse().map_err(|_| bad_row(what, format!("unknown status {s:?}")))
 }
 
 fn tenant_id(s: &str) -> Result<TenantId, StoreError> {
@@ -120,10 +117,7 @@ pub(crate) struct ApiKeyRow {
 }
 
 pub(crate) fn roles_json(roles: &[Role]) -> Result<String, StoreError> {
-    to_json(
-        "api_key.roles",
-        &roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-    )
+    to_json("api_key.roles", &roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())
 }
 
 impl TryFrom<ApiKeyRow> for ApiKey {
@@ -134,12 +128,11 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             .iter()
             .map(|n| Role::parse(n).map_err(|e| bad_row("api_key.roles", e)))
             .collect::<Result<_, _>>()?;
-        let secret_hash: [u8; 32] = r.secret_hash.as_slice().try_into().map_err(|_| {
-            bad_row(
-                "api_key.secret_hash",
-                format!("{} bytes, not 32", r.secret_hash.len()),
-            )
-        })?;
+        let secret_hash: [u8; 32] = r
+            .secret_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad_row("api_key.secret_hash", format!("{} bytes, not 32", r.secret_hash.len())))?;
         Ok(ApiKey {
             id: ApiKeyId::from_uuid(uuid("api_key.id", &r.id)?),
             tenant: tenant_id(&r.tenant)?,
@@ -194,8 +187,7 @@ impl TryFrom<FileRow> for FileRecord {
             bucket: bucket_name(&r.bucket)?,
             path: ObjectPath::parse(&r.path).map_err(|e| bad_row("file.path", e))?,
             size: to_u64("file.size", r.size)?,
-            content_type: ContentType::parse(&r.content_type)
-                .map_err(|e| bad_row("file.content_type", e))?,
+            content_type: ContentType::parse(&r.content_type).map_err(|e| bad_row("file.content_type", e))?,
             declared_sha256: sha("file.declared_sha256", r.declared_sha256)?,
             sha256: sha("file.sha256", r.sha256)?,
             etag: r

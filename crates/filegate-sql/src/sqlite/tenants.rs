@@ -16,26 +16,20 @@ macro_rules! api_key_columns {
 }
 
 async fn insert_bucket(conn: &mut SqliteConnection, bucket: &Bucket) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO buckets (tenant, name, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(bucket.tenant.as_str())
-    .bind(bucket.name.as_str())
-    .bind(to_json("bucket.policy", &bucket.policy)?)
-    .bind(micros(bucket.created_at))
-    .bind(micros(bucket.updated_at))
-    .execute(conn)
-    .await
-    .map_err(store_err)?;
+    sqlx::query("INSERT INTO buckets (tenant, name, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(bucket.tenant.as_str())
+        .bind(bucket.name.as_str())
+        .bind(to_json("bucket.policy", &bucket.policy)?)
+        .bind(micros(bucket.created_at))
+        .bind(micros(bucket.updated_at))
+        .execute(conn)
+        .await
+        .map_err(store_err)?;
     Ok(())
 }
 
 impl SqliteStore {
-    pub(super) async fn create_tenant_impl(
-        &self,
-        tenant: &Tenant,
-        first_bucket: &Bucket,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn create_tenant_impl(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError> {
         if first_bucket.tenant != tenant.id {
             return Err(StoreError::Other(anyhow::anyhow!(
                 "the first bucket of tenant {} belongs to tenant {}",
@@ -50,19 +44,14 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| match store_err(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("tenant {} exists", tenant.id))
-                }
+                StoreError::Conflict(_) => StoreError::Conflict(format!("tenant {} exists", tenant.id)),
                 other => other,
             })?;
         insert_bucket(&mut tx, first_bucket).await?;
         tx.commit().await.map_err(store_err)
     }
 
-    pub(super) async fn get_tenant_impl(
-        &self,
-        id: &TenantId,
-    ) -> Result<Option<Tenant>, StoreError> {
+    pub(super) async fn get_tenant_impl(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         sqlx::query_as::<_, TenantRow>("SELECT id, created_at FROM tenants WHERE id = ?")
             .bind(id.as_str())
             .fetch_optional(&self.reader)
@@ -75,9 +64,7 @@ impl SqliteStore {
     pub(super) async fn create_bucket_impl(&self, bucket: &Bucket) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         insert_bucket(&mut tx, bucket).await.map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("bucket {} exists", bucket.name))
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(format!("bucket {} exists", bucket.name)),
             other => other,
         })?;
         tx.commit().await.map_err(store_err)
@@ -85,16 +72,14 @@ impl SqliteStore {
 
     pub(super) async fn update_bucket_impl(&self, bucket: &Bucket) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE buckets SET policy = ?, updated_at = ? WHERE tenant = ? AND name = ?",
-        )
-        .bind(to_json("bucket.policy", &bucket.policy)?)
-        .bind(micros(bucket.updated_at))
-        .bind(bucket.tenant.as_str())
-        .bind(bucket.name.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+        let done = sqlx::query("UPDATE buckets SET policy = ?, updated_at = ? WHERE tenant = ? AND name = ?")
+            .bind(to_json("bucket.policy", &bucket.policy)?)
+            .bind(micros(bucket.updated_at))
+            .bind(bucket.tenant.as_str())
+            .bind(bucket.name.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -118,10 +103,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn list_buckets_impl(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<Bucket>, StoreError> {
+    pub(super) async fn list_buckets_impl(&self, tenant: &TenantId) -> Result<Vec<Bucket>, StoreError> {
         sqlx::query_as::<_, BucketRow>(
             "SELECT tenant, name, policy, created_at, updated_at FROM buckets WHERE tenant = ? ORDER BY name",
         )
@@ -153,10 +135,7 @@ impl SqliteStore {
         tx.commit().await.map_err(store_err)
     }
 
-    pub(super) async fn find_api_key_impl(
-        &self,
-        secret_hash: &[u8; 32],
-    ) -> Result<Option<ApiKey>, StoreError> {
+    pub(super) async fn find_api_key_impl(&self, secret_hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError> {
         sqlx::query_as::<_, ApiKeyRow>(concat!(
             "SELECT ",
             api_key_columns!(),
@@ -170,10 +149,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) async fn list_api_keys_impl(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<ApiKey>, StoreError> {
+    pub(super) async fn list_api_keys_impl(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
         sqlx::query_as::<_, ApiKeyRow>(concat!(
             "SELECT ",
             api_key_columns!(),
@@ -196,15 +172,13 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         // Idempotent: a second revocation keeps the first time.
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant = ? AND id = ?",
-        )
-        .bind(micros(at))
-        .bind(tenant.as_str())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant = ? AND id = ?")
+            .bind(micros(at))
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

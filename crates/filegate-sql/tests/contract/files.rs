@@ -4,9 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use filegate_core::StoreError;
-use filegate_core::domain::{
-    ETag, FileQuery, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex, UploadPlan,
-};
+use filegate_core::domain::{ETag, FileQuery, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex, UploadPlan};
 use filegate_core::ports::{Job, NewJob};
 
 use super::{Queue, Store, bname, bucket, ct, new_file, now, secs, tenant};
@@ -43,10 +41,7 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
     let stored = store.insert_file(&f).await.unwrap();
     assert!(stored.change_seq > 0);
     assert_eq!(stored, super::with_seq(&f, stored.change_seq));
-    assert_eq!(
-        store.get_file(&a, f.id).await.unwrap(),
-        Some(stored.clone())
-    );
+    assert_eq!(store.get_file(&a, f.id).await.unwrap(), Some(stored.clone()));
 
     let dup = store.insert_file(&f).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
@@ -57,10 +52,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     store.create_bucket(&bucket(&a, "archive")).await.unwrap();
-    let pending = store
-        .insert_file(&new_file(&a, "in/report.pdf"))
-        .await
-        .unwrap();
+    let pending = store.insert_file(&new_file(&a, "in/report.pdf")).await.unwrap();
 
     let mut next = pending.clone();
     next.status = FileStatus::Uploaded;
@@ -76,30 +68,19 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
 
     // Wrong expected status: Conflict, nothing written, no job.
     let wrong = store
-        .update_file(
-            &next,
-            &[FileStatus::Ready, FileStatus::Processing],
-            Some(&job),
-        )
+        .update_file(&next, &[FileStatus::Ready, FileStatus::Processing], Some(&job))
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict(_))), "{wrong:?}");
-    assert_eq!(
-        store.get_file(&a, pending.id).await.unwrap(),
-        Some(pending.clone())
-    );
+    assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(pending.clone()));
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     // Another tenant's view of the same id, or an unknown id: NotFound.
     let mut foreign = next.clone();
     foreign.tenant = b.clone();
-    let r = store
-        .update_file(&foreign, &[FileStatus::Pending], Some(&job))
-        .await;
+    let r = store.update_file(&foreign, &[FileStatus::Pending], Some(&job)).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "nowhere");
-    let r = store
-        .update_file(&unknown, &[FileStatus::Pending], None)
-        .await;
+    let r = store.update_file(&unknown, &[FileStatus::Pending], None).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
@@ -111,10 +92,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let mut expect = super::with_seq(&next, updated.change_seq);
     expect.created_at = pending.created_at;
     assert_eq!(updated, expect);
-    assert_eq!(
-        store.get_file(&a, pending.id).await.unwrap(),
-        Some(updated.clone())
-    );
+    assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(updated.clone()));
     // Moved: listed under its new bucket and name, not the old ones.
     let q = FileQuery {
         bucket: Some(bname("archive")),
@@ -122,10 +100,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
         ..Default::default()
     };
     let (items, _) = store.list_files(&a, &q).await.unwrap();
-    assert_eq!(
-        items.iter().map(|f| f.name()).collect::<Vec<_>>(),
-        ["final.pdf"]
-    );
+    assert_eq!(items.iter().map(|f| f.name()).collect::<Vec<_>>(), ["final.pdf"]);
 
     // The job committed with the row.
     let claimed = queue
@@ -133,10 +108,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
         .await
         .unwrap()
         .expect("the job was enqueued with the update");
-    assert_eq!(
-        (claimed.id, &claimed.job, claimed.attempt),
-        (job.id, &job.job, 1)
-    );
+    assert_eq!((claimed.id, &claimed.job, claimed.attempt), (job.id, &job.job, 1));
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     // A second CAS from the old status now fails: the status moved on.
@@ -145,20 +117,14 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     // An update without a job enqueues nothing.
     let mut ready = updated.clone();
     ready.status = FileStatus::Ready;
-    store
-        .update_file(&ready, &[FileStatus::Uploaded], None)
-        .await
-        .unwrap();
+    store.update_file(&ready, &[FileStatus::Uploaded], None).await.unwrap();
     assert_eq!(queue.stats().await.unwrap().queued, 0);
 }
 
 pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    let mine = store
-        .insert_file(&new_file(&a, "secret.txt"))
-        .await
-        .unwrap();
+    let mine = store.insert_file(&new_file(&a, "secret.txt")).await.unwrap();
 
     assert_eq!(store.get_file(&b, mine.id).await.unwrap(), None);
     let all = FileQuery {
@@ -170,28 +136,16 @@ pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
         start: filegate_core::domain::PageStart::Offset(0),
         ..all.clone()
     };
-    assert_eq!(
-        store.list_files(&b, &offset).await.unwrap(),
-        (vec![], Some(0))
-    );
+    assert_eq!(store.list_files(&b, &offset).await.unwrap(), (vec![], Some(0)));
     assert!(store.changed_files(&b, 0, 100).await.unwrap().is_empty());
 
     // The owner sees it everywhere.
-    assert_eq!(
-        store.get_file(&a, mine.id).await.unwrap(),
-        Some(mine.clone())
-    );
-    assert_eq!(
-        store.list_files(&a, &all).await.unwrap().0,
-        vec![mine.clone()]
-    );
+    assert_eq!(store.get_file(&a, mine.id).await.unwrap(), Some(mine.clone()));
+    assert_eq!(store.list_files(&a, &all).await.unwrap().0, vec![mine.clone()]);
     assert_eq!(store.changed_files(&a, 0, 100).await.unwrap(), vec![mine]);
 }
 
-fn set_status(
-    f: &filegate_core::domain::FileRecord,
-    status: FileStatus,
-) -> filegate_core::domain::FileRecord {
+fn set_status(f: &filegate_core::domain::FileRecord, status: FileStatus) -> filegate_core::domain::FileRecord {
     let mut next = f.clone();
     next.previous_status = Some(f.status);
     next.status = status;
@@ -206,19 +160,11 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
     let two = store.insert_file(&new_file(&a, "two")).await.unwrap();
     let three = store.insert_file(&new_file(&a, "three")).await.unwrap();
     let deleted = store
-        .update_file(
-            &set_status(&one, FileStatus::Deleted),
-            &[FileStatus::Pending],
-            None,
-        )
+        .update_file(&set_status(&one, FileStatus::Deleted), &[FileStatus::Pending], None)
         .await
         .unwrap();
     let purged = store
-        .update_file(
-            &set_status(&two, FileStatus::Purged),
-            &[FileStatus::Pending],
-            None,
-        )
+        .update_file(&set_status(&two, FileStatus::Purged), &[FileStatus::Pending], None)
         .await
         .unwrap();
 
@@ -228,16 +174,10 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
 
     // Resuming after a position returns only what changed later; limit is honoured.
     assert_eq!(
-        store
-            .changed_files(&a, three.change_seq, 100)
-            .await
-            .unwrap(),
+        store.changed_files(&a, three.change_seq, 100).await.unwrap(),
         vec![deleted.clone(), purged.clone()]
     );
-    assert_eq!(
-        store.changed_files(&a, 0, 2).await.unwrap(),
-        vec![three, deleted]
-    );
+    assert_eq!(store.changed_files(&a, 0, 2).await.unwrap(), vec![three, deleted]);
     assert!(
         store
             .changed_files(&a, purged.change_seq, 100)
@@ -265,18 +205,15 @@ pub async fn sweep_finds_expired_uploads_and_ended_retention(store: Store, _queu
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let t = now();
-    let insert = |tenant: &filegate_core::domain::TenantId,
-                  path: &str,
-                  status: FileStatus,
-                  expires: i64,
-                  purge: Option<i64>| {
-        let mut f = new_file(tenant, path);
-        f.status = status;
-        f.upload_expires_at = t + secs(expires);
-        f.purge_after = purge.map(|p| t + secs(p));
-        let store = store.clone();
-        async move { store.insert_file(&f).await.unwrap() }
-    };
+    let insert =
+        |tenant: &filegate_core::domain::TenantId, path: &str, status: FileStatus, expires: i64, purge: Option<i64>| {
+            let mut f = new_file(tenant, path);
+            f.status = status;
+            f.upload_expires_at = t + secs(expires);
+            f.purge_after = purge.map(|p| t + secs(p));
+            let store = store.clone();
+            async move { store.insert_file(&f).await.unwrap() }
+        };
     let expired_a = insert(&a, "expired-a", FileStatus::Pending, -60, None).await;
     let expired_b = insert(&b, "expired-b", FileStatus::Pending, -30, None).await;
     insert(&a, "still-open", FileStatus::Pending, 60, None).await;
@@ -287,18 +224,8 @@ pub async fn sweep_finds_expired_uploads_and_ended_retention(store: Store, _queu
 
     let due = store.due_for_sweep(t, 10).await.unwrap();
     let names: Vec<&str> = due.iter().map(|f| f.name()).collect();
-    assert_eq!(
-        names,
-        ["purge-b", "expired-a", "expired-b"],
-        "oldest due first"
-    );
+    assert_eq!(names, ["purge-b", "expired-a", "expired-b"], "oldest due first");
     assert_eq!(due, vec![purge_b.clone(), expired_a, expired_b]);
     assert_eq!(store.due_for_sweep(t, 1).await.unwrap(), vec![purge_b]);
-    assert!(
-        store
-            .due_for_sweep(t - secs(7200), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.due_for_sweep(t - secs(7200), 10).await.unwrap().is_empty());
 }

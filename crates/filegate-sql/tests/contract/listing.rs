@@ -7,10 +7,7 @@ use filegate_core::domain::{FileQuery, FileStatus, TenantId};
 use super::{Queue, Store, bname, bucket, ct, new_file, now, secs, tenant};
 
 async fn paths(store: &Store, tenant: &TenantId, query: FileQuery) -> BTreeSet<String> {
-    let query = FileQuery {
-        limit: 1000,
-        ..query
-    };
+    let query = FileQuery { limit: 1000, ..query };
     let (items, total) = store.list_files(tenant, &query).await.unwrap();
     assert_eq!(total, None, "no total without an offset");
     items.into_iter().map(|f| f.path.to_string()).collect()
@@ -34,14 +31,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
             -100,
             FileStatus::Ready,
         ),
-        (
-            "default",
-            "docs/sub/b.csv",
-            "text/csv",
-            20,
-            -50,
-            FileStatus::Ready,
-        ),
+        ("default", "docs/sub/b.csv", "text/csv", 20, -50, FileStatus::Ready),
         (
             "default",
             "docs2/c.csv",
@@ -51,39 +41,11 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
             FileStatus::Pending,
         ),
         ("other", "docs/d.png", "image/png", 40, 0, FileStatus::Ready),
-        (
-            "default",
-            "img/e.jpg",
-            "image/jpeg",
-            50,
-            10,
-            FileStatus::Failed,
-        ),
+        ("default", "img/e.jpg", "image/jpeg", 50, 10, FileStatus::Failed),
         ("default", "img/f.x", "imagery/x", 60, 20, FileStatus::Ready),
-        (
-            "default",
-            "docs/gone.txt",
-            "text/plain",
-            70,
-            30,
-            FileStatus::Deleted,
-        ),
-        (
-            "default",
-            "docs/purged.txt",
-            "text/plain",
-            80,
-            40,
-            FileStatus::Purged,
-        ),
-        (
-            "other",
-            "q/h.raw",
-            "image.x/raw",
-            45,
-            5,
-            FileStatus::Quarantined,
-        ),
+        ("default", "docs/gone.txt", "text/plain", 70, 30, FileStatus::Deleted),
+        ("default", "docs/purged.txt", "text/plain", 80, 40, FileStatus::Purged),
+        ("other", "q/h.raw", "image.x/raw", 45, 5, FileStatus::Quarantined),
     ];
     for (bucket, path, content_type, size, age, status) in specs {
         let mut f = new_file(&a, path);
@@ -94,10 +56,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         f.status = status;
         store.insert_file(&f).await.unwrap();
     }
-    store
-        .insert_file(&new_file(&b, "docs/a.txt"))
-        .await
-        .unwrap();
+    store.insert_file(&new_file(&b, "docs/a.txt")).await.unwrap();
 
     let q = FileQuery::default;
     let live = [
@@ -120,13 +79,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
                 bucket: Some(bname("default")),
                 ..q()
             },
-            &[
-                "docs/a.txt",
-                "docs/sub/b.csv",
-                "docs2/c.csv",
-                "img/e.jpg",
-                "img/f.x",
-            ],
+            &["docs/a.txt", "docs/sub/b.csv", "docs2/c.csv", "img/e.jpg", "img/f.x"],
         ),
         (
             FileQuery {
@@ -231,13 +184,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
                 created_after: Some(t - secs(50)),
                 ..q()
             },
-            &[
-                "docs2/c.csv",
-                "docs/d.png",
-                "img/e.jpg",
-                "img/f.x",
-                "q/h.raw",
-            ],
+            &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x", "q/h.raw"],
         ),
         (
             FileQuery {
@@ -259,13 +206,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
                 min_size: Some(30),
                 ..q()
             },
-            &[
-                "docs2/c.csv",
-                "docs/d.png",
-                "img/e.jpg",
-                "img/f.x",
-                "q/h.raw",
-            ],
+            &["docs2/c.csv", "docs/d.png", "img/e.jpg", "img/f.x", "q/h.raw"],
         ),
         (
             FileQuery {
@@ -308,11 +249,7 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         ),
     ];
     for (query, expected) in cases {
-        assert_eq!(
-            paths(&store, &a, query.clone()).await,
-            set(expected),
-            "{query:?}"
-        );
+        assert_eq!(paths(&store, &a, query.clone()).await, set(expected), "{query:?}");
     }
 }
 

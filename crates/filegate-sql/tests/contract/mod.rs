@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use filegate_core::domain::{
-    Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, FileStatus, Metadata,
-    ObjectPath, Processing, Tenant, TenantId, UploadPlan, blob_key_for,
+    Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing,
+    Tenant, TenantId, UploadPlan, blob_key_for,
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 

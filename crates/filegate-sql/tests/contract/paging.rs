@@ -37,14 +37,7 @@ pub async fn every_sort_order_pages_through_every_file_once(store: Store, _queue
     elsewhere.bucket = bname("other");
     store.insert_file(&elsewhere).await.unwrap();
 
-    for tag in [
-        "created_at",
-        "-created_at",
-        "name",
-        "-name",
-        "size",
-        "-size",
-    ] {
+    for tag in ["created_at", "-created_at", "name", "-name", "size", "-size"] {
         let sort = Sort::parse(tag).unwrap();
         let limit = 4;
         let mut seen = Vec::new();
@@ -59,10 +52,7 @@ pub async fn every_sort_order_pages_through_every_file_once(store: Store, _queue
             };
             let (rows, total) = store.list_files(&a, &query).await.unwrap();
             assert_eq!(total, None);
-            assert!(
-                rows.len() <= limit as usize + 1,
-                "{tag}: at most limit + 1 rows"
-            );
+            assert!(rows.len() <= limit as usize + 1, "{tag}: at most limit + 1 rows");
             let more = rows.len() > limit as usize;
             let page = &rows[..rows.len().min(limit as usize)];
             seen.extend(page.iter().map(|f| f.id));
@@ -71,11 +61,7 @@ pub async fn every_sort_order_pages_through_every_file_once(store: Store, _queue
             }
             start = PageStart::After(After::of(page.last().unwrap(), sort.key));
         }
-        assert_eq!(
-            seen,
-            expected_order(&files, sort),
-            "{tag}: every file once, in order"
-        );
+        assert_eq!(seen, expected_order(&files, sort), "{tag}: every file once, in order");
     }
 }
 

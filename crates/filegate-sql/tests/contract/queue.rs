@@ -22,11 +22,7 @@ fn job() -> NewJob {
 }
 
 fn stats(queued: u64, running: u64, dead: u64) -> QueueStats {
-    QueueStats {
-        queued,
-        running,
-        dead,
-    }
+    QueueStats { queued, running, dead }
 }
 
 pub async fn claimed_jobs_are_leased_then_completed(_store: Store, queue: Queue) {
@@ -45,10 +41,7 @@ pub async fn claimed_jobs_are_leased_then_completed(_store: Store, queue: Queue)
     assert_eq!(queue.stats().await.unwrap(), stats(1, 0, 0));
 
     let claimed = queue.claim("w1", LEASE).await.unwrap().unwrap();
-    assert_eq!(
-        (claimed.id, &claimed.job, claimed.attempt),
-        (j.id, &j.job, 1)
-    );
+    assert_eq!((claimed.id, &claimed.job, claimed.attempt), (j.id, &j.job, 1));
     assert_eq!(queue.stats().await.unwrap(), stats(0, 1, 0));
     // Under a live lease nobody else gets it.
     assert_eq!(queue.claim("w2", LEASE).await.unwrap(), None);
@@ -82,29 +75,18 @@ pub async fn jobs_are_claimed_oldest_due_first(_store: Store, queue: Queue) {
             "a leased job was handed out again: {order:?}"
         );
     }
-    assert_eq!(
-        order,
-        [jobs[1], jobs[3], jobs[0]],
-        "by run_at; the future one waits"
-    );
+    assert_eq!(order, [jobs[1], jobs[3], jobs[0]], "by run_at; the future one waits");
     assert_eq!(queue.stats().await.unwrap(), stats(1, 3, 0));
 }
 
 pub async fn an_ended_lease_makes_the_job_claimable_again(_store: Store, queue: Queue) {
     let j = job();
     queue.enqueue(&j).await.unwrap();
-    let first = queue
-        .claim("w1", Duration::from_millis(20))
-        .await
-        .unwrap()
-        .unwrap();
+    let first = queue.claim("w1", Duration::from_millis(20)).await.unwrap().unwrap();
     assert_eq!(first.attempt, 1);
 
     // w1 "dies": once its lease ends, w2 claims the job, counted as a second attempt.
-    let second = eventually(DEADLINE, || async {
-        queue.claim("w2", LEASE).await.unwrap()
-    })
-    .await;
+    let second = eventually(DEADLINE, || async { queue.claim("w2", LEASE).await.unwrap() }).await;
     assert_eq!((second.id, second.attempt), (j.id, 2));
 
     // w1 no longer holds the lease: whatever it says is NotFound.
@@ -112,18 +94,12 @@ pub async fn an_ended_lease_makes_the_job_claimable_again(_store: Store, queue: 
         queue.extend(j.id, "w1", LEASE).await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        queue.complete(j.id, "w1").await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(queue.complete(j.id, "w1").await, Err(StoreError::NotFound)));
     assert!(matches!(
         queue.retry(j.id, "w1", now(), "x").await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        queue.bury(j.id, "w1", "x").await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(queue.bury(j.id, "w1", "x").await, Err(StoreError::NotFound)));
     queue.complete(j.id, "w2").await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
 }
@@ -141,10 +117,7 @@ pub async fn retried_jobs_wait_until_due(_store: Store, queue: Queue) {
         .retry(later.id, "w", now() + secs(3600), "storage down")
         .await
         .unwrap();
-    queue
-        .retry(soon.id, "w", now() - secs(1), "flaky")
-        .await
-        .unwrap();
+    queue.retry(soon.id, "w", now() - secs(1), "flaky").await.unwrap();
     assert_eq!(
         queue.stats().await.unwrap(),
         stats(2, 0, 0),
@@ -169,10 +142,7 @@ pub async fn buried_jobs_are_dead_letters(_store: Store, queue: Queue) {
     queue.bury(c.id, "w", "corrupt input").await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 1));
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
-    assert!(matches!(
-        queue.complete(j.id, "w").await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(queue.complete(j.id, "w").await, Err(StoreError::NotFound)));
     assert!(matches!(
         queue.retry(j.id, "w", now(), "x").await,
         Err(StoreError::NotFound)
@@ -192,27 +162,17 @@ pub async fn only_the_lease_holder_may_settle_a_job(_store: Store, queue: Queue)
         queue.extend(j.id, "w2", LEASE).await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        queue.complete(j.id, "w2").await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(queue.complete(j.id, "w2").await, Err(StoreError::NotFound)));
     assert!(matches!(
         queue.retry(j.id, "w2", now(), "x").await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        queue.bury(j.id, "w2", "x").await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(queue.bury(j.id, "w2", "x").await, Err(StoreError::NotFound)));
     assert!(matches!(
         queue.complete(JobId::new(), "w1").await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(
-        queue.stats().await.unwrap(),
-        stats(0, 1, 0),
-        "the job is still w1's"
-    );
+    assert_eq!(queue.stats().await.unwrap(), stats(0, 1, 0), "the job is still w1's");
     queue.extend(j.id, "w1", LEASE).await.unwrap();
     queue.complete(j.id, "w1").await.unwrap();
 }
@@ -281,10 +241,7 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
         producers.spawn(async move {
             let mut jobs = Vec::new();
             for i in 0..15 {
-                let pending = store
-                    .insert_file(&new_file(&a, &format!("up/{i}")))
-                    .await
-                    .unwrap();
+                let pending = store.insert_file(&new_file(&a, &format!("up/{i}"))).await.unwrap();
                 let mut uploaded = pending.clone();
                 uploaded.status = FileStatus::Uploaded;
                 let job = NewJob::now(Job::ProcessFile {

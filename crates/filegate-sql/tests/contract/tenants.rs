@@ -14,30 +14,19 @@ pub async fn tenant_and_first_bucket_are_created_together(store: Store, _queue: 
     let first = bucket(&acme, "inbox");
     store.create_tenant(&t, &first).await.unwrap();
     assert_eq!(store.get_tenant(&acme).await.unwrap(), Some(t.clone()));
-    assert_eq!(
-        store.list_buckets(&acme).await.unwrap(),
-        vec![first.clone()]
-    );
+    assert_eq!(store.list_buckets(&acme).await.unwrap(), vec![first.clone()]);
 
     // A second create is a conflict, and its bucket is not left behind.
     let again = store.create_tenant(&t, &bucket(&acme, "other")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(
-        store.get_bucket(&acme, &bname("other")).await.unwrap(),
-        None
-    );
+    assert_eq!(store.get_bucket(&acme, &bname("other")).await.unwrap(), None);
 
     // A first bucket that names another tenant is refused, and creates no tenant.
     let stray = Tenant {
         id: tid("stray"),
         created_at: now(),
     };
-    assert!(
-        store
-            .create_tenant(&stray, &bucket(&acme, "x"))
-            .await
-            .is_err()
-    );
+    assert!(store.create_tenant(&stray, &bucket(&acme, "x")).await.is_err());
     assert_eq!(store.get_tenant(&stray.id).await.unwrap(), None);
     assert_eq!(store.get_bucket(&acme, &bname("x")).await.unwrap(), None);
 
@@ -81,11 +70,7 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
     };
     changed.updated_at = now() + secs(5);
     store.update_bucket(&changed).await.unwrap();
-    let stored = store
-        .get_bucket(&a, &bname("alpha"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = store.get_bucket(&a, &bname("alpha")).await.unwrap().unwrap();
     assert_eq!(stored.policy, changed.policy);
     assert_eq!(stored.updated_at, changed.updated_at);
     assert_eq!(stored.created_at, alpha.created_at);
@@ -96,27 +81,14 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
     let mut foreign = changed.clone();
     foreign.tenant = b.clone();
     foreign.name = bname("alpha");
-    assert!(matches!(
-        store.update_bucket(&foreign).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.update_bucket(&foreign).await, Err(StoreError::NotFound)));
     assert_eq!(
-        store
-            .get_bucket(&b, &bname("zeta"))
-            .await
-            .unwrap()
-            .unwrap()
-            .policy,
+        store.get_bucket(&b, &bname("zeta")).await.unwrap().unwrap().policy,
         BucketPolicy::default()
     );
 }
 
-fn key(
-    tenant: &filegate_core::domain::TenantId,
-    name: &str,
-    hash_byte: u8,
-    roles: Vec<Role>,
-) -> ApiKey {
+fn key(tenant: &filegate_core::domain::TenantId, name: &str, hash_byte: u8, roles: Vec<Role>) -> ApiKey {
     ApiKey {
         id: ApiKeyId::new(),
         tenant: tenant.clone(),
@@ -128,10 +100,7 @@ fn key(
     }
 }
 
-pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(
-    store: Store,
-    _queue: Queue,
-) {
+pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let first = key(&a, "ci", 1, vec![Role::Writer]);
@@ -147,10 +116,7 @@ pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(
         Err(StoreError::Conflict(_))
     ));
 
-    assert_eq!(
-        store.find_api_key(&[2; 32]).await.unwrap(),
-        Some(second.clone())
-    );
+    assert_eq!(store.find_api_key(&[2; 32]).await.unwrap(), Some(second.clone()));
     assert_eq!(store.find_api_key(&[9; 32]).await.unwrap(), None);
     assert_eq!(
         store.list_api_keys(&a).await.unwrap(),
@@ -168,31 +134,12 @@ pub async fn api_keys_are_found_by_hash_and_revoked_within_their_tenant(
         store.revoke_api_key(&a, ApiKeyId::new(), at).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(
-        store
-            .find_api_key(&[1; 32])
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
-        None
-    );
+    assert_eq!(store.find_api_key(&[1; 32]).await.unwrap().unwrap().revoked_at, None);
 
     store.revoke_api_key(&a, first.id, at).await.unwrap();
     // Idempotent: revoking again succeeds and keeps the first time.
-    store
-        .revoke_api_key(&a, first.id, at + secs(60))
-        .await
-        .unwrap();
+    store.revoke_api_key(&a, first.id, at + secs(60)).await.unwrap();
     let revoked = store.find_api_key(&[1; 32]).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
-    assert_eq!(
-        store
-            .find_api_key(&[2; 32])
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
-        None
-    );
+    assert_eq!(store.find_api_key(&[2; 32]).await.unwrap().unwrap().revoked_at, None);
 }

@@ -20,12 +20,17 @@ impl Stage for Hash {
         }
         let (digest, size) = sha256_of(ctx.services.blobs.as_ref(), &ctx.file.blob_key).await?;
         if size != ctx.file.size {
-            return Err(StageError::Fail(format!("read {size} bytes, {} were confirmed", ctx.file.size)));
+            return Err(StageError::Fail(format!(
+                "read {size} bytes, {} were confirmed",
+                ctx.file.size
+            )));
         }
         if let Some(declared) = &ctx.file.declared_sha256
             && declared != &digest
         {
-            return Err(StageError::Fail("the sha256 of the bytes differs from the declared one".into()));
+            return Err(StageError::Fail(
+                "the sha256 of the bytes differs from the declared one".into(),
+            ));
         }
         ctx.file.sha256 = Some(digest);
         Ok(())

@@ -21,7 +21,10 @@ impl Stage for Verify {
             .await?
             .ok_or_else(|| StageError::Fail("the uploaded bytes are missing from storage".into()))?;
         if meta.size != file.size {
-            return Err(StageError::Fail(format!("storage holds {} bytes, {} were confirmed", meta.size, file.size)));
+            return Err(StageError::Fail(format!(
+                "storage holds {} bytes, {} were confirmed",
+                meta.size, file.size
+            )));
         }
         Ok(())
     }

@@ -21,7 +21,11 @@ pub async fn create(
     Authenticated(p): Authenticated,
     Json(req): Json<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
-    let roles = req.roles.iter().map(|r| Role::parse(r)).collect::<Result<Vec<_>, _>>()?;
+    let roles = req
+        .roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let created = api_keys::create(&state.services, &p, req.name, roles).await?;
     let key = created.key;
     Ok((
@@ -38,14 +42,22 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/admin/api-keys", tag = "admin", responses((status = 200, body = ApiKeyList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<ApiKeyList>> {
-    let items = api_keys::list(&state.services, &p).await?.into_iter().map(views::api_key).collect();
+    let items = api_keys::list(&state.services, &p)
+        .await?
+        .into_iter()
+        .map(views::api_key)
+        .collect();
     Ok(Json(ApiKeyList { items }))
 }
 
 /// Revokes a key at once.
 #[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204, description = "revoked"), (status = 404, body = filegate_api::ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, Authenticated(p): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     api_keys::revoke(&state.services, &p, ApiKeyId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,12 +20,19 @@ fn parse_change(c: BucketPolicyChange) -> Result<PolicyChange> {
         Some("off") => Some(DedupScope::Off),
         Some("bucket") => Some(DedupScope::Bucket),
         Some("tenant") => Some(DedupScope::Tenant),
-        Some(other) => return Err(Error::invalid("invalid-policy", format!("dedup {other:?} is not tenant, bucket or off"))),
+        Some(other) => {
+            return Err(Error::invalid(
+                "invalid-policy",
+                format!("dedup {other:?} is not tenant, bucket or off"),
+            ));
+        }
     };
     Ok(PolicyChange {
         public: c.public,
         max_file_size: c.max_file_size,
-        allowed_content_types: c.allowed_content_types.map(|v| v.into_iter().map(|t| t.to_ascii_lowercase()).collect()),
+        allowed_content_types: c
+            .allowed_content_types
+            .map(|v| v.into_iter().map(|t| t.to_ascii_lowercase()).collect()),
         retention_days: c.retention_days,
         stages: c.stages,
         dedup,
@@ -63,13 +70,21 @@ pub async fn update(
 
 #[utoipa::path(get, path = "/v1/admin/buckets/{name}", tag = "admin", params(("name" = String, Path)),
     responses((status = 200, body = BucketView), (status = 404, body = filegate_api::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Authenticated(p): Authenticated, Path(name): Path<String>) -> ApiResult<Json<BucketView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(name): Path<String>,
+) -> ApiResult<Json<BucketView>> {
     let name = BucketName::parse(&name).map_err(|_| Error::not_found("bucket"))?;
     Ok(Json(views::bucket(buckets::get(&state.services, &p, &name).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/admin/buckets", tag = "admin", responses((status = 200, body = BucketList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<BucketList>> {
-    let items = buckets::list(&state.services, &p).await?.into_iter().map(views::bucket).collect();
+    let items = buckets::list(&state.services, &p)
+        .await?
+        .into_iter()
+        .map(views::bucket)
+        .collect();
     Ok(Json(BucketList { items }))
 }
