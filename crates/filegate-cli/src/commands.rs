@@ -77,10 +77,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
     telemetry::init(&config.log);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    // Signed URLs must name the port actually bound (`--listen 127.0.0.1:0` picks one).
+    config.listen = address;
     let data_dir = config.data_dir.clone();
     let gateway = Gateway::open(config).await?;
     if gateway.first_start {

@@ -179,9 +179,11 @@ impl Gateway {
 
 /// Opens the gateway for `config` and serves on `listener` until `shutdown`.
 pub async fn serve(
-    config: Config,
+    mut config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Signed URLs must name the address actually bound (it may have been port 0).
+    config.listen = listener.local_addr()?;
     Gateway::open(config).await?.serve(listener, shutdown).await
 }

@@ -1,0 +1,12 @@
+//! Hostile tests: bad input, bad credentials and other tenants' ids. Every refusal is
+//! checked for its status, its stable code and API.md's JSON error shape, and for having
+//! changed nothing (the tenant's files, the stored objects, the job queue).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod bad_input;
+mod signed_urls;
+mod support;
+mod tenancy;
