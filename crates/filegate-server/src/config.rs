@@ -184,6 +184,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// `figment::Jail` fixes the closures' error type (`figment::Error`, which is large).
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use super::{BucketName, ContentType, TenantId};
 use crate::error::Error;
 
+/// The largest file any bucket may take: S3's object limit (5 TiB), and far inside the
+/// integer range of every metadata engine, so no declared size can overflow a column.
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 /// Bucket limits when an admin does not set them.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024; // 5 TiB, S3's object limit
+pub const DEFAULT_MAX_FILE_SIZE: u64 = MAX_FILE_SIZE;
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// The processing stages a bucket may run, in pipeline order.
@@ -58,8 +61,11 @@ impl Default for BucketPolicy {
 impl BucketPolicy {
     /// Checks an admin's policy: stages must be known, types must be patterns, sizes sane.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.max_file_size == 0 {
-            return Err(Error::invalid("invalid-policy", "max_file_size must be at least 1"));
+        if !(1..=MAX_FILE_SIZE).contains(&self.max_file_size) {
+            return Err(Error::invalid(
+                "invalid-policy",
+                format!("max_file_size must be 1 to {MAX_FILE_SIZE}"),
+            ));
         }
         if self.retention_days > 36_500 {
             return Err(Error::invalid("invalid-policy", "retention_days must be at most 36500"));
@@ -93,12 +99,12 @@ impl BucketPolicy {
 
     /// Refuses a type the bucket does not allow (415) and a size over its limit (413).
     pub fn admit(&self, size: Option<u64>, ct: &ContentType) -> Result<(), Error> {
+        let limit = self.max_file_size.min(MAX_FILE_SIZE);
         if let Some(size) = size
-            && size > self.max_file_size
+            && size > limit
         {
             return Err(Error::too_large(format!(
-                "size {size} exceeds the bucket limit of {}",
-                self.max_file_size
+                "size {size} exceeds the bucket limit of {limit}"
             )));
         }
         if !self.allows_type(ct) {

@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use super::Services;
 use super::proxied::{self, ProxiedUpload};
-use crate::domain::{BucketName, ContentType, FileName, FileRecord, Metadata, ObjectPath, Principal, parse_prefix};
+use crate::domain::{
+    BucketName, ContentType, FileName, FileRecord, Metadata, ObjectPath, Permission, Principal, parse_prefix,
+};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,7 @@ pub struct NewImage {
 }
 
 pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -> Result<FileRecord> {
+    principal.require(Permission::Write)?;
     let bucket = super::buckets::get_for(services, principal, &req.bucket).await?;
     let essence = req.content_type.essence();
     let allowed = services.settings.image_types.iter().any(|t| t == essence)

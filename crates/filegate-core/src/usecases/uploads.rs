@@ -395,6 +395,21 @@ pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
     }
 }
 
+/// Whether the single upload (signed PUT or form) stored at `blob_key` still waits for its
+/// bytes. Storage serving its signed URL asks first, so a URL that is still unexpired cannot
+/// replace the bytes of a completed file, nor store bytes for an aborted or expired one.
+pub async fn accepts_single_upload(services: &Services, blob_key: &str) -> Result<()> {
+    let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
+    match services.store.get_file(&tenant, id).await? {
+        Some(FileRecord {
+            status: FileStatus::Pending,
+            upload: UploadPlan::Put | UploadPlan::Form,
+            ..
+        }) => Ok(()),
+        _ => Err(Error::not_found("upload")),
+    }
+}
+
 /// One item of a batch completion.
 pub type BatchItem = (FileId, Completion);
 

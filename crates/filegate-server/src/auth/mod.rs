@@ -6,7 +6,7 @@ use http::request::Parts;
 
 use filegate_core::Error;
 use filegate_core::domain::Principal;
-use filegate_core::usecases::api_keys;
+use filegate_core::usecases::{api_keys, tenants};
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -38,7 +38,12 @@ impl FromRequestParts<AppState> for Authenticated {
         let principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {
-            state.jwt.verify(value)?
+            let principal = state.jwt.verify(value)?;
+            // A token signed for a tenant that does not exist (or no longer does) grants nothing.
+            if !tenants::exists(&state.services, &principal.tenant).await? {
+                return Err(Error::unauthenticated("invalid-token", "the token's tenant does not exist").into());
+            }
+            principal
         };
         tracing::Span::current().record("tenant", principal.tenant.as_str());
         Ok(Self(principal))

@@ -22,6 +22,7 @@ use filegate_core::{Error, Result};
 
 use super::body::{Served, bytes_response, not_modified, unsatisfiable_range_header};
 use super::error::ApiError;
+use super::extract::MultipartForm;
 use super::pipe;
 use crate::state::AppState;
 
@@ -64,6 +65,7 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
     match grant.kind {
         GrantKind::Put(pinned) => {
             check_content_type(&parts.headers, &pinned.content_type)?;
+            uploads::accepts_single_upload(&state.services, &grant.key).await?;
             let meta = store
                 .put_with_limits(&grant.key, body_stream(body), pinned.size, Some(pinned.size))
                 .await?;
@@ -159,7 +161,7 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
 }
 
 /// `POST /blob-form`: a browser form upload; the signed fields first, the file last.
-pub async fn form(State(state): State<AppState>, form: Multipart) -> Response {
+pub async fn form(State(state): State<AppState>, MultipartForm(form): MultipartForm) -> Response {
     match form_inner(&state, form).await {
         Ok(r) => r,
         Err(e) => ApiError(e).into_response(),
@@ -183,6 +185,7 @@ async fn form_inner(state: &AppState, mut form: Multipart) -> Result<Response> {
                     message: "not an upload form".into(),
                 });
             };
+            uploads::accepts_single_upload(&state.services, &grant.key).await?;
             let stored = pipe::field_into(&mut field, |body| {
                 store.put_with_limits(&grant.key, body, pinned.size, Some(pinned.size))
             })

@@ -67,6 +67,21 @@ impl From<PathRejection> for BadRequest {
     }
 }
 
+/// `axum::extract::Multipart`, with a body that is not a multipart form answered as
+/// `invalid-form` like every other form error.
+pub struct MultipartForm(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for MultipartForm {
+    type Rejection = BadRequest;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|r| BadRequest(error_response(r.status(), "invalid-form", r.body_text())))
+    }
+}
+
 /// A JSON body that may also be absent (an empty body is the type's default), for calls
 /// like `complete` where every field is optional.
 pub struct JsonOrEmpty<T>(pub T);
@@ -90,8 +105,10 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| BadRequest(error_response(StatusCode::BAD_REQUEST, "invalid-json", e.to_string())))
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            // The same codes as `Json`: unparsable is `invalid-json`, the wrong shape `invalid-body`.
+            let code = if e.is_data() { "invalid-body" } else { "invalid-json" };
+            BadRequest(error_response(StatusCode::BAD_REQUEST, code, e.to_string()))
+        })
     }
 }

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::State;
 use axum::extract::multipart::Field;
-use axum::extract::{Multipart, State};
 use http::StatusCode;
 
 use filegate_api::FileView;
@@ -15,7 +15,7 @@ use filegate_core::usecases::uploads::parse_external_id;
 use filegate_core::{Error, Result};
 
 use super::error::ApiResult;
-use super::extract::Json;
+use super::extract::{Json, MultipartForm};
 use super::pipe;
 use super::views;
 use crate::auth::Authenticated;
@@ -95,7 +95,7 @@ fn upload_request(fields: Fields, file_name: Option<&str>, part_type: Option<&st
 pub async fn upload(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    mut form: Multipart,
+    MultipartForm(mut form): MultipartForm,
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
     let mut fields = Fields::default();
     loop {

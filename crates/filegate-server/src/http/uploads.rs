@@ -145,12 +145,9 @@ pub async fn complete_batch(
     Authenticated(principal): Authenticated,
     Json(req): Json<CompleteUploads>,
 ) -> ApiResult<Json<CompletedUploads>> {
-    if req.uploads.len() > state.services.settings.max_batch {
-        return Err(Error::invalid(
-            "too-many-items",
-            format!("at most {} items", state.services.settings.max_batch),
-        )
-        .into());
+    let max = state.services.settings.max_batch;
+    if req.uploads.is_empty() || req.uploads.len() > max {
+        return Err(Error::invalid("too-many-items", format!("a batch holds 1 to {max} items")).into());
     }
     let mut results = Vec::with_capacity(req.uploads.len());
     let mut items = Vec::new();

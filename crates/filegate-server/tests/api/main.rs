@@ -2,3 +2,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod content;
+mod files;
+mod ops;
+mod processing;
+mod support;
+mod uploads;

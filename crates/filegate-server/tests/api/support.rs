@@ -10,11 +10,10 @@ pub const MIB: usize = 1024 * 1024;
 
 /// A valid 1x1 transparent PNG, byte for byte.
 pub const TINY_PNG: [u8; 67] = [
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
-    0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
 /// The lowercase hex SHA-256 of `bytes`, computed here, independently of the server.
@@ -54,7 +53,12 @@ pub fn err(status: u16, code: &str) -> (u16, String) {
 /// A raw request to a route, with the client's token, for answers the typed client hides
 /// (headers of errors, non-JSON bodies).
 pub async fn raw(client: &Client, method: Method, segments: &[&str]) -> reqwest::Response {
-    client.request(method, segments).expect("route URL").send().await.expect("request sent")
+    client
+        .request(method, segments)
+        .expect("route URL")
+        .send()
+        .await
+        .expect("request sent")
 }
 
 /// A raw response's status, headers and JSON body.
@@ -62,7 +66,41 @@ pub async fn json_of(resp: reqwest::Response) -> (u16, reqwest::header::HeaderMa
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.expect("body");
-    let json = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("HTTP {status}: body is not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "HTTP {status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
     (status, headers, json)
+}
+
+/// The whole content of a file through `GET /v1/files/{id}/content`.
+pub async fn content_of(client: &Client, id: &str) -> bytes::Bytes {
+    let answer = client
+        .content(id, filegate_client::ContentRequest::default())
+        .await
+        .expect("content");
+    assert_eq!(answer.status, 200);
+    answer.bytes().await.expect("content body")
+}
+
+/// Files under a directory of the local object store (`objects`, `multipart`, `tmp`).
+pub fn files_under(app: &crate::common::TestApp, dir: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out)
+                } else {
+                    out.push(path)
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&app.data_dir.path().join("objects").join(dir), &mut out);
+    out.sort();
+    out
 }

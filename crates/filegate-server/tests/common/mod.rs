@@ -33,23 +33,42 @@ impl TestApp {
     /// Starts a server after letting the test adjust its config.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
-            filegate_server::telemetry::init(&filegate_server::config::LogConfig { format: "pretty".into(), level: "debug".into() });
+            filegate_server::telemetry::init(&filegate_server::config::LogConfig {
+                format: "pretty".into(),
+                level: "debug".into(),
+            });
         }
         let data_dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local addr");
-        let mut config = Config { listen: address, data_dir: data_dir.path().to_owned(), ..Config::default() };
+        let mut config = Config {
+            listen: address,
+            data_dir: data_dir.path().to_owned(),
+            ..Config::default()
+        };
         config.workers.enabled = false;
         adjust(&mut config);
         let gateway = Gateway::open(config).await.expect("gateway opens");
         let worker = gateway.worker();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = gateway.serve(listener, async move { let _ = rx.await; }).await;
+            let _ = gateway
+                .serve(listener, async move {
+                    let _ = rx.await;
+                })
+                .await;
         });
         let base_url = format!("http://{address}");
         let anonymous = Client::new(&base_url).expect("client");
-        let mut app = Self { address, base_url, data_dir, worker, client: anonymous.clone(), anonymous, shutdown: Some(tx) };
+        let mut app = Self {
+            address,
+            base_url,
+            data_dir,
+            worker,
+            client: anonymous.clone(),
+            anonymous,
+            shutdown: Some(tx),
+        };
         app.client = app.client_as("default", "admin");
         app
     }
@@ -70,7 +89,9 @@ impl TestApp {
     /// Creates a tenant (with its `default` bucket) and returns an admin client for it.
     pub async fn tenant(&self, id: &str) -> Client {
         let root = self.client_as("default", "superadmin");
-        root.create_tenant(&filegate_api::CreateTenant { id: id.into() }).await.expect("create tenant");
+        root.create_tenant(&filegate_api::CreateTenant { id: id.into() })
+            .await
+            .expect("create tenant");
         self.client_as(id, "admin")
     }
 
@@ -82,7 +103,12 @@ impl TestApp {
     /// Uploads through a signed PUT, completes, processes: a `ready` file.
     pub async fn ready_file(&self, client: &Client, bucket: &str, path: &str, bytes: &[u8]) -> filegate_api::FileView {
         let file = client
-            .upload_bytes(bucket, path, "application/octet-stream", bytes::Bytes::copy_from_slice(bytes))
+            .upload_bytes(
+                bucket,
+                path,
+                "application/octet-stream",
+                bytes::Bytes::copy_from_slice(bytes),
+            )
             .await
             .expect("upload");
         self.run_jobs().await;

@@ -6,7 +6,9 @@
 mod common;
 
 mod auth;
+mod bad_file_requests;
 mod bad_input;
+mod roles;
 mod signed_urls;
 mod support;
 mod tenancy;

@@ -1,0 +1,122 @@
+//! Processing: a completed upload becomes `ready` with the right sha256; bytes that vanish
+//! before processing end `failed` with a reason the client can read.
+
+use bytes::Bytes;
+use filegate_client::api::{CreateBucket, FileView};
+
+use crate::common::TestApp;
+use crate::support::{MIB, content_of, pattern, sha256_hex};
+
+#[tokio::test]
+async fn an_upload_is_processed_to_ready_with_its_sha256() {
+    let app = TestApp::spawn().await;
+    let bytes = pattern(3 * MIB + 17, 21);
+    let file = app
+        .client
+        .upload_bytes(
+            "default",
+            "scans/large.bin",
+            "application/octet-stream",
+            Bytes::from(bytes.clone()),
+        )
+        .await
+        .expect("upload");
+    assert_eq!(file.status, "uploaded");
+    assert_eq!(file.sha256, None, "nothing is hashed before processing");
+    assert_eq!(
+        app.client.file_status(&file.id).await.expect("status").status,
+        "uploaded"
+    );
+
+    assert_eq!(app.run_jobs().await, 1);
+    let status = app.client.file_status(&file.id).await.expect("status");
+    assert_eq!(status.status, "ready");
+    assert_eq!(status.status_reason, None);
+    let file = app.client.get_file(&file.id).await.expect("get");
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()));
+    assert_eq!(file.size, bytes.len() as u64);
+    assert!(
+        content_of(&app.client, &file.id).await == bytes,
+        "the bytes came back changed"
+    );
+}
+
+/// Completes an upload, then removes its bytes from the data directory behind the
+/// gateway's back, before any job runs.
+async fn uploaded_then_lost(app: &TestApp, bucket: &str) -> FileView {
+    let file = app
+        .client
+        .upload_bytes(
+            bucket,
+            "lost.bin",
+            "application/octet-stream",
+            Bytes::from(pattern(4096, 22)),
+        )
+        .await
+        .expect("upload");
+    assert_eq!(file.status, "uploaded");
+    let object = app
+        .stored_objects()
+        .into_iter()
+        .find(|p| p.file_name().and_then(|n| n.to_str()) == Some(file.id.as_str()))
+        .expect("the object is on disk under its file id");
+    std::fs::remove_file(&object).expect("remove the object");
+    file
+}
+
+#[tokio::test]
+async fn missing_bytes_fail_the_file_with_a_reason() {
+    let app = TestApp::spawn_with(|c| {
+        c.workers.max_attempts = 3;
+        c.workers.backoff_base_secs = 0;
+    })
+    .await;
+    let file = uploaded_then_lost(&app, "default").await;
+    app.run_jobs().await;
+    let status = app.client.file_status(&file.id).await.expect("status");
+    assert_eq!(status.status, "failed");
+    let reason = status.status_reason.expect("a failed file says why");
+    assert!(reason.contains("missing"), "{reason}");
+    assert_eq!(
+        app.client
+            .get_file(&file.id)
+            .await
+            .expect("get")
+            .status_reason
+            .as_deref(),
+        Some(reason.as_str())
+    );
+    assert_eq!(app.run_jobs().await, 0, "nothing is left to retry");
+}
+
+#[tokio::test]
+async fn a_stage_that_keeps_failing_is_retried_then_fails_the_file() {
+    let app = TestApp::spawn_with(|c| {
+        c.workers.max_attempts = 3;
+        c.workers.backoff_base_secs = 0;
+    })
+    .await;
+    // Without `verify`, the missing bytes surface in `hash` as a storage error, which is
+    // worth retrying: the file fails only once the attempts are used up.
+    let bucket = CreateBucket {
+        name: "hashonly".into(),
+        stages: Some(vec!["hash".into()]),
+        ..CreateBucket::default()
+    };
+    app.client.create_bucket(&bucket).await.expect("bucket");
+    let file = uploaded_then_lost(&app, "hashonly").await;
+
+    assert_eq!(app.run_jobs().await, 3, "three attempts, then the job is buried");
+    let status = app.client.file_status(&file.id).await.expect("status");
+    assert_eq!(status.status, "failed");
+    let reason = status.status_reason.expect("a failed file says why");
+    assert!(reason.contains("3 attempts"), "{reason}");
+    assert_eq!(app.run_jobs().await, 0);
+
+    let metrics = app.anonymous.metrics().await.expect("metrics");
+    let dead = metrics
+        .lines()
+        .find(|l| l.starts_with("filegate_queue_jobs{") && l.contains("state=\"dead\""))
+        .unwrap_or_else(|| panic!("no dead-letter gauge in {metrics}"));
+    assert!(dead.ends_with(" 1"), "{dead}");
+}
