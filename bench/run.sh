@@ -34,8 +34,13 @@ t0=$(now); cp "$WORK/input.bin" "$WORK/copy.bin"; sync -f "$WORK/copy.bin"; t1=$
 BASE_COPY_S=$(secs "$t0" "$t1"); BASE_COPY_MIBPS=$(mibps "$t0" "$t1"); rm "$WORK/copy.bin"
 t0=$(now); sha256sum "$WORK/input.bin" >/dev/null; t1=$(now)
 BASE_SHA_S=$(secs "$t0" "$t1"); BASE_SHA_MIBPS=$(mibps "$t0" "$t1")
-t0=$(now); cat "$WORK/input.bin" > /dev/null; t1=$(now)
-BASE_READ_MIBPS=$(mibps "$t0" "$t1")
+# A static file server anyone has at hand (Python's http.server), same file, same loopback.
+python3 -m http.server --bind 127.0.0.1 --directory "$WORK" "$((PORT + 1))" >/dev/null 2>&1 &
+PY=$!
+for _ in $(seq 1 200); do curl -sf -o /dev/null "localhost:$((PORT + 1))/" && break; done
+t0=$(now); curl -sf "localhost:$((PORT + 1))/input.bin" -o /dev/null; t1=$(now)
+BASE_GET_MIBPS=$(mibps "$t0" "$t1")
+kill "$PY"
 
 FILEGATE_LOG__LEVEL=warn "$BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" 2>"$WORK/server.log" &
 PID=$!
@@ -65,11 +70,13 @@ READY_S=$(secs "$t0" "$t1"); READY_MIBPS=$(mibps "$t0" "$t1")
 SHA_SERVER=$(curl -sf "localhost:$PORT/v1/files/$ID" -H "$AUTH" | json "['sha256']")
 
 DL=$(curl -sf "localhost:$PORT/v1/files/$ID/download" -H "$AUTH" | json "['url']")
-t0=$(now); curl -sf "$DL" -o "$WORK/signed.bin"; t1=$(now)
+t0=$(now); curl -sf "$DL" -o /dev/null; t1=$(now)
 GET_S=$(secs "$t0" "$t1"); GET_MIBPS=$(mibps "$t0" "$t1")
-t0=$(now); curl -sf "localhost:$PORT/v1/files/$ID/content" -H "$AUTH" -o "$WORK/content.bin"; t1=$(now)
+t0=$(now); curl -sf "localhost:$PORT/v1/files/$ID/content" -H "$AUTH" -o /dev/null; t1=$(now)
 CONTENT_MIBPS=$(mibps "$t0" "$t1")
-cmp "$WORK/input.bin" "$WORK/signed.bin"; cmp "$WORK/input.bin" "$WORK/content.bin"
+# Correctness, untimed: both download paths give back the exact bytes.
+curl -sf "$DL" -o "$WORK/signed.bin"; cmp "$WORK/input.bin" "$WORK/signed.bin"; rm "$WORK/signed.bin"
+curl -sf "localhost:$PORT/v1/files/$ID/content" -H "$AUTH" -o "$WORK/content.bin"; cmp "$WORK/input.bin" "$WORK/content.bin"
 [ "$SHA_SERVER" = "$SHA_EXPECTED" ] || { echo "sha256 differs" >&2; exit 1; }
 RSS_PEAK_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 
@@ -87,8 +94,8 @@ The baselines ran in the same run, on the same disk, on the same file.
 |---|---|---|---|
 | \`PUT\` to the signed URL (stream → temp file, MD5 → fsync → rename) | ${PUT_S} s, ${PUT_MIBPS} MiB/s | \`cp\` + fsync: ${BASE_COPY_S} s, ${BASE_COPY_MIBPS} MiB/s | $(ratio "$PUT_MIBPS" "$BASE_COPY_MIBPS") |
 | complete → \`ready\` (verify, sha256 of the stored bytes) | ${READY_S} s, ${READY_MIBPS} MiB/s | \`sha256sum\`: ${BASE_SHA_S} s, ${BASE_SHA_MIBPS} MiB/s | $(ratio "$READY_MIBPS" "$BASE_SHA_MIBPS") |
-| \`GET\` the signed download URL | ${GET_S} s, ${GET_MIBPS} MiB/s | \`cat\` to /dev/null: ${BASE_READ_MIBPS} MiB/s | $(ratio "$GET_MIBPS" "$BASE_READ_MIBPS") |
-| \`GET /v1/files/{id}/content\` | ${CONTENT_MIBPS} MiB/s | \`cat\` to /dev/null: ${BASE_READ_MIBPS} MiB/s | $(ratio "$CONTENT_MIBPS" "$BASE_READ_MIBPS") |
+| \`GET\` the signed download URL (curl to /dev/null) | ${GET_S} s, ${GET_MIBPS} MiB/s | Python \`http.server\`, same file: ${BASE_GET_MIBPS} MiB/s | $(ratio "$GET_MIBPS" "$BASE_GET_MIBPS") |
+| \`GET /v1/files/{id}/content\` (curl to /dev/null) | ${CONTENT_MIBPS} MiB/s | Python \`http.server\`, same file: ${BASE_GET_MIBPS} MiB/s | $(ratio "$CONTENT_MIBPS" "$BASE_GET_MIBPS") |
 
 Bytes downloaded both ways are identical to the upload (\`cmp\`), and the server's sha256
 equals \`sha256sum\`'s.

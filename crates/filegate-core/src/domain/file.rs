@@ -71,7 +71,55 @@ pub struct FileRecord {
     pub change_seq: i64,
 }
 
+/// What a new file is created from; everything else starts empty.
+pub struct NewFile {
+    pub id: FileId,
+    pub tenant: TenantId,
+    pub owner: String,
+    pub bucket: BucketName,
+    pub path: ObjectPath,
+    pub size: u64,
+    pub content_type: ContentType,
+    pub declared_sha256: Option<Sha256Hex>,
+    pub metadata: Metadata,
+    pub external_id: Option<String>,
+    pub upload: UploadPlan,
+    pub upload_expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
 impl FileRecord {
+    /// A `pending` file, its bytes to be stored under a key derived from tenant and id.
+    pub fn pending(new: NewFile) -> Self {
+        Self {
+            blob_key: blob_key_for(&new.tenant, new.id),
+            id: new.id,
+            tenant: new.tenant,
+            bucket: new.bucket,
+            path: new.path,
+            size: new.size,
+            content_type: new.content_type,
+            declared_sha256: new.declared_sha256,
+            sha256: None,
+            etag: None,
+            status: FileStatus::Pending,
+            status_reason: None,
+            previous_status: None,
+            owner: new.owner,
+            external_id: new.external_id,
+            metadata: new.metadata,
+            processing: Processing::default(),
+            download_count: 0,
+            upload: new.upload,
+            upload_expires_at: new.upload_expires_at,
+            created_at: new.now,
+            updated_at: new.now,
+            deleted_at: None,
+            purge_after: None,
+            change_seq: 0,
+        }
+    }
+
     pub fn name(&self) -> &str {
         self.path.name()
     }

@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use super::{Services, buckets, chrono_duration};
 use crate::domain::{
-    BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Permission, Principal, Processing,
+    BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
     UploadPlan, blob_key_for,
 };
 use crate::error::Result;
@@ -41,33 +41,22 @@ pub async fn upload(
     // Bytes first, then the row: a crash in between leaves unreferenced bytes, never a row
     // pointing at nothing. The pending row expires by itself if we die before the update.
     let now = Utc::now();
-    let record = FileRecord {
+    let mut record = FileRecord::pending(NewFile {
         id,
         tenant: principal.tenant.clone(),
+        owner: principal.subject.clone(),
         bucket: req.bucket,
         path: req.path,
         size: meta.size,
         content_type: req.content_type,
         declared_sha256: None,
-        sha256: None,
-        etag: Some(meta.etag),
-        status: FileStatus::Pending,
-        status_reason: None,
-        previous_status: None,
-        owner: principal.subject.clone(),
-        external_id: req.external_id,
         metadata: req.metadata,
-        processing: Processing::default(),
-        download_count: 0,
-        blob_key,
+        external_id: req.external_id,
         upload: UploadPlan::Proxied,
         upload_expires_at: now + chrono_duration(services.settings.upload_url_ttl),
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-        purge_after: None,
-        change_seq: 0,
-    };
+        now,
+    });
+    record.etag = Some(meta.etag);
     let pending = services.store.insert_file(&record).await?;
     let mut uploaded = pending;
     uploaded.status = FileStatus::Uploaded;

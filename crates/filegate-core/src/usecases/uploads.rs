@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Services, buckets, chrono_duration, verify};
 use crate::domain::{
-    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Permission, Principal,
-    Processing, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission,
+    Principal, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{Job, NewJob, SignedRequest, UploadConstraints};
@@ -108,33 +108,21 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         UploadPlan::Put
     };
 
-    let record = FileRecord {
+    let record = FileRecord::pending(NewFile {
         id,
         tenant: principal.tenant.clone(),
+        owner: principal.subject.clone(),
         bucket: req.bucket,
         path: req.path,
         size: req.size,
         content_type: req.content_type,
         declared_sha256: req.sha256,
-        sha256: None,
-        etag: None,
-        status: FileStatus::Pending,
-        status_reason: None,
-        previous_status: None,
-        owner: principal.subject.clone(),
-        external_id: req.external_id,
         metadata: req.metadata,
-        processing: Processing::default(),
-        download_count: 0,
-        blob_key,
+        external_id: req.external_id,
         upload: plan,
         upload_expires_at: expires_at,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-        purge_after: None,
-        change_seq: 0,
-    };
+        now,
+    });
     let file = services.store.insert_file(&record).await?;
     let instructions = instructions_for(services, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
