@@ -5,6 +5,7 @@ mod common;
 
 mod content;
 mod files;
+mod in_flight;
 mod ops;
 mod processing;
 mod support;

@@ -140,3 +140,12 @@ impl Drop for TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// Starts a graceful shutdown, as SIGTERM does; requests in flight may still finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
