@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use filegate_blobs::LocalBlobStore;
 use filegate_blobs::signing::UrlSigner;
 use filegate_core::pipeline::{Worker, WorkerSettings};
-use filegate_core::ports::{BlobStore, JobQueue, MetadataStore};
+use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore};
 use filegate_core::usecases::{Services, Settings, tenants};
 use filegate_sql::SqliteStore;
 
@@ -101,6 +101,7 @@ impl Gateway {
             store,
             queue,
             blobs,
+            events: Arc::new(LogSink) as Arc<dyn EventSink>,
             settings: Arc::new(settings(&config)),
         };
         let first_start = tenants::ensure_default(&services).await?;

@@ -3,6 +3,7 @@
 mod bucket;
 mod checksum;
 mod content_type;
+mod event;
 mod file;
 mod ids;
 mod listing;
@@ -16,6 +17,7 @@ mod tenant;
 pub use bucket::*;
 pub use checksum::{ETag, Sha256Hex};
 pub use content_type::ContentType;
+pub use event::FileEvent;
 pub use file::*;
 pub use ids::*;
 pub use listing::*;

@@ -7,6 +7,7 @@ use super::{StageContext, StageError, registry};
 use crate::domain::{FileId, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
+use crate::usecases::outbox::save;
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
 /// is left as it is, and a run cut off half-way simply runs again.
@@ -25,18 +26,27 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         .await?
         .ok_or_else(|| StageError::Fail(format!("bucket {} no longer exists", file.bucket)))?;
 
-    let mut processing = file.clone();
-    processing.status = FileStatus::Processing;
-    processing.updated_at = Utc::now();
-    let file = match services
-        .store
-        .update_file(&processing, &[FileStatus::Uploaded, FileStatus::Processing], None)
+    // A retry finds the file already `processing`: nothing to announce again.
+    let file = if file.status == FileStatus::Uploaded {
+        let mut processing = file.clone();
+        processing.status = FileStatus::Processing;
+        processing.updated_at = Utc::now();
+        match save(
+            services.store.as_ref(),
+            file.status,
+            &processing,
+            &[FileStatus::Uploaded],
+            None,
+        )
         .await
-    {
-        Ok(f) => f,
-        // Deleted (or otherwise moved on) meanwhile: not ours to finish.
-        Err(StoreError::Conflict(_) | StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(e.into()),
+        {
+            Ok(f) => f,
+            // Deleted (or otherwise moved on) meanwhile: not ours to finish.
+            Err(StoreError::Conflict(_) | StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        file
     };
 
     let mut ctx = StageContext { services, file };
@@ -60,10 +70,14 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     ready.status = FileStatus::Ready;
     ready.status_reason = None;
     ready.updated_at = Utc::now();
-    match services
-        .store
-        .update_file(&ready, &[FileStatus::Processing], None)
-        .await
+    match save(
+        services.store.as_ref(),
+        FileStatus::Processing,
+        &ready,
+        &[FileStatus::Processing],
+        None,
+    )
+    .await
     {
         Ok(_) => {
             tracing::info!("file ready");
@@ -84,14 +98,19 @@ pub(crate) async fn mark_failed(
     let Some(file) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
+    let previous = file.status;
     let mut failed = file;
     failed.status = FileStatus::Failed;
     failed.status_reason = Some(reason.chars().take(500).collect());
     failed.updated_at = Utc::now();
-    match services
-        .store
-        .update_file(&failed, &[FileStatus::Uploaded, FileStatus::Processing], None)
-        .await
+    match save(
+        services.store.as_ref(),
+        previous,
+        &failed,
+        &[FileStatus::Uploaded, FileStatus::Processing],
+        None,
+    )
+    .await
     {
         Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
         Err(e) => Err(e),

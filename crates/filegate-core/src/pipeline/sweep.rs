@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::FileStatus;
 use crate::error::StoreError;
-use crate::ports::NewJob;
 use crate::usecases::Services;
+use crate::usecases::outbox::save;
 use crate::usecases::uploads::remove_blob_job;
 
 /// One sweep over at most `limit` due files; returns how many changed.
@@ -22,8 +22,8 @@ pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Resul
         next.status = status;
         next.status_reason = Some(reason.into());
         next.updated_at = now;
-        let job = NewJob::now(remove_blob_job(&file));
-        match services.store.update_file(&next, &[file.status], Some(&job)).await {
+        let job = remove_blob_job(&file);
+        match save(services.store.as_ref(), file.status, &next, &[file.status], Some(job)).await {
             Ok(_) => changed += 1,
             // Completed or restored at the last moment: it is no longer due.
             Err(StoreError::Conflict(_) | StoreError::NotFound) => {}

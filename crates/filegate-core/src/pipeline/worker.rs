@@ -195,6 +195,7 @@ impl Worker {
                 self.services.blobs.delete(blob_key).await?;
                 Ok(())
             }
+            Job::PublishEvent { event } => Ok(self.services.events.publish(event).await?),
         }
     }
 

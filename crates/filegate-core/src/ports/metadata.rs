@@ -45,13 +45,14 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
     /// Compare-and-set: writes every mutable field of `file` (all but id, tenant, created_at)
     /// if the stored status is one of `expected`, assigns a new `change_seq`, and — in the same
-    /// transaction — enqueues `job` when given. Returns the stored row.
+    /// transaction — enqueues `jobs` (the work and the events the change causes: this is the
+    /// transactional outbox). Returns the stored row.
     /// `NotFound` when absent; `Conflict` when the stored status is not in `expected`.
     async fn update_file(
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        job: Option<&NewJob>,
+        jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError>;
     /// Files matching `query`, in its sort order with the id as tie-breaker, starting after
     /// its cursor or at its offset. Returns at most `query.limit + 1` rows so the caller can

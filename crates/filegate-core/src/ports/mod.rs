@@ -1,9 +1,11 @@
 //! The ports: narrow traits each engine implements, held as `Arc<dyn …>`.
 
 pub mod blobs;
+pub mod events;
 pub mod metadata;
 pub mod queue;
 
 pub use blobs::*;
+pub use events::{EventSink, LogSink};
 pub use metadata::MetadataStore;
 pub use queue::*;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileId, JobId, TenantId};
+use crate::domain::{FileEvent, FileId, JobId, TenantId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -25,6 +25,8 @@ pub enum Job {
         #[serde(default)]
         multipart_upload_id: Option<String>,
     },
+    /// Deliver an event to the subscribers (the broker's event exchange, webhooks).
+    PublishEvent { event: FileEvent },
 }
 
 impl Job {
@@ -33,6 +35,7 @@ impl Job {
         match self {
             Job::ProcessFile { .. } => "process_file",
             Job::RemoveBlob { .. } => "remove_blob",
+            Job::PublishEvent { .. } => "publish_event",
         }
     }
 }

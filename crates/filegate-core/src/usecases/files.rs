@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Services, buckets, chrono_duration};
+use super::{Services, buckets, chrono_duration, outbox};
 use crate::domain::{
     After, ByteRange, ChangePage, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata, ObjectPath,
     Permission, Principal, encode_cursor,
 };
 use crate::error::{Error, Result, StoreError};
-use crate::ports::{ByteStream, Disposition, DownloadOptions, NewJob};
+use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
 
 /// A file of the principal's tenant, any status; another tenant's id is `NotFound`.
 pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
@@ -199,10 +199,10 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     // with a fresh job, so the pipeline finishes what it started.
     let job = if matches!(next.status, FileStatus::Uploaded | FileStatus::Processing) {
         next.status = FileStatus::Uploaded;
-        Some(NewJob::now(crate::ports::Job::ProcessFile {
+        Some(Job::ProcessFile {
             tenant: file.tenant.clone(),
             file_id: file.id,
-        }))
+        })
     } else {
         None
     };
@@ -210,18 +210,16 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     next.deleted_at = None;
     next.purge_after = None;
     next.updated_at = Utc::now();
-    write_if_unchanged(services, &next, FileStatus::Deleted, job.as_ref()).await
+    write_if_unchanged(services, &next, FileStatus::Deleted, job).await
 }
 
 async fn write_if_unchanged(
     services: &Services,
     next: &FileRecord,
     seen: FileStatus,
-    job: Option<&NewJob>,
+    job: Option<Job>,
 ) -> Result<FileRecord> {
-    services
-        .store
-        .update_file(next, &[seen], job)
+    outbox::save(services.store.as_ref(), seen, next, &[seen], job)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, JobQueue, MetadataStore};
+use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore};
 
 pub mod api_keys;
 pub mod buckets;
@@ -15,6 +15,7 @@ pub mod proxied;
 pub mod tenants;
 pub mod uploads;
 
+pub(crate) mod outbox;
 pub(crate) mod verify;
 
 /// The engines, behind their ports, and the tunables the rules depend on.
@@ -23,6 +24,8 @@ pub struct Services {
     pub store: Arc<dyn MetadataStore>,
     pub queue: Arc<dyn JobQueue>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
+    pub events: Arc<dyn EventSink>,
     pub settings: Arc<Settings>,
 }
 

@@ -3,13 +3,13 @@
 
 use chrono::Utc;
 
-use super::{Services, buckets, chrono_duration};
+use super::{Services, buckets, chrono_duration, outbox};
 use crate::domain::{
     BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
     UploadPlan, blob_key_for,
 };
 use crate::error::Result;
-use crate::ports::{ByteStream, Job, NewJob};
+use crate::ports::{ByteStream, Job};
 
 #[derive(Debug, Clone)]
 pub struct ProxiedUpload {
@@ -60,14 +60,18 @@ pub async fn upload(
     let pending = services.store.insert_file(&record).await?;
     let mut uploaded = pending;
     uploaded.status = FileStatus::Uploaded;
-    let job = NewJob::now(Job::ProcessFile {
+    let job = Job::ProcessFile {
         tenant: uploaded.tenant.clone(),
         file_id: id,
-    });
-    let stored = services
-        .store
-        .update_file(&uploaded, &[FileStatus::Pending], Some(&job))
-        .await?;
+    };
+    let stored = outbox::save(
+        services.store.as_ref(),
+        FileStatus::Pending,
+        &uploaded,
+        &[FileStatus::Pending],
+        Some(job),
+    )
+    .await?;
     tracing::info!(file_id = %stored.id, size = stored.size, "proxied upload stored");
     Ok(stored)
 }

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Services, buckets, chrono_duration, verify};
+use super::{Services, buckets, chrono_duration, outbox, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission,
     Principal, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, Result, StoreError};
-use crate::ports::{Job, NewJob, SignedRequest, UploadConstraints};
+use crate::ports::{Job, SignedRequest, UploadConstraints};
 
 /// S3 refuses parts under 5 MiB (except the last); we never ask for smaller ones.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -312,14 +312,18 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     next.etag = Some(meta.etag);
     next.sha256 = sha256;
     next.updated_at = Utc::now();
-    let job = NewJob::now(Job::ProcessFile {
+    let job = Job::ProcessFile {
         tenant: file.tenant.clone(),
         file_id: file.id,
-    });
-    match services
-        .store
-        .update_file(&next, &[FileStatus::Pending], Some(&job))
-        .await
+    };
+    match outbox::save(
+        services.store.as_ref(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+    )
+    .await
     {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
@@ -430,11 +434,15 @@ pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Re
     next.status = FileStatus::Expired;
     next.status_reason = Some("upload aborted".into());
     next.updated_at = Utc::now();
-    let job = NewJob::now(remove_blob_job(&file));
-    Ok(services
-        .store
-        .update_file(&next, &[FileStatus::Pending], Some(&job))
-        .await?)
+    let job = remove_blob_job(&file);
+    Ok(outbox::save(
+        services.store.as_ref(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+    )
+    .await?)
 }
 
 /// The job that frees a file's bytes (and its unfinished multipart parts).

@@ -28,7 +28,8 @@ async fn an_upload_is_processed_to_ready_with_its_sha256() {
         "uploaded"
     );
 
-    assert_eq!(app.run_jobs().await, 1);
+    // The processing job, and the events it announces: uploaded, processing, ready.
+    assert_eq!(app.run_jobs().await, 1 + 3);
     let status = app.client.file_status(&file.id).await.expect("status");
     assert_eq!(status.status, "ready");
     assert_eq!(status.status_reason, None);
@@ -106,7 +107,9 @@ async fn a_stage_that_keeps_failing_is_retried_then_fails_the_file() {
     app.client.create_bucket(&bucket).await.expect("bucket");
     let file = uploaded_then_lost(&app, "hashonly").await;
 
-    assert_eq!(app.run_jobs().await, 3, "three attempts, then the job is buried");
+    // Three attempts, then the job is buried; besides them the queue delivers the three
+    // events of the file's story: uploaded, processing, failed.
+    assert_eq!(app.run_jobs().await, 3 + 3, "three attempts and three events");
     let status = app.client.file_status(&file.id).await.expect("status");
     assert_eq!(status.status, "failed");
     let reason = status.status_reason.expect("a failed file says why");

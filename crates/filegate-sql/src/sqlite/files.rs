@@ -84,7 +84,7 @@ impl SqliteStore {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        job: Option<&NewJob>,
+        jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
@@ -149,11 +149,11 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_err)?;
-        if let Some(job) = job {
+        for job in jobs {
             insert_job(&mut tx, job).await?;
         }
         tx.commit().await.map_err(store_err)?;
-        if job.is_some() {
+        if !jobs.is_empty() {
             self.wake_workers();
         }
         FileRecord::try_from(row)

@@ -184,9 +184,9 @@ impl MetadataStore for SqliteStore {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        job: Option<&NewJob>,
+        jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
-        self.update_file_impl(file, expected, job).await
+        self.update_file_impl(file, expected, jobs).await
     }
     async fn list_files(
         &self,

@@ -68,7 +68,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
 
     // Wrong expected status: Conflict, nothing written, no job.
     let wrong = store
-        .update_file(&next, &[FileStatus::Ready, FileStatus::Processing], Some(&job))
+        .update_file(&next, &[FileStatus::Ready, FileStatus::Processing], &[job.clone()])
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict(_))), "{wrong:?}");
     assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(pending.clone()));
@@ -77,15 +77,17 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     // Another tenant's view of the same id, or an unknown id: NotFound.
     let mut foreign = next.clone();
     foreign.tenant = b.clone();
-    let r = store.update_file(&foreign, &[FileStatus::Pending], Some(&job)).await;
+    let r = store
+        .update_file(&foreign, &[FileStatus::Pending], &[job.clone()])
+        .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "nowhere");
-    let r = store.update_file(&unknown, &[FileStatus::Pending], None).await;
+    let r = store.update_file(&unknown, &[FileStatus::Pending], &[]).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     let updated = store
-        .update_file(&next, &[FileStatus::Pending], Some(&job))
+        .update_file(&next, &[FileStatus::Pending], &[job.clone()])
         .await
         .unwrap();
     assert!(updated.change_seq > pending.change_seq);
@@ -112,12 +114,12 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     // A second CAS from the old status now fails: the status moved on.
-    let again = store.update_file(&next, &[FileStatus::Pending], None).await;
+    let again = store.update_file(&next, &[FileStatus::Pending], &[]).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     // An update without a job enqueues nothing.
     let mut ready = updated.clone();
     ready.status = FileStatus::Ready;
-    store.update_file(&ready, &[FileStatus::Uploaded], None).await.unwrap();
+    store.update_file(&ready, &[FileStatus::Uploaded], &[]).await.unwrap();
     assert_eq!(queue.stats().await.unwrap().queued, 0);
 }
 
@@ -160,11 +162,11 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
     let two = store.insert_file(&new_file(&a, "two")).await.unwrap();
     let three = store.insert_file(&new_file(&a, "three")).await.unwrap();
     let deleted = store
-        .update_file(&set_status(&one, FileStatus::Deleted), &[FileStatus::Pending], None)
+        .update_file(&set_status(&one, FileStatus::Deleted), &[FileStatus::Pending], &[])
         .await
         .unwrap();
     let purged = store
-        .update_file(&set_status(&two, FileStatus::Purged), &[FileStatus::Pending], None)
+        .update_file(&set_status(&two, FileStatus::Purged), &[FileStatus::Pending], &[])
         .await
         .unwrap();
 
