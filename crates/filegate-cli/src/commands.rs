@@ -28,6 +28,16 @@ enum Command {
         /// Data directory [default: ./filegate-data].
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Serve the API only; run `filegate worker` processes for the processing.
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run the processing workers only (no HTTP), against the same engines as the gateways.
+    Worker {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Print a signed JWT for a data directory (alone on stdout).
     Token {
@@ -53,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             listen,
             data_dir,
+            no_workers,
         } => {
             let mut config = Config::load(config.as_deref())?;
             if let Some(listen) = listen {
@@ -61,7 +72,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(dir) = data_dir {
                 config.data_dir = dir;
             }
+            if no_workers {
+                config.workers.enabled = false;
+            }
             serve(config).await
+        }
+        Command::Worker { config, data_dir } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            telemetry::init(&config.log);
+            eprintln!("filegate: worker started");
+            filegate_server::work(config, shutdown_signal()).await
         }
         Command::Token {
             data_dir,

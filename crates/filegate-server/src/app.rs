@@ -2,7 +2,6 @@
 //! build the router, and run the HTTP server and the workers until shutdown.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,25 +9,18 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use filegate_blobs::LocalBlobStore;
-use filegate_blobs::signing::UrlSigner;
 use filegate_core::pipeline::{Worker, WorkerSettings};
-use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore};
-use filegate_core::usecases::{Services, Settings, tenants};
-use filegate_sql::SqliteStore;
+use filegate_core::usecases::{Settings, tenants};
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
+use crate::engines::Engines;
 use crate::http;
 use crate::secret::Secret;
 use crate::state::AppState;
 
-/// Key-derivation labels: changing one invalidates every token or URL signed with it.
+/// Key-derivation label of the JWT key: changing it invalidates every token.
 pub const JWT_KEY_PURPOSE: &str = "filegate/jwt/v1";
-pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
-
-pub const DATABASE_FILE: &str = "filegate.db";
-pub const OBJECTS_DIR: &str = "objects";
 
 /// A gateway ready to serve: engines open, data directory initialised.
 pub struct Gateway {
@@ -38,26 +30,6 @@ pub struct Gateway {
     worker: Worker,
     /// Whether this start created the `default` tenant (a fresh data directory).
     pub first_start: bool,
-}
-
-fn sqlite_path(config: &Config) -> anyhow::Result<PathBuf> {
-    match config.database.as_deref() {
-        None => Ok(config.data_dir.join(DATABASE_FILE)),
-        Some(url) => match url.strip_prefix("sqlite://") {
-            Some(path) => Ok(PathBuf::from(path)),
-            None => anyhow::bail!("database {url:?}: this build supports sqlite://PATH"),
-        },
-    }
-}
-
-fn storage_root(config: &Config) -> anyhow::Result<PathBuf> {
-    match config.storage.as_deref() {
-        None => Ok(config.data_dir.join(OBJECTS_DIR)),
-        Some(url) => match url.strip_prefix("file://") {
-            Some(path) => Ok(PathBuf::from(path)),
-            None => anyhow::bail!("storage {url:?}: this build supports file://PATH"),
-        },
-    }
 }
 
 fn settings(config: &Config) -> Settings {
@@ -86,31 +58,17 @@ fn worker_settings(config: &Config) -> WorkerSettings {
 
 impl Gateway {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let secret = Secret::load_or_create(&config.data_dir)?;
-        let sql = Arc::new(SqliteStore::open(&sqlite_path(&config)?).await?);
-        let signer = UrlSigner::new(secret.derive(URL_KEY_PURPOSE));
-        let local = Arc::new(LocalBlobStore::open(
-            storage_root(&config)?,
-            signer,
-            config.public_url()?,
-        )?);
-        let store: Arc<dyn MetadataStore> = sql.clone();
-        let queue: Arc<dyn JobQueue> = sql;
-        let blobs: Arc<dyn BlobStore> = local.clone();
-        let services = Services {
-            store,
-            queue,
-            blobs,
-            events: Arc::new(LogSink) as Arc<dyn EventSink>,
-            settings: Arc::new(settings(&config)),
-        };
+        let secret = Secret::for_config(&config)?;
+        let engines = Engines::open(&config, &secret, settings(&config)).await?;
+        let services = engines.services.clone();
         let first_start = tenants::ensure_default(&services).await?;
 
         let (routes, doc) = http::routes(&config.http, config.uploads.max_image_bytes);
         let state = AppState {
             services: services.clone(),
             jwt: Arc::new(JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE))),
-            local_blobs: Some(local),
+            local_blobs: engines.local_blobs,
+            probes: Arc::new(engines.probes),
             metrics: http::metrics::recorder()?,
             openapi: Arc::new(doc.to_json()?),
         };
@@ -187,4 +145,26 @@ pub async fn serve(
     // Signed URLs must name the address actually bound (it may have been port 0).
     config.listen = listener.local_addr()?;
     Gateway::open(config).await?.serve(listener, shutdown).await
+}
+
+/// `filegate worker`: the processing workers only, no HTTP, against the same engines as the
+/// gateways. Stops claiming when `shutdown` resolves and lets the jobs in hand finish
+/// within the configured deadline.
+pub async fn work(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let secret = Secret::for_config(&config)?;
+    let engines = Engines::open(&config, &secret, settings(&config)).await?;
+    let worker = Worker::new(engines.services, worker_settings(&config));
+    tracing::info!(worker = worker.id(), "worker started");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.child_token()));
+    shutdown.await;
+    stop.cancel();
+    let deadline = config.shutdown_timeout();
+    if tokio::time::timeout(deadline, running).await.is_err() {
+        tracing::warn!(
+            ?deadline,
+            "shutdown deadline passed; abandoning jobs in hand (they will be retried)"
+        );
+    }
+    Ok(())
 }

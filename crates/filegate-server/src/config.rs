@@ -22,13 +22,57 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Metadata and queue engine. Default: `sqlite://<data_dir>/filegate.db`.
     pub database: Option<String>,
-    /// Object storage. Default: `file://<data_dir>/objects`.
+    /// Object storage. Default: `file://<data_dir>/objects`; or
+    /// `s3://BUCKET?endpoint=URL&region=R&path_style=true`.
     pub storage: Option<String>,
+    /// The queue workers consume jobs from. Default: the database; or `amqp://…` (RabbitMQ).
+    pub queue: Option<String>,
+    /// Cache for hot reads and the shared rate limiter. Default: in process; or `redis://…`.
+    pub cache: Option<String>,
+    /// The signing secret (64 hex characters) that every gateway of one deployment shares.
+    /// Default: `<data_dir>/secret`, created on first start.
+    pub secret: Option<Redacted>,
+    pub rate_limit: RateLimitConfig,
     pub uploads: UploadsConfig,
     pub downloads: DownloadsConfig,
     pub workers: WorkersConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+}
+
+/// A secret in the config: never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::ops::Deref for Redacted {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests one principal may make per window; 0 turns the limit off.
+    pub requests: u32,
+    pub window_secs: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests: 6000,
+            window_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +136,10 @@ impl Default for Config {
             public_url: None,
             database: None,
             storage: None,
+            queue: None,
+            cache: None,
+            secret: None,
+            rate_limit: RateLimitConfig::default(),
             uploads: UploadsConfig::default(),
             downloads: DownloadsConfig::default(),
             workers: WorkersConfig::default(),

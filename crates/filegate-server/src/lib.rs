@@ -5,11 +5,12 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod engines;
 pub mod http;
 pub mod secret;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
 
-pub use app::{Gateway, serve};
+pub use app::{Gateway, serve, work};
 pub use config::Config;

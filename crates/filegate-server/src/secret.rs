@@ -45,6 +45,23 @@ impl Secret {
         }
     }
 
+    /// The configured secret (`secret`, 64 hex characters: what several gateways share), or
+    /// the data directory's.
+    pub fn for_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        match config.secret.as_deref() {
+            Some(hex_text) => Self::from_hex(hex_text).map_err(|e| anyhow::anyhow!("secret: {e}")),
+            None => Self::load_or_create(&config.data_dir),
+        }
+    }
+
+    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
+        let bytes = hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("not hex"))?;
+        let raw: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("must be 32 bytes (64 hex characters)"))?;
+        Ok(Self(raw))
+    }
+
     /// Reads an existing secret; fails when the data directory was never initialised.
     pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
         let path = data_dir.join(SECRET_FILE);
@@ -58,11 +75,7 @@ impl Secret {
         if mode & 0o077 != 0 {
             tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the secret file is readable by others; chmod 600 it");
         }
-        let bytes = hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("{} is not hex", path.display()))?;
-        let raw: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
-        Ok(Self(raw))
+        Self::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     /// A key for one purpose, so a JWT key can never verify a URL signature or vice versa.

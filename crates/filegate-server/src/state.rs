@@ -8,6 +8,7 @@ use filegate_blobs::LocalBlobStore;
 use filegate_core::usecases::Services;
 
 use crate::auth::jwt::JwtKeys;
+use crate::engines::Probe;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +16,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Set when objects live in the local directory: filegate then serves the signed URLs.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
+    /// One readiness check per configured engine.
+    pub probes: Arc<Vec<Probe>>,
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<String>,

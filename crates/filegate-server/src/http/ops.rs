@@ -9,6 +9,9 @@ use http::StatusCode;
 use filegate_api::{Health, Readiness};
 
 use super::extract::Json;
+
+/// A check slower than this counts as down: readiness must answer fast.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::state::AppState;
 
 /// The process is up.
@@ -23,22 +26,30 @@ pub async fn heartbeat() -> Json<Health> {
     Json(Health { status: "ok".into() })
 }
 
-/// Every configured engine answers: the database and the object storage.
+/// Every configured engine answers (database, storage, and the broker and cache when set).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let (db, blobs) = tokio::join!(state.services.store.ping(), state.services.blobs.ping());
+    let results = futures::future::join_all(state.probes.iter().map(|probe| async move {
+        let outcome = tokio::time::timeout(PROBE_TIMEOUT, probe.ping()).await;
+        (probe.name, outcome)
+    }))
+    .await;
     let mut checks = BTreeMap::new();
     let mut ready = true;
-    for (name, result) in [("database", db), ("storage", blobs)] {
-        let value = match result {
-            Ok(()) => "ok".to_owned(),
-            Err(e) => {
-                ready = false;
+    for (name, outcome) in results {
+        let value = match outcome {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => {
                 tracing::warn!(engine = name, error = %e, "readiness check failed");
                 "unavailable".to_owned()
             }
+            Err(_) => {
+                tracing::warn!(engine = name, "readiness check timed out");
+                "timeout".to_owned()
+            }
         };
+        ready &= value == "ok";
         checks.insert(name.to_owned(), value);
     }
     let status = if ready {
