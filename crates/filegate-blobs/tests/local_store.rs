@@ -1,5 +1,7 @@
 //! The local-directory store against the `BlobStore` contract, through its public API only.
 
+mod contract;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use bytes::Bytes;
 use chrono::{Duration, Utc};
 use filegate_blobs::{GrantKind, LocalBlobStore, UrlSigner};
 use filegate_core::StoreError;
-use filegate_core::domain::{ByteRange, ContentType, ETag};
+use filegate_core::domain::{ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use md5::{Digest as _, Md5};
@@ -89,92 +91,56 @@ fn leftovers(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-async fn assert_absent(store: &LocalBlobStore, key: &str) {
-    assert_eq!(store.head(key).await.unwrap(), None);
-    assert!(matches!(store.get(key, None).await, Err(StoreError::NotFound)));
+/// The shared contract (`contract/mod.rs`), run against this engine too.
+struct Local(Fixture);
+
+#[async_trait::async_trait]
+impl contract::Engine for Local {
+    fn store(&self) -> &dyn BlobStore {
+        &self.0.store
+    }
+
+    async fn put_part(&self, key: &str, upload_id: &str, part: u32, bytes: Vec<u8>) -> ETag {
+        self.0
+            .store
+            .put_part(key, upload_id, part, body(&bytes), 16 * MIB)
+            .await
+            .unwrap()
+    }
 }
 
-#[tokio::test]
-async fn put_get_head_round_trip() {
-    let f = fixture();
-    let bytes = data(300_001, 1);
-    let meta = f.store.put(KEY, body(&bytes), 10 * MIB).await.unwrap();
-    assert_eq!(meta.size, bytes.len() as u64);
-    assert_eq!(meta.etag.as_str(), md5_hex(&bytes));
-    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
-    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, bytes);
-    assert!(leftovers(&f.root).is_empty());
+mod contract_tests {
+    use super::*;
 
-    // Replacing the object replaces bytes and etag together.
-    let newer = data(10, 2);
-    let meta = f.store.put(KEY, body(&newer), 10 * MIB).await.unwrap();
-    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
-    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, newer);
+    macro_rules! contract_tests {
+        ($($scenario:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $scenario() {
+                let local = Local(fixture());
+                contract::$scenario(&local).await;
+                assert!(leftovers(&local.0.root).is_empty());
+            }
+        )*};
+    }
 
-    // An empty object is an object.
-    let meta = f.store.put("t/default/empty", body(&[]), 10).await.unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (0, "d41d8cd98f00b204e9800998ecf8427e"));
-    assert!(
-        read_all(f.store.get("t/default/empty", None).await.unwrap())
-            .await
-            .is_empty()
+    contract_tests!(
+        put_get_head_round_trip,
+        range_get_returns_exactly_the_range,
+        too_large_stops_mid_stream_and_leaves_nothing,
+        a_body_that_breaks_halfway_leaves_nothing,
+        a_20_mib_upload_streams_through,
+        delete_is_idempotent,
+        unsafe_keys_are_refused,
+        multipart_round_trip_with_an_s3_style_etag,
+        multipart_checks_the_part_list_before_sending_it,
+        abort_frees_the_upload_and_is_idempotent,
+        ping_answers,
     );
 }
 
-#[tokio::test]
-async fn range_get_returns_exactly_the_range() {
-    let f = fixture();
-    let bytes = data(200_000, 3);
-    f.store.put(KEY, body(&bytes), MIB).await.unwrap();
-    for (start, end) in [
-        (0, 0),
-        (0, 199_999),
-        (65_535, 65_536),
-        (100, 150_000),
-        (199_999, 199_999),
-    ] {
-        let got = read_all(f.store.get(KEY, Some(ByteRange { start, end })).await.unwrap()).await;
-        assert_eq!(got, &bytes[start as usize..=end as usize], "{start}-{end}");
-    }
-    let past_the_end = ByteRange {
-        start: 10,
-        end: 200_000,
-    };
-    assert!(matches!(
-        f.store.get(KEY, Some(past_the_end)).await,
-        Err(StoreError::Input(_))
-    ));
-}
-
-#[tokio::test]
-async fn too_large_stops_mid_stream_and_leaves_nothing() {
-    let f = fixture();
-    // The body would go on forever: the store must stop reading, not drain it.
-    let endless: ByteStream = Box::pin(stream::repeat_with(|| Ok(Bytes::from_static(&[7; 1000]))));
-    let err = f.store.put(KEY, endless, 50_000).await.unwrap_err();
-    assert!(matches!(err, StoreError::TooLarge(50_000)), "{err:?}");
-    assert_absent(&f.store, KEY).await;
-    assert!(leftovers(&f.root).is_empty());
-
-    // One byte over is over; exactly the limit is fine.
-    assert!(matches!(
-        f.store.put(KEY, body(&data(1001, 0)), 1000).await,
-        Err(StoreError::TooLarge(1000))
-    ));
-    assert_eq!(f.store.put(KEY, body(&data(1000, 0)), 1000).await.unwrap().size, 1000);
-}
-
-#[tokio::test]
-async fn a_body_that_breaks_halfway_leaves_nothing() {
-    let f = fixture();
-    let chunks = vec![
-        Ok(Bytes::from(data(100_000, 4))),
-        Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
-    ];
-    let err = f.store.put(KEY, Box::pin(stream::iter(chunks)), MIB).await.unwrap_err();
-    assert!(matches!(err, StoreError::Input(_)), "{err:?}");
-    assert_absent(&f.store, KEY).await;
-    assert!(leftovers(&f.root).is_empty());
+async fn assert_absent(store: &LocalBlobStore, key: &str) {
+    assert_eq!(store.head(key).await.unwrap(), None);
+    assert!(matches!(store.get(key, None).await, Err(StoreError::NotFound)));
 }
 
 /// A body fed by a channel; returns once the store has taken `chunks` chunks (the channel

@@ -42,6 +42,9 @@ pub enum Error {
         #[source]
         source: anyhow::Error,
     },
+    /// The principal made too many requests; a request after `retry_after` is allowed.
+    #[error("rate limit exceeded; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
     /// A bug or an unexpected engine failure. Logged with detail, answered as a plain 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

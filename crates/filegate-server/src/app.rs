@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use filegate_amqp::Relay;
 use filegate_core::pipeline::{Worker, WorkerSettings};
 use filegate_core::usecases::{Settings, tenants};
 
@@ -28,6 +30,7 @@ pub struct Gateway {
     state: AppState,
     router: Router,
     worker: Worker,
+    relay: Option<Relay>,
     /// Whether this start created the `default` tenant (a fresh data directory).
     pub first_start: bool,
 }
@@ -67,18 +70,21 @@ impl Gateway {
         let state = AppState {
             services: services.clone(),
             jwt: Arc::new(JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE))),
-            local_blobs: engines.local_blobs,
-            probes: Arc::new(engines.probes),
+            local_blobs: engines.local_blobs.clone(),
+            limiter: engines.limiter.clone(),
+            rate_limit: config.rate_limit.clone(),
+            probes: Arc::new(engines.probes.clone()),
             metrics: http::metrics::recorder()?,
             openapi: Arc::new(doc.to_json()?),
         };
         let router = http::with_middleware(routes.with_state(state.clone()), &config.http);
-        let worker = Worker::new(services, worker_settings(&config));
+        let worker = Worker::new(engines.worker_services(), worker_settings(&config));
         Ok(Self {
             config,
             state,
             router,
             worker,
+            relay: engines.relay,
             first_start,
         })
     }
@@ -101,11 +107,8 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let worker = self
-            .config
-            .workers
-            .enabled
-            .then(|| tokio::spawn(self.worker.clone().run(stop.child_token())));
+        let worker = self.config.workers.enabled.then(|| self.worker.clone());
+        let background = background(worker, self.relay, &stop);
         let server = axum::serve(listener, self.router.into_make_service())
             .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
@@ -117,8 +120,8 @@ impl Gateway {
         let deadline = self.config.shutdown_timeout();
         let drained = tokio::time::timeout(deadline, async {
             let served = server.await;
-            if let Some(worker) = worker {
-                let _ = worker.await;
+            for task in background {
+                let _ = task.await;
             }
             served
         })
@@ -153,18 +156,36 @@ pub async fn serve(
 pub async fn work(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let secret = Secret::for_config(&config)?;
     let engines = Engines::open(&config, &secret, settings(&config)).await?;
-    let worker = Worker::new(engines.services, worker_settings(&config));
+    let worker = Worker::new(engines.worker_services(), worker_settings(&config));
     tracing::info!(worker = worker.id(), "worker started");
     let stop = CancellationToken::new();
-    let running = tokio::spawn(worker.run(stop.child_token()));
+    let running = background(Some(worker), engines.relay, &stop);
     shutdown.await;
     stop.cancel();
     let deadline = config.shutdown_timeout();
-    if tokio::time::timeout(deadline, running).await.is_err() {
+    let drained = tokio::time::timeout(deadline, async {
+        for task in running {
+            let _ = task.await;
+        }
+    });
+    if drained.await.is_err() {
         tracing::warn!(
             ?deadline,
             "shutdown deadline passed; abandoning jobs in hand (they will be retried)"
         );
     }
     Ok(())
+}
+
+/// Starts the background loops of a process: the workers, and the outbox relay when a
+/// broker is configured (every process runs one; the database's leases keep them apart).
+fn background(worker: Option<Worker>, relay: Option<Relay>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(worker) = worker {
+        tasks.push(tokio::spawn(worker.run(stop.child_token())));
+    }
+    if let Some(relay) = relay {
+        tasks.push(tokio::spawn(relay.run(stop.child_token())));
+    }
+    tasks
 }

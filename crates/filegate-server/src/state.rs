@@ -5,9 +5,11 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use filegate_blobs::LocalBlobStore;
+use filegate_core::ports::RateLimiter;
 use filegate_core::usecases::Services;
 
 use crate::auth::jwt::JwtKeys;
+use crate::config::RateLimitConfig;
 use crate::engines::Probe;
 
 #[derive(Clone)]
@@ -16,6 +18,9 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Set when objects live in the local directory: filegate then serves the signed URLs.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
+    /// Per-principal request limits (shared by all gateways when Redis is configured).
+    pub limiter: Arc<dyn RateLimiter>,
+    pub rate_limit: RateLimitConfig,
     /// One readiness check per configured engine.
     pub probes: Arc<Vec<Probe>>,
     pub metrics: PrometheusHandle,

@@ -6,8 +6,14 @@
 //! (`migrations/<engine>/`) and passes the same contract tests (`tests/contract`).
 //!
 //! - [`SqliteStore`]: one SQLite file in WAL mode; the embedded default.
+//! - [`PostgresStore`]: a PostgreSQL database shared by any number of gateway and worker
+//!   processes; claims with `FOR UPDATE SKIP LOCKED`, wake-ups with `LISTEN`/`NOTIFY`.
 
 mod errors;
+mod listing;
+mod postgres;
+mod rows;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

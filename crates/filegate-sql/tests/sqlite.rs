@@ -30,29 +30,7 @@ macro_rules! contract_tests {
     };
 }
 
-contract_tests!(
-    tenant_and_first_bucket_are_created_together,
-    buckets_are_created_updated_and_listed_per_tenant,
-    api_keys_are_found_by_hash_and_revoked_within_their_tenant,
-    file_records_round_trip_every_field,
-    update_is_compare_and_set_and_commits_its_job,
-    tenants_never_see_each_others_files,
-    change_feed_is_ordered_and_includes_deletions,
-    sweep_finds_expired_uploads_and_ended_retention,
-    list_applies_every_filter,
-    prefix_characters_are_literal,
-    every_sort_order_pages_through_every_file_once,
-    offset_pages_report_the_total,
-    claimed_jobs_are_leased_then_completed,
-    jobs_are_claimed_oldest_due_first,
-    an_ended_lease_makes_the_job_claimable_again,
-    retried_jobs_wait_until_due,
-    buried_jobs_are_dead_letters,
-    only_the_lease_holder_may_settle_a_job,
-    concurrent_claimers_never_share_a_job,
-    concurrent_uploads_and_claims,
-    waiting_workers_wake_on_new_work,
-);
+contract::scenarios!(contract_tests);
 
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {

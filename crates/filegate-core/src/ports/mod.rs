@@ -1,11 +1,13 @@
 //! The ports: narrow traits each engine implements, held as `Arc<dyn …>`.
 
 pub mod blobs;
+pub mod cache;
 pub mod events;
 pub mod metadata;
 pub mod queue;
 
 pub use blobs::*;
+pub use cache::*;
 pub use events::{EventSink, LogSink};
 pub use metadata::MetadataStore;
 pub use queue::*;

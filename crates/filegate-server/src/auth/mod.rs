@@ -1,17 +1,155 @@
-//! Who is calling: a bearer JWT (HS256, signed with the data directory's key) or an API key.
-//! The `Authenticated` extractor turns the `Authorization` header into a `Principal`.
+//! Who is calling: a bearer JWT or an API key. JWTs are HS256 (signed with the data
+//! directory's key, what `filegate token` issues) or, when an identity provider is configured,
+//! RS256/ES256 verified against its JWKS. The `Authenticated` extractor turns the
+//! `Authorization` header into a `Principal`.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use jsonwebtoken::Algorithm;
+use serde::{Deserialize, Serialize};
 
 use filegate_core::Error;
-use filegate_core::domain::Principal;
+use filegate_core::domain::{Principal, TenantId};
 use filegate_core::usecases::{api_keys, tenants};
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
+pub mod jwks;
 pub mod jwt;
+
+use jwks::{JwksSettings, JwksVerifier};
+use jwt::JwtKeys;
+
+/// `[auth]`: an external identity provider whose tokens filegate accepts besides its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The provider's JWKS URL (its public signing keys). Unset: only filegate's own tokens
+    /// and API keys are accepted.
+    pub jwks_url: Option<String>,
+    /// The exact `iss` of the provider's tokens. Required with `jwks_url`.
+    pub issuer: Option<String>,
+    /// The `aud` the provider puts in tokens meant for filegate. Required with `jwks_url`.
+    pub audience: Option<String>,
+    /// The claim holding filegate roles (array or space-separated string; a dotted path such
+    /// as `realm_access.roles` reaches into nested objects). Unknown roles are ignored.
+    pub roles_claim: String,
+    /// The tenant for provider tokens without a `tenant` claim. Unset: such tokens are refused.
+    pub default_tenant: Option<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            roles_claim: "roles".into(),
+            default_tenant: None,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The JWKS verifier settings this config asks for, `None` without a provider.
+    pub fn jwks_settings(&self) -> anyhow::Result<Option<JwksSettings>> {
+        let Some(raw_url) = self.jwks_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            for (name, set) in [
+                ("issuer", self.issuer.is_some()),
+                ("audience", self.audience.is_some()),
+                ("default_tenant", self.default_tenant.is_some()),
+            ] {
+                anyhow::ensure!(!set, "auth.{name} is set but auth.jwks_url is not");
+            }
+            return Ok(None);
+        };
+        let url = url::Url::parse(raw_url.trim()).map_err(|e| anyhow::anyhow!("auth.jwks_url {raw_url:?}: {e}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "auth.jwks_url must be http or https"
+        );
+        let required = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("auth.{name} is required when auth.jwks_url is set"))
+        };
+        let mut settings = JwksSettings::new(
+            url,
+            required("issuer", &self.issuer)?,
+            required("audience", &self.audience)?,
+        );
+        anyhow::ensure!(
+            !self.roles_claim.trim().is_empty(),
+            "auth.roles_claim must not be empty"
+        );
+        settings.roles_claim = self.roles_claim.trim().to_owned();
+        settings.default_tenant = self
+            .default_tenant
+            .as_deref()
+            .map(|t| TenantId::parse(t).map_err(|e| anyhow::anyhow!("auth.default_tenant: {e}")))
+            .transpose()?;
+        Ok(Some(settings))
+    }
+}
+
+/// Decides how to verify a bearer token: HS256 with the data directory's key, RS256/ES256
+/// with the identity provider's JWKS (when configured). Anything else is refused.
+#[derive(Debug)]
+pub struct Authenticator {
+    jwt: Arc<JwtKeys>,
+    jwks: Option<JwksVerifier>,
+}
+
+impl Authenticator {
+    /// Filegate's own keys plus the identity provider `config` names, if any. Fails on an
+    /// incomplete or invalid `[auth]` section; fetches nothing yet (keys load on first use).
+    pub fn new(jwt: impl Into<Arc<JwtKeys>>, config: &AuthConfig) -> anyhow::Result<Self> {
+        let jwks = config.jwks_settings()?.map(JwksVerifier::new).transpose()?;
+        Ok(Self { jwt: jwt.into(), jwks })
+    }
+
+    /// Only filegate's own tokens.
+    pub fn local(jwt: impl Into<Arc<JwtKeys>>) -> Self {
+        Self {
+            jwt: jwt.into(),
+            jwks: None,
+        }
+    }
+
+    pub fn jwt(&self) -> &Arc<JwtKeys> {
+        &self.jwt
+    }
+
+    pub fn jwks(&self) -> Option<&JwksVerifier> {
+        self.jwks.as_ref()
+    }
+
+    /// The principal a bearer JWT stands for. Does not check that the tenant exists.
+    pub async fn verify_token(&self, token: &str) -> Result<Principal, Error> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| Error::unauthenticated("invalid-token", "the token is not valid"))?;
+        match header.alg {
+            Algorithm::HS256 => self.jwt.verify(token),
+            Algorithm::RS256 | Algorithm::ES256 => match &self.jwks {
+                Some(jwks) => jwks.verify(token).await,
+                None => Err(Error::unauthenticated(
+                    "invalid-token",
+                    "this server accepts no identity-provider tokens",
+                )),
+            },
+            _ => Err(Error::unauthenticated(
+                "invalid-token",
+                "the token's algorithm is not accepted",
+            )),
+        }
+    }
+}
 
 /// An authenticated principal, scoped to its tenant.
 pub struct Authenticated(pub Principal);
@@ -38,7 +176,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {
-            let principal = state.jwt.verify(value)?;
+            let principal = Authenticator::local(state.jwt.clone()).verify_token(value).await?;
             // A token signed for a tenant that does not exist (or no longer does) grants nothing.
             if !tenants::exists(&state.services, &principal.tenant).await? {
                 return Err(Error::unauthenticated("invalid-token", "the token's tenant does not exist").into());

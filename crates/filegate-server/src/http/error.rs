@@ -54,6 +54,11 @@ pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
             "unavailable",
             format!("{what} is unavailable; retry shortly"),
         ),
+        Error::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "too many requests; retry after the time in the Retry-After header".to_owned(),
+        ),
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -88,7 +93,7 @@ impl IntoResponse for ApiError {
         let mut response = error_response(status, code, message);
         let headers = response.headers_mut();
         match &self.0 {
-            Error::Unavailable { retry_after, .. } => {
+            Error::Unavailable { retry_after, .. } | Error::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
             }
             Error::Unauthenticated { .. } => {
@@ -100,8 +105,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whole seconds, rounded up (a client that waits 1 s on a 1.5 s hint would be refused again).
 fn retry_after_value(d: Duration) -> HeaderValue {
-    HeaderValue::from(d.as_secs().max(1))
+    HeaderValue::from((d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1))
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pipe;
 pub mod proxied;
+pub mod rate_limit;
 pub mod request_id;
 pub mod uploads;
 pub mod views;

@@ -11,7 +11,6 @@
 
 mod files;
 mod queue;
-mod rows;
 mod tenants;
 
 use std::path::Path;
@@ -30,7 +29,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::Notify;
 
 use crate::errors::store_err;
-use rows::{micros, to_json};
+use crate::rows::{micros, to_json};
 
 /// How long a connection waits on another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

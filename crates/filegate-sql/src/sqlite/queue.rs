@@ -18,17 +18,13 @@ use filegate_core::StoreError;
 use filegate_core::domain::JobId;
 use filegate_core::ports::{ClaimedJob, JobQueue, NewJob, QueueStats};
 
-use super::rows::{ClaimedRow, micros};
 use super::{SqliteStore, insert_job};
 use crate::errors::store_err;
+use crate::rows::{ClaimedRow, count, micros};
 
 /// `now + lease` in microseconds, saturating instead of overflowing on absurd leases.
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> i64 {
     micros(now).saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
-}
-
-fn count(what: &str, n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Other(anyhow::anyhow!("negative {what} count {n}")))
 }
 
 impl SqliteStore {

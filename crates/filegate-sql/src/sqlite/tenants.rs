@@ -6,8 +6,8 @@ use filegate_core::domain::{ApiKey, ApiKeyId, Bucket, BucketName, Tenant, Tenant
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use super::rows::{ApiKeyRow, BucketRow, TenantRow, micros, roles_json, to_json};
 use crate::errors::store_err;
+use crate::rows::{ApiKeyRow, BucketRow, TenantRow, micros, roles_json, to_json};
 
 macro_rules! api_key_columns {
     () => {

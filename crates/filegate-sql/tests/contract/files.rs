@@ -68,7 +68,11 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
 
     // Wrong expected status: Conflict, nothing written, no job.
     let wrong = store
-        .update_file(&next, &[FileStatus::Ready, FileStatus::Processing], &[job.clone()])
+        .update_file(
+            &next,
+            &[FileStatus::Ready, FileStatus::Processing],
+            std::slice::from_ref(&job),
+        )
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict(_))), "{wrong:?}");
     assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(pending.clone()));
@@ -78,7 +82,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let mut foreign = next.clone();
     foreign.tenant = b.clone();
     let r = store
-        .update_file(&foreign, &[FileStatus::Pending], &[job.clone()])
+        .update_file(&foreign, &[FileStatus::Pending], std::slice::from_ref(&job))
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "nowhere");
@@ -87,7 +91,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     let updated = store
-        .update_file(&next, &[FileStatus::Pending], &[job.clone()])
+        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&job))
         .await
         .unwrap();
     assert!(updated.change_seq > pending.change_seq);

@@ -1,12 +1,13 @@
 //! Contract ("story") scenarios every `MetadataStore` + `JobQueue` engine must pass.
 //!
 //! Each scenario is `pub async fn name(store: Store, queue: Queue)` and expects a fresh,
-//! empty database whose store and queue share it (as `SqliteStore` does, and as a
-//! PostgreSQL store will). An engine's test binary opens one per test and calls each
-//! scenario; see `tests/sqlite.rs`.
+//! empty database whose store and queue share it (as `SqliteStore` and `PostgresStore` do).
+//! An engine's test binary opens one per test and runs every scenario [`scenarios!`] lists;
+//! see `tests/sqlite.rs` and `tests/postgres.rs`.
 
 #![allow(dead_code)]
 
+mod feed;
 mod files;
 mod listing;
 mod paging;
@@ -23,11 +24,44 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
+pub use feed::*;
 pub use files::*;
 pub use listing::*;
 pub use paging::*;
 pub use queue::*;
 pub use tenants::*;
+
+/// Calls `$run!(scenario, …)` with the name of every scenario, so that each engine's test
+/// binary runs all of them: a scenario added here runs against every engine.
+macro_rules! scenarios {
+    ($run:ident) => {
+        $run!(
+            tenant_and_first_bucket_are_created_together,
+            buckets_are_created_updated_and_listed_per_tenant,
+            api_keys_are_found_by_hash_and_revoked_within_their_tenant,
+            file_records_round_trip_every_field,
+            update_is_compare_and_set_and_commits_its_job,
+            tenants_never_see_each_others_files,
+            change_feed_is_ordered_and_includes_deletions,
+            change_feed_followers_miss_no_write,
+            sweep_finds_expired_uploads_and_ended_retention,
+            list_applies_every_filter,
+            prefix_characters_are_literal,
+            every_sort_order_pages_through_every_file_once,
+            offset_pages_report_the_total,
+            claimed_jobs_are_leased_then_completed,
+            jobs_are_claimed_oldest_due_first,
+            an_ended_lease_makes_the_job_claimable_again,
+            retried_jobs_wait_until_due,
+            buried_jobs_are_dead_letters,
+            only_the_lease_holder_may_settle_a_job,
+            concurrent_claimers_never_share_a_job,
+            concurrent_uploads_and_claims,
+            waiting_workers_wake_on_new_work,
+        );
+    };
+}
+pub(crate) use scenarios;
 
 pub type Store = Arc<dyn MetadataStore>;
 pub type Queue = Arc<dyn JobQueue>;

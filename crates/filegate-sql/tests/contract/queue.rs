@@ -249,7 +249,7 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
                     file_id: pending.id,
                 });
                 store
-                    .update_file(&uploaded, &[FileStatus::Pending], &[job.clone()])
+                    .update_file(&uploaded, &[FileStatus::Pending], std::slice::from_ref(&job))
                     .await
                     .unwrap();
                 jobs.push(job.job);
@@ -309,7 +309,7 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
         file_id: pending.id,
     });
     store
-        .update_file(&uploaded, &[FileStatus::Pending], &[j.clone()])
+        .update_file(&uploaded, &[FileStatus::Pending], std::slice::from_ref(&j))
         .await
         .unwrap();
     tokio::time::timeout(DEADLINE, waiter)

@@ -1,5 +1,10 @@
-//! Rows <-> domain values. Everything read from the database is decoded with errors, never
-//! unwrapped: a row that does not decode is `StoreError::Other` naming what failed.
+//! Rows <-> domain values, shared by every engine. Everything read from the database is
+//! decoded with errors, never unwrapped: a row that does not decode is `StoreError::Other`
+//! naming what failed.
+//!
+//! Both engines store the same representations — ids as UUID text, timestamps as integer
+//! microseconds since the Unix epoch, structured values as JSON (TEXT in SQLite, JSONB in
+//! PostgreSQL, read back as text) — so one set of row types and one binder serve both.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
@@ -8,16 +13,19 @@ use filegate_core::domain::{
     Sha256Hex, Tenant, TenantId,
 };
 use filegate_core::ports::{ClaimedJob, Job};
-use sqlx::FromRow;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, FromRow, Type};
 use uuid::Uuid;
 
 use crate::errors::{bad_row, unstorable};
 
-/// The columns of `files` that `FileRow` reads, as a literal for `concat!`.
+/// The columns of `files` that `FileRow` reads, as a literal for `concat!`. JSON columns are
+/// cast to text, which SQLite (TEXT already) and PostgreSQL (JSONB) both understand.
 macro_rules! file_columns {
     () => {
         "id, tenant, bucket, path, size, content_type, declared_sha256, sha256, etag, status, status_reason, \
-         previous_status, owner, external_id, metadata, processing, download_count, blob_key, upload, \
+         previous_status, owner, external_id, CAST(metadata AS TEXT) AS metadata, \
+         CAST(processing AS TEXT) AS processing, download_count, blob_key, CAST(upload AS TEXT) AS upload, \
          upload_expires_at, created_at, updated_at, deleted_at, purge_after, change_seq"
     };
 }
@@ -278,6 +286,64 @@ impl<'a> FileValues<'a> {
             purge_after: f.purge_after.map(micros),
         })
     }
+
+    /// Binds every value, then `change_seq`, in the order each engine's `INSERT` and `UPDATE`
+    /// number their parameters: 1 id, 2 tenant, 3 bucket, 4 path, 5 name, 6 size,
+    /// 7 content_type, 8 content_essence, 9 declared_sha256, 10 sha256, 11 etag, 12 status,
+    /// 13 status_reason, 14 previous_status, 15 owner, 16 external_id, 17 metadata,
+    /// 18 processing, 19 download_count, 20 blob_key, 21 upload, 22 upload_expires_at,
+    /// 23 created_at, 24 updated_at, 25 deleted_at, 26 purge_after, 27 change_seq.
+    pub fn bind<'q, DB>(
+        &self,
+        query: Query<'q, DB, <DB as Database>::Arguments>,
+        change_seq: i64,
+    ) -> Query<'q, DB, <DB as Database>::Arguments>
+    where
+        DB: Database,
+        for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+        for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
+        for<'e> i64: Encode<'e, DB> + Type<DB>,
+        for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    {
+        query
+            .bind(self.id.as_str())
+            .bind(self.tenant)
+            .bind(self.bucket)
+            .bind(self.path)
+            .bind(self.name)
+            .bind(self.size)
+            .bind(self.content_type)
+            .bind(self.content_essence)
+            .bind(self.declared_sha256)
+            .bind(self.sha256)
+            .bind(self.etag)
+            .bind(self.status)
+            .bind(self.status_reason)
+            .bind(self.previous_status)
+            .bind(self.owner)
+            .bind(self.external_id)
+            .bind(self.metadata.as_str())
+            .bind(self.processing.as_str())
+            .bind(self.download_count)
+            .bind(self.blob_key)
+            .bind(self.upload.as_str())
+            .bind(self.upload_expires_at)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+            .bind(self.deleted_at)
+            .bind(self.purge_after)
+            .bind(change_seq)
+    }
+}
+
+/// Decodes file rows, failing on the first that does not decode.
+pub(crate) fn records(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, StoreError> {
+    rows.into_iter().map(FileRecord::try_from).collect()
+}
+
+/// A count from `COUNT(*)` or `SUM(…)`, which is never negative.
+pub(crate) fn count(what: &str, n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Other(anyhow::anyhow!("negative {what} count {n}")))
 }
 
 #[derive(FromRow)]

@@ -1,0 +1,299 @@
+//! The `BlobStore` contract: scenarios every engine must pass, run by `local_store.rs` and
+//! `s3_store.rs` against their engine. Each takes an [`Engine`]: the store, plus how a
+//! client uploads one part of a multipart upload to it (straight into the local store; to
+//! the presigned part URL for S3).
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use filegate_core::StoreError;
+use filegate_core::domain::{ByteRange, ContentType, ETag};
+use filegate_core::ports::{BlobStore, ByteStream};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use md5::{Digest as _, Md5};
+
+pub const KEY: &str = "t/default/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+pub const MIB: u64 = 1024 * 1024;
+
+#[async_trait]
+pub trait Engine: Send + Sync {
+    fn store(&self) -> &dyn BlobStore;
+    /// Uploads one part the way a client would; returns its etag.
+    async fn put_part(&self, key: &str, upload_id: &str, part: u32, bytes: Vec<u8>) -> ETag;
+}
+
+/// Deterministic bytes that differ at every offset a test looks at.
+pub fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u64)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed as u64)
+                .to_le_bytes()[1]
+        })
+        .collect()
+}
+
+/// `bytes` as a body arriving in uneven chunks.
+pub fn body(bytes: &[u8]) -> ByteStream {
+    let chunks: Vec<io::Result<Bytes>> = bytes.chunks(7_777).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    Box::pin(stream::iter(chunks))
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+/// S3's multipart etag: the MD5 of the parts' binary MD5s, then `-<number of parts>`.
+pub fn multipart_etag(parts: &[&[u8]]) -> String {
+    let md5s: Vec<u8> = parts.iter().flat_map(|p| Md5::digest(p).to_vec()).collect();
+    format!("{}-{}", md5_hex(&md5s), parts.len())
+}
+
+pub async fn read_all(s: ByteStream) -> Vec<u8> {
+    s.try_fold(Vec::new(), |mut acc, chunk| async move {
+        acc.extend_from_slice(&chunk);
+        Ok(acc)
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn assert_absent(store: &dyn BlobStore, key: &str) {
+    assert_eq!(store.head(key).await.unwrap(), None, "{key} should be absent");
+    assert!(
+        matches!(store.get(key, None).await, Err(StoreError::NotFound)),
+        "{key} should be absent"
+    );
+}
+
+pub async fn put_get_head_round_trip(e: &impl Engine) {
+    let store = e.store();
+    let bytes = data(300_001, 1);
+    let meta = store.put(KEY, body(&bytes), 10 * MIB).await.unwrap();
+    assert_eq!(meta.size, bytes.len() as u64);
+    assert_eq!(meta.etag.as_str(), md5_hex(&bytes));
+    assert_eq!(store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, bytes);
+
+    // Replacing the object replaces bytes and etag together.
+    let newer = data(10, 2);
+    let meta = store.put(KEY, body(&newer), 10 * MIB).await.unwrap();
+    assert_eq!(store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, newer);
+
+    // An empty object is an object.
+    let meta = store.put("t/default/empty", body(&[]), 10).await.unwrap();
+    assert_eq!((meta.size, meta.etag.as_str()), (0, "d41d8cd98f00b204e9800998ecf8427e"));
+    assert_eq!(store.head("t/default/empty").await.unwrap(), Some(meta));
+    assert!(
+        read_all(store.get("t/default/empty", None).await.unwrap())
+            .await
+            .is_empty()
+    );
+    assert_absent(store, "t/default/never-written").await;
+}
+
+pub async fn range_get_returns_exactly_the_range(e: &impl Engine) {
+    let store = e.store();
+    let bytes = data(200_000, 3);
+    store.put(KEY, body(&bytes), MIB).await.unwrap();
+    for (start, end) in [
+        (0, 0),
+        (0, 199_999),
+        (65_535, 65_536),
+        (100, 150_000),
+        (199_999, 199_999),
+    ] {
+        let got = read_all(store.get(KEY, Some(ByteRange { start, end })).await.unwrap()).await;
+        assert_eq!(got, &bytes[start as usize..=end as usize], "{start}-{end}");
+    }
+    for (start, end) in [(10, 200_000), (200_000, 200_001)] {
+        let r = store.get(KEY, Some(ByteRange { start, end })).await;
+        assert!(matches!(r, Err(StoreError::Input(_))), "{start}-{end}");
+    }
+    let r = store
+        .get("t/default/never-written", Some(ByteRange { start: 0, end: 1 }))
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound)));
+}
+
+pub async fn too_large_stops_mid_stream_and_leaves_nothing(e: &impl Engine) {
+    let store = e.store();
+    // The body would go on forever: the store must stop reading, not drain it.
+    let endless: ByteStream = Box::pin(stream::repeat_with(|| Ok(Bytes::from_static(&[7; 1000]))));
+    let err = store.put(KEY, endless, 50_000).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge(50_000)), "{err:?}");
+    assert_absent(store, KEY).await;
+
+    // One byte over is over; exactly the limit is fine.
+    assert!(matches!(
+        store.put(KEY, body(&data(1001, 0)), 1000).await,
+        Err(StoreError::TooLarge(1000))
+    ));
+    assert_absent(store, KEY).await;
+    assert_eq!(store.put(KEY, body(&data(1000, 0)), 1000).await.unwrap().size, 1000);
+}
+
+pub async fn a_body_that_breaks_halfway_leaves_nothing(e: &impl Engine) {
+    let store = e.store();
+    let chunks = vec![
+        Ok(Bytes::from(data(100_000, 4))),
+        Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+    ];
+    let err = store.put(KEY, Box::pin(stream::iter(chunks)), MIB).await.unwrap_err();
+    assert!(matches!(err, StoreError::Input(_)), "{err:?}");
+    assert_absent(store, KEY).await;
+}
+
+/// A body longer than a part of the S3 store's own streaming upload, made on the fly.
+pub async fn a_20_mib_upload_streams_through(e: &impl Engine) {
+    let store = e.store();
+    const CHUNK: usize = 256 * 1024;
+    let chunks = (20 * MIB as usize) / CHUNK + 1;
+    let block = Bytes::from(data(CHUNK, 9));
+    let chunk = move |i: usize| {
+        let mut c = block.to_vec();
+        c[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        Bytes::from(c)
+    };
+    let mut expected = Md5::new();
+    (0..chunks).for_each(|i| expected.update(chunk(i)));
+    let expected = hex::encode(expected.finalize());
+    let body: ByteStream = Box::pin(stream::iter(0..chunks).map(move |i| Ok(chunk(i))));
+    let meta = store.put(KEY, body, 64 * MIB).await.unwrap();
+    assert_eq!(meta.size, (chunks * CHUNK) as u64);
+    assert_eq!(store.head(KEY).await.unwrap(), Some(meta.clone()));
+
+    let mut got = Md5::new();
+    let mut total = 0;
+    let mut stream = store.get(KEY, None).await.unwrap();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        total += chunk.len() as u64;
+        got.update(&chunk);
+    }
+    assert_eq!(total, meta.size);
+    assert_eq!(hex::encode(got.finalize()), expected);
+}
+
+pub async fn delete_is_idempotent(e: &impl Engine) {
+    let store = e.store();
+    store.put(KEY, body(b"bye"), 10).await.unwrap();
+    let neighbour = "t/default/neighbour";
+    store.put(neighbour, body(b"stay"), 10).await.unwrap();
+    store.delete(KEY).await.unwrap();
+    assert_absent(store, KEY).await;
+    store.delete(KEY).await.unwrap();
+    store.delete("t/default/never-written").await.unwrap();
+    assert_eq!(store.head(neighbour).await.unwrap().map(|m| m.size), Some(4));
+}
+
+pub async fn unsafe_keys_are_refused(e: &impl Engine) {
+    let store = e.store();
+    for bad in [
+        "../secret",
+        "/etc/passwd",
+        "t/../../secret",
+        "t//x",
+        "t/x/",
+        "",
+        "a\\b",
+        "a b",
+        "a?b",
+    ] {
+        assert!(
+            matches!(store.put(bad, body(b"x"), 10).await, Err(StoreError::Input(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(store.get(bad, None).await, Err(StoreError::Input(_))),
+            "{bad:?}"
+        );
+        assert!(matches!(store.head(bad).await, Err(StoreError::Input(_))), "{bad:?}");
+        assert!(matches!(store.delete(bad).await, Err(StoreError::Input(_))), "{bad:?}");
+        let ct = ContentType::octet_stream();
+        assert!(store.create_multipart(bad, &ct).await.is_err(), "{bad:?}");
+    }
+}
+
+/// Parts of 5 MiB (S3's minimum for all but the last), uploaded out of order, one retried.
+pub async fn multipart_round_trip_with_an_s3_style_etag(e: &impl Engine) {
+    let store = e.store();
+    let id = store.create_multipart(KEY, &ContentType::octet_stream()).await.unwrap();
+    let parts = [data(5 * MIB as usize, 1), data(5 * MIB as usize, 2), data(12_345, 3)];
+    e.put_part(KEY, &id, 2, b"first try".to_vec()).await;
+    let mut etags = Vec::new();
+    for (i, part) in parts.iter().enumerate().rev() {
+        let n = i as u32 + 1;
+        let etag = e.put_part(KEY, &id, n, part.clone()).await;
+        assert_eq!(etag.as_str(), md5_hex(part));
+        etags.push((n, etag));
+    }
+    etags.reverse();
+    assert_absent(store, KEY).await;
+
+    let meta = store.complete_multipart(KEY, &id, &etags).await.unwrap();
+    let whole = parts.concat();
+    assert_eq!(meta.size, whole.len() as u64);
+    assert_eq!(meta.etag.as_str(), multipart_etag(&[&parts[0], &parts[1], &parts[2]]));
+    assert_eq!(store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, whole);
+
+    // The upload is gone once completed.
+    assert!(matches!(
+        store.complete_multipart(KEY, &id, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn multipart_checks_the_part_list_before_sending_it(e: &impl Engine) {
+    let store = e.store();
+    let id = store.create_multipart(KEY, &ContentType::octet_stream()).await.unwrap();
+    let a = e.put_part(KEY, &id, 1, data(5 * MIB as usize, 1)).await;
+    let b = e.put_part(KEY, &id, 2, data(100, 2)).await;
+    for bad in [
+        vec![(2, b.clone()), (1, a.clone())],
+        vec![(1, a.clone()), (1, a.clone())],
+        vec![],
+    ] {
+        assert!(
+            matches!(
+                store.complete_multipart(KEY, &id, &bad).await,
+                Err(StoreError::Input(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    // Nothing of that reached the store: the upload still completes.
+    assert_eq!(
+        store
+            .complete_multipart(KEY, &id, &[(1, a), (2, b)])
+            .await
+            .unwrap()
+            .size,
+        5 * MIB + 100
+    );
+}
+
+pub async fn abort_frees_the_upload_and_is_idempotent(e: &impl Engine) {
+    let store = e.store();
+    let id = store.create_multipart(KEY, &ContentType::octet_stream()).await.unwrap();
+    let etags = vec![
+        (1, e.put_part(KEY, &id, 1, data(5 * MIB as usize, 1)).await),
+        (2, e.put_part(KEY, &id, 2, data(10, 2)).await),
+    ];
+    store.abort_multipart(KEY, &id).await.unwrap();
+    store.abort_multipart(KEY, &id).await.unwrap();
+    assert!(matches!(
+        store.complete_multipart(KEY, &id, &etags).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_absent(store, KEY).await;
+}
+
+pub async fn ping_answers(e: &impl Engine) {
+    e.store().ping().await.unwrap();
+}

@@ -1,0 +1,162 @@
+//! `list_files` as SQL, for every engine: the filters, the keyset cursor, the sort and the
+//! count are the same text everywhere (the query builder numbers the placeholders the way
+//! each engine wants). Text comparisons assume byte order: SQLite compares TEXT that way,
+//! and PostgreSQL's key columns are declared `COLLATE "C"`.
+
+use filegate_core::StoreError;
+use filegate_core::domain::{FileQuery, PageStart, SortKey, SortValue, TenantId};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::rows::{file_columns, micros, to_i64};
+
+/// The queries one `list_files` call runs.
+pub(crate) struct FileListing<DB: Database> {
+    /// At most `limit + 1` rows of `files`, in the query's order, from its start.
+    pub page: QueryBuilder<DB>,
+    /// `COUNT(*)` over the same filters, for offset pages (run it in the page's snapshot).
+    pub count: Option<QueryBuilder<DB>>,
+}
+
+/// Builds the listing queries for `query`, scoped to `tenant`.
+pub(crate) fn file_listing<DB>(tenant: &TenantId, query: &FileQuery) -> Result<FileListing<DB>, StoreError>
+where
+    DB: Database,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+{
+    let column = match query.sort.key {
+        SortKey::CreatedAt => "created_at",
+        SortKey::Name => "name",
+        SortKey::Size => "size",
+    };
+    let (dir, after_op) = if query.sort.descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+
+    let mut page = QueryBuilder::<DB>::new(concat!("SELECT ", file_columns!(), " FROM files"));
+    push_filters(&mut page, tenant, query);
+    if let PageStart::After(after) = &query.start {
+        page.push(format_args!(" AND ({column}, id) {after_op} ("));
+        match (query.sort.key, &after.value) {
+            (SortKey::Name, SortValue::Text(name)) if !name.contains('\0') => page.push_bind(name.clone()),
+            (SortKey::CreatedAt | SortKey::Size, SortValue::Int(n)) => page.push_bind(*n),
+            _ => {
+                return Err(StoreError::Input("the cursor does not fit the sort order".into()));
+            }
+        };
+        page.push(", ").push_bind(after.id.to_string()).push(")");
+    }
+    page.push(format_args!(" ORDER BY {column} {dir}, id {dir} LIMIT "));
+    page.push_bind(i64::from(query.limit) + 1);
+
+    let count = match query.start {
+        PageStart::Offset(offset) => {
+            page.push(" OFFSET ")
+                .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            let mut count = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM files");
+            push_filters(&mut count, tenant, query);
+            Some(count)
+        }
+        PageStart::First | PageStart::After(_) => None,
+    };
+    Ok(FileListing { page, count })
+}
+
+/// `WHERE …` for every filter of `query`, scoped to `tenant`.
+fn push_filters<DB>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery)
+where
+    DB: Database,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+{
+    qb.push(" WHERE tenant = ").push_bind(tenant.as_str().to_owned());
+    if let Some(bucket) = &query.bucket {
+        qb.push(" AND bucket = ").push_bind(bucket.as_str().to_owned());
+    }
+    match query.status {
+        Some(status) => qb.push(" AND status = ").push_bind(status.as_str().to_owned()),
+        None => qb.push(" AND status NOT IN ('deleted', 'purged')"),
+    };
+    // No stored path or type contains NUL (they are parsed without control characters), and
+    // PostgreSQL refuses NUL in text: such a filter matches nothing rather than failing.
+    let has_nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
+    if has_nul(&query.prefix) || has_nul(&query.content_type) {
+        qb.push(" AND 0 = 1");
+        return;
+    }
+    if let Some(prefix) = query.prefix.as_deref().filter(|p| !p.is_empty()) {
+        // A range rather than LIKE: no wildcard to escape, case-sensitive, and index-friendly.
+        qb.push(" AND path >= ").push_bind(prefix.to_owned());
+        if let Some(end) = prefix_end(prefix) {
+            qb.push(" AND path < ").push_bind(end);
+        }
+    }
+    if let Some(pattern) = &query.content_type {
+        let pattern = pattern
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match pattern.strip_suffix("/*") {
+            Some("*") => {}
+            // Essences starting with `kind/`: from `kind/` up to `kind0` ('0' follows '/').
+            Some(kind) => {
+                qb.push(" AND content_essence >= ").push_bind(format!("{kind}/"));
+                qb.push(" AND content_essence < ").push_bind(format!("{kind}0"));
+            }
+            None => {
+                qb.push(" AND content_essence = ").push_bind(pattern);
+            }
+        }
+    }
+    if let Some(after) = query.created_after {
+        qb.push(" AND created_at > ").push_bind(micros(after));
+    }
+    if let Some(before) = query.created_before {
+        qb.push(" AND created_at < ").push_bind(micros(before));
+    }
+    if let Some(min) = query.min_size {
+        match to_i64("min_size", min) {
+            Ok(min) => qb.push(" AND size >= ").push_bind(min),
+            // Larger than any size a file can have.
+            Err(_) => qb.push(" AND 0 = 1"),
+        };
+    }
+    if let Some(max) = query.max_size.and_then(|m| to_i64("max_size", m).ok()) {
+        qb.push(" AND size <= ").push_bind(max);
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` (by code point,
+/// which is UTF-8 byte order), or `None` when there is none.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_end("a/b").as_deref(), Some("a/c"));
+        assert_eq!(prefix_end("100%_").as_deref(), Some("100%`"));
+        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(prefix_end("x\u{10ffff}").as_deref(), Some("y"));
+        assert_eq!(prefix_end("\u{10ffff}"), None);
+        for s in ["a/b", "a/b/c", "a/bz", "a/b\u{10ffff}"] {
+            assert!(("a/b".."a/c").contains(&s), "{s}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The contract scenarios against PostgreSQL, one fresh database per test, plus what is
+//! particular to a database that several processes share: two stores (two pools, as two
+//! processes would have) claiming and waking each other, migrations racing, the listener
+//! surviving a dropped connection, and a server that cannot be reached.
+//!
+//! The server comes from `FILEGATE_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1/test`).
+//! Unset, the tests are skipped with a note, except under `CI=true`, where they fail.
+
+mod contract;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use filegate_core::StoreError;
+use filegate_core::domain::{FileId, FileStatus};
+use filegate_core::ports::{Job, JobQueue, MetadataStore, NewJob, QueueStats};
+use filegate_sql::PostgresStore;
+use futures::FutureExt as _;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
+
+const LEASE: Duration = Duration::from_secs(60);
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The server's URL, or `None` to skip (never in CI).
+fn server_url() -> Option<String> {
+    match std::env::var("FILEGATE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FILEGATE_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests \
+                 (scripts/engines.sh starts a server and prints the variable)"
+            );
+            eprintln!("note: FILEGATE_TEST_POSTGRES_URL is not set; skipping this PostgreSQL test");
+            None
+        }
+    }
+}
+
+/// `server` with its database replaced by `database`.
+fn with_database(server: &str, database: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = base[authority..].find('/').map_or(base, |i| &base[..authority + i]);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// Runs `test` with the URL of a database of its own, created for it on the test server and
+/// dropped afterwards (whether the test passed or not, as far as dropping goes).
+async fn with_db<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(server) = server_url() else {
+        return;
+    };
+    let name = format!("fg_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL server at FILEGATE_TEST_POSTGRES_URL: {e}"));
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+
+    let outcome = AssertUnwindSafe(test(with_database(&server, &name)))
+        .catch_unwind()
+        .await;
+
+    // Best effort: FORCE ends the connections pools may still hold.
+    if let Err(e) = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+    {
+        eprintln!("note: could not drop the test database {name}: {e}");
+    }
+    let _ = admin.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn connect(url: &str) -> Arc<PostgresStore> {
+    Arc::new(PostgresStore::connect(url).await.expect("connect to the test database"))
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                with_db(|url| async move {
+                    let store = connect(&url).await;
+                    contract::$name(store.clone(), store).await;
+                })
+                .await;
+            }
+        )*
+    };
+}
+
+contract::scenarios!(contract_tests);
+
+fn job() -> NewJob {
+    NewJob::now(Job::ProcessFile {
+        tenant: contract::tid("a"),
+        file_id: FileId::new(),
+    })
+}
+
+fn idle() -> QueueStats {
+    QueueStats::default()
+}
+
+/// Waits on `queue` in the background; the handle finishes when it is woken (or after a minute).
+fn waiter(queue: &Arc<PostgresStore>) -> tokio::task::JoinHandle<()> {
+    let queue = queue.clone();
+    tokio::spawn(async move { queue.wait_for_work(Duration::from_secs(60)).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_claiming_at_once_never_get_the_same_job() {
+    with_db(|url| async move {
+        let (a, b) = (connect(&url).await, connect(&url).await);
+        let mut all = HashSet::new();
+        for i in 0..300 {
+            let j = job();
+            all.insert(j.id);
+            let via = if i % 2 == 0 { &a } else { &b };
+            via.enqueue(&j).await.unwrap();
+        }
+        let mut workers = tokio::task::JoinSet::new();
+        for w in 0..8 {
+            let queue = if w % 2 == 0 { a.clone() } else { b.clone() };
+            workers.spawn(async move {
+                let worker = format!("w{w}");
+                let mut mine = Vec::new();
+                while let Some(c) = queue.claim(&worker, LEASE).await.unwrap() {
+                    assert_eq!(c.attempt, 1, "a job claimed once is never handed out again");
+                    queue.complete(c.id, &worker).await.unwrap();
+                    mine.push(c.id);
+                }
+                mine
+            });
+        }
+        let mut claimed = Vec::new();
+        while let Some(mine) = workers.join_next().await {
+            claimed.extend(mine.unwrap());
+        }
+        assert_eq!(claimed.len(), 300, "each job claimed exactly once");
+        assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), all);
+        assert_eq!(a.stats().await.unwrap(), idle());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn work_enqueued_in_one_process_wakes_a_worker_waiting_in_another() {
+    with_db(|url| async move {
+        let (a, b) = (connect(&url).await, connect(&url).await);
+        let store: contract::Store = a.clone();
+        let t = contract::tenant(&store, "a").await;
+
+        let waiting = waiter(&b);
+        a.enqueue(&job()).await.unwrap();
+        tokio::time::timeout(DEADLINE, waiting)
+            .await
+            .expect("woken by an enqueue on the other store")
+            .unwrap();
+
+        let waiting = waiter(&b);
+        let pending = a.insert_file(&contract::new_file(&t, "x")).await.unwrap();
+        let mut uploaded = pending.clone();
+        uploaded.status = FileStatus::Uploaded;
+        let j = NewJob::now(Job::ProcessFile {
+            tenant: t,
+            file_id: pending.id,
+        });
+        a.update_file(&uploaded, &[FileStatus::Pending], &[j]).await.unwrap();
+        tokio::time::timeout(DEADLINE, waiting)
+            .await
+            .expect("woken by update_file committing a job on the other store")
+            .unwrap();
+        assert!(b.claim("w", LEASE).await.unwrap().is_some());
+    })
+    .await;
+}
+
+/// The listeners' backends in the current database: (pid, last query).
+async fn listeners(db: &PgPool) -> Vec<(i32, String)> {
+    sqlx::query_as(
+        "SELECT pid, query FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'filegate-listener'",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_listener_listens_again_after_its_connection_is_killed() {
+    with_db(|url| async move {
+        let (a, b) = (connect(&url).await, connect(&url).await);
+        let admin = PgPool::connect(&url).await.unwrap();
+        let before = listeners(&admin).await;
+        assert_eq!(before.len(), 2, "one listener per store: {before:?}");
+        let killed: HashSet<i32> = before.iter().map(|(pid, _)| *pid).collect();
+        for pid in &killed {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+
+        // Both stores open new connections and subscribe on them again.
+        contract::eventually(DEADLINE, || {
+            let (admin, killed) = (&admin, &killed);
+            async move {
+                let now = listeners(admin).await;
+                let fresh = now
+                    .iter()
+                    .filter(|(pid, query)| !killed.contains(pid) && query.starts_with("LISTEN"))
+                    .count();
+                (fresh == 2).then_some(())
+            }
+        })
+        .await;
+
+        // A reconnected listener wakes one worker for what it may have missed, so a wait or
+        // two can end without a notification; three rounds in a row need working ones.
+        for round in 0..3 {
+            let waiting = waiter(&b);
+            a.enqueue(&job()).await.unwrap();
+            tokio::time::timeout(DEADLINE, waiting)
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: not woken after the listener reconnected"))
+                .unwrap();
+        }
+        admin.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_that_ends_in_one_process_is_reclaimed_by_another() {
+    with_db(|url| async move {
+        let (a, b) = (connect(&url).await, connect(&url).await);
+        let j = job();
+        a.enqueue(&j).await.unwrap();
+        let first = a.claim("a-worker", Duration::from_millis(20)).await.unwrap().unwrap();
+        assert_eq!((first.id, first.attempt), (j.id, 1));
+
+        // The worker in process a "dies"; once its lease ends, process b takes the job over.
+        let second = contract::eventually(DEADLINE, || async { b.claim("b-worker", LEASE).await.unwrap() }).await;
+        assert_eq!((second.id, second.attempt), (j.id, 2));
+        assert!(matches!(
+            a.extend(j.id, "a-worker", LEASE).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(a.complete(j.id, "a-worker").await, Err(StoreError::NotFound)));
+        assert_eq!(a.stats().await.unwrap().running, 1, "b's lease is live for a too");
+        a.complete(j.id, "b-worker").await.unwrap();
+        assert_eq!(b.stats().await.unwrap(), idle());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrations_apply_once_however_many_processes_start_together() {
+    with_db(|url| async move {
+        let starts = (0..4).map(|_| PostgresStore::connect(&url));
+        let stores: Vec<PostgresStore> = futures::future::try_join_all(starts)
+            .await
+            .expect("concurrent starts all succeed");
+        let store: contract::Store = Arc::new(stores[0].clone());
+        let a = contract::tenant(&store, "a").await;
+        let file = store.insert_file(&contract::new_file(&a, "kept.txt")).await.unwrap();
+        for s in &stores {
+            s.close().await;
+        }
+
+        // Started again: nothing is applied twice, nothing is lost, the feed carries on.
+        let again = connect(&url).await;
+        assert_eq!(again.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
+        let next = again.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
+        assert_eq!(next.change_seq, file.change_seq + 1);
+
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        let (applied, ok): (i64, bool) = sqlx::query_as("SELECT count(*), bool_and(success) FROM _sqlx_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+            .unwrap()
+            .count();
+        assert_eq!((applied, ok), (i64::try_from(files).unwrap(), true));
+        let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM change_counter")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(counters, 1);
+        let _ = conn.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_fast_as_unavailable() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/filegate");
+    let err = tokio::time::timeout(Duration::from_secs(30), PostgresStore::connect(&url))
+        .await
+        .expect("gives up within the acquire timeout, not hanging")
+        .expect_err("nothing listens there");
+    assert!(
+        matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable(_))),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    with_db(|url| async move {
+        let store = connect(&url).await;
+        store.ping().await.unwrap();
+        store.close().await;
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(store.claim("w", LEASE).await, Err(StoreError::Unavailable(_))));
+        // Waiting still ends at its maximum.
+        tokio::time::timeout(DEADLINE, store.wait_for_work(Duration::from_millis(10)))
+            .await
+            .expect("wait is bounded");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
+    with_db(|url| async move {
+        let store = connect(&url).await;
+        let good = job();
+        // A row written by some other version of filegate, older than the good job.
+        let mut raw = PgConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
+             VALUES ('00000000-0000-7000-8000-000000000001', 'teleport', '{\"kind\":\"teleport\"}', 0, 0, 0)",
+        )
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        store.enqueue(&good).await.unwrap();
+
+        let claimed = store.claim("w", LEASE).await.unwrap().unwrap();
+        assert_eq!(claimed.id, good.id, "the poison job is skipped, not handed out");
+        let stats = store.stats().await.unwrap();
+        assert_eq!((stats.dead, stats.running, stats.queued), (1, 1, 0));
+        let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM jobs WHERE kind = 'teleport'")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+        assert!(error.is_some_and(|e| e.contains("job.payload")));
+        let _ = raw.close().await;
+    })
+    .await;
+}
