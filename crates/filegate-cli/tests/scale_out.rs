@@ -114,7 +114,7 @@ async fn two_gateways_two_workers_one_killed_every_file_ready_once_every_event_p
     // A database of our own.
     let database = format!("fg_scale_{run}");
     let admin = sqlx::PgPool::connect(&postgres).await.expect("PostgreSQL reachable");
-    sqlx::query(&format!("CREATE DATABASE {database}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&admin)
         .await
         .unwrap();
@@ -342,7 +342,7 @@ async fn two_gateways_two_workers_one_killed_every_file_ready_once_every_event_p
 
     drop(consumer);
     let _ = amqp_conn.close(0, "done".into()).await;
-    let _ = sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {database} WITH (FORCE)")))
         .execute(&admin)
         .await;
 }

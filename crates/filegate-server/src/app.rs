@@ -14,6 +14,7 @@ use filegate_amqp::Relay;
 use filegate_core::pipeline::{Worker, WorkerSettings};
 use filegate_core::usecases::{Settings, tenants};
 
+use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use crate::engines::Engines;
@@ -69,7 +70,10 @@ impl Gateway {
         let (routes, doc) = http::routes(&config.http, config.uploads.max_image_bytes);
         let state = AppState {
             services: services.clone(),
-            jwt: Arc::new(JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE))),
+            auth: Arc::new(Authenticator::new(
+                JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE)),
+                &config.auth,
+            )?),
             local_blobs: engines.local_blobs.clone(),
             limiter: engines.limiter.clone(),
             rate_limit: config.rate_limit.clone(),

@@ -33,6 +33,7 @@ pub struct Config {
     /// Default: `<data_dir>/secret`, created on first start.
     pub secret: Option<Redacted>,
     pub rate_limit: RateLimitConfig,
+    pub auth: crate::auth::AuthConfig,
     pub uploads: UploadsConfig,
     pub downloads: DownloadsConfig,
     pub workers: WorkersConfig,
@@ -140,6 +141,7 @@ impl Default for Config {
             cache: None,
             secret: None,
             rate_limit: RateLimitConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
             uploads: UploadsConfig::default(),
             downloads: DownloadsConfig::default(),
             workers: WorkersConfig::default(),

@@ -8,14 +8,14 @@ use filegate_blobs::LocalBlobStore;
 use filegate_core::ports::RateLimiter;
 use filegate_core::usecases::Services;
 
-use crate::auth::jwt::JwtKeys;
+use crate::auth::Authenticator;
 use crate::config::RateLimitConfig;
 use crate::engines::Probe;
 
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    pub jwt: Arc<JwtKeys>,
+    pub auth: Arc<Authenticator>,
     /// Set when objects live in the local directory: filegate then serves the signed URLs.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     /// Per-principal request limits (shared by all gateways when Redis is configured).

@@ -176,7 +176,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {
-            let principal = Authenticator::local(state.jwt.clone()).verify_token(value).await?;
+            let principal = state.auth.verify_token(value).await?;
             // A token signed for a tenant that does not exist (or no longer does) grants nothing.
             if !tenants::exists(&state.services, &principal.tenant).await? {
                 return Err(Error::unauthenticated("invalid-token", "the token's tenant does not exist").into());
@@ -184,6 +184,7 @@ impl FromRequestParts<AppState> for Authenticated {
             principal
         };
         tracing::Span::current().record("tenant", principal.tenant.as_str());
+        crate::http::rate_limit::admit(state, &principal).await?;
         Ok(Self(principal))
     }
 }
