@@ -85,12 +85,20 @@ fn filegate(args: &[&str], env: &BTreeMap<&str, String>, data_dir: &std::path::P
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut address = None;
     if args[0] == "serve" {
+        let mut said = Vec::new();
         loop {
-            let line = lines.next().expect("serve printed its address").expect("utf-8");
+            let Some(Ok(line)) = lines.next() else {
+                panic!(
+                    "`filegate {}` exited before listening:\n{}",
+                    args.join(" "),
+                    said.join("\n")
+                );
+            };
             if let Some(url) = line.strip_prefix("filegate: listening on ") {
                 address = Some(url.trim().to_owned());
                 break;
             }
+            said.push(line);
         }
     }
     std::thread::spawn(move || {

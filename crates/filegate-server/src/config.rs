@@ -210,7 +210,20 @@ impl Config {
             anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
             figment = figment.merge(Toml::file(file));
         }
-        let config: Config = figment.merge(Env::prefixed("FILEGATE_").split("__")).extract()?;
+        // The secret is hex, which the environment provider would read as a number when it
+        // happens to be all digits: it is taken verbatim instead.
+        let mut config: Config = figment
+            .merge(
+                Env::prefixed("FILEGATE_")
+                    // FILEGATE_TEST_* belong to the test suite, not to the server.
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__")
+                    .ignore(&["secret"]),
+            )
+            .extract()?;
+        if let Ok(secret) = std::env::var("FILEGATE_SECRET") {
+            config.secret = Some(Redacted(secret));
+        }
         Ok(config)
     }
 
