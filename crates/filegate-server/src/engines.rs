@@ -129,7 +129,11 @@ impl Engines {
                     let redis = probe.clone();
                     async move { redis.ping().await }
                 }));
-                let cached: Arc<dyn MetadataStore> = Arc::new(CachedStore::new(store, Arc::new(redis.cache())));
+                let cached: Arc<dyn MetadataStore> = Arc::new(
+                    // Short: a process killed between its write and the invalidation leaves a
+                    // stale entry for at most this long (the pipeline retries past it).
+                    CachedStore::new(store, Arc::new(redis.cache())).with_ttl(std::time::Duration::from_secs(10)),
+                );
                 (cached, Arc::new(redis.rate_limiter()))
             }
             Some(url) => anyhow::bail!("cache: unsupported URL {url:?} (redis://)"),

@@ -42,7 +42,8 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         {
             Ok(f) => f,
             // Deleted (or otherwise moved on) meanwhile: not ours to finish.
-            Err(StoreError::Conflict(_) | StoreError::NotFound) => return Ok(()),
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(StoreError::Conflict(seen)) => return Err(moved(seen)),
             Err(e) => return Err(e.into()),
         }
     } else {
@@ -83,7 +84,8 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
             tracing::info!("file ready");
             Ok(())
         }
-        Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
+        Err(StoreError::NotFound) => Ok(()),
+        Err(StoreError::Conflict(seen)) => Err(moved(seen)),
         Err(e) => Err(e.into()),
     }
 }
@@ -115,4 +117,11 @@ pub(crate) async fn mark_failed(
         Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The file changed under us, or what we read was stale (a cache another process had not yet
+/// invalidated). Either way: try again later. The next run reads the file afresh and, if it
+/// really moved on (deleted, already ready), finishes without doing anything.
+fn moved(seen: String) -> StageError {
+    StageError::Retry(anyhow::anyhow!("the file changed while processing: {seen}"))
 }
