@@ -360,11 +360,7 @@ async fn pause(inner: &Inner, failures: u32) -> Result<(), ()> {
     }
 }
 
-/// `min * 2^(failures-1)`, capped at `max`.
-pub(crate) fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
-    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
-    min.saturating_mul(factor).min(max)
-}
+pub(crate) use filegate_core::pipeline::backoff;
 
 async fn establish(config: &AmqpConfig, generation: u64) -> anyhow::Result<Session> {
     let properties = ConnectionProperties::default().with_connection_name(config.connection_name.as_str().into());

@@ -16,7 +16,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::ports::{Disposition, DownloadOptions, SignedRequest, UploadConstraints};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rusty_s3::S3Action;
 use url::Url;
 
@@ -52,40 +51,10 @@ pub(super) fn sign_until<'a>(
     Ok(action.sign_with_time(valid_for, &date))
 }
 
-/// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
-const ATTR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `attachment; filename="plain ascii"; filename*=UTF-8''exact%20name` (RFC 6266): old
-/// clients get a harmless ASCII name, new ones the exact one, and no name can break out of
-/// the header. The same value filegate's own download routes answer with.
+/// The `response-content-disposition` a presigned GET carries: the same value filegate's
+/// own download routes answer with.
 pub fn content_disposition(disposition: Disposition, filename: &str) -> String {
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!(
-        "{}; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        disposition.as_str(),
-        utf8_percent_encode(filename, ATTR)
-    )
+    disposition.header_value(filename)
 }
 
 /// S3 numbers parts 1 to 10 000.

@@ -13,7 +13,7 @@ mod worker;
 pub use process::process_file;
 pub use stages::{Stage, StageContext, StageError};
 pub use sweep::sweep;
-pub use worker::{JobOutcome, Worker, WorkerSettings};
+pub use worker::{JobOutcome, Worker, WorkerSettings, backoff};
 
 use crate::error::{Error, Result};
 

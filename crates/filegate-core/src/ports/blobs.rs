@@ -53,6 +53,43 @@ impl Disposition {
             Self::Attachment => "attachment",
         }
     }
+
+    /// The `Content-Disposition` value for `filename` (RFC 6266):
+    /// `attachment; filename="plain ascii"; filename*=UTF-8''exact%20name`. Old clients get a
+    /// harmless ASCII name, new ones the exact one, and no name can break out of the header.
+    /// Every download answers with this, whether filegate or the object store serves it.
+    pub fn header_value(self, filename: &str) -> String {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        /// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
+        const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'!')
+            .remove(b'#')
+            .remove(b'$')
+            .remove(b'&')
+            .remove(b'+')
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'^')
+            .remove(b'_')
+            .remove(b'`')
+            .remove(b'|')
+            .remove(b'~');
+        let fallback: String = filename
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!(
+            "{}; filename=\"{fallback}\"; filename*=UTF-8''{}",
+            self.as_str(),
+            utf8_percent_encode(filename, ATTR)
+        )
+    }
 }
 
 /// How a signed download should be answered.

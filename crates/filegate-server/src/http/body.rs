@@ -5,7 +5,6 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{ByteStream, Disposition};
@@ -22,40 +21,10 @@ pub struct Served<'a> {
     pub cache: &'static str,
 }
 
-/// RFC 5987 `attr-char`: everything else is percent-encoded in `filename*`.
-const ATTR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `attachment; filename="plain ascii"; filename*=UTF-8''exact%20name`: old clients get a
-/// harmless ASCII name, new ones the exact one, and no name can break out of the header.
+/// `Disposition::header_value` as a header; it is always a valid one.
 pub fn content_disposition(disposition: Disposition, filename: &str) -> HeaderValue {
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = utf8_percent_encode(filename, ATTR);
-    let value = format!(
-        "{}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}",
-        disposition.as_str()
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&disposition.header_value(filename))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 pub fn bytes_response(served: &Served<'_>, body: ByteStream) -> Response {
