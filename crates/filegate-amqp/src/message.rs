@@ -264,6 +264,7 @@ mod tests {
             size: 3,
             sha256: None,
             occurred_at: Utc::now(),
+            data: serde_json::Value::Null,
         };
         let out = event_message(&event, "filegate.events").unwrap();
         assert_eq!(out.routing_key, "file.ready");

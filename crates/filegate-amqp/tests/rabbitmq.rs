@@ -260,6 +260,7 @@ fn event(kind: &str) -> FileEvent {
         size: 1234,
         sha256: None,
         occurred_at: Utc::now(),
+        data: serde_json::Value::Null,
     }
 }
 

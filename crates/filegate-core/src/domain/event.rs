@@ -23,6 +23,10 @@ pub struct FileEvent {
     pub size: u64,
     pub sha256: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// What a non-status event says besides the file (`alert.old_passphrase`: the version
+    /// used; `request.fulfilled`: the request id). `null` for status changes.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
 }
 
 impl FileEvent {
@@ -35,9 +39,15 @@ impl FileEvent {
         } else {
             "file.updated".to_owned()
         };
+        Self::about(kind, file, serde_json::Value::Null)
+    }
+
+    /// An event of any `kind` about `file` (`alert.*`, `request.fulfilled`, `share.accessed`),
+    /// carrying `data`.
+    pub fn about(kind: impl Into<String>, file: &FileRecord, data: serde_json::Value) -> Self {
         Self {
             id: Uuid::now_v7(),
-            kind,
+            kind: kind.into(),
             tenant: file.tenant.clone(),
             file_id: file.id,
             bucket: file.bucket.clone(),
@@ -47,6 +57,7 @@ impl FileEvent {
             size: file.size,
             sha256: file.sha256.as_ref().map(ToString::to_string),
             occurred_at: file.updated_at,
+            data,
         }
     }
 }
