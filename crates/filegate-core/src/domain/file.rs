@@ -131,6 +131,13 @@ pub fn blob_key_for(tenant: &TenantId, id: FileId) -> String {
     format!("t/{tenant}/{id}")
 }
 
+/// Where the thumbnail of `size` pixels made from the blob at `blob_key` is stored. Derived
+/// from the blob, not the file: files that share a blob (dedup) share its thumbnails, and
+/// the thumbnails go when the blob goes.
+pub fn thumbnail_key(blob_key: &str, size: u32) -> String {
+    format!("{blob_key}.thumb-{size}")
+}
+
 /// The tenant and file a blob key was made for (the inverse of [`blob_key_for`]).
 pub fn parse_blob_key(key: &str) -> Option<(TenantId, FileId)> {
     let rest = key.strip_prefix("t/")?;
