@@ -20,6 +20,7 @@ use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::{PostgresStore, SqliteStore};
@@ -163,6 +164,7 @@ impl Engines {
             blobs,
             events,
             settings: Arc::new(settings),
+            downloads: Arc::new(DownloadCounter::new()),
         };
         Ok(Self {
             services,

@@ -21,6 +21,9 @@ pub enum UploadPlan {
     },
     /// Streamed through the gateway (`POST /v1/files`, `POST /v1/images`).
     Proxied,
+    /// No bytes were sent: the file shares the blob of `source`, a `ready` file of the same
+    /// tenant whose computed sha256 and size matched (dedup).
+    Deduplicated { source: FileId },
 }
 
 /// Results of the processing stages, as clients see them under `processing`.
@@ -122,6 +125,21 @@ impl FileRecord {
 
     pub fn name(&self) -> &str {
         self.path.name()
+    }
+
+    /// The sizes of the thumbnails recorded under `processing.thumbnails` (objects with a
+    /// `size` field); entries without a usable size are skipped.
+    pub fn thumbnail_sizes(&self) -> Vec<u32> {
+        let mut sizes: Vec<u32> = self
+            .processing
+            .thumbnails
+            .iter()
+            .filter_map(|t| t.get("size")?.as_u64())
+            .filter_map(|s| u32::try_from(s).ok())
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
     }
 }
 

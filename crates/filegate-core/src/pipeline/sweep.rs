@@ -1,18 +1,24 @@
 //! The sweeper: pending uploads that were never confirmed expire, deleted files whose
-//! retention ended are purged. Both hand the byte removal to a job.
+//! retention ended are purged. Both hand the byte removal to a job (`RemoveBlob`, which keeps
+//! bytes another file still shares).
+//!
+//! A pending upload expires `upload_expiry_grace` after its URLs did: a PUT or part that
+//! started just before the expiry is still accepted to the end (storage checks the expiry
+//! when a request starts), and its client may still complete it during the grace.
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::FileStatus;
 use crate::error::StoreError;
-use crate::usecases::Services;
+use crate::usecases::{Services, chrono_duration};
 use crate::usecases::outbox::save;
 use crate::usecases::uploads::remove_blob_job;
 
 /// One sweep over at most `limit` due files; returns how many changed.
 pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Result<usize, StoreError> {
     let mut changed = 0;
-    for file in services.store.due_for_sweep(now, limit).await? {
+    let expired_before = now - chrono_duration(services.settings.upload_expiry_grace);
+    for file in services.store.due_for_sweep(expired_before, now, limit).await? {
         let (status, reason) = match file.status {
             FileStatus::Pending => (FileStatus::Expired, "the upload was not completed before it expired"),
             FileStatus::Deleted => (FileStatus::Purged, "retention ended"),

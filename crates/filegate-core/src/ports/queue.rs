@@ -16,14 +16,18 @@ use crate::error::StoreError;
 pub enum Job {
     /// Run the bucket's pipeline over an uploaded file.
     ProcessFile { tenant: TenantId, file_id: FileId },
-    /// Remove the bytes of a file that was aborted, expired or whose retention ended, and
-    /// the parts of its unfinished multipart upload.
+    /// A file was aborted, expired or its retention ended: remove the parts of its
+    /// unfinished multipart upload, and its bytes and thumbnails unless another file still
+    /// uses the blob (dedup; see `pipeline::remove`).
     RemoveBlob {
         tenant: TenantId,
         file_id: FileId,
         blob_key: String,
         #[serde(default)]
         multipart_upload_id: Option<String>,
+        /// The thumbnail sizes the file recorded (`thumbnail_key(blob_key, size)`).
+        #[serde(default)]
+        thumbnail_sizes: Vec<u32>,
     },
     /// Deliver an event to the subscribers (the broker's event exchange, webhooks).
     PublishEvent { event: FileEvent },

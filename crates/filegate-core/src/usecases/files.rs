@@ -57,6 +57,8 @@ pub async fn download_url(
         content_type: file.content_type.clone(),
     };
     let url = services.blobs.presign_get(&file.blob_key, &options, expires_at)?;
+    // One download: the bytes go from storage, out of our sight (see `downloads`).
+    services.downloads.record(&file.tenant, file.id);
     Ok(DownloadUrl { url, expires_at })
 }
 
@@ -94,6 +96,10 @@ pub async fn content(
         StoreError::NotFound => Error::Internal(anyhow::anyhow!("blob {} of a ready file is missing", file.blob_key)),
         other => other.into(),
     })?;
+    // A transfer from the first byte is one download; later ranges continue it.
+    if range.is_none_or(|r| r.start == 0) {
+        services.downloads.record(&file.tenant, file.id);
+    }
     Ok(Content::Bytes { file, range, body })
 }
 

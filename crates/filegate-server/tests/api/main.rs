@@ -4,8 +4,11 @@
 mod common;
 
 mod content;
+mod dedup;
+mod download_counts;
 mod files;
 mod in_flight;
+mod lifecycle;
 mod ops;
 mod processing;
 mod support;

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+mod blobs;
 mod feed;
 mod files;
 mod listing;
@@ -24,6 +25,7 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
+pub use blobs::*;
 pub use feed::*;
 pub use files::*;
 pub use listing::*;
@@ -58,6 +60,11 @@ macro_rules! scenarios {
             concurrent_claimers_never_share_a_job,
             concurrent_uploads_and_claims,
             waiting_workers_wake_on_new_work,
+            dedup_sources_are_ready_files_with_the_computed_hash,
+            a_dedup_insert_commits_only_while_its_source_is_ready,
+            a_blob_is_in_use_while_a_live_row_references_it,
+            thumbnail_sizes_of_every_row_sharing_a_blob,
+            download_counts_add_up_without_a_change,
         );
     };
 }
