@@ -175,4 +175,33 @@ mod tests {
         assert_eq!(parse_blob_key("t/default/not-a-uuid"), None);
         assert_eq!(parse_blob_key("x/default/1"), None);
     }
+
+    #[test]
+    fn thumbnail_sizes_come_from_the_recorded_thumbnails() {
+        let tenant = TenantId::default_tenant();
+        let mut file = FileRecord::pending(NewFile {
+            id: FileId::new(),
+            tenant,
+            owner: "o".into(),
+            bucket: BucketName::default_bucket(),
+            path: ObjectPath::parse("a.png").unwrap(),
+            size: 1,
+            content_type: ContentType::octet_stream(),
+            declared_sha256: None,
+            metadata: Metadata::default(),
+            external_id: None,
+            upload: UploadPlan::Put,
+            upload_expires_at: Utc::now(),
+            now: Utc::now(),
+        });
+        file.processing.thumbnails = vec![
+            serde_json::json!({"size": 256, "key": "whatever"}),
+            serde_json::json!({"size": 64}),
+            serde_json::json!({"size": 64}),
+            serde_json::json!({"size": -1}),
+            serde_json::json!({"width": 10}),
+            serde_json::json!("nonsense"),
+        ];
+        assert_eq!(file.thumbnail_sizes(), vec![64, 256]);
+    }
 }

@@ -17,7 +17,10 @@ use crate::usecases::uploads::remove_blob_job;
 /// One sweep over at most `limit` due files; returns how many changed.
 pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Result<usize, StoreError> {
     let mut changed = 0;
-    let expired_before = now - chrono_duration(services.settings.upload_expiry_grace);
+    // An absurd grace (a config typo) never expires anything rather than overflowing.
+    let expired_before = now
+        .checked_sub_signed(chrono_duration(services.settings.upload_expiry_grace))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     for file in services.store.due_for_sweep(expired_before, now, limit).await? {
         let (status, reason) = match file.status {
             FileStatus::Pending => (FileStatus::Expired, "the upload was not completed before it expired"),

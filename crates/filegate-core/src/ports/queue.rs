@@ -100,3 +100,25 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Returns when a job may have become due (an enqueue in this process) or after `max`.
     async fn wait_for_work(&self, max: Duration);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remove_blob_job_queued_before_thumbnails_still_decodes() {
+        let id = FileId::new();
+        let old = format!(r#"{{"kind":"remove_blob","tenant":"default","file_id":"{id}","blob_key":"t/default/{id}"}}"#);
+        let job: Job = serde_json::from_str(&old).expect("an older job decodes");
+        assert_eq!(
+            job,
+            Job::RemoveBlob {
+                tenant: TenantId::default_tenant(),
+                file_id: id,
+                blob_key: format!("t/default/{id}"),
+                multipart_upload_id: None,
+                thumbnail_sizes: Vec::new(),
+            }
+        );
+    }
+}
