@@ -106,10 +106,7 @@ impl Client {
         let Some(upload) = created.upload else {
             return self.get_file(&created.file_id).await;
         };
-        match self
-            .send_upload(&request, &created.file_id, upload, &source)
-            .await
-        {
+        match self.send_upload(&request, &created.file_id, upload, &source).await {
             Ok(complete) => self.complete_upload(&created.file_id, &complete).await,
             Err(e) => {
                 let _ = self.abort_upload(&created.file_id).await;

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::FileStatus;
 use crate::error::StoreError;
-use crate::usecases::{Services, chrono_duration};
 use crate::usecases::outbox::save;
 use crate::usecases::uploads::remove_blob_job;
+use crate::usecases::{Services, chrono_duration};
 
 /// One sweep over at most `limit` due files; returns how many changed.
 pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Result<usize, StoreError> {

@@ -108,7 +108,8 @@ mod tests {
     #[test]
     fn a_remove_blob_job_queued_before_thumbnails_still_decodes() {
         let id = FileId::new();
-        let old = format!(r#"{{"kind":"remove_blob","tenant":"default","file_id":"{id}","blob_key":"t/default/{id}"}}"#);
+        let old =
+            format!(r#"{{"kind":"remove_blob","tenant":"default","file_id":"{id}","blob_key":"t/default/{id}"}}"#);
         let job: Job = serde_json::from_str(&old).expect("an older job decodes");
         assert_eq!(
             job,

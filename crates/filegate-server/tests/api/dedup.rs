@@ -71,7 +71,9 @@ fn assert_must_upload(created: &UploadCreated) {
 /// enqueued (the RemoveBlob jobs).
 async fn sweep_far_ahead(app: &TestApp) {
     let later = Utc::now() + chrono::Duration::days(400);
-    filegate_core::pipeline::sweep(&app.services, later, 500).await.expect("sweep");
+    filegate_core::pipeline::sweep(&app.services, later, 500)
+        .await
+        .expect("sweep");
     app.run_jobs().await;
 }
 
@@ -93,14 +95,18 @@ async fn an_identical_upload_shares_the_bytes_without_an_upload() {
     assert_ne!(created.file_id, first.id, "a new file");
     assert_eq!(app.stored_objects(), objects, "no bytes were stored again");
 
-    // Its own pipeline runs over the shared bytes: uploaded, then ready.
-    app.run_jobs().await;
+    // Its own pipeline runs over the shared bytes, announced like any upload: the processing
+    // job, and the events `file.uploaded` (committed with the new row), `processing`, `ready`.
+    assert_eq!(app.run_jobs().await, 1 + 3);
     let copy = app.client.get_file(&created.file_id).await.expect("get");
     assert_eq!(copy.status, "ready");
     assert_eq!(copy.path, "copies/b.bin");
     assert_eq!(copy.size, bytes.len() as u64);
     assert_eq!(copy.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()));
-    assert!(content_of(&app.client, &copy.id).await == bytes, "the shared bytes came back changed");
+    assert!(
+        content_of(&app.client, &copy.id).await == bytes,
+        "the shared bytes came back changed"
+    );
     assert!(content_of(&app.client, &first.id).await == bytes);
 
     // The client's one-call upload takes the answer as it is.
@@ -275,9 +281,15 @@ async fn removing_one_sharing_file_keeps_the_bytes_the_other_uses() {
     assert!(object_path(&app, &blob_key).exists(), "the third file still uses them");
     app.client.delete_file(&third.file_id).await.expect("delete");
     sweep_far_ahead(&app).await;
-    assert!(!object_path(&app, &blob_key).exists(), "the last reference is gone, the bytes stay");
+    assert!(
+        !object_path(&app, &blob_key).exists(),
+        "the last reference is gone, the bytes stay"
+    );
     for size in [64, 256] {
-        assert!(!object_path(&app, &thumbnail_key(&blob_key, size)).exists(), "thumbnail {size} stays");
+        assert!(
+            !object_path(&app, &thumbnail_key(&blob_key, size)).exists(),
+            "thumbnail {size} stays"
+        );
     }
     assert!(app.stored_objects().is_empty(), "{:?}", app.stored_objects());
     assert!(files_under(&app, "multipart").is_empty());

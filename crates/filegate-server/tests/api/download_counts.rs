@@ -28,7 +28,11 @@ async fn downloads_are_counted_in_batches_without_a_change() {
     // Counted: three whole downloads, a range from the first byte, two signed URLs.
     let mut etag = None;
     for _ in 0..3 {
-        let answer = app.client.content(&file.id, ContentRequest::default()).await.expect("content");
+        let answer = app
+            .client
+            .content(&file.id, ContentRequest::default())
+            .await
+            .expect("content");
         assert_eq!(answer.status, 200);
         etag = answer.etag.clone();
     }
@@ -36,7 +40,10 @@ async fn downloads_are_counted_in_batches_without_a_change() {
         range: Some("bytes=0-99".into()),
         ..ContentRequest::default()
     };
-    assert_eq!(app.client.content(&file.id, first_bytes).await.expect("range").status, 206);
+    assert_eq!(
+        app.client.content(&file.id, first_bytes).await.expect("range").status,
+        206
+    );
     app.client.download_url(&file.id, None).await.expect("url");
     app.client.download_url(&file.id, None).await.expect("url");
     // Not counted: the rest of a transfer, and a copy the client already has.
@@ -49,10 +56,23 @@ async fn downloads_are_counted_in_batches_without_a_change() {
         if_none_match: etag,
         ..ContentRequest::default()
     };
-    assert!(app.client.content(&file.id, cached).await.expect("304").is_not_modified());
-    app.client.content(&other.id, ContentRequest::default()).await.expect("content");
+    assert!(
+        app.client
+            .content(&file.id, cached)
+            .await
+            .expect("304")
+            .is_not_modified()
+    );
+    app.client
+        .content(&other.id, ContentRequest::default())
+        .await
+        .expect("content");
 
-    assert_eq!(count_of(&app, &file.id).await, 0, "written in batches, not per download");
+    assert_eq!(
+        count_of(&app, &file.id).await,
+        0,
+        "written in batches, not per download"
+    );
     assert_eq!(app.services.downloads.pending_files(), 2);
     assert_eq!(downloads::flush(&app.services).await.expect("flush"), 2);
     assert_eq!(count_of(&app, &file.id).await, 6);
@@ -65,7 +85,10 @@ async fn downloads_are_counted_in_batches_without_a_change() {
 
     // Later downloads add up; a write of the file meanwhile does not reset the count.
     for _ in 0..4 {
-        app.client.content(&file.id, ContentRequest::default()).await.expect("content");
+        app.client
+            .content(&file.id, ContentRequest::default())
+            .await
+            .expect("content");
     }
     let patch = filegate_client::api::PatchFile {
         path: Some("renamed.bin".into()),
@@ -80,9 +103,14 @@ async fn downloads_are_counted_in_batches_without_a_change() {
 #[tokio::test]
 async fn counts_are_written_at_shutdown() {
     let mut app = app().await;
-    let file = app.ready_file(&app.client, "default", "last.bin", &pattern(100, 62)).await;
+    let file = app
+        .ready_file(&app.client, "default", "last.bin", &pattern(100, 62))
+        .await;
     for _ in 0..5 {
-        app.client.content(&file.id, ContentRequest::default()).await.expect("content");
+        app.client
+            .content(&file.id, ContentRequest::default())
+            .await
+            .expect("content");
     }
     app.begin_shutdown();
 
@@ -90,7 +118,13 @@ async fn counts_are_written_at_shutdown() {
     let id = filegate_core::domain::FileId::parse(&file.id).expect("id");
     let deadline = Utc::now() + chrono::Duration::seconds(10);
     loop {
-        let stored = app.services.store.get_file(&tenant, id).await.expect("read").expect("file");
+        let stored = app
+            .services
+            .store
+            .get_file(&tenant, id)
+            .await
+            .expect("read")
+            .expect("file");
         if stored.download_count == 5 {
             break;
         }

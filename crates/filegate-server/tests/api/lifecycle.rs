@@ -14,7 +14,9 @@ use crate::support::{MIB, api_error, content_of, err, files_under, pattern};
 const GRACE_SECS: i64 = 15 * 60;
 
 async fn sweep_at(app: &TestApp, now: DateTime<Utc>) -> usize {
-    let changed = filegate_core::pipeline::sweep(&app.services, now, 500).await.expect("sweep");
+    let changed = filegate_core::pipeline::sweep(&app.services, now, 500)
+        .await
+        .expect("sweep");
     app.run_jobs().await;
     changed
 }
@@ -55,7 +57,11 @@ async fn put_not_completed(app: &TestApp, path: &str, bytes: &[u8]) -> (String, 
 #[tokio::test]
 async fn a_pending_upload_expires_after_its_expiry_plus_the_grace_and_loses_its_bytes() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.services.settings.upload_expiry_grace.as_secs(), GRACE_SECS as u64, "the default grace");
+    assert_eq!(
+        app.services.settings.upload_expiry_grace.as_secs(),
+        GRACE_SECS as u64,
+        "the default grace"
+    );
     let (id, expires_at) = put_not_completed(&app, "never-completed.bin", &pattern(4096, 51)).await;
     assert!(has_bytes(&app, &id));
 
@@ -80,7 +86,11 @@ async fn an_upload_completed_during_the_grace_is_kept() {
     let (id, expires_at) = put_not_completed(&app, "late.bin", &bytes).await;
     sweep_at(&app, expires_at + Duration::seconds(60)).await;
 
-    let file = app.client.complete_upload(&id, &Default::default()).await.expect("complete");
+    let file = app
+        .client
+        .complete_upload(&id, &Default::default())
+        .await
+        .expect("complete");
     assert_eq!(file.status, "uploaded");
     app.run_jobs().await;
     sweep_at(&app, expires_at + Duration::seconds(GRACE_SECS * 10)).await;
@@ -117,16 +127,27 @@ async fn an_expired_multipart_upload_loses_its_parts() {
         panic!("expected multipart, got {created:?}")
     };
     app.anonymous
-        .put_signed(&parts[0].url, &BTreeMap::new(), Bytes::copy_from_slice(&bytes[..5 * MIB]))
+        .put_signed(
+            &parts[0].url,
+            &BTreeMap::new(),
+            Bytes::copy_from_slice(&bytes[..5 * MIB]),
+        )
         .await
         .expect("PUT part 1");
     assert!(!files_under(&app, "multipart").is_empty());
 
     sweep_at(&app, created.expires_at + Duration::seconds(GRACE_SECS - 60)).await;
-    assert!(!files_under(&app, "multipart").is_empty(), "parts removed during the grace");
+    assert!(
+        !files_under(&app, "multipart").is_empty(),
+        "parts removed during the grace"
+    );
     sweep_at(&app, created.expires_at + Duration::seconds(GRACE_SECS + 60)).await;
     assert_eq!(status_of(&app, &created.file_id).await, "expired");
-    assert_eq!(files_under(&app, "multipart"), Vec::<std::path::PathBuf>::new(), "the parts are gone");
+    assert_eq!(
+        files_under(&app, "multipart"),
+        Vec::<std::path::PathBuf>::new(),
+        "the parts are gone"
+    );
     assert!(app.stored_objects().is_empty());
 }
 
@@ -141,8 +162,12 @@ async fn a_deleted_file_is_purged_with_its_bytes_after_the_bucket_retention() {
         })
         .await
         .expect("bucket");
-    let file = app.ready_file(&app.client, "short", "gone-soon.bin", &pattern(500, 55)).await;
-    let kept = app.ready_file(&app.client, "default", "kept.bin", &pattern(600, 56)).await;
+    let file = app
+        .ready_file(&app.client, "short", "gone-soon.bin", &pattern(500, 55))
+        .await;
+    let kept = app
+        .ready_file(&app.client, "default", "kept.bin", &pattern(600, 56))
+        .await;
     let deleted_at = Utc::now();
     app.client.delete_file(&file.id).await.expect("delete");
     app.client.delete_file(&kept.id).await.expect("delete");
@@ -154,7 +179,11 @@ async fn a_deleted_file_is_purged_with_its_bytes_after_the_bucket_retention() {
 
     sweep_at(&app, deleted_at + Duration::days(2) + Duration::minutes(1)).await;
     assert_eq!(status_of(&app, &file.id).await, "purged");
-    assert_eq!(status_of(&app, &kept.id).await, "deleted", "the default retention is 30 days");
+    assert_eq!(
+        status_of(&app, &kept.id).await,
+        "deleted",
+        "the default retention is 30 days"
+    );
     assert!(!has_bytes(&app, &file.id), "{:?}", app.stored_objects());
     assert!(has_bytes(&app, &kept.id));
     let restore = app.client.restore_file(&file.id).await;

@@ -147,7 +147,10 @@ pub async fn a_blob_is_in_use_while_a_live_row_references_it(store: Store, _queu
     let key = source.blob_key.clone();
     let nobody = FileId::new();
 
-    assert!(store.blob_in_use(&a, &key, nobody).await.unwrap(), "its own file uses it");
+    assert!(
+        store.blob_in_use(&a, &key, nobody).await.unwrap(),
+        "its own file uses it"
+    );
     assert!(!store.blob_in_use(&a, &key, source.id).await.unwrap(), "no one else");
     assert!(!store.blob_in_use(&b, &key, nobody).await.unwrap(), "scoped by tenant");
 
@@ -198,9 +201,21 @@ pub async fn thumbnail_sizes_of_every_row_sharing_a_blob(store: Store, _queue: Q
         store.blob_thumbnail_sizes(&a, &source.blob_key).await.unwrap(),
         vec![64, 256, 1024]
     );
-    assert!(store.blob_thumbnail_sizes(&a, &unrelated.blob_key).await.unwrap().is_empty());
+    assert!(
+        store
+            .blob_thumbnail_sizes(&a, &unrelated.blob_key)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let b = tenant(&store, "b").await;
-    assert!(store.blob_thumbnail_sizes(&b, &source.blob_key).await.unwrap().is_empty());
+    assert!(
+        store
+            .blob_thumbnail_sizes(&b, &source.blob_key)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue) {
@@ -214,9 +229,9 @@ pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue
         .add_download_counts(&[
             (a.clone(), one.id, 3),
             (a.clone(), two.id, 1),
-            (a.clone(), one.id, 2),    // the same file twice in a batch: both count
+            (a.clone(), one.id, 2),        // the same file twice in a batch: both count
             (a.clone(), FileId::new(), 9), // unknown: ignored
-            (b.clone(), one.id, 100),  // the wrong tenant for that id: ignored
+            (b.clone(), one.id, 100),      // the wrong tenant for that id: ignored
         ])
         .await
         .unwrap();
@@ -234,10 +249,8 @@ pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue
 
     // A later write of the file (read before the counts landed) does not undo them.
     let mut renamed = one.clone();
-    renamed.metadata = filegate_core::domain::Metadata::parse(
-        [("k".to_owned(), "v".to_owned())].into_iter().collect(),
-    )
-    .unwrap();
+    renamed.metadata =
+        filegate_core::domain::Metadata::parse([("k".to_owned(), "v".to_owned())].into_iter().collect()).unwrap();
     let written = store.update_file(&renamed, &[FileStatus::Ready], &[]).await.unwrap();
     assert_eq!(written.download_count, 6);
 }
