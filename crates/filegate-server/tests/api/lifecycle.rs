@@ -193,3 +193,34 @@ async fn a_deleted_file_is_purged_with_its_bytes_after_the_bucket_retention() {
     assert_eq!(status_of(&app, &kept.id).await, "purged");
     assert!(app.stored_objects().is_empty());
 }
+
+#[tokio::test]
+async fn asking_for_more_part_urls_keeps_a_multipart_upload_alive() {
+    let app = TestApp::spawn_with(|c| c.uploads.part_size = 5 * MIB as u64).await;
+    let created = app
+        .client
+        .create_upload(&CreateUpload {
+            bucket: "default".into(),
+            path: "long.bin".into(),
+            size: 11 * MIB as u64,
+            multipart: Some(true),
+            ..CreateUpload::default()
+        })
+        .await
+        .expect("create");
+    let tenant = filegate_core::domain::TenantId::default_tenant();
+    let id = filegate_core::domain::FileId::parse(&created.file_id).expect("id");
+    let expiry = |app: &TestApp| {
+        let store = app.services.store.clone();
+        let tenant = tenant.clone();
+        async move { store.get_file(&tenant, id).await.expect("read").expect("file").upload_expires_at }
+    };
+    assert_eq!(expiry(&app).await, created.expires_at);
+
+    app.client.upload_parts(&created.file_id, &[3]).await.expect("more part URLs");
+    let extended = expiry(&app).await;
+    assert!(extended > created.expires_at, "{extended} <= {}", created.expires_at);
+    // Swept as of the first expiry plus the grace, it is still pending: its newest URL works.
+    sweep_at(&app, created.expires_at + Duration::seconds(GRACE_SECS) + (extended - created.expires_at) / 2).await;
+    assert_eq!(status_of(&app, &created.file_id).await, "pending");
+}
