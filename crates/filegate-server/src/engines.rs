@@ -19,7 +19,7 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::ports::{AuditLog, BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
@@ -78,16 +78,16 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>) =
+        let (store, database_queue, audit): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>, Arc<dyn AuditLog>) =
             match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -163,6 +163,7 @@ impl Engines {
             queue: database_queue,
             blobs,
             events,
+            audit,
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
         };

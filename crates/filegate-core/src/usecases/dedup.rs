@@ -21,8 +21,10 @@
 //!   keys, which the stage rewrites with the same bytes.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::Services;
+use super::audit::{self, Actor};
 use super::uploads::NewUpload;
 use crate::domain::{
     Bucket, BucketName, DedupScope, FileEvent, FileRecord, FileStatus, NewFile, Principal, Sha256Hex, UploadPlan,
@@ -109,8 +111,21 @@ pub(crate) async fn share_existing(
         match services.store.insert_deduplicated(&file, source.id, &jobs).await {
             Ok(stored) => {
                 tracing::info!(file_id = %stored.id, source = %source.id, size = stored.size, "upload deduplicated");
-                // audit: record(services, &Actor::of(principal), "file.deduplicated", Some(stored.id),
-                //        json!({"source": source.id, "sha256": sha256}))
+                let details = json!({
+                    "bucket": stored.bucket.as_str(),
+                    "path": stored.path.to_string(),
+                    "size": stored.size,
+                    "sha256": sha256.to_string(),
+                    "source": source.id.to_string(),
+                });
+                audit::record_change(
+                    services,
+                    &Actor::of(principal),
+                    "file.deduplicated",
+                    Some(stored.id),
+                    details,
+                )
+                .await;
                 return Ok(Some(stored));
             }
             // The source stopped being `ready` (deleted) since the lookup: look again.

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore};
+use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore};
 
 pub mod api_keys;
+pub mod audit;
 pub mod buckets;
 pub mod dedup;
 pub mod downloads;
@@ -28,6 +29,8 @@ pub struct Services {
     pub blobs: Arc<dyn BlobStore>,
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditLog>,
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
