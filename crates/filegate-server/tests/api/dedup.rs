@@ -108,6 +108,17 @@ async fn an_identical_upload_shares_the_bytes_without_an_upload() {
         "the shared bytes came back changed"
     );
     assert!(content_of(&app.client, &first.id).await == bytes);
+    let audited = app
+        .client
+        .audit(&filegate_client::api::AuditFilter {
+            file_id: Some(copy.id.clone()),
+            action: Some("file.deduplicated".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audited.items.len(), 1, "{audited:?}");
+    assert_eq!(audited.items[0].details["source"], serde_json::json!(first.id));
 
     // The client's one-call upload takes the answer as it is.
     let again = app

@@ -74,6 +74,17 @@ async fn a_pending_upload_expires_after_its_expiry_plus_the_grace_and_loses_its_
     assert_eq!(sweep_at(&app, expires_at + Duration::seconds(GRACE_SECS + 1)).await, 1);
     assert_eq!(status_of(&app, &id).await, "expired");
     assert!(app.stored_objects().is_empty(), "{:?}", app.stored_objects());
+    let audited = app
+        .client
+        .audit(&filegate_client::api::AuditFilter {
+            file_id: Some(id.clone()),
+            action: Some("file.expired".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audited.items.len(), 1, "{audited:?}");
+    assert_eq!(audited.items[0].actor, "system:sweeper");
     // Expired is final: it cannot be completed any more.
     let late = app.client.complete_upload(&id, &Default::default()).await;
     assert_eq!(api_error(late), err(409, "invalid-status"));
@@ -222,7 +233,10 @@ async fn asking_for_more_part_urls_keeps_a_multipart_upload_alive() {
                 .upload_expires_at
         }
     };
-    assert_eq!(expiry(&app).await.timestamp_micros(), created.expires_at.timestamp_micros());
+    assert_eq!(
+        expiry(&app).await.timestamp_micros(),
+        created.expires_at.timestamp_micros()
+    );
 
     app.client
         .upload_parts(&created.file_id, &[3])
