@@ -244,6 +244,7 @@ fn remove_blob() -> Job {
         file_id: FileId::new(),
         blob_key: format!("objects/{}", uuid::Uuid::new_v4()),
         multipart_upload_id: None,
+        thumbnail_sizes: Vec::new(),
     }
 }
 

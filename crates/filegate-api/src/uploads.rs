@@ -38,7 +38,13 @@ pub struct UploadCreated {
     pub file_id: String,
     pub status: String,
     pub expires_at: DateTime<Utc>,
-    pub upload: UploadInstructions,
+    /// `true` when the file shares the bytes of an identical file already in the tenant
+    /// (the bucket's `dedup` policy): it is already `uploaded`, and there is no `upload`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deduplicated: bool,
+    /// How to send the bytes; absent when `deduplicated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadInstructions>,
 }
 
 /// How to send the bytes.

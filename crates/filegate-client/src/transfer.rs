@@ -101,10 +101,12 @@ impl Client {
     pub async fn upload(&self, mut request: CreateUpload, source: UploadSource) -> Result<FileView> {
         request.size = source.size().await?;
         let created = self.create_upload(&request).await?;
-        match self
-            .send_upload(&request, &created.file_id, created.upload, &source)
-            .await
-        {
+        // Deduplicated: the server already holds these bytes (it matched the sha256 the
+        // request declared); the file is `uploaded` and there is nothing to send.
+        let Some(upload) = created.upload else {
+            return self.get_file(&created.file_id).await;
+        };
+        match self.send_upload(&request, &created.file_id, upload, &source).await {
             Ok(complete) => self.complete_upload(&created.file_id, &complete).await,
             Err(e) => {
                 let _ = self.abort_upload(&created.file_id).await;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use filegate_amqp::Relay;
 use filegate_core::pipeline::{Worker, WorkerSettings};
-use filegate_core::usecases::{Settings, tenants};
+use filegate_core::usecases::{Settings, downloads, tenants};
 
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
@@ -39,6 +39,7 @@ pub struct Gateway {
 fn settings(config: &Config) -> Settings {
     Settings {
         upload_url_ttl: Duration::from_secs(config.uploads.url_ttl_secs),
+        upload_expiry_grace: Duration::from_secs(config.uploads.expiry_grace_secs),
         download_url_ttl: Duration::from_secs(config.downloads.url_ttl_secs),
         multipart_threshold: config.uploads.multipart_threshold,
         part_size: config.uploads.part_size,
@@ -113,7 +114,13 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let worker = self.config.workers.enabled.then(|| self.worker.clone());
-        let background = background(worker, self.relay, &stop);
+        let mut background = background(worker, self.relay, &stop);
+        let services = self.state.services.clone();
+        background.push(tokio::spawn(downloads::run_flusher(
+            services.clone(),
+            Duration::from_secs(self.config.downloads.count_flush_secs.max(1)),
+            stop.child_token(),
+        )));
         let server = axum::serve(
             listener,
             self.router
@@ -131,6 +138,10 @@ impl Gateway {
             let served = server.await;
             for task in background {
                 let _ = task.await;
+            }
+            // After the last request: the downloads it counted are written too.
+            if let Err(e) = downloads::flush(&services).await {
+                tracing::warn!(error = %e, "could not write the last download counts");
             }
             served
         })

@@ -81,6 +81,10 @@ impl Default for RateLimitConfig {
 pub struct UploadsConfig {
     /// Lifetime of signed upload URLs and of a pending upload, in seconds.
     pub url_ttl_secs: u64,
+    /// How long after its URLs expire a pending upload is kept (an upload that started in
+    /// time may still be arriving, and then be completed) before it expires and its bytes
+    /// and parts are removed, in seconds.
+    pub expiry_grace_secs: u64,
     /// Above this size an upload is multipart unless the client says otherwise.
     pub multipart_threshold: u64,
     pub part_size: u64,
@@ -94,6 +98,9 @@ pub struct UploadsConfig {
 pub struct DownloadsConfig {
     /// Lifetime of signed download URLs, in seconds.
     pub url_ttl_secs: u64,
+    /// How often the download counts gathered in memory are written to the database, in
+    /// seconds (and always at shutdown).
+    pub count_flush_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +166,7 @@ impl Default for UploadsConfig {
     fn default() -> Self {
         Self {
             url_ttl_secs: 3600,
+            expiry_grace_secs: 15 * 60,
             multipart_threshold: 100 * 1024 * 1024,
             part_size: 8 * 1024 * 1024,
             max_parts: 10_000,
@@ -169,7 +177,10 @@ impl Default for UploadsConfig {
 
 impl Default for DownloadsConfig {
     fn default() -> Self {
-        Self { url_ttl_secs: 3600 }
+        Self {
+            url_ttl_secs: 3600,
+            count_flush_secs: 10,
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::ports::{AuditLog, BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::{PostgresStore, SqliteStore};
@@ -164,6 +165,7 @@ impl Engines {
             events,
             audit,
             settings: Arc::new(settings),
+            downloads: Arc::new(DownloadCounter::new()),
         };
         Ok(Self {
             services,

@@ -364,3 +364,27 @@ impl TryFrom<ClaimedRow> for ClaimedJob {
         })
     }
 }
+
+/// Download counts as bound to one statement: one entry per file (duplicates summed, since
+/// an `UPDATE … FROM` applies only one source row per target row), as (tenant, id, n).
+pub(crate) fn download_counts(counts: &[(TenantId, FileId, u64)]) -> Vec<(String, String, i64)> {
+    let mut summed: std::collections::BTreeMap<(&str, FileId), u64> = std::collections::BTreeMap::new();
+    for (tenant, id, n) in counts {
+        let slot = summed.entry((tenant.as_str(), *id)).or_insert(0);
+        *slot = slot.saturating_add(*n);
+    }
+    summed
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|((tenant, id), n)| (tenant.to_owned(), id.to_string(), i64::try_from(n).unwrap_or(i64::MAX)))
+        .collect()
+}
+
+/// Thumbnail sizes read back as text from `processing.thumbnails[].size`: those that are
+/// sizes (whole numbers in `u32`), ascending, without duplicates.
+pub(crate) fn thumbnail_sizes(raw: Vec<Option<String>>) -> Vec<u32> {
+    let mut sizes: Vec<u32> = raw.into_iter().flatten().filter_map(|s| s.parse().ok()).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}

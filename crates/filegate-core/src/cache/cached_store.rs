@@ -43,7 +43,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::RwLock;
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
 use crate::error::StoreError;
 use crate::ports::{Cache, MetadataStore, NewJob};
@@ -403,7 +403,51 @@ impl MetadataStore for CachedStore {
         self.inner.changed_files(tenant, since, limit).await
     }
 
-    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
-        self.inner.due_for_sweep(now, limit).await
+    async fn due_for_sweep(
+        &self,
+        expired_before: DateTime<Utc>,
+        purge_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.inner.due_for_sweep(expired_before, purge_before, limit).await
+    }
+
+    async fn find_dedup_source(
+        &self,
+        tenant: &TenantId,
+        sha256: &Sha256Hex,
+        size: u64,
+        bucket: Option<&BucketName>,
+    ) -> Result<Option<FileRecord>, StoreError> {
+        self.inner.find_dedup_source(tenant, sha256, size, bucket).await
+    }
+
+    async fn insert_deduplicated(
+        &self,
+        file: &FileRecord,
+        source: FileId,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        let result = self.inner.insert_deduplicated(file, source, jobs).await;
+        self.invalidate(&file_key(&file.tenant, file.id)).await;
+        result
+    }
+
+    async fn blob_in_use(&self, tenant: &TenantId, blob_key: &str, except: FileId) -> Result<bool, StoreError> {
+        self.inner.blob_in_use(tenant, blob_key, except).await
+    }
+
+    async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError> {
+        self.inner.blob_thumbnail_sizes(tenant, blob_key).await
+    }
+
+    async fn add_download_counts(&self, counts: &[(TenantId, FileId, u64)]) -> Result<(), StoreError> {
+        let result = self.inner.add_download_counts(counts).await;
+        // Once per file per flush: a hot file is read from the store again once per flush
+        // interval, and its cached count lags by at most that.
+        for (tenant, id, _) in counts {
+            self.invalidate(&file_key(tenant, *id)).await;
+        }
+        result
     }
 }

@@ -21,6 +21,9 @@ pub enum UploadPlan {
     },
     /// Streamed through the gateway (`POST /v1/files`, `POST /v1/images`).
     Proxied,
+    /// No bytes were sent: the file shares the blob of `source`, a `ready` file of the same
+    /// tenant whose computed sha256 and size matched (dedup).
+    Deduplicated { source: FileId },
 }
 
 /// Results of the processing stages, as clients see them under `processing`.
@@ -123,6 +126,21 @@ impl FileRecord {
     pub fn name(&self) -> &str {
         self.path.name()
     }
+
+    /// The sizes of the thumbnails recorded under `processing.thumbnails` (objects with a
+    /// `size` field); entries without a usable size are skipped.
+    pub fn thumbnail_sizes(&self) -> Vec<u32> {
+        let mut sizes: Vec<u32> = self
+            .processing
+            .thumbnails
+            .iter()
+            .filter_map(|t| t.get("size")?.as_u64())
+            .filter_map(|s| u32::try_from(s).ok())
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    }
 }
 
 /// The blob key for a new file: derived from tenant and id only, so a rename never moves
@@ -156,5 +174,34 @@ mod tests {
         assert_eq!(parse_blob_key(&blob_key_for(&tenant, id)), Some((tenant, id)));
         assert_eq!(parse_blob_key("t/default/not-a-uuid"), None);
         assert_eq!(parse_blob_key("x/default/1"), None);
+    }
+
+    #[test]
+    fn thumbnail_sizes_come_from_the_recorded_thumbnails() {
+        let tenant = TenantId::default_tenant();
+        let mut file = FileRecord::pending(NewFile {
+            id: FileId::new(),
+            tenant,
+            owner: "o".into(),
+            bucket: BucketName::default_bucket(),
+            path: ObjectPath::parse("a.png").unwrap(),
+            size: 1,
+            content_type: ContentType::octet_stream(),
+            declared_sha256: None,
+            metadata: Metadata::default(),
+            external_id: None,
+            upload: UploadPlan::Put,
+            upload_expires_at: Utc::now(),
+            now: Utc::now(),
+        });
+        file.processing.thumbnails = vec![
+            serde_json::json!({"size": 256, "key": "whatever"}),
+            serde_json::json!({"size": 64}),
+            serde_json::json!({"size": 64}),
+            serde_json::json!({"size": -1}),
+            serde_json::json!({"width": 10}),
+            serde_json::json!("nonsense"),
+        ];
+        assert_eq!(file.thumbnail_sizes(), vec![64, 256]);
     }
 }

@@ -6,6 +6,7 @@
 //! policy names which ones run, in pipeline order.
 
 mod process;
+mod remove;
 pub mod stages;
 mod sweep;
 mod worker;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::process::{mark_failed, process_file};
+use super::remove::{Removal, remove_blob};
 use super::{StageError, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
@@ -185,15 +186,20 @@ impl Worker {
         match job {
             Job::ProcessFile { tenant, file_id } => process_file(&self.services, tenant, *file_id).await,
             Job::RemoveBlob {
+                tenant,
+                file_id,
                 blob_key,
                 multipart_upload_id,
-                ..
+                thumbnail_sizes,
             } => {
-                if let Some(upload_id) = multipart_upload_id {
-                    self.services.blobs.abort_multipart(blob_key, upload_id).await?;
-                }
-                self.services.blobs.delete(blob_key).await?;
-                Ok(())
+                let removal = Removal {
+                    tenant,
+                    file_id: *file_id,
+                    blob_key,
+                    multipart_upload_id: multipart_upload_id.as_deref(),
+                    thumbnail_sizes,
+                };
+                remove_blob(&self.services, removal).await
             }
             Job::PublishEvent { event } => Ok(self.services.events.publish(event).await?),
         }

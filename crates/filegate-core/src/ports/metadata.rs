@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
 use crate::error::StoreError;
 use crate::ports::queue::NewJob;
@@ -43,8 +43,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError>;
     /// Any status, deleted and purged included.
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
-    /// Compare-and-set: writes every mutable field of `file` (all but id, tenant, created_at)
-    /// if the stored status is one of `expected`, assigns a new `change_seq`, and — in the same
+    /// Compare-and-set: writes every mutable field of `file` (all but id, tenant, created_at
+    /// and `download_count`, which only [`MetadataStore::add_download_counts`] changes) if
+    /// the stored status is one of `expected`, assigns a new `change_seq`, and — in the same
     /// transaction — enqueues `jobs` (the work and the events the change causes: this is the
     /// transactional outbox). Returns the stored row.
     /// `NotFound` when absent; `Conflict` when the stored status is not in `expected`.
@@ -65,7 +66,44 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Files whose `change_seq` is greater than `since`, in `change_seq` order, deleted and
     /// purged included.
     async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError>;
-    /// Across all tenants: `pending` files whose `upload_expires_at` is before `now`, and
-    /// `deleted` files whose `purge_after` is before `now`. At most `limit`, oldest first.
-    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileRecord>, StoreError>;
+    /// Across all tenants: `pending` files whose `upload_expires_at` is before
+    /// `expired_before` (the sweeper passes now minus the expiry grace), and `deleted` files
+    /// whose `purge_after` is before `purge_before`. At most `limit`, oldest first.
+    async fn due_for_sweep(
+        &self,
+        expired_before: DateTime<Utc>,
+        purge_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+
+    /// A `ready` file of `tenant` whose computed `sha256` (never the declared one) and size
+    /// are these, in `bucket` when given; the oldest when several match.
+    async fn find_dedup_source(
+        &self,
+        tenant: &TenantId,
+        sha256: &Sha256Hex,
+        size: u64,
+        bucket: Option<&BucketName>,
+    ) -> Result<Option<FileRecord>, StoreError>;
+    /// Inserts `file`, which shares the blob of `source`, and enqueues `jobs` — only if, in
+    /// the same transaction, `source` (same tenant) is still `ready` with `file`'s blob key,
+    /// sha256 and size; the source row is locked until commit, so it cannot be deleted
+    /// meanwhile. Returns the stored row. `Conflict` when the source no longer qualifies or
+    /// the id exists.
+    async fn insert_deduplicated(
+        &self,
+        file: &FileRecord,
+        source: FileId,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError>;
+    /// Whether a file of `tenant` other than `except` references `blob_key` in a status that
+    /// still needs the bytes (anything but `expired` and `purged`).
+    async fn blob_in_use(&self, tenant: &TenantId, blob_key: &str, except: FileId) -> Result<bool, StoreError>;
+    /// Every thumbnail size recorded (`processing.thumbnails[].size`) by any file of
+    /// `tenant` that references `blob_key`, whatever its status, ascending.
+    async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError>;
+
+    /// Adds each `n` to the `download_count` of that file, in one statement per batch,
+    /// without touching `updated_at` or the change feed. Unknown files are ignored.
+    async fn add_download_counts(&self, counts: &[(TenantId, FileId, u64)]) -> Result<(), StoreError>;
 }

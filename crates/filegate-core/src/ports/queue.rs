@@ -16,14 +16,18 @@ use crate::error::StoreError;
 pub enum Job {
     /// Run the bucket's pipeline over an uploaded file.
     ProcessFile { tenant: TenantId, file_id: FileId },
-    /// Remove the bytes of a file that was aborted, expired or whose retention ended, and
-    /// the parts of its unfinished multipart upload.
+    /// A file was aborted, expired or its retention ended: remove the parts of its
+    /// unfinished multipart upload, and its bytes and thumbnails unless another file still
+    /// uses the blob (dedup; see `pipeline::remove`).
     RemoveBlob {
         tenant: TenantId,
         file_id: FileId,
         blob_key: String,
         #[serde(default)]
         multipart_upload_id: Option<String>,
+        /// The thumbnail sizes the file recorded (`thumbnail_key(blob_key, size)`).
+        #[serde(default)]
+        thumbnail_sizes: Vec<u32>,
     },
     /// Deliver an event to the subscribers (the broker's event exchange, webhooks).
     PublishEvent { event: FileEvent },
@@ -95,4 +99,27 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn stats(&self) -> Result<QueueStats, StoreError>;
     /// Returns when a job may have become due (an enqueue in this process) or after `max`.
     async fn wait_for_work(&self, max: Duration);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remove_blob_job_queued_before_thumbnails_still_decodes() {
+        let id = FileId::new();
+        let old =
+            format!(r#"{{"kind":"remove_blob","tenant":"default","file_id":"{id}","blob_key":"t/default/{id}"}}"#);
+        let job: Job = serde_json::from_str(&old).expect("an older job decodes");
+        assert_eq!(
+            job,
+            Job::RemoveBlob {
+                tenant: TenantId::default_tenant(),
+                file_id: id,
+                blob_key: format!("t/default/{id}"),
+                multipart_upload_id: None,
+                thumbnail_sizes: Vec::new(),
+            }
+        );
+    }
 }

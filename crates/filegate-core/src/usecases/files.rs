@@ -68,6 +68,8 @@ pub async fn download_url(
         json!({"disposition": disposition.as_str(), "expires_at": expires_at}),
     )
     .await?;
+    // One download: the bytes go from storage, out of our sight (see `downloads`).
+    services.downloads.record(&file.tenant, file.id);
     Ok(DownloadUrl { url, expires_at })
 }
 
@@ -114,6 +116,10 @@ pub async fn content(
         served,
     )
     .await?;
+    // A transfer from the first byte is one download; later ranges continue it.
+    if range.is_none_or(|r| r.start == 0) {
+        services.downloads.record(&file.tenant, file.id);
+    }
     Ok(Content::Bytes { file, range, body })
 }
 

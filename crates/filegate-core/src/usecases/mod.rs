@@ -10,6 +10,8 @@ use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore};
 pub mod api_keys;
 pub mod audit;
 pub mod buckets;
+pub mod dedup;
+pub mod downloads;
 pub mod files;
 pub mod images;
 pub mod proxied;
@@ -30,6 +32,8 @@ pub struct Services {
     /// The append-only audit trail.
     pub audit: Arc<dyn AuditLog>,
     pub settings: Arc<Settings>,
+    /// Downloads counted since the last flush (`downloads::flush`).
+    pub downloads: Arc<downloads::DownloadCounter>,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -37,6 +41,10 @@ pub struct Services {
 pub struct Settings {
     /// How long signed upload URLs stay valid and a pending file waits (seed 004: 1 h).
     pub upload_url_ttl: Duration,
+    /// How long after `upload_expires_at` a pending upload is left alone before it expires
+    /// and its bytes and parts are removed: an upload that started before its URL expired
+    /// may still be streaming, and its client still has to complete it.
+    pub upload_expiry_grace: Duration,
     /// How long signed download URLs stay valid.
     pub download_url_ttl: Duration,
     /// Uploads larger than this use multipart unless the client says otherwise (seed 004).
@@ -56,6 +64,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             upload_url_ttl: Duration::from_secs(3600),
+            upload_expiry_grace: Duration::from_secs(15 * 60),
             download_url_ttl: Duration::from_secs(3600),
             multipart_threshold: 100 * 1024 * 1024,
             part_size: 8 * 1024 * 1024,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, buckets, chrono_duration, outbox, verify};
+use super::{Services, buckets, chrono_duration, dedup, outbox, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission,
     Principal, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
@@ -50,6 +50,9 @@ pub enum Instructions {
         part_count: u32,
         parts: Vec<(u32, String)>,
     },
+    /// Nothing to send: the file shares the bytes of an identical file (dedup) and is
+    /// already `uploaded`.
+    Deduplicated,
 }
 
 #[derive(Debug, Clone)]
@@ -86,12 +89,21 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     let bucket = buckets::get_for(services, principal, &req.bucket).await?;
     bucket.policy.admit(Some(req.size), &req.content_type)?;
 
+    // Before anything is prepared in storage (a multipart upload would be left behind).
+    let now = Utc::now();
+    if let Some(file) = dedup::share_existing(services, principal, &bucket, &req, now).await? {
+        return Ok(CreatedUpload {
+            file,
+            expires_at: now,
+            instructions: Instructions::Deduplicated,
+        });
+    }
+
     let multipart = match req.transfer {
         Transfer::Auto => req.size > settings.multipart_threshold,
         Transfer::Multipart => true,
         Transfer::Put | Transfer::Form => false,
     };
-    let now = Utc::now();
     let expires_at = now + chrono_duration(settings.upload_url_ttl);
     let id = FileId::new();
     let blob_key = blob_key_for(&principal.tenant, id);
@@ -170,6 +182,7 @@ fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime
         UploadPlan::Put | UploadPlan::Proxied => {
             Instructions::Single(blobs.presign_put(&file.blob_key, &constraints, expires_at)?)
         }
+        UploadPlan::Deduplicated { .. } => Instructions::Deduplicated,
     })
 }
 
@@ -239,7 +252,24 @@ pub async fn part_urls_for(
         ));
     }
     let expires_at = Utc::now() + chrono_duration(services.settings.upload_url_ttl);
-    part_urls(services, &file, upload_id, &numbers, expires_at)
+    let urls = part_urls(services, &file, upload_id, &numbers, expires_at)?;
+    // The upload lives as long as its newest URL: a long multipart upload that keeps asking
+    // for part URLs must not be expired (and its parts removed) while they still work. Not
+    // a status change, so no event.
+    if expires_at > file.upload_expires_at {
+        let mut next = file.clone();
+        next.upload_expires_at = expires_at;
+        services
+            .store
+            .update_file(&next, &[FileStatus::Pending], &[])
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::conflict("invalid-status", "the file is no longer pending"),
+                StoreError::NotFound => Error::not_found("file"),
+                other => other.into(),
+            })?;
+    }
+    Ok(urls)
 }
 
 async fn pending_file(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
@@ -478,7 +508,8 @@ pub(crate) async fn audit_uploaded(services: &Services, principal: &Principal, f
     audit::record_change(services, &Actor::of(principal), "file.uploaded", Some(file.id), details).await;
 }
 
-/// The job that frees a file's bytes (and its unfinished multipart parts).
+/// The job that frees a file's unfinished multipart parts, and its bytes and thumbnails
+/// unless another file still uses them.
 pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
     let multipart_upload_id = match &file.upload {
         UploadPlan::Multipart { upload_id, .. } => Some(upload_id.clone()),
@@ -489,6 +520,7 @@ pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
         file_id: file.id,
         blob_key: file.blob_key.clone(),
         multipart_upload_id,
+        thumbnail_sizes: file.thumbnail_sizes(),
     }
 }
 

@@ -58,30 +58,32 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<UploadCreated>)> {
     let created = uploads::create(&state.services, &principal, parse_new_upload(req)?).await?;
     let upload = match created.instructions {
-        Instructions::Single(signed) if signed.method == "POST" => UploadInstructions::Post {
+        Instructions::Single(signed) if signed.method == "POST" => Some(UploadInstructions::Post {
             url: signed.url,
             fields: signed.fields,
-        },
-        Instructions::Single(signed) => UploadInstructions::Put {
+        }),
+        Instructions::Single(signed) => Some(UploadInstructions::Put {
             url: signed.url,
             headers: signed.headers,
-        },
+        }),
         Instructions::Multipart {
             upload_id,
             part_size,
             part_count,
             parts,
-        } => UploadInstructions::Multipart {
+        } => Some(UploadInstructions::Multipart {
             upload_id,
             part_size,
             part_count,
             parts: part_views(parts),
-        },
+        }),
+        Instructions::Deduplicated => None,
     };
     let body = UploadCreated {
         file_id: created.file.id.to_string(),
         status: created.file.status.to_string(),
         expires_at: created.expires_at,
+        deduplicated: upload.is_none(),
         upload,
     };
     Ok((StatusCode::CREATED, Json(body)))

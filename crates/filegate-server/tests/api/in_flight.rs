@@ -24,7 +24,7 @@ async fn put_upload(app: &TestApp, size: u64) -> (String, String, chrono::DateTi
         })
         .await
         .expect("create upload");
-    let UploadInstructions::Put { url, .. } = created.upload else {
+    let Some(UploadInstructions::Put { url, .. }) = created.upload else {
         panic!("expected a PUT")
     };
     (created.file_id, url, created.expires_at)

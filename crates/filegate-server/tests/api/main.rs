@@ -5,8 +5,11 @@ mod common;
 
 mod audit;
 mod content;
+mod dedup;
+mod download_counts;
 mod files;
 mod in_flight;
+mod lifecycle;
 mod ops;
 mod processing;
 mod support;

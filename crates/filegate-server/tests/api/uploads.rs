@@ -33,7 +33,7 @@ async fn put_bytes(app: &TestApp, path: &str, bytes: &[u8]) -> (String, String) 
         .create_upload(&put_request("default", path, "application/octet-stream", bytes.len()))
         .await
         .expect("create upload");
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions, got {:?}", created.upload)
     };
     let etag = app
@@ -72,7 +72,7 @@ async fn a_presigned_put_round_trip_gives_back_the_same_bytes() {
         .expect("create upload");
     assert_eq!(created.status, "pending");
     assert_eq!(status_of(&app.client, &created.file_id).await, "pending");
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions, got {:?}", created.upload)
     };
     assert_eq!(
@@ -116,7 +116,7 @@ async fn a_signed_put_url_takes_no_more_bytes_once_the_upload_is_complete() {
         ))
         .await
         .expect("create upload");
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions")
     };
     let etag = app
@@ -155,7 +155,7 @@ async fn a_presigned_form_post_upload_round_trips() {
         })
         .await
         .expect("create form upload");
-    let UploadInstructions::Post { url, fields } = created.upload else {
+    let Some(UploadInstructions::Post { url, fields }) = created.upload else {
         panic!("expected POST instructions, got {:?}", created.upload)
     };
     assert!(!fields.is_empty(), "a form upload is signed through its fields");
@@ -201,12 +201,12 @@ async fn a_multipart_upload_in_three_parts_round_trips() {
         })
         .await
         .expect("create multipart upload");
-    let UploadInstructions::Multipart {
+    let Some(UploadInstructions::Multipart {
         upload_id,
         part_size: announced,
         part_count,
         parts,
-    } = created.upload
+    }) = created.upload
     else {
         panic!("expected multipart instructions, got {:?}", created.upload)
     };
@@ -296,7 +296,7 @@ async fn complete_refuses_a_wrong_size_etag_or_sha256_and_the_file_stays_pending
         .await
         .expect("create");
     let id = created.file_id;
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions")
     };
 
@@ -364,7 +364,7 @@ async fn a_sha256_declared_at_create_is_checked_at_complete() {
         ..put_request("default", "declared.bin", "application/octet-stream", 10_000)
     };
     let created = app.client.create_upload(&request).await.expect("create");
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions")
     };
     let etag = app
@@ -492,7 +492,7 @@ async fn abort_expires_the_upload_and_removes_its_bytes() {
         .await
         .expect("create upload");
     let id = created.file_id;
-    let UploadInstructions::Put { url, headers } = created.upload else {
+    let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected PUT instructions")
     };
     let etag = app
@@ -541,7 +541,7 @@ async fn aborting_a_multipart_upload_frees_its_parts() {
         })
         .await
         .expect("create");
-    let UploadInstructions::Multipart { parts, .. } = created.upload else {
+    let Some(UploadInstructions::Multipart { parts, .. }) = created.upload else {
         panic!("expected multipart")
     };
     app.anonymous

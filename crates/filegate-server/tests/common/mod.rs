@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use filegate_client::Client;
 use filegate_core::pipeline::Worker;
+use filegate_core::usecases::Services;
 use filegate_server::{Config, Gateway};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -18,6 +19,9 @@ pub struct TestApp {
     pub base_url: String,
     pub data_dir: TempDir,
     pub worker: Worker,
+    /// The gateway's engines and settings, for tests that drive the sweeper with their own
+    /// `now` or flush download counts themselves.
+    pub services: Services,
     /// An admin of the `default` tenant.
     pub client: Client,
     /// A client without credentials.
@@ -50,6 +54,7 @@ impl TestApp {
         adjust(&mut config);
         let gateway = Gateway::open(config).await.expect("gateway opens");
         let worker = gateway.worker();
+        let services = gateway.state().services.clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = gateway
@@ -65,6 +70,7 @@ impl TestApp {
             base_url,
             data_dir,
             worker,
+            services,
             client: anonymous.clone(),
             anonymous,
             shutdown: Some(tx),

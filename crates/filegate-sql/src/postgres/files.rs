@@ -12,24 +12,24 @@ use crate::errors::{status_conflict, store_err};
 use crate::listing::{FileListing, file_listing};
 use crate::rows::{FileRow, FileValues, count, file_columns, micros, records};
 
+/// Inserts every column of a file (numbered as `FileValues::bind` binds them), returning the row.
+pub(super) const INSERT_FILE: &str = concat!(
+    "INSERT INTO files (id, tenant, bucket, path, name, size, content_type, content_essence, \
+     declared_sha256, sha256, etag, status, status_reason, previous_status, owner, external_id, \
+     metadata, processing, download_count, blob_key, upload, upload_expires_at, created_at, \
+     updated_at, deleted_at, purge_after, change_seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, \
+     $18::jsonb, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27) RETURNING ",
+    file_columns!()
+);
+
 impl PostgresStore {
     pub(super) async fn insert_file_impl(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
         let seq = next_change_seq(&mut tx).await?;
         let row = v
-            .bind(
-                sqlx::query(concat!(
-                    "INSERT INTO files (id, tenant, bucket, path, name, size, content_type, content_essence, \
-                     declared_sha256, sha256, etag, status, status_reason, previous_status, owner, external_id, \
-                     metadata, processing, download_count, blob_key, upload, upload_expires_at, created_at, \
-                     updated_at, deleted_at, purge_after, change_seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, \
-                     $18::jsonb, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27) RETURNING ",
-                    file_columns!()
-                )),
-                seq,
-            )
+            .bind(sqlx::query(INSERT_FILE), seq)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| match store_err(e) {
@@ -79,15 +79,15 @@ impl PostgresStore {
             return Err(status_conflict(file.id, &stored, expected));
         }
         let seq = next_change_seq(&mut tx).await?;
-        // Numbered like the insert: $1 (id) and $2 (tenant) select the row, $23 (created_at)
-        // is bound but never written.
+        // Numbered like the insert: $1 (id) and $2 (tenant) select the row; $19 (download_count,
+        // which only `add_download_counts` changes) and $23 (created_at) are bound but never written.
         let row = v
             .bind(
                 sqlx::query(concat!(
                     "UPDATE files SET bucket = $3, path = $4, name = $5, size = $6, content_type = $7, \
                      content_essence = $8, declared_sha256 = $9, sha256 = $10, etag = $11, status = $12, \
                      status_reason = $13, previous_status = $14, owner = $15, external_id = $16, \
-                     metadata = $17::jsonb, processing = $18::jsonb, download_count = $19, blob_key = $20, \
+                     metadata = $17::jsonb, processing = $18::jsonb, blob_key = $20, \
                      upload = $21::jsonb, upload_expires_at = $22, updated_at = $24, deleted_at = $25, \
                      purge_after = $26, change_seq = $27 \
                      WHERE tenant = $2 AND id = $1 RETURNING ",
@@ -168,7 +168,8 @@ impl PostgresStore {
 
     pub(super) async fn due_for_sweep_impl(
         &self,
-        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+        purge_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, StoreError> {
         // Each arm walks its own partial index and stops at `limit`; the union is then ordered
@@ -181,11 +182,12 @@ impl PostgresStore {
             "WHERE status = 'pending' AND upload_expires_at < $1 ORDER BY upload_expires_at LIMIT $2) ",
             "UNION ALL ",
             "(SELECT *, purge_after AS due FROM files ",
-            "WHERE status = 'deleted' AND purge_after < $1 ORDER BY purge_after LIMIT $2)",
+            "WHERE status = 'deleted' AND purge_after < $3 ORDER BY purge_after LIMIT $2)",
             ") AS due_files ORDER BY due, id LIMIT $2"
         ))
-        .bind(micros(now))
+        .bind(micros(expired_before))
         .bind(i64::from(limit))
+        .bind(micros(purge_before))
         .fetch_all(&self.pool)
         .await
         .map_err(store_err)?;

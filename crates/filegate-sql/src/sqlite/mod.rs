@@ -10,6 +10,7 @@
 //! failing half-way through a transaction.
 
 mod audit;
+mod dedup;
 mod files;
 mod queue;
 mod tenants;
@@ -22,7 +23,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
 use filegate_core::ports::{MetadataStore, NewJob};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -198,7 +199,39 @@ impl MetadataStore for SqliteStore {
     async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
         self.changed_files_impl(tenant, since, limit).await
     }
-    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
-        self.due_for_sweep_impl(now, limit).await
+    async fn due_for_sweep(
+        &self,
+        expired_before: DateTime<Utc>,
+        purge_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.due_for_sweep_impl(expired_before, purge_before, limit).await
+    }
+
+    async fn find_dedup_source(
+        &self,
+        tenant: &TenantId,
+        sha256: &Sha256Hex,
+        size: u64,
+        bucket: Option<&BucketName>,
+    ) -> Result<Option<FileRecord>, StoreError> {
+        self.find_dedup_source_impl(tenant, sha256, size, bucket).await
+    }
+    async fn insert_deduplicated(
+        &self,
+        file: &FileRecord,
+        source: FileId,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        self.insert_deduplicated_impl(file, source, jobs).await
+    }
+    async fn blob_in_use(&self, tenant: &TenantId, blob_key: &str, except: FileId) -> Result<bool, StoreError> {
+        self.blob_in_use_impl(tenant, blob_key, except).await
+    }
+    async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError> {
+        self.blob_thumbnail_sizes_impl(tenant, blob_key).await
+    }
+    async fn add_download_counts(&self, counts: &[(TenantId, FileId, u64)]) -> Result<(), StoreError> {
+        self.add_download_counts_impl(counts).await
     }
 }

@@ -228,10 +228,22 @@ pub async fn sweep_finds_expired_uploads_and_ended_retention(store: Store, _queu
     insert(&a, "ready", FileStatus::Ready, -3600, None).await;
     insert(&a, "purged", FileStatus::Purged, -3600, Some(-3600)).await;
 
-    let due = store.due_for_sweep(t, 10).await.unwrap();
+    let due = store.due_for_sweep(t, t, 10).await.unwrap();
     let names: Vec<&str> = due.iter().map(|f| f.name()).collect();
     assert_eq!(names, ["purge-b", "expired-a", "expired-b"], "oldest due first");
-    assert_eq!(due, vec![purge_b.clone(), expired_a, expired_b]);
-    assert_eq!(store.due_for_sweep(t, 1).await.unwrap(), vec![purge_b]);
-    assert!(store.due_for_sweep(t - secs(7200), 10).await.unwrap().is_empty());
+    assert_eq!(due, vec![purge_b.clone(), expired_a.clone(), expired_b]);
+    assert_eq!(store.due_for_sweep(t, t, 1).await.unwrap(), vec![purge_b.clone()]);
+    assert!(
+        store
+            .due_for_sweep(t - secs(7200), t - secs(7200), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The pending cut-off is separate from the purge one (the sweeper's expiry grace): 45 s
+    // of grace leaves the upload that expired 30 s ago alone.
+    assert_eq!(
+        store.due_for_sweep(t - secs(45), t, 10).await.unwrap(),
+        vec![purge_b, expired_a]
+    );
 }

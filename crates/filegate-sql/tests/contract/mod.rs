@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 mod audit;
+mod blobs;
 mod feed;
 mod files;
 mod listing;
@@ -26,6 +27,7 @@ use filegate_core::domain::{
 use filegate_core::ports::{JobQueue, MetadataStore};
 
 pub use audit::*;
+pub use blobs::*;
 pub use feed::*;
 pub use files::*;
 pub use listing::*;
@@ -62,6 +64,11 @@ macro_rules! scenarios {
             waiting_workers_wake_on_new_work,
             audit_records_round_trip_once_and_newest_first,
             audit_is_filtered_and_paged_within_the_tenant,
+            dedup_sources_are_ready_files_with_the_computed_hash,
+            a_dedup_insert_commits_only_while_its_source_is_ready,
+            a_blob_is_in_use_while_a_live_row_references_it,
+            thumbnail_sizes_of_every_row_sharing_a_blob,
+            download_counts_add_up_without_a_change,
         );
     };
 }
