@@ -3,6 +3,7 @@
 mod bucket;
 mod checksum;
 mod content_type;
+mod email;
 mod event;
 mod file;
 mod ids;
@@ -13,10 +14,12 @@ mod principal;
 mod range;
 mod status;
 mod tenant;
+mod webhook;
 
 pub use bucket::*;
 pub use checksum::{ETag, Sha256Hex};
 pub use content_type::ContentType;
+pub use email::EmailAddress;
 pub use event::FileEvent;
 pub use file::*;
 pub use ids::*;
@@ -27,3 +30,4 @@ pub use principal::{Permission, Principal, Role};
 pub use range::ByteRange;
 pub use status::FileStatus;
 pub use tenant::*;
+pub use webhook::*;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::process::{mark_failed, process_file};
-use super::{StageError, sweep};
+use super::{StageError, notify, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
 use crate::ports::{ClaimedJob, Job};
@@ -165,7 +165,7 @@ impl Worker {
 
     /// Runs the job while renewing its lease, so a long job is not claimed by another worker.
     async fn run_with_heartbeat(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
-        let work = self.execute(&claimed.job);
+        let work = self.execute(claimed);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(self.settings.lease / 3);
         beat.tick().await;
@@ -181,8 +181,8 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, job: &Job) -> Result<(), StageError> {
-        match job {
+    async fn execute(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
+        match &claimed.job {
             Job::ProcessFile { tenant, file_id } => process_file(&self.services, tenant, *file_id).await,
             Job::RemoveBlob {
                 blob_key,
@@ -195,7 +195,16 @@ impl Worker {
                 self.services.blobs.delete(blob_key).await?;
                 Ok(())
             }
-            Job::PublishEvent { event } => Ok(self.services.events.publish(event).await?),
+            Job::PublishEvent { event } => {
+                // Webhooks and alert emails first: a failed publish retries the whole job,
+                // and the fan-out is idempotent.
+                notify::fan_out(&self.services, event).await?;
+                Ok(self.services.events.publish(event).await?)
+            }
+            Job::DeliverWebhook { webhook_id, event } => {
+                notify::deliver_webhook(&self.services, *webhook_id, event, claimed.attempt).await
+            }
+            Job::SendAlertEmail { event } => notify::send_alert_email(&self.services, event).await,
         }
     }
 

@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore};
 
+pub mod alerts;
 pub mod api_keys;
 pub mod buckets;
 pub mod files;
 pub mod images;
+pub mod notifications;
 pub mod proxied;
 pub mod tenants;
 pub mod uploads;
+pub mod webhooks;
 
 pub(crate) mod outbox;
 pub(crate) mod verify;
@@ -26,6 +29,8 @@ pub struct Services {
     pub blobs: Arc<dyn BlobStore>,
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
+    /// Webhooks and alert emails: their store, the outbound client, the mailer.
+    pub notifications: notifications::Notifications,
     pub settings: Arc<Settings>,
 }
 

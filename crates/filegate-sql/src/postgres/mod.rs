@@ -11,6 +11,7 @@
 mod files;
 mod queue;
 mod tenants;
+mod webhooks;
 mod wakeups;
 
 use std::str::FromStr;

@@ -12,6 +12,7 @@
 mod files;
 mod queue;
 mod tenants;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
