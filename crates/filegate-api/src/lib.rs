@@ -7,9 +7,11 @@ mod errors;
 mod files;
 mod ops;
 mod uploads;
+mod webhooks;
 
 pub use admin::*;
 pub use errors::*;
 pub use files::*;
 pub use ops::*;
 pub use uploads::*;
+pub use webhooks::*;

@@ -78,5 +78,10 @@ pub enum WebhookResponse {
 /// read at most a little of the answer.
 #[async_trait]
 pub trait WebhookClient: Send + Sync + 'static {
+    /// Refuses a URL this client will never call (an address outside the allowed networks),
+    /// saying why, so a subscription to it is refused when created.
+    fn check_url(&self, _url: &WebhookUrl) -> Result<(), String> {
+        Ok(())
+    }
     async fn post(&self, request: WebhookRequest) -> (WebhookResponse, Duration);
 }

@@ -38,6 +38,11 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
             format!("a webhook subscribes to 1 to {MAX_PATTERNS} event patterns"),
         ));
     }
+    services
+        .notifications
+        .webhooks
+        .check_url(&new.url)
+        .map_err(|why| Error::invalid("invalid-url", why))?;
     let mut events = new.events;
     let mut seen = std::collections::HashSet::new();
     events.retain(|p| seen.insert(p.clone()));
