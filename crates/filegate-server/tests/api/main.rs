@@ -3,10 +3,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alerts;
 mod content;
 mod files;
 mod in_flight;
 mod ops;
 mod processing;
+mod receiver;
 mod support;
 mod uploads;
+mod webhooks;
