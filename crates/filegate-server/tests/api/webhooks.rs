@@ -218,3 +218,63 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
         assert_eq!(api_error(app.client.create_webhook(&request).await), err(400, "invalid-url"), "{url}");
     }
 }
+
+/// With RabbitMQ as the queue, the relay hands events to the workers, which fan them out to
+/// webhooks (and publish them to the events exchange): the same deliveries as without it.
+#[tokio::test]
+async fn webhooks_are_delivered_when_rabbitmq_carries_the_jobs() {
+    let amqp = match std::env::var("FILEGATE_TEST_AMQP_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FILEGATE_TEST_AMQP_URL is not set: CI must run the RabbitMQ tests"
+            );
+            eprintln!("note: FILEGATE_TEST_AMQP_URL is not set; skipping this RabbitMQ test");
+            return;
+        }
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let queue = format!("{amqp}?prefix=fgwh-{run}&events_exchange=fgwh-{run}.events&prefetch=4");
+    let app = TestApp::spawn_with(move |c| {
+        c.queue = Some(queue);
+        c.webhooks.allow_private_networks = true;
+        c.workers.enabled = true;
+        c.workers.backoff_base_secs = 0;
+    })
+    .await;
+    let receiver = Receiver::start(&[500]).await;
+    let (hook, secret) = subscribe(&app.client, &receiver.url, &["file.*"]).await;
+    let file = app
+        .client
+        .upload_bytes("default", "via/rabbit.bin", "application/octet-stream", bytes::Bytes::from_static(b"hop"))
+        .await
+        .expect("upload");
+
+    // The first delivery is refused once (500), then retried through the broker's retry queue.
+    let got = receiver.wait_for(4).await;
+    let mut kinds: Vec<String> = got.iter().map(|r| r.kind()).collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["file.processing", "file.ready", "file.uploaded"]);
+    for r in &got {
+        verify(&secret, r);
+        assert_eq!(r.json()["data"]["file_id"], file.id.as_str());
+    }
+    // Each attempt is recorded once the receiver has answered: wait for the four records.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let attempts = app.client.webhook_deliveries(&hook, None, None).await.expect("deliveries");
+        if attempts.items.len() >= 4 {
+            assert!(
+                attempts.items.iter().any(|d| d.attempt == 2 && d.delivered),
+                "the refused delivery was retried: {:?}",
+                attempts.items
+            );
+            assert_eq!(attempts.items.iter().filter(|d| d.delivered).count(), 3);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "attempts not recorded: {:?}", attempts.items);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
