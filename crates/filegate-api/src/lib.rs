@@ -3,6 +3,7 @@
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
 mod admin;
+mod audit;
 mod errors;
 mod files;
 mod ops;
@@ -10,6 +11,7 @@ mod uploads;
 mod webhooks;
 
 pub use admin::*;
+pub use audit::*;
 pub use errors::*;
 pub use files::*;
 pub use ops::*;

@@ -23,7 +23,8 @@ use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::{
-    BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore, RateLimiter,
+    AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore,
+    RateLimiter,
 };
 use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, Settings};
@@ -86,19 +87,20 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue, notification_store): (
+        let (store, database_queue, audit, notification_store): (
             Arc<dyn MetadataStore>,
             Arc<dyn JobQueue>,
+            Arc<dyn AuditLog>,
             Arc<dyn NotificationStore>,
         ) = match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -183,6 +185,7 @@ impl Engines {
             queue: database_queue,
             blobs,
             events,
+            audit,
             notifications: notifications(config, secret, notification_store)?,
             settings: Arc::new(settings),
         };

@@ -5,6 +5,7 @@
 use chrono::Utc;
 
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{EmailAddress, Permission, Principal};
 use crate::error::{Error, Result};
 
@@ -37,7 +38,8 @@ pub async fn set_recipients(
         .store
         .set_alert_recipients(&principal.tenant, &emails, Utc::now())
         .await?;
-    // audit: "alerts.recipients_changed" (admin change), details {count}
+    let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
+    audit::record_change(services, &Actor::of(principal), "alerts.recipients_changed", None, details).await;
     tracing::info!(count = emails.len(), "alert recipients changed");
     Ok(emails)
 }

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore};
+use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore};
 
 pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod buckets;
 pub mod files;
 pub mod images;
@@ -29,6 +30,8 @@ pub struct Services {
     pub blobs: Arc<dyn BlobStore>,
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditLog>,
     /// Webhooks and alert emails: their store, the outbound client, the mailer.
     pub notifications: notifications::Notifications,
     pub settings: Arc<Settings>,

@@ -4,6 +4,7 @@
 use chrono::Utc;
 
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{
     DeliveryId, EventPattern, MAX_PATTERNS, Permission, Principal, Webhook, WebhookDelivery, WebhookId, WebhookSecret,
     WebhookUrl,
@@ -71,7 +72,12 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         created_at: Utc::now(),
     };
     store.create_webhook(&webhook).await?;
-    // audit: "webhook.created" (admin change), details {id, url, events}
+    let details = serde_json::json!({
+        "webhook_id": webhook.id,
+        "url": webhook.url.as_str(),
+        "events": webhook.events.iter().map(EventPattern::as_str).collect::<Vec<_>>(),
+    });
+    audit::record_change(services, &Actor::of(principal), "webhook.created", None, details).await;
     tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
     Ok(CreatedWebhook {
         webhook,
@@ -107,7 +113,8 @@ pub async fn delete(services: &Services, principal: &Principal, id: WebhookId) -
             StoreError::NotFound => Error::not_found("webhook"),
             other => other.into(),
         })?;
-    // audit: "webhook.deleted" (admin change), details {id}
+    let details = serde_json::json!({ "webhook_id": id });
+    audit::record_change(services, &Actor::of(principal), "webhook.deleted", None, details).await;
     tracing::info!(webhook_id = %id, "webhook deleted");
     Ok(())
 }

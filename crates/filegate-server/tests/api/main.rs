@@ -4,6 +4,7 @@
 mod common;
 
 mod alerts;
+mod audit;
 mod content;
 mod files;
 mod in_flight;

@@ -12,6 +12,7 @@ use crate::support::{json_of, raw};
 /// document must list exactly these.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/uploads"),
+    ("get", "/v1/audit"),
     ("post", "/v1/uploads/complete"),
     ("post", "/v1/uploads/{file_id}/parts"),
     ("post", "/v1/uploads/{file_id}/complete"),
@@ -36,6 +37,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/api-keys"),
     ("get", "/v1/admin/api-keys"),
     ("delete", "/v1/admin/api-keys/{id}"),
+    ("get", "/v1/admin/alerts"),
+    ("put", "/v1/admin/alerts"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
     ("get", "/healthz"),
     ("get", "/heartbeat"),
     ("get", "/readyz"),

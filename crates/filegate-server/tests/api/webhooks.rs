@@ -167,6 +167,19 @@ async fn subscriptions_get_only_the_events_they_match_and_only_their_tenants() {
     assert_eq!(api_error(acme.get_webhook(&acme_hook).await), err(404, "not-found"));
     app.ready_file(&acme, "default", "theirs.txt", b"theirs").await;
     assert!(other.received().is_empty());
+
+    // Both admin changes are in acme's audit trail, without the secret.
+    let trail = acme
+        .audit(&filegate_api::AuditFilter {
+            action: Some("webhook.*".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = trail.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["webhook.deleted", "webhook.created"], "newest first");
+    assert_eq!(trail.items[1].details["url"], other.url.as_str());
+    assert!(!trail.items[1].details.to_string().contains("whsec_"));
 }
 
 #[tokio::test]
