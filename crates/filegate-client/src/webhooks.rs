@@ -20,7 +20,8 @@ impl Client {
 
     /// `GET /v1/webhooks/{id}`
     pub async fn get_webhook(&self, id: &str) -> Result<WebhookView> {
-        self.send_json(self.request(Method::GET, &["v1", "webhooks", id])?).await
+        self.send_json(self.request(Method::GET, &["v1", "webhooks", id])?)
+            .await
     }
 
     /// `DELETE /v1/webhooks/{id}` (`204`).

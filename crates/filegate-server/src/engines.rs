@@ -23,13 +23,12 @@ use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::{
-    AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore,
-    RateLimiter,
+    AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore, RateLimiter,
 };
 use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, Settings};
-use filegate_smtp::SmtpMailer;
 use filegate_redis::{Redis, RedisConfig};
+use filegate_smtp::SmtpMailer;
 use filegate_sql::{PostgresStore, SqliteStore};
 
 use crate::config::Config;
@@ -41,6 +40,15 @@ pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
 /// Key-derivation label of the local store's URL signatures.
 pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
+
+/// The ports the database engine implements: metadata, the job queue (the outbox), the audit
+/// trail, and the webhook and alert tables.
+type DatabaseEngines = (
+    Arc<dyn MetadataStore>,
+    Arc<dyn JobQueue>,
+    Arc<dyn AuditLog>,
+    Arc<dyn NotificationStore>,
+);
 
 type PingFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
@@ -87,12 +95,8 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue, audit, notification_store): (
-            Arc<dyn MetadataStore>,
-            Arc<dyn JobQueue>,
-            Arc<dyn AuditLog>,
-            Arc<dyn NotificationStore>,
-        ) = match scheme(config.database.as_deref()) {
+        let (store, database_queue, audit, notification_store): DatabaseEngines =
+            match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
                     (sql.clone(), sql.clone(), sql.clone(), sql)
@@ -154,31 +158,29 @@ impl Engines {
         };
         let limiter: Arc<dyn RateLimiter> = Arc::new(GuardedLimiter::new(limiter));
 
-        let (worker_queue, relay, events): (Arc<dyn JobQueue>, Option<Relay>, Arc<dyn EventSink>) = match config
-            .queue
-            .as_deref()
-        {
-            None => (database_queue.clone(), None, Arc::new(LogSink)),
-            Some(url) => {
-                let broker = AmqpConnection::connect(AmqpConfig::from_url(url).context("queue")?)
-                    .await
-                    .context("queue")?;
-                let probe = broker.clone();
-                probes.push(Probe::new("queue", move || {
-                    let broker = probe.clone();
-                    async move { broker.ping().await }
-                }));
-                // Events go through the workers, which fan them out to webhooks and alert
-                // emails and then publish them to the events exchange themselves.
-                let relay_settings = RelaySettings {
-                    events: EventRoute::Workers,
-                    ..RelaySettings::default()
-                };
-                let relay = Relay::new(database_queue.clone(), broker.clone(), relay_settings);
-                let sink = Arc::new(AmqpEventSink::new(broker.clone()));
-                (Arc::new(AmqpQueue::new(broker)), Some(relay), sink)
-            }
-        };
+        let (worker_queue, relay, events): (Arc<dyn JobQueue>, Option<Relay>, Arc<dyn EventSink>) =
+            match config.queue.as_deref() {
+                None => (database_queue.clone(), None, Arc::new(LogSink)),
+                Some(url) => {
+                    let broker = AmqpConnection::connect(AmqpConfig::from_url(url).context("queue")?)
+                        .await
+                        .context("queue")?;
+                    let probe = broker.clone();
+                    probes.push(Probe::new("queue", move || {
+                        let broker = probe.clone();
+                        async move { broker.ping().await }
+                    }));
+                    // Events go through the workers, which fan them out to webhooks and alert
+                    // emails and then publish them to the events exchange themselves.
+                    let relay_settings = RelaySettings {
+                        events: EventRoute::Workers,
+                        ..RelaySettings::default()
+                    };
+                    let relay = Relay::new(database_queue.clone(), broker.clone(), relay_settings);
+                    let sink = Arc::new(AmqpEventSink::new(broker.clone()));
+                    (Arc::new(AmqpQueue::new(broker)), Some(relay), sink)
+                }
+            };
 
         let services = Services {
             store,
@@ -209,11 +211,7 @@ impl Engines {
 }
 
 /// Webhook delivery, the mailer (SMTP when configured, else logged) and the alert recipients.
-fn notifications(
-    config: &Config,
-    secret: &Secret,
-    store: Arc<dyn NotificationStore>,
-) -> anyhow::Result<Notifications> {
+fn notifications(config: &Config, secret: &Secret, store: Arc<dyn NotificationStore>) -> anyhow::Result<Notifications> {
     let webhooks = HttpWebhookClient::new(
         Duration::from_secs(config.webhooks.timeout_secs.max(1)),
         config.webhooks.allow_private_networks,
@@ -221,8 +219,12 @@ fn notifications(
     .context("webhook client")?;
     let mailer: Arc<dyn Mailer> = match config.smtp.url.as_deref() {
         Some(url) => Arc::new(
-            SmtpMailer::new(url, &config.smtp.from, Duration::from_secs(config.smtp.timeout_secs.max(1)))
-                .context("smtp")?,
+            SmtpMailer::new(
+                url,
+                &config.smtp.from,
+                Duration::from_secs(config.smtp.timeout_secs.max(1)),
+            )
+            .context("smtp")?,
         ),
         None => Arc::new(LogMailer),
     };

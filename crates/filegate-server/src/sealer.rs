@@ -82,6 +82,10 @@ mod tests {
         tampered[last] ^= 1;
         assert_eq!(sealer.open(&tampered, b"row-1"), None);
         assert_eq!(sealer.open(&[], b"row-1"), None);
-        assert_ne!(sealer.seal(b"x", b"c"), sealer.seal(b"x", b"c"), "fresh nonce each time");
+        assert_ne!(
+            sealer.seal(b"x", b"c"),
+            sealer.seal(b"x", b"c"),
+            "fresh nonce each time"
+        );
     }
 }

@@ -182,11 +182,20 @@ mod tests {
     fn literal_private_urls_are_refused_unless_allowed() {
         let strict = HttpWebhookClient::new(Duration::from_secs(1), false).unwrap();
         let open = HttpWebhookClient::new(Duration::from_secs(1), true).unwrap();
-        for url in ["http://127.0.0.1:9/x", "http://[::1]/", "http://localhost/", "http://169.254.169.254/latest"] {
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://[::1]/",
+            "http://localhost/",
+            "http://169.254.169.254/latest",
+        ] {
             let url = WebhookUrl::parse(url).unwrap();
             assert!(strict.check_url(&url).is_err(), "{url}");
             assert!(open.check_url(&url).is_ok(), "{url}");
         }
-        assert!(strict.check_url(&WebhookUrl::parse("https://hooks.example.org/").unwrap()).is_ok());
+        assert!(
+            strict
+                .check_url(&WebhookUrl::parse("https://hooks.example.org/").unwrap())
+                .is_ok()
+        );
     }
 }

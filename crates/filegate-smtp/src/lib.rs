@@ -21,7 +21,9 @@ pub struct SmtpMailer {
 impl std::fmt::Debug for SmtpMailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The transport holds the credentials: never printed.
-        f.debug_struct("SmtpMailer").field("from", &self.from).finish_non_exhaustive()
+        f.debug_struct("SmtpMailer")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
     }
 }
 

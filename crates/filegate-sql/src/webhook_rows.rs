@@ -37,11 +37,17 @@ fn tenant(s: &str) -> Result<TenantId, StoreError> {
 }
 
 pub(crate) fn patterns_json(events: &[EventPattern]) -> Result<String, StoreError> {
-    to_json("webhook.events", &events.iter().map(EventPattern::as_str).collect::<Vec<_>>())
+    to_json(
+        "webhook.events",
+        &events.iter().map(EventPattern::as_str).collect::<Vec<_>>(),
+    )
 }
 
 pub(crate) fn emails_json(emails: &[EmailAddress]) -> Result<String, StoreError> {
-    to_json("alert_recipients.emails", &emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>())
+    to_json(
+        "alert_recipients.emails",
+        &emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>(),
+    )
 }
 
 pub(crate) fn emails_from_json(s: &str) -> Result<Vec<EmailAddress>, StoreError> {

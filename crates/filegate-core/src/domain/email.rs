@@ -17,7 +17,10 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let bad = || Error::invalid("invalid-email", format!("{s:?} is not an email address (local@domain)"));
-        if s.len() > 254 || s.chars().any(|c| !c.is_ascii_graphic() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\')) {
+        if s.len() > 254
+            || s.chars()
+                .any(|c| !c.is_ascii_graphic() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\'))
+        {
             return Err(bad());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
@@ -61,7 +64,10 @@ mod tests {
 
     #[test]
     fn plain_addresses_parse_and_domains_are_lowercased() {
-        assert_eq!(EmailAddress::parse("Ops+alerts@Example.ORG").unwrap().as_str(), "Ops+alerts@example.org");
+        assert_eq!(
+            EmailAddress::parse("Ops+alerts@Example.ORG").unwrap().as_str(),
+            "Ops+alerts@example.org"
+        );
         assert!(EmailAddress::parse("a@localhost").is_ok());
     }
 

@@ -276,7 +276,17 @@ mod tests {
         assert!(!p("alert.*").matches("alerts.x"));
         assert!(!p("alert.*").matches("alert"));
         assert!(p("*").matches("request.fulfilled"));
-        for bad in ["", "File.ready", "file.", ".x", "file.*.x", "file*", "a b", "**", "file.rea-dy"] {
+        for bad in [
+            "",
+            "File.ready",
+            "file.",
+            ".x",
+            "file.*.x",
+            "file*",
+            "a b",
+            "**",
+            "file.rea-dy",
+        ] {
             assert!(EventPattern::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -286,7 +296,13 @@ mod tests {
         let s = WebhookSecret::generate();
         assert_eq!(WebhookSecret::parse(&s.expose()).unwrap(), s);
         assert!(!format!("{s:?}").contains(&s.expose()[6..]));
-        for bad in ["", "whsec_", "whsec_!!!", "c2VjcmV0", &format!("whsec_{}", BASE64.encode([1u8; 8]))] {
+        for bad in [
+            "",
+            "whsec_",
+            "whsec_!!!",
+            "c2VjcmV0",
+            &format!("whsec_{}", BASE64.encode([1u8; 8])),
+        ] {
             assert!(WebhookSecret::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -57,10 +57,7 @@ fn job_id(name: &str) -> JobId {
 }
 
 async fn enqueue_once(services: &Services, id: JobId, job: Job) -> Result<(), StageError> {
-    let job = NewJob {
-        id,
-        ..NewJob::now(job)
-    };
+    let job = NewJob { id, ..NewJob::now(job) };
     match services.queue.enqueue(&job).await {
         // Enqueued by an earlier run of the same fan-out.
         Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
@@ -151,7 +148,10 @@ fn open_secret(services: &Services, webhook: &Webhook) -> Result<WebhookSecret, 
     services
         .notifications
         .sealer
-        .open(&webhook.sealed_secret, &Webhook::seal_context(webhook.id, &webhook.tenant))
+        .open(
+            &webhook.sealed_secret,
+            &Webhook::seal_context(webhook.id, &webhook.tenant),
+        )
         .map(WebhookSecret::from_bytes)
         .ok_or_else(|| {
             // The deployment secret changed since the webhook was created: no attempt can sign.

@@ -34,8 +34,12 @@ pub trait NotificationStore: Send + Sync + 'static {
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
     /// Whether an attempt to deliver `event_id` to `webhook` succeeded already (a job that
     /// runs twice does not deliver twice).
-    async fn was_delivered(&self, tenant: &TenantId, webhook: WebhookId, event_id: uuid::Uuid)
-    -> Result<bool, StoreError>;
+    async fn was_delivered(
+        &self,
+        tenant: &TenantId,
+        webhook: WebhookId,
+        event_id: uuid::Uuid,
+    ) -> Result<bool, StoreError>;
 
     /// The tenant's alert recipients; empty when never set.
     async fn alert_recipients(&self, tenant: &TenantId) -> Result<Vec<EmailAddress>, StoreError>;

@@ -39,7 +39,14 @@ pub async fn set_recipients(
         .set_alert_recipients(&principal.tenant, &emails, Utc::now())
         .await?;
     let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
-    audit::record_change(services, &Actor::of(principal), "alerts.recipients_changed", None, details).await;
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "alerts.recipients_changed",
+        None,
+        details,
+    )
+    .await;
     tracing::info!(count = emails.len(), "alert recipients changed");
     Ok(emails)
 }

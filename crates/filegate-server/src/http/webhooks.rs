@@ -70,7 +70,11 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<WebhookList>> {
-    let items = webhooks::list(&state.services, &p).await?.into_iter().map(view).collect();
+    let items = webhooks::list(&state.services, &p)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
     Ok(Json(WebhookList { items }))
 }
 

@@ -14,7 +14,13 @@ use crate::support::{api_error, err};
 async fn emit(app: &TestApp, tenant: &str, file_id: &str, kind: &str, data: serde_json::Value) {
     let tenant = TenantId::parse(tenant).expect("tenant");
     let id = FileId::parse(file_id).expect("file id");
-    let file = app.services.store.get_file(&tenant, id).await.expect("store").expect("file");
+    let file = app
+        .services
+        .store
+        .get_file(&tenant, id)
+        .await
+        .expect("store")
+        .expect("file");
     let event = FileEvent::about(kind, &file, data);
     app.services
         .store
@@ -56,22 +62,41 @@ async fn an_alert_is_emailed_to_the_tenant_and_platform_admins_and_reaches_alert
         .await
         .expect("webhook");
 
-    let file = app.ready_file(&app.client, "default", "partners/q3.csv.age", b"ciphertext").await;
+    let file = app
+        .ready_file(&app.client, "default", "partners/q3.csv.age", b"ciphertext")
+        .await;
     assert!(sink.wait_for(0).await.is_empty(), "a ready file is no alert");
-    emit(&app, "default", &file.id, "alert.old_passphrase", serde_json::json!({"passphrase_version": 1})).await;
+    emit(
+        &app,
+        "default",
+        &file.id,
+        "alert.old_passphrase",
+        serde_json::json!({"passphrase_version": 1}),
+    )
+    .await;
     app.run_jobs().await;
 
     let mail = sink.wait_for(1).await;
     assert_eq!(mail.len(), 1, "one email per alert, to every recipient");
     let text = &mail[0];
-    for rcpt in ["admin@tenant.example.org", "Admin@tenant.example.org", "platform@ops.example.org"] {
+    for rcpt in [
+        "admin@tenant.example.org",
+        "Admin@tenant.example.org",
+        "platform@ops.example.org",
+    ] {
         assert!(text.contains(rcpt), "{rcpt} is not a recipient:\n{text}");
     }
     assert!(text.contains("From: filegate@files.example.org"), "{text}");
-    assert!(text.contains("Subject: [filegate] alert.old_passphrase in tenant default"), "{text}");
+    assert!(
+        text.contains("Subject: [filegate] alert.old_passphrase in tenant default"),
+        "{text}"
+    );
     assert!(text.contains(&file.id), "the email names the file:\n{text}");
     assert!(text.contains("partners/q3.csv.age"), "{text}");
-    assert!(text.contains("passphrase_version"), "the email carries the details:\n{text}");
+    assert!(
+        text.contains("passphrase_version"),
+        "the email carries the details:\n{text}"
+    );
 
     let got = receiver.wait_for(1).await;
     assert_eq!(got.len(), 1, "only the alert: the webhook subscribed to alert.* alone");
@@ -96,7 +121,14 @@ async fn a_quarantined_file_alerts_the_platform_even_when_the_tenant_set_no_reci
     .await;
     let acme = app.tenant("acme").await;
     let file = app.ready_file(&acme, "default", "invoice.pdf", b"EICAR-like").await;
-    emit(&app, "acme", &file.id, "file.quarantined", serde_json::json!({"signature": "Eicar-Test-Signature"})).await;
+    emit(
+        &app,
+        "acme",
+        &file.id,
+        "file.quarantined",
+        serde_json::json!({"signature": "Eicar-Test-Signature"}),
+    )
+    .await;
     app.run_jobs().await;
     let mail = sink.wait_for(1).await;
     assert!(mail[0].contains("platform@ops.example.org"), "{}", mail[0]);
@@ -108,7 +140,9 @@ async fn a_quarantined_file_alerts_the_platform_even_when_the_tenant_set_no_reci
 async fn alert_recipients_are_validated_and_admin_only() {
     let app = TestApp::spawn().await;
     for bad in ["not-an-email", "a@b.org\r\nBcc: x@y.org", "a@b.org, c@d.org"] {
-        let request = AlertRecipients { emails: vec![bad.into()] };
+        let request = AlertRecipients {
+            emails: vec![bad.into()],
+        };
         assert_eq!(
             api_error(app.client.set_alert_recipients(&request).await),
             err(400, "invalid-email"),
@@ -118,8 +152,14 @@ async fn alert_recipients_are_validated_and_admin_only() {
     let too_many = AlertRecipients {
         emails: (0..21).map(|i| format!("a{i}@example.org")).collect(),
     };
-    assert_eq!(api_error(app.client.set_alert_recipients(&too_many).await), err(400, "too-many-items"));
-    assert_eq!(app.client.alert_recipients().await.expect("get").emails, Vec::<String>::new());
+    assert_eq!(
+        api_error(app.client.set_alert_recipients(&too_many).await),
+        err(400, "too-many-items")
+    );
+    assert_eq!(
+        app.client.alert_recipients().await.expect("get").emails,
+        Vec::<String>::new()
+    );
     let writer = app.client_as("default", "writer");
     assert_eq!(api_error(writer.alert_recipients().await), err(403, "forbidden"));
     // Each tenant has its own.

@@ -50,11 +50,19 @@ async fn a_ready_file_reaches_its_webhook_signed_and_the_attempt_is_recorded() {
     assert_eq!(body["data"]["sha256"], file.sha256.clone().expect("sha256").as_str());
     assert_eq!(got[0].headers["content-type"], "application/json");
 
-    let deliveries = app.client.webhook_deliveries(&hook, None, None).await.expect("deliveries");
+    let deliveries = app
+        .client
+        .webhook_deliveries(&hook, None, None)
+        .await
+        .expect("deliveries");
     assert_eq!(deliveries.items.len(), 1);
     let d = &deliveries.items[0];
     assert_eq!(d.event_type, "file.ready");
-    assert_eq!(d.event_id, got[0].headers["webhook-id"].to_str().unwrap(), "webhook-id is the event id");
+    assert_eq!(
+        d.event_id,
+        got[0].headers["webhook-id"].to_str().unwrap(),
+        "webhook-id is the event id"
+    );
     assert_eq!((d.attempt, d.status_code, d.delivered), (1, Some(200), true));
     assert_eq!(d.error, None);
 
@@ -88,9 +96,16 @@ async fn a_failing_receiver_is_retried_with_the_same_id_and_every_attempt_is_lis
     for r in &got {
         verify(secret, r);
     }
-    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"], "stable across retries");
+    assert_eq!(
+        got[0].headers["webhook-id"], got[1].headers["webhook-id"],
+        "stable across retries"
+    );
 
-    let page = app.client.webhook_deliveries(&hook.id, None, None).await.expect("deliveries");
+    let page = app
+        .client
+        .webhook_deliveries(&hook.id, None, None)
+        .await
+        .expect("deliveries");
     let attempts: Vec<_> = page
         .items
         .iter()
@@ -100,7 +115,11 @@ async fn a_failing_receiver_is_retried_with_the_same_id_and_every_attempt_is_lis
     assert_eq!(app.run_jobs().await, 0, "delivered: nothing left to retry");
 
     // Pages of one.
-    let first = app.client.webhook_deliveries(&hook.id, Some(1), None).await.expect("page 1");
+    let first = app
+        .client
+        .webhook_deliveries(&hook.id, Some(1), None)
+        .await
+        .expect("page 1");
     assert_eq!(first.items[0].attempt, 2);
     let cursor = first.next_cursor.expect("an older attempt follows");
     let second = app
@@ -119,7 +138,11 @@ async fn a_receiver_that_never_answers_2xx_is_dead_lettered_after_the_last_attem
     let (hook, _) = subscribe(&app.client, &receiver.url, &["file.ready"]).await;
     app.ready_file(&app.client, "default", "a.bin", b"x").await;
     assert_eq!(receiver.wait_for(3).await.len(), 3, "max_attempts = 3");
-    let page = app.client.webhook_deliveries(&hook, None, None).await.expect("deliveries");
+    let page = app
+        .client
+        .webhook_deliveries(&hook, None, None)
+        .await
+        .expect("deliveries");
     assert_eq!(page.items.len(), 3);
     assert!(page.items.iter().all(|d| d.status_code == Some(503) && !d.delivered));
     assert_eq!(app.run_jobs().await, 0);
@@ -153,12 +176,18 @@ async fn subscriptions_get_only_the_events_they_match_and_only_their_tenants() {
     assert!(other.received().is_empty(), "another tenant's webhook heard our events");
 
     // Nor can one tenant see or touch the other's subscriptions.
-    assert_eq!(api_error(app.client.get_webhook(&acme_hook).await), err(404, "not-found"));
+    assert_eq!(
+        api_error(app.client.get_webhook(&acme_hook).await),
+        err(404, "not-found")
+    );
     assert_eq!(
         api_error(app.client.webhook_deliveries(&acme_hook, None, None).await),
         err(404, "not-found")
     );
-    assert_eq!(api_error(app.client.delete_webhook(&acme_hook).await), err(404, "not-found"));
+    assert_eq!(
+        api_error(app.client.delete_webhook(&acme_hook).await),
+        err(404, "not-found")
+    );
     assert_eq!(app.client.list_webhooks().await.expect("list").items.len(), 2);
     assert_eq!(acme.list_webhooks().await.expect("list").items.len(), 1);
 
@@ -194,13 +223,28 @@ async fn bad_subscriptions_are_refused_and_nothing_is_created() {
     for (request, code) in [
         (create("ftp://example.org/x", &["file.ready"], None), "invalid-url"),
         (create("not a url", &["file.ready"], None), "invalid-url"),
-        (create("https://user:pw@example.org/", &["file.ready"], None), "invalid-url"),
+        (
+            create("https://user:pw@example.org/", &["file.ready"], None),
+            "invalid-url",
+        ),
         (create(&long, &["file.ready"], None), "invalid-url"),
         (create("https://example.org/", &[], None), "invalid-event-pattern"),
-        (create("https://example.org/", &["File.Ready"], None), "invalid-event-pattern"),
-        (create("https://example.org/", &["file.*.x"], None), "invalid-event-pattern"),
-        (create("https://example.org/", &["file.ready"], Some("hunter2")), "invalid-secret"),
-        (create("https://example.org/", &["file.ready"], Some("whsec_c2hvcnQ=")), "invalid-secret"),
+        (
+            create("https://example.org/", &["File.Ready"], None),
+            "invalid-event-pattern",
+        ),
+        (
+            create("https://example.org/", &["file.*.x"], None),
+            "invalid-event-pattern",
+        ),
+        (
+            create("https://example.org/", &["file.ready"], Some("hunter2")),
+            "invalid-secret",
+        ),
+        (
+            create("https://example.org/", &["file.ready"], Some("whsec_c2hvcnQ=")),
+            "invalid-secret",
+        ),
     ] {
         assert_eq!(
             api_error(app.client.create_webhook(&request).await),
@@ -211,7 +255,11 @@ async fn bad_subscriptions_are_refused_and_nothing_is_created() {
     // Writers may not subscribe; unknown ids are 404.
     let writer = app.client_as("default", "writer");
     assert_eq!(
-        api_error(writer.create_webhook(&create("https://example.org/", &["*"], None)).await),
+        api_error(
+            writer
+                .create_webhook(&create("https://example.org/", &["*"], None))
+                .await
+        ),
         err(403, "forbidden")
     );
     assert_eq!(api_error(writer.list_webhooks().await), err(403, "forbidden"));
@@ -222,13 +270,21 @@ async fn bad_subscriptions_are_refused_and_nothing_is_created() {
 #[tokio::test]
 async fn private_addresses_are_refused_unless_the_operator_allows_them() {
     let app = TestApp::spawn().await;
-    for url in ["http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data", "http://localhost/x"] {
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost/x",
+    ] {
         let request = CreateWebhook {
             url: url.to_owned(),
             events: vec!["*".into()],
             secret: None,
         };
-        assert_eq!(api_error(app.client.create_webhook(&request).await), err(400, "invalid-url"), "{url}");
+        assert_eq!(
+            api_error(app.client.create_webhook(&request).await),
+            err(400, "invalid-url"),
+            "{url}"
+        );
     }
 }
 
@@ -260,7 +316,12 @@ async fn webhooks_are_delivered_when_rabbitmq_carries_the_jobs() {
     let (hook, secret) = subscribe(&app.client, &receiver.url, &["file.*"]).await;
     let file = app
         .client
-        .upload_bytes("default", "via/rabbit.bin", "application/octet-stream", bytes::Bytes::from_static(b"hop"))
+        .upload_bytes(
+            "default",
+            "via/rabbit.bin",
+            "application/octet-stream",
+            bytes::Bytes::from_static(b"hop"),
+        )
         .await
         .expect("upload");
 
@@ -277,7 +338,11 @@ async fn webhooks_are_delivered_when_rabbitmq_carries_the_jobs() {
     // Each attempt is recorded once the receiver has answered: wait for the four records.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let attempts = app.client.webhook_deliveries(&hook, None, None).await.expect("deliveries");
+        let attempts = app
+            .client
+            .webhook_deliveries(&hook, None, None)
+            .await
+            .expect("deliveries");
         if attempts.items.len() >= 4 {
             assert!(
                 attempts.items.iter().any(|d| d.attempt == 2 && d.delivered),
@@ -287,7 +352,11 @@ async fn webhooks_are_delivered_when_rabbitmq_carries_the_jobs() {
             assert_eq!(attempts.items.iter().filter(|d| d.delivered).count(), 3);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "attempts not recorded: {:?}", attempts.items);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "attempts not recorded: {:?}",
+            attempts.items
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -12,8 +12,8 @@ mod audit;
 mod files;
 mod queue;
 mod tenants;
-mod webhooks;
 mod wakeups;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -17,16 +17,18 @@ use crate::webhook_rows::{
 #[async_trait]
 impl NotificationStore for PostgresStore {
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO webhooks (id, tenant, url, events, secret, created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6)")
-            .bind(webhook.id.to_string())
-            .bind(webhook.tenant.as_str())
-            .bind(webhook.url.as_str())
-            .bind(patterns_json(&webhook.events)?)
-            .bind(webhook.sealed_secret.as_slice())
-            .bind(micros(webhook.created_at))
-            .execute(&self.pool)
-            .await
-            .map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO webhooks (id, tenant, url, events, secret, created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
+        )
+        .bind(webhook.id.to_string())
+        .bind(webhook.tenant.as_str())
+        .bind(webhook.url.as_str())
+        .bind(patterns_json(&webhook.events)?)
+        .bind(webhook.sealed_secret.as_slice())
+        .bind(micros(webhook.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
         Ok(())
     }
 

@@ -31,7 +31,10 @@ fn webhook(tenant: &TenantId, url: &str, events: &[&str]) -> Webhook {
         id: WebhookId::new(),
         tenant: tenant.clone(),
         url: WebhookUrl::parse(url).expect("url"),
-        events: events.iter().map(|e| EventPattern::parse(e).expect("pattern")).collect(),
+        events: events
+            .iter()
+            .map(|e| EventPattern::parse(e).expect("pattern"))
+            .collect(),
         sealed_secret: vec![1, 2, 3, 0, 255],
         created_at: now(),
     }
@@ -63,17 +66,30 @@ pub async fn webhooks_round_trip_and_stay_in_their_tenant(store: Store, notes: N
     for w in [&second, &first, &theirs] {
         notes.create_webhook(w).await.expect("create");
     }
-    assert!(matches!(notes.create_webhook(&first).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        notes.create_webhook(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     assert_eq!(notes.get_webhook(&a, first.id).await.unwrap(), Some(first.clone()));
-    assert_eq!(notes.list_webhooks(&a).await.unwrap(), vec![first.clone(), second.clone()], "oldest first");
+    assert_eq!(
+        notes.list_webhooks(&a).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "oldest first"
+    );
     assert_eq!(notes.get_webhook(&a, theirs.id).await.unwrap(), None);
     assert_eq!(notes.list_webhooks(&b).await.unwrap(), vec![theirs.clone()]);
 
-    assert!(matches!(notes.delete_webhook(&a, theirs.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        notes.delete_webhook(&a, theirs.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(notes.get_webhook(&b, theirs.id).await.unwrap(), Some(theirs.clone()));
     notes.delete_webhook(&a, first.id).await.expect("delete");
-    assert!(matches!(notes.delete_webhook(&a, first.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        notes.delete_webhook(&a, first.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(notes.list_webhooks(&a).await.unwrap(), vec![second]);
 }
 
@@ -94,7 +110,10 @@ pub async fn deliveries_are_listed_newest_first_and_go_with_their_webhook(store:
     }
     assert!(notes.was_delivered(&a, w.id, event).await.unwrap());
     assert!(!notes.was_delivered(&a, w.id, Uuid::now_v7()).await.unwrap());
-    assert!(!notes.was_delivered(&b, w.id, event).await.unwrap(), "another tenant's view");
+    assert!(
+        !notes.was_delivered(&b, w.id, event).await.unwrap(),
+        "another tenant's view"
+    );
 
     let all = notes.list_deliveries(&a, w.id, None, 10).await.unwrap();
     let newest_first: Vec<_> = tries.iter().rev().cloned().collect();
@@ -124,9 +143,18 @@ pub async fn alert_recipients_are_replaced_per_tenant(store: Store, notes: Notes
         .set_alert_recipients(&a, &[email("one@a.org"), email("two@a.org")], now())
         .await
         .unwrap();
-    notes.set_alert_recipients(&b, &[email("b@b.org")], now()).await.unwrap();
-    assert_eq!(notes.alert_recipients(&a).await.unwrap(), [email("one@a.org"), email("two@a.org")]);
-    notes.set_alert_recipients(&a, &[email("three@a.org")], now()).await.unwrap();
+    notes
+        .set_alert_recipients(&b, &[email("b@b.org")], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        notes.alert_recipients(&a).await.unwrap(),
+        [email("one@a.org"), email("two@a.org")]
+    );
+    notes
+        .set_alert_recipients(&a, &[email("three@a.org")], now())
+        .await
+        .unwrap();
     assert_eq!(notes.alert_recipients(&a).await.unwrap(), [email("three@a.org")]);
     notes.set_alert_recipients(&a, &[], now()).await.unwrap();
     assert!(notes.alert_recipients(&a).await.unwrap().is_empty());
