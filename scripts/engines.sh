@@ -50,9 +50,13 @@ if [ -z "$S3S_FS" ]; then
   S3S_FS="$HOME/.cargo/bin/s3s-fs"
 fi
 
+# The SMTP sink of the alert-email tests (Python's aiosmtpd, started by each test).
+SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
+
 cat <<EXPORTS
 export FILEGATE_TEST_POSTGRES_URL=\${FILEGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 export FILEGATE_TEST_REDIS_URL=\${FILEGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 export FILEGATE_TEST_AMQP_URL=\${FILEGATE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 export FILEGATE_TEST_S3S_FS=\${FILEGATE_TEST_S3S_FS:-$S3S_FS}
+$SMTP_EXPORT
 EXPORTS

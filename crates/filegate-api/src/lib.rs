@@ -8,6 +8,7 @@ mod errors;
 mod files;
 mod ops;
 mod uploads;
+mod webhooks;
 
 pub use admin::*;
 pub use audit::*;
@@ -15,3 +16,4 @@ pub use errors::*;
 pub use files::*;
 pub use ops::*;
 pub use uploads::*;
+pub use webhooks::*;

@@ -41,6 +41,7 @@ mod response;
 mod signed;
 mod transfer;
 mod uploads;
+mod webhooks;
 
 use std::{fmt, sync::Arc, time::Duration};
 

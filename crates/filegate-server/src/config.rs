@@ -39,6 +39,9 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub webhooks: WebhooksConfig,
+    pub smtp: SmtpConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// A secret in the config: never printed.
@@ -140,6 +143,54 @@ pub struct LogConfig {
     pub level: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// How long one delivery attempt may take, in seconds (connect, send, answer).
+    pub timeout_secs: u64,
+    /// Allow webhook URLs on loopback, private and link-local addresses (internal receivers).
+    /// Off by default: a tenant admin could otherwise make filegate call internal services.
+    pub allow_private_networks: bool,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 10,
+            allow_private_networks: false,
+        }
+    }
+}
+
+/// Alert emails go out through this server; without `url` they are only logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465`. May carry credentials: never printed.
+    pub url: Option<Redacted>,
+    /// The sender: `filegate@example.org` or `Filegate <filegate@example.org>`.
+    pub from: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: "filegate@localhost".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// The platform's admins: told about every tenant's alerts.
+    pub emails: Vec<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -158,6 +209,9 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            smtp: SmtpConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }

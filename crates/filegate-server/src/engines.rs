@@ -14,24 +14,42 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpQueue, Relay, RelaySettings};
+use std::time::Duration;
+
+use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpEventSink, AmqpQueue, EventRoute, Relay, RelaySettings};
 use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{AuditLog, BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::domain::EmailAddress;
+use filegate_core::ports::{
+    AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore, RateLimiter,
+};
 use filegate_core::usecases::downloads::DownloadCounter;
+use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
+use filegate_smtp::SmtpMailer;
 use filegate_sql::{PostgresStore, SqliteStore};
 
 use crate::config::Config;
+use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
 use crate::secret::Secret;
+use crate::webhook_client::HttpWebhookClient;
 
 pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
 /// Key-derivation label of the local store's URL signatures.
 pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
+
+/// The ports the database engine implements: metadata, the job queue (the outbox), the audit
+/// trail, and the webhook and alert tables.
+type DatabaseEngines = (
+    Arc<dyn MetadataStore>,
+    Arc<dyn JobQueue>,
+    Arc<dyn AuditLog>,
+    Arc<dyn NotificationStore>,
+);
 
 type PingFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
@@ -78,16 +96,16 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue, audit): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>, Arc<dyn AuditLog>) =
+        let (store, database_queue, audit, notification_store): DatabaseEngines =
             match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -141,29 +159,37 @@ impl Engines {
         };
         let limiter: Arc<dyn RateLimiter> = Arc::new(GuardedLimiter::new(limiter));
 
-        let (worker_queue, relay): (Arc<dyn JobQueue>, Option<Relay>) = match config.queue.as_deref() {
-            None => (database_queue.clone(), None),
-            Some(url) => {
-                let broker = AmqpConnection::connect(AmqpConfig::from_url(url).context("queue")?)
-                    .await
-                    .context("queue")?;
-                let probe = broker.clone();
-                probes.push(Probe::new("queue", move || {
-                    let broker = probe.clone();
-                    async move { broker.ping().await }
-                }));
-                let relay = Relay::new(database_queue.clone(), broker.clone(), RelaySettings::default());
-                (Arc::new(AmqpQueue::new(broker)), Some(relay))
-            }
-        };
+        let (worker_queue, relay, events): (Arc<dyn JobQueue>, Option<Relay>, Arc<dyn EventSink>) =
+            match config.queue.as_deref() {
+                None => (database_queue.clone(), None, Arc::new(LogSink)),
+                Some(url) => {
+                    let broker = AmqpConnection::connect(AmqpConfig::from_url(url).context("queue")?)
+                        .await
+                        .context("queue")?;
+                    let probe = broker.clone();
+                    probes.push(Probe::new("queue", move || {
+                        let broker = probe.clone();
+                        async move { broker.ping().await }
+                    }));
+                    // Events go through the workers, which fan them out to webhooks and alert
+                    // emails and then publish them to the events exchange themselves.
+                    let relay_settings = RelaySettings {
+                        events: EventRoute::Workers,
+                        ..RelaySettings::default()
+                    };
+                    let relay = Relay::new(database_queue.clone(), broker.clone(), relay_settings);
+                    let sink = Arc::new(AmqpEventSink::new(broker.clone()));
+                    (Arc::new(AmqpQueue::new(broker)), Some(relay), sink)
+                }
+            };
 
-        let events: Arc<dyn EventSink> = Arc::new(LogSink);
         let services = Services {
             store,
             queue: database_queue,
             blobs,
             events,
             audit,
+            notifications: notifications(config, secret, notification_store)?,
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
         };
@@ -184,6 +210,39 @@ impl Engines {
             ..self.services.clone()
         }
     }
+}
+
+/// Webhook delivery, the mailer (SMTP when configured, else logged) and the alert recipients.
+fn notifications(config: &Config, secret: &Secret, store: Arc<dyn NotificationStore>) -> anyhow::Result<Notifications> {
+    let webhooks = HttpWebhookClient::new(
+        Duration::from_secs(config.webhooks.timeout_secs.max(1)),
+        config.webhooks.allow_private_networks,
+    )
+    .context("webhook client")?;
+    let mailer: Arc<dyn Mailer> = match config.smtp.url.as_deref() {
+        Some(url) => Arc::new(
+            SmtpMailer::new(
+                url,
+                &config.smtp.from,
+                Duration::from_secs(config.smtp.timeout_secs.max(1)),
+            )
+            .context("smtp")?,
+        ),
+        None => Arc::new(LogMailer),
+    };
+    let platform_recipients = config
+        .alerts
+        .emails
+        .iter()
+        .map(|e| EmailAddress::parse(e).map_err(|err| anyhow::anyhow!("alerts.emails: {err}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Notifications {
+        store,
+        webhooks: Arc::new(webhooks),
+        mailer,
+        sealer: Arc::new(AeadSealer::new(&secret.derive(WEBHOOK_KEY_PURPOSE))?),
+        platform_recipients: Arc::new(platform_recipients),
+    })
 }
 
 /// `redis://host:port/db?prefix=…`: the prefix (default `filegate:`) keeps deployments that

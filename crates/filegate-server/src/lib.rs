@@ -7,10 +7,12 @@ pub mod auth;
 pub mod config;
 pub mod engines;
 pub mod http;
+pub mod sealer;
 pub mod secret;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhook_client;
 
 pub use app::{Gateway, serve, work};
 pub use config::Config;

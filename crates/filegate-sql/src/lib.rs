@@ -15,6 +15,7 @@ mod listing;
 mod postgres;
 mod rows;
 mod sqlite;
+mod webhook_rows;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -107,6 +107,7 @@ macro_rules! contract_tests {
 }
 
 contract::scenarios!(contract_tests);
+contract::notification_scenarios!(contract_tests);
 
 fn job() -> NewJob {
     NewJob::now(Job::ProcessFile {

@@ -5,6 +5,7 @@
 //! sniff, metadata, thumbnail, index). New stages slot into [`registry`]; a bucket's
 //! policy names which ones run, in pipeline order.
 
+pub mod notify;
 mod process;
 mod remove;
 pub mod stages;

@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::process::{mark_failed, process_file};
 use super::remove::{Removal, remove_blob};
-use super::{StageError, sweep};
+use super::{StageError, notify, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
 use crate::ports::{ClaimedJob, Job};
@@ -166,7 +166,7 @@ impl Worker {
 
     /// Runs the job while renewing its lease, so a long job is not claimed by another worker.
     async fn run_with_heartbeat(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
-        let work = self.execute(&claimed.job);
+        let work = self.execute(claimed);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(self.settings.lease / 3);
         beat.tick().await;
@@ -182,8 +182,8 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, job: &Job) -> Result<(), StageError> {
-        match job {
+    async fn execute(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
+        match &claimed.job {
             Job::ProcessFile { tenant, file_id } => process_file(&self.services, tenant, *file_id).await,
             Job::RemoveBlob {
                 tenant,
@@ -201,7 +201,16 @@ impl Worker {
                 };
                 remove_blob(&self.services, removal).await
             }
-            Job::PublishEvent { event } => Ok(self.services.events.publish(event).await?),
+            Job::PublishEvent { event } => {
+                // Webhooks and alert emails first: a failed publish retries the whole job,
+                // and the fan-out is idempotent.
+                notify::fan_out(&self.services, event).await?;
+                Ok(self.services.events.publish(event).await?)
+            }
+            Job::DeliverWebhook { webhook_id, event } => {
+                notify::deliver_webhook(&self.services, *webhook_id, event, claimed.attempt).await
+            }
+            Job::SendAlertEmail { event } => notify::send_alert_email(&self.services, event).await,
         }
     }
 

@@ -4,12 +4,16 @@ pub mod audit;
 pub mod blobs;
 pub mod cache;
 pub mod events;
+pub mod mailer;
 pub mod metadata;
+pub mod notifications;
 pub mod queue;
 
 pub use audit::AuditLog;
 pub use blobs::*;
 pub use cache::*;
 pub use events::{EventSink, LogSink};
+pub use mailer::{Email, LogMailer, MailError, Mailer};
 pub use metadata::MetadataStore;
+pub use notifications::*;
 pub use queue::*;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, TenantId};
+use crate::domain::{FileEvent, FileId, JobId, TenantId, WebhookId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -31,6 +31,11 @@ pub enum Job {
     },
     /// Deliver an event to the subscribers (the broker's event exchange, webhooks).
     PublishEvent { event: FileEvent },
+    /// POST one event to one webhook subscription of its tenant (signed, recorded).
+    DeliverWebhook { webhook_id: WebhookId, event: FileEvent },
+    /// Email an alert (`alert.*`, `file.quarantined`) to the tenant's and the platform's
+    /// alert recipients.
+    SendAlertEmail { event: FileEvent },
 }
 
 impl Job {
@@ -40,6 +45,8 @@ impl Job {
             Job::ProcessFile { .. } => "process_file",
             Job::RemoveBlob { .. } => "remove_blob",
             Job::PublishEvent { .. } => "publish_event",
+            Job::DeliverWebhook { .. } => "deliver_webhook",
+            Job::SendAlertEmail { .. } => "send_alert_email",
         }
     }
 }

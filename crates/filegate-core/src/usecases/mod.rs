@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore};
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod buckets;
@@ -14,9 +15,11 @@ pub mod dedup;
 pub mod downloads;
 pub mod files;
 pub mod images;
+pub mod notifications;
 pub mod proxied;
 pub mod tenants;
 pub mod uploads;
+pub mod webhooks;
 
 pub(crate) mod outbox;
 pub(crate) mod verify;
@@ -31,6 +34,8 @@ pub struct Services {
     pub events: Arc<dyn EventSink>,
     /// The append-only audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// Webhooks and alert emails: their store, the outbound client, the mailer.
+    pub notifications: notifications::Notifications,
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,

@@ -37,6 +37,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod uploads;
 pub mod views;
+pub mod webhooks;
 
 /// The routes and the OpenAPI document generated from them.
 pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -66,6 +67,10 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(admin::api_keys::create, admin::api_keys::list))
         .routes(routes!(admin::api_keys::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(admin::alerts::get, admin::alerts::put))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::heartbeat))
         .routes(routes!(ops::readyz))

@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alerts;
 mod audit;
 mod content;
 mod dedup;
@@ -12,5 +13,7 @@ mod in_flight;
 mod lifecycle;
 mod ops;
 mod processing;
+mod receiver;
 mod support;
 mod uploads;
+mod webhooks;

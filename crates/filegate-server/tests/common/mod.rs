@@ -20,7 +20,7 @@ pub struct TestApp {
     pub data_dir: TempDir,
     pub worker: Worker,
     /// The gateway's engines and settings, for tests that drive the sweeper with their own
-    /// `now` or flush download counts themselves.
+    /// `now`, flush download counts themselves, or cause what no route can (an alert event).
     pub services: Services,
     /// An admin of the `default` tenant.
     pub client: Client,

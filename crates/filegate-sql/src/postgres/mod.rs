@@ -14,6 +14,7 @@ mod files;
 mod queue;
 mod tenants;
 mod wakeups;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -14,6 +14,7 @@ mod dedup;
 mod files;
 mod queue;
 mod tenants;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ mod listing;
 mod paging;
 mod queue;
 mod tenants;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub use listing::*;
 pub use paging::*;
 pub use queue::*;
 pub use tenants::*;
+pub use webhooks::*;
 
 /// Calls `$run!(scenario, …)` with the name of every scenario, so that each engine's test
 /// binary runs all of them: a scenario added here runs against every engine.

@@ -1,5 +1,6 @@
-//! `/v1/admin`: tenants (superadmin), buckets and API keys (tenant admin).
+//! `/v1/admin`: tenants (superadmin), buckets, API keys and alert recipients (tenant admin).
 
+pub mod alerts;
 pub mod api_keys;
 pub mod buckets;
 pub mod tenants;

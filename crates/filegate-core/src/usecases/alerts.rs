@@ -1,0 +1,52 @@
+//! Alert recipients (tenant admin): the addresses told by email when something needs a
+//! person (`alert.*`, `file.quarantined`). The platform's own recipients come from the
+//! configuration and are told about every tenant.
+
+use chrono::Utc;
+
+use super::Services;
+use super::audit::{self, Actor};
+use crate::domain::{EmailAddress, Permission, Principal};
+use crate::error::{Error, Result};
+
+/// At most this many recipients per tenant.
+pub const MAX_RECIPIENTS: usize = 20;
+
+pub async fn recipients(services: &Services, principal: &Principal) -> Result<Vec<EmailAddress>> {
+    principal.require(Permission::Administer)?;
+    Ok(services.notifications.store.alert_recipients(&principal.tenant).await?)
+}
+
+/// Replaces the tenant's recipients (an empty list turns the tenant's alert emails off).
+#[tracing::instrument(skip(services, principal, emails), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn set_recipients(
+    services: &Services,
+    principal: &Principal,
+    mut emails: Vec<EmailAddress>,
+) -> Result<Vec<EmailAddress>> {
+    principal.require(Permission::Administer)?;
+    emails.sort();
+    emails.dedup();
+    if emails.len() > MAX_RECIPIENTS {
+        return Err(Error::invalid(
+            "too-many-items",
+            format!("at most {MAX_RECIPIENTS} alert recipients"),
+        ));
+    }
+    services
+        .notifications
+        .store
+        .set_alert_recipients(&principal.tenant, &emails, Utc::now())
+        .await?;
+    let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "alerts.recipients_changed",
+        None,
+        details,
+    )
+    .await;
+    tracing::info!(count = emails.len(), "alert recipients changed");
+    Ok(emails)
+}

@@ -1,0 +1,147 @@
+//! Webhook subscriptions (tenant admin): create, read, list, delete, and the record of
+//! every delivery attempt.
+
+use chrono::Utc;
+
+use super::Services;
+use super::audit::{self, Actor};
+use crate::domain::{
+    DeliveryId, EventPattern, MAX_PATTERNS, Permission, Principal, Webhook, WebhookDelivery, WebhookId, WebhookSecret,
+    WebhookUrl,
+};
+use crate::error::{Error, Result, StoreError};
+
+/// A tenant may have at most this many subscriptions: each event fans out to all of them.
+pub const MAX_WEBHOOKS_PER_TENANT: usize = 50;
+/// The most delivery attempts one page lists.
+pub const MAX_DELIVERY_PAGE: u32 = 200;
+
+/// What a caller asks for; parsed at the edge.
+pub struct NewWebhook {
+    pub url: WebhookUrl,
+    pub events: Vec<EventPattern>,
+    /// `None`: one is generated and returned once.
+    pub secret: Option<WebhookSecret>,
+}
+
+/// A created subscription, with its secret when filegate generated it (shown this once).
+pub struct CreatedWebhook {
+    pub webhook: Webhook,
+    pub generated_secret: Option<WebhookSecret>,
+}
+
+#[tracing::instrument(skip(services, principal, new), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn create(services: &Services, principal: &Principal, new: NewWebhook) -> Result<CreatedWebhook> {
+    principal.require(Permission::Administer)?;
+    if new.events.is_empty() || new.events.len() > MAX_PATTERNS {
+        return Err(Error::invalid(
+            "invalid-event-pattern",
+            format!("a webhook subscribes to 1 to {MAX_PATTERNS} event patterns"),
+        ));
+    }
+    services
+        .notifications
+        .webhooks
+        .check_url(&new.url)
+        .map_err(|why| Error::invalid("invalid-url", why))?;
+    let mut events = new.events;
+    let mut seen = std::collections::HashSet::new();
+    events.retain(|p| seen.insert(p.clone()));
+    let store = &services.notifications.store;
+    if store.list_webhooks(&principal.tenant).await?.len() >= MAX_WEBHOOKS_PER_TENANT {
+        return Err(Error::conflict(
+            "too-many-webhooks",
+            format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
+        ));
+    }
+    let (secret, generated) = match new.secret {
+        Some(s) => (s, false),
+        None => (WebhookSecret::generate(), true),
+    };
+    let id = WebhookId::new();
+    let sealed_secret = services
+        .notifications
+        .sealer
+        .seal(secret.bytes(), &Webhook::seal_context(id, &principal.tenant));
+    let webhook = Webhook {
+        id,
+        tenant: principal.tenant.clone(),
+        url: new.url,
+        events,
+        sealed_secret,
+        created_at: Utc::now(),
+    };
+    store.create_webhook(&webhook).await?;
+    let details = serde_json::json!({
+        "webhook_id": webhook.id,
+        "url": webhook.url.as_str(),
+        "events": webhook.events.iter().map(EventPattern::as_str).collect::<Vec<_>>(),
+    });
+    audit::record_change(services, &Actor::of(principal), "webhook.created", None, details).await;
+    tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
+    Ok(CreatedWebhook {
+        webhook,
+        generated_secret: generated.then_some(secret),
+    })
+}
+
+pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Webhook>> {
+    principal.require(Permission::Administer)?;
+    Ok(services.notifications.store.list_webhooks(&principal.tenant).await?)
+}
+
+pub async fn get(services: &Services, principal: &Principal, id: WebhookId) -> Result<Webhook> {
+    principal.require(Permission::Administer)?;
+    services
+        .notifications
+        .store
+        .get_webhook(&principal.tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found("webhook"))
+}
+
+/// Deletes the subscription: deliveries still queued for it are dropped when they run.
+#[tracing::instrument(skip(services, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn delete(services: &Services, principal: &Principal, id: WebhookId) -> Result<()> {
+    principal.require(Permission::Administer)?;
+    services
+        .notifications
+        .store
+        .delete_webhook(&principal.tenant, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::not_found("webhook"),
+            other => other.into(),
+        })?;
+    let details = serde_json::json!({ "webhook_id": id });
+    audit::record_change(services, &Actor::of(principal), "webhook.deleted", None, details).await;
+    tracing::info!(webhook_id = %id, "webhook deleted");
+    Ok(())
+}
+
+/// A page of attempts, newest first, and whether older ones follow.
+pub struct DeliveryPage {
+    pub items: Vec<WebhookDelivery>,
+    /// Pass as `before` for the next (older) page.
+    pub next_before: Option<DeliveryId>,
+}
+
+pub async fn deliveries(
+    services: &Services,
+    principal: &Principal,
+    id: WebhookId,
+    before: Option<DeliveryId>,
+    limit: u32,
+) -> Result<DeliveryPage> {
+    let webhook = get(services, principal, id).await?;
+    let limit = limit.clamp(1, MAX_DELIVERY_PAGE);
+    let mut items = services
+        .notifications
+        .store
+        .list_deliveries(&principal.tenant, webhook.id, before, limit + 1)
+        .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_before = if more { items.last().map(|d| d.id) } else { None };
+    Ok(DeliveryPage { items, next_before })
+}
