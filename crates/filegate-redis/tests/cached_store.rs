@@ -108,8 +108,9 @@ async fn reads_after_a_write_never_see_an_older_version(cache: Arc<dyn Cache>) {
     }
     let mut current = file;
     for i in 1..=200u64 {
+        // (`size` rather than `download_count`, which only `add_download_counts` writes.)
         let next = FileRecord {
-            download_count: i,
+            size: i,
             ..current.clone()
         };
         current = store.update_file(&next, &[FileStatus::Pending], &[]).await.unwrap();
@@ -121,7 +122,7 @@ async fn reads_after_a_write_never_see_an_older_version(cache: Arc<dyn Cache>) {
         assert!(reader.await.unwrap() > 0);
     }
     let last = store.get_file(&current.tenant, current.id).await.unwrap().unwrap();
-    assert_eq!(last.download_count, 200);
+    assert_eq!(last.size, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
