@@ -5,9 +5,11 @@ pub mod cache;
 pub mod events;
 pub mod metadata;
 pub mod queue;
+pub mod scanner;
 
 pub use blobs::*;
 pub use cache::*;
 pub use events::{EventSink, LogSink};
 pub use metadata::MetadataStore;
 pub use queue::*;
+pub use scanner::{ScanError, ScanVerdict, Scanner};
