@@ -7,6 +7,7 @@
 //! | `storage` | `file://PATH` | `s3://BUCKET?endpoint=…&region=…` |
 //! | `queue` (workers consume from) | the database | `amqp://…` |
 //! | `cache` (hot reads, rate limits) | in process | `redis://…` |
+//! | `scanner.url` (virus scan) | none | `tcp://…` or `unix://…` (clamd) |
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,9 +18,10 @@ use anyhow::Context as _;
 use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpQueue, Relay, RelaySettings};
 use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
+use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter, Scanner};
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::{PostgresStore, SqliteStore};
@@ -156,12 +158,26 @@ impl Engines {
             }
         };
 
+        let scanner: Option<Arc<dyn Scanner>> = match config.scanner.url.as_deref() {
+            None => None,
+            Some(url) => {
+                let clamd = Arc::new(ClamdScanner::from_url(url).context("scanner")?);
+                let probe = clamd.clone();
+                probes.push(Probe::new("scanner", move || {
+                    let clamd = probe.clone();
+                    async move { clamd.ping().await.map_err(|e| StoreError::Unavailable(anyhow::Error::new(e))) }
+                }));
+                Some(clamd)
+            }
+        };
+
         let events: Arc<dyn EventSink> = Arc::new(LogSink);
         let services = Services {
             store,
             queue: database_queue,
             blobs,
             events,
+            scanner,
             settings: Arc::new(settings),
         };
         Ok(Self {

@@ -1,9 +1,10 @@
-//! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`.
+//! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`, or
+//! `quarantined` when the scan stage halts it.
 
 use chrono::Utc;
 use tracing::Instrument as _;
 
-use super::{StageContext, StageError, registry};
+use super::{Halt, StageContext, StageError, registry};
 use crate::domain::{FileId, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
@@ -50,13 +51,21 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         file
     };
 
-    let mut ctx = StageContext { services, file };
+    let mut ctx = StageContext {
+        services,
+        bucket: &bucket,
+        file,
+        halt: None,
+    };
     for stage in registry() {
         if bucket.policy.stages.iter().any(|s| s == stage.name()) {
             stage
                 .run(&mut ctx)
                 .instrument(tracing::debug_span!("stage", name = stage.name()))
                 .await?;
+            if ctx.halt.is_some() {
+                break;
+            }
         }
     }
 
@@ -68,8 +77,12 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     };
     ready.sha256 = outcome.sha256;
     ready.processing = outcome.processing;
-    ready.status = FileStatus::Ready;
-    ready.status_reason = None;
+    // The status change is the alert: `file.quarantined` goes out through the outbox in the
+    // same transaction, to webhooks and the broker, like every status change.
+    (ready.status, ready.status_reason) = match ctx.halt {
+        None => (FileStatus::Ready, None),
+        Some(Halt::Quarantine { signature }) => (FileStatus::Quarantined, Some(signature.chars().take(500).collect())),
+    };
     ready.updated_at = Utc::now();
     match save(
         services.store.as_ref(),
@@ -80,8 +93,10 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     )
     .await
     {
-        Ok(_) => {
-            tracing::info!("file ready");
+        Ok(saved) => {
+            // audit: record_once(Actor::system(tenant, "pipeline"), uuid5(file, "file.quarantined"),
+            // "file.quarantined", Some(file_id), {"signature": reason}) when quarantined.
+            tracing::info!(status = %saved.status, "file processed");
             Ok(())
         }
         Err(StoreError::NotFound) => Ok(()),

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod pipe;
 pub mod proxied;
 pub mod rate_limit;
+pub mod thumbnails;
 pub mod request_id;
 pub mod uploads;
 pub mod views;
@@ -59,6 +60,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(files::download))
         .routes(routes!(files::restore))
         .routes(routes!(content::content))
+        .routes(routes!(thumbnails::thumbnail))
         .routes(routes!(admin::tenants::create))
         .routes(routes!(admin::buckets::create, admin::buckets::list))
         .routes(routes!(admin::buckets::get, admin::buckets::update))

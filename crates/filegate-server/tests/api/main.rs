@@ -4,9 +4,12 @@
 mod common;
 
 mod content;
+mod engines;
 mod files;
 mod in_flight;
+mod media;
 mod ops;
 mod processing;
+mod scanning;
 mod support;
 mod uploads;
