@@ -100,8 +100,13 @@ impl ClamdScanner {
         };
         match tokio::time::timeout(self.settings.connect_timeout, connecting).await {
             Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(unavailable(anyhow!(e).context(format!("connecting to clamd at {:?}", self.address)))),
-            Err(_) => Err(unavailable(anyhow!("connecting to clamd at {:?} timed out", self.address))),
+            Ok(Err(e)) => Err(unavailable(
+                anyhow!(e).context(format!("connecting to clamd at {:?}", self.address)),
+            )),
+            Err(_) => Err(unavailable(anyhow!(
+                "connecting to clamd at {:?} timed out",
+                self.address
+            ))),
         }
     }
 
@@ -174,7 +179,11 @@ pub fn parse_reply(reply: &str) -> Result<ScanVerdict, ScanError> {
     if let Some(found) = reply.strip_suffix(" FOUND") {
         let signature = found.strip_prefix("stream:").unwrap_or(found).trim();
         return Ok(ScanVerdict::Infected {
-            signature: if signature.is_empty() { "unknown".into() } else { signature.into() },
+            signature: if signature.is_empty() {
+                "unknown".into()
+            } else {
+                signature.into()
+            },
         });
     }
     if reply.contains("size limit exceeded") {
@@ -281,7 +290,10 @@ mod tests {
             parse_reply("INSTREAM size limit exceeded. ERROR"),
             Err(ScanError::TooLarge { .. })
         ));
-        assert!(matches!(parse_reply("lstat() failed. ERROR"), Err(ScanError::Unavailable(_))));
+        assert!(matches!(
+            parse_reply("lstat() failed. ERROR"),
+            Err(ScanError::Unavailable(_))
+        ));
         assert!(matches!(parse_reply(""), Err(ScanError::Unavailable(_))));
     }
 }

@@ -83,7 +83,9 @@ async fn eicar_is_found_alone_and_inside_other_bytes() {
 
 #[tokio::test]
 async fn a_stream_over_the_limit_is_too_large_not_clean() {
-    let Some(max) = env("FILEGATE_TEST_CLAMD_MAX") else { return };
+    let Some(max) = env("FILEGATE_TEST_CLAMD_MAX") else {
+        return;
+    };
     let max: usize = max.parse().expect("FILEGATE_TEST_CLAMD_MAX is a number");
     for scanner in scanners() {
         let result = scanner.scan(stream(noise(max + 1024 * 1024), 256 * 1024)).await;
@@ -103,7 +105,10 @@ async fn an_unreachable_clamd_is_a_retryable_error() {
     let result = scanner.scan(stream(EICAR.to_vec(), 68)).await;
     assert!(matches!(result, Err(ScanError::Unavailable(_))), "{result:?}");
     let missing = ClamdScanner::from_url("unix:///nonexistent/clamd.sock").expect("url");
-    assert!(matches!(missing.scan(stream(EICAR.to_vec(), 68)).await, Err(ScanError::Unavailable(_))));
+    assert!(matches!(
+        missing.scan(stream(EICAR.to_vec(), 68)).await,
+        Err(ScanError::Unavailable(_))
+    ));
 }
 
 #[tokio::test]

@@ -57,7 +57,9 @@ impl ExifFields {
             software: text(Tag::Software),
             date_time_original: text(Tag::DateTimeOriginal),
             date_time: text(Tag::DateTime),
-            orientation: field(Tag::Orientation).and_then(|v| v.get_uint(0)).filter(|o| (1..=8).contains(o)),
+            orientation: field(Tag::Orientation)
+                .and_then(|v| v.get_uint(0))
+                .filter(|o| (1..=8).contains(o)),
             exposure_time: field(Tag::ExposureTime).and_then(|v| match v {
                 Value::Rational(r) => r.first().map(|r| format!("{}/{}", r.num, r.denom)),
                 _ => None,

@@ -13,7 +13,9 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// Whether a type has a signature sniffing would recognise: for such a declared type, bytes
 /// that sniff as nothing are a mismatch too.
 pub fn sniffable(content_type: &str) -> bool {
-    infer::is_mime_supported(&canonical(content_type))
+    let canonical = canonical(content_type);
+    // "Some bytes": a client that says it does not know the type is not lying about it.
+    canonical != "application/octet-stream" && infer::is_mime_supported(&canonical)
 }
 
 /// Whether a declared type and a sniffed one name the same format, allowing for the common
@@ -53,5 +55,6 @@ mod tests {
         assert!(!same_type("image/png", "application/pdf"));
         assert!(sniffable("image/png"));
         assert!(!sniffable("text/csv"));
+        assert!(!sniffable("application/octet-stream"));
     }
 }

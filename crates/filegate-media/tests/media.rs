@@ -8,10 +8,14 @@ use filegate_media::{ImageLimits, MediaError, inspect, render_thumbnails, sniff}
 use image::{ImageFormat, RgbaImage};
 
 fn encoded(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
-    let picture = RgbaImage::from_fn(width, height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255]));
+    let picture = RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255])
+    });
     let mut out = Cursor::new(Vec::new());
     match format {
-        ImageFormat::Jpeg => image::DynamicImage::ImageRgba8(picture).to_rgb8().write_to(&mut out, format),
+        ImageFormat::Jpeg => image::DynamicImage::ImageRgba8(picture)
+            .to_rgb8()
+            .write_to(&mut out, format),
         _ => picture.write_to(&mut out, format),
     }
     .expect("encode");
@@ -33,7 +37,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -165,7 +165,12 @@ impl Engines {
                 let probe = clamd.clone();
                 probes.push(Probe::new("scanner", move || {
                     let clamd = probe.clone();
-                    async move { clamd.ping().await.map_err(|e| StoreError::Unavailable(anyhow::Error::new(e))) }
+                    async move {
+                        clamd
+                            .ping()
+                            .await
+                            .map_err(|e| StoreError::Unavailable(anyhow::Error::new(e)))
+                    }
                 }));
                 Some(clamd)
             }

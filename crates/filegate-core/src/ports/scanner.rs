@@ -12,7 +12,9 @@ use super::ByteStream;
 pub enum ScanVerdict {
     Clean,
     /// The scanner's name for what it found (`Eicar-Signature`).
-    Infected { signature: String },
+    Infected {
+        signature: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

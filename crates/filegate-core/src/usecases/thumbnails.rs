@@ -28,7 +28,12 @@ pub fn default_size(services: &Services) -> u32 {
 
 /// The thumbnail of `size` px of a ready file; `NotFound` when none was rendered (not a
 /// picture, a size not configured, or the file predates the stage).
-pub async fn get(services: &Services, principal: &Principal, id: FileId, size: Option<u32>) -> Result<ThumbnailContent> {
+pub async fn get(
+    services: &Services,
+    principal: &Principal,
+    id: FileId,
+    size: Option<u32>,
+) -> Result<ThumbnailContent> {
     principal.require(Permission::Read)?;
     let file = load(services, principal, id).await?;
     servable(&file)?;

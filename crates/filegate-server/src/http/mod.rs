@@ -33,8 +33,8 @@ pub mod ops;
 pub mod pipe;
 pub mod proxied;
 pub mod rate_limit;
-pub mod thumbnails;
 pub mod request_id;
+pub mod thumbnails;
 pub mod uploads;
 pub mod views;
 

@@ -38,15 +38,14 @@ pub async fn thumbnail(
     }
 }
 
-async fn serve(
-    state: &AppState,
-    p: &Principal,
-    id: &str,
-    size: Option<u32>,
-) -> ApiResult<Response> {
+async fn serve(state: &AppState, p: &Principal, id: &str, size: Option<u32>) -> ApiResult<Response> {
     let answer = thumbnails::get(&state.services, p, FileId::parse(id)?, size).await?;
     let content_type = ContentType::parse(&answer.thumbnail.content_type).map_err(ApiError)?;
-    let extension = if content_type.essence() == "image/jpeg" { "jpg" } else { "png" };
+    let extension = if content_type.essence() == "image/jpeg" {
+        "jpg"
+    } else {
+        "png"
+    };
     let filename = format!("{}.thumb-{}.{extension}", answer.file.name(), answer.thumbnail.size);
     let served = Served {
         size: answer.thumbnail.bytes,

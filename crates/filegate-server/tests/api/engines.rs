@@ -87,11 +87,18 @@ impl Relay {
 /// A `width`×`height` picture in `format`, with a gradient (so thumbnails have content).
 pub fn picture(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
     let img = RgbaImage::from_fn(width, height, |x, y| {
-        image::Rgba([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, 128, 255])
+        image::Rgba([
+            (x * 255 / width.max(1)) as u8,
+            (y * 255 / height.max(1)) as u8,
+            128,
+            255,
+        ])
     });
     let mut out = Cursor::new(Vec::new());
     let written = match format {
-        ImageFormat::Jpeg => image::DynamicImage::ImageRgba8(img).to_rgb8().write_to(&mut out, format),
+        ImageFormat::Jpeg => image::DynamicImage::ImageRgba8(img)
+            .to_rgb8()
+            .write_to(&mut out, format),
         _ => img.write_to(&mut out, format),
     };
     written.expect("encode picture");
@@ -149,7 +156,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -28,12 +28,23 @@ async fn pictures_get_their_dimensions_exif_and_thumbnails() {
     let app = TestApp::spawn().await;
     let cases = [
         ("image/png", picture(ImageFormat::Png, 800, 600), (256, 192)),
-        ("image/jpeg", jpeg_with_exif(300, 1200, "Filegate Optics", "FG-1", 6), (64, 256)),
+        (
+            "image/jpeg",
+            jpeg_with_exif(300, 1200, "Filegate Optics", "FG-1", 6),
+            (64, 256),
+        ),
         ("image/gif", picture(ImageFormat::Gif, 512, 512), (256, 256)),
         ("image/webp", picture(ImageFormat::WebP, 1000, 250), (256, 64)),
     ];
     for (content_type, bytes, thumb_size) in cases {
-        let file = processed(&app, "default", &format!("pics/{}", content_type.replace('/', ".")), content_type, bytes).await;
+        let file = processed(
+            &app,
+            "default",
+            &format!("pics/{}", content_type.replace('/', ".")),
+            content_type,
+            bytes,
+        )
+        .await;
         assert_eq!(file.status, "ready", "{file:?}");
         assert_eq!(file.processing.sniffed_type.as_deref(), Some(content_type));
         let image = file.processing.image.clone().expect("image facts");
@@ -45,12 +56,19 @@ async fn pictures_get_their_dimensions_exif_and_thumbnails() {
         let declared = answer.content_type.clone().expect("content type");
         let body = answer.bytes().await.expect("thumbnail bytes");
         let decoded = image::load_from_memory(&body).expect("the thumbnail decodes");
-        let expected = if content_type == "image/jpeg" { "image/jpeg" } else { "image/png" };
+        let expected = if content_type == "image/jpeg" {
+            "image/jpeg"
+        } else {
+            "image/png"
+        };
         assert_eq!(declared, expected);
         assert_eq!(thumbs[0]["content_type"], expected);
         if content_type == "image/jpeg" {
             // Stored 300x1200; EXIF orientation 6 turns it a quarter: the thumbnail is upright.
-            assert_eq!((image["width"].as_u64(), image["height"].as_u64()), (Some(300), Some(1200)));
+            assert_eq!(
+                (image["width"].as_u64(), image["height"].as_u64()),
+                (Some(300), Some(1200))
+            );
             assert_eq!(image["exif"]["make"], "Filegate Optics");
             assert_eq!(image["exif"]["model"], "FG-1");
             assert_eq!(image["exif"]["orientation"], 6);
@@ -66,28 +84,58 @@ async fn pictures_get_their_dimensions_exif_and_thumbnails() {
         // The default size is 256; no other size was rendered.
         let default = app.client.thumbnail(&file.id, None).await.expect("default size");
         assert_eq!(default.bytes().await.expect("bytes"), body);
-        assert_eq!(api_error(app.client.thumbnail(&file.id, Some(512)).await), err(404, "not-found"));
+        assert_eq!(
+            api_error(app.client.thumbnail(&file.id, Some(512)).await),
+            err(404, "not-found")
+        );
     }
 
     // Not a picture: ready, no image facts, no thumbnail.
     let csv = processed(&app, "default", "table.csv", "text/csv", b"a,b\n1,2\n".to_vec()).await;
     assert_eq!(csv.status, "ready");
-    assert_eq!((csv.processing.sniffed_type.clone(), csv.processing.image.clone()), (None, None));
-    assert_eq!(api_error(app.client.thumbnail(&csv.id, None).await), err(404, "not-found"));
+    assert_eq!(
+        (csv.processing.sniffed_type.clone(), csv.processing.image.clone()),
+        (None, None)
+    );
+    assert_eq!(
+        api_error(app.client.thumbnail(&csv.id, None).await),
+        err(404, "not-found")
+    );
     // Another tenant sees nothing.
     let other = app.tenant("other").await;
-    let png = app.ready_file(&app.client, "default", "p.png", &picture(ImageFormat::Png, 20, 20)).await;
+    let png = app
+        .ready_file(&app.client, "default", "p.png", &picture(ImageFormat::Png, 20, 20))
+        .await;
     assert_eq!(api_error(other.thumbnail(&png.id, None).await), err(404, "not-found"));
 }
 
 #[tokio::test]
 async fn configured_thumbnail_sizes_are_all_rendered() {
     let app = TestApp::spawn_with(|c| c.pipeline.thumbnail_sizes = vec![64, 128]).await;
-    let file = processed(&app, "default", "a.png", "image/png", picture(ImageFormat::Png, 400, 200)).await;
-    let sizes: Vec<u64> = file.processing.thumbnails.iter().filter_map(|t| t["size"].as_u64()).collect();
+    let file = processed(
+        &app,
+        "default",
+        "a.png",
+        "image/png",
+        picture(ImageFormat::Png, 400, 200),
+    )
+    .await;
+    let sizes: Vec<u64> = file
+        .processing
+        .thumbnails
+        .iter()
+        .filter_map(|t| t["size"].as_u64())
+        .collect();
     assert_eq!(sizes, vec![64, 128]);
     for (size, dims) in [(64, (64, 32)), (128, (128, 64))] {
-        let body = app.client.thumbnail(&file.id, Some(size)).await.expect("thumb").bytes().await.expect("bytes");
+        let body = app
+            .client
+            .thumbnail(&file.id, Some(size))
+            .await
+            .expect("thumb")
+            .bytes()
+            .await
+            .expect("bytes");
         let decoded = image::load_from_memory(&body).expect("decodes");
         assert_eq!((decoded.width(), decoded.height()), dims);
     }
@@ -102,11 +150,21 @@ async fn a_decompression_bomb_fails_fast_without_decoding() {
     let app = TestApp::spawn().await;
     let started = Instant::now();
     let file = processed(&app, "default", "bomb.png", "image/png", png_bomb(100_000, 100_000)).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(file.status, "failed");
     let reason = file.status_reason.unwrap_or_default();
-    assert!(reason.starts_with("image-too-large") && reason.contains("100000x100000"), "{reason}");
-    assert_eq!(api_error(app.client.thumbnail(&file.id, None).await), err(409, "file-not-ready"));
+    assert!(
+        reason.starts_with("image-too-large") && reason.contains("100000x100000"),
+        "{reason}"
+    );
+    assert_eq!(
+        api_error(app.client.thumbnail(&file.id, None).await),
+        err(409, "file-not-ready")
+    );
 }
 
 #[tokio::test]
@@ -124,7 +182,10 @@ async fn a_lying_type_fails_in_a_restricted_bucket_and_is_recorded_elsewhere() {
     let lying = processed(&app, "photos", "cat.png", "image/png", pdf.clone()).await;
     assert_eq!(lying.status, "failed");
     let reason = lying.status_reason.unwrap_or_default();
-    assert!(reason.starts_with("type-mismatch") && reason.contains("application/pdf"), "{reason}");
+    assert!(
+        reason.starts_with("type-mismatch") && reason.contains("application/pdf"),
+        "{reason}"
+    );
 
     // A JPEG declared as PNG: both allowed, still a lie.
     let jpeg = picture(ImageFormat::Jpeg, 10, 10);
@@ -167,7 +228,10 @@ async fn a_worker_cut_off_mid_stage_runs_again_to_the_same_state() {
     })
     .await;
     assert!(cut.is_err(), "the pipeline finished although clamd was held");
-    assert_eq!(app.client.file_status(&file.id).await.expect("status").status, "processing");
+    assert_eq!(
+        app.client.file_status(&file.id).await.expect("status").status,
+        "processing"
+    );
 
     // clamd answers again; once the dead worker's lease runs out, the job runs again.
     relay.release();
@@ -188,8 +252,22 @@ async fn a_worker_cut_off_mid_stage_runs_again_to_the_same_state() {
     assert_eq!(finished.sha256, reference.sha256);
     assert_eq!(finished.processing, reference.processing);
     assert_eq!(finished.processing.scan.as_deref(), Some("clean"));
-    let a = app.client.thumbnail(&finished.id, None).await.expect("thumb").bytes().await.expect("bytes");
-    let b = app.client.thumbnail(&reference.id, None).await.expect("thumb").bytes().await.expect("bytes");
+    let a = app
+        .client
+        .thumbnail(&finished.id, None)
+        .await
+        .expect("thumb")
+        .bytes()
+        .await
+        .expect("bytes");
+    let b = app
+        .client
+        .thumbnail(&reference.id, None)
+        .await
+        .expect("thumb")
+        .bytes()
+        .await
+        .expect("bytes");
     assert_eq!(a, b);
 }
 
@@ -198,6 +276,13 @@ async fn an_empty_file_passes_every_stage() {
     let app = TestApp::spawn().await;
     let file = processed(&app, "default", "empty.bin", "application/octet-stream", Vec::new()).await;
     assert_eq!(file.status, "ready");
-    let noise = processed(&app, "default", "noise.bin", "application/octet-stream", pattern(50_000, 9)).await;
+    let noise = processed(
+        &app,
+        "default",
+        "noise.bin",
+        "application/octet-stream",
+        pattern(50_000, 9),
+    )
+    .await;
     assert_eq!((noise.status.as_str(), noise.processing.image.clone()), ("ready", None));
 }

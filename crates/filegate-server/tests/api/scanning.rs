@@ -25,7 +25,12 @@ async fn eicar_is_quarantined_and_no_route_serves_it() {
     bytes.splice(5000..5000, EICAR.iter().copied());
     let file = app
         .client
-        .upload_bytes("default", "in/report.bin", "application/octet-stream", Bytes::from(bytes))
+        .upload_bytes(
+            "default",
+            "in/report.bin",
+            "application/octet-stream",
+            Bytes::from(bytes),
+        )
         .await
         .expect("upload");
     // The processing job and its events: uploaded, processing, quarantined.
@@ -79,7 +84,9 @@ async fn eicar_is_quarantined_and_no_route_serves_it() {
 async fn a_clean_file_is_ready_with_scan_clean() {
     let Some(url) = clamd_url() else { return };
     let app = scanning_app(url).await;
-    let file = app.ready_file(&app.client, "default", "clean.bin", &pattern(200_000, 4)).await;
+    let file = app
+        .ready_file(&app.client, "default", "clean.bin", &pattern(200_000, 4))
+        .await;
     assert_eq!(file.processing.scan.as_deref(), Some("clean"));
     let bucket = app.client.get_bucket("default").await.expect("bucket");
     assert!(bucket.stages.iter().any(|s| s == "scan"), "{:?}", bucket.stages);
@@ -100,7 +107,12 @@ async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
     .await;
     let file = app
         .client
-        .upload_bytes("default", "waiting.bin", "application/octet-stream", Bytes::from(pattern(5000, 5)))
+        .upload_bytes(
+            "default",
+            "waiting.bin",
+            "application/octet-stream",
+            Bytes::from(pattern(5000, 5)),
+        )
         .await
         .expect("upload");
     // Run the processing job once: it fails and is put back, the file is not ready.
@@ -115,13 +127,21 @@ async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
         matches!(&outcome, filegate_core::pipeline::JobOutcome::Retried { error, .. } if error.contains("scanner")),
         "{outcome:?}"
     );
-    assert_eq!(app.client.file_status(&file.id).await.expect("status").status, "processing");
-    assert_eq!(api_error(app.client.download_url(&file.id, None).await), err(409, "file-not-ready"));
+    assert_eq!(
+        app.client.file_status(&file.id).await.expect("status").status,
+        "processing"
+    );
+    assert_eq!(
+        api_error(app.client.download_url(&file.id, None).await),
+        err(409, "file-not-ready")
+    );
     let (status, _, body) = json_of(raw(&app.anonymous, Method::GET, &["readyz"]).await).await;
     assert_eq!((status, body["checks"]["scanner"].as_str()), (503, Some("unavailable")));
 
     // clamd comes back on that port: the retry scans and the file is ready.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("rebind the port");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind the port");
     let upstream = upstream.trim_start_matches("tcp://").to_owned();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
@@ -135,7 +155,10 @@ async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
     });
     app.run_jobs().await;
     let file = app.client.get_file(&file.id).await.expect("get");
-    assert_eq!((file.status.as_str(), file.processing.scan.as_deref()), ("ready", Some("clean")));
+    assert_eq!(
+        (file.status.as_str(), file.processing.scan.as_deref()),
+        ("ready", Some("clean"))
+    );
 }
 
 #[tokio::test]
@@ -151,19 +174,29 @@ async fn a_scanner_that_never_answers_fails_the_file_never_passes_it() {
     .await;
     let file = app
         .client
-        .upload_bytes("default", "never.bin", "application/octet-stream", Bytes::from(pattern(100, 6)))
+        .upload_bytes(
+            "default",
+            "never.bin",
+            "application/octet-stream",
+            Bytes::from(pattern(100, 6)),
+        )
         .await
         .expect("upload");
     app.run_jobs().await;
     let status = app.client.file_status(&file.id).await.expect("status");
     assert_eq!(status.status, "failed");
     let reason = status.status_reason.unwrap_or_default();
-    assert!(reason.contains("gave up after 3 attempts") && reason.contains("scanner"), "{reason}");
+    assert!(
+        reason.contains("gave up after 3 attempts") && reason.contains("scanner"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
 async fn a_file_over_the_scanner_limit_fails_unscanned() {
-    let (Some(url), Some(max)) = (clamd_url(), clamd_max()) else { return };
+    let (Some(url), Some(max)) = (clamd_url(), clamd_max()) else {
+        return;
+    };
     let app = scanning_app(url).await;
     let file = app
         .client

@@ -71,7 +71,10 @@ pub(crate) async fn read_prefix(ctx: &StageContext<'_>, limit: u64) -> Result<Ve
     if want == 0 {
         return Ok(Vec::new());
     }
-    let range = ByteRange { start: 0, end: want - 1 };
+    let range = ByteRange {
+        start: 0,
+        end: want - 1,
+    };
     let mut stream = ctx.services.blobs.get(&ctx.file.blob_key, Some(range)).await?;
     let mut out = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
     while let Some(chunk) = stream

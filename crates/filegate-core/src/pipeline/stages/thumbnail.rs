@@ -57,11 +57,10 @@ impl Stage for Thumbnail {
             read_prefix(ctx, settings.max_thumbnail_source).await?
         };
         let sizes = settings.thumbnail_sizes.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            filegate_media::render_thumbnails(&source, &kind, &sizes, &limits)
-        })
-        .await
-        .map_err(|e| StageError::Retry(anyhow::anyhow!("the thumbnail task stopped: {e}")))?;
+        let rendered =
+            tokio::task::spawn_blocking(move || filegate_media::render_thumbnails(&source, &kind, &sizes, &limits))
+                .await
+                .map_err(|e| StageError::Retry(anyhow::anyhow!("the thumbnail task stopped: {e}")))?;
         let thumbnails = match rendered {
             Ok(t) => t,
             Err(e @ MediaError::TooLarge(_)) => return Err(too_large(e)),
