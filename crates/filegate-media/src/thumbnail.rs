@@ -46,19 +46,22 @@ pub fn render_thumbnails(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut picture = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    picture.apply_orientation(orientation);
+    let picture = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
 
     let jpeg = content_type == "image/jpeg";
     sizes
         .iter()
         .map(|&size| {
             let size = size.max(1);
-            let scaled = if picture.width() <= size && picture.height() <= size {
+            let mut scaled = if picture.width() <= size && picture.height() <= size {
                 picture.clone()
             } else {
                 picture.thumbnail(size, size)
             };
+            // Turned upright after scaling: the box is square, so the fit is the same, and
+            // rotating the small picture costs nothing where rotating the source would
+            // allocate a second full-size buffer.
+            scaled.apply_orientation(orientation);
             let mut bytes = Vec::new();
             let encoded = if jpeg {
                 let rgb = scaled.to_rgb8();

@@ -334,6 +334,27 @@ mod tests {
     }
 
     #[test]
+    fn scanner_and_pipeline_sections_load_and_sizes_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "filegate.toml",
+                "[scanner]\nurl = \"tcp://127.0.0.1:3310\"\n[pipeline]\nthumbnail_sizes = [512, 128, 128]\n",
+            )?;
+            let c = Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.scanner.url.as_deref(), Some("tcp://127.0.0.1:3310"));
+            assert_eq!(c.pipeline.thumbnail_sizes().map_err(|e| e.to_string())?, vec![128, 512]);
+            Ok(())
+        });
+        for bad in [vec![], vec![0], vec![4096], (16..30).collect()] {
+            let p = PipelineConfig {
+                thumbnail_sizes: bad,
+                ..PipelineConfig::default()
+            };
+            assert!(p.thumbnail_sizes().is_err());
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("filegate.toml", "lisen = \"127.0.0.1:9000\"\n")?;
