@@ -3,12 +3,14 @@
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
 mod admin;
+mod audit;
 mod errors;
 mod files;
 mod ops;
 mod uploads;
 
 pub use admin::*;
+pub use audit::*;
 pub use errors::*;
 pub use files::*;
 pub use ops::*;

@@ -21,7 +21,7 @@ use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter, Scanner};
+use filegate_core::ports::{AuditLog, BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter, Scanner};
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::{PostgresStore, SqliteStore};
@@ -79,16 +79,16 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>) =
+        let (store, database_queue, audit): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>, Arc<dyn AuditLog>) =
             match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -182,6 +182,7 @@ impl Engines {
             queue: database_queue,
             blobs,
             events,
+            audit,
             scanner,
             settings: Arc::new(settings),
         };

@@ -5,9 +5,10 @@ use chrono::Utc;
 use tracing::Instrument as _;
 
 use super::{Halt, StageContext, StageError, registry};
-use crate::domain::{FileId, FileStatus, TenantId};
+use crate::domain::{FileId, FileRecord, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
+use crate::usecases::audit::{self, Actor};
 use crate::usecases::outbox::save;
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
@@ -17,6 +18,10 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let Some(file) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
+    if file.status == FileStatus::Quarantined {
+        // A run that quarantined the file and died before auditing it: finish that part.
+        return audit_quarantine(services, &file).await;
+    }
     if !matches!(file.status, FileStatus::Uploaded | FileStatus::Processing) {
         tracing::debug!(status = %file.status, "nothing to do");
         return Ok(());
@@ -94,15 +99,40 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     .await
     {
         Ok(saved) => {
-            // audit: record_once(Actor::system(tenant, "pipeline"), uuid5(file, "file.quarantined"),
-            // "file.quarantined", Some(file_id), {"signature": reason}) when quarantined.
             tracing::info!(status = %saved.status, "file processed");
+            if saved.status == FileStatus::Quarantined {
+                audit_quarantine(services, &saved).await?;
+            }
             Ok(())
         }
         Err(StoreError::NotFound) => Ok(()),
         Err(StoreError::Conflict(seen)) => Err(moved(seen)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Security staff find every quarantine in the audit trail, exactly once however often the
+/// job runs (the key is derived from the file). A failure here retries the job, which then
+/// finds the file quarantined and records it again under the same key.
+async fn audit_quarantine(services: &Services, file: &FileRecord) -> Result<(), StageError> {
+    let actor = Actor::system(file.tenant.clone(), "pipeline");
+    let action = "file.quarantined";
+    let details = serde_json::json!({
+        "signature": file.status_reason,
+        "bucket": file.bucket.to_string(),
+        "path": file.path.to_string(),
+        "sha256": file.sha256.as_ref().map(ToString::to_string),
+    });
+    audit::record_once(
+        services,
+        &actor,
+        audit::once_key(action, &file.id.to_string()),
+        action,
+        Some(file.id),
+        details,
+    )
+    .await
+    .map_err(|e| StageError::Retry(anyhow::anyhow!("recording the quarantine in the audit trail: {e}")))
 }
 
 /// Marks a file `failed` with a reason, unless it has moved on meanwhile.

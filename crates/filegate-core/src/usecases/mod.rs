@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore, Scanner};
+use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore, Scanner};
 
 pub mod api_keys;
+pub mod audit;
 pub mod buckets;
 pub mod files;
 pub mod images;
@@ -27,6 +28,8 @@ pub struct Services {
     pub blobs: Arc<dyn BlobStore>,
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditLog>,
     /// The virus scanner (clamd), when one is configured. Buckets may ask for the `scan`
     /// stage only when it is.
     pub scanner: Option<Arc<dyn Scanner>>,

@@ -20,6 +20,7 @@ use crate::config::HttpConfig;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod audit;
 pub mod blob;
 pub mod body;
 pub mod content;
@@ -66,6 +67,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(admin::buckets::get, admin::buckets::update))
         .routes(routes!(admin::api_keys::create, admin::api_keys::list))
         .routes(routes!(admin::api_keys::revoke))
+        .routes(routes!(audit::list))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::heartbeat))
         .routes(routes!(ops::readyz))

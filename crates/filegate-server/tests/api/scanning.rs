@@ -42,6 +42,20 @@ async fn eicar_is_quarantined_and_no_route_serves_it() {
     assert!(reason.to_lowercase().contains("eicar"), "{reason}");
     assert_eq!(file.processing.scan.as_deref(), Some("infected"));
 
+    // Security staff find it in the audit trail, recorded once, by the pipeline.
+    let trail = app
+        .client
+        .audit(&filegate_api::AuditFilter {
+            file_id: Some(file.id.clone()),
+            action: Some("file.quarantined".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(trail.items.len(), 1, "{trail:?}");
+    assert_eq!(trail.items[0].actor, "system:pipeline");
+    assert_eq!(trail.items[0].details["signature"].as_str(), Some(reason.as_str()));
+
     let not_ready = err(409, "file-not-ready");
     assert_eq!(api_error(app.client.download_url(&file.id, None).await), not_ready);
     let content = raw(&app.client, Method::GET, &["v1", "files", &file.id, "content"]).await;
