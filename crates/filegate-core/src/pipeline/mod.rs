@@ -36,11 +36,11 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
 /// whenever this deployment has a scanner (a gateway with clamd configured should not hand
 /// out unscanned files because an admin forgot a policy field). Buckets made before a
 /// scanner was configured keep their stages; an admin adds `scan` to them.
+/// Named explicitly (not "the whole registry"): a stage that only makes sense for some
+/// buckets (`decrypt`) must be chosen, and `index` waits for search.
 pub fn default_stages(services: &Services) -> Vec<String> {
-    registry()
-        .iter()
-        .map(|s| s.name())
-        .filter(|name| *name != "index")
+    ["verify", "hash", "scan", "sniff", "metadata", "thumbnail"]
+        .into_iter()
         .filter(|name| *name != "scan" || services.scanner.is_some())
         .map(str::to_owned)
         .collect()
