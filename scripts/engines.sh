@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the engines the scale-out tests use are installed and running on this machine
-# (Debian): PostgreSQL, Redis, RabbitMQ, and s3s-fs (an S3 server that checks signatures).
+# (Debian): PostgreSQL, Redis, RabbitMQ, s3s-fs (an S3 server that checks signatures), and
+# clamd with the project's test signatures (scripts/clamd.sh).
 # Safe to run again: what is there already is left alone. Prints the FILEGATE_TEST_* exports
 # the tests read; `eval "$(scripts/engines.sh)"` sets them in your shell.
 set -euo pipefail
@@ -52,6 +53,7 @@ fi
 
 # The SMTP sink of the alert-email tests (Python's aiosmtpd, started by each test).
 SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
+"$(dirname "$0")/clamd.sh"
 
 cat <<EXPORTS
 export FILEGATE_TEST_POSTGRES_URL=\${FILEGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}

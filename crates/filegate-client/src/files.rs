@@ -123,6 +123,15 @@ impl Client {
         ContentResponse::from_response(rb.send().await?).await
     }
 
+    /// `GET /v1/files/{id}/thumbnail?size=`: a rendered thumbnail of a ready picture
+    /// (`size` defaults to the server's, 256). 404 when there is none of that size.
+    pub async fn thumbnail(&self, id: &str, size: Option<u32>) -> Result<ContentResponse> {
+        let url = self.url(&["v1", "files", id, "thumbnail"])?;
+        let size = size.map(|s| s.to_string());
+        let url = with_query(url, size.as_deref().map(|s| ("size", s)));
+        ContentResponse::from_response(self.request_url(Method::GET, url).send().await?).await
+    }
+
     /// `GET /v1/files?…`: one page.
     pub async fn list_files(&self, query: &ListFiles) -> Result<FileList> {
         let url = with_query(self.url(&["v1", "files"])?, query.query_pairs());

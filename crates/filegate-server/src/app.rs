@@ -36,16 +36,19 @@ pub struct Gateway {
     pub first_start: bool,
 }
 
-fn settings(config: &Config) -> Settings {
-    Settings {
+fn settings(config: &Config) -> anyhow::Result<Settings> {
+    Ok(Settings {
         upload_url_ttl: Duration::from_secs(config.uploads.url_ttl_secs),
         upload_expiry_grace: Duration::from_secs(config.uploads.expiry_grace_secs),
         download_url_ttl: Duration::from_secs(config.downloads.url_ttl_secs),
         multipart_threshold: config.uploads.multipart_threshold,
         part_size: config.uploads.part_size,
         max_parts: config.uploads.max_parts,
+        thumbnail_sizes: config.pipeline.thumbnail_sizes()?,
+        image_limits: config.pipeline.image_limits(),
+        max_thumbnail_source: config.pipeline.max_thumbnail_source,
         ..Settings::default()
-    }
+    })
 }
 
 fn worker_settings(config: &Config) -> WorkerSettings {
@@ -64,7 +67,7 @@ fn worker_settings(config: &Config) -> WorkerSettings {
 impl Gateway {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let secret = Secret::for_config(&config)?;
-        let engines = Engines::open(&config, &secret, settings(&config)).await?;
+        let engines = Engines::open(&config, &secret, settings(&config)?).await?;
         let services = engines.services.clone();
         let first_start = tenants::ensure_default(&services).await?;
 
@@ -175,7 +178,7 @@ pub async fn serve(
 /// within the configured deadline.
 pub async fn work(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let secret = Secret::for_config(&config)?;
-    let engines = Engines::open(&config, &secret, settings(&config)).await?;
+    let engines = Engines::open(&config, &secret, settings(&config)?).await?;
     let worker = Worker::new(engines.worker_services(), worker_settings(&config));
     tracing::info!(worker = worker.id(), "worker started");
     let stop = CancellationToken::new();

@@ -37,6 +37,8 @@ pub struct Config {
     pub uploads: UploadsConfig,
     pub downloads: DownloadsConfig,
     pub workers: WorkersConfig,
+    pub scanner: ScannerConfig,
+    pub pipeline: PipelineConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
     pub webhooks: WebhooksConfig,
@@ -117,6 +119,65 @@ pub struct WorkersConfig {
     pub backoff_base_secs: u64,
     pub backoff_max_secs: u64,
     pub sweep_interval_secs: u64,
+}
+
+/// The virus scanner. Unset: no scanner, and buckets cannot ask for the `scan` stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerConfig {
+    /// clamd: `tcp://host:3310` or `unix:///run/clamav/clamd.ctl`.
+    pub url: Option<String>,
+}
+
+/// Tunables of the processing stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Thumbnail sizes rendered for every picture (the longer side, 16 to 2048 px).
+    pub thumbnail_sizes: Vec<u32>,
+    /// Pictures wider or taller than this are not decoded (the file fails `image-too-large`).
+    pub max_image_side: u32,
+    /// Pictures with more pixels than this are not decoded.
+    pub max_image_pixels: u64,
+    /// Most memory one decode may allocate, in bytes.
+    pub max_image_alloc: u64,
+    /// Largest stored picture thumbnails are made from, in bytes (it is read whole).
+    pub max_thumbnail_source: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        let limits = filegate_media::ImageLimits::default();
+        Self {
+            thumbnail_sizes: vec![256],
+            max_image_side: limits.max_side,
+            max_image_pixels: limits.max_pixels,
+            max_image_alloc: limits.max_alloc,
+            max_thumbnail_source: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// The sizes, checked: a typo must not make the server render 100000 px "thumbnails".
+    pub fn thumbnail_sizes(&self) -> anyhow::Result<Vec<u32>> {
+        let mut sizes = self.thumbnail_sizes.clone();
+        sizes.sort_unstable();
+        sizes.dedup();
+        anyhow::ensure!(
+            (1..=8).contains(&sizes.len()) && sizes.iter().all(|s| (16..=2048).contains(s)),
+            "pipeline.thumbnail_sizes: 1 to 8 sizes, each 16 to 2048 px"
+        );
+        Ok(sizes)
+    }
+
+    pub fn image_limits(&self) -> filegate_media::ImageLimits {
+        filegate_media::ImageLimits {
+            max_side: self.max_image_side,
+            max_pixels: self.max_image_pixels,
+            max_alloc: self.max_image_alloc,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +268,8 @@ impl Default for Config {
             uploads: UploadsConfig::default(),
             downloads: DownloadsConfig::default(),
             workers: WorkersConfig::default(),
+            scanner: ScannerConfig::default(),
+            pipeline: PipelineConfig::default(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
             webhooks: WebhooksConfig::default(),
@@ -338,6 +401,27 @@ mod tests {
             assert_eq!(c.uploads.url_ttl_secs, 3600);
             Ok(())
         });
+    }
+
+    #[test]
+    fn scanner_and_pipeline_sections_load_and_sizes_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "filegate.toml",
+                "[scanner]\nurl = \"tcp://127.0.0.1:3310\"\n[pipeline]\nthumbnail_sizes = [512, 128, 128]\n",
+            )?;
+            let c = Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.scanner.url.as_deref(), Some("tcp://127.0.0.1:3310"));
+            assert_eq!(c.pipeline.thumbnail_sizes().map_err(|e| e.to_string())?, vec![128, 512]);
+            Ok(())
+        });
+        for bad in [vec![], vec![0], vec![4096], (16..30).collect()] {
+            let p = PipelineConfig {
+                thumbnail_sizes: bad,
+                ..PipelineConfig::default()
+            };
+            assert!(p.thumbnail_sizes().is_err());
+        }
     }
 
     #[test]

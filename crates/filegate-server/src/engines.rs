@@ -7,6 +7,7 @@
 //! | `storage` | `file://PATH` | `s3://BUCKET?endpoint=…&region=…` |
 //! | `queue` (workers consume from) | the database | `amqp://…` |
 //! | `cache` (hot reads, rate limits) | in process | `redis://…` |
+//! | `scanner.url` (virus scan) | none | `tcp://…` or `unix://…` (clamd) |
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,11 +20,13 @@ use std::time::Duration;
 use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpEventSink, AmqpQueue, EventRoute, Relay, RelaySettings};
 use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
+use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore, RateLimiter,
+    Scanner,
 };
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
@@ -183,6 +186,23 @@ impl Engines {
                 }
             };
 
+        let scanner: Option<Arc<dyn Scanner>> = match config.scanner.url.as_deref() {
+            None => None,
+            Some(url) => {
+                let clamd = Arc::new(ClamdScanner::from_url(url).context("scanner")?);
+                let probe = clamd.clone();
+                probes.push(Probe::new("scanner", move || {
+                    let clamd = probe.clone();
+                    async move {
+                        clamd
+                            .ping()
+                            .await
+                            .map_err(|e| StoreError::Unavailable(anyhow::Error::new(e)))
+                    }
+                }));
+                Some(clamd)
+            }
+        };
         let services = Services {
             store,
             queue: database_queue,
@@ -190,6 +210,7 @@ impl Engines {
             events,
             audit,
             notifications: notifications(config, secret, notification_store)?,
+            scanner,
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
         };

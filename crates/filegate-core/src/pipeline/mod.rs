@@ -13,21 +13,49 @@ mod sweep;
 mod worker;
 
 pub use process::process_file;
-pub use stages::{Stage, StageContext, StageError};
+pub use stages::{Halt, Stage, StageContext, StageError};
 pub use sweep::sweep;
 pub use worker::{JobOutcome, Worker, WorkerSettings, backoff};
 
 use crate::error::{Error, Result};
+use crate::usecases::Services;
 
 /// The stages this build can run, in pipeline order.
 pub fn registry() -> Vec<Box<dyn Stage>> {
-    vec![Box::new(stages::verify::Verify), Box::new(stages::hash::Hash)]
+    vec![
+        Box::new(stages::verify::Verify),
+        // decrypt goes here: before anything reads the content.
+        Box::new(stages::hash::Hash),
+        Box::new(stages::scan::Scan),
+        Box::new(stages::sniff::Sniff),
+        Box::new(stages::metadata::Metadata),
+        Box::new(stages::thumbnail::Thumbnail),
+        Box::new(stages::index::Index),
+    ]
 }
 
-/// Refuses a policy naming a stage this build cannot run: a stage that is asked for is never
-/// skipped silently.
-pub fn check_stages(names: &[String]) -> Result<()> {
-    let available: Vec<&'static str> = registry().iter().map(|s| s.name()).collect();
+/// The stages a new bucket runs: everything cheap and useful by default, and the virus scan
+/// whenever this deployment has a scanner (a gateway with clamd configured should not hand
+/// out unscanned files because an admin forgot a policy field). Buckets made before a
+/// scanner was configured keep their stages; an admin adds `scan` to them.
+/// Named explicitly (not "the whole registry"): a stage that only makes sense for some
+/// buckets (`decrypt`) must be chosen, and `index` waits for search.
+pub fn default_stages(services: &Services) -> Vec<String> {
+    ["verify", "hash", "scan", "sniff", "metadata", "thumbnail"]
+        .into_iter()
+        .filter(|name| *name != "scan" || services.scanner.is_some())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Refuses a policy naming a stage this deployment cannot run (`scan` without a scanner):
+/// a stage that is asked for is never skipped silently.
+pub fn check_stages(names: &[String], services: &Services) -> Result<()> {
+    let available: Vec<&'static str> = registry()
+        .iter()
+        .filter(|s| s.available(services))
+        .map(|s| s.name())
+        .collect();
     match names.iter().find(|n| !available.contains(&n.as_str())) {
         Some(missing) => Err(Error::invalid(
             "stage-unavailable",

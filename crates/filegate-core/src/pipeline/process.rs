@@ -1,12 +1,14 @@
-//! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`.
+//! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`, or
+//! `quarantined` when the scan stage halts it.
 
 use chrono::Utc;
 use tracing::Instrument as _;
 
-use super::{StageContext, StageError, registry};
-use crate::domain::{FileId, FileStatus, TenantId};
+use super::{Halt, StageContext, StageError, registry};
+use crate::domain::{FileId, FileRecord, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
+use crate::usecases::audit::{self, Actor};
 use crate::usecases::outbox::save;
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
@@ -16,6 +18,10 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let Some(file) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
+    if file.status == FileStatus::Quarantined {
+        // A run that quarantined the file and died before auditing it: finish that part.
+        return audit_quarantine(services, &file).await;
+    }
     if !matches!(file.status, FileStatus::Uploaded | FileStatus::Processing) {
         tracing::debug!(status = %file.status, "nothing to do");
         return Ok(());
@@ -50,13 +56,21 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         file
     };
 
-    let mut ctx = StageContext { services, file };
+    let mut ctx = StageContext {
+        services,
+        bucket: &bucket,
+        file,
+        halt: None,
+    };
     for stage in registry() {
         if bucket.policy.stages.iter().any(|s| s == stage.name()) {
             stage
                 .run(&mut ctx)
                 .instrument(tracing::debug_span!("stage", name = stage.name()))
                 .await?;
+            if ctx.halt.is_some() {
+                break;
+            }
         }
     }
 
@@ -68,8 +82,12 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     };
     ready.sha256 = outcome.sha256;
     ready.processing = outcome.processing;
-    ready.status = FileStatus::Ready;
-    ready.status_reason = None;
+    // The status change is the alert: `file.quarantined` goes out through the outbox in the
+    // same transaction, to webhooks and the broker, like every status change.
+    (ready.status, ready.status_reason) = match ctx.halt {
+        None => (FileStatus::Ready, None),
+        Some(Halt::Quarantine { signature }) => (FileStatus::Quarantined, Some(signature.chars().take(500).collect())),
+    };
     ready.updated_at = Utc::now();
     match save(
         services.store.as_ref(),
@@ -80,14 +98,41 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     )
     .await
     {
-        Ok(_) => {
-            tracing::info!("file ready");
+        Ok(saved) => {
+            tracing::info!(status = %saved.status, "file processed");
+            if saved.status == FileStatus::Quarantined {
+                audit_quarantine(services, &saved).await?;
+            }
             Ok(())
         }
         Err(StoreError::NotFound) => Ok(()),
         Err(StoreError::Conflict(seen)) => Err(moved(seen)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Security staff find every quarantine in the audit trail, exactly once however often the
+/// job runs (the key is derived from the file). A failure here retries the job, which then
+/// finds the file quarantined and records it again under the same key.
+async fn audit_quarantine(services: &Services, file: &FileRecord) -> Result<(), StageError> {
+    let actor = Actor::system(file.tenant.clone(), "pipeline");
+    let action = "file.quarantined";
+    let details = serde_json::json!({
+        "signature": file.status_reason,
+        "bucket": file.bucket.to_string(),
+        "path": file.path.to_string(),
+        "sha256": file.sha256.as_ref().map(ToString::to_string),
+    });
+    audit::record_once(
+        services,
+        &actor,
+        audit::once_key(action, &file.id.to_string()),
+        action,
+        Some(file.id),
+        details,
+    )
+    .await
+    .map_err(|e| StageError::Retry(anyhow::anyhow!("recording the quarantine in the audit trail: {e}")))
 }
 
 /// Marks a file `failed` with a reason, unless it has moved on meanwhile.

@@ -8,6 +8,7 @@ pub mod mailer;
 pub mod metadata;
 pub mod notifications;
 pub mod queue;
+pub mod scanner;
 
 pub use audit::AuditLog;
 pub use blobs::*;
@@ -17,3 +18,4 @@ pub use mailer::{Email, LogMailer, MailError, Mailer};
 pub use metadata::MetadataStore;
 pub use notifications::*;
 pub use queue::*;
+pub use scanner::{ScanError, ScanVerdict, Scanner};

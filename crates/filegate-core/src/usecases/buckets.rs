@@ -43,9 +43,9 @@ impl PolicyChange {
     }
 }
 
-fn check(policy: &BucketPolicy) -> Result<()> {
+fn check(services: &Services, policy: &BucketPolicy) -> Result<()> {
     policy.validate()?;
-    pipeline::check_stages(&policy.stages)
+    pipeline::check_stages(&policy.stages, services)
 }
 
 #[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
@@ -56,8 +56,11 @@ pub async fn create(
     change: PolicyChange,
 ) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
-    let policy = change.apply(BucketPolicy::default());
-    check(&policy)?;
+    let policy = change.apply(BucketPolicy {
+        stages: pipeline::default_stages(services),
+        ..BucketPolicy::default()
+    });
+    check(services, &policy)?;
     let now = Utc::now();
     let bucket = Bucket {
         tenant: principal.tenant.clone(),
@@ -84,7 +87,7 @@ pub async fn update(
     principal.require(Permission::Administer)?;
     let mut bucket = get_for(services, principal, name).await?;
     bucket.policy = change.apply(bucket.policy);
-    check(&bucket.policy)?;
+    check(services, &bucket.policy)?;
     bucket.updated_at = Utc::now();
     services.store.update_bucket(&bucket).await.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("bucket"),

@@ -19,7 +19,7 @@ pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Resu
     load(services, principal, id).await
 }
 
-async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+pub(crate) async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
     services
         .store
         .get_file(&principal.tenant, id)
@@ -27,7 +27,7 @@ async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<
         .ok_or(Error::not_found("file"))
 }
 
-fn servable(file: &FileRecord) -> Result<()> {
+pub(crate) fn servable(file: &FileRecord) -> Result<()> {
     if file.status.is_servable() {
         Ok(())
     } else {
@@ -35,6 +35,22 @@ fn servable(file: &FileRecord) -> Result<()> {
             "file-not-ready",
             format!("the file is {}; only ready files can be downloaded", file.status),
         ))
+    }
+}
+
+/// Whether the object at `blob_key` may be served through a signed URL: never when its file
+/// is quarantined (a URL a client still holds must not hand out the virus). Keys that are not
+/// a file's blob (thumbnails, archives) are not this check's business.
+pub async fn check_blob_servable(services: &Services, blob_key: &str) -> Result<()> {
+    let Some((tenant, id)) = crate::domain::parse_blob_key(blob_key) else {
+        return Ok(());
+    };
+    match services.store.get_file(&tenant, id).await? {
+        Some(file) if file.status == FileStatus::Quarantined => Err(Error::conflict(
+            "file-not-ready",
+            "the file is quarantined; only ready files can be downloaded",
+        )),
+        _ => Ok(()),
     }
 }
 

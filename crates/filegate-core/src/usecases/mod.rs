@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore};
+use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore, Scanner};
 
 pub mod alerts;
 pub mod api_keys;
@@ -18,6 +18,7 @@ pub mod images;
 pub mod notifications;
 pub mod proxied;
 pub mod tenants;
+pub mod thumbnails;
 pub mod uploads;
 pub mod webhooks;
 
@@ -36,6 +37,9 @@ pub struct Services {
     pub audit: Arc<dyn AuditLog>,
     /// Webhooks and alert emails: their store, the outbound client, the mailer.
     pub notifications: notifications::Notifications,
+    /// The virus scanner (clamd), when one is configured. Buckets may ask for the `scan`
+    /// stage only when it is.
+    pub scanner: Option<Arc<dyn Scanner>>,
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
@@ -63,6 +67,12 @@ pub struct Settings {
     pub max_batch: usize,
     /// Image types `POST /v1/images` accepts before the bucket adds its own (seed 003).
     pub image_types: Vec<String>,
+    /// The thumbnail sizes the pipeline renders (the longer side, in pixels).
+    pub thumbnail_sizes: Vec<u32>,
+    /// Limits on decoding an image for its thumbnails (decompression bombs).
+    pub image_limits: filegate_media::ImageLimits,
+    /// Largest stored image thumbnails are made from: it is read whole to be decoded.
+    pub max_thumbnail_source: u64,
 }
 
 impl Default for Settings {
@@ -77,6 +87,9 @@ impl Default for Settings {
             part_urls_per_request: 1000,
             max_batch: 1000,
             image_types: vec!["image/gif".into(), "image/png".into(), "image/jpeg".into()],
+            thumbnail_sizes: vec![256],
+            image_limits: filegate_media::ImageLimits::default(),
+            max_thumbnail_source: 64 * 1024 * 1024,
         }
     }
 }

@@ -36,7 +36,10 @@ pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenan
     let bucket = Bucket {
         tenant: id,
         name: BucketName::default_bucket(),
-        policy: BucketPolicy::default(),
+        policy: BucketPolicy {
+            stages: crate::pipeline::default_stages(services),
+            ..BucketPolicy::default()
+        },
         created_at: now,
         updated_at: now,
     };

@@ -123,6 +123,7 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
             message: "this URL is for uploads".into(),
         });
     };
+    filegate_core::usecases::files::check_blob_servable(&state.services, &key).await?;
     let meta = store.head(&key).await?.ok_or(Error::not_found("object"))?;
     let header_str = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     if let Some(inm) = header_str(header::IF_NONE_MATCH)

@@ -35,6 +35,7 @@ pub mod pipe;
 pub mod proxied;
 pub mod rate_limit;
 pub mod request_id;
+pub mod thumbnails;
 pub mod uploads;
 pub mod views;
 pub mod webhooks;
@@ -61,6 +62,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(files::download))
         .routes(routes!(files::restore))
         .routes(routes!(content::content))
+        .routes(routes!(thumbnails::thumbnail))
         .routes(routes!(admin::tenants::create))
         .routes(routes!(admin::buckets::create, admin::buckets::list))
         .routes(routes!(admin::buckets::get, admin::buckets::update))

@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/files/{id}/download"),
     ("post", "/v1/files/{id}/restore"),
     ("get", "/v1/files/{id}/content"),
+    ("get", "/v1/files/{id}/thumbnail"),
     ("post", "/v1/images"),
     ("post", "/v1/admin/tenants"),
     ("post", "/v1/admin/buckets"),

@@ -1,18 +1,37 @@
 //! One module per stage.
 
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 
-use crate::domain::FileRecord;
+use crate::domain::{Bucket, ByteRange, FileRecord};
 use crate::usecases::Services;
 
 pub mod hash;
+pub mod index;
+pub mod metadata;
+pub mod scan;
+pub mod sniff;
+pub mod thumbnail;
 pub mod verify;
 
 /// The file as it moves through the stages; each stage reads and updates it. The pipeline
-/// writes it back once every stage has run.
+/// writes it back once every stage has run (or one halted it).
 pub struct StageContext<'a> {
     pub services: &'a Services,
+    /// The file's bucket, whose policy some stages enforce (the allowed types).
+    pub bucket: &'a Bucket,
     pub file: FileRecord,
+    /// Set by a stage that ends the pipeline with a verdict other than `ready`; the stages
+    /// after it do not run.
+    pub halt: Option<Halt>,
+}
+
+/// A final verdict a stage reaches that is not a failure: the pipeline stops there and the
+/// file takes the matching status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// The scanner found something: the file is `quarantined`, the signature its reason.
+    Quarantine { signature: String },
 }
 
 /// How a stage fails. Every stage says explicitly whether trying again could help.
@@ -36,6 +55,39 @@ impl From<crate::error::StoreError> for StageError {
 pub trait Stage: Send + Sync {
     /// The name bucket policies use.
     fn name(&self) -> &'static str;
+    /// Whether this deployment can run the stage (`scan` needs a configured scanner). A
+    /// policy naming an unavailable stage is refused when it is set.
+    fn available(&self, _services: &Services) -> bool {
+        true
+    }
     /// Runs the stage. Must be idempotent: a job can run twice, or be cut off anywhere.
     async fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError>;
+}
+
+/// The first `limit` bytes of the file (all of it when shorter), read with one ranged get:
+/// stages that look at a header never pull a whole object.
+pub(crate) async fn read_prefix(ctx: &StageContext<'_>, limit: u64) -> Result<Vec<u8>, StageError> {
+    let want = ctx.file.size.min(limit);
+    if want == 0 {
+        return Ok(Vec::new());
+    }
+    let range = ByteRange {
+        start: 0,
+        end: want - 1,
+    };
+    let mut stream = ctx.services.blobs.get(&ctx.file.blob_key, Some(range)).await?;
+    let mut out = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| StageError::Retry(anyhow::Error::new(e).context("reading the stored bytes")))?
+    {
+        // Storage answering more than asked must not grow the buffer past the limit.
+        let room = usize::try_from(want).unwrap_or(usize::MAX).saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() as u64 >= want {
+            break;
+        }
+    }
+    Ok(out)
 }
