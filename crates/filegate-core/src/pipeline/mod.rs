@@ -6,6 +6,7 @@
 //! policy names which ones run, in pipeline order.
 
 mod process;
+mod ready;
 pub mod stages;
 mod sweep;
 mod worker;
@@ -19,7 +20,11 @@ use crate::error::{Error, Result};
 
 /// The stages this build can run, in pipeline order.
 pub fn registry() -> Vec<Box<dyn Stage>> {
-    vec![Box::new(stages::verify::Verify), Box::new(stages::hash::Hash)]
+    vec![
+        Box::new(stages::verify::Verify),
+        Box::new(stages::decrypt::Decrypt),
+        Box::new(stages::hash::Hash),
+    ]
 }
 
 /// Refuses a policy naming a stage this build cannot run: a stage that is asked for is never

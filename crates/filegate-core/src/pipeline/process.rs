@@ -3,11 +3,11 @@
 use chrono::Utc;
 use tracing::Instrument as _;
 
-use super::{StageContext, StageError, registry};
+use super::{StageContext, StageError, ready, registry};
 use crate::domain::{FileId, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
-use crate::usecases::outbox::save;
+use crate::usecases::outbox::{save, save_with};
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
 /// is left as it is, and a run cut off half-way simply runs again.
@@ -66,17 +66,25 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let Some(mut ready) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
+    let previous_blob_key = ready.blob_key.clone();
     ready.sha256 = outcome.sha256;
     ready.processing = outcome.processing;
+    // `decrypt` replaces the bytes: the file now describes the plaintext.
+    ready.blob_key = outcome.blob_key;
+    ready.size = outcome.size;
+    ready.content_type = outcome.content_type;
+    ready.etag = outcome.etag;
     ready.status = FileStatus::Ready;
     ready.status_reason = None;
     ready.updated_at = Utc::now();
-    match save(
+    let (work, events) = ready::follow_up(&ready, &previous_blob_key);
+    match save_with(
         services.store.as_ref(),
         FileStatus::Processing,
         &ready,
         &[FileStatus::Processing],
-        None,
+        work,
+        events,
     )
     .await
     {

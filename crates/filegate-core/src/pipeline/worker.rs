@@ -196,6 +196,11 @@ impl Worker {
                 Ok(())
             }
             Job::PublishEvent { event } => Ok(self.services.events.publish(event).await?),
+            Job::FulfilRequest {
+                tenant,
+                request_id,
+                file_id,
+            } => crate::usecases::requests::fulfil(&self.services, tenant, *request_id, *file_id).await,
         }
     }
 

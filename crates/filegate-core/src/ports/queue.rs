@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, TenantId};
+use crate::domain::{FileEvent, FileId, JobId, RequestId, TenantId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -27,6 +27,12 @@ pub enum Job {
     },
     /// Deliver an event to the subscribers (the broker's event exchange, webhooks).
     PublishEvent { event: FileEvent },
+    /// Mark a file request fulfilled by a file that became `ready` (and announce it).
+    FulfilRequest {
+        tenant: TenantId,
+        request_id: RequestId,
+        file_id: FileId,
+    },
 }
 
 impl Job {
@@ -36,6 +42,7 @@ impl Job {
             Job::ProcessFile { .. } => "process_file",
             Job::RemoveBlob { .. } => "remove_blob",
             Job::PublishEvent { .. } => "publish_event",
+            Job::FulfilRequest { .. } => "fulfil_request",
         }
     }
 }

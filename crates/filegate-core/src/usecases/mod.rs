@@ -5,13 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, EventSink, JobQueue, MetadataStore};
+use crate::ports::{BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore};
+use crate::sealer::Sealer;
 
 pub mod api_keys;
 pub mod buckets;
+pub mod exchange;
 pub mod files;
 pub mod images;
 pub mod proxied;
+pub mod requests;
 pub mod tenants;
 pub mod uploads;
 
@@ -27,6 +30,10 @@ pub struct Services {
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
     pub settings: Arc<Settings>,
+    /// Exchange passphrases and file requests (seed 000), and the sealer that keeps the
+    /// passphrases encrypted at rest.
+    pub exchange: Arc<dyn ExchangeStore>,
+    pub sealer: Sealer,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -47,6 +54,10 @@ pub struct Settings {
     pub max_batch: usize,
     /// Image types `POST /v1/images` accepts before the bucket adds its own (seed 003).
     pub image_types: Vec<String>,
+    /// The largest scrypt work factor (log2 N) the `decrypt` stage accepts in an age header:
+    /// each unit doubles the CPU time and memory (18 = 256 MiB, what `age -p` writes), so a
+    /// crafted header cannot make a worker spend minutes and gigabytes.
+    pub max_scrypt_work_factor: u8,
 }
 
 impl Default for Settings {
@@ -60,6 +71,7 @@ impl Default for Settings {
             part_urls_per_request: 1000,
             max_batch: 1000,
             image_types: vec!["image/gif".into(), "image/png".into(), "image/jpeg".into()],
+            max_scrypt_work_factor: 18,
         }
     }
 }

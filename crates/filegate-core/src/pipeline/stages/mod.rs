@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::domain::FileRecord;
 use crate::usecases::Services;
 
+pub mod decrypt;
 pub mod hash;
 pub mod verify;
 
