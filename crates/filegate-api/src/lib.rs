@@ -4,12 +4,16 @@
 
 mod admin;
 mod errors;
+mod exchange;
 mod files;
 mod ops;
+mod requests;
 mod uploads;
 
 pub use admin::*;
 pub use errors::*;
+pub use exchange::*;
 pub use files::*;
 pub use ops::*;
+pub use requests::*;
 pub use uploads::*;

@@ -43,6 +43,8 @@ fn settings(config: &Config) -> Settings {
         multipart_threshold: config.uploads.multipart_threshold,
         part_size: config.uploads.part_size,
         max_parts: config.uploads.max_parts,
+        // Past 22 one crafted header costs 4 GiB and a minute per version: never.
+        max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
         ..Settings::default()
     }
 }

@@ -19,7 +19,8 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{BlobStore, EventSink, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::ports::{BlobStore, EventSink, ExchangeStore, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::sealer::Sealer;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::{PostgresStore, SqliteStore};
@@ -31,6 +32,9 @@ pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
 /// Key-derivation label of the local store's URL signatures.
 pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
+/// Key-derivation label of the key sealing exchange passphrases at rest: changing it (or the
+/// deployment secret) makes the stored passphrases unreadable.
+pub const EXCHANGE_KEY_PURPOSE: &str = "filegate/exchange/v1";
 
 type PingFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
@@ -77,16 +81,16 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>) =
+        let (store, database_queue, exchange): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>, Arc<dyn ExchangeStore>) =
             match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -163,6 +167,8 @@ impl Engines {
             blobs,
             events,
             settings: Arc::new(settings),
+            exchange,
+            sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),
         };
         Ok(Self {
             services,
