@@ -34,6 +34,7 @@
 
 mod admin;
 mod error;
+mod exchange;
 mod files;
 mod ops;
 mod response;

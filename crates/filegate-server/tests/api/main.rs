@@ -4,9 +4,11 @@
 mod common;
 
 mod content;
+mod exchange;
 mod files;
 mod in_flight;
 mod ops;
 mod processing;
+mod requests;
 mod support;
 mod uploads;

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub base_url: String,
     pub data_dir: TempDir,
     pub worker: Worker,
+    /// The gateway's engines, for tests that look behind the API (the queue, the events).
+    pub services: filegate_core::usecases::Services,
     /// An admin of the `default` tenant.
     pub client: Client,
     /// A client without credentials.
@@ -50,6 +52,7 @@ impl TestApp {
         adjust(&mut config);
         let gateway = Gateway::open(config).await.expect("gateway opens");
         let worker = gateway.worker();
+        let services = gateway.state().services.clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = gateway
@@ -65,6 +68,7 @@ impl TestApp {
             base_url,
             data_dir,
             worker,
+            services,
             client: anonymous.clone(),
             anonymous,
             shutdown: Some(tx),
