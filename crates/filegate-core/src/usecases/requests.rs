@@ -27,7 +27,13 @@ pub struct NewRequest {
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(services: &Services, principal: &Principal, new: NewRequest) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
-    let now = Utc::now();
+    // The stores keep microseconds: answer what a later read returns.
+    let micros = |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
+    let now = micros(Utc::now());
+    let new = NewRequest {
+        due_at: new.due_at.map(micros),
+        ..new
+    };
     if new.due_at.is_some_and(|due| due < now) {
         return Err(Error::invalid("invalid-due-at", "due_at is in the past"));
     }

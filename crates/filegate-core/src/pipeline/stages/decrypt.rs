@@ -1,6 +1,6 @@
 //! `decrypt`: an upload created with `"encryption": "age"` arrives as an age file encrypted
-//! with the tenant's exchange passphrase (passphrase mode, what `age -p` writes; armored or
-//! binary). The newest passphrase version is tried first, then the older ones. The plaintext
+//! with the tenant's exchange passphrase (passphrase mode, what `age -p` writes; binary,
+//! not armored). The newest passphrase version is tried first, then the older ones. The plaintext
 //! is streamed into storage beside the ciphertext while its sha256 is computed; the file then
 //! describes the plaintext, and the pipeline's final save removes the ciphertext. Memory
 //! stays flat: 64 KiB chunks through age's streaming decryptor.
@@ -61,13 +61,14 @@ impl Stage for Decrypt {
             Err(StoreError::NotFound) => return Err(StageError::Fail("the uploaded bytes are missing from storage".into())),
             Err(e) => return Err(e.into()),
         };
-        let input = age::armor::ArmoredReader::from_async_reader(ciphertext.into_async_read());
-        let decryptor = match Decryptor::new_async_buffered(input).await {
+        // Binary only: age's armored reader spins forever on some short inputs (age 0.12),
+        // which a client could use to hang a worker. `age -p` writes binary by default.
+        let decryptor = match Decryptor::new_async_buffered(ciphertext.into_async_read()).await {
             Ok(d) => d,
             Err(_) if source_failed.load(Ordering::SeqCst) => {
                 return Err(StageError::Retry(anyhow::anyhow!("reading the ciphertext failed")));
             }
-            Err(e) => return Err(cannot(&format!("not an age file ({e})"))),
+            Err(e) => return Err(cannot(&format!("not a binary age file ({e}); armored files (age -a) are refused"))),
         };
         if !decryptor.is_scrypt() {
             return Err(cannot("the age file is not encrypted with a passphrase (age -p)"));
@@ -224,3 +225,4 @@ impl age::Identity for Versions {
         last
     }
 }
+
