@@ -3,6 +3,7 @@
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
 mod admin;
+mod audit;
 mod errors;
 mod exchange;
 mod files;
@@ -11,6 +12,7 @@ mod requests;
 mod uploads;
 
 pub use admin::*;
+pub use audit::*;
 pub use errors::*;
 pub use exchange::*;
 pub use files::*;

@@ -33,6 +33,7 @@
 //! ```
 
 mod admin;
+mod audit;
 mod error;
 mod exchange;
 mod files;

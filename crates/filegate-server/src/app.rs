@@ -79,6 +79,7 @@ impl Gateway {
             local_blobs: engines.local_blobs.clone(),
             limiter: engines.limiter.clone(),
             rate_limit: config.rate_limit.clone(),
+            client_ip_header: config.http.client_ip_header.as_deref().map(str::to_ascii_lowercase),
             probes: Arc::new(engines.probes.clone()),
             metrics: http::metrics::recorder()?,
             openapi: Arc::new(doc.to_json()?),
@@ -115,8 +116,12 @@ impl Gateway {
         let stop = CancellationToken::new();
         let worker = self.config.workers.enabled.then(|| self.worker.clone());
         let background = background(worker, self.relay, &stop);
-        let server = axum::serve(listener, self.router.into_make_service())
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let server = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
         tokio::select! {
             result = &mut server => return result?.map_err(Into::into),

@@ -136,6 +136,10 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// How long shutdown waits for in-flight requests and jobs, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// Behind a reverse proxy: the header holding the client's address (e.g.
+    /// `x-forwarded-for`; its first address is taken). Unset: the connection's peer address.
+    /// Set it only when every request comes through a proxy that overwrites the header.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +212,7 @@ impl Default for HttpConfig {
             max_json_body: 1024 * 1024,
             cors_origins: vec!["*".into()],
             shutdown_timeout_secs: 30,
+            client_ip_header: None,
         }
     }
 }

@@ -19,7 +19,9 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
-use filegate_core::ports::{BlobStore, EventSink, ExchangeStore, JobQueue, LogSink, MetadataStore, RateLimiter};
+use filegate_core::ports::{
+    AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, LogSink, MetadataStore, RateLimiter,
+};
 use filegate_core::sealer::Sealer;
 use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
@@ -81,16 +83,22 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue, exchange): (Arc<dyn MetadataStore>, Arc<dyn JobQueue>, Arc<dyn ExchangeStore>) =
+        #[allow(clippy::type_complexity)]
+        let (store, database_queue, audit, exchange): (
+            Arc<dyn MetadataStore>,
+            Arc<dyn JobQueue>,
+            Arc<dyn AuditLog>,
+            Arc<dyn ExchangeStore>,
+        ) =
             match scheme(config.database.as_deref()) {
                 None | Some("sqlite") => {
                     let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql.clone(), sql)
+                    (sql.clone(), sql.clone(), sql.clone(), sql)
                 }
                 Some("postgres" | "postgresql") => {
                     let url = config.database.as_deref().unwrap_or_default();
                     let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg.clone(), pg)
+                    (pg.clone(), pg.clone(), pg.clone(), pg)
                 }
                 Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
             };
@@ -166,6 +174,7 @@ impl Engines {
             queue: database_queue,
             blobs,
             events,
+            audit,
             settings: Arc::new(settings),
             exchange,
             sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Per-principal request limits (shared by all gateways when Redis is configured).
     pub limiter: Arc<dyn RateLimiter>,
     pub rate_limit: RateLimitConfig,
+    /// `http.client_ip_header`, lowercased: where the client's address is when behind a proxy.
+    pub client_ip_header: Option<String>,
     /// One readiness check per configured engine.
     pub probes: Arc<Vec<Probe>>,
     pub metrics: PrometheusHandle,

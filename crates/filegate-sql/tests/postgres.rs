@@ -393,3 +393,39 @@ async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_to_change_or_remove_audit_records() {
+    use filegate_core::ports::AuditLog;
+    with_db(|url| async move {
+        let store = connect(&url).await;
+        let record = filegate_core::domain::AuditRecord {
+            id: uuid::Uuid::now_v7(),
+            tenant: contract::tid("a"),
+            actor: "alice".into(),
+            action: "file.downloaded".into(),
+            file_id: None,
+            request_id: None,
+            client_ip: None,
+            user_agent: None,
+            at: chrono::Utc::now(),
+            details: serde_json::json!({}),
+            seq: 0,
+        };
+        store.append(&record).await.unwrap();
+        let mut raw = PgConnection::connect(&url).await.unwrap();
+        for statement in ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"] {
+            let err = sqlx::query(statement).execute(&mut raw).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{statement}: {err}");
+        }
+        let _ = raw.close().await;
+        let query = filegate_core::domain::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        let kept = store.list(&contract::tid("a"), &query).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].actor, "alice");
+    })
+    .await;
+}

@@ -109,3 +109,45 @@ async fn a_job_that_does_not_decode_becomes_a_dead_letter() {
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.dead, stats.running, stats.queued), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn the_database_refuses_to_change_or_remove_audit_records() {
+    use filegate_core::ports::AuditLog;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("filegate.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let record = filegate_core::domain::AuditRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant: contract::tid("a"),
+        actor: "alice".into(),
+        action: "file.downloaded".into(),
+        file_id: None,
+        request_id: None,
+        client_ip: None,
+        user_agent: None,
+        at: chrono::Utc::now(),
+        details: serde_json::json!({}),
+        seq: 0,
+    };
+    store.append(&record).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for statement in ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"] {
+        let err = sqlx::query(statement).execute(&raw).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{statement}: {err}");
+    }
+    raw.close().await;
+    let kept = store
+        .list(
+            &contract::tid("a"),
+            &filegate_core::domain::AuditQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].actor, "alice");
+}

@@ -1,5 +1,6 @@
 //! Domain types. Everything from outside becomes one of these at the edge.
 
+mod audit;
 mod bucket;
 mod checksum;
 mod content_type;
@@ -16,6 +17,7 @@ mod request;
 mod status;
 mod tenant;
 
+pub use audit::{AuditAction, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 pub use bucket::*;
 pub use checksum::{ETag, Sha256Hex};
 pub use content_type::ContentType;
@@ -26,7 +28,7 @@ pub use ids::*;
 pub use listing::*;
 pub use metadata::Metadata;
 pub use path::{FileName, ObjectPath, parse_prefix};
-pub use principal::{Permission, Principal, Role};
+pub use principal::{Origin, Permission, Principal, Role};
 pub use range::ByteRange;
 pub use request::*;
 pub use status::FileStatus;

@@ -73,6 +73,17 @@ pub struct Principal {
     pub subject: String,
     pub tenant: TenantId,
     pub roles: Vec<Role>,
+    /// Where the request came from, for the audit trail.
+    pub origin: Origin,
+}
+
+/// Where a request came from: what the audit trail records beside the principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The request's correlation id (`X-Request-Id`).
+    pub request_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Principal {
@@ -119,6 +130,7 @@ mod tests {
             subject: "u".into(),
             tenant: TenantId::default_tenant(),
             roles: roles.to_vec(),
+            origin: Origin::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The ports: narrow traits each engine implements, held as `Arc<dyn …>`.
 
+pub mod audit;
 pub mod blobs;
 pub mod cache;
 pub mod events;
@@ -7,6 +8,7 @@ pub mod exchange;
 pub mod metadata;
 pub mod queue;
 
+pub use audit::AuditLog;
 pub use blobs::*;
 pub use cache::*;
 pub use events::{EventSink, LogSink};

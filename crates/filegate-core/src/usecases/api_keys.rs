@@ -6,6 +6,7 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{ApiKey, ApiKeyId, Permission, Principal, Role};
 use crate::error::{Error, Result, StoreError};
 
@@ -56,6 +57,8 @@ pub async fn create(services: &Services, principal: &Principal, name: String, ro
         revoked_at: None,
     };
     services.store.create_api_key(&key).await?;
+    let details = serde_json::json!({"key_id": key.id.to_string(), "name": key.name, "roles": key.roles});
+    audit::record_change(services, &Actor::of(principal), "api_key.created", None, details).await;
     Ok(CreatedKey { key, secret })
 }
 
@@ -73,7 +76,10 @@ pub async fn revoke(services: &Services, principal: &Principal, id: ApiKeyId) ->
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("api key"),
             other => other.into(),
-        })
+        })?;
+    let details = serde_json::json!({"key_id": id.to_string()});
+    audit::record_change(services, &Actor::of(principal), "api_key.revoked", None, details).await;
+    Ok(())
 }
 
 /// Turns a presented key into a principal. Unknown and revoked keys are refused alike.
@@ -92,6 +98,7 @@ pub async fn authenticate(services: &Services, secret: &str) -> Result<Principal
         subject: format!("key:{}", key.id),
         tenant: key.tenant,
         roles: key.roles,
+        origin: Default::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 use chrono::Utc;
 
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
 use crate::error::{Error, Result, StoreError};
 use crate::pipeline;
@@ -69,6 +70,7 @@ pub async fn create(
         StoreError::Conflict(_) => Error::conflict("bucket-exists", "a bucket with this name exists"),
         other => other.into(),
     })?;
+    audit_policy(services, principal, "bucket.created", &bucket).await;
     Ok(bucket)
 }
 
@@ -88,7 +90,13 @@ pub async fn update(
         StoreError::NotFound => Error::not_found("bucket"),
         other => other.into(),
     })?;
+    audit_policy(services, principal, "bucket.updated", &bucket).await;
     Ok(bucket)
+}
+
+async fn audit_policy(services: &Services, principal: &Principal, action: &str, bucket: &Bucket) {
+    let details = serde_json::json!({"bucket": bucket.name.as_str(), "policy": bucket.policy});
+    audit::record_change(services, &Actor::of(principal), action, None, details).await;
 }
 
 pub async fn get(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
+use serde_json::json;
+
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{Passphrase, PassphraseVersion, Permission, Principal, TenantId};
 use crate::error::{Error, Result, StoreError};
 
@@ -83,7 +86,15 @@ pub async fn current(services: &Services, principal: &Principal) -> Result<Curre
         .first()
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("no passphrase version")))?;
     let passphrase = unseal(services, newest)?;
-    // audit: exchange.passphrase_read {version}
+    // Recorded before the secret is handed out: no trail, no passphrase.
+    audit::record(
+        services,
+        &Actor::of(principal),
+        "exchange.passphrase_read",
+        None,
+        json!({ "version": newest.version }),
+    )
+    .await?;
     tracing::info!(version = newest.version, "exchange passphrase read");
     Ok(CurrentPassphrase {
         version: newest.version,
@@ -105,7 +116,14 @@ pub async fn rotate(services: &Services, principal: &Principal) -> Result<Passph
             .first()
             .map(|v| v.version);
         if let Some(added) = add_next(services, &principal.tenant, newest, &principal.subject).await? {
-            // audit: exchange.passphrase_rotated {version}
+            audit::record_change(
+                services,
+                &Actor::of(principal),
+                "exchange.passphrase_rotated",
+                None,
+                json!({ "version": added.version }),
+            )
+            .await;
             tracing::info!(version = added.version, "exchange passphrase rotated");
             return Ok(added);
         }

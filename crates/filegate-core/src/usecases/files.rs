@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use serde_json::json;
+
+use super::audit::{self, Actor};
 use super::{Services, buckets, chrono_duration, outbox};
 use crate::domain::{
     After, ByteRange, ChangePage, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata, ObjectPath,
@@ -57,6 +60,14 @@ pub async fn download_url(
         content_type: file.content_type.clone(),
     };
     let url = services.blobs.presign_get(&file.blob_key, &options, expires_at)?;
+    audit::record(
+        services,
+        &Actor::of(principal),
+        "file.download_url_issued",
+        Some(file.id),
+        json!({"disposition": disposition.as_str(), "expires_at": expires_at}),
+    )
+    .await?;
     Ok(DownloadUrl { url, expires_at })
 }
 
@@ -94,6 +105,15 @@ pub async fn content(
         StoreError::NotFound => Error::Internal(anyhow::anyhow!("blob {} of a ready file is missing", file.blob_key)),
         other => other.into(),
     })?;
+    let served = range.map_or(json!({"bytes": file.size}), |r| json!({"range": [r.start, r.end]}));
+    audit::record(
+        services,
+        &Actor::of(principal),
+        "file.downloaded",
+        Some(file.id),
+        served,
+    )
+    .await?;
     Ok(Content::Bytes { file, range, body })
 }
 
@@ -157,7 +177,13 @@ pub async fn patch(services: &Services, principal: &Principal, id: FileId, chang
         next.metadata = metadata;
     }
     next.updated_at = Utc::now();
-    write_if_unchanged(services, &next, file.status, None).await
+    let saved = write_if_unchanged(services, &next, file.status, None).await?;
+    let details = json!({
+        "path": {"from": file.path.to_string(), "to": saved.path.to_string()},
+        "metadata_changed": file.metadata != saved.metadata,
+    });
+    audit::record_change(services, &Actor::of(principal), "file.updated", Some(id), details).await;
+    Ok(saved)
 }
 
 /// Soft delete: answered at once; the bytes go after the bucket's retention.
@@ -179,7 +205,10 @@ pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> R
     next.deleted_at = Some(now);
     next.purge_after = Some(now + chrono::Duration::days(i64::from(bucket.policy.retention_days)));
     next.updated_at = now;
-    write_if_unchanged(services, &next, file.status, None).await
+    let saved = write_if_unchanged(services, &next, file.status, None).await?;
+    let details = json!({"path": saved.path.to_string(), "purge_after": saved.purge_after});
+    audit::record_change(services, &Actor::of(principal), "file.deleted", Some(id), details).await;
+    Ok(saved)
 }
 
 /// Undoes a soft delete within the retention period: the file returns to its old status.
@@ -210,7 +239,10 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     next.deleted_at = None;
     next.purge_after = None;
     next.updated_at = Utc::now();
-    write_if_unchanged(services, &next, FileStatus::Deleted, job).await
+    let saved = write_if_unchanged(services, &next, FileStatus::Deleted, job).await?;
+    let details = json!({"path": saved.path.to_string(), "status": saved.status});
+    audit::record_change(services, &Actor::of(principal), "file.restored", Some(id), details).await;
+    Ok(saved)
 }
 
 async fn write_if_unchanged(

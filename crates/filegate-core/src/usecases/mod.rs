@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore};
+use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore};
 use crate::sealer::Sealer;
 
 pub mod api_keys;
+pub mod audit;
 pub mod buckets;
 pub mod exchange;
 pub mod files;
@@ -29,6 +30,8 @@ pub struct Services {
     pub blobs: Arc<dyn BlobStore>,
     /// Where delivered events go (the broker's exchange; logged when nothing subscribes).
     pub events: Arc<dyn EventSink>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditLog>,
     pub settings: Arc<Settings>,
     /// Exchange passphrases and file requests (seed 000), and the sealer that keeps the
     /// passphrases encrypted at rest.

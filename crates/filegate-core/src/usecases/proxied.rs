@@ -75,5 +75,6 @@ pub async fn upload(
     )
     .await?;
     tracing::info!(file_id = %stored.id, size = stored.size, "proxied upload stored");
+    super::uploads::audit_uploaded(services, principal, &stored).await;
     Ok(stored)
 }

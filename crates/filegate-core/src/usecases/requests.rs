@@ -5,7 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
+use serde_json::json;
+
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
@@ -50,7 +53,14 @@ pub async fn create(services: &Services, principal: &Principal, new: NewRequest)
         updated_at: now,
     };
     services.exchange.create_request(&request).await?;
-    // audit: request.created {request_id}
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "request.created",
+        None,
+        json!({ "request_id": request.id, "parameters": request.parameters.as_json(), "due_at": request.due_at }),
+    )
+    .await;
     tracing::info!(request_id = %request.id, "file request created");
     Ok(request)
 }
@@ -100,7 +110,14 @@ pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -
         .await
     {
         Ok(cancelled) => {
-            // audit: request.cancelled {request_id}
+            audit::record_change(
+                services,
+                &Actor::of(principal),
+                "request.cancelled",
+                None,
+                json!({ "request_id": id }),
+            )
+            .await;
             tracing::info!("file request cancelled");
             Ok(cancelled)
         }
@@ -159,6 +176,15 @@ pub(crate) async fn fulfil(
         }
         Err(e) => return Err(e.into()),
     }
-    // audit (once per request): request.fulfilled {request_id, file_id}
-    Ok(())
+    // Once per request, even when this job runs again after a crash right here.
+    audit::record_once(
+        services,
+        &Actor::system(tenant.clone(), "pipeline"),
+        audit::once_key("request.fulfilled", &id.to_string()),
+        "request.fulfilled",
+        Some(file_id),
+        json!({ "request_id": id }),
+    )
+    .await
+    .map_err(|e| StageError::Retry(anyhow::Error::new(e)))
 }

@@ -3,16 +3,27 @@
 use chrono::Utc;
 
 use super::Services;
+use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
 use crate::error::{Error, Result, StoreError};
 
 #[tracing::instrument(skip(services, principal), fields(actor = %principal.subject))]
 pub async fn create(services: &Services, principal: &Principal, id: TenantId) -> Result<Tenant> {
     principal.require(Permission::Operate)?;
-    create_unchecked(services, id).await.map_err(|e| match e {
+    let tenant = create_unchecked(services, id).await.map_err(|e| match e {
         Error::Conflict { .. } => Error::conflict("tenant-exists", "a tenant with this id exists"),
         other => other,
-    })
+    })?;
+    // In the superadmin's own trail, and in the new tenant's, whose admins see who made it.
+    let details = serde_json::json!({"tenant": tenant.id.as_str()});
+    let actor = Actor::of(principal);
+    audit::record_change(services, &actor, "tenant.created", None, details.clone()).await;
+    let in_new = Actor {
+        tenant: tenant.id.clone(),
+        ..actor
+    };
+    audit::record_change(services, &in_new, "tenant.created", None, details).await;
+    Ok(tenant)
 }
 
 /// Creates a tenant and its `default` bucket. Used at first start, without a principal.

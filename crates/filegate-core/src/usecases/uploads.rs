@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use serde_json::json;
+
+use super::audit::{self, Actor};
 use super::{Services, buckets, chrono_duration, outbox, requests, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath,
@@ -146,6 +149,15 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     let file = services.store.insert_file(&record).await?;
     let instructions = instructions_for(services, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
+    let details = json!({"bucket": file.bucket.as_str(), "path": file.path.to_string(), "size": file.size});
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "file.upload_created",
+        Some(file.id),
+        details,
+    )
+    .await;
     Ok(CreatedUpload {
         file,
         expires_at,
@@ -347,6 +359,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
+            audit_uploaded(services, principal, &stored).await;
             Ok(stored)
         }
         // A concurrent complete won; answer with what it stored.
@@ -455,14 +468,34 @@ pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Re
     next.status_reason = Some("upload aborted".into());
     next.updated_at = Utc::now();
     let job = remove_blob_job(&file);
-    Ok(outbox::save(
+    let saved = outbox::save(
         services.store.as_ref(),
         file.status,
         &next,
         &[FileStatus::Pending],
         Some(job),
     )
-    .await?)
+    .await?;
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "file.upload_aborted",
+        Some(id),
+        json!({}),
+    )
+    .await;
+    Ok(saved)
+}
+
+/// The audit record of bytes that arrived and were verified, whichever way they came.
+pub(crate) async fn audit_uploaded(services: &Services, principal: &Principal, file: &FileRecord) {
+    let details = json!({
+        "bucket": file.bucket.as_str(),
+        "path": file.path.to_string(),
+        "size": file.size,
+        "sha256": file.sha256.as_ref().map(ToString::to_string),
+    });
+    audit::record_change(services, &Actor::of(principal), "file.uploaded", Some(file.id), details).await;
 }
 
 /// The job that frees a file's bytes (and its unfinished multipart parts).

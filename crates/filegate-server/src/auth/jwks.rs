@@ -203,7 +203,12 @@ impl JwksVerifier {
                 roles.push(role);
             }
         }
-        Ok(Principal { subject, tenant, roles })
+        Ok(Principal {
+            subject,
+            tenant,
+            roles,
+            origin: Default::default(),
+        })
     }
 
     fn snapshot(&self) -> Arc<KeySet> {

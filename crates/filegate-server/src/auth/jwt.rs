@@ -77,6 +77,7 @@ impl JwtKeys {
             subject: claims.sub,
             tenant,
             roles,
+            origin: Default::default(),
         })
     }
 }

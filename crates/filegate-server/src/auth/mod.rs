@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use filegate_core::Error;
-use filegate_core::domain::{Principal, TenantId};
+use filegate_core::domain::{Origin, Principal, TenantId};
 use filegate_core::usecases::{api_keys, tenants};
 
 use crate::http::error::ApiError;
@@ -173,7 +175,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     "the Authorization header must be `Bearer <credential>`",
                 )
             })?;
-        let principal = if value.starts_with(api_keys::KEY_PREFIX) {
+        let mut principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {
             let principal = state.auth.verify_token(value).await?;
@@ -183,8 +185,38 @@ impl FromRequestParts<AppState> for Authenticated {
             }
             principal
         };
+        principal.origin = origin(parts, state);
         tracing::Span::current().record("tenant", principal.tenant.as_str());
         crate::http::rate_limit::admit(state, &principal).await?;
         Ok(Self(principal))
+    }
+}
+
+/// Where the request came from, for the audit trail: the request id, the client's address
+/// (the first address of `http.client_ip_header` when filegate sits behind a proxy that sets
+/// it, the connection's peer otherwise) and the user agent (capped).
+pub fn origin(parts: &Parts, state: &AppState) -> Origin {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(512).collect::<String>())
+            .filter(|v| !v.is_empty())
+    };
+    let forwarded = state.client_ip_header.as_deref().and_then(header).and_then(|v| {
+        v.split(',')
+            .next()
+            .map(str::trim)
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+    });
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    Origin {
+        request_id: crate::http::request_id::current(),
+        client_ip: forwarded.or(peer).map(|ip| ip.to_string()),
+        user_agent: header(http::header::USER_AGENT.as_str()),
     }
 }

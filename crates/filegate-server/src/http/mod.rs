@@ -20,6 +20,7 @@ use crate::config::HttpConfig;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod audit;
 pub mod blob;
 pub mod body;
 pub mod content;
@@ -71,6 +72,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(exchange::history))
         .routes(routes!(requests::create, requests::list))
         .routes(routes!(requests::get, requests::cancel))
+        .routes(routes!(audit::list))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::heartbeat))
         .routes(routes!(ops::readyz))

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use age::secrecy::SecretString;
 use bytes::Bytes;
-use filegate_client::api::{CreateBucket, CreateUpload, FileView};
+use filegate_client::api::{AuditFilter, CreateBucket, CreateUpload, FileView};
 use filegate_client::{Client, UploadSource};
 use filegate_core::domain::{FileEvent, FileId, TenantId};
 use filegate_core::pipeline::{Worker, WorkerSettings};
@@ -189,6 +189,11 @@ async fn an_old_passphrase_still_works_with_exactly_one_alert_even_when_the_job_
     assert_eq!(alerts[0].data, serde_json::json!({"version": 1}));
     assert_eq!(events.of_kind("file.ready").len(), 1);
     assert!(content_of(&exchange, &file.id).await == plaintext);
+    let audited = audit_of(&app, "exchange.old_passphrase_used").await;
+    assert_eq!(audited.len(), 1, "one audit record per file: {audited:?}");
+    assert_eq!(audited[0].file_id.as_deref(), Some(file.id.as_str()));
+    assert_eq!(audited[0].details["version"], 1);
+    assert_eq!(audited[0].details["principal"], "tester");
 
     // The current passphrase raises no alert.
     let fresh = upload_encrypted(&exchange, "fresh.bin", age_encrypt(&new.passphrase, b"fresh")).await;
@@ -197,6 +202,21 @@ async fn an_old_passphrase_still_works_with_exactly_one_alert_even_when_the_job_
     assert_eq!(fresh.status, "ready");
     assert_eq!(fresh.processing.decryption.map(|d| d.old_passphrase), Some(false));
     assert_eq!(events.of_kind("alert.old_passphrase").len(), 1);
+    assert_eq!(audit_of(&app, "exchange.old_passphrase_used").await.len(), 1);
+    // Every read of the passphrase and the rotation are on the trail.
+    assert_eq!(audit_of(&app, "exchange.passphrase_read").await.len(), 2);
+    assert_eq!(audit_of(&app, "exchange.passphrase_rotated").await.len(), 1);
+}
+
+async fn audit_of(app: &TestApp, action: &str) -> Vec<filegate_client::api::AuditEntry> {
+    app.client
+        .audit(&AuditFilter {
+            action: Some(action.into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+        .items
 }
 
 async fn assert_cannot_decrypt(app: &TestApp, client: &Client, path: &str, bytes: Vec<u8>) -> String {

@@ -12,6 +12,7 @@ use crate::support::{json_of, raw};
 /// document must list exactly these.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/uploads"),
+    ("get", "/v1/audit"),
     ("post", "/v1/uploads/complete"),
     ("post", "/v1/uploads/{file_id}/parts"),
     ("post", "/v1/uploads/{file_id}/complete"),

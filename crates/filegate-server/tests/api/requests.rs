@@ -74,6 +74,14 @@ async fn a_request_is_fulfilled_once_when_its_file_is_ready() {
     assert_eq!(announced.len(), 1, "{announced:?}");
     assert_eq!(announced[0].file_id.to_string(), file.id);
     assert_eq!(announced[0].data, serde_json::json!({ "request_id": created.id }));
+    for (action, count) in [("request.created", 1), ("request.fulfilled", 1)] {
+        let filter = filegate_client::api::AuditFilter {
+            action: Some(action.into()),
+            ..Default::default()
+        };
+        let items = app.client.audit(&filter).await.expect("audit").items;
+        assert_eq!(items.len(), count, "{action}: {items:?}");
+    }
 
     // A fulfilled request takes no more uploads and cannot be cancelled.
     let late = CreateUpload {

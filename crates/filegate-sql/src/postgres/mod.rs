@@ -8,6 +8,7 @@
 //! commit to every store's listener ([`wakeups`]). Leases and due times are measured by the
 //! database's clock, so processes on different machines agree.
 
+mod audit;
 mod exchange;
 mod files;
 mod queue;

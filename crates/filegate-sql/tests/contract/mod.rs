@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+mod audit;
 mod exchange;
 mod feed;
 mod files;
@@ -25,6 +26,7 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
+pub use audit::*;
 pub use exchange::*;
 pub use feed::*;
 pub use files::*;
@@ -60,6 +62,8 @@ macro_rules! scenarios {
             concurrent_claimers_never_share_a_job,
             concurrent_uploads_and_claims,
             waiting_workers_wake_on_new_work,
+            audit_records_round_trip_once_and_newest_first,
+            audit_is_filtered_and_paged_within_the_tenant,
         );
     };
 }

@@ -24,6 +24,7 @@ use super::{Stage, StageContext, StageError};
 use crate::domain::{ContentType, Decryption, Encryption, Passphrase, Sha256Hex, plaintext_key};
 use crate::error::{Error, StoreError};
 use crate::ports::ByteStream;
+use crate::usecases::audit::{self, Actor};
 use crate::usecases::exchange;
 
 const CHUNK: usize = 64 * 1024;
@@ -122,7 +123,17 @@ impl Stage for Decrypt {
 
         let old_passphrase = version != newest;
         if old_passphrase {
-            // audit (once per file): exchange.old_passphrase_used {version, file, principal}
+            // Once per file, even when the job runs again (the alert rides with `ready`).
+            audit::record_once(
+                services,
+                &Actor::system(ctx.file.tenant.clone(), "pipeline"),
+                audit::once_key("exchange.old_passphrase_used", &ctx.file.id.to_string()),
+                "exchange.old_passphrase_used",
+                Some(ctx.file.id),
+                serde_json::json!({ "version": version, "newest": newest, "principal": ctx.file.owner }),
+            )
+            .await
+            .map_err(retry)?;
             tracing::warn!(version, newest, owner = %ctx.file.owner, "file encrypted with an old exchange passphrase");
         }
         let file = &mut ctx.file;

@@ -1,0 +1,181 @@
+//! The pipeline: how many small files per second go from `complete` to `ready`, and the
+//! hash stage's MB/s on one big file next to the same sha2 crate hashing the same bytes in
+//! memory (the limit).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, ensure};
+use bytes::Bytes;
+use filegate_api::{CreateUpload, FileView};
+use filegate_client::{Client, ListFiles, UploadSource};
+use futures::{StreamExt as _, TryStreamExt as _};
+use sha2::{Digest as _, Sha256};
+
+use crate::process::Filegate;
+use crate::report::{Section, target_line};
+use crate::stats::{Samples, ratio};
+
+/// How many files are `ready` (the `total` of an offset page filtered by status).
+async fn ready_count(client: &Client) -> anyhow::Result<u64> {
+    let query = ListFiles {
+        status: Some("ready".into()),
+        limit: Some(1),
+        offset: Some(0),
+        ..ListFiles::bucket("default")
+    };
+    Ok(client.list_files(&query).await?.total.unwrap_or(0))
+}
+
+async fn wait_ready(client: &Client, expected: u64, deadline: Duration) -> anyhow::Result<()> {
+    let until = Instant::now() + deadline;
+    while ready_count(client).await? < expected {
+        ensure!(Instant::now() < until, "files did not become ready within {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Uploads `count` files of `size` bytes (create, PUT, complete) with `concurrency` in flight.
+async fn upload_many(client: &Client, count: usize, size: usize, concurrency: usize) -> anyhow::Result<()> {
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let body = Bytes::from(
+                (0..size)
+                    .map(|j| (i.wrapping_mul(31).wrapping_add(j)) as u8)
+                    .collect::<Vec<u8>>(),
+            );
+            async move {
+                let request = CreateUpload {
+                    bucket: "default".into(),
+                    path: format!("small/{i:06}.bin"),
+                    content_type: Some("application/octet-stream".into()),
+                    ..CreateUpload::default()
+                };
+                client
+                    .upload(request, UploadSource::Bytes(body))
+                    .await
+                    .map(|_: FileView| ())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<()>()
+        .await
+        .context("uploading the small files")
+}
+
+/// Files per second from `complete` to `ready`: the files are uploaded and completed with no
+/// worker running, then a worker process starts and the clock runs until the last is ready.
+pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) -> anyhow::Result<Section> {
+    let mut rate = Samples::default();
+    let mut baseline = Samples::default();
+    let mut worker_peak = Samples::default();
+    for run in 0..runs {
+        let dir = work.join(format!("small-{run}"));
+        let server = Filegate::serve(&dir, false).await?;
+        let client = server.client()?;
+        upload_many(&client, count, size, 32).await?;
+
+        let started = Instant::now();
+        let worker = Filegate::worker(&dir).await?;
+        wait_ready(&client, count as u64, Duration::from_secs(600)).await?;
+        rate.push(count as f64 / started.elapsed().as_secs_f64());
+        if let Some((_, peak)) = worker.memory_kib() {
+            worker_peak.push(peak as f64 / 1024.0);
+        }
+        worker.stop().await?;
+        server.stop().await?;
+
+        // The limit of the per-file work: read each stored object and hash it, in one loop.
+        let objects = dir.join("objects");
+        let started = Instant::now();
+        let hashed = hash_tree(&objects)?;
+        ensure!(hashed >= count, "found {hashed} objects, expected {count}");
+        baseline.push(hashed as f64 / started.elapsed().as_secs_f64());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    let kib = size / 1024;
+    let mut section = Section::new(format!("Pipeline: {count} × {kib} KiB files, `complete` → `ready`"));
+    section.table(
+        &["measurement", "median (min–max)", "baseline, same run", "ratio"],
+        vec![vec![
+            "files per second through the pipeline (verify + hash, one worker process, default concurrency)".into(),
+            format!("{} files/s", rate.summary(0)),
+            format!(
+                "read + sha256 of every stored object in one loop: {} files/s",
+                baseline.summary(0)
+            ),
+            ratio(&rate, &baseline),
+        ]],
+    );
+    section.line(format!(
+        "- worker process peak RSS (VmHWM): {} MiB",
+        worker_peak.summary(1)
+    ));
+    section.line(target_line(
+        "≥ 1,000 small files per second through the pipeline",
+        rate.median() >= 1000.0,
+    ));
+    Ok(section)
+}
+
+fn hash_tree(dir: &Path) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            n += hash_tree(&path)?;
+        } else if path.extension().is_none() {
+            let bytes = std::fs::read(&path)?;
+            std::hint::black_box(Sha256::digest(&bytes));
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The hash stage on one big file: `complete` → `ready` (verify + sha256 of the stored bytes,
+/// streamed from disk) against sha2 over the same bytes already in memory.
+pub async fn hash_stage(work: &Path, runs: usize, size: usize) -> anyhow::Result<Section> {
+    let input = work.join("hash-input.bin");
+    let data = crate::data::write_random(&input, size)?;
+    let mut filegate = Samples::default();
+    let mut memory = Samples::default();
+    for run in 0..runs {
+        let dir = work.join(format!("hash-{run}"));
+        let server = Filegate::serve(&dir, false).await?;
+        let client = server.client()?;
+        let request = CreateUpload {
+            bucket: "default".into(),
+            path: "big.bin".into(),
+            content_type: Some("application/octet-stream".into()),
+            multipart: Some(false),
+            ..CreateUpload::default()
+        };
+        client.upload(request, UploadSource::File(input.clone())).await?;
+        let started = Instant::now();
+        let worker = Filegate::worker(&dir).await?;
+        wait_ready(&client, 1, Duration::from_secs(600)).await?;
+        filegate.push(size as f64 / 1e6 / started.elapsed().as_secs_f64());
+        worker.stop().await?;
+        server.stop().await?;
+        std::fs::remove_dir_all(&dir).ok();
+
+        let started = Instant::now();
+        std::hint::black_box(Sha256::digest(&data));
+        memory.push(size as f64 / 1e6 / started.elapsed().as_secs_f64());
+    }
+    drop(data);
+    std::fs::remove_file(&input).ok();
+    let mut section = Section::new(format!("Hash stage on one {} MiB file", size >> 20));
+    section.table(
+        &["measurement", "median (min–max)", "baseline, same run", "ratio"],
+        vec![vec![
+            "`complete` → `ready`: verify + sha256 streamed from disk, worker start included".into(),
+            format!("{} MB/s", filegate.summary(0)),
+            format!("sha2 over the same bytes in memory: {} MB/s", memory.summary(0)),
+            ratio(&filegate, &memory),
+        ]],
+    );
+    Ok(section)
+}

@@ -1,0 +1,142 @@
+//! The audit trail: every sensitive action appends one record (actor, tenant, action, file,
+//! request id, client IP, user agent, time, details), and admins read it back.
+//!
+//! A read that is audited (a download, a passphrase) is recorded *before* the data is handed
+//! out: when the trail cannot be written, the caller gets 503 and no data. A change is
+//! recorded right after it commits.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::Services;
+use crate::domain::{AuditQuery, AuditRecord, FileId, MAX_AUDIT_PAGE, Origin, Permission, Principal, TenantId};
+use crate::error::Result;
+
+/// Who acts: a principal with where its request came from, or filegate itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub subject: String,
+    pub tenant: TenantId,
+    pub origin: Origin,
+}
+
+impl Actor {
+    pub fn of(principal: &Principal) -> Self {
+        Self {
+            subject: principal.subject.clone(),
+            tenant: principal.tenant.clone(),
+            origin: principal.origin.clone(),
+        }
+    }
+
+    /// filegate itself (`system:pipeline`, `system:sweeper`), acting in `tenant`.
+    pub fn system(tenant: TenantId, part: &str) -> Self {
+        Self {
+            subject: format!("system:{part}"),
+            tenant,
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// Appends one record for a change that has already committed. The change stands whatever
+/// happens here, so a failure to append is logged and counted
+/// (`filegate_audit_failures_total`), not returned: answering an error for a committed
+/// change would make the client retry something that happened.
+pub async fn record_change(
+    services: &Services,
+    actor: &Actor,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) {
+    if let Err(e) = record(services, actor, action, file_id, details).await {
+        metrics::counter!("filegate_audit_failures_total").increment(1);
+        tracing::error!(error = %e, action, actor = %actor.subject, file_id = ?file_id, "could not append to the audit trail");
+    }
+}
+
+/// Appends one record; an error means nothing was recorded (audited reads fail closed).
+pub async fn record(
+    services: &Services,
+    actor: &Actor,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) -> Result<()> {
+    append(services, actor, Uuid::now_v7(), action, file_id, details).await
+}
+
+/// Appends one record at most once per `key`, however often it is called: for actions
+/// recorded by jobs that may run twice. Make the key with [`once_key`].
+pub async fn record_once(
+    services: &Services,
+    actor: &Actor,
+    key: Uuid,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) -> Result<()> {
+    append(services, actor, key, action, file_id, details).await
+}
+
+/// A stable key for "`action` happened to `subject`" (a UUIDv5 in a namespace of ours).
+pub fn once_key(action: &str, subject: &str) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c0e_8f4b_4d0a_9b7e_2c5d_1e0f_a7b3);
+    Uuid::new_v5(&NAMESPACE, format!("{action}\n{subject}").as_bytes())
+}
+
+async fn append(
+    services: &Services,
+    actor: &Actor,
+    id: Uuid,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) -> Result<()> {
+    let record = AuditRecord {
+        id,
+        tenant: actor.tenant.clone(),
+        actor: actor.subject.clone(),
+        action: action.to_owned(),
+        file_id,
+        request_id: actor.origin.request_id.clone(),
+        client_ip: actor.origin.client_ip.clone(),
+        user_agent: actor.origin.user_agent.clone(),
+        at: Utc::now(),
+        details,
+        seq: 0,
+    };
+    services.audit.append(&record).await?;
+    tracing::debug!(action, actor = %record.actor, "audited");
+    Ok(())
+}
+
+/// One page of the tenant's trail, newest first, and the cursor of the next page.
+pub async fn list(
+    services: &Services,
+    principal: &Principal,
+    mut query: AuditQuery,
+) -> Result<(Vec<AuditRecord>, Option<i64>)> {
+    principal.require(Permission::Administer)?;
+    query.limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
+    let mut records = services.audit.list(&principal.tenant, &query).await?;
+    let next = if records.len() > query.limit as usize {
+        records.truncate(query.limit as usize);
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok((records, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn once_keys_are_stable_and_distinct() {
+        assert_eq!(once_key("a", "1"), once_key("a", "1"));
+        assert_ne!(once_key("a", "1"), once_key("a", "2"));
+    }
+}

@@ -1,0 +1,33 @@
+//! The audit trail on SQLite (the SQL is shared: `crate::audit`).
+
+use filegate_core::StoreError;
+use filegate_core::domain::{AuditQuery, AuditRecord, TenantId};
+use filegate_core::ports::AuditLog;
+use sqlx::Sqlite;
+
+use super::SqliteStore;
+use crate::audit::{AuditRow, audit_insert, audit_listing};
+use crate::errors::store_err;
+
+#[async_trait::async_trait]
+impl AuditLog for SqliteStore {
+    async fn append(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        audit_insert::<Sqlite>(record, "")?
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn list(&self, tenant: &TenantId, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        audit_listing::<Sqlite>(tenant, query)
+            .build_query_as::<AuditRow>()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(AuditRecord::try_from)
+            .collect()
+    }
+}
