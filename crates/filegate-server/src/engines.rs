@@ -89,19 +89,18 @@ impl Engines {
             Arc<dyn JobQueue>,
             Arc<dyn AuditLog>,
             Arc<dyn ExchangeStore>,
-        ) =
-            match scheme(config.database.as_deref()) {
-                None | Some("sqlite") => {
-                    let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql.clone(), sql.clone(), sql)
-                }
-                Some("postgres" | "postgresql") => {
-                    let url = config.database.as_deref().unwrap_or_default();
-                    let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg.clone(), pg.clone(), pg)
-                }
-                Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
-            };
+        ) = match scheme(config.database.as_deref()) {
+            None | Some("sqlite") => {
+                let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
+                (sql.clone(), sql.clone(), sql.clone(), sql)
+            }
+            Some("postgres" | "postgresql") => {
+                let url = config.database.as_deref().unwrap_or_default();
+                let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
+                (pg.clone(), pg.clone(), pg.clone(), pg)
+            }
+            Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
+        };
         let db = store.clone();
         probes.push(Probe::new("database", move || {
             let db = db.clone();

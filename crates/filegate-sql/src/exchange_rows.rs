@@ -2,9 +2,7 @@
 //! shared by both engines like `rows`.
 
 use filegate_core::StoreError;
-use filegate_core::domain::{
-    FileId, FileRequest, PassphraseVersion, RequestId, RequestParameters, RequestStatus,
-};
+use filegate_core::domain::{FileId, FileRequest, PassphraseVersion, RequestId, RequestParameters, RequestStatus};
 use sqlx::FromRow;
 
 use crate::errors::bad_row;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BucketName, ContentType, Decryption, ETag, Encryption, FileId, FileStatus, Metadata, ObjectPath, RequestId, Sha256Hex,
-    TenantId,
+    BucketName, ContentType, Decryption, ETag, Encryption, FileId, FileStatus, Metadata, ObjectPath, RequestId,
+    Sha256Hex, TenantId,
 };
 
 /// How the bytes of a pending file are expected to arrive.

@@ -132,7 +132,11 @@ mod tests {
 
     #[test]
     fn statuses_parse_back() {
-        for s in [RequestStatus::Pending, RequestStatus::Fulfilled, RequestStatus::Cancelled] {
+        for s in [
+            RequestStatus::Pending,
+            RequestStatus::Fulfilled,
+            RequestStatus::Cancelled,
+        ] {
             assert_eq!(s.as_str().parse::<RequestStatus>().unwrap(), s);
         }
         assert!("open".parse::<RequestStatus>().is_err());

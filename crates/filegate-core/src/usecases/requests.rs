@@ -75,7 +75,10 @@ pub async fn list(
     principal.require(Permission::Exchange)?;
     let limit = limit.unwrap_or(100);
     if !(1..=MAX_LIST).contains(&limit) {
-        return Err(Error::invalid("invalid-query", format!("limit must be 1 to {MAX_LIST}")));
+        return Err(Error::invalid(
+            "invalid-query",
+            format!("limit must be 1 to {MAX_LIST}"),
+        ));
     }
     Ok(services
         .exchange

@@ -144,7 +144,10 @@ async fn a_file_encrypted_with_the_current_passphrase_is_stored_as_its_plaintext
     assert_eq!(file.content_type, "text/csv");
     let decryption = file.processing.decryption.expect("decryption recorded");
     assert_eq!((decryption.passphrase_version, decryption.old_passphrase), (1, false));
-    assert!(content_of(&exchange, &file.id).await == plaintext, "the plaintext comes back");
+    assert!(
+        content_of(&exchange, &file.id).await == plaintext,
+        "the plaintext comes back"
+    );
     assert_eq!(
         objects_of(&app, &file.id),
         vec![format!("{}.plain", file.id)],
@@ -256,7 +259,10 @@ async fn garbage_a_wrong_passphrase_or_a_key_file_fail_with_cannot_decrypt() {
     let mut truncated = age_encrypt(&current.passphrase, &pattern(200_000, 4));
     truncated.truncate(truncated.len() - 1000);
     let damaged = assert_cannot_decrypt(&app, &exchange, "truncated.bin", truncated).await;
-    assert!(damaged.contains("damaged") || damaged.contains("truncated"), "{damaged}");
+    assert!(
+        damaged.contains("damaged") || damaged.contains("truncated"),
+        "{damaged}"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +356,9 @@ async fn an_encrypted_upload_needs_a_bucket_that_decrypts_and_a_known_scheme() {
         err(400, "invalid-encryption")
     );
     // A plain upload in a bucket that decrypts passes through untouched.
-    let file = app.ready_file(&exchange, "exchange", "plain.txt", b"not encrypted").await;
+    let file = app
+        .ready_file(&exchange, "exchange", "plain.txt", b"not encrypted")
+        .await;
     assert_eq!(file.processing.decryption, None);
     assert!(content_of(&exchange, &file.id).await == b"not encrypted"[..]);
 }
@@ -365,11 +373,23 @@ async fn only_exchange_clients_and_admins_read_the_passphrase_and_only_admins_ro
     assert_eq!(api_error(writer.exchange_passphrase().await), err(403, "forbidden"));
     assert_eq!(api_error(app.anonymous.exchange_passphrase().await).0, 401);
     let v1 = exchange.exchange_passphrase().await.expect("exchange reads");
-    assert_eq!(app.client.exchange_passphrase().await.expect("admin reads").passphrase, v1.passphrase);
+    assert_eq!(
+        app.client.exchange_passphrase().await.expect("admin reads").passphrase,
+        v1.passphrase
+    );
 
-    assert_eq!(api_error(exchange.rotate_exchange_passphrase().await), err(403, "forbidden"));
-    assert_eq!(api_error(writer.rotate_exchange_passphrase().await), err(403, "forbidden"));
-    assert_eq!(api_error(exchange.exchange_passphrase_history().await), err(403, "forbidden"));
+    assert_eq!(
+        api_error(exchange.rotate_exchange_passphrase().await),
+        err(403, "forbidden")
+    );
+    assert_eq!(
+        api_error(writer.rotate_exchange_passphrase().await),
+        err(403, "forbidden")
+    );
+    assert_eq!(
+        api_error(exchange.exchange_passphrase_history().await),
+        err(403, "forbidden")
+    );
     app.client.rotate_exchange_passphrase().await.expect("admin rotates");
 
     // The history shows every version and who made it, never a secret.
@@ -391,7 +411,15 @@ async fn only_exchange_clients_and_admins_read_the_passphrase_and_only_admins_ro
     assert_ne!(theirs.passphrase, v1.passphrase);
     let ours = exchange.exchange_passphrase().await.expect("ours");
     assert_ne!(theirs.passphrase, ours.passphrase);
-    assert_eq!(other.exchange_passphrase_history().await.expect("their history").items.len(), 1);
+    assert_eq!(
+        other
+            .exchange_passphrase_history()
+            .await
+            .expect("their history")
+            .items
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -403,7 +431,9 @@ async fn passphrases_are_not_stored_in_clear() {
     let wal = std::fs::read(app.data_dir.path().join("filegate.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
         assert!(
-            !bytes.windows(v1.passphrase.len()).any(|w| w == v1.passphrase.as_bytes()),
+            !bytes
+                .windows(v1.passphrase.len())
+                .any(|w| w == v1.passphrase.as_bytes()),
             "the passphrase is in the database in clear"
         );
     }

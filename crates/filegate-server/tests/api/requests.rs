@@ -65,9 +65,20 @@ async fn a_request_is_fulfilled_once_when_its_file_is_ready() {
     let fulfilled = exchange.get_file_request(&created.id).await.expect("get");
     assert_eq!(fulfilled.status, "fulfilled");
     assert_eq!(fulfilled.file_id.as_deref(), Some(file.id.as_str()));
-    assert!(exchange.list_file_requests(Some("pending")).await.expect("pending").items.is_empty());
+    assert!(
+        exchange
+            .list_file_requests(Some("pending"))
+            .await
+            .expect("pending")
+            .items
+            .is_empty()
+    );
     assert_eq!(
-        exchange.list_file_requests(Some("fulfilled")).await.expect("fulfilled").items,
+        exchange
+            .list_file_requests(Some("fulfilled"))
+            .await
+            .expect("fulfilled")
+            .items,
         vec![fulfilled.clone()]
     );
     let announced = events.of_kind("request.fulfilled");
@@ -117,19 +128,28 @@ async fn an_encrypted_upload_fulfils_its_request_and_a_failed_one_does_not() {
         .expect("upload");
     app.run_jobs().await;
     assert_eq!(exchange.file_status(&failed.id).await.expect("status").status, "failed");
-    assert_eq!(exchange.get_file_request(&wanted.id).await.expect("get").status, "pending");
+    assert_eq!(
+        exchange.get_file_request(&wanted.id).await.expect("get").status,
+        "pending"
+    );
 
     let good = CreateUpload {
         request_id: Some(wanted.id.clone()),
         ..crate::exchange::encrypted_upload("good.csv")
     };
     let file = exchange
-        .upload(good, UploadSource::Bytes(Bytes::from(age_encrypt(&passphrase, b"a,b\n"))))
+        .upload(
+            good,
+            UploadSource::Bytes(Bytes::from(age_encrypt(&passphrase, b"a,b\n"))),
+        )
         .await
         .expect("upload");
     app.run_jobs().await;
     let request = exchange.get_file_request(&wanted.id).await.expect("get");
-    assert_eq!((request.status.as_str(), request.file_id.as_deref()), ("fulfilled", Some(file.id.as_str())));
+    assert_eq!(
+        (request.status.as_str(), request.file_id.as_deref()),
+        ("fulfilled", Some(file.id.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -143,7 +163,14 @@ async fn admins_cancel_pending_requests_and_bad_request_ids_are_refused() {
         api_error(app.client.cancel_file_request(&created.id).await),
         err(409, "request-not-pending")
     );
-    assert!(exchange.list_file_requests(Some("pending")).await.expect("list").items.is_empty());
+    assert!(
+        exchange
+            .list_file_requests(Some("pending"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     assert_eq!(exchange.list_file_requests(None).await.expect("all").items.len(), 1);
 
     let upload = |id: &str| CreateUpload {
@@ -182,8 +209,14 @@ async fn requests_are_admin_made_exchange_read_and_tenant_scoped() {
     let exchange = app.client_as("default", "exchange");
     let reader = app.client_as("default", "reader");
     let writer = app.client_as("default", "writer");
-    assert_eq!(api_error(exchange.create_file_request(&extraction()).await), err(403, "forbidden"));
-    assert_eq!(api_error(writer.create_file_request(&extraction()).await), err(403, "forbidden"));
+    assert_eq!(
+        api_error(exchange.create_file_request(&extraction()).await),
+        err(403, "forbidden")
+    );
+    assert_eq!(
+        api_error(writer.create_file_request(&extraction()).await),
+        err(403, "forbidden")
+    );
     assert_eq!(api_error(reader.list_file_requests(None).await), err(403, "forbidden"));
 
     let not_an_object = CreateFileRequest {
@@ -206,14 +239,20 @@ async fn requests_are_admin_made_exchange_read_and_tenant_scoped() {
     let ours = app.client.create_file_request(&extraction()).await.expect("create");
     let other = app.tenant("hospital-b").await;
     assert_eq!(api_error(other.get_file_request(&ours.id).await), err(404, "not-found"));
-    assert_eq!(api_error(other.cancel_file_request(&ours.id).await), err(404, "not-found"));
+    assert_eq!(
+        api_error(other.cancel_file_request(&ours.id).await),
+        err(404, "not-found")
+    );
     assert!(other.list_file_requests(None).await.expect("theirs").items.is_empty());
     let theirs = app.client_as("hospital-b", "writer");
     let upload = CreateUpload {
         size: 3,
         ..against(&ours.id, "x.csv")
     };
-    assert_eq!(api_error(theirs.create_upload(&upload).await), err(400, "unknown-request"));
+    assert_eq!(
+        api_error(theirs.create_upload(&upload).await),
+        err(400, "unknown-request")
+    );
     assert_eq!(
         app.client.get_file_request(&ours.id).await.expect("still ours").status,
         "pending"

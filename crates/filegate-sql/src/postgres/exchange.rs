@@ -15,7 +15,11 @@ use crate::rows::{micros, to_json};
 #[async_trait::async_trait]
 impl ExchangeStore for PostgresStore {
     async fn passphrases(&self, tenant: &TenantId) -> Result<Vec<PassphraseVersion>, StoreError> {
-        sqlx::query_as::<_, PassphraseRow>(concat!("SELECT ", passphrase_columns!(), " FROM exchange_passphrases WHERE tenant = $1 ORDER BY version DESC"))
+        sqlx::query_as::<_, PassphraseRow>(concat!(
+            "SELECT ",
+            passphrase_columns!(),
+            " FROM exchange_passphrases WHERE tenant = $1 ORDER BY version DESC"
+        ))
         .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await
@@ -75,7 +79,11 @@ impl ExchangeStore for PostgresStore {
     }
 
     async fn get_request(&self, tenant: &TenantId, id: RequestId) -> Result<Option<FileRequest>, StoreError> {
-        sqlx::query_as::<_, RequestRow>(concat!("SELECT ", request_columns!(), " FROM file_requests WHERE tenant = $1 AND id = $2"))
+        sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM file_requests WHERE tenant = $1 AND id = $2"
+        ))
         .bind(tenant.as_str())
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -91,8 +99,12 @@ impl ExchangeStore for PostgresStore {
         status: Option<RequestStatus>,
         limit: u32,
     ) -> Result<Vec<FileRequest>, StoreError> {
-        sqlx::query_as::<_, RequestRow>(concat!("SELECT ", request_columns!(), " FROM file_requests WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) \
-             ORDER BY created_at, id LIMIT $3"))
+        sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM file_requests WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) \
+             ORDER BY created_at, id LIMIT $3"
+        ))
         .bind(tenant.as_str())
         .bind(status.map(status_str))
         .bind(i64::from(limit))
@@ -127,8 +139,11 @@ impl ExchangeStore for PostgresStore {
             Some("pending") => {}
             Some(other) => return Err(request_conflict(id, other)),
         }
-        let row = sqlx::query_as::<_, RequestRow>(concat!("UPDATE file_requests SET status = $1, file_id = $2, updated_at = $3 WHERE tenant = $4 AND id = $5 \
-             RETURNING ", request_columns!()))
+        let row = sqlx::query_as::<_, RequestRow>(concat!(
+            "UPDATE file_requests SET status = $1, file_id = $2, updated_at = $3 WHERE tenant = $4 AND id = $5 \
+             RETURNING ",
+            request_columns!()
+        ))
         .bind(status_str(to))
         .bind(file_id.map(|f| f.to_string()))
         .bind(micros(at))

@@ -15,7 +15,11 @@ use crate::rows::{micros, to_json};
 #[async_trait::async_trait]
 impl ExchangeStore for SqliteStore {
     async fn passphrases(&self, tenant: &TenantId) -> Result<Vec<PassphraseVersion>, StoreError> {
-        sqlx::query_as::<_, PassphraseRow>(concat!("SELECT ", passphrase_columns!(), " FROM exchange_passphrases WHERE tenant = ? ORDER BY version DESC"))
+        sqlx::query_as::<_, PassphraseRow>(concat!(
+            "SELECT ",
+            passphrase_columns!(),
+            " FROM exchange_passphrases WHERE tenant = ? ORDER BY version DESC"
+        ))
         .bind(tenant.as_str())
         .fetch_all(&self.reader)
         .await
@@ -76,7 +80,11 @@ impl ExchangeStore for SqliteStore {
     }
 
     async fn get_request(&self, tenant: &TenantId, id: RequestId) -> Result<Option<FileRequest>, StoreError> {
-        sqlx::query_as::<_, RequestRow>(concat!("SELECT ", request_columns!(), " FROM file_requests WHERE tenant = ? AND id = ?"))
+        sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM file_requests WHERE tenant = ? AND id = ?"
+        ))
         .bind(tenant.as_str())
         .bind(id.to_string())
         .fetch_optional(&self.reader)
@@ -92,8 +100,12 @@ impl ExchangeStore for SqliteStore {
         status: Option<RequestStatus>,
         limit: u32,
     ) -> Result<Vec<FileRequest>, StoreError> {
-        sqlx::query_as::<_, RequestRow>(concat!("SELECT ", request_columns!(), " FROM file_requests WHERE tenant = ? AND (? IS NULL OR status = ?) \
-             ORDER BY created_at, id LIMIT ?"))
+        sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM file_requests WHERE tenant = ? AND (? IS NULL OR status = ?) \
+             ORDER BY created_at, id LIMIT ?"
+        ))
         .bind(tenant.as_str())
         .bind(status.map(status_str))
         .bind(status.map(status_str))
@@ -127,8 +139,11 @@ impl ExchangeStore for SqliteStore {
             Some("pending") => {}
             Some(other) => return Err(request_conflict(id, other)),
         }
-        let row = sqlx::query_as::<_, RequestRow>(concat!("UPDATE file_requests SET status = ?, file_id = ?, updated_at = ? WHERE tenant = ? AND id = ? \
-             RETURNING ", request_columns!()))
+        let row = sqlx::query_as::<_, RequestRow>(concat!(
+            "UPDATE file_requests SET status = ?, file_id = ?, updated_at = ? WHERE tenant = ? AND id = ? \
+             RETURNING ",
+            request_columns!()
+        ))
         .bind(status_str(to))
         .bind(file_id.map(|f| f.to_string()))
         .bind(micros(at))

@@ -102,7 +102,14 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
     let job = NewJob::now(Job::PublishEvent { event });
     let at = now() + secs(5);
     let fulfilled = exchange
-        .close_request(&a, r1.id, RequestStatus::Fulfilled, Some(file.id), at, std::slice::from_ref(&job))
+        .close_request(
+            &a,
+            r1.id,
+            RequestStatus::Fulfilled,
+            Some(file.id),
+            at,
+            std::slice::from_ref(&job),
+        )
         .await
         .unwrap();
     assert_eq!(fulfilled.status, RequestStatus::Fulfilled);
@@ -115,7 +122,14 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
 
     // Closing again, or from another tenant, changes nothing and enqueues nothing.
     let again = exchange
-        .close_request(&a, r1.id, RequestStatus::Cancelled, None, now(), std::slice::from_ref(&job))
+        .close_request(
+            &a,
+            r1.id,
+            RequestStatus::Cancelled,
+            None,
+            now(),
+            std::slice::from_ref(&job),
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let other = exchange

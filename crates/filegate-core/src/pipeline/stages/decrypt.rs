@@ -42,9 +42,7 @@ impl Stage for Decrypt {
             return Ok(());
         }
         let services = ctx.services;
-        let candidates = exchange::candidates(services, &ctx.file.tenant)
-            .await
-            .map_err(retry)?;
+        let candidates = exchange::candidates(services, &ctx.file.tenant).await.map_err(retry)?;
         let Some(newest) = candidates.first().map(|(v, _)| *v) else {
             return Err(cannot("the tenant has no exchange passphrase yet"));
         };
@@ -59,7 +57,9 @@ impl Stage for Decrypt {
                 flag.store(true, Ordering::SeqCst);
                 e
             }),
-            Err(StoreError::NotFound) => return Err(StageError::Fail("the uploaded bytes are missing from storage".into())),
+            Err(StoreError::NotFound) => {
+                return Err(StageError::Fail("the uploaded bytes are missing from storage".into()));
+            }
             Err(e) => return Err(e.into()),
         };
         // Binary only: age's armored reader spins forever on some short inputs (age 0.12),
@@ -69,7 +69,11 @@ impl Stage for Decrypt {
             Err(_) if source_failed.load(Ordering::SeqCst) => {
                 return Err(StageError::Retry(anyhow::anyhow!("reading the ciphertext failed")));
             }
-            Err(e) => return Err(cannot(&format!("not a binary age file ({e}); armored files (age -a) are refused"))),
+            Err(e) => {
+                return Err(cannot(&format!(
+                    "not a binary age file ({e}); armored files (age -a) are refused"
+                )));
+            }
         };
         if !decryptor.is_scrypt() {
             return Err(cannot("the age file is not encrypted with a passphrase (age -p)"));
@@ -236,4 +240,3 @@ impl age::Identity for Versions {
         last
     }
 }
-
