@@ -28,6 +28,12 @@ pub struct FileView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// `age` when the upload arrived encrypted (the file now holds the plaintext).
+    #[serde(default)]
+    pub encryption: Option<String>,
+    /// The file request this upload answers.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -38,6 +44,17 @@ pub struct ProcessingView {
     pub image: Option<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub thumbnails: Vec<serde_json::Value>,
+    /// Set once an encrypted upload was decrypted.
+    #[serde(default)]
+    pub decryption: Option<DecryptionView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DecryptionView {
+    /// The exchange passphrase version that opened the file.
+    pub passphrase_version: u32,
+    /// A newer version existed: the use was audited and alerted.
+    pub old_passphrase: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

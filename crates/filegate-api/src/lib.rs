@@ -5,15 +5,19 @@
 mod admin;
 mod audit;
 mod errors;
+mod exchange;
 mod files;
 mod ops;
+mod requests;
 mod uploads;
 mod webhooks;
 
 pub use admin::*;
 pub use audit::*;
 pub use errors::*;
+pub use exchange::*;
 pub use files::*;
 pub use ops::*;
+pub use requests::*;
 pub use uploads::*;
 pub use webhooks::*;

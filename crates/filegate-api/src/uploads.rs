@@ -31,6 +31,13 @@ pub struct CreateUpload {
     /// A browser form POST instead of a PUT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<bool>,
+    /// `age`: the bytes are an age file encrypted with the tenant's exchange passphrase
+    /// (`GET /v1/exchange/passphrase`); the bucket must run the `decrypt` stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
+    /// The file request (`GET /v1/requests`) this upload answers; it must be pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -35,6 +35,7 @@
 mod admin;
 mod audit;
 mod error;
+mod exchange;
 mod files;
 mod ops;
 mod response;

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod pipeline;
 pub mod ports;
+pub mod sealer;
 pub mod usecases;
 
 pub use error::{Error, Result, StoreError};

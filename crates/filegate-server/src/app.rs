@@ -47,6 +47,8 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         thumbnail_sizes: config.pipeline.thumbnail_sizes()?,
         image_limits: config.pipeline.image_limits(),
         max_thumbnail_source: config.pipeline.max_thumbnail_source,
+        // Past 22 one crafted header costs 4 GiB and a minute per version: never.
+        max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
         ..Settings::default()
     })
 }

@@ -44,6 +44,24 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub smtp: SmtpConfig,
     pub alerts: AlertsConfig,
+    pub exchange: ExchangeConfig,
+}
+
+/// Exchange passphrases and the `decrypt` stage (seed 000).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// The largest scrypt work factor (log2 N) accepted in an age file's header, at most 22.
+    /// 18 is what `age -p` writes (256 MiB and about a second per passphrase version tried).
+    pub max_scrypt_work_factor: u8,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            max_scrypt_work_factor: 18,
+        }
+    }
 }
 
 /// A secret in the config: never printed.
@@ -275,6 +293,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             smtp: SmtpConfig::default(),
             alerts: AlertsConfig::default(),
+            exchange: ExchangeConfig::default(),
         }
     }
 }

@@ -25,9 +25,10 @@ use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::{
-    AuditLog, BlobStore, EventSink, JobQueue, LogMailer, LogSink, Mailer, MetadataStore, NotificationStore, RateLimiter,
-    Scanner,
+    AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
+    NotificationStore, RateLimiter, Scanner,
 };
+use filegate_core::sealer::Sealer;
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, Settings};
@@ -44,15 +45,36 @@ pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
 /// Key-derivation label of the local store's URL signatures.
 pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
+/// Key-derivation label of the key sealing exchange passphrases at rest: changing it (or the
+/// deployment secret) makes the stored passphrases unreadable.
+pub const EXCHANGE_KEY_PURPOSE: &str = "filegate/exchange/v1";
 
 /// The ports the database engine implements: metadata, the job queue (the outbox), the audit
 /// trail, and the webhook and alert tables.
-type DatabaseEngines = (
-    Arc<dyn MetadataStore>,
-    Arc<dyn JobQueue>,
-    Arc<dyn AuditLog>,
-    Arc<dyn NotificationStore>,
-);
+/// The ports the database serves: one SQLite file or one PostgreSQL database holds them
+/// all, so that a state change and the work it causes commit together.
+struct DatabasePorts {
+    store: Arc<dyn MetadataStore>,
+    queue: Arc<dyn JobQueue>,
+    audit: Arc<dyn AuditLog>,
+    notifications: Arc<dyn NotificationStore>,
+    exchange: Arc<dyn ExchangeStore>,
+}
+
+impl DatabasePorts {
+    fn of<S>(db: Arc<S>) -> Self
+    where
+        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore,
+    {
+        Self {
+            store: db.clone(),
+            queue: db.clone(),
+            audit: db.clone(),
+            notifications: db.clone(),
+            exchange: db,
+        }
+    }
+}
 
 type PingFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
@@ -99,19 +121,20 @@ impl Engines {
     pub async fn open(config: &Config, secret: &Secret, settings: Settings) -> anyhow::Result<Self> {
         let mut probes = Vec::new();
 
-        let (store, database_queue, audit, notification_store): DatabaseEngines =
-            match scheme(config.database.as_deref()) {
-                None | Some("sqlite") => {
-                    let sql = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
-                    (sql.clone(), sql.clone(), sql.clone(), sql)
-                }
-                Some("postgres" | "postgresql") => {
-                    let url = config.database.as_deref().unwrap_or_default();
-                    let pg = Arc::new(PostgresStore::connect(url).await.context("database")?);
-                    (pg.clone(), pg.clone(), pg.clone(), pg)
-                }
-                Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
-            };
+        let DatabasePorts {
+            store,
+            queue: database_queue,
+            audit,
+            notifications: notification_store,
+            exchange,
+        } = match scheme(config.database.as_deref()) {
+            None | Some("sqlite") => DatabasePorts::of(Arc::new(SqliteStore::open(&sqlite_path(config)?).await?)),
+            Some("postgres" | "postgresql") => {
+                let url = config.database.as_deref().unwrap_or_default();
+                DatabasePorts::of(Arc::new(PostgresStore::connect(url).await.context("database")?))
+            }
+            Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
+        };
         let db = store.clone();
         probes.push(Probe::new("database", move || {
             let db = db.clone();
@@ -213,6 +236,8 @@ impl Engines {
             scanner,
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
+            exchange,
+            sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),
         };
         Ok(Self {
             services,

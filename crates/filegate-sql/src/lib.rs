@@ -11,6 +11,7 @@
 
 mod audit;
 mod errors;
+mod exchange_rows;
 mod listing;
 mod postgres;
 mod rows;

@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, JobId, ObjectPath, Role,
-    Sha256Hex, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, JobId,
+    ObjectPath, RequestId, Role, Sha256Hex, Tenant, TenantId,
 };
 use filegate_core::ports::{ClaimedJob, Job};
 use sqlx::query::Query;
@@ -26,7 +26,7 @@ macro_rules! file_columns {
         "id, tenant, bucket, path, size, content_type, declared_sha256, sha256, etag, status, status_reason, \
          previous_status, owner, external_id, CAST(metadata AS TEXT) AS metadata, \
          CAST(processing AS TEXT) AS processing, download_count, blob_key, CAST(upload AS TEXT) AS upload, \
-         upload_expires_at, created_at, updated_at, deleted_at, purge_after, change_seq"
+         upload_expires_at, created_at, updated_at, deleted_at, purge_after, change_seq, encryption, request_id"
     };
 }
 pub(crate) use file_columns;
@@ -39,7 +39,7 @@ pub(crate) fn time(what: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| bad_row(what, format!("timestamp {v} out of range")))
 }
 
-fn opt_time(what: &str, v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(crate) fn opt_time(what: &str, v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
     v.map(|v| time(what, v)).transpose()
 }
 
@@ -51,7 +51,7 @@ fn to_u64(what: &str, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| bad_row(what, format!("negative value {v}")))
 }
 
-fn uuid(what: &str, s: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn uuid(what: &str, s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| bad_row(what, e))
 }
 
@@ -59,7 +59,7 @@ pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, 
     serde_json::to_string(v).map_err(|e| unstorable(what, e))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| bad_row(what, e))
 }
 
@@ -67,7 +67,7 @@ fn status(what: &str, s: &str) -> Result<FileStatus, StoreError> {
     s.parse().map_err(|_| bad_row(what, format!("unknown status {s:?}")))
 }
 
-fn tenant_id(s: &str) -> Result<TenantId, StoreError> {
+pub(crate) fn tenant_id(s: &str) -> Result<TenantId, StoreError> {
     TenantId::parse(s).map_err(|e| bad_row("tenant id", e))
 }
 
@@ -180,6 +180,8 @@ pub(crate) struct FileRow {
     deleted_at: Option<i64>,
     purge_after: Option<i64>,
     change_seq: i64,
+    encryption: Option<String>,
+    request_id: Option<String>,
 }
 
 impl TryFrom<FileRow> for FileRecord {
@@ -221,6 +223,14 @@ impl TryFrom<FileRow> for FileRecord {
             deleted_at: opt_time("file.deleted_at", r.deleted_at)?,
             purge_after: opt_time("file.purge_after", r.purge_after)?,
             change_seq: r.change_seq,
+            encryption: r
+                .encryption
+                .map(|e| Encryption::parse(&e).map_err(|err| bad_row("file.encryption", err)))
+                .transpose()?,
+            request_id: r
+                .request_id
+                .map(|id| uuid("file.request_id", &id).map(RequestId::from_uuid))
+                .transpose()?,
         })
     }
 }
@@ -253,6 +263,8 @@ pub(crate) struct FileValues<'a> {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub purge_after: Option<i64>,
+    pub encryption: Option<&'static str>,
+    pub request_id: Option<String>,
 }
 
 impl<'a> FileValues<'a> {
@@ -284,6 +296,8 @@ impl<'a> FileValues<'a> {
             updated_at: micros(f.updated_at),
             deleted_at: f.deleted_at.map(micros),
             purge_after: f.purge_after.map(micros),
+            encryption: f.encryption.map(Encryption::as_str),
+            request_id: f.request_id.map(|id| id.to_string()),
         })
     }
 
@@ -292,7 +306,8 @@ impl<'a> FileValues<'a> {
     /// 7 content_type, 8 content_essence, 9 declared_sha256, 10 sha256, 11 etag, 12 status,
     /// 13 status_reason, 14 previous_status, 15 owner, 16 external_id, 17 metadata,
     /// 18 processing, 19 download_count, 20 blob_key, 21 upload, 22 upload_expires_at,
-    /// 23 created_at, 24 updated_at, 25 deleted_at, 26 purge_after, 27 change_seq.
+    /// 23 created_at, 24 updated_at, 25 deleted_at, 26 purge_after, 27 change_seq,
+    /// 28 encryption, 29 request_id.
     pub fn bind<'q, DB>(
         &self,
         query: Query<'q, DB, <DB as Database>::Arguments>,
@@ -333,6 +348,8 @@ impl<'a> FileValues<'a> {
             .bind(self.deleted_at)
             .bind(self.purge_after)
             .bind(change_seq)
+            .bind(self.encryption)
+            .bind(self.request_id.as_deref())
     }
 }
 

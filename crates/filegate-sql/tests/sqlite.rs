@@ -32,19 +32,21 @@ macro_rules! contract_tests {
 
 contract::scenarios!(contract_tests);
 
-macro_rules! notification_tests {
+contract::notification_scenarios!(contract_tests);
+
+macro_rules! exchange_contract_tests {
     ($($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let (_dir, store) = open().await;
-                contract::$name(store.clone(), store).await;
+                contract::$name(store.clone(), store.clone(), store).await;
             }
         )*
     };
 }
 
-contract::notification_scenarios!(notification_tests);
+contract::exchange_scenarios!(exchange_contract_tests);
 
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{BucketName, ContentType, ETag, FileId, FileStatus, Metadata, ObjectPath, Sha256Hex, TenantId};
+use super::{
+    BucketName, ContentType, Decryption, ETag, Encryption, FileId, FileStatus, Metadata, ObjectPath, RequestId,
+    Sha256Hex, TenantId,
+};
 
 /// How the bytes of a pending file are expected to arrive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +37,8 @@ pub struct Processing {
     pub sniffed_type: Option<String>,
     pub image: Option<serde_json::Value>,
     pub thumbnails: Vec<serde_json::Value>,
+    /// Set when the `decrypt` stage opened an encrypted upload.
+    pub decryption: Option<Decryption>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +77,11 @@ pub struct FileRecord {
     pub purge_after: Option<DateTime<Utc>>,
     /// Position in the tenant's change feed; assigned by the store on every write.
     pub change_seq: i64,
+    /// How the uploaded bytes are encrypted; the `decrypt` stage replaces them with the
+    /// plaintext.
+    pub encryption: Option<Encryption>,
+    /// The file request this upload answers; fulfilled when the file is `ready`.
+    pub request_id: Option<RequestId>,
 }
 
 /// What a new file is created from; everything else starts empty.
@@ -89,6 +99,8 @@ pub struct NewFile {
     pub upload: UploadPlan,
     pub upload_expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    pub encryption: Option<Encryption>,
+    pub request_id: Option<RequestId>,
 }
 
 impl FileRecord {
@@ -120,6 +132,8 @@ impl FileRecord {
             deleted_at: None,
             purge_after: None,
             change_seq: 0,
+            encryption: new.encryption,
+            request_id: new.request_id,
         }
     }
 
@@ -156,6 +170,11 @@ pub fn thumbnail_key(blob_key: &str, size: u32) -> String {
     format!("{blob_key}.thumb-{size}")
 }
 
+/// Where the `decrypt` stage stores the plaintext of the encrypted blob at `blob_key`.
+pub fn plaintext_key(blob_key: &str) -> String {
+    format!("{blob_key}.plain")
+}
+
 /// The tenant and file a blob key was made for (the inverse of [`blob_key_for`]).
 pub fn parse_blob_key(key: &str) -> Option<(TenantId, FileId)> {
     let rest = key.strip_prefix("t/")?;
@@ -190,6 +209,8 @@ mod tests {
             declared_sha256: None,
             metadata: Metadata::default(),
             external_id: None,
+            encryption: None,
+            request_id: None,
             upload: UploadPlan::Put,
             upload_expires_at: Utc::now(),
             now: Utc::now(),

@@ -61,6 +61,9 @@ pub enum Permission {
     Administer,
     /// Manage tenants.
     Operate,
+    /// Read the exchange passphrase and the pending file requests (seed 000's partner
+    /// machines, and the tenant's admins).
+    Exchange,
 }
 
 /// An authenticated caller, scoped to one tenant.
@@ -102,6 +105,7 @@ impl Principal {
             Permission::Write => any(&[Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange]),
             Permission::Administer => any(&[Role::Admin, Role::Superadmin]),
             Permission::Operate => any(&[Role::Superadmin]),
+            Permission::Exchange => any(&[Role::Exchange, Role::Admin, Role::Superadmin]),
         }
     }
 
@@ -140,5 +144,9 @@ mod tests {
         assert!(!principal(&[Role::Admin]).may(Permission::Operate));
         assert!(principal(&[Role::Superadmin]).may(Permission::Operate));
         assert!(!principal(&[]).may(Permission::Read));
+        assert!(principal(&[Role::Exchange]).may(Permission::Exchange));
+        assert!(principal(&[Role::Admin]).may(Permission::Exchange));
+        assert!(!principal(&[Role::Writer]).may(Permission::Exchange));
+        assert!(!principal(&[Role::Exchange]).may(Permission::Administer));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod notify;
 mod process;
+mod ready;
 mod remove;
 pub mod stages;
 mod sweep;
@@ -24,7 +25,7 @@ use crate::usecases::Services;
 pub fn registry() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(stages::verify::Verify),
-        // decrypt goes here: before anything reads the content.
+        Box::new(stages::decrypt::Decrypt),
         Box::new(stages::hash::Hash),
         Box::new(stages::scan::Scan),
         Box::new(stages::sniff::Sniff),

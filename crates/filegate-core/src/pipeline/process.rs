@@ -4,12 +4,12 @@
 use chrono::Utc;
 use tracing::Instrument as _;
 
-use super::{Halt, StageContext, StageError, registry};
+use super::{Halt, StageContext, StageError, ready, registry};
 use crate::domain::{FileId, FileRecord, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
 use crate::usecases::audit::{self, Actor};
-use crate::usecases::outbox::save;
+use crate::usecases::outbox::{save, save_with};
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
 /// is left as it is, and a run cut off half-way simply runs again.
@@ -80,8 +80,14 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let Some(mut ready) = services.store.get_file(tenant, file_id).await? else {
         return Ok(());
     };
+    let previous_blob_key = ready.blob_key.clone();
     ready.sha256 = outcome.sha256;
     ready.processing = outcome.processing;
+    // `decrypt` replaces the bytes: the file now describes the plaintext.
+    ready.blob_key = outcome.blob_key;
+    ready.size = outcome.size;
+    ready.content_type = outcome.content_type;
+    ready.etag = outcome.etag;
     // The status change is the alert: `file.quarantined` goes out through the outbox in the
     // same transaction, to webhooks and the broker, like every status change.
     (ready.status, ready.status_reason) = match ctx.halt {
@@ -89,12 +95,14 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         Some(Halt::Quarantine { signature }) => (FileStatus::Quarantined, Some(signature.chars().take(500).collect())),
     };
     ready.updated_at = Utc::now();
-    match save(
+    let (work, events) = ready::follow_up(&ready, &previous_blob_key);
+    match save_with(
         services.store.as_ref(),
         FileStatus::Processing,
         &ready,
         &[FileStatus::Processing],
-        None,
+        work,
+        events,
     )
     .await
     {

@@ -211,6 +211,11 @@ impl Worker {
                 notify::deliver_webhook(&self.services, *webhook_id, event, claimed.attempt).await
             }
             Job::SendAlertEmail { event } => notify::send_alert_email(&self.services, event).await,
+            Job::FulfilRequest {
+                tenant,
+                request_id,
+                file_id,
+            } => crate::usecases::requests::fulfil(&self.services, tenant, *request_id, *file_id).await,
         }
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, TenantId, WebhookId};
+use crate::domain::{FileEvent, FileId, JobId, RequestId, TenantId, WebhookId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -36,6 +36,12 @@ pub enum Job {
     /// Email an alert (`alert.*`, `file.quarantined`) to the tenant's and the platform's
     /// alert recipients.
     SendAlertEmail { event: FileEvent },
+    /// Mark a file request fulfilled by a file that became `ready` (and announce it).
+    FulfilRequest {
+        tenant: TenantId,
+        request_id: RequestId,
+        file_id: FileId,
+    },
 }
 
 impl Job {
@@ -47,6 +53,7 @@ impl Job {
             Job::PublishEvent { .. } => "publish_event",
             Job::DeliverWebhook { .. } => "deliver_webhook",
             Job::SendAlertEmail { .. } => "send_alert_email",
+            Job::FulfilRequest { .. } => "fulfil_request",
         }
     }
 }

@@ -39,13 +39,12 @@ const ATTEMPTS: usize = 3;
 /// The hash to look for and the bucket to look in (`None`: the whole tenant), when this
 /// upload may be deduplicated at all.
 fn eligible<'a>(bucket: &'a Bucket, req: &'a NewUpload) -> Option<(&'a Sha256Hex, Option<&'a BucketName>)> {
-    // HOOK (encryption): an upload declared `"encryption": "age"` sends ciphertext, and the
-    // sha256 it declares is the ciphertext's. It must never be deduplicated: return `None`
-    // here for it (e.g. `if req.encryption.is_some() { return None; }`). And for it to serve
-    // as a *source* later, the decrypt stage must leave `sha256` as the hash of the bytes
-    // stored at `blob_key` (the plaintext it wrote), never the ciphertext hash completion
-    // may have recorded: otherwise a plain upload of those ciphertext bytes would be
-    // answered with the plaintext.
+    // An upload declared `"encryption": "age"` sends ciphertext, and the sha256 it declares is
+    // the ciphertext's: never deduplicated. (As a *source* an encrypted file is fine: the
+    // decrypt stage leaves `sha256` as the hash of the plaintext it stored at `blob_key`.)
+    if req.encryption.is_some() {
+        return None;
+    }
     let sha256 = req.sha256.as_ref()?;
     match bucket.policy.dedup {
         DedupScope::Off => None,
@@ -67,6 +66,8 @@ fn shared_record(principal: &Principal, req: &NewUpload, source: &FileRecord, no
         declared_sha256: req.sha256.clone(),
         metadata: req.metadata.clone(),
         external_id: req.external_id.clone(),
+        encryption: None,
+        request_id: req.request_id,
         upload: UploadPlan::Deduplicated { source: source.id },
         // Nothing to wait for: the bytes are there.
         upload_expires_at: now,

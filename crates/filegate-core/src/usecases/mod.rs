@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{AuditLog, BlobStore, EventSink, JobQueue, MetadataStore, Scanner};
+use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore, Scanner};
+use crate::sealer::Sealer;
 
 pub mod alerts;
 pub mod api_keys;
@@ -13,10 +14,12 @@ pub mod audit;
 pub mod buckets;
 pub mod dedup;
 pub mod downloads;
+pub mod exchange;
 pub mod files;
 pub mod images;
 pub mod notifications;
 pub mod proxied;
+pub mod requests;
 pub mod tenants;
 pub mod thumbnails;
 pub mod uploads;
@@ -43,6 +46,10 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
+    /// Exchange passphrases and file requests (seed 000), and the sealer that keeps the
+    /// passphrases encrypted at rest.
+    pub exchange: Arc<dyn ExchangeStore>,
+    pub sealer: Sealer,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -73,6 +80,10 @@ pub struct Settings {
     pub image_limits: filegate_media::ImageLimits,
     /// Largest stored image thumbnails are made from: it is read whole to be decoded.
     pub max_thumbnail_source: u64,
+    /// The largest scrypt work factor (log2 N) the `decrypt` stage accepts in an age header:
+    /// each unit doubles the CPU time and memory (18 = 256 MiB, what `age -p` writes), so a
+    /// crafted header cannot make a worker spend minutes and gigabytes.
+    pub max_scrypt_work_factor: u8,
 }
 
 impl Default for Settings {
@@ -90,6 +101,7 @@ impl Default for Settings {
             thumbnail_sizes: vec![256],
             image_limits: filegate_media::ImageLimits::default(),
             max_thumbnail_source: 64 * 1024 * 1024,
+            max_scrypt_work_factor: 18,
         }
     }
 }

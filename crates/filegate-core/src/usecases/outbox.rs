@@ -14,12 +14,23 @@ pub(crate) async fn save(
     expected: &[FileStatus],
     work: Option<Job>,
 ) -> Result<FileRecord, StoreError> {
-    let mut jobs = Vec::with_capacity(2);
-    if let Some(job) = work {
-        jobs.push(NewJob::now(job));
-    }
+    save_with(store, previous, next, expected, work.into_iter().collect(), Vec::new()).await
+}
+
+/// [`save`] with any number of jobs, and `events` besides the change's own (alerts that the
+/// change carries, so they are announced exactly when it commits, and once).
+pub(crate) async fn save_with(
+    store: &dyn MetadataStore,
+    previous: FileStatus,
+    next: &FileRecord,
+    expected: &[FileStatus],
+    work: Vec<Job>,
+    events: Vec<FileEvent>,
+) -> Result<FileRecord, StoreError> {
+    let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
     jobs.push(NewJob::now(Job::PublishEvent {
         event: FileEvent::of_change(previous, next),
     }));
+    jobs.extend(events.into_iter().map(|event| NewJob::now(Job::PublishEvent { event })));
     store.update_file(next, expected, &jobs).await
 }

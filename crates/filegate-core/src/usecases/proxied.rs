@@ -55,6 +55,8 @@ pub async fn upload(
         upload: UploadPlan::Proxied,
         upload_expires_at: now + chrono_duration(services.settings.upload_url_ttl),
         now,
+        encryption: None,
+        request_id: None,
     });
     record.etag = Some(meta.etag);
     let pending = services.store.insert_file(&record).await?;

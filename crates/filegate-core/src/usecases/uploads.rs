@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, buckets, chrono_duration, dedup, outbox, verify};
+use super::{Services, buckets, chrono_duration, dedup, outbox, requests, verify};
 use crate::domain::{
-    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission,
-    Principal, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath,
+    Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{Job, SignedRequest, UploadConstraints};
@@ -38,6 +38,10 @@ pub struct NewUpload {
     pub metadata: Metadata,
     pub external_id: Option<String>,
     pub transfer: Transfer,
+    /// The bytes will arrive encrypted (`decrypt` replaces them with the plaintext).
+    pub encryption: Option<Encryption>,
+    /// The file request this upload answers.
+    pub request_id: Option<RequestId>,
 }
 
 /// What the client does next.
@@ -88,6 +92,20 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     let settings = &services.settings;
     let bucket = buckets::get_for(services, principal, &req.bucket).await?;
     bucket.policy.admit(Some(req.size), &req.content_type)?;
+    // Refused rather than decrypted anyway: the bucket's stage list is the admin's pipeline,
+    // and a stage that is needed is never run (or skipped) silently.
+    if req.encryption.is_some() && !bucket.policy.stages.iter().any(|s| s == "decrypt") {
+        return Err(Error::invalid(
+            "decrypt-not-enabled",
+            format!(
+                "bucket {} does not run the decrypt stage; an admin adds \"decrypt\" to its stages",
+                bucket.name
+            ),
+        ));
+    }
+    if let Some(request_id) = req.request_id {
+        requests::require_pending(services, &principal.tenant, request_id).await?;
+    }
 
     // Before anything is prepared in storage (a multipart upload would be left behind).
     let now = Utc::now();
@@ -137,6 +155,8 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         upload: plan,
         upload_expires_at: expires_at,
         now,
+        encryption: req.encryption,
+        request_id: req.request_id,
     });
     let file = services.store.insert_file(&record).await?;
     let instructions = instructions_for(services, &file, expires_at)?;

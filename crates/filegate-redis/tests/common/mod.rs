@@ -231,5 +231,7 @@ pub fn pending_file(tenant: &TenantId, path: &str) -> FileRecord {
         upload: UploadPlan::Put,
         upload_expires_at: now + chrono::Duration::hours(1),
         now,
+        encryption: None,
+        request_id: None,
     })
 }

@@ -25,6 +25,7 @@ pub mod blob;
 pub mod body;
 pub mod content;
 pub mod error;
+pub mod exchange;
 pub mod extract;
 pub mod files;
 pub mod images;
@@ -35,6 +36,7 @@ pub mod pipe;
 pub mod proxied;
 pub mod rate_limit;
 pub mod request_id;
+pub mod requests;
 pub mod thumbnails;
 pub mod uploads;
 pub mod views;
@@ -68,6 +70,11 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(admin::buckets::get, admin::buckets::update))
         .routes(routes!(admin::api_keys::create, admin::api_keys::list))
         .routes(routes!(admin::api_keys::revoke))
+        .routes(routes!(exchange::passphrase))
+        .routes(routes!(exchange::rotate))
+        .routes(routes!(exchange::history))
+        .routes(routes!(requests::create, requests::list))
+        .routes(routes!(requests::get, requests::cancel))
         .routes(routes!(audit::list))
         .routes(routes!(admin::alerts::get, admin::alerts::put))
         .routes(routes!(webhooks::create, webhooks::list))

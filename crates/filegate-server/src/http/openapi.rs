@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(filegate_api::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "uploads"), (name = "files"), (name = "admin"), (name = "audit"), (name = "webhooks"), (name = "operations"), (name = "signed", description = "URLs signed by filegate for the local store"))
+    tags((name = "uploads"), (name = "files"), (name = "admin"), (name = "audit"), (name = "webhooks"), (name = "exchange"), (name = "requests"), (name = "operations"), (name = "signed", description = "URLs signed by filegate for the local store"))
 )]
 pub struct ApiDoc;
 

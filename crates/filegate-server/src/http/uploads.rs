@@ -8,7 +8,9 @@ use filegate_api::{
     CompleteItem, CompleteResult, CompleteUpload, CompleteUploads, CompletedPart, CompletedUploads, CreateUpload,
     FileView, ItemError, PartUrl, PartUrls, PartsRequest, UploadCreated, UploadInstructions,
 };
-use filegate_core::domain::{BucketName, ContentType, ETag, FileId, Metadata, ObjectPath, Sha256Hex};
+use filegate_core::domain::{
+    BucketName, ContentType, ETag, Encryption, FileId, Metadata, ObjectPath, RequestId, Sha256Hex,
+};
 use filegate_core::usecases::uploads::{self, Completion, Instructions, NewUpload, Transfer};
 use filegate_core::{Error, Result};
 
@@ -40,6 +42,15 @@ fn parse_new_upload(req: CreateUpload) -> Result<NewUpload> {
         metadata: Metadata::parse(req.metadata.unwrap_or_default())?,
         external_id: req.external_id.as_deref().map(uploads::parse_external_id).transpose()?,
         transfer,
+        encryption: req.encryption.as_deref().map(Encryption::parse).transpose()?,
+        request_id: req
+            .request_id
+            .as_deref()
+            .map(|id| {
+                RequestId::parse(id)
+                    .map_err(|_| Error::invalid("unknown-request", "request_id names no file request of this tenant"))
+            })
+            .transpose()?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Domain records rendered as API views.
 
-use filegate_api::{ApiKeyView, BucketView, FileView, ProcessingView, StatusView, TenantView};
+use filegate_api::{ApiKeyView, BucketView, DecryptionView, FileView, ProcessingView, StatusView, TenantView};
 use filegate_core::domain::{ApiKey, Bucket, DedupScope, FileRecord, Tenant};
 
 pub fn file(f: FileRecord) -> FileView {
@@ -24,11 +24,17 @@ pub fn file(f: FileRecord) -> FileView {
             sniffed_type: f.processing.sniffed_type,
             image: f.processing.image,
             thumbnails: f.processing.thumbnails,
+            decryption: f.processing.decryption.map(|d| DecryptionView {
+                passphrase_version: d.passphrase_version,
+                old_passphrase: d.old_passphrase,
+            }),
         },
         download_count: f.download_count,
         created_at: f.created_at,
         updated_at: f.updated_at,
         deleted_at: f.deleted_at,
+        encryption: f.encryption.map(|e| e.as_str().to_owned()),
+        request_id: f.request_id.map(|id| id.to_string()),
     }
 }
 

@@ -13,6 +13,13 @@ use crate::support::{json_of, raw};
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/uploads"),
     ("get", "/v1/audit"),
+    ("get", "/v1/exchange/passphrase"),
+    ("post", "/v1/admin/exchange/rotate"),
+    ("get", "/v1/admin/exchange/passphrases"),
+    ("post", "/v1/requests"),
+    ("get", "/v1/requests"),
+    ("get", "/v1/requests/{id}"),
+    ("delete", "/v1/requests/{id}"),
     ("post", "/v1/uploads/complete"),
     ("post", "/v1/uploads/{file_id}/parts"),
     ("post", "/v1/uploads/{file_id}/complete"),

@@ -10,6 +10,7 @@
 
 mod audit;
 mod dedup;
+mod exchange;
 mod files;
 mod queue;
 mod tenants;

@@ -17,9 +17,9 @@ pub(super) const INSERT_FILE: &str = concat!(
     "INSERT INTO files (id, tenant, bucket, path, name, size, content_type, content_essence, \
      declared_sha256, sha256, etag, status, status_reason, previous_status, owner, external_id, \
      metadata, processing, download_count, blob_key, upload, upload_expires_at, created_at, \
-     updated_at, deleted_at, purge_after, change_seq) \
+     updated_at, deleted_at, purge_after, change_seq, encryption, request_id) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) RETURNING ",
+     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) RETURNING ",
     file_columns!()
 );
 
@@ -88,7 +88,7 @@ impl SqliteStore {
                      status_reason = ?13, previous_status = ?14, owner = ?15, external_id = ?16, metadata = ?17, \
                      processing = ?18, blob_key = ?20, upload = ?21, \
                      upload_expires_at = ?22, updated_at = ?24, deleted_at = ?25, purge_after = ?26, \
-                     change_seq = ?27 \
+                     change_seq = ?27, encryption = ?28, request_id = ?29 \
                      WHERE tenant = ?2 AND id = ?1 RETURNING ",
                     file_columns!()
                 )),

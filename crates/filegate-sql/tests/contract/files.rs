@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use filegate_core::StoreError;
-use filegate_core::domain::{ETag, FileQuery, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex, UploadPlan};
+use filegate_core::domain::{
+    Decryption, ETag, Encryption, FileQuery, FileStatus, Metadata, ObjectPath, Processing, RequestId, Sha256Hex,
+    UploadPlan,
+};
 use filegate_core::ports::{Job, NewJob};
 
 use super::{Queue, Store, bname, bucket, ct, new_file, now, secs, tenant};
@@ -28,7 +31,13 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
         sniffed_type: Some("text/csv".into()),
         image: Some(serde_json::json!({"width": 10, "height": 20})),
         thumbnails: vec![serde_json::json!({"size": 64})],
+        decryption: Some(Decryption {
+            passphrase_version: 3,
+            old_passphrase: true,
+        }),
     };
+    f.encryption = Some(Encryption::Age);
+    f.request_id = Some(RequestId::new());
     f.download_count = 7;
     f.upload = UploadPlan::Multipart {
         upload_id: "u-1".into(),

@@ -9,6 +9,7 @@
 
 mod audit;
 mod blobs;
+mod exchange;
 mod feed;
 mod files;
 mod listing;
@@ -29,6 +30,7 @@ use filegate_core::ports::{JobQueue, MetadataStore};
 
 pub use audit::*;
 pub use blobs::*;
+pub use exchange::*;
 pub use feed::*;
 pub use files::*;
 pub use listing::*;
@@ -75,6 +77,19 @@ macro_rules! scenarios {
     };
 }
 pub(crate) use scenarios;
+
+/// Like [`scenarios`], for the scenarios that also take the engine's `ExchangeStore`.
+macro_rules! exchange_scenarios {
+    ($run:ident) => {
+        $run!(
+            passphrase_versions_are_added_in_order_and_retire_the_previous,
+            file_requests_are_listed_by_status_and_closed_once_with_their_jobs,
+        );
+    };
+}
+pub(crate) use exchange_scenarios;
+
+pub type Exchange = Arc<dyn filegate_core::ports::ExchangeStore>;
 
 pub type Store = Arc<dyn MetadataStore>;
 pub type Queue = Arc<dyn JobQueue>;
@@ -152,6 +167,8 @@ pub fn new_file(tenant: &TenantId, path: &str) -> FileRecord {
         deleted_at: None,
         purge_after: None,
         change_seq: 0,
+        encryption: None,
+        request_id: None,
     }
 }
 

@@ -6,6 +6,7 @@ use futures::TryStreamExt as _;
 use crate::domain::{Bucket, ByteRange, FileRecord};
 use crate::usecases::Services;
 
+pub mod decrypt;
 pub mod hash;
 pub mod index;
 pub mod metadata;

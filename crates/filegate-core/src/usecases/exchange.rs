@@ -1,0 +1,154 @@
+//! Exchange passphrases (seed 000): read the current one, rotate, list the history; and the
+//! versions the `decrypt` stage tries. Passphrases are generated here, stored sealed, and
+//! only ever shown by `current`.
+
+use chrono::{DateTime, Utc};
+
+use serde_json::json;
+
+use super::Services;
+use super::audit::{self, Actor};
+use crate::domain::{Passphrase, PassphraseVersion, Permission, Principal, TenantId};
+use crate::error::{Error, Result, StoreError};
+
+/// The current passphrase, as an exchange client receives it.
+#[derive(Debug, Clone)]
+pub struct CurrentPassphrase {
+    pub version: u32,
+    pub passphrase: Passphrase,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What authenticates a sealed passphrase: its tenant and version.
+fn seal_context(tenant: &TenantId, version: u32) -> String {
+    format!("filegate/exchange-passphrase/{tenant}/{version}")
+}
+
+fn unseal(services: &Services, v: &PassphraseVersion) -> Result<Passphrase> {
+    Passphrase::from_unsealed(services.sealer.open(&seal_context(&v.tenant, v.version), &v.sealed)?)
+}
+
+/// Adds the version after `newest` with a fresh passphrase. `None` when another process
+/// added that version first (the caller reads again).
+async fn add_next(
+    services: &Services,
+    tenant: &TenantId,
+    newest: Option<u32>,
+    created_by: &str,
+) -> Result<Option<PassphraseVersion>> {
+    let version = newest.map_or(Ok(1), |n| {
+        n.checked_add(1)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("passphrase versions exhausted")))
+    })?;
+    let passphrase = Passphrase::generate();
+    let row = PassphraseVersion {
+        tenant: tenant.clone(),
+        version,
+        sealed: services
+            .sealer
+            .seal(&seal_context(tenant, version), passphrase.expose().as_bytes())?,
+        created_at: Utc::now(),
+        created_by: created_by.to_owned(),
+        retired_at: None,
+    };
+    match services.exchange.add_passphrase(&row).await {
+        Ok(()) => Ok(Some(row)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The tenant's versions, newest first, creating version 1 on first use. Lazily rather than
+/// at tenant creation, so tenants that existed before this feature (and `default`) get one
+/// too, and tenants that never exchange files never hold a secret.
+async fn versions_or_first(services: &Services, tenant: &TenantId) -> Result<Vec<PassphraseVersion>> {
+    for _ in 0..3 {
+        let versions = services.exchange.passphrases(tenant).await?;
+        if !versions.is_empty() {
+            return Ok(versions);
+        }
+        if let Some(first) = add_next(services, tenant, None, "system").await? {
+            tracing::info!(tenant = %tenant, "first exchange passphrase created");
+            return Ok(vec![first]);
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "the first exchange passphrase could not be created"
+    )))
+}
+
+/// `GET /v1/exchange/passphrase`: the current passphrase (exchange clients and admins).
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn current(services: &Services, principal: &Principal) -> Result<CurrentPassphrase> {
+    principal.require(Permission::Exchange)?;
+    let versions = versions_or_first(services, &principal.tenant).await?;
+    let newest = versions
+        .first()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no passphrase version")))?;
+    let passphrase = unseal(services, newest)?;
+    // Recorded before the secret is handed out: no trail, no passphrase.
+    audit::record(
+        services,
+        &Actor::of(principal),
+        "exchange.passphrase_read",
+        None,
+        json!({ "version": newest.version }),
+    )
+    .await?;
+    tracing::info!(version = newest.version, "exchange passphrase read");
+    Ok(CurrentPassphrase {
+        version: newest.version,
+        passphrase,
+        created_at: newest.created_at,
+    })
+}
+
+/// `POST /v1/admin/exchange/rotate`: a new current version; the older ones keep decrypting
+/// (with an alert). Answers the new version without its secret.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn rotate(services: &Services, principal: &Principal) -> Result<PassphraseVersion> {
+    principal.require(Permission::Administer)?;
+    for _ in 0..3 {
+        let newest = services
+            .exchange
+            .passphrases(&principal.tenant)
+            .await?
+            .first()
+            .map(|v| v.version);
+        if let Some(added) = add_next(services, &principal.tenant, newest, &principal.subject).await? {
+            audit::record_change(
+                services,
+                &Actor::of(principal),
+                "exchange.passphrase_rotated",
+                None,
+                json!({ "version": added.version }),
+            )
+            .await;
+            tracing::info!(version = added.version, "exchange passphrase rotated");
+            return Ok(added);
+        }
+    }
+    Err(Error::conflict(
+        "conflict",
+        "another rotation is in progress; try again",
+    ))
+}
+
+/// `GET /v1/admin/exchange/passphrases`: every version, newest first, without secrets (the
+/// caller renders only the metadata).
+pub async fn history(services: &Services, principal: &Principal) -> Result<Vec<PassphraseVersion>> {
+    principal.require(Permission::Administer)?;
+    Ok(services.exchange.passphrases(&principal.tenant).await?)
+}
+
+/// The passphrases the `decrypt` stage tries, newest first. No version yet means nothing
+/// can have been encrypted with one: the list is empty.
+pub(crate) async fn candidates(services: &Services, tenant: &TenantId) -> Result<Vec<(u32, Passphrase)>> {
+    services
+        .exchange
+        .passphrases(tenant)
+        .await?
+        .iter()
+        .map(|v| Ok((v.version, unseal(services, v)?)))
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! File requests (seed 000's "pending special extraction"): admins create and cancel them,
+//! exchange clients list the pending ones and upload against one, and the pipeline fulfils
+//! a request when its file becomes `ready` (through `Job::FulfilRequest`, enqueued with the
+//! `ready` transition, so a crash never loses it).
+
+use chrono::{DateTime, Utc};
+
+use serde_json::json;
+
+use super::Services;
+use super::audit::{self, Actor};
+use crate::domain::{
+    FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
+};
+use crate::error::{Error, Result, StoreError};
+use crate::pipeline::StageError;
+use crate::ports::{Job, NewJob};
+
+/// Most requests one listing returns.
+pub const MAX_LIST: u32 = 500;
+
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub parameters: RequestParameters,
+    pub due_at: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
+/// `POST /v1/requests` (admin).
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn create(services: &Services, principal: &Principal, new: NewRequest) -> Result<FileRequest> {
+    principal.require(Permission::Administer)?;
+    // The stores keep microseconds: answer what a later read returns.
+    let micros = |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
+    let now = micros(Utc::now());
+    let new = NewRequest {
+        due_at: new.due_at.map(micros),
+        ..new
+    };
+    if new.due_at.is_some_and(|due| due < now) {
+        return Err(Error::invalid("invalid-due-at", "due_at is in the past"));
+    }
+    let request = FileRequest {
+        id: RequestId::new(),
+        tenant: principal.tenant.clone(),
+        parameters: new.parameters,
+        note: new.note,
+        status: RequestStatus::Pending,
+        due_at: new.due_at,
+        file_id: None,
+        created_by: principal.subject.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    services.exchange.create_request(&request).await?;
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "request.created",
+        None,
+        json!({ "request_id": request.id, "parameters": request.parameters.as_json(), "due_at": request.due_at }),
+    )
+    .await;
+    tracing::info!(request_id = %request.id, "file request created");
+    Ok(request)
+}
+
+/// `GET /v1/requests?status=` (exchange clients and admins), oldest first.
+pub async fn list(
+    services: &Services,
+    principal: &Principal,
+    status: Option<RequestStatus>,
+    limit: Option<u32>,
+) -> Result<Vec<FileRequest>> {
+    principal.require(Permission::Exchange)?;
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(Error::invalid(
+            "invalid-query",
+            format!("limit must be 1 to {MAX_LIST}"),
+        ));
+    }
+    Ok(services
+        .exchange
+        .list_requests(&principal.tenant, status, limit)
+        .await?)
+}
+
+/// `GET /v1/requests/{id}` (exchange clients and admins).
+pub async fn get(services: &Services, principal: &Principal, id: RequestId) -> Result<FileRequest> {
+    principal.require(Permission::Exchange)?;
+    services
+        .exchange
+        .get_request(&principal.tenant, id)
+        .await?
+        .ok_or(Error::not_found("file request"))
+}
+
+fn not_pending(request: &FileRequest) -> Error {
+    Error::conflict(
+        "request-not-pending",
+        format!("the file request is {}, not pending", request.status),
+    )
+}
+
+/// `DELETE /v1/requests/{id}` (admin): only a pending request can be cancelled.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, request_id = %id))]
+pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -> Result<FileRequest> {
+    principal.require(Permission::Administer)?;
+    match services
+        .exchange
+        .close_request(&principal.tenant, id, RequestStatus::Cancelled, None, Utc::now(), &[])
+        .await
+    {
+        Ok(cancelled) => {
+            audit::record_change(
+                services,
+                &Actor::of(principal),
+                "request.cancelled",
+                None,
+                json!({ "request_id": id }),
+            )
+            .await;
+            tracing::info!("file request cancelled");
+            Ok(cancelled)
+        }
+        Err(StoreError::NotFound) => Err(Error::not_found("file request")),
+        Err(StoreError::Conflict(_)) => Err(not_pending(&get(services, principal, id).await?)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An upload may answer only a pending request of its own tenant.
+pub(crate) async fn require_pending(services: &Services, tenant: &TenantId, id: RequestId) -> Result<()> {
+    match services.exchange.get_request(tenant, id).await? {
+        None => Err(Error::invalid(
+            "unknown-request",
+            "request_id names no file request of this tenant",
+        )),
+        Some(r) if r.status != RequestStatus::Pending => Err(not_pending(&r)),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `Job::FulfilRequest`: the file answering `id` is `ready`. Idempotent: the request moves
+/// from pending to fulfilled once, and its `request.fulfilled` event is enqueued with that
+/// move; a request closed meanwhile (cancelled, or fulfilled by another file) stays as is.
+#[tracing::instrument(skip(services))]
+pub(crate) async fn fulfil(
+    services: &Services,
+    tenant: &TenantId,
+    id: RequestId,
+    file_id: FileId,
+) -> Result<(), StageError> {
+    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+        return Ok(());
+    };
+    let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));
+    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    match services
+        .exchange
+        .close_request(tenant, id, RequestStatus::Fulfilled, Some(file_id), Utc::now(), &jobs)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!("file request fulfilled");
+        }
+        Err(StoreError::NotFound) => {
+            tracing::warn!("the file request no longer exists");
+            return Ok(());
+        }
+        Err(StoreError::Conflict(_)) => {
+            let current = services.exchange.get_request(tenant, id).await?;
+            if current.as_ref().and_then(|r| r.file_id) != Some(file_id) {
+                tracing::info!(status = ?current.map(|r| r.status), "the file request was closed before this file was ready");
+                return Ok(());
+            }
+            // Fulfilled by this file on an earlier run that stopped before auditing.
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Once per request, even when this job runs again after a crash right here.
+    audit::record_once(
+        services,
+        &Actor::system(tenant.clone(), "pipeline"),
+        audit::once_key("request.fulfilled", &id.to_string()),
+        "request.fulfilled",
+        Some(file_id),
+        json!({ "request_id": id }),
+    )
+    .await
+    .map_err(|e| StageError::Retry(anyhow::Error::new(e)))
+}
