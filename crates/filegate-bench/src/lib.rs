@@ -11,6 +11,7 @@ mod machine;
 mod pipeline;
 mod process;
 mod report;
+mod stages;
 mod stats;
 
 use std::path::PathBuf;
@@ -122,6 +123,10 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
     sections.push(pipeline::small_files(work.path(), runs, sizes.small_files, sizes.small_size).await?);
     eprintln!("pipeline: hash stage on {} MiB", sizes.big_file >> 20);
     sections.push(pipeline::hash_stage(work.path(), runs, sizes.big_file).await?);
+    eprintln!("pipeline: scan stage on {} MiB", sizes.big_file >> 20);
+    sections.push(stages::scan_stage(work.path(), runs, sizes.big_file).await?);
+    eprintln!("pipeline: decrypt stage on {} MiB", sizes.big_file >> 20);
+    sections.push(stages::decrypt_stage(work.path(), runs, sizes.big_file).await?);
 
     let smoke = if args.smoke { " --smoke" } else { "" };
     let command = format!("filegate-bench {which}{smoke} --runs {runs}");

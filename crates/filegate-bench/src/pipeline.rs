@@ -17,19 +17,19 @@ use crate::report::{Section, target_line};
 use crate::stats::{Samples, ratio};
 
 /// How many files are `ready` (the `total` of an offset page filtered by status).
-async fn ready_count(client: &Client) -> anyhow::Result<u64> {
+async fn ready_count(client: &Client, bucket: &str) -> anyhow::Result<u64> {
     let query = ListFiles {
         status: Some("ready".into()),
         limit: Some(1),
         offset: Some(0),
-        ..ListFiles::bucket("default")
+        ..ListFiles::bucket(bucket)
     };
     Ok(client.list_files(&query).await?.total.unwrap_or(0))
 }
 
-async fn wait_ready(client: &Client, expected: u64, deadline: Duration) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(client: &Client, bucket: &str, expected: u64, deadline: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + deadline;
-    while ready_count(client).await? < expected {
+    while ready_count(client, bucket).await? < expected {
         ensure!(Instant::now() < until, "files did not become ready within {deadline:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -72,13 +72,13 @@ pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) ->
     let mut worker_peak = Samples::default();
     for run in 0..runs {
         let dir = work.join(format!("small-{run}"));
-        let server = Filegate::serve(&dir, false).await?;
+        let server = Filegate::serve(&dir, false, &[]).await?;
         let client = server.client()?;
         upload_many(&client, count, size, 32).await?;
 
         let started = Instant::now();
-        let worker = Filegate::worker(&dir).await?;
-        wait_ready(&client, count as u64, Duration::from_secs(600)).await?;
+        let worker = Filegate::worker(&dir, &[]).await?;
+        wait_ready(&client, "default", count as u64, Duration::from_secs(600)).await?;
         rate.push(count as f64 / started.elapsed().as_secs_f64());
         if let Some((_, peak)) = worker.memory_kib() {
             worker_peak.push(peak as f64 / 1024.0);
@@ -143,7 +143,7 @@ pub async fn hash_stage(work: &Path, runs: usize, size: usize) -> anyhow::Result
     let mut memory = Samples::default();
     for run in 0..runs {
         let dir = work.join(format!("hash-{run}"));
-        let server = Filegate::serve(&dir, false).await?;
+        let server = Filegate::serve(&dir, false, &[]).await?;
         let client = server.client()?;
         let request = CreateUpload {
             bucket: "default".into(),
@@ -154,8 +154,8 @@ pub async fn hash_stage(work: &Path, runs: usize, size: usize) -> anyhow::Result
         };
         client.upload(request, UploadSource::File(input.clone())).await?;
         let started = Instant::now();
-        let worker = Filegate::worker(&dir).await?;
-        wait_ready(&client, 1, Duration::from_secs(600)).await?;
+        let worker = Filegate::worker(&dir, &[]).await?;
+        wait_ready(&client, "default", 1, Duration::from_secs(600)).await?;
         filegate.push(size as f64 / 1e6 / started.elapsed().as_secs_f64());
         worker.stop().await?;
         server.stop().await?;

@@ -51,24 +51,26 @@ pub struct Filegate {
 }
 
 impl Filegate {
-    /// The API (and the workers when `workers`) on a fresh port over `data_dir`.
-    pub async fn serve(data_dir: &Path, workers: bool) -> anyhow::Result<Self> {
+    /// The API (and the workers when `workers`) on a fresh port over `data_dir`; `env` adds
+    /// configuration (`FILEGATE_SCANNER__URL`, ...).
+    pub async fn serve(data_dir: &Path, workers: bool, env: &[(&str, String)]) -> anyhow::Result<Self> {
         let mut args = vec!["__serve".to_owned(), data_dir.display().to_string()];
         if !workers {
             args.push("--no-workers".into());
         }
-        Self::spawn(&args, data_dir).await
+        Self::spawn(&args, data_dir, env).await
     }
 
     /// Workers only, over `data_dir`.
-    pub async fn worker(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::spawn(&["__worker".to_owned(), data_dir.display().to_string()], data_dir).await
+    pub async fn worker(data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        Self::spawn(&["__worker".to_owned(), data_dir.display().to_string()], data_dir, env).await
     }
 
-    async fn spawn(args: &[String], data_dir: &Path) -> anyhow::Result<Self> {
+    async fn spawn(args: &[String], data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the benchmark binary")?;
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -16,7 +16,13 @@ fn the_smoke_run_writes_a_report_with_every_section() {
         .expect("the benchmark starts");
     assert!(status.success(), "the smoke run failed: {status}");
     let report = std::fs::read_to_string(&out).expect("a report");
-    for heading in ["# filegate benchmark report", "## Pipeline:", "## Hash stage"] {
+    for heading in [
+        "# filegate benchmark report",
+        "## Pipeline:",
+        "## Hash stage",
+        "## Scan stage",
+        "## Decrypt stage",
+    ] {
         assert!(report.contains(heading), "missing {heading:?} in:\n{report}");
     }
     assert!(report.contains("files/s") && report.contains("MB/s"), "{report}");
