@@ -19,6 +19,8 @@ missing=()
 have pg_ctlcluster || missing+=(postgresql)
 have redis-server || missing+=(redis-server)
 have rabbitmq-server || missing+=(rabbitmq-server)
+# The `age` CLI (the hospital client's own tool) for the smoke test of encrypted uploads.
+have age || missing+=(age)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq >&2
@@ -59,6 +61,7 @@ cat <<EXPORTS
 export FILEGATE_TEST_POSTGRES_URL=\${FILEGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 export FILEGATE_TEST_REDIS_URL=\${FILEGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 export FILEGATE_TEST_AMQP_URL=\${FILEGATE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+export FILEGATE_TEST_AGE=\${FILEGATE_TEST_AGE:-$(command -v age)}
 export FILEGATE_TEST_S3S_FS=\${FILEGATE_TEST_S3S_FS:-$S3S_FS}
 $SMTP_EXPORT
 EXPORTS

@@ -133,3 +133,97 @@ fn token_without_an_initialised_data_dir_fails_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("filegate serve"));
     assert!(out.stdout.is_empty());
 }
+
+/// The `age` CLI, from `FILEGATE_TEST_AGE` (`scripts/engines.sh` installs and exports it), or
+/// `None` to skip (never in CI).
+fn age_cli() -> Option<String> {
+    match std::env::var("FILEGATE_TEST_AGE") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FILEGATE_TEST_AGE is not set: CI must run the age CLI test (scripts/engines.sh installs it)"
+            );
+            eprintln!("note: FILEGATE_TEST_AGE is not set; skipping the age CLI test");
+            None
+        }
+    }
+}
+
+/// The hospital's nightly job as its staff run it: the `age` CLI encrypts a file with the
+/// current exchange passphrase (`age -p` reads it from a terminal, so it gets one from
+/// `script`), the ciphertext goes up with `"encryption": "age"`, and the plaintext comes back.
+#[tokio::test]
+async fn a_file_encrypted_by_the_age_cli_comes_back_as_its_plaintext() {
+    let Some(age) = age_cli() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, address) = start(dir.path());
+    let out = Command::new(BIN)
+        .args(["token", "--role", "admin", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("token runs");
+    let admin = Client::new(&address)
+        .unwrap()
+        .with_token(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+    admin
+        .create_bucket(&filegate_client::api::CreateBucket {
+            name: "exchange".into(),
+            stages: Some(vec!["verify".into(), "decrypt".into(), "hash".into()]),
+            ..Default::default()
+        })
+        .await
+        .expect("bucket");
+    let passphrase = admin.exchange_passphrase().await.expect("passphrase").passphrase;
+
+    let plain = dir.path().join("ward-a.csv");
+    let text = "patient,unit,admitted\n".to_owned() + &"123,icu,2026-11-30\n".repeat(5000);
+    std::fs::write(&plain, &text).unwrap();
+    let sealed = dir.path().join("ward-a.csv.age");
+    let mut script = Command::new("script")
+        .arg("-qec")
+        .arg(format!("{age} -p -o {} {}", sealed.display(), plain.display()))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("script runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = script.stdin.take().unwrap();
+        writeln!(stdin, "{passphrase}\n{passphrase}").unwrap();
+    }
+    assert!(script.wait().unwrap().success(), "age -p encrypted the file");
+    assert!(std::fs::read(&sealed).unwrap().starts_with(b"age-encryption.org/v1"));
+
+    let request = filegate_client::api::CreateUpload {
+        bucket: "exchange".into(),
+        path: "ward-a.csv".into(),
+        content_type: Some("text/csv".into()),
+        encryption: Some("age".into()),
+        multipart: Some(false),
+        ..Default::default()
+    };
+    let file = admin
+        .upload(request, filegate_client::UploadSource::File(sealed))
+        .await
+        .expect("encrypted upload");
+    let ready = admin
+        .wait_for_status(&file.id, &["ready", "failed"], Duration::from_secs(60))
+        .await
+        .expect("processed");
+    assert_eq!(ready.status, "ready", "{:?}", ready.status_reason);
+    assert_eq!(ready.size, text.len() as u64, "the size is the plaintext's");
+    let expected_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    assert_eq!(ready.sha256.as_deref(), Some(expected_sha.as_str()));
+    let back = admin
+        .content(&file.id, Default::default())
+        .await
+        .expect("content")
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(back.as_ref(), text.as_bytes(), "the plaintext comes back");
+}
