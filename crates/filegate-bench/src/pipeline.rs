@@ -99,7 +99,7 @@ pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) ->
     section.table(
         &["measurement", "median (min–max)", "baseline, same run", "ratio"],
         vec![vec![
-            "files per second through the pipeline (verify + hash, one worker process, default concurrency)".into(),
+            "files per second through the default bucket's stages (verify, hash, sniff, metadata, thumbnail), one worker process, default concurrency".into(),
             format!("{} files/s", rate.summary(0)),
             format!(
                 "read + sha256 of every stored object in one loop: {} files/s",
