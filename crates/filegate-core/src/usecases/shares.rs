@@ -404,7 +404,7 @@ async fn check_password(services: &Services, share: &Share, candidate: Option<&s
             continue;
         }
         let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
-            let candidate = candidate.to_owned();
+            let (hash, candidate) = (hash.clone(), candidate.to_owned());
             off_thread(move || hash.verify(&candidate)).await?
         };
         if right {

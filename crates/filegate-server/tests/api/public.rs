@@ -136,7 +136,7 @@ async fn private_missing_and_unready_files_are_never_reachable_without_credentia
         "default/site/..%2Fdefault%2Fprivate%2Freport.pdf",
         "DEFAULT/site/ok.txt",
     ] {
-        hidden(public_get(&app, path, &[])).await;
+        hidden(public_get(&app, path, &[]).await).await;
     }
     assert_eq!(public_get(&app, "default/site/ok.txt", &[]).await.status(), 200);
 
@@ -151,5 +151,5 @@ async fn private_missing_and_unready_files_are_never_reachable_without_credentia
         )
         .await
         .unwrap();
-    hidden(public_get(&app, "default/site/ok.txt", &[])).await;
+    hidden(public_get(&app, "default/site/ok.txt", &[]).await).await;
 }

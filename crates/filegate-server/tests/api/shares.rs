@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use filegate_client::api::{AuditFilter, CreateShare, CreatedShareView, FileView};
 use filegate_core::domain::{FileId, FileStatus, TenantId};
-use filegate_core::ports::ManualClock;
+use filegate_core::ports::{Clock as _, ManualClock};
 use reqwest::{Method, Response, header};
 
 use crate::common::TestApp;
@@ -330,7 +330,8 @@ async fn a_password_guards_the_bytes_and_repeated_wrong_ones_lock_the_share_for_
         .anonymous
         .http()
         .post(format!("{}/download", created.url))
-        .form(&[("password", "correct horse")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("password=correct+horse")
         .send()
         .await
         .unwrap();
@@ -344,7 +345,8 @@ async fn a_password_guards_the_bytes_and_repeated_wrong_ones_lock_the_share_for_
         .http()
         .post(format!("{}/view", created.url))
         .header("accept", "text/html")
-        .form(&[("password", "typo")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("password=typo")
         .send()
         .await
         .unwrap();
