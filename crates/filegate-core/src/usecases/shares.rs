@@ -507,14 +507,15 @@ pub fn share_email(share: &Share, file_name: &str, url: &str, to: EmailAddress) 
     let (sender, name) = (line(&share.created_by), line(file_name));
     let mut body = format!(
         "{sender} shared a file with you.\n\n\
-         File:     {name}\n\
-         Link:     {url}\n\
-         Expires:  {expires}\n",
+         File:      {name}\n\
+         Expires:   {expires}\n",
         expires = share.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
     if let Some(max) = share.max_downloads {
         body.push_str(&format!("Downloads: at most {max}\n"));
     }
+    // The link alone on its line: easy to copy, and unbroken by most mail readers.
+    body.push_str(&format!("\nOpen it here:\n{url}\n"));
     if share.password.is_some() {
         body.push_str(&format!(
             "\nThe link asks for a password; {sender} will give it to you another way.\n"

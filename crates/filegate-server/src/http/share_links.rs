@@ -27,6 +27,7 @@ use super::body::SANDBOX_CSP;
 use super::content::{header_str, respond};
 use super::error::{ApiError, classify};
 use super::extract::Path;
+use super::request_id::MeantForPeople;
 use super::share_page;
 use crate::state::AppState;
 
@@ -75,6 +76,7 @@ fn refuse(error: Error, html: bool, retry: Option<&str>) -> Response {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(share_page::PAGE_CSP),
         );
+        response.extensions_mut().insert(MeantForPeople);
     }
     protect(&mut response);
     response

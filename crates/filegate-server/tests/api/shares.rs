@@ -74,7 +74,7 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn a_share_lives_from_its_link_to_its_expiry() {
     let clock = Arc::new(ManualClock::starting_now());
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let file = ready(&app, "wards/<b>a</b>.csv").await;
+    let file = ready(&app, "wards/<img src=x onerror=alert(1)>.csv").await;
     let created = share(
         &app,
         &file,
@@ -94,7 +94,7 @@ async fn a_share_lives_from_its_link_to_its_expiry() {
 
     // A program reads the share as JSON; a person gets the page.
     let info = app.anonymous.shared_file(token).await.expect("json view");
-    assert_eq!((info.name.as_str(), info.size), ("<b>a</b>.csv", BYTES.len() as u64));
+    assert_eq!((info.name.as_str(), info.size), ("<img src=x onerror=alert(1)>.csv", BYTES.len() as u64));
     assert_eq!(info.permission, "download");
     assert_eq!(info.download_url, Some(format!("{}/download", created.url)));
     assert!(!info.password_required);
@@ -103,7 +103,7 @@ async fn a_share_lives_from_its_link_to_its_expiry() {
     assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
     assert!(page.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("&lt;b&gt;a&lt;/b&gt;.csv") && !html.contains("<b>a</b>"), "escaped: {html}");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;.csv") && !html.contains("<img"), "escaped: {html}");
     assert!(html.contains(&format!("href=\"{token}/download\"")), "{html}");
 
     // The bytes, as an attachment and inline (in a sandbox).
