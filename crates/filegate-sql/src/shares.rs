@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    BucketName, EmailAddress, FileId, ObjectPath, PasswordHash, Share, ShareId, SharePermission, TenantId,
-    TokenHash,
+    BucketName, EmailAddress, FileId, ObjectPath, PasswordHash, Share, ShareId, SharePermission, TenantId, TokenHash,
 };
 use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
 
@@ -64,10 +63,7 @@ impl TryFrom<ShareRow> for Share {
                 .map(|e| EmailAddress::parse(&e).map_err(|err| bad_row("share.recipient_email", err)))
                 .transpose()?,
             password: r.password_hash.map(PasswordHash::from_stored),
-            max_downloads: r
-                .max_downloads
-                .map(|n| small("share.max_downloads", n))
-                .transpose()?,
+            max_downloads: r.max_downloads.map(|n| small("share.max_downloads", n)).transpose()?,
             download_count: small("share.download_count", r.download_count)?,
             access_count: u64::try_from(r.access_count).map_err(|_| bad_row("share.access_count", r.access_count))?,
             last_accessed_at: opt_time("share.last_accessed_at", r.last_accessed_at)?,

@@ -338,7 +338,13 @@ mod tests {
         assert!(a.hash().matches(&a.hash()));
         assert!(!a.hash().matches(&b.hash()));
         assert!(!format!("{a:?}").contains(a.reveal()));
-        for bad in ["", "short", &"A".repeat(44), &format!("{}!", &a.reveal()[..42]), "../../etc/passwd"] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(44),
+            &format!("{}!", &a.reveal()[..42]),
+            "../../etc/passwd",
+        ] {
             assert!(matches!(ShareToken::parse(bad), Err(Error::NotFound { .. })), "{bad:?}");
         }
     }

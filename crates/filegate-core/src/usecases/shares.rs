@@ -114,7 +114,12 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// `POST /v1/files/{id}/shares` (writers).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %file_id))]
-pub async fn create(services: &Services, principal: &Principal, file_id: FileId, new: NewShare) -> Result<CreatedShare> {
+pub async fn create(
+    services: &Services,
+    principal: &Principal,
+    file_id: FileId,
+    new: NewShare,
+) -> Result<CreatedShare> {
     principal.require(Permission::Write)?;
     let file = files::load(services, principal, file_id).await?;
     if !file.status.is_deletable() {
@@ -366,7 +371,14 @@ async fn count_access(
         "access_count": counted.access_count,
         "download_count": counted.download_count,
     });
-    audit::record(services, &visitor(share, origin), "share.accessed", Some(file.id), details).await?;
+    audit::record(
+        services,
+        &visitor(share, origin),
+        "share.accessed",
+        Some(file.id),
+        details,
+    )
+    .await?;
     Ok(counted)
 }
 
@@ -389,8 +401,8 @@ async fn check_password(services: &Services, share: &Share, candidate: Option<&s
             return Err(locked((until - now).to_std().unwrap_or(Duration::from_secs(1))));
         }
         let failures = seen.password_failures.saturating_add(1);
-        let lock = (failures >= settings.password_attempts.max(1))
-            .then(|| now + chrono_duration(lockout(settings, failures)));
+        let lock =
+            (failures >= settings.password_attempts.max(1)).then(|| now + chrono_duration(lockout(settings, failures)));
         let counted = services
             .shares
             .count_password_attempt(&seen.tenant, seen.id, seen.password_failures, lock)

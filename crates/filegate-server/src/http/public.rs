@@ -46,17 +46,17 @@ pub async fn content(
         Err(e) => return ApiError(e).into_response(),
     };
     let mut response = respond(content, Disposition::Inline, "public");
-    if matches!(response.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED) {
+    if matches!(
+        response.status(),
+        StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+    ) {
         let max_age = state.services.settings.public_max_age.as_secs();
         let headers = response.headers_mut();
         if let Ok(cache) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
             headers.insert(header::CACHE_CONTROL, cache);
         }
         // Uploaded HTML or SVG must not run script in filegate's origin.
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(SANDBOX_CSP),
-        );
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
     }
     response
 }

@@ -71,7 +71,10 @@ fn refuse(error: Error, html: bool, retry: Option<&str>) -> Response {
         let retry = retry.filter(|_| code.starts_with("share-password"));
         *response.body_mut() = Body::from(share_page::refusal(code, &message, retry));
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(share_page::PAGE_CSP),
@@ -175,10 +178,9 @@ async fn serve_bytes(
     };
     let mut response = respond(content, disposition, "private, no-store");
     if disposition == Disposition::Inline {
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(SANDBOX_CSP),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
     }
     protect(&mut response);
     response

@@ -41,15 +41,27 @@ async fn hidden(resp: Response) {
 async fn a_public_file_has_a_stable_url_with_cdn_headers() {
     let app = TestApp::spawn_with(|c| c.public_buckets.max_age_secs = 604_800).await;
     site_bucket(&app).await;
-    let v1 = app.ready_file(&app.client, "site", "img/logo.png", b"version one").await;
+    let v1 = app
+        .ready_file(&app.client, "site", "img/logo.png", b"version one")
+        .await;
     let etag = format!("\"{}\"", v1.etag.as_deref().expect("an etag"));
 
     let resp = public_get(&app, "default/site/img/logo.png", &[]).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()[header::CACHE_CONTROL], "public, max-age=604800");
     assert_eq!(resp.headers()[header::ETAG], etag.as_str());
-    assert!(resp.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("inline"));
-    assert!(resp.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("sandbox"));
+    assert!(
+        resp.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    assert!(
+        resp.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
     assert_eq!(resp.bytes().await.unwrap(), "version one");
 
     // A CDN revalidates with the ETag, and asks for ranges.
@@ -71,7 +83,11 @@ async fn a_public_file_has_a_stable_url_with_cdn_headers() {
         .await
         .expect("upload");
     let still = public_get(&app, "default/site/img/logo.png", &[]).await;
-    assert_eq!(still.bytes().await.unwrap(), "version one", "until the new one is ready");
+    assert_eq!(
+        still.bytes().await.unwrap(),
+        "version one",
+        "until the new one is ready"
+    );
     app.run_jobs().await;
     let resp = public_get(&app, "default/site/img/logo.png", &[("if-none-match", &etag)]).await;
     assert_eq!(resp.status(), 200, "the old ETag no longer matches");
@@ -99,7 +115,8 @@ async fn a_public_file_has_a_stable_url_with_cdn_headers() {
 async fn private_missing_and_unready_files_are_never_reachable_without_credentials() {
     let app = TestApp::spawn().await;
     site_bucket(&app).await;
-    app.ready_file(&app.client, "default", "private/report.pdf", b"secret").await;
+    app.ready_file(&app.client, "default", "private/report.pdf", b"secret")
+        .await;
     let quarantined = app.ready_file(&app.client, "site", "bad.exe", b"virus").await;
     app.ready_file(&app.client, "site", "ok.txt", b"fine").await;
     app.client
@@ -112,7 +129,11 @@ async fn private_missing_and_unready_files_are_never_reachable_without_credentia
     let stored = app.services.store.get_file(&tenant, id).await.unwrap().unwrap();
     let mut next = stored.clone();
     next.status = FileStatus::Quarantined;
-    app.services.store.update_file(&next, &[stored.status], &[]).await.unwrap();
+    app.services
+        .store
+        .update_file(&next, &[stored.status], &[])
+        .await
+        .unwrap();
 
     let other = app.tenant("other").await;
     other

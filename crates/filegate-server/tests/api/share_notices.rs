@@ -12,11 +12,10 @@ use crate::support::err;
 /// The text a QR code in a PNG stands for.
 fn decode_qr(png: &[u8]) -> String {
     let image = image::load_from_memory(png).expect("a PNG").to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        image.width() as usize,
-        image.height() as usize,
-        |x, y| image.get_pixel(x as u32, y as u32)[0],
-    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(image.width() as usize, image.height() as usize, |x, y| {
+            image.get_pixel(x as u32, y as u32)[0]
+        });
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code in the picture");
     grids[0].decode().expect("the QR code decodes").1
@@ -86,9 +85,15 @@ async fn the_recipient_is_emailed_the_link_its_expiry_and_who_shared_it() {
     let text = &quoted_printable(&mail[0]);
     assert!(text.contains("To: cuddy@hospital.example.org"), "{text}");
     assert!(text.contains("From: filegate@files.example.org"), "{text}");
-    assert!(text.contains("Subject: dr.house shared \"ward-a.csv\" with you"), "{text}");
+    assert!(
+        text.contains("Subject: dr.house shared \"ward-a.csv\" with you"),
+        "{text}"
+    );
     assert!(text.contains(&created.url), "the link:\n{text}");
-    let expiry = created.share.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let expiry = created
+        .share
+        .expires_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert!(text.contains(&expiry), "the expiry {expiry}:\n{text}");
     assert!(text.contains("password") && !text.contains("vicodin"), "{text}");
     assert!(text.contains("at most 2"), "{text}");

@@ -89,30 +89,59 @@ async fn a_share_lives_from_its_link_to_its_expiry() {
     assert_eq!(created.qr_url, format!("{}/qr.svg", created.url));
     assert_eq!(created.share.status, "active");
     assert_eq!(created.share.expires_at, clock.now() + Duration::seconds(3600));
-    assert!(!contains(&database_bytes(&app), &created.token), "only the token's hash is stored");
+    assert!(
+        !contains(&database_bytes(&app), &created.token),
+        "only the token's hash is stored"
+    );
     let token = &created.token;
 
     // A program reads the share as JSON; a person gets the page.
     let info = app.anonymous.shared_file(token).await.expect("json view");
-    assert_eq!((info.name.as_str(), info.size), ("<img src=x onerror=alert(1)>.csv", BYTES.len() as u64));
+    assert_eq!(
+        (info.name.as_str(), info.size),
+        ("<img src=x onerror=alert(1)>.csv", BYTES.len() as u64)
+    );
     assert_eq!(info.permission, "download");
     assert_eq!(info.download_url, Some(format!("{}/download", created.url)));
     assert!(!info.password_required);
     let page = get(&app, token, "", &[("accept", "text/html")]).await;
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
-    assert!(page.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;.csv") && !html.contains("<img"), "escaped: {html}");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;.csv") && !html.contains("<img"),
+        "escaped: {html}"
+    );
     assert!(html.contains(&format!("href=\"{token}/download\"")), "{html}");
 
     // The bytes, as an attachment and inline (in a sandbox).
     let downloaded = get(&app, token, "/download", &[]).await;
-    assert!(downloaded.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        downloaded.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     assert_eq!(body(downloaded).await, BYTES);
     let viewed = get(&app, token, "/view", &[]).await;
-    assert!(viewed.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("inline"));
-    assert!(viewed.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("sandbox"));
+    assert!(
+        viewed.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    assert!(
+        viewed.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
     assert_eq!(body(viewed).await, BYTES);
     let range = get(&app, token, "/download", &[("range", "bytes=0-3")]).await;
     assert_eq!(range.status(), 206);
@@ -136,7 +165,11 @@ async fn a_share_lives_from_its_link_to_its_expiry() {
         .items;
     let accessed: Vec<_> = trail.iter().filter(|r| r.action == "share.accessed").collect();
     assert_eq!(accessed.len(), 6);
-    assert!(accessed.iter().all(|r| r.actor == format!("share:{}", created.share.id)));
+    assert!(
+        accessed
+            .iter()
+            .all(|r| r.actor == format!("share:{}", created.share.id))
+    );
     assert!(accessed.iter().all(|r| r.client_ip.as_deref() == Some("127.0.0.1")));
     assert_eq!(trail.iter().filter(|r| r.action == "share.created").count(), 1);
 
@@ -171,7 +204,11 @@ async fn revoked_exhausted_and_unknown_links_are_refused_each_with_its_code() {
     .await;
     assert_eq!(limited.share.downloads_left, Some(2));
     assert_eq!(body(get(&app, &limited.token, "/download", &[]).await).await, BYTES);
-    assert_eq!(body(get(&app, &limited.token, "/view", &[]).await).await, BYTES, "a view is a fetch of the bytes");
+    assert_eq!(
+        body(get(&app, &limited.token, "/view", &[]).await).await,
+        BYTES,
+        "a view is a fetch of the bytes"
+    );
     for suffix in ["/download", "/view", ""] {
         let answer = get(&app, &limited.token, suffix, &[("accept", "application/json")]).await;
         assert_eq!(refused(answer).await, err(403, "share-exhausted"), "{suffix}");
@@ -183,7 +220,11 @@ async fn revoked_exhausted_and_unknown_links_are_refused_each_with_its_code() {
     assert_eq!(revoked.status, "revoked");
     assert!(revoked.revoked_at.is_some());
     assert_eq!(
-        app.client.revoke_share(&revocable.share.id).await.expect("again").revoked_at,
+        app.client
+            .revoke_share(&revocable.share.id)
+            .await
+            .expect("again")
+            .revoked_at,
         revoked.revoked_at,
         "revoking twice changes nothing"
     );
@@ -193,7 +234,10 @@ async fn revoked_exhausted_and_unknown_links_are_refused_each_with_its_code() {
     // A view share shows the file but does not hand it out as a download.
     let view_only = share(&app, &file, CreateShare::default()).await;
     assert_eq!(view_only.share.permission, "view");
-    assert_eq!(app.anonymous.shared_file(&view_only.token).await.unwrap().download_url, None);
+    assert_eq!(
+        app.anonymous.shared_file(&view_only.token).await.unwrap().download_url,
+        None
+    );
     let answer = get(&app, &view_only.token, "/download", &[]).await;
     assert_eq!(refused(answer).await, err(403, "share-view-only"));
     assert_eq!(body(get(&app, &view_only.token, "/view", &[]).await).await, BYTES);
@@ -242,7 +286,10 @@ async fn revoked_exhausted_and_unknown_links_are_refused_each_with_its_code() {
         "invalid-email",
         "invalid-password",
     ]) {
-        assert_eq!(api_error(app.client.create_share(&file.id, request).await), err(400, code));
+        assert_eq!(
+            api_error(app.client.create_share(&file.id, request).await),
+            err(400, code)
+        );
     }
 }
 
@@ -294,7 +341,10 @@ async fn a_password_guards_the_bytes_and_repeated_wrong_ones_lock_the_share_for_
     )
     .await;
     assert!(created.share.password_required);
-    assert!(!contains(&database_bytes(&app), "correct horse"), "stored as an Argon2 hash only");
+    assert!(
+        !contains(&database_bytes(&app), "correct horse"),
+        "stored as an Argon2 hash only"
+    );
     let token = &created.token;
     assert!(app.anonymous.shared_file(token).await.unwrap().password_required);
     let html = get(&app, token, "", &[]).await.text().await.unwrap();
@@ -303,7 +353,10 @@ async fn a_password_guards_the_bytes_and_repeated_wrong_ones_lock_the_share_for_
     let answer = get(&app, token, "/download", &[]).await;
     assert_eq!(refused(answer).await, err(403, "share-password-required"));
     let with = |p: &'static str| [("x-share-password", p)];
-    assert_eq!(body(get(&app, token, "/download", &with("correct horse")).await).await, BYTES);
+    assert_eq!(
+        body(get(&app, token, "/download", &with("correct horse")).await).await,
+        BYTES
+    );
 
     // Three wrong guesses are answered as such; the lock that follows refuses even the right one.
     for _ in 0..3 {
@@ -352,7 +405,10 @@ async fn a_password_guards_the_bytes_and_repeated_wrong_ones_lock_the_share_for_
         .unwrap();
     assert_eq!(retry.status(), 403);
     let html = retry.text().await.unwrap();
-    assert!(html.contains("Wrong password") && html.contains("action=\"view\""), "{html}");
+    assert!(
+        html.contains("Wrong password") && html.contains("action=\"view\""),
+        "{html}"
+    );
 
     let failures = app
         .client
@@ -392,7 +448,11 @@ async fn files_that_are_deleted_quarantined_or_not_ready_are_not_served_through_
         .unwrap();
     let mut quarantined = stored.clone();
     quarantined.status = FileStatus::Quarantined;
-    app.services.store.update_file(&quarantined, &[stored.status], &[]).await.unwrap();
+    app.services
+        .store
+        .update_file(&quarantined, &[stored.status], &[])
+        .await
+        .unwrap();
     let answer = get(&app, token, "/download", &[]).await;
     assert_eq!(refused(answer).await, err(409, "file-not-ready"));
 

@@ -82,7 +82,9 @@ pub async fn shares_round_trip_and_are_found_by_their_token_hash_only(
         token_hash: token.hash(),
         permission: SharePermission::View,
         recipient_email: Some(EmailAddress::parse("bob@example.org").unwrap()),
-        password: Some(PasswordHash::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into())),
+        password: Some(PasswordHash::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        )),
         ..share(&a, &file, Some(3))
     };
     let email = NewJob::now(Job::SendShareEmail {
@@ -91,13 +93,21 @@ pub async fn shares_round_trip_and_are_found_by_their_token_hash_only(
         sealed_token: "c2VhbGVk".into(),
     });
     shares.create_share(&full, std::slice::from_ref(&email)).await.unwrap();
-    let claimed = queue.claim("w", LEASE).await.unwrap().expect("the email job committed with the share");
+    let claimed = queue
+        .claim("w", LEASE)
+        .await
+        .unwrap()
+        .expect("the email job committed with the share");
     assert_eq!(claimed.job, email.job);
 
     assert_eq!(shares.get_share(&a, full.id).await.unwrap(), Some(full.clone()));
     assert_eq!(shares.find_share(&token.hash()).await.unwrap(), Some(full.clone()));
     assert_eq!(shares.find_share(&ShareToken::generate().hash()).await.unwrap(), None);
-    assert_eq!(shares.get_share(&b, full.id).await.unwrap(), None, "another tenant's id");
+    assert_eq!(
+        shares.get_share(&b, full.id).await.unwrap(),
+        None,
+        "another tenant's id"
+    );
 
     // A second share of the same token is refused; a newer one lists first.
     let same_token = Share {
@@ -149,13 +159,24 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
         .expect("counted");
     assert_eq!((page.access_count, page.download_count), (1, 0));
     assert_eq!(page.last_accessed_at, Some(at));
-    assert!(queue.claim("w", LEASE).await.unwrap().is_some(), "its event committed with it");
+    assert!(
+        queue.claim("w", LEASE).await.unwrap().is_some(),
+        "its event committed with it"
+    );
 
     let later = at + secs(5);
-    let first = shares.record_share_access(&a, s.id, later, true, &[]).await.unwrap().unwrap();
+    let first = shares
+        .record_share_access(&a, s.id, later, true, &[])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((first.access_count, first.download_count), (2, 1));
     assert_eq!(first.last_accessed_at, Some(later));
-    shares.record_share_access(&a, s.id, later, true, &[]).await.unwrap().unwrap();
+    shares
+        .record_share_access(&a, s.id, later, true, &[])
+        .await
+        .unwrap()
+        .unwrap();
 
     // Out of downloads: pages are refused too, and a refused access enqueues nothing.
     for download in [true, false] {
@@ -180,9 +201,21 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
             .is_none()
     );
     let before = unlimited.expires_at - secs(1);
-    assert!(shares.record_share_access(&a, unlimited.id, before, true, &[]).await.unwrap().is_some());
+    assert!(
+        shares
+            .record_share_access(&a, unlimited.id, before, true, &[])
+            .await
+            .unwrap()
+            .is_some()
+    );
     shares.revoke_share(&a, unlimited.id, before).await.unwrap();
-    assert!(shares.record_share_access(&a, unlimited.id, before, false, &[]).await.unwrap().is_none());
+    assert!(
+        shares
+            .record_share_access(&a, unlimited.id, before, false, &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         shares
             .record_share_access(&a, ShareId::new(), before, false, &[])
@@ -233,7 +266,10 @@ pub async fn password_attempts_are_counted_with_compare_and_set(
         !shares.count_password_attempt(&a, s.id, 0, None).await.unwrap(),
         "a second attempt that saw the same count loses"
     );
-    assert!(!shares.count_password_attempt(&b, s.id, 1, None).await.unwrap(), "another tenant's");
+    assert!(
+        !shares.count_password_attempt(&b, s.id, 1, None).await.unwrap(),
+        "another tenant's"
+    );
     let until = now() + secs(60);
     assert!(shares.count_password_attempt(&a, s.id, 1, Some(until)).await.unwrap());
     let stored = shares.get_share(&a, s.id).await.unwrap().unwrap();
@@ -259,8 +295,14 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
         f.created_at = now() + secs(offset);
         f
     };
-    let old = store.insert_file(&at(-20, FileStatus::Ready, &a, "site", "img/logo.png")).await.unwrap();
-    let current = store.insert_file(&at(-10, FileStatus::Ready, &a, "site", "img/logo.png")).await.unwrap();
+    let old = store
+        .insert_file(&at(-20, FileStatus::Ready, &a, "site", "img/logo.png"))
+        .await
+        .unwrap();
+    let current = store
+        .insert_file(&at(-10, FileStatus::Ready, &a, "site", "img/logo.png"))
+        .await
+        .unwrap();
     // Newer, but not (yet, or ever) servable; elsewhere; or another path that shares a prefix.
     for (status, bucket, p) in [
         (FileStatus::Processing, "site", "img/logo.png"),
@@ -272,9 +314,16 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
         store.insert_file(&at(0, status, &a, bucket, p)).await.unwrap();
     }
     store.create_bucket(&bucket(&b, "site")).await.unwrap();
-    store.insert_file(&at(5, FileStatus::Ready, &b, "site", "img/logo.png")).await.unwrap();
+    store
+        .insert_file(&at(5, FileStatus::Ready, &b, "site", "img/logo.png"))
+        .await
+        .unwrap();
 
-    let found = paths.ready_file_at(&a, &site, &path).await.unwrap().expect("a ready file");
+    let found = paths
+        .ready_file_at(&a, &site, &path)
+        .await
+        .unwrap()
+        .expect("a ready file");
     assert_eq!(found.id, current.id);
     assert_ne!(found.id, old.id);
     assert_eq!(
