@@ -167,6 +167,8 @@ async fn the_openapi_document_lists_every_route() {
             .client
             .http()
             .request(method.clone(), format!("{}{concrete}", app.base_url))
+            // Share links answer people with HTML; the JSON error names what was not found.
+            .header("accept", "application/json")
             .send()
             .await
             .expect("sent");
