@@ -296,7 +296,8 @@ pub async fn open_page(services: &Services, token: &ShareToken, origin: &Origin)
 
 /// The file's bytes through the share (`View` or `Download`), after the share's password
 /// when it has one; `range` as `/v1/files/{id}/content` takes it. One access and one
-/// download, counted before any byte is served.
+/// download, counted before any byte is served — unless `probe` (a `HEAD`: the caller sends
+/// the headers alone, so nothing is handed out and nothing is counted).
 #[tracing::instrument(skip_all, fields(access = access.as_str(), share_id = tracing::field::Empty))]
 pub async fn open_bytes(
     services: &Services,
@@ -305,6 +306,7 @@ pub async fn open_bytes(
     password: Option<&str>,
     range: Option<&str>,
     origin: &Origin,
+    probe: bool,
 ) -> Result<(Share, Content)> {
     let Shared { share, file } = resolve(services, token).await?;
     tracing::Span::current().record("share_id", tracing::field::display(share.id));
@@ -321,6 +323,9 @@ pub async fn open_bytes(
         return Ok((share, content));
     };
     let range = *range;
+    if probe {
+        return Ok((share, content));
+    }
     let share = count_access(services, &share, &file, access, origin).await?;
     files::count_download(services, &file, range);
     Ok((share, content))

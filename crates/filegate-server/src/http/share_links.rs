@@ -15,7 +15,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use filegate_api::SharedFileView;
 use filegate_core::Error;
@@ -152,6 +152,7 @@ fn header_password(headers: &HeaderMap) -> Option<String> {
 
 async fn serve_bytes(
     state: &AppState,
+    method: &Method,
     token: &str,
     access: Access,
     password: Result<Option<String>, Error>,
@@ -165,7 +166,17 @@ async fn serve_bytes(
         let parsed = ShareToken::parse(token)?;
         let password = password?;
         let range = header_str(headers, header::RANGE);
-        shares::open_bytes(&state.services, &parsed, access, password.as_deref(), range, origin).await
+        let probe = method == Method::HEAD;
+        shares::open_bytes(
+            &state.services,
+            &parsed,
+            access,
+            password.as_deref(),
+            range,
+            origin,
+            probe,
+        )
+        .await
     }
     .await;
     let content = match opened {
@@ -195,12 +206,13 @@ async fn serve_bytes(
               (status = 404, body = filegate_api::ErrorBody), (status = 429, description = "`share-locked`", body = filegate_api::ErrorBody)))]
 pub async fn download(
     State(state): State<AppState>,
+    method: Method,
     Path(token): Path<String>,
     Visitor(origin): Visitor,
     headers: HeaderMap,
 ) -> Response {
     let password = Ok(header_password(&headers));
-    serve_bytes(&state, &token, Access::Download, password, &origin, &headers).await
+    serve_bytes(&state, &method, &token, Access::Download, password, &origin, &headers).await
 }
 
 /// The page's password form, posted: the bytes as an attachment.
@@ -216,7 +228,16 @@ pub async fn download_form(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let password = form_password(body);
-    serve_bytes(&state, &token, Access::Download, password, &origin, &headers).await
+    serve_bytes(
+        &state,
+        &Method::POST,
+        &token,
+        Access::Download,
+        password,
+        &origin,
+        &headers,
+    )
+    .await
 }
 
 /// The bytes shown in the browser (any share); counted like a download.
@@ -226,12 +247,13 @@ pub async fn download_form(
               (status = 404, body = filegate_api::ErrorBody), (status = 429, body = filegate_api::ErrorBody)))]
 pub async fn view(
     State(state): State<AppState>,
+    method: Method,
     Path(token): Path<String>,
     Visitor(origin): Visitor,
     headers: HeaderMap,
 ) -> Response {
     let password = Ok(header_password(&headers));
-    serve_bytes(&state, &token, Access::View, password, &origin, &headers).await
+    serve_bytes(&state, &method, &token, Access::View, password, &origin, &headers).await
 }
 
 /// The page's password form, posted: the bytes shown in the browser.
@@ -247,7 +269,7 @@ pub async fn view_form(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let password = form_password(body);
-    serve_bytes(&state, &token, Access::View, password, &origin, &headers).await
+    serve_bytes(&state, &Method::POST, &token, Access::View, password, &origin, &headers).await
 }
 
 /// The link as a QR code, for a share that opens. Not an access: nothing is counted.

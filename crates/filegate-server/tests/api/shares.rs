@@ -146,6 +146,9 @@ async fn a_share_lives_from_its_link_to_its_expiry() {
     let range = get(&app, token, "/download", &[("range", "bytes=0-3")]).await;
     assert_eq!(range.status(), 206);
     assert_eq!(range.bytes().await.unwrap(), &BYTES[..4]);
+    let head = link(&app, Method::HEAD, token, "/download", &[]).await;
+    assert_eq!(head.status(), 200, "a HEAD answers the headers and counts nothing");
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], BYTES.len().to_string().as_str());
 
     // Every access is counted and audited in the share's name, from where it came.
     clock.advance(Duration::seconds(10));
