@@ -34,13 +34,19 @@
 
 mod admin;
 mod audit;
+mod download;
+mod encrypt;
 mod error;
 mod exchange;
 mod files;
 mod ops;
+mod parts;
 mod response;
+mod resume;
 mod signed;
+mod taps;
 mod transfer;
+mod upload_path;
 mod uploads;
 mod webhooks;
 
@@ -50,13 +56,18 @@ use reqwest::{IntoUrl, Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use download::{DownloadOptions, DownloadReport};
+pub use encrypt::{AgeEncryption, DEFAULT_WORK_FACTOR};
 pub use error::{Error, Result, UNEXPECTED_RESPONSE};
 pub use filegate_api as api;
 pub use files::{ContentRequest, Disposition, ListFiles};
 pub use reqwest::Body;
 pub use response::{ByteStream, ContentResponse};
+pub use resume::ResumeStore;
 pub use signed::Payload;
+pub use taps::{Progress, RateLimit, Taps};
 pub use transfer::{PART_PARALLELISM, UploadSource};
+pub use upload_path::{DEFAULT_MULTIPART_THRESHOLD, UploadOptions, UploadReport};
 pub use uploads::FormUpload;
 
 /// The client. Cheap to clone; clones share the connection pool.
