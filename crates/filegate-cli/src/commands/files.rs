@@ -107,7 +107,10 @@ pub async fn rm(conn: &Connection, args: RmArgs, out: &Output) -> Result<Exit, F
         }
         match target::resolve(conn, target, args.bucket.as_deref(), None).await {
             Ok(file) => ids.push(file.id),
-            Err(f) if f.exit == Exit::NotFound => not_found.push(target.clone()),
+            Err(f) if f.exit == Exit::NotFound => {
+                out.note(format!("error: {}", f.message));
+                not_found.push(target.clone());
+            }
             Err(f) => return Err(f),
         }
     }
@@ -123,8 +126,8 @@ pub async fn rm(conn: &Connection, args: RmArgs, out: &Output) -> Result<Exit, F
         for id in &deleted {
             out.line(format!("deleted {id}"));
         }
-        for target in &not_found {
-            eprintln!("error: {target}: not found");
+        for id in not_found.iter().filter(|t| target::is_id(t)) {
+            eprintln!("error: no file {id}");
         }
     }
     Ok(if not_found.is_empty() { Exit::Ok } else { Exit::NotFound })

@@ -35,7 +35,11 @@ async fn login_profiles_and_the_file_commands() {
 
     let moved = cli.json(&["mv", &id, "archive/report.csv"]);
     assert_eq!(moved["path"], "archive/report.csv");
-    let removed = cli.json(&["rm", "archive/report.csv", "0190c6e2-6a4b-7cc4-9a8f-3b1d2e4f5a6b"]);
+    // One of the two does not exist: the other is deleted all the same, and the exit
+    // code says something was not found.
+    let out = cli.run(&["--json", "rm", "archive/report.csv", "0190c6e2-6a4b-7cc4-9a8f-3b1d2e4f5a6b"]);
+    assert_eq!(out.status.code(), Some(4));
+    let removed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(removed["deleted"][0], id.as_str());
     assert_eq!(removed["not_found"].as_array().unwrap().len(), 1);
     assert!(cli.json(&["ls"])["items"].as_array().unwrap().is_empty());
@@ -73,7 +77,7 @@ async fn requests_are_listed_and_fulfilled() {
     assert!(cli.ok(&["requests"]).contains("\"icu\""));
 
     let passphrase = cli.ok(&["exchange", "passphrase"]);
-    assert_eq!(passphrase.trim().len(), 36, "{passphrase:?}");
+    assert!(passphrase.trim().len() >= 36 && !passphrase.trim().contains(' '), "{passphrase:?}");
     assert_eq!(cli.json(&["exchange", "passphrase"])["passphrase"], passphrase.trim());
 
     let work = tempfile::tempdir().unwrap();
