@@ -361,7 +361,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(digits);
-    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size (e.g. 512K, 100M, 1G)"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 512K, 100M, 1G)"))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,

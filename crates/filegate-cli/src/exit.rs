@@ -185,6 +185,6 @@ mod tests {
         let f = Failure::from(not_ready);
         assert_eq!(f.exit, Exit::NotReady);
         assert!(f.message.contains("cannot-decrypt"), "{}", f.message);
-        assert_eq!(u8::from(Exit::Rejected as u8), 9);
+        assert_eq!(Exit::Rejected as u8, 9);
     }
 }

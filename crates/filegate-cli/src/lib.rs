@@ -30,7 +30,10 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            out.fail(&exit::Failure::new(Exit::Failure, format!("cannot start the async runtime: {e}")));
+            out.fail(&exit::Failure::new(
+                Exit::Failure,
+                format!("cannot start the async runtime: {e}"),
+            ));
             return Exit::Failure.into();
         }
     };

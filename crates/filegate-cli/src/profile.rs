@@ -115,11 +115,19 @@ pub fn load(dir: &Path) -> Result<ConfigFile, Failure> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
-        Err(e) => return Err(Failure::new(Exit::Config, format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Failure::new(
+                Exit::Config,
+                format!("cannot read {}: {e}", path.display()),
+            ));
+        }
     };
     toml::from_str(&text).map_err(|e| {
         let reason = e.message().to_owned();
-        Failure::new(Exit::Config, format!("{} is not a valid config file: {reason}", path.display()))
+        Failure::new(
+            Exit::Config,
+            format!("{} is not a valid config file: {reason}", path.display()),
+        )
     })
 }
 
@@ -145,7 +153,8 @@ pub fn save(dir: &Path, config: &ConfigFile) -> Result<PathBuf, Failure> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(failed)?;
         }
         file.write_all(text.as_bytes()).map_err(failed)?;
         file.sync_all().map_err(failed)?;
@@ -156,12 +165,12 @@ pub fn save(dir: &Path, config: &ConfigFile) -> Result<PathBuf, Failure> {
 
 /// A client for the server of `url`, with `token`.
 pub fn client(url: &str, token: &str) -> Result<Client, Failure> {
-    Ok(Client::builder(url)
+    Client::builder(url)
         .user_agent(concat!("filegate-cli/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .token(token)
         .build()
-        .map_err(|e| Failure::new(Exit::Config, format!("server URL {url:?}: {e}")))?)
+        .map_err(|e| Failure::new(Exit::Config, format!("server URL {url:?}: {e}")))
 }
 
 /// The connection of the chosen profile, with the environment's overrides.
@@ -171,7 +180,10 @@ pub fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     let (env_url, env_token) = (env("FILEGATE_URL"), env("FILEGATE_TOKEN"));
     let explicit = global.profile.clone();
     let name = explicit.clone().unwrap_or_else(|| DEFAULT_PROFILE.to_owned());
-    check_profile_name(&name).map_err(|f| Failure { exit: Exit::Config, ..f })?;
+    check_profile_name(&name).map_err(|f| Failure {
+        exit: Exit::Config,
+        ..f
+    })?;
     let mut config = load(&dir)?;
     let profile = config.profiles.remove(&name);
     let (url, token, bucket) = match (profile, env_url, env_token) {

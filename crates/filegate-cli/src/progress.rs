@@ -23,7 +23,10 @@ impl Bars {
     /// Bars for `files` files of `bytes` bytes in all (a total bar when more than one).
     pub fn new(enabled: bool, files: usize, bytes: u64) -> Bars {
         if !enabled {
-            return Bars { multi: None, total: None };
+            return Bars {
+                multi: None,
+                total: None,
+            };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let total = (files > 1).then(|| {

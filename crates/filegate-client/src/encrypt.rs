@@ -11,7 +11,7 @@
 use std::{
     io::{self, Read, Write},
     iter,
-    path::{Path, PathBuf},
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -67,7 +67,9 @@ impl AgeEncryption {
     /// `exchange.max_scrypt_work_factor`, 18 by default).
     pub fn with_work_factor(mut self, log_n: u8) -> Result<AgeEncryption> {
         if !(1..=30).contains(&log_n) {
-            return Err(Error::Invalid(format!("scrypt work factor {log_n} is not within 1..=30")));
+            return Err(Error::Invalid(format!(
+                "scrypt work factor {log_n} is not within 1..=30"
+            )));
         }
         self.work_factor = log_n;
         Ok(self)
@@ -142,7 +144,9 @@ impl Encrypting {
                     None => return Err(io::Error::other("encryption stopped before the end of the file")),
                 }
             }
-            let take = usize::try_from(remaining).unwrap_or(usize::MAX).min(guard.leftover.len());
+            let take = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(guard.leftover.len());
             let chunk = guard.leftover.split_to(take);
             drop(guard);
             Ok(Some((chunk, (chunks, remaining - take as u64))))
@@ -163,7 +167,7 @@ impl Encrypting {
 
 /// Runs on a blocking thread: plaintext file → age → ciphertext chunks.
 fn encrypt_file(
-    path: &PathBuf,
+    path: &Path,
     plain_len: u64,
     encryption: &AgeEncryption,
     tx: mpsc::Sender<Bytes>,
@@ -271,9 +275,7 @@ mod tests {
     fn decrypt(ciphertext: &[u8], passphrase: &str) -> Vec<u8> {
         let decryptor = age::Decryptor::new(ciphertext).unwrap();
         let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-        let mut reader = decryptor
-            .decrypt(iter::once(&identity as &dyn age::Identity))
-            .unwrap();
+        let mut reader = decryptor.decrypt(iter::once(&identity as &dyn age::Identity)).unwrap();
         let mut out = Vec::new();
         reader.read_to_end(&mut out).unwrap();
         out

@@ -8,10 +8,7 @@ use filegate_api::CompletedPart;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::{
-    Client, Error, Payload, Result, UploadSource,
-    encrypt::Encrypting,
-    resume::ResumeStore,
-    taps::Taps,
+    Client, Error, Payload, Result, UploadSource, encrypt::Encrypting, resume::ResumeStore, taps::Taps,
     transfer::PlannedPart,
 };
 

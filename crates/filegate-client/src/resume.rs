@@ -76,7 +76,12 @@ impl ResumeStore {
     /// The journal of uploading `source` to `bucket`/`path` on `server`.
     pub(crate) fn journal_path(&self, server: &str, source: &Path, bucket: &str, path: &str) -> PathBuf {
         let mut key = Sha256::new();
-        for part in [server.as_bytes(), source.as_os_str().as_encoded_bytes(), bucket.as_bytes(), path.as_bytes()] {
+        for part in [
+            server.as_bytes(),
+            source.as_os_str().as_encoded_bytes(),
+            bucket.as_bytes(),
+            path.as_bytes(),
+        ] {
             key.update((part.len() as u64).to_le_bytes());
             key.update(part);
         }

@@ -4,10 +4,7 @@
 //! and a bandwidth limit, optional age encryption while streaming, and multipart uploads
 //! that resume after an interruption without sending the stored parts again.
 
-use std::{
-    collections::HashMap,
-    path::{Path, PathBuf},
-};
+use std::{collections::HashMap, path::Path};
 
 use filegate_api::{CompleteUpload, CompletedPart, CreateUpload, FileView, UploadInstructions};
 
@@ -15,7 +12,7 @@ use crate::{
     Client, Error, PART_PARALLELISM, Result, UploadSource,
     encrypt::{AgeEncryption, Encrypting},
     parts::{PartBodies, PartJournal},
-    resume::{ResumeStore, Resumable, UploadJournal, file_identity},
+    resume::{Resumable, ResumeStore, UploadJournal, file_identity},
     taps::{SharedSha256, Taps, sha256_of_file},
     transfer::{file_name, plan_parts},
 };
@@ -86,7 +83,12 @@ impl Client {
     /// A plain multipart upload with `options.resume` set is not aborted when sending
     /// fails: calling again with the same file, destination and options sends only the
     /// parts that are missing. Any other failed upload is aborted (best effort).
-    pub async fn upload_path(&self, request: CreateUpload, path: &Path, options: &UploadOptions) -> Result<UploadReport> {
+    pub async fn upload_path(
+        &self,
+        request: CreateUpload,
+        path: &Path,
+        options: &UploadOptions,
+    ) -> Result<UploadReport> {
         let (size, modified_ns) = file_identity(path).await?;
         if let Some(encryption) = &options.encryption {
             return self.upload_encrypted(request, path, size, encryption, options).await;
@@ -197,7 +199,9 @@ impl Client {
         match upload {
             UploadInstructions::Put { url, headers } => {
                 let sha = SharedSha256::default();
-                let body = src.range(0, request.size, &options.taps.with_sha256(sha.clone())).await?;
+                let body = src
+                    .range(0, request.size, &options.taps.with_sha256(sha.clone()))
+                    .await?;
                 complete.etag = Some(self.put_signed(&url, &headers, body).await?);
                 complete.sha256 = Some(sha.hex());
                 Ok(Sent {
@@ -208,7 +212,9 @@ impl Client {
             }
             UploadInstructions::Post { url, fields } => {
                 let sha = SharedSha256::default();
-                let body = src.range(0, request.size, &options.taps.with_sha256(sha.clone())).await?;
+                let body = src
+                    .range(0, request.size, &options.taps.with_sha256(sha.clone()))
+                    .await?;
                 let content_type = request.content_type.as_deref().unwrap_or("application/octet-stream");
                 complete.etag = self
                     .post_form_signed(&url, &fields, file_name(&request.path), content_type, body)
@@ -250,7 +256,7 @@ impl Client {
     async fn resume(
         &self,
         found: Resumable,
-        source: &PathBuf,
+        source: &Path,
         journal: &Path,
         store: &ResumeStore,
         options: &UploadOptions,
@@ -289,7 +295,7 @@ impl Client {
             progress.total(upload.size);
             progress.advance(upload.size - missing.iter().map(|p| p.len).sum::<u64>());
         }
-        let src = UploadSource::File(source.clone());
+        let src = UploadSource::File(source.to_owned());
         let bodies = PartBodies::Source(&src, options.taps.without_sha256());
         let journal = PartJournal { store, path: journal };
         let (sent, sha256) = tokio::try_join!(

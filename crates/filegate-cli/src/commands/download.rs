@@ -47,7 +47,11 @@ pub async fn run(conn: &Connection, args: DownloadArgs, out: &Output) -> Result<
     if out.is_json() {
         out.json(&report_json(&report, Some(&dest)))?;
     } else {
-        let check = if report.verified { "sha256 verified" } else { "size checked; the server has no sha256" };
+        let check = if report.verified {
+            "sha256 verified"
+        } else {
+            "size checked; the server has no sha256"
+        };
         let resumed = if report.resumed_from > 0 {
             format!(", resumed at {}", human_size(report.resumed_from))
         } else {

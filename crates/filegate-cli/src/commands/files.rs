@@ -1,6 +1,9 @@
 //! `ls`, `stat`, `rm`, `restore`, `mv`: reading and changing files.
 
-use filegate_client::{ListFiles, api::{FileView, PatchFile}};
+use filegate_client::{
+    ListFiles,
+    api::{FileView, PatchFile},
+};
 use futures::TryStreamExt as _;
 use serde_json::json;
 
@@ -155,7 +158,10 @@ fn show_changed(out: &Output, what: &str, file: &FileView) -> Result<Exit, Failu
     if out.is_json() {
         out.json(file)?;
     } else {
-        out.line(format!("{what} {}/{}  {}  {}", file.bucket, file.path, file.id, file.status));
+        out.line(format!(
+            "{what} {}/{}  {}  {}",
+            file.bucket, file.path, file.id, file.status
+        ));
     }
     Ok(Exit::Ok)
 }

@@ -66,9 +66,20 @@ async fn list(conn: &Connection, all: bool, out: &Output) -> Result<Exit, Failur
         out.note(if all { "no requests" } else { "no pending requests" });
     }
     for r in &list.items {
-        let due = r.due_at.map_or_else(|| "-".to_owned(), |d| d.format("%Y-%m-%d %H:%M").to_string());
-        let note = if r.note.is_empty() { String::new() } else { format!("  {:?}", r.note) };
-        out.line(format!("{}  {:<9}  due {due}  {}{note}", r.id, r.status, json!(r.parameters)));
+        let due = r
+            .due_at
+            .map_or_else(|| "-".to_owned(), |d| d.format("%Y-%m-%d %H:%M").to_string());
+        let note = if r.note.is_empty() {
+            String::new()
+        } else {
+            format!("  {:?}", r.note)
+        };
+        out.line(format!(
+            "{}  {:<9}  due {due}  {}{note}",
+            r.id,
+            r.status,
+            json!(r.parameters)
+        ));
     }
     Ok(Exit::Ok)
 }

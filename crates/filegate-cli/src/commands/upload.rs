@@ -224,9 +224,11 @@ pub async fn upload_one(
 /// journals, and (with `--encrypt`) the current exchange passphrase.
 pub async fn options(conn: &Connection, transfer: &TransferArgs, encrypt: bool) -> Result<UploadOptions, Failure> {
     let encryption = if encrypt {
-        let passphrase = conn.client.exchange_passphrase().await.map_err(|e| {
-            Failure::from(e).about("cannot get the exchange passphrase to encrypt with")
-        })?;
+        let passphrase = conn
+            .client
+            .exchange_passphrase()
+            .await
+            .map_err(|e| Failure::from(e).about("cannot get the exchange passphrase to encrypt with"))?;
         Some(AgeEncryption::new(passphrase.passphrase).with_work_factor(work_factor()?)?)
     } else {
         None
@@ -263,8 +265,8 @@ fn work_factor() -> Result<u8, Failure> {
 pub fn collect(paths: &[PathBuf], prefix: Option<&str>) -> Result<Vec<Planned>, Failure> {
     let mut planned = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", path.display())))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", path.display())))?;
         let name = path
             .canonicalize()
             .ok()

@@ -53,12 +53,21 @@ enum Handled {
 }
 
 pub async fn run(conn: &Connection, args: WatchArgs, out: &Output) -> Result<Exit, Failure> {
-    let dir = args.dir.canonicalize().map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", args.dir.display())))?;
+    let dir = args
+        .dir
+        .canonicalize()
+        .map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", args.dir.display())))?;
     if !dir.is_dir() {
-        return Err(Failure::new(Exit::Usage, format!("{} is not a directory", dir.display())));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("{} is not a directory", dir.display()),
+        ));
     }
     if !(args.interval.is_finite() && args.interval > 0.0) {
-        return Err(Failure::new(Exit::Usage, "--interval must be a positive number of seconds"));
+        return Err(Failure::new(
+            Exit::Usage,
+            "--interval must be a positive number of seconds",
+        ));
     }
     let interval = Duration::from_secs_f64(args.interval);
     let bucket = conn.bucket(args.bucket.as_deref());

@@ -65,7 +65,10 @@ fn a_bad_token_exits_3_with_the_servers_code() {
     let error: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(error["error"]["status"], 401);
     assert_eq!(error["error"]["exit_code"], 3);
-    assert!(error["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "{error}");
+    assert!(
+        error["error"]["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{error}"
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ async fn login_profiles_and_the_file_commands() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(cli.config.path().join("config.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(cli.config.path().join("config.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the config file holds tokens");
     }
     assert_eq!(cli.json(&["ls"])["items"].as_array().unwrap().len(), 0);
@@ -37,7 +40,12 @@ async fn login_profiles_and_the_file_commands() {
     assert_eq!(moved["path"], "archive/report.csv");
     // One of the two does not exist: the other is deleted all the same, and the exit
     // code says something was not found.
-    let out = cli.run(&["--json", "rm", "archive/report.csv", "0190c6e2-6a4b-7cc4-9a8f-3b1d2e4f5a6b"]);
+    let out = cli.run(&[
+        "--json",
+        "rm",
+        "archive/report.csv",
+        "0190c6e2-6a4b-7cc4-9a8f-3b1d2e4f5a6b",
+    ]);
     assert_eq!(out.status.code(), Some(4));
     let removed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(removed["deleted"][0], id.as_str());
@@ -48,8 +56,22 @@ async fn login_profiles_and_the_file_commands() {
     assert_eq!(restored["status"], "ready");
 
     // A second profile; FILEGATE_URL/TOKEN override the chosen one.
-    cli.ok(&["login", "--profile", "admin", "--url", &server.url, "--token", &server.token("admin")]);
-    assert!(cli.json(&["--profile", "admin", "audit", "--limit", "5"])["items"].as_array().unwrap().len() <= 5);
+    cli.ok(&[
+        "login",
+        "--profile",
+        "admin",
+        "--url",
+        &server.url,
+        "--token",
+        &server.token("admin"),
+    ]);
+    assert!(
+        cli.json(&["--profile", "admin", "audit", "--limit", "5"])["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            <= 5
+    );
     let out = cli
         .command(&["--profile", "admin", "audit"])
         .env("FILEGATE_TOKEN", "garbage")
@@ -77,7 +99,10 @@ async fn requests_are_listed_and_fulfilled() {
     assert!(cli.ok(&["requests"]).contains("\"icu\""));
 
     let passphrase = cli.ok(&["exchange", "passphrase"]);
-    assert!(passphrase.trim().len() >= 36 && !passphrase.trim().contains(' '), "{passphrase:?}");
+    assert!(
+        passphrase.trim().len() >= 36 && !passphrase.trim().contains(' '),
+        "{passphrase:?}"
+    );
     assert_eq!(cli.json(&["exchange", "passphrase"])["passphrase"], passphrase.trim());
 
     let work = tempfile::tempdir().unwrap();

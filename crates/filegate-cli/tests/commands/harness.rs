@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead as _, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Output, Stdio},
     time::Duration,
 };
@@ -153,7 +153,12 @@ impl Cli {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command.args(args).env("FILEGATE_CONFIG_DIR", self.config.path());
-        for name in ["FILEGATE_URL", "FILEGATE_TOKEN", "FILEGATE_PROFILE", "FILEGATE_MULTIPART_THRESHOLD"] {
+        for name in [
+            "FILEGATE_URL",
+            "FILEGATE_TOKEN",
+            "FILEGATE_PROFILE",
+            "FILEGATE_MULTIPART_THRESHOLD",
+        ] {
             command.env_remove(name);
         }
         // A cheaper scrypt than `age -p`'s, for quick tests; the server takes any up to 18.
@@ -200,11 +205,21 @@ impl Cli {
 /// The failure a command ended with: its exit code and its stderr, which must be one line
 /// without a panic or a debug dump.
 pub fn failure(out: &Output) -> (i32, String) {
-    assert!(!out.status.success(), "expected a failure, stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected a failure, stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line on stderr: {stderr:?}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
-    assert!(!stderr.contains("Error {") && !stderr.contains("kind:"), "no debug dump: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Error {") && !stderr.contains("kind:"),
+        "no debug dump: {stderr}"
+    );
     (out.status.code().expect("exited"), stderr.trim_end().to_owned())
 }
 
@@ -260,8 +275,4 @@ where
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-pub fn tmp_file(dir: &TempDir, name: &str) -> PathBuf {
-    dir.path().join(name)
 }

@@ -74,7 +74,14 @@ async fn an_encrypted_50_mib_upload_waits_for_ready_and_downloads_back_equal() {
     let mut head = std::fs::read(&original).unwrap();
     head.truncate(20 * MIB);
     std::fs::write(&partial, &head).unwrap();
-    let got = cli.json(&["download", "2026/11/extract.csv", "--bucket", "exchange", "-o", path_str(&again)]);
+    let got = cli.json(&[
+        "download",
+        "2026/11/extract.csv",
+        "--bucket",
+        "exchange",
+        "-o",
+        path_str(&again),
+    ]);
     assert_eq!(got["resumed_from"], 20 * MIB as u64);
     assert_eq!(sha256_file(&again), sha);
     assert!(!partial.exists());
@@ -122,7 +129,15 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
     let after_kill = server.stored_puts().await;
     assert!(after_kill - before < 8, "killed before the end");
 
-    let out = cli.json(&["upload", path_str(&file), "--prefix", "big", "--multipart-threshold", "1M", "--wait"]);
+    let out = cli.json(&[
+        "upload",
+        path_str(&file),
+        "--prefix",
+        "big",
+        "--multipart-threshold",
+        "1M",
+        "--wait",
+    ]);
     let item = &out["uploads"][0];
     let resumed = item["parts_resumed"].as_u64().unwrap();
     let sent = item["parts_sent"].as_u64().unwrap();
@@ -137,7 +152,14 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
     cli.ok(&["download", "big/scan.bin", "-o", path_str(&back)]);
     assert_eq!(sha256_file(&back), sha256_file(&file));
     // The journal is gone: a third upload is a new file, sent whole.
-    let out = cli.json(&["upload", path_str(&file), "--prefix", "big", "--multipart-threshold", "1M"]);
+    let out = cli.json(&[
+        "upload",
+        path_str(&file),
+        "--prefix",
+        "big",
+        "--multipart-threshold",
+        "1M",
+    ]);
     assert_eq!(out["uploads"][0]["parts_resumed"], 0);
 }
 
@@ -164,7 +186,10 @@ async fn directories_upload_recursively_and_wait_reports_a_failed_file() {
     let text = cli.ok(&["upload", path_str(&batch), "--prefix", "in", "--wait"]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(text.contains("default/in/batch/a.txt") && text.contains("default/in/batch/sub/b.txt"), "{text}");
+    assert!(
+        text.contains("default/in/batch/a.txt") && text.contains("default/in/batch/sub/b.txt"),
+        "{text}"
+    );
     assert!(lines.iter().all(|l| l.starts_with("ready")), "{text}");
 
     let fake = work.path().join("fake.png");
@@ -172,5 +197,8 @@ async fn directories_upload_recursively_and_wait_reports_a_failed_file() {
     let out = cli.run(&["upload", path_str(&fake), "--bucket", "pictures", "--wait"]);
     assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("failed") && stdout.contains("type-mismatch"), "{stdout}");
+    assert!(
+        stdout.starts_with("failed") && stdout.contains("type-mismatch"),
+        "{stdout}"
+    );
 }

@@ -11,7 +11,16 @@ use crate::harness::{Cli, Server, eventually, path_str};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn watch_args(dir: &Path) -> Vec<&str> {
-    vec!["watch", path_str(dir), "--interval", "0.1", "--settle", "2", "--prefix", "drop"]
+    vec![
+        "watch",
+        path_str(dir),
+        "--interval",
+        "0.1",
+        "--settle",
+        "2",
+        "--prefix",
+        "drop",
+    ]
 }
 
 /// Drops a file the way a careful writer does: under a hidden name, then renamed.
@@ -35,7 +44,10 @@ async fn watch_sends_each_file_once_across_a_restart() {
     drop_file(inbox, "a.csv", "a\n1\n");
     eventually("a.csv uploaded", WAIT, || async {
         let files = admin.list_files(&ListFiles::bucket("default")).await.unwrap();
-        files.items.iter().any(|f| f.path == "drop/a.csv" && f.status == "uploaded")
+        files
+            .items
+            .iter()
+            .any(|f| f.path == "drop/a.csv" && f.status == "uploaded")
     })
     .await;
     watcher.kill();
@@ -54,12 +66,24 @@ async fn watch_sends_each_file_once_across_a_restart() {
     eventually("c.csv sent", WAIT, || async { inbox.join(".sent/c.csv").is_file() }).await;
     assert!(!inbox.join("a.csv").exists() && !inbox.join("c.csv").exists());
 
-    let files: Vec<_> = admin.list_all_files(ListFiles::bucket("default")).try_collect().await.unwrap();
+    let files: Vec<_> = admin
+        .list_all_files(ListFiles::bucket("default"))
+        .try_collect()
+        .await
+        .unwrap();
     let mut paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
     paths.sort();
-    assert_eq!(paths, ["drop/a.csv", "drop/c.csv", "drop/ward/b.csv"], "each file uploaded once");
+    assert_eq!(
+        paths,
+        ["drop/a.csv", "drop/c.csv", "drop/ward/b.csv"],
+        "each file uploaded once"
+    );
     assert!(files.iter().all(|f| f.status == "ready"));
-    assert!(files.iter().all(|f| f.external_id.as_deref().is_some_and(|e| e.starts_with("watch:"))));
+    assert!(
+        files
+            .iter()
+            .all(|f| f.external_id.as_deref().is_some_and(|e| e.starts_with("watch:")))
+    );
 }
 
 #[tokio::test]
@@ -91,5 +115,8 @@ async fn watch_moves_refused_and_failed_files_to_failed_with_a_reason() {
     let refused = std::fs::read_to_string(inbox.join(".failed/list.csv.reason.txt")).unwrap();
     assert!(refused.contains("unsupported-content-type"), "{refused}");
     let failed = std::fs::read_to_string(inbox.join(".failed/fake.png.reason.txt")).unwrap();
-    assert!(failed.contains("status: failed") && failed.contains("type-mismatch"), "{failed}");
+    assert!(
+        failed.contains("status: failed") && failed.contains("type-mismatch"),
+        "{failed}"
+    );
 }
