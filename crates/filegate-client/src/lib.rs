@@ -5,6 +5,13 @@
 //! taking and returning the wire types of [`filegate_api`]; non-2xx answers become
 //! [`Error::Api`] with the server's stable `code`.
 //!
+//! For local files: [`Client::upload_path`] (single PUT or multipart with several parts in
+//! flight, the sha256 of the bytes read checked on `complete`, age encryption while
+//! streaming, a journal that lets an interrupted multipart upload resume, progress and a
+//! bandwidth limit) and [`Client::download_file`] (through the signed URL, resumed with
+//! `Range`, the sha256 checked before the file takes its name). The `filegate` CLI is
+//! built on them.
+//!
 //! ```no_run
 //! # async fn demo() -> filegate_client::Result<()> {
 //! use bytes::Bytes;
