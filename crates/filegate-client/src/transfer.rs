@@ -14,7 +14,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::{
     Client, Error, Payload, Result,
-    parts::PartBodies,
+    parts::{PartBodies, PartJournal},
     taps::{READ_CHUNK, Taps},
 };
 
@@ -112,7 +112,10 @@ impl Client {
         let Some(upload) = created.upload else {
             return self.get_file(&created.file_id).await;
         };
-        match self.send_upload(&request, &created.file_id, upload, &source).await {
+        match self
+            .send_upload(&request, &created.file_id, upload, &source, Sending::default())
+            .await
+        {
             Ok(complete) => self.complete_upload(&created.file_id, &complete).await,
             Err(e) => {
                 let _ = self.abort_upload(&created.file_id).await;
@@ -149,13 +152,15 @@ impl Client {
         self.upload(request, UploadSource::File(file.to_owned())).await
     }
 
-    /// Sends the bytes as instructed; returns what `…/complete` needs.
-    async fn send_upload(
+    /// Sends the bytes as instructed, through `taps` (a multipart upload's parts go out
+    /// of order, so they are never hashed); returns what `…/complete` needs.
+    pub(crate) async fn send_upload(
         &self,
         request: &CreateUpload,
         file_id: &str,
         instructions: UploadInstructions,
         source: &UploadSource,
+        sending: Sending<'_>,
     ) -> Result<CompleteUpload> {
         let mut complete = CompleteUpload {
             size: Some(request.size),
@@ -164,12 +169,12 @@ impl Client {
         };
         match instructions {
             UploadInstructions::Put { url, headers } => {
-                let body = source.range(0, request.size, &Taps::default()).await?;
+                let body = source.range(0, request.size, sending.taps).await?;
                 complete.etag = Some(self.put_signed(&url, &headers, body).await?);
             }
             UploadInstructions::Post { url, fields } => {
                 let content_type = request.content_type.as_deref().unwrap_or("application/octet-stream");
-                let body = source.range(0, request.size, &Taps::default()).await?;
+                let body = source.range(0, request.size, sending.taps).await?;
                 let name = file_name(&request.path);
                 complete.etag = self.post_form_signed(&url, &fields, name, content_type, body).await?;
             }
@@ -181,9 +186,9 @@ impl Client {
             } => {
                 let plan = plan_parts(request.size, part_size, part_count)?;
                 let urls = parts.into_iter().map(|p| (p.number, p.url)).collect();
-                let bodies = PartBodies::Source(source, Taps::default());
+                let bodies = PartBodies::Source(source, sending.taps.without_sha256());
                 complete.parts = self
-                    .send_parts(file_id, &plan, urls, &bodies, PART_PARALLELISM, None)
+                    .send_parts(file_id, &plan, urls, &bodies, sending.parallel, sending.journal)
                     .await?;
             }
         }
@@ -193,12 +198,34 @@ impl Client {
     /// Polls `GET /v1/files/{id}/status` until the status is one of `statuses`, then
     /// returns the file; [`Error::Timeout`] after `timeout`.
     pub async fn wait_for_status(&self, id: &str, statuses: &[&str], timeout: Duration) -> Result<FileView> {
+        let done = |status: &str| statuses.contains(&status);
+        self.poll_status(id, done, timeout, (POLL_FIRST, POLL_MAX)).await
+    }
+
+    /// Polls the status of a completed upload until processing has ended (`ready`,
+    /// `failed`, `quarantined`, or any status processing does not leave by itself), then
+    /// returns the file; [`Error::Timeout`] after `timeout`.
+    pub async fn wait_until_processed(&self, id: &str, timeout: Duration) -> Result<FileView> {
+        let done = |status: &str| !IN_FLIGHT.contains(&status);
+        self.poll_status(id, done, timeout, (SETTLE_POLL_FIRST, SETTLE_POLL_MAX))
+            .await
+    }
+
+    /// Polls the status, the interval doubling from the first to the last of `intervals`,
+    /// until `done` accepts it; then returns the file.
+    async fn poll_status(
+        &self,
+        id: &str,
+        done: impl Fn(&str) -> bool,
+        timeout: Duration,
+        (first, max): (Duration, Duration),
+    ) -> Result<FileView> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let mut interval = POLL_FIRST;
+        let mut interval = first;
         loop {
             let status = self.file_status(id).await?;
-            if statuses.contains(&status.status.as_str()) {
+            if done(&status.status) {
                 return self.get_file(id).await;
             }
             let now = Instant::now();
@@ -209,7 +236,7 @@ impl Client {
                 });
             }
             tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(POLL_MAX);
+            interval = (interval * 2).min(max);
         }
     }
 }
@@ -222,28 +249,27 @@ const IN_FLIGHT: [&str; 3] = ["pending", "uploaded", "processing"];
 const SETTLE_POLL_FIRST: Duration = Duration::from_millis(50);
 const SETTLE_POLL_MAX: Duration = Duration::from_secs(2);
 
-impl Client {
-    /// Polls the status of a completed upload until processing has ended (`ready`,
-    /// `failed`, `quarantined`, or any status processing does not leave by itself), then
-    /// returns the file; [`Error::Timeout`] after `timeout`.
-    pub async fn wait_until_processed(&self, id: &str, timeout: Duration) -> Result<FileView> {
-        let start = Instant::now();
-        let deadline = start + timeout;
-        let mut interval = SETTLE_POLL_FIRST;
-        loop {
-            let status = self.file_status(id).await?;
-            if !IN_FLIGHT.contains(&status.status.as_str()) {
-                return self.get_file(id).await;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout {
-                    waited: now - start,
-                    last_status: status.status,
-                });
-            }
-            tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(SETTLE_POLL_MAX);
+/// How [`Client::send_upload`] sends: taps, parts in flight, and where stored parts are
+/// journaled (for resumable uploads).
+#[derive(Clone, Copy)]
+pub(crate) struct Sending<'a> {
+    pub taps: &'a Taps,
+    pub parallel: usize,
+    pub journal: Option<PartJournal<'a>>,
+}
+
+static NO_TAPS: Taps = Taps {
+    progress: None,
+    limit: None,
+    sha256: None,
+};
+
+impl Default for Sending<'_> {
+    fn default() -> Self {
+        Sending {
+            taps: &NO_TAPS,
+            parallel: PART_PARALLELISM,
+            journal: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::{
     parts::{PartBodies, PartJournal},
     resume::{Resumable, ResumeStore, UploadJournal, file_identity},
     taps::{SharedSha256, Taps, sha256_of_file},
-    transfer::{file_name, plan_parts},
+    transfer::{Sending, plan_parts},
 };
 
 /// Files larger than this go up in parts (the server's default threshold).
@@ -192,63 +192,33 @@ impl Client {
         journal: Option<PartJournal<'_>>,
     ) -> Result<Sent> {
         let src = UploadSource::File(source.to_owned());
-        let mut complete = CompleteUpload {
-            size: Some(request.size),
-            ..CompleteUpload::default()
+        let sha = SharedSha256::default();
+        let taps = options.taps.with_sha256(sha.clone());
+        let sending = Sending {
+            taps: &taps,
+            parallel: options.parallel,
+            journal,
         };
-        match upload {
-            UploadInstructions::Put { url, headers } => {
-                let sha = SharedSha256::default();
-                let body = src
-                    .range(0, request.size, &options.taps.with_sha256(sha.clone()))
-                    .await?;
-                complete.etag = Some(self.put_signed(&url, &headers, body).await?);
-                complete.sha256 = Some(sha.hex());
-                Ok(Sent {
-                    sha256: sha.hex(),
-                    complete,
-                    parts_sent: 0,
-                })
-            }
-            UploadInstructions::Post { url, fields } => {
-                let sha = SharedSha256::default();
-                let body = src
-                    .range(0, request.size, &options.taps.with_sha256(sha.clone()))
-                    .await?;
-                let content_type = request.content_type.as_deref().unwrap_or("application/octet-stream");
-                complete.etag = self
-                    .post_form_signed(&url, &fields, file_name(&request.path), content_type, body)
-                    .await?;
-                complete.sha256 = Some(sha.hex());
-                Ok(Sent {
-                    sha256: sha.hex(),
-                    complete,
-                    parts_sent: 0,
-                })
-            }
-            UploadInstructions::Multipart {
-                part_size,
-                part_count,
-                parts,
-                ..
-            } => {
-                let plan = plan_parts(request.size, part_size, part_count)?;
-                let urls = parts.into_iter().map(|p| (p.number, p.url)).collect();
-                let bodies = PartBodies::Source(&src, options.taps.without_sha256());
+        let (mut complete, sha256, parts_sent) = match upload {
+            UploadInstructions::Multipart { part_count, .. } => {
                 // Parts go out of order; the hash reads the file front to back beside them.
-                let (parts, sha256) = tokio::try_join!(
-                    self.send_parts(file_id, &plan, urls, &bodies, options.parallel, journal),
-                    async { sha256_of_file(source).await.map_err(Error::Io) },
-                )?;
-                complete.parts = parts;
-                complete.sha256 = Some(sha256.clone());
-                Ok(Sent {
-                    sha256,
-                    complete,
-                    parts_sent: part_count,
-                })
+                let (complete, sha256) =
+                    tokio::try_join!(self.send_upload(request, file_id, upload, &src, sending), async {
+                        sha256_of_file(source).await.map_err(Error::Io)
+                    },)?;
+                (complete, sha256, part_count)
             }
-        }
+            single => {
+                let complete = self.send_upload(request, file_id, single, &src, sending).await?;
+                (complete, sha.hex(), 0)
+            }
+        };
+        complete.sha256 = Some(sha256.clone());
+        Ok(Sent {
+            complete,
+            sha256,
+            parts_sent,
+        })
     }
 
     /// Goes on with a journaled multipart upload. `None` when it cannot be resumed (the

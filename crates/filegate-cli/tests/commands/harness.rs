@@ -276,3 +276,17 @@ where
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Bucket `pictures`: PNG only (a CSV is refused at upload; text named `.png` fails
+/// processing with `type-mismatch`).
+pub async fn pictures_bucket(server: &Server) {
+    server
+        .admin()
+        .create_bucket(&filegate_client::api::CreateBucket {
+            name: "pictures".into(),
+            allowed_content_types: Some(vec!["image/png".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use filegate_client::api::CreateBucket;
 
-use crate::harness::{Cli, PART_SIZE, Server, eventually, path_str, sha256_file, write_random};
+use crate::harness::{Cli, PART_SIZE, Server, eventually, path_str, pictures_bucket, sha256_file, write_random};
 
 const MIB: usize = 1024 * 1024;
 
@@ -109,18 +109,15 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
     write_random(&file, size, 11);
 
     let before = server.stored_puts().await;
-    let mut first = cli.spawn(&[
+    let upload = [
         "upload",
         path_str(&file),
         "--prefix",
         "big",
         "--multipart-threshold",
         "1M",
-        "--parallel",
-        "2",
-        "--bwlimit",
-        "6M",
-    ]);
+    ];
+    let mut first = cli.spawn(&[&upload[..], &["--parallel", "2", "--bwlimit", "6M"]].concat());
     eventually("two parts stored", Duration::from_secs(60), || async {
         server.stored_puts().await >= before + 2
     })
@@ -129,15 +126,7 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
     let after_kill = server.stored_puts().await;
     assert!(after_kill - before < 8, "killed before the end");
 
-    let out = cli.json(&[
-        "upload",
-        path_str(&file),
-        "--prefix",
-        "big",
-        "--multipart-threshold",
-        "1M",
-        "--wait",
-    ]);
+    let out = cli.json(&[&upload[..], &["--wait"]].concat());
     let item = &out["uploads"][0];
     let resumed = item["parts_resumed"].as_u64().unwrap();
     let sent = item["parts_sent"].as_u64().unwrap();
@@ -152,14 +141,7 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
     cli.ok(&["download", "big/scan.bin", "-o", path_str(&back)]);
     assert_eq!(sha256_file(&back), sha256_file(&file));
     // The journal is gone: a third upload is a new file, sent whole.
-    let out = cli.json(&[
-        "upload",
-        path_str(&file),
-        "--prefix",
-        "big",
-        "--multipart-threshold",
-        "1M",
-    ]);
+    let out = cli.json(&upload);
     assert_eq!(out["uploads"][0]["parts_resumed"], 0);
 }
 
@@ -168,15 +150,7 @@ async fn a_killed_multipart_upload_resumes_sending_only_the_missing_parts() {
 #[tokio::test]
 async fn directories_upload_recursively_and_wait_reports_a_failed_file() {
     let server = Server::start(&[]);
-    server
-        .admin()
-        .create_bucket(&CreateBucket {
-            name: "pictures".into(),
-            allowed_content_types: Some(vec!["image/png".into()]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    pictures_bucket(&server).await;
     let cli = Cli::logged_in(&server, "writer");
     let work = tempfile::tempdir().unwrap();
     let batch = work.path().join("batch");

@@ -3,10 +3,10 @@
 
 use std::{path::Path, time::Duration};
 
-use filegate_client::{ListFiles, api::CreateBucket};
+use filegate_client::ListFiles;
 use futures::TryStreamExt as _;
 
-use crate::harness::{Cli, Server, eventually, path_str};
+use crate::harness::{Cli, Server, eventually, path_str, pictures_bucket};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -89,15 +89,7 @@ async fn watch_sends_each_file_once_across_a_restart() {
 #[tokio::test]
 async fn watch_moves_refused_and_failed_files_to_failed_with_a_reason() {
     let server = Server::start(&[]);
-    server
-        .admin()
-        .create_bucket(&CreateBucket {
-            name: "pictures".into(),
-            allowed_content_types: Some(vec!["image/png".into()]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    pictures_bucket(&server).await;
     let cli = Cli::logged_in(&server, "writer");
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path();
