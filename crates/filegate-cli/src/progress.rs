@@ -61,13 +61,12 @@ impl Bars {
         }))
     }
 
-    /// Prints a line above the bars (or plainly when there are none).
-    pub fn println(&self, line: &str) {
+    /// Runs `print` with the bars hidden (so that what it prints to stdout or stderr does
+    /// not tear them), or plainly when there are none.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
         match &self.multi {
-            Some(multi) => {
-                let _ = multi.println(line);
-            }
-            None => println!("{line}"),
+            Some(multi) => multi.suspend(print),
+            None => print(),
         }
     }
 }

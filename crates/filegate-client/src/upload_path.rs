@@ -291,7 +291,19 @@ impl Client {
             etag: None,
             parts,
         };
-        report.file = self.complete_upload(&upload.file_id, &complete).await?;
+        report.file = match self.complete_upload(&upload.file_id, &complete).await {
+            Ok(file) => file,
+            // The server no longer takes these parts (the upload expired, a part is
+            // missing): the next run starts over rather than failing the same way.
+            Err(e)
+                if e.status()
+                    .is_some_and(|s| (400..500).contains(&s) && !matches!(s, 401 | 403 | 429)) =>
+            {
+                store.remove(journal.path).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         store.remove(journal.path).await?;
         report.sha256 = sha256;
         report.parts_sent = missing.len() as u32;

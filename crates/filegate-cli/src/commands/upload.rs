@@ -155,10 +155,10 @@ pub async fn upload_all(
                     bar.finish();
                 }
                 if !out.is_json() {
-                    match &result {
-                        Ok(done) => bars.println(&done.line()),
+                    bars.suspend(|| match &result {
+                        Ok(done) => out.line(done.line()),
                         Err(failure) => eprintln!("error: {}", describe(&failure.clone().about(plan.source.display()))),
-                    }
+                    });
                 }
                 (plan, result)
             }
