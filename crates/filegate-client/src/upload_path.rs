@@ -107,7 +107,10 @@ impl Client {
                 let journal = store.journal_path(self.base.as_str(), &source, &request.bucket, &request.path);
                 if let Some(found) = store.load(&journal).await? {
                     let same_file = found.upload.size == size && found.upload.modified_ns == modified_ns;
-                    if same_file && let Some(report) = self.resume(found, &source, &journal, store, options).await? {
+                    if !same_file {
+                        // The local file changed since: its stored parts are of no use.
+                        let _ = self.abort_upload(&found.upload.file_id).await;
+                    } else if let Some(report) = self.resume(found, &source, &journal, store, options).await? {
                         return Ok(report);
                     }
                     store.remove(&journal).await?;
