@@ -29,6 +29,17 @@ pub enum Error {
     /// The caller handed the client something it cannot send (a bad URL, header or id).
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The file cannot be downloaded: it is not `ready` (still processing, failed,
+    /// quarantined, deleted...).
+    #[error("file {id} is {status}, not ready{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    NotReady {
+        id: String,
+        status: String,
+        reason: Option<String>,
+    },
+    /// The bytes that arrived are not the file's: another size or SHA-256.
+    #[error("integrity: {0}")]
+    Integrity(String),
     /// The server answered a success this client cannot follow (an undecodable body,
     /// inconsistent upload instructions, a missing `ETag`).
     #[error("protocol: {0}")]

@@ -5,6 +5,13 @@
 //! taking and returning the wire types of [`filegate_api`]; non-2xx answers become
 //! [`Error::Api`] with the server's stable `code`.
 //!
+//! For local files: [`Client::upload_path`] (single PUT or multipart with several parts in
+//! flight, the sha256 of the bytes read checked on `complete`, age encryption while
+//! streaming, a journal that lets an interrupted multipart upload resume, progress and a
+//! bandwidth limit) and [`Client::download_file`] (through the signed URL, resumed with
+//! `Range`, the sha256 checked before the file takes its name). The `filegate` CLI is
+//! built on them.
+//!
 //! ```no_run
 //! # async fn demo() -> filegate_client::Result<()> {
 //! use bytes::Bytes;
@@ -34,14 +41,21 @@
 
 mod admin;
 mod audit;
+mod download;
+mod encrypt;
 mod error;
 mod exchange;
 mod files;
 mod ops;
+mod parts;
 mod response;
+mod resume;
+mod share_link;
 mod shares;
 mod signed;
+mod taps;
 mod transfer;
+mod upload_path;
 mod uploads;
 mod webhooks;
 
@@ -51,14 +65,20 @@ use reqwest::{IntoUrl, Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use download::{DownloadOptions, DownloadReport};
+pub use encrypt::{AgeEncryption, DEFAULT_WORK_FACTOR};
 pub use error::{Error, Result, UNEXPECTED_RESPONSE};
 pub use filegate_api as api;
 pub use files::{ContentRequest, Disposition, ListFiles};
 pub use reqwest::Body;
 pub use response::{ByteStream, ContentResponse};
+pub use resume::ResumeStore;
+pub use share_link::{ShareLink, ShareLinkRequest};
 pub use shares::SHARE_PASSWORD_HEADER;
 pub use signed::Payload;
+pub use taps::{Progress, RateLimit, Taps};
 pub use transfer::{PART_PARALLELISM, UploadSource};
+pub use upload_path::{DEFAULT_MULTIPART_THRESHOLD, UploadOptions, UploadReport};
 pub use uploads::FormUpload;
 
 /// The client. Cheap to clone; clones share the connection pool.

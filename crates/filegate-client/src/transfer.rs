@@ -1,22 +1,25 @@
 //! High-level helpers: a whole presigned upload in one call, and waiting for a status.
 
-use std::{collections::HashMap, io::SeekFrom, path::PathBuf, time::Duration};
+use std::{io::SeekFrom, path::PathBuf, time::Duration};
 
 use bytes::Bytes;
-use filegate_api::{CompleteUpload, CompletedPart, CreateUpload, FileView, UploadInstructions};
-use futures::{StreamExt, TryStreamExt, stream};
+use filegate_api::{CompleteUpload, CreateUpload, FileView, UploadInstructions};
+use futures::stream;
+use reqwest::Body;
 use tokio::{
     io::{AsyncReadExt, AsyncSeekExt},
     time::Instant,
 };
+use tokio_util::io::ReaderStream;
 
-use crate::{Client, Error, Payload, Result};
+use crate::{
+    Client, Error, Payload, Result,
+    parts::{PartBodies, PartJournal},
+    taps::{READ_CHUNK, Taps},
+};
 
 /// How many parts of a multipart upload are sent at once.
 pub const PART_PARALLELISM: usize = 4;
-
-/// How many part URLs are asked for at a time when the create answer lacked some.
-const PART_URL_BATCH: usize = 64;
 
 /// Poll intervals of [`Client::wait_for_status`]: doubling from the first to the last.
 const POLL_FIRST: Duration = Duration::from_millis(20);
@@ -38,31 +41,34 @@ impl UploadSource {
         })
     }
 
-    /// `len` bytes from `offset`, streamed.
-    async fn range(&self, offset: u64, len: u64) -> Result<Payload> {
-        match self {
+    /// `len` bytes from `offset`, streamed through `taps`.
+    pub(crate) async fn range(&self, offset: u64, len: u64, taps: &Taps) -> Result<Payload> {
+        let chunks: ByteChunks = match self {
             UploadSource::Bytes(bytes) => {
                 let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
                 let end = usize::try_from(offset.saturating_add(len))
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
-                Ok(Payload::from(bytes.slice(start..end)))
+                Box::pin(stream::iter([Ok(bytes.slice(start..end))]))
             }
             UploadSource::File(path) => {
                 let mut file = tokio::fs::File::open(path).await?;
                 file.seek(SeekFrom::Start(offset)).await?;
-                Ok(Payload::from_reader(file.take(len), len))
+                Box::pin(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
             }
-        }
+        };
+        Ok(Payload::sized(Body::wrap_stream(taps.clone().tap(chunks)), len))
     }
 }
+
+type ByteChunks = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 /// One part of a multipart upload: its number, offset and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PlannedPart {
-    number: u32,
-    offset: u64,
-    len: u64,
+    pub number: u32,
+    pub offset: u64,
+    pub len: u64,
 }
 
 /// Splits `size` bytes into the parts the server announced, checking they agree.
@@ -89,7 +95,7 @@ pub(crate) fn plan_parts(size: u64, part_size: u64, part_count: u32) -> Result<V
 }
 
 /// The last segment of an object path.
-fn file_name(path: &str) -> &str {
+pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
@@ -106,7 +112,10 @@ impl Client {
         let Some(upload) = created.upload else {
             return self.get_file(&created.file_id).await;
         };
-        match self.send_upload(&request, &created.file_id, upload, &source).await {
+        match self
+            .send_upload(&request, &created.file_id, upload, &source, Sending::default())
+            .await
+        {
             Ok(complete) => self.complete_upload(&created.file_id, &complete).await,
             Err(e) => {
                 let _ = self.abort_upload(&created.file_id).await;
@@ -143,13 +152,15 @@ impl Client {
         self.upload(request, UploadSource::File(file.to_owned())).await
     }
 
-    /// Sends the bytes as instructed; returns what `…/complete` needs.
-    async fn send_upload(
+    /// Sends the bytes as instructed, through `taps` (a multipart upload's parts go out
+    /// of order, so they are never hashed); returns what `…/complete` needs.
+    pub(crate) async fn send_upload(
         &self,
         request: &CreateUpload,
         file_id: &str,
         instructions: UploadInstructions,
         source: &UploadSource,
+        sending: Sending<'_>,
     ) -> Result<CompleteUpload> {
         let mut complete = CompleteUpload {
             size: Some(request.size),
@@ -158,12 +169,12 @@ impl Client {
         };
         match instructions {
             UploadInstructions::Put { url, headers } => {
-                let body = source.range(0, request.size).await?;
+                let body = source.range(0, request.size, sending.taps).await?;
                 complete.etag = Some(self.put_signed(&url, &headers, body).await?);
             }
             UploadInstructions::Post { url, fields } => {
                 let content_type = request.content_type.as_deref().unwrap_or("application/octet-stream");
-                let body = source.range(0, request.size).await?;
+                let body = source.range(0, request.size, sending.taps).await?;
                 let name = file_name(&request.path);
                 complete.etag = self.post_form_signed(&url, &fields, name, content_type, body).await?;
             }
@@ -175,71 +186,46 @@ impl Client {
             } => {
                 let plan = plan_parts(request.size, part_size, part_count)?;
                 let urls = parts.into_iter().map(|p| (p.number, p.url)).collect();
-                complete.parts = self.send_parts(file_id, plan, urls, source).await?;
+                let bodies = PartBodies::Source(source, sending.taps.without_sha256());
+                complete.parts = self
+                    .send_parts(file_id, &plan, urls, &bodies, sending.parallel, sending.journal)
+                    .await?;
             }
         }
         Ok(complete)
     }
 
-    /// PUTs every part, a window of part URLs at a time; returns the parts ascending.
-    async fn send_parts(
-        &self,
-        file_id: &str,
-        plan: Vec<PlannedPart>,
-        mut urls: HashMap<u32, String>,
-        source: &UploadSource,
-    ) -> Result<Vec<CompletedPart>> {
-        let no_headers = Default::default();
-        let mut done = Vec::with_capacity(plan.len());
-        for window in plan.chunks(PART_URL_BATCH) {
-            let missing: Vec<u32> = window
-                .iter()
-                .map(|p| p.number)
-                .filter(|n| !urls.contains_key(n))
-                .collect();
-            if !missing.is_empty() {
-                let more = self.upload_parts(file_id, &missing).await?;
-                urls.extend(more.parts.into_iter().map(|p| (p.number, p.url)));
-            }
-            let jobs = window
-                .iter()
-                .map(|part| {
-                    let url = urls
-                        .remove(&part.number)
-                        .ok_or_else(|| Error::Protocol(format!("no URL for part {} of {file_id}", part.number)))?;
-                    Ok((*part, url))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let sent: Vec<CompletedPart> = stream::iter(jobs)
-                .map(|(part, url)| {
-                    let no_headers = &no_headers;
-                    async move {
-                        let body = source.range(part.offset, part.len).await?;
-                        let etag = self.put_signed(&url, no_headers, body).await?;
-                        Ok::<_, Error>(CompletedPart {
-                            number: part.number,
-                            etag,
-                        })
-                    }
-                })
-                .buffer_unordered(PART_PARALLELISM)
-                .try_collect()
-                .await?;
-            done.extend(sent);
-        }
-        done.sort_by_key(|p| p.number);
-        Ok(done)
-    }
-
     /// Polls `GET /v1/files/{id}/status` until the status is one of `statuses`, then
     /// returns the file; [`Error::Timeout`] after `timeout`.
     pub async fn wait_for_status(&self, id: &str, statuses: &[&str], timeout: Duration) -> Result<FileView> {
+        let done = |status: &str| statuses.contains(&status);
+        self.poll_status(id, done, timeout, (POLL_FIRST, POLL_MAX)).await
+    }
+
+    /// Polls the status of a completed upload until processing has ended (`ready`,
+    /// `failed`, `quarantined`, or any status processing does not leave by itself), then
+    /// returns the file; [`Error::Timeout`] after `timeout`.
+    pub async fn wait_until_processed(&self, id: &str, timeout: Duration) -> Result<FileView> {
+        let done = |status: &str| !IN_FLIGHT.contains(&status);
+        self.poll_status(id, done, timeout, (SETTLE_POLL_FIRST, SETTLE_POLL_MAX))
+            .await
+    }
+
+    /// Polls the status, the interval doubling from the first to the last of `intervals`,
+    /// until `done` accepts it; then returns the file.
+    async fn poll_status(
+        &self,
+        id: &str,
+        done: impl Fn(&str) -> bool,
+        timeout: Duration,
+        (first, max): (Duration, Duration),
+    ) -> Result<FileView> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let mut interval = POLL_FIRST;
+        let mut interval = first;
         loop {
             let status = self.file_status(id).await?;
-            if statuses.contains(&status.status.as_str()) {
+            if done(&status.status) {
                 return self.get_file(id).await;
             }
             let now = Instant::now();
@@ -250,7 +236,40 @@ impl Client {
                 });
             }
             tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(POLL_MAX);
+            interval = (interval * 2).min(max);
+        }
+    }
+}
+
+/// The statuses a file moves on from by itself; any other status is where processing ended.
+const IN_FLIGHT: [&str; 3] = ["pending", "uploaded", "processing"];
+
+/// Poll intervals of [`Client::wait_until_processed`]: doubling up to a few seconds, for
+/// waits that may last as long as a virus scan or a decryption of a large file.
+const SETTLE_POLL_FIRST: Duration = Duration::from_millis(50);
+const SETTLE_POLL_MAX: Duration = Duration::from_secs(2);
+
+/// How [`Client::send_upload`] sends: taps, parts in flight, and where stored parts are
+/// journaled (for resumable uploads).
+#[derive(Clone, Copy)]
+pub(crate) struct Sending<'a> {
+    pub taps: &'a Taps,
+    pub parallel: usize,
+    pub journal: Option<PartJournal<'a>>,
+}
+
+static NO_TAPS: Taps = Taps {
+    progress: None,
+    limit: None,
+    sha256: None,
+};
+
+impl Default for Sending<'_> {
+    fn default() -> Self {
+        Sending {
+            taps: &NO_TAPS,
+            parallel: PART_PARALLELISM,
+            journal: None,
         }
     }
 }
@@ -292,7 +311,7 @@ mod tests {
         let sources = [UploadSource::Bytes(Bytes::from(data.clone())), UploadSource::File(path)];
         for source in &sources {
             assert_eq!(source.size().await.unwrap(), 10_000);
-            let payload = source.range(4096, 5000).await.unwrap();
+            let payload = source.range(4096, 5000, &Taps::default()).await.unwrap();
             assert_eq!(payload.size(), Some(5000));
             let body = payload.into_body();
             let got: Vec<u8> = http_body_bytes(body).await;

@@ -1,64 +1,15 @@
-//! Subcommands: `serve` runs the gateway, `token` prints a JWT for a data directory.
+//! The server side: `serve` runs the gateway, `worker` the processing workers, `token`
+//! prints a JWT for a data directory.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
-
-use clap::{Parser, Subcommand};
 
 use filegate_server::{Config, Gateway, telemetry, tokens};
 
-#[derive(Parser)]
-#[command(name = "filegate", version, about = "A self-hosted file gateway")]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use crate::cli::Command;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Run the HTTP API and the processing workers.
-    Serve {
-        /// A TOML config file (every option is in the README); FILEGATE_* variables override it.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Address to listen on [default: 127.0.0.1:8080].
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Data directory [default: ./filegate-data].
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Serve the API only; run `filegate worker` processes for the processing.
-        #[arg(long)]
-        no_workers: bool,
-    },
-    /// Run the processing workers only (no HTTP), against the same engines as the gateways.
-    Worker {
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-    },
-    /// Print a signed JWT for a data directory (alone on stdout).
-    Token {
-        #[arg(long, default_value = "./filegate-data")]
-        data_dir: PathBuf,
-        #[arg(long, default_value = "default")]
-        tenant: String,
-        /// reader, writer, admin, superadmin or exchange.
-        #[arg(long, default_value = "admin")]
-        role: String,
-        /// The subject (who the token speaks for).
-        #[arg(long, default_value = "cli")]
-        sub: String,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
-        ttl: u64,
-    },
-}
-
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// Runs `serve`, `worker` or `token` (the caller sends every other command elsewhere).
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve {
             config,
             listen,
@@ -97,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        _ => anyhow::bail!("not a server command"),
     }
 }
 
@@ -123,7 +75,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
 }
 
 /// SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

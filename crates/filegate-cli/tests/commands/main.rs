@@ -1,0 +1,7 @@
+//! The `filegate` client commands, run as the real binary against a real server.
+
+mod errors;
+mod files;
+mod harness;
+mod transfers;
+mod watch;
