@@ -9,6 +9,7 @@ mod exchange;
 mod files;
 mod ops;
 mod requests;
+mod shares;
 mod uploads;
 mod webhooks;
 
@@ -19,5 +20,6 @@ pub use exchange::*;
 pub use files::*;
 pub use ops::*;
 pub use requests::*;
+pub use shares::*;
 pub use uploads::*;
 pub use webhooks::*;

@@ -45,6 +45,14 @@ pub enum Error {
     /// The principal made too many requests; a request after `retry_after` is allowed.
     #[error("rate limit exceeded; retry after {retry_after:?}")]
     RateLimited { retry_after: Duration },
+    /// Too many failed attempts at one thing (a share's password): refused, whatever is sent,
+    /// until `retry_after` has passed.
+    #[error("{message}")]
+    Locked {
+        code: ErrorCode,
+        message: String,
+        retry_after: Duration,
+    },
     /// A bug or an unexpected engine failure. Logged with detail, answered as a plain 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

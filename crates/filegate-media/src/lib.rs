@@ -7,6 +7,7 @@
 pub mod exif;
 pub mod image_info;
 pub mod limits;
+pub mod qr;
 pub mod sniff;
 pub mod thumbnail;
 

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use filegate_amqp::Relay;
 use filegate_core::pipeline::{Worker, WorkerSettings};
+use filegate_core::ports::{Clock, SystemClock};
+use filegate_core::usecases::shares::{self, ShareSettings};
 use filegate_core::usecases::{Settings, downloads, tenants};
 
 use crate::auth::Authenticator;
@@ -49,7 +51,28 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_thumbnail_source: config.pipeline.max_thumbnail_source,
         // Past 22 one crafted header costs 4 GiB and a minute per version: never.
         max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
+        shares: share_settings(config)?,
+        public_max_age: Duration::from_secs(config.public_buckets.max_age_secs),
         ..Settings::default()
+    })
+}
+
+fn share_settings(config: &Config) -> anyhow::Result<ShareSettings> {
+    let s = &config.shares;
+    anyhow::ensure!(
+        s.max_expires_in_secs >= shares::MIN_EXPIRY.as_secs()
+            && (shares::MIN_EXPIRY.as_secs()..=s.max_expires_in_secs).contains(&s.default_expires_in_secs),
+        "shares: default_expires_in_secs must lie between 60 and max_expires_in_secs"
+    );
+    anyhow::ensure!(s.password_attempts >= 1, "shares.password_attempts must be at least 1");
+    Ok(ShareSettings {
+        base_url: config.public_url()?.to_string(),
+        default_expiry: Duration::from_secs(s.default_expires_in_secs),
+        max_expiry: Duration::from_secs(s.max_expires_in_secs),
+        password_attempts: s.password_attempts,
+        lockout: Duration::from_secs(s.lockout_secs.max(1)),
+        max_lockout: Duration::from_secs(s.max_lockout_secs.max(s.lockout_secs).max(1)),
+        email: config.smtp.url.is_some(),
     })
 }
 
@@ -68,8 +91,15 @@ fn worker_settings(config: &Config) -> WorkerSettings {
 
 impl Gateway {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        Self::open_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Gateway::open`] with another clock for the rules that depend on time (share
+    /// expiry, password lockouts): tests move it instead of sleeping.
+    pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let secret = Secret::for_config(&config)?;
-        let engines = Engines::open(&config, &secret, settings(&config)?).await?;
+        let mut engines = Engines::open(&config, &secret, settings(&config)?).await?;
+        engines.services.clock = clock;
         let services = engines.services.clone();
         let first_start = tenants::ensure_default(&services).await?;
 

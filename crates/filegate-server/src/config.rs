@@ -45,6 +45,50 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub alerts: AlertsConfig,
     pub exchange: ExchangeConfig,
+    pub shares: SharesConfig,
+    pub public_buckets: PublicBucketsConfig,
+}
+
+/// Share links (`POST /v1/files/{id}/shares`, `/s/{token}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SharesConfig {
+    /// Lifetime of a share created without `expires_in`, in seconds.
+    pub default_expires_in_secs: u64,
+    /// The longest lifetime a share may ask for, in seconds.
+    pub max_expires_in_secs: u64,
+    /// Wrong passwords allowed before each further attempt waits out a lock.
+    pub password_attempts: u32,
+    /// The first lock, in seconds; each later one doubles, up to `max_lockout_secs`.
+    pub lockout_secs: u64,
+    pub max_lockout_secs: u64,
+}
+
+impl Default for SharesConfig {
+    fn default() -> Self {
+        Self {
+            default_expires_in_secs: 86_400,
+            max_expires_in_secs: 30 * 86_400,
+            password_attempts: 5,
+            lockout_secs: 60,
+            max_lockout_secs: 3600,
+        }
+    }
+}
+
+/// The unsigned URLs of public buckets (`/p/{tenant}/{bucket}/{path}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicBucketsConfig {
+    /// `Cache-Control: public, max-age=…` in seconds: how long browsers and CDNs may keep a
+    /// public file without asking again (a new upload to the path shows after at most this).
+    pub max_age_secs: u64,
+}
+
+impl Default for PublicBucketsConfig {
+    fn default() -> Self {
+        Self { max_age_secs: 86_400 }
+    }
 }
 
 /// Exchange passphrases and the `decrypt` stage (seed 000).
@@ -294,6 +338,8 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             alerts: AlertsConfig::default(),
             exchange: ExchangeConfig::default(),
+            shares: SharesConfig::default(),
+            public_buckets: PublicBucketsConfig::default(),
         }
     }
 }

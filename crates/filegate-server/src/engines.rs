@@ -25,8 +25,8 @@ use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::{
-    AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
-    NotificationStore, RateLimiter, Scanner,
+    AuditLog, BlobStore, EventSink, ExchangeStore, FilesByPath, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
+    NotificationStore, RateLimiter, Scanner, ShareStore, SystemClock,
 };
 use filegate_core::sealer::Sealer;
 use filegate_core::usecases::downloads::DownloadCounter;
@@ -59,19 +59,23 @@ struct DatabasePorts {
     audit: Arc<dyn AuditLog>,
     notifications: Arc<dyn NotificationStore>,
     exchange: Arc<dyn ExchangeStore>,
+    shares: Arc<dyn ShareStore>,
+    paths: Arc<dyn FilesByPath>,
 }
 
 impl DatabasePorts {
     fn of<S>(db: Arc<S>) -> Self
     where
-        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore,
+        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore + ShareStore + FilesByPath,
     {
         Self {
             store: db.clone(),
             queue: db.clone(),
             audit: db.clone(),
             notifications: db.clone(),
-            exchange: db,
+            exchange: db.clone(),
+            shares: db.clone(),
+            paths: db,
         }
     }
 }
@@ -127,6 +131,8 @@ impl Engines {
             audit,
             notifications: notification_store,
             exchange,
+            shares,
+            paths,
         } = match scheme(config.database.as_deref()) {
             None | Some("sqlite") => DatabasePorts::of(Arc::new(SqliteStore::open(&sqlite_path(config)?).await?)),
             Some("postgres" | "postgresql") => {
@@ -238,6 +244,9 @@ impl Engines {
             downloads: Arc::new(DownloadCounter::new()),
             exchange,
             sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),
+            shares,
+            paths,
+            clock: Arc::new(SystemClock),
         };
         Ok(Self {
             services,

@@ -15,6 +15,7 @@ mod exchange_rows;
 mod listing;
 mod postgres;
 mod rows;
+mod shares;
 mod sqlite;
 mod webhook_rows;
 

@@ -126,6 +126,23 @@ macro_rules! exchange_contract_tests {
 
 contract::exchange_scenarios!(exchange_contract_tests);
 
+macro_rules! share_contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                with_db(|url| async move {
+                    let store = connect(&url).await;
+                    contract::$name(store.clone(), store.clone(), store.clone(), store).await;
+                })
+                .await;
+            }
+        )*
+    };
+}
+
+contract::share_scenarios!(share_contract_tests);
+
 fn job() -> NewJob {
     NewJob::now(Job::ProcessFile {
         tenant: contract::tid("a"),

@@ -48,6 +48,20 @@ macro_rules! exchange_contract_tests {
 
 contract::exchange_scenarios!(exchange_contract_tests);
 
+macro_rules! share_contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (_dir, store) = open().await;
+                contract::$name(store.clone(), store.clone(), store.clone(), store).await;
+            }
+        )*
+    };
+}
+
+contract::share_scenarios!(share_contract_tests);
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();

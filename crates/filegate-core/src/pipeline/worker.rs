@@ -216,6 +216,11 @@ impl Worker {
                 request_id,
                 file_id,
             } => crate::usecases::requests::fulfil(&self.services, tenant, *request_id, *file_id).await,
+            Job::SendShareEmail {
+                tenant,
+                share_id,
+                sealed_token,
+            } => crate::usecases::shares::send_email(&self.services, tenant, *share_id, sealed_token).await,
         }
     }
 

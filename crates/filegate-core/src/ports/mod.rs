@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod blobs;
 pub mod cache;
+pub mod clock;
 pub mod events;
 pub mod exchange;
 pub mod mailer;
@@ -10,10 +11,12 @@ pub mod metadata;
 pub mod notifications;
 pub mod queue;
 pub mod scanner;
+pub mod shares;
 
 pub use audit::AuditLog;
 pub use blobs::*;
 pub use cache::*;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{EventSink, LogSink};
 pub use exchange::ExchangeStore;
 pub use mailer::{Email, LogMailer, MailError, Mailer};
@@ -21,3 +24,4 @@ pub use metadata::MetadataStore;
 pub use notifications::*;
 pub use queue::*;
 pub use scanner::{ScanError, ScanVerdict, Scanner};
+pub use shares::{FilesByPath, ShareStore};

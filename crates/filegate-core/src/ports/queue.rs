@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, RequestId, TenantId, WebhookId};
+use crate::domain::{FileEvent, FileId, JobId, RequestId, ShareId, TenantId, WebhookId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -42,6 +42,14 @@ pub enum Job {
         request_id: RequestId,
         file_id: FileId,
     },
+    /// Email a share link to its recipient. The token travels sealed (AES-256-GCM under a
+    /// key of the deployment): a queued or dead job does not reveal the link.
+    SendShareEmail {
+        tenant: TenantId,
+        share_id: ShareId,
+        /// base64 of the sealed token (`usecases::shares::seal_context`).
+        sealed_token: String,
+    },
 }
 
 impl Job {
@@ -54,6 +62,7 @@ impl Job {
             Job::DeliverWebhook { .. } => "deliver_webhook",
             Job::SendAlertEmail { .. } => "send_alert_email",
             Job::FulfilRequest { .. } => "fulfil_request",
+            Job::SendShareEmail { .. } => "send_share_email",
         }
     }
 }

@@ -99,6 +99,8 @@ pub enum Content {
         range: Option<ByteRange>,
         body: ByteStream,
     },
+    /// The range asked for lies outside the file (416, with the file's size).
+    Unsatisfiable { size: u64, error: Error },
 }
 
 /// The bytes through the gateway (seed 002), honouring `If-None-Match` and one `Range`.
@@ -111,32 +113,61 @@ pub async fn content(
 ) -> Result<Content> {
     principal.require(Permission::Read)?;
     let file = load(services, principal, id).await?;
+    let answer = prepare_content(services, file, if_none_match, range).await?;
+    if let Content::Bytes { file, range, .. } = &answer {
+        let served = range.map_or(json!({"bytes": file.size}), |r| json!({"range": [r.start, r.end]}));
+        audit::record(
+            services,
+            &Actor::of(principal),
+            "file.downloaded",
+            Some(file.id),
+            served,
+        )
+        .await?;
+        count_download(services, file, *range);
+    }
+    Ok(answer)
+}
+
+/// What to answer for the bytes of `file`, whoever asks (the API, a share link, a public
+/// bucket's URL): refused unless it is servable; `NotModified` when `if_none_match` names
+/// its etag; else the stream of the whole file or of the one range asked for. Neither audits
+/// nor counts: the caller does, in its own name.
+pub(crate) async fn prepare_content(
+    services: &Services,
+    file: FileRecord,
+    if_none_match: Option<&str>,
+    range: Option<&str>,
+) -> Result<Content> {
     servable(&file)?;
     if let (Some(header), Some(etag)) = (if_none_match, &file.etag)
         && etag_list_matches(header, etag.as_str())
     {
         return Ok(Content::NotModified(file));
     }
-    let range = range.map(|r| ByteRange::parse(r, file.size)).transpose()?;
+    let range = match range.map(|r| ByteRange::parse(r, file.size)).transpose() {
+        Ok(range) => range,
+        Err(
+            error @ Error::Invalid {
+                code: "range-not-satisfiable",
+                ..
+            },
+        ) => return Ok(Content::Unsatisfiable { size: file.size, error }),
+        Err(e) => return Err(e),
+    };
     let body = services.blobs.get(&file.blob_key, range).await.map_err(|e| match e {
         // The row says ready but the bytes are gone: an operator's problem, not the client's.
         StoreError::NotFound => Error::Internal(anyhow::anyhow!("blob {} of a ready file is missing", file.blob_key)),
         other => other.into(),
     })?;
-    let served = range.map_or(json!({"bytes": file.size}), |r| json!({"range": [r.start, r.end]}));
-    audit::record(
-        services,
-        &Actor::of(principal),
-        "file.downloaded",
-        Some(file.id),
-        served,
-    )
-    .await?;
-    // A transfer from the first byte is one download; later ranges continue it.
+    Ok(Content::Bytes { file, range, body })
+}
+
+/// A transfer from the first byte is one download; later ranges continue it.
+pub(crate) fn count_download(services: &Services, file: &FileRecord, range: Option<ByteRange>) {
     if range.is_none_or(|r| r.start == 0) {
         services.downloads.record(&file.tenant, file.id);
     }
-    Ok(Content::Bytes { file, range, body })
 }
 
 /// `If-None-Match: "a", W/"b"` or `*`.

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore, Scanner};
+use crate::ports::{
+    AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, MetadataStore, Scanner, ShareStore,
+};
 use crate::sealer::Sealer;
 
 pub mod alerts;
@@ -19,7 +21,9 @@ pub mod files;
 pub mod images;
 pub mod notifications;
 pub mod proxied;
+pub mod public;
 pub mod requests;
+pub mod shares;
 pub mod tenants;
 pub mod thumbnails;
 pub mod uploads;
@@ -50,6 +54,12 @@ pub struct Services {
     /// passphrases encrypted at rest.
     pub exchange: Arc<dyn ExchangeStore>,
     pub sealer: Sealer,
+    /// Share links.
+    pub shares: Arc<dyn ShareStore>,
+    /// Files by path, for the unsigned URLs of public buckets.
+    pub paths: Arc<dyn FilesByPath>,
+    /// What time it is, for the rules that tests move through time (share expiry).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -84,6 +94,10 @@ pub struct Settings {
     /// each unit doubles the CPU time and memory (18 = 256 MiB, what `age -p` writes), so a
     /// crafted header cannot make a worker spend minutes and gigabytes.
     pub max_scrypt_work_factor: u8,
+    /// Share links: where they point, how long they live, how passwords are guarded.
+    pub shares: shares::ShareSettings,
+    /// `Cache-Control: public, max-age=…` of public buckets' unsigned URLs.
+    pub public_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -102,6 +116,8 @@ impl Default for Settings {
             image_limits: filegate_media::ImageLimits::default(),
             max_thumbnail_source: 64 * 1024 * 1024,
             max_scrypt_work_factor: 18,
+            shares: shares::ShareSettings::default(),
+            public_max_age: Duration::from_secs(86_400),
         }
     }
 }

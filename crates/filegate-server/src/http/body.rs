@@ -9,6 +9,11 @@ use http::{HeaderValue, StatusCode, header};
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{ByteStream, Disposition};
 
+/// For bytes shown inline from a user's upload (share views, public buckets): an HTML or SVG
+/// file becomes an opaque origin that runs no script and loads nothing of ours.
+pub const SANDBOX_CSP: &str =
+    "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+
 /// What the headers describe.
 pub struct Served<'a> {
     pub size: u64,

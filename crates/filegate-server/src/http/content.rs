@@ -1,10 +1,10 @@
-//! `GET /v1/files/{id}/content`: the bytes through the gateway, with Range and ETag.
+//! `GET /v1/files/{id}/content`: the bytes through the gateway, with Range and ETag; and the
+//! one way any route (share links, public buckets) answers with a file's bytes.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, header};
 
-use filegate_core::Error;
 use filegate_core::domain::FileId;
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, Content};
@@ -26,7 +26,6 @@ pub async fn content(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let header_str = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
     let id = match FileId::parse(&id) {
         Ok(id) => id,
         Err(e) => return ApiError(e).into_response(),
@@ -35,35 +34,40 @@ pub async fn content(
         &state.services,
         &p,
         id,
-        header_str(header::IF_NONE_MATCH),
-        header_str(header::RANGE),
+        header_str(&headers, header::IF_NONE_MATCH),
+        header_str(&headers, header::RANGE),
     )
     .await;
     match answer {
-        Ok(Content::NotModified(file)) => not_modified(file.etag.as_ref()),
-        Ok(Content::Bytes { file, range, body }) => {
+        Ok(content) => respond(content, Disposition::Attachment, "private, max-age=0, must-revalidate"),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+pub(crate) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The response for a file's bytes (or 304, or 416 with the file's size).
+pub(crate) fn respond(content: Content, disposition: Disposition, cache: &'static str) -> Response {
+    match content {
+        Content::NotModified(file) => not_modified(file.etag.as_ref()),
+        Content::Bytes { file, range, body } => {
             let served = Served {
                 size: file.size,
                 range,
                 etag: file.etag.as_ref(),
                 content_type: &file.content_type,
                 filename: file.name(),
-                disposition: Disposition::Attachment,
-                cache: "private, max-age=0, must-revalidate",
+                disposition,
+                cache,
             };
             bytes_response(&served, body)
         }
-        Err(
-            e @ Error::Invalid {
-                code: "range-not-satisfiable",
-                ..
-            },
-        ) => {
-            let size = files::get(&state.services, &p, id).await.map(|f| f.size).unwrap_or(0);
-            let mut response = ApiError(e).into_response();
+        Content::Unsatisfiable { size, error } => {
+            let mut response = ApiError(error).into_response();
             unsatisfiable_range_header(&mut response, size);
             response
         }
-        Err(e) => ApiError(e).into_response(),
     }
 }

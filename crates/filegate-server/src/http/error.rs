@@ -59,6 +59,7 @@ pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
             "rate-limited",
             "too many requests; retry after the time in the Retry-After header".to_owned(),
         ),
+        Error::Locked { code, message, .. } => (StatusCode::TOO_MANY_REQUESTS, code, message.clone()),
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -94,6 +95,9 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match &self.0 {
             Error::Unavailable { retry_after, .. } | Error::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
+            }
+            Error::Locked { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, retry_after_value(*retry_after));
             }
             Error::Unauthenticated { .. } => {

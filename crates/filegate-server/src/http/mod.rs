@@ -34,9 +34,13 @@ pub mod openapi;
 pub mod ops;
 pub mod pipe;
 pub mod proxied;
+pub mod public;
 pub mod rate_limit;
 pub mod request_id;
 pub mod requests;
+pub mod share_links;
+pub mod share_page;
+pub mod shares;
 pub mod thumbnails;
 pub mod uploads;
 pub mod views;
@@ -85,9 +89,12 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::openapi))
         .routes(routes!(metrics::render))
+        .routes(routes!(shares::create, shares::list))
+        .routes(routes!(shares::revoke))
         .layer(DefaultBodyLimit::max(http.max_json_body))
         .merge(streamed)
-        .merge(images);
+        .merge(images)
+        .merge(public_routes());
     let (router, doc) = api.split_for_parts();
     // The signed-URL routes take any key below /blob/, which OpenAPI paths cannot express;
     // they are documented through `openapi::ApiDoc`.
@@ -96,6 +103,22 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .route("/blob-form", post(blob::form))
         .layer(DefaultBodyLimit::disable());
     (router.merge(signed), doc)
+}
+
+/// The routes anyone may call without credentials that serve files: share links (`/s/…`)
+/// and public buckets (`/p/…`). One group, so that a per-client limit can wrap exactly them.
+/// `/p/…` takes any path below the bucket, which OpenAPI paths cannot express; it is
+/// documented through `openapi::ApiDoc`.
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(share_links::page))
+        .routes(routes!(share_links::download, share_links::download_form))
+        .routes(routes!(share_links::view, share_links::view_form))
+        .routes(routes!(share_links::qr_svg))
+        .routes(routes!(share_links::qr_png))
+        .route("/p/{tenant}/{bucket}/{*path}", get(public::content))
+        // Only a password form is ever posted here.
+        .layer(DefaultBodyLimit::max(16 * 1024))
 }
 
 /// The middleware stack, outermost first: request id (and the JSON safety net), metrics,

@@ -14,6 +14,11 @@ use super::error::error_response;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Marks an error answer that is not JSON on purpose (the page a share link shows a person
+/// when it does not open): the safety net leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct MeantForPeople;
+
 tokio::task_local! {
     static REQUEST_ID: String;
 }
@@ -46,7 +51,10 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request).instrument(span.clone()))
         .await;
-    if response.status().as_u16() >= 400 && !is_json(&response) {
+    if response.status().as_u16() >= 400
+        && !is_json(&response)
+        && response.extensions().get::<MeantForPeople>().is_none()
+    {
         let status = response.status();
         response = REQUEST_ID.sync_scope(id.clone(), || json_error_for(status));
     }

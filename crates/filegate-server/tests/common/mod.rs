@@ -36,6 +36,15 @@ impl TestApp {
 
     /// Starts a server after letting the test adjust its config.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_clock(adjust, std::sync::Arc::new(filegate_core::ports::SystemClock)).await
+    }
+
+    /// [`TestApp::spawn_with`] on a clock the test moves (a `ManualClock`): time-dependent
+    /// rules (share expiry, password locks) are tested without sleeping.
+    pub async fn spawn_with_clock(
+        adjust: impl FnOnce(&mut Config),
+        clock: std::sync::Arc<dyn filegate_core::ports::Clock>,
+    ) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             filegate_server::telemetry::init(&filegate_server::config::LogConfig {
                 format: "pretty".into(),
@@ -52,7 +61,7 @@ impl TestApp {
         };
         config.workers.enabled = false;
         adjust(&mut config);
-        let gateway = Gateway::open(config).await.expect("gateway opens");
+        let gateway = Gateway::open_with_clock(config, clock).await.expect("gateway opens");
         let worker = gateway.worker();
         let services = gateway.state().services.clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -13,6 +13,7 @@ mod dedup;
 mod exchange;
 mod files;
 mod queue;
+mod shares;
 mod tenants;
 mod wakeups;
 mod webhooks;

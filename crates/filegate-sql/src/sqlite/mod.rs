@@ -14,6 +14,7 @@ mod dedup;
 mod exchange;
 mod files;
 mod queue;
+mod shares;
 mod tenants;
 mod webhooks;
 

@@ -15,6 +15,7 @@ mod files;
 mod listing;
 mod paging;
 mod queue;
+mod shares;
 mod tenants;
 mod webhooks;
 
@@ -36,6 +37,7 @@ pub use files::*;
 pub use listing::*;
 pub use paging::*;
 pub use queue::*;
+pub use shares::*;
 pub use tenants::*;
 pub use webhooks::*;
 

@@ -1,0 +1,569 @@
+//! Share links (seed 004, PRODUCT.md capability 21): a writer shares one file through a link
+//! carrying a random token; whoever holds the link sees the file's page and, as the share
+//! allows, views or downloads its bytes — until it expires, is revoked or has served its
+//! downloads. Every access is counted (atomically against the limit), audited, and announced
+//! as a `share.accessed` event through the outbox.
+//!
+//! Passwords are checked with Argon2id off the async threads, a few at a time. Each attempt
+//! is counted *before* it is checked (a compare-and-set on the share's row), so any number of
+//! concurrent guesses gets `password_attempts` tries; after that every further attempt first
+//! waits out a lock that doubles each time (`share-locked`, 429 with `Retry-After`). No
+//! request ever sleeps: a locked share answers at once.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::audit::{self, Actor};
+use super::files::{self, Content};
+use super::{Services, chrono_duration};
+use crate::domain::{
+    EmailAddress, FileEvent, FileId, FileRecord, MAX_PASSWORD_CHARS, Origin, PasswordHash, Permission, Principal,
+    Share, ShareId, SharePassword, SharePermission, ShareRefusal, ShareToken, TenantId,
+};
+use crate::error::{Error, Result, StoreError};
+use crate::pipeline::StageError;
+use crate::ports::{Email, Job, MailError, NewJob};
+
+/// Tunables of share links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareSettings {
+    /// The base URL links point at (`public_url`): `{base_url}/s/{token}`.
+    pub base_url: String,
+    /// Lifetime of a share created without `expires_in`.
+    pub default_expiry: Duration,
+    /// The longest lifetime a share may ask for.
+    pub max_expiry: Duration,
+    /// Password attempts allowed before each further one waits out a lock.
+    pub password_attempts: u32,
+    /// The first lock; each one after doubles, up to `max_lockout`.
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+    /// Whether emails are really sent (SMTP configured): without it, no email job is queued.
+    pub email: bool,
+}
+
+impl Default for ShareSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080".into(),
+            default_expiry: Duration::from_secs(86_400),
+            max_expiry: Duration::from_secs(30 * 86_400),
+            password_attempts: 5,
+            lockout: Duration::from_secs(60),
+            max_lockout: Duration::from_secs(3600),
+            email: false,
+        }
+    }
+}
+
+/// The shortest lifetime a share may have.
+pub const MIN_EXPIRY: Duration = Duration::from_secs(60);
+
+/// Argon2 computations at once (19 MiB and tens of milliseconds of CPU each): a flood of
+/// password attempts queues here instead of exhausting memory and the blocking pool.
+static HASHING: Semaphore = Semaphore::const_new(4);
+
+/// Times the password check re-reads a share whose attempt counter moved under it.
+const MAX_ATTEMPT_RACES: usize = 8;
+
+/// What a writer asks for (API.md "Shares").
+#[derive(Debug, Clone)]
+pub struct NewShare {
+    pub permission: SharePermission,
+    /// Default: `ShareSettings::default_expiry`.
+    pub expires_in: Option<Duration>,
+    pub recipient_email: Option<EmailAddress>,
+    pub password: Option<SharePassword>,
+    pub max_downloads: Option<u32>,
+    /// Email the link to `recipient_email` (when SMTP is configured).
+    pub notify: bool,
+}
+
+/// A new share with its token: the only moment the token exists outside the link.
+#[derive(Debug)]
+pub struct CreatedShare {
+    pub share: Share,
+    pub token: ShareToken,
+    pub url: String,
+    /// Whether an email to the recipient was queued.
+    pub email_queued: bool,
+}
+
+/// `{base_url}/s/{token}`: the link for people.
+pub fn link(services: &Services, token: &ShareToken) -> String {
+    format!(
+        "{}/s/{}",
+        services.settings.shares.base_url.trim_end_matches('/'),
+        token.reveal()
+    )
+}
+
+/// What a sealed token is bound to: it opens only for the share it was sealed for.
+pub fn seal_context(tenant: &TenantId, id: ShareId) -> String {
+    format!("share-token/{tenant}/{id}")
+}
+
+/// The stores keep microseconds: answer what a later read returns.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// `POST /v1/files/{id}/shares` (writers).
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %file_id))]
+pub async fn create(
+    services: &Services,
+    principal: &Principal,
+    file_id: FileId,
+    new: NewShare,
+) -> Result<CreatedShare> {
+    principal.require(Permission::Write)?;
+    let file = files::load(services, principal, file_id).await?;
+    if !file.status.is_deletable() {
+        return Err(Error::not_found("file"));
+    }
+    let settings = &services.settings.shares;
+    let lifetime = new.expires_in.unwrap_or(settings.default_expiry);
+    if lifetime < MIN_EXPIRY || lifetime > settings.max_expiry {
+        return Err(Error::invalid(
+            "invalid-expiry",
+            format!(
+                "expires_in is {} to {} seconds",
+                MIN_EXPIRY.as_secs(),
+                settings.max_expiry.as_secs()
+            ),
+        ));
+    }
+    let password = match new.password {
+        Some(password) => Some(off_thread(move || PasswordHash::of(&password)).await??),
+        None => None,
+    };
+    let now = micros(services.clock.now());
+    let token = ShareToken::generate();
+    let share = Share {
+        id: ShareId::new(),
+        tenant: principal.tenant.clone(),
+        file_id,
+        token_hash: token.hash(),
+        permission: new.permission,
+        created_by: principal.subject.clone(),
+        created_at: now,
+        expires_at: now + chrono_duration(lifetime),
+        recipient_email: new.recipient_email,
+        password,
+        max_downloads: new.max_downloads,
+        download_count: 0,
+        access_count: 0,
+        last_accessed_at: None,
+        revoked_at: None,
+        password_failures: 0,
+        locked_until: None,
+    };
+    let email = (new.notify && settings.email && share.recipient_email.is_some())
+        .then(|| email_job(services, &share, &token))
+        .transpose()?;
+    let email_queued = email.is_some();
+    services
+        .shares
+        .create_share(&share, &email.into_iter().collect::<Vec<_>>())
+        .await?;
+    let details = json!({
+        "share_id": share.id,
+        "permission": share.permission.as_str(),
+        "expires_at": share.expires_at,
+        "recipient_email": share.recipient_email,
+        "password": share.password.is_some(),
+        "max_downloads": share.max_downloads,
+        "email_queued": email_queued,
+    });
+    audit::record_change(services, &Actor::of(principal), "share.created", Some(file_id), details).await;
+    tracing::info!(share_id = %share.id, "share created");
+    Ok(CreatedShare {
+        url: link(services, &token),
+        share,
+        token,
+        email_queued,
+    })
+}
+
+fn email_job(services: &Services, share: &Share, token: &ShareToken) -> Result<NewJob> {
+    let sealed = services
+        .sealer
+        .seal(&seal_context(&share.tenant, share.id), token.reveal().as_bytes())?;
+    Ok(NewJob::now(Job::SendShareEmail {
+        tenant: share.tenant.clone(),
+        share_id: share.id,
+        sealed_token: base64::engine::general_purpose::STANDARD.encode(sealed),
+    }))
+}
+
+/// `GET /v1/files/{id}/shares`: newest first.
+pub async fn list(services: &Services, principal: &Principal, file_id: FileId) -> Result<Vec<Share>> {
+    principal.require(Permission::Read)?;
+    files::load(services, principal, file_id).await?;
+    Ok(services.shares.list_shares(&principal.tenant, file_id).await?)
+}
+
+/// `DELETE /v1/shares/{id}` (writers): the link stops working at once. Revoking twice is
+/// harmless and answers the same share.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, share_id = %id))]
+pub async fn revoke(services: &Services, principal: &Principal, id: ShareId) -> Result<Share> {
+    principal.require(Permission::Write)?;
+    let share = services
+        .shares
+        .revoke_share(&principal.tenant, id, micros(services.clock.now()))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::not_found("share"),
+            other => other.into(),
+        })?;
+    audit::record_change(
+        services,
+        &Actor::of(principal),
+        "share.revoked",
+        Some(share.file_id),
+        json!({ "share_id": share.id }),
+    )
+    .await;
+    Ok(share)
+}
+
+/// What a share link's holder does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The page (HTML for people, JSON for programs).
+    Page,
+    /// The bytes, shown in the browser.
+    View,
+    /// The bytes, as an attachment (`download` shares only).
+    Download,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::View => "view",
+            Self::Download => "download",
+        }
+    }
+
+    /// Whether it serves bytes, and so counts against the download limit.
+    fn serves_bytes(self) -> bool {
+        !matches!(self, Self::Page)
+    }
+}
+
+/// A share that opens, and its file.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub share: Share,
+    pub file: FileRecord,
+}
+
+/// The share behind `token` and its file, if the share opens now and the file can be
+/// served; counts nothing. Unknown tokens, and shares of deleted files, are `not-found`.
+pub async fn resolve(services: &Services, token: &ShareToken) -> Result<Shared> {
+    let hash = token.hash();
+    let share = services
+        .shares
+        .find_share(&hash)
+        .await?
+        .filter(|s| s.token_hash.matches(&hash))
+        .ok_or(Error::not_found("share"))?;
+    if let Some(refusal) = share.refusal(services.clock.now()) {
+        return Err(refusal.into_error());
+    }
+    let file = services
+        .store
+        .get_file(&share.tenant, share.file_id)
+        .await?
+        .filter(|f| f.status.is_deletable())
+        .ok_or(Error::not_found("file"))?;
+    files::servable(&file)?;
+    Ok(Shared { share, file })
+}
+
+/// Opens the share's page: one access, counted, audited and announced.
+pub async fn open_page(services: &Services, token: &ShareToken, origin: &Origin) -> Result<Shared> {
+    let Shared { share, file } = resolve(services, token).await?;
+    let share = count_access(services, &share, &file, Access::Page, origin).await?;
+    Ok(Shared { share, file })
+}
+
+/// The file's bytes through the share (`View` or `Download`), after the share's password
+/// when it has one; `range` as `/v1/files/{id}/content` takes it. One access and one
+/// download, counted before any byte is served — unless `probe` (a `HEAD`: the caller sends
+/// the headers alone, so nothing is handed out and nothing is counted).
+#[tracing::instrument(skip_all, fields(access = access.as_str(), share_id = tracing::field::Empty))]
+pub async fn open_bytes(
+    services: &Services,
+    token: &ShareToken,
+    access: Access,
+    password: Option<&str>,
+    range: Option<&str>,
+    origin: &Origin,
+    probe: bool,
+) -> Result<(Share, Content)> {
+    let Shared { share, file } = resolve(services, token).await?;
+    tracing::Span::current().record("share_id", tracing::field::display(share.id));
+    if access == Access::Download && share.permission != SharePermission::Download {
+        return Err(Error::Forbidden {
+            code: "share-view-only",
+            message: "this share lets you view the file, not download it".into(),
+        });
+    }
+    check_password(services, &share, password, origin).await?;
+    let content = files::prepare_content(services, file.clone(), None, range).await?;
+    let Content::Bytes { range, .. } = &content else {
+        // A range outside the file: refused, nothing served, nothing counted.
+        return Ok((share, content));
+    };
+    let range = *range;
+    if probe {
+        return Ok((share, content));
+    }
+    let share = count_access(services, &share, &file, access, origin).await?;
+    files::count_download(services, &file, range);
+    Ok((share, content))
+}
+
+/// The holder of a share, for the audit trail: the share itself, from where it was used.
+fn visitor(share: &Share, origin: &Origin) -> Actor {
+    Actor {
+        subject: format!("share:{}", share.id),
+        tenant: share.tenant.clone(),
+        origin: origin.clone(),
+    }
+}
+
+/// Counts one access atomically (refused when the share stopped opening meanwhile — its last
+/// download taken by a concurrent request), with its `share.accessed` event in the same
+/// transaction; then audits it. Returns the share as counted.
+async fn count_access(
+    services: &Services,
+    share: &Share,
+    file: &FileRecord,
+    access: Access,
+    origin: &Origin,
+) -> Result<Share> {
+    let now = micros(services.clock.now());
+    let mut event = FileEvent::about(
+        "share.accessed",
+        file,
+        json!({ "share_id": share.id, "access": access.as_str() }),
+    );
+    event.occurred_at = now;
+    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    let counted = services
+        .shares
+        .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &jobs)
+        .await?;
+    let Some(counted) = counted else {
+        let current = services
+            .shares
+            .get_share(&share.tenant, share.id)
+            .await?
+            .ok_or(Error::not_found("share"))?;
+        return Err(current.refusal(now).unwrap_or(ShareRefusal::Exhausted).into_error());
+    };
+    let details = json!({
+        "share_id": share.id,
+        "access": access.as_str(),
+        "access_count": counted.access_count,
+        "download_count": counted.download_count,
+    });
+    audit::record(
+        services,
+        &visitor(share, origin),
+        "share.accessed",
+        Some(file.id),
+        details,
+    )
+    .await?;
+    Ok(counted)
+}
+
+/// Checks `candidate` against the share's password, if it has one (see the module docs).
+async fn check_password(services: &Services, share: &Share, candidate: Option<&str>, origin: &Origin) -> Result<()> {
+    let Some(hash) = share.password.clone() else {
+        return Ok(());
+    };
+    let Some(candidate) = candidate.filter(|c| !c.is_empty()) else {
+        return Err(Error::Forbidden {
+            code: "share-password-required",
+            message: "this share is protected by a password: send it in the X-Share-Password header or the `password` form field".into(),
+        });
+    };
+    let settings = &services.settings.shares;
+    let mut seen = share.clone();
+    for _ in 0..MAX_ATTEMPT_RACES {
+        let now = micros(services.clock.now());
+        if let Some(until) = seen.locked_until.filter(|until| *until > now) {
+            return Err(locked((until - now).to_std().unwrap_or(Duration::from_secs(1))));
+        }
+        let failures = seen.password_failures.saturating_add(1);
+        let lock =
+            (failures >= settings.password_attempts.max(1)).then(|| now + chrono_duration(lockout(settings, failures)));
+        let counted = services
+            .shares
+            .count_password_attempt(&seen.tenant, seen.id, seen.password_failures, lock)
+            .await?;
+        if !counted {
+            seen = services
+                .shares
+                .get_share(&seen.tenant, seen.id)
+                .await?
+                .ok_or(Error::not_found("share"))?;
+            continue;
+        }
+        let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
+            let (hash, candidate) = (hash.clone(), candidate.to_owned());
+            off_thread(move || hash.verify(&candidate)).await?
+        };
+        if right {
+            services.shares.clear_password_failures(&seen.tenant, seen.id).await?;
+            return Ok(());
+        }
+        let details = json!({ "share_id": share.id, "failures": failures, "locked_until": lock });
+        audit::record_change(
+            services,
+            &visitor(share, origin),
+            "share.password_failed",
+            Some(share.file_id),
+            details,
+        )
+        .await;
+        return Err(Error::Forbidden {
+            code: "share-password-invalid",
+            message: "the password is not right".into(),
+        });
+    }
+    // The counter keeps moving under us: many guesses at once. Let them wait.
+    Err(locked(Duration::from_secs(1)))
+}
+
+/// How long the attempt after `failures` failures waits: `lockout`, doubling per failure past
+/// the allowance, at most `max_lockout`.
+fn lockout(settings: &ShareSettings, failures: u32) -> Duration {
+    let past = failures.saturating_sub(settings.password_attempts.max(1)).min(20);
+    settings
+        .lockout
+        .saturating_mul(2u32.saturating_pow(past))
+        .min(settings.max_lockout)
+}
+
+fn locked(retry_after: Duration) -> Error {
+    Error::Locked {
+        code: "share-locked",
+        message: "too many wrong passwords; try again after the time in the Retry-After header".into(),
+        retry_after: retry_after.max(Duration::from_secs(1)),
+    }
+}
+
+/// Runs CPU-heavy work (Argon2) on the blocking pool, a few at a time.
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal(anyhow::anyhow!("the hashing semaphore was closed")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+/// `Job::SendShareEmail`: tells the recipient of a share where the file is. Nothing is sent
+/// for a share that was revoked or expired meanwhile.
+#[tracing::instrument(skip(services, sealed_token), fields(tenant = %tenant))]
+pub async fn send_email(
+    services: &Services,
+    tenant: &TenantId,
+    share_id: ShareId,
+    sealed_token: &str,
+) -> Result<(), StageError> {
+    let Some(share) = services.shares.get_share(tenant, share_id).await? else {
+        return Ok(());
+    };
+    let Some(to) = share.recipient_email.clone() else {
+        return Ok(());
+    };
+    if share.refusal(services.clock.now()).is_some() {
+        tracing::debug!("the share no longer opens; its email is not sent");
+        return Ok(());
+    }
+    let token = base64::engine::general_purpose::STANDARD
+        .decode(sealed_token)
+        .ok()
+        .and_then(|sealed| services.sealer.open(&seal_context(tenant, share_id), &sealed).ok())
+        .and_then(|plain| String::from_utf8(plain).ok())
+        .and_then(|token| ShareToken::parse(&token).ok())
+        .filter(|token| token.hash().matches(&share.token_hash))
+        .ok_or_else(|| {
+            StageError::Fail("the share's sealed token does not open (was the deployment secret changed?)".into())
+        })?;
+    let name = services
+        .store
+        .get_file(tenant, share.file_id)
+        .await?
+        .map_or_else(|| "a file".to_owned(), |f| f.name().to_owned());
+    let email = share_email(&share, &name, &link(services, &token), to);
+    match services.notifications.mailer.send(&email).await {
+        Ok(()) => Ok(()),
+        Err(MailError::Transient(e)) => Err(StageError::Retry(e)),
+        Err(MailError::Permanent(why)) => Err(StageError::Fail(why)),
+    }
+}
+
+/// The recipient's email: who shared what, the link, until when; never the password.
+pub fn share_email(share: &Share, file_name: &str, url: &str, to: EmailAddress) -> Email {
+    // One line each, bounded: the name is the uploader's and the sender a token's subject.
+    let line = |s: &str| s.chars().filter(|c| !c.is_control()).take(120).collect::<String>();
+    let (sender, name) = (line(&share.created_by), line(file_name));
+    let mut body = format!(
+        "{sender} shared a file with you.\n\n\
+         File:      {name}\n\
+         Expires:   {expires}\n",
+        expires = share.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    if let Some(max) = share.max_downloads {
+        body.push_str(&format!("Downloads: at most {max}\n"));
+    }
+    // The link alone on its line: easy to copy, and unbroken by most mail readers.
+    body.push_str(&format!("\nOpen it here:\n{url}\n"));
+    if share.password.is_some() {
+        body.push_str(&format!(
+            "\nThe link asks for a password; {sender} will give it to you another way.\n"
+        ));
+    }
+    body.push_str(&format!(
+        "\nYou may {} the file until the link expires.\n",
+        match share.permission {
+            SharePermission::View => "view",
+            SharePermission::Download => "view and download",
+        }
+    ));
+    Email {
+        to: vec![to],
+        subject: format!("{sender} shared \"{name}\" with you"),
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_double_past_the_allowance_and_stop_at_the_cap() {
+        let s = ShareSettings::default();
+        let secs = |failures| lockout(&s, failures).as_secs();
+        assert_eq!(secs(5), 60);
+        assert_eq!(secs(6), 120);
+        assert_eq!(secs(7), 240);
+        assert_eq!(secs(30), 3600);
+        assert_eq!(secs(u32::MAX), 3600);
+    }
+}
