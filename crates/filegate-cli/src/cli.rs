@@ -259,6 +259,9 @@ pub struct ShareArgs {
     /// Stop working after this many downloads.
     #[arg(long, value_name = "N")]
     pub max_downloads: Option<u64>,
+    /// Email the link to this address (when the server has SMTP configured).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
     /// Also draw the link as a QR code in the terminal.
     #[arg(long)]
     pub qr: bool,

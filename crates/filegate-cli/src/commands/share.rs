@@ -1,8 +1,8 @@
 //! `filegate share ID|PATH [--permission view|download] [--expires-in SECS]
-//! [--password P] [--max-downloads N] [--qr]`: prints the link (and draws it as a QR
+//! [--password P] [--max-downloads N] [--email ADDRESS] [--qr]`: prints the link (and draws it as a QR
 //! code in the terminal with `--qr`).
 
-use filegate_client::ShareLinkRequest;
+use filegate_client::api::CreateShare;
 use qrcode::{QrCode, render::unicode::Dense1x2};
 
 use crate::{
@@ -19,20 +19,24 @@ pub async fn run(conn: &Connection, args: ShareArgs, out: &Output) -> Result<Exi
         return Err(Failure::new(Exit::Usage, "--permission is `view` or `download`"));
     }
     let file = target::resolve(conn, &args.target, args.bucket.as_deref(), None).await?;
-    let request = ShareLinkRequest {
+    let request = CreateShare {
         permission: Some(args.permission),
         expires_in: Some(args.expires_in),
         password: args.password,
         max_downloads: args.max_downloads,
-        recipient_email: None,
+        recipient_email: args.email,
+        notify: true,
     };
-    let link = conn.client.share_link(&file.id, &request).await?;
+    let link = conn.client.create_share(&file.id, &request).await?;
     if out.is_json() {
         out.json(&link)?;
         return Ok(Exit::Ok);
     }
     out.line(&link.url);
-    out.note(format!("expires {}", link.expires_at.format("%Y-%m-%d %H:%M UTC")));
+    out.note(format!(
+        "expires {}",
+        link.share.expires_at.format("%Y-%m-%d %H:%M UTC")
+    ));
     if args.qr {
         out.line(qr(&link.url)?);
     }
