@@ -38,6 +38,7 @@ mod error;
 mod exchange;
 mod files;
 mod ops;
+mod quotas;
 mod response;
 mod signed;
 mod transfer;

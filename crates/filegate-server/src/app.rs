@@ -49,6 +49,7 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_thumbnail_source: config.pipeline.max_thumbnail_source,
         // Past 22 one crafted header costs 4 GiB and a minute per version: never.
         max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
+        default_quota: config.quotas.default_quota(),
         ..Settings::default()
     })
 }
@@ -89,6 +90,13 @@ impl Gateway {
             openapi: Arc::new(doc.to_json()?),
         };
         let router = http::with_middleware(routes.with_state(state.clone()), &config.http);
+        // The per-address limits of the routes without a bearer token find theirs here.
+        let ip_limits = http::rate_limit::IpLimits::new(
+            engines.limiter.clone(),
+            &config.rate_limit,
+            state.client_ip_header.clone(),
+        )?;
+        let router = router.layer(ip_limits.extension());
         let worker = Worker::new(engines.worker_services(), worker_settings(&config));
         Ok(Self {
             config,

@@ -45,6 +45,27 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub alerts: AlertsConfig,
     pub exchange: ExchangeConfig,
+    pub quotas: QuotasConfig,
+}
+
+/// `[quotas]`: the storage quota every new tenant starts with (a superadmin changes a
+/// tenant's with `PUT /v1/admin/quotas`). Unset: unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Most bytes a new tenant may keep.
+    pub default_max_bytes: Option<u64>,
+    /// Most files a new tenant may keep.
+    pub default_max_files: Option<u64>,
+}
+
+impl QuotasConfig {
+    pub fn default_quota(&self) -> filegate_core::domain::Quota {
+        filegate_core::domain::Quota {
+            max_bytes: self.default_max_bytes,
+            max_files: self.default_max_files,
+        }
+    }
 }
 
 /// Exchange passphrases and the `decrypt` stage (seed 000).
@@ -82,12 +103,20 @@ impl std::ops::Deref for Redacted {
     }
 }
 
+/// Request limits, each a token bucket (GCRA) shared by every gateway when Redis is
+/// configured. Over a limit: 429 `rate-limited` with `Retry-After`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// Requests one principal may make per window; 0 turns the limit off.
+    /// Requests one principal may make per window (a bucket of `requests` tokens refilled
+    /// over `window_secs`); 0 turns the limit off.
     pub requests: u32,
     pub window_secs: u64,
+    /// Per client address, on the signed-URL routes (`/blob/…`, `/blob-form`).
+    pub signed_urls: BucketConfig,
+    /// Per client address, on the other routes without a bearer token (shares, public
+    /// bucket files, public triggers).
+    pub anonymous: BucketConfig,
 }
 
 impl Default for RateLimitConfig {
@@ -95,7 +124,32 @@ impl Default for RateLimitConfig {
         Self {
             requests: 6000,
             window_secs: 60,
+            signed_urls: BucketConfig {
+                burst: 1000,
+                per_second: 100.0,
+            },
+            anonymous: BucketConfig {
+                burst: 60,
+                per_second: 1.0,
+            },
         }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`; a `burst` of 0
+/// turns the limit off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl BucketConfig {
+    /// `None` when off; an error names the setting that is wrong.
+    pub fn bucket(&self, name: &str) -> anyhow::Result<Option<filegate_core::cache::TokenBucket>> {
+        filegate_core::cache::TokenBucket::new(self.burst, self.per_second)
+            .map_err(|e| anyhow::anyhow!("rate_limit.{name}: {e}"))
     }
 }
 
@@ -294,6 +348,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             alerts: AlertsConfig::default(),
             exchange: ExchangeConfig::default(),
+            quotas: QuotasConfig::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod files;
 pub mod images;
 pub mod notifications;
 pub mod proxied;
+pub mod quotas;
 pub mod requests;
 pub mod tenants;
 pub mod thumbnails;
@@ -84,6 +85,8 @@ pub struct Settings {
     /// each unit doubles the CPU time and memory (18 = 256 MiB, what `age -p` writes), so a
     /// crafted header cannot make a worker spend minutes and gigabytes.
     pub max_scrypt_work_factor: u8,
+    /// The storage quota a new tenant starts with (`[quotas]`; unlimited by default).
+    pub default_quota: crate::domain::Quota,
 }
 
 impl Default for Settings {
@@ -102,6 +105,7 @@ impl Default for Settings {
             image_limits: filegate_media::ImageLimits::default(),
             max_thumbnail_source: 64 * 1024 * 1024,
             max_scrypt_work_factor: 18,
+            default_quota: crate::domain::Quota::UNLIMITED,
         }
     }
 }

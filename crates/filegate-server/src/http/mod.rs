@@ -23,6 +23,7 @@ pub mod admin;
 pub mod audit;
 pub mod blob;
 pub mod body;
+pub mod client_ip;
 pub mod content;
 pub mod error;
 pub mod exchange;
@@ -77,6 +78,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(requests::get, requests::cancel))
         .routes(routes!(audit::list))
         .routes(routes!(admin::alerts::get, admin::alerts::put))
+        .routes(routes!(admin::quotas::get, admin::quotas::put))
+        .routes(routes!(admin::quotas::usage))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
@@ -94,6 +97,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
     let signed = Router::new()
         .route("/blob/{*key}", get(blob::get).head(blob::get).put(blob::put))
         .route("/blob-form", post(blob::form))
+        .route_layer(axum::middleware::from_fn(rate_limit::signed_urls))
         .layer(DefaultBodyLimit::disable());
     (router.merge(signed), doc)
 }

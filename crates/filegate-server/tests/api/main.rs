@@ -16,6 +16,8 @@ mod lifecycle;
 mod media;
 mod ops;
 mod processing;
+mod quotas;
+mod rate_limits;
 mod receiver;
 mod requests;
 mod scanning;
