@@ -137,3 +137,54 @@ async fn signed_uploads_count_too_and_a_zero_burst_turns_the_limit_off() {
         assert_eq!(response.status(), StatusCode::OK);
     }
 }
+
+/// `FILEGATE_TEST_REDIS_URL`, or `None` to skip (never under `CI=true`).
+fn redis_url() -> Option<String> {
+    match std::env::var("FILEGATE_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FILEGATE_TEST_REDIS_URL is not set, and CI=true: the Redis tests must run"
+            );
+            eprintln!("skipped: FILEGATE_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn gateways_sharing_redis_share_the_per_address_buckets() {
+    let Some(url) = redis_url() else { return };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let cache = format!("{url}{separator}prefix=ratelimits-{}:", uuid::Uuid::new_v4().simple());
+    let gateway = || {
+        let cache = cache.clone();
+        TestApp::spawn_with(move |config| {
+            config.cache = Some(cache);
+            config.rate_limit.signed_urls.burst = 3;
+            config.rate_limit.signed_urls.per_second = 0.001;
+            config.http.client_ip_header = Some("x-forwarded-for".into());
+        })
+    };
+    let (one, two) = (gateway().await, gateway().await);
+    let mut urls = Vec::new();
+    for app in [&one, &two] {
+        let file = app.ready_file(&app.client, "default", "a.txt", b"shared").await;
+        urls.push(app.client.download_url(&file.id, None).await.expect("URL").url);
+    }
+    let get = |i: usize| {
+        let request = one
+            .anonymous
+            .http()
+            .get(&urls[i])
+            .header("x-forwarded-for", "198.51.100.1");
+        async move { outcome(request.send().await.expect("sent")).await }
+    };
+    assert_eq!(get(0).await.0, StatusCode::OK);
+    assert_eq!(get(1).await.0, StatusCode::OK);
+    assert_eq!(get(0).await.0, StatusCode::OK);
+    // The fourth request from that address is refused by whichever gateway gets it.
+    assert_limited(get(1).await, 1000);
+    assert_limited(get(0).await, 1000);
+}
