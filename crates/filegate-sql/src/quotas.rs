@@ -5,10 +5,118 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{BucketName, Quota, StorageUsage, TenantId, TenantUsage};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
-use crate::errors::{bad_row, unstorable};
+use crate::errors::{bad_row, store_err, unstorable};
 use crate::rows::micros;
+
+/// Refuses (`QuotaExceeded`) one more file of `size` bytes for `tenant` unless its quota
+/// allows it, inside the caller's write transaction, before the insert. With `lock`
+/// (PostgreSQL) the quota row stays locked until commit, so a concurrent insert of the same
+/// tenant waits here and then, in a fresh READ COMMITTED snapshot, counts this one; SQLite's
+/// write transaction (`BEGIN IMMEDIATE`) already keeps every other writer out. Either way,
+/// two inserts cannot both take the last byte. Tenants without a quota row take no lock.
+pub(crate) async fn enforce_quota<DB>(
+    conn: &mut DB::Connection,
+    tenant: &TenantId,
+    size: u64,
+    lock: bool,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'r> QuotaRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let row: Option<QuotaRow> = quota_select::<DB>(tenant, lock)
+        .build_query_as()
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_err)?;
+    let quota = quota_of(row)?;
+    if quota.is_unlimited() {
+        return Ok(());
+    }
+    let (bytes, files): (i64, i64) = usage_total::<DB>(tenant)
+        .build_query_as()
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_err)?;
+    quota
+        .admit(&storage_usage(bytes, files)?, size)
+        .map_err(StoreError::QuotaExceeded)
+}
+
+/// The tenant's quota, unlimited without a row.
+pub(crate) async fn read_quota<'c, DB, E>(executor: E, tenant: &TenantId) -> Result<Quota, StoreError>
+where
+    DB: Database,
+    E: Executor<'c, Database = DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'r> QuotaRow: sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let row: Option<QuotaRow> = quota_select::<DB>(tenant, false)
+        .build_query_as()
+        .fetch_optional(executor)
+        .await
+        .map_err(store_err)?;
+    quota_of(row)
+}
+
+/// Inserts or replaces the tenant's quota row in the caller's transaction; `NotFound` when
+/// the tenant does not exist.
+pub(crate) async fn write_quota<DB>(
+    conn: &mut DB::Connection,
+    tenant: &TenantId,
+    quota: &Quota,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let mut exists = QueryBuilder::<DB>::new("SELECT id FROM tenants WHERE id = ");
+    exists.push_bind(tenant.as_str().to_owned());
+    let found: Option<(String,)> = exists
+        .build_query_as()
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_err)?;
+    if found.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    quota_upsert::<DB>(tenant, quota, at)?
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+/// The tenant's usage, in total and per bucket.
+pub(crate) async fn read_usage<'c, DB, E>(executor: E, tenant: &TenantId) -> Result<TenantUsage, StoreError>
+where
+    DB: Database,
+    E: Executor<'c, Database = DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'r> BucketUsageRow: sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let rows: Vec<BucketUsageRow> = usage_by_bucket::<DB>(tenant)
+        .build_query_as()
+        .fetch_all(executor)
+        .await
+        .map_err(store_err)?;
+    usage_of(rows)
+}
 
 /// The statuses that hold no storage. `files_usage` (migration 0008) is a partial index on
 /// exactly this condition, so the text must stay the same.
@@ -16,7 +124,7 @@ const HOLDS_STORAGE: &str = "status NOT IN ('expired', 'purged')";
 
 /// The tenant's quota row: `(max_bytes, max_files)`. With `lock`, PostgreSQL's
 /// `FOR UPDATE` holds the row until commit (SQLite's write transaction holds everything).
-pub(crate) fn quota_select<DB>(tenant: &TenantId, lock: bool) -> QueryBuilder<DB>
+fn quota_select<DB>(tenant: &TenantId, lock: bool) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
@@ -29,10 +137,10 @@ where
     q
 }
 
-pub(crate) type QuotaRow = (Option<i64>, Option<i64>);
+type QuotaRow = (Option<i64>, Option<i64>);
 
 /// A tenant without a row is unlimited.
-pub(crate) fn quota_of(row: Option<QuotaRow>) -> Result<Quota, StoreError> {
+fn quota_of(row: Option<QuotaRow>) -> Result<Quota, StoreError> {
     let Some((max_bytes, max_files)) = row else {
         return Ok(Quota::UNLIMITED);
     };
@@ -44,11 +152,7 @@ pub(crate) fn quota_of(row: Option<QuotaRow>) -> Result<Quota, StoreError> {
 }
 
 /// Inserts or replaces the tenant's quota row.
-pub(crate) fn quota_upsert<DB>(
-    tenant: &TenantId,
-    quota: &Quota,
-    at: DateTime<Utc>,
-) -> Result<QueryBuilder<DB>, StoreError>
+fn quota_upsert<DB>(tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<QueryBuilder<DB>, StoreError>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
@@ -73,7 +177,7 @@ where
 }
 
 /// `(bucket, bytes, files)` per bucket holding counted files, by bucket name.
-pub(crate) fn usage_by_bucket<DB>(tenant: &TenantId) -> QueryBuilder<DB>
+fn usage_by_bucket<DB>(tenant: &TenantId) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
@@ -86,9 +190,9 @@ where
     q
 }
 
-pub(crate) type BucketUsageRow = (String, i64, i64);
+type BucketUsageRow = (String, i64, i64);
 
-pub(crate) fn usage_of(rows: Vec<BucketUsageRow>) -> Result<TenantUsage, StoreError> {
+fn usage_of(rows: Vec<BucketUsageRow>) -> Result<TenantUsage, StoreError> {
     let mut usage = TenantUsage::default();
     for (bucket, bytes, files) in rows {
         let bucket = BucketName::parse(&bucket).map_err(|e| bad_row("files.bucket", e))?;
@@ -101,7 +205,7 @@ pub(crate) fn usage_of(rows: Vec<BucketUsageRow>) -> Result<TenantUsage, StoreEr
 }
 
 /// `(bytes, files)` of the whole tenant: what an insert is checked against.
-pub(crate) fn usage_total<DB>(tenant: &TenantId) -> QueryBuilder<DB>
+fn usage_total<DB>(tenant: &TenantId) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
@@ -113,7 +217,7 @@ where
     q
 }
 
-pub(crate) fn storage_usage(bytes: i64, files: i64) -> Result<StorageUsage, StoreError> {
+fn storage_usage(bytes: i64, files: i64) -> Result<StorageUsage, StoreError> {
     Ok(StorageUsage {
         bytes: u64::try_from(bytes).map_err(|e| bad_row("usage bytes", e))?,
         files: u64::try_from(files).map_err(|e| bad_row("usage files", e))?,

@@ -1,4 +1,4 @@
-//! Tenant quotas and usage on PostgreSQL (the SQL is shared: `crate::quotas`).
+//! Tenant quotas and usage on PostgreSQL (the SQL and the logic are shared: `crate::quotas`).
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
@@ -7,44 +7,16 @@ use sqlx::{PgConnection, Postgres};
 
 use super::PostgresStore;
 use crate::errors::store_err;
-use crate::quotas::{
-    BucketUsageRow, QuotaRow, quota_of, quota_select, quota_upsert, storage_usage, usage_by_bucket, usage_of,
-    usage_total,
-};
+use crate::quotas::{read_quota, read_usage, write_quota};
 
-/// Refuses (`QuotaExceeded`) one more file of `size` bytes for `tenant` unless its quota
-/// allows it, inside the caller's write transaction, before the insert. The quota row stays
-/// locked until commit, so a concurrent insert of the same tenant waits here and then, in a
-/// fresh READ COMMITTED snapshot, counts this one: two inserts cannot both take the last
-/// byte. Tenants without a quota row take no lock.
+/// `crate::quotas::enforce_quota` inside a write transaction: the quota row is locked `FOR UPDATE` until commit.
 pub(super) async fn enforce_quota(conn: &mut PgConnection, tenant: &TenantId, size: u64) -> Result<(), StoreError> {
-    let row: Option<QuotaRow> = quota_select::<Postgres>(tenant, true)
-        .build_query_as()
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_err)?;
-    let quota = quota_of(row)?;
-    if quota.is_unlimited() {
-        return Ok(());
-    }
-    let (bytes, files): (i64, i64) = usage_total::<Postgres>(tenant)
-        .build_query_as()
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(store_err)?;
-    quota
-        .admit(&storage_usage(bytes, files)?, size)
-        .map_err(StoreError::QuotaExceeded)
+    crate::quotas::enforce_quota::<Postgres>(conn, tenant, size, true).await
 }
 
 impl PostgresStore {
     pub(super) async fn tenant_quota_impl(&self, tenant: &TenantId) -> Result<Quota, StoreError> {
-        let row: Option<QuotaRow> = quota_select::<Postgres>(tenant, false)
-            .build_query_as()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_err)?;
-        quota_of(row)
+        read_quota(&self.pool, tenant).await
     }
 
     pub(super) async fn set_tenant_quota_impl(
@@ -54,28 +26,11 @@ impl PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tenants WHERE id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        quota_upsert::<Postgres>(tenant, quota, at)?
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        write_quota::<Postgres>(&mut tx, tenant, quota, at).await?;
         tx.commit().await.map_err(store_err)
     }
 
     pub(super) async fn tenant_usage_impl(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError> {
-        let rows: Vec<BucketUsageRow> = usage_by_bucket::<Postgres>(tenant)
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_err)?;
-        usage_of(rows)
+        read_usage(&self.pool, tenant).await
     }
 }
