@@ -49,7 +49,7 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_thumbnail_source: config.pipeline.max_thumbnail_source,
         // Past 22 one crafted header costs 4 GiB and a minute per version: never.
         max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
-        default_quota: config.quotas.default_quota(),
+        default_quota: config.quotas.default_quota()?,
         ..Settings::default()
     })
 }

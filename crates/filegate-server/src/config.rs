@@ -60,11 +60,22 @@ pub struct QuotasConfig {
 }
 
 impl QuotasConfig {
-    pub fn default_quota(&self) -> filegate_core::domain::Quota {
-        filegate_core::domain::Quota {
+    /// Refuses limits the database cannot hold (past `i64::MAX`).
+    pub fn default_quota(&self) -> anyhow::Result<filegate_core::domain::Quota> {
+        for (name, limit) in [
+            ("default_max_bytes", self.default_max_bytes),
+            ("default_max_files", self.default_max_files),
+        ] {
+            anyhow::ensure!(
+                limit.is_none_or(|n| i64::try_from(n).is_ok()),
+                "quotas.{name} is at most {}",
+                i64::MAX
+            );
+        }
+        Ok(filegate_core::domain::Quota {
             max_bytes: self.default_max_bytes,
             max_files: self.default_max_files,
-        }
+        })
     }
 }
 
@@ -496,6 +507,48 @@ mod tests {
             };
             assert!(p.thumbnail_sizes().is_err());
         }
+    }
+
+    #[test]
+    fn rate_limit_classes_and_quota_defaults_load_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "filegate.toml",
+                "[rate_limit.anonymous]\nburst = 5\n[quotas]\ndefault_max_files = 100\n",
+            )?;
+            jail.set_env("FILEGATE_RATE_LIMIT__SIGNED_URLS__PER_SECOND", "0.5");
+            jail.set_env("FILEGATE_QUOTAS__DEFAULT_MAX_BYTES", "1073741824");
+            let c = Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;
+            // A partial section keeps the other defaults.
+            assert_eq!(
+                (c.rate_limit.anonymous.burst, c.rate_limit.anonymous.per_second),
+                (5, 1.0)
+            );
+            assert_eq!(
+                (c.rate_limit.signed_urls.burst, c.rate_limit.signed_urls.per_second),
+                (1000, 0.5)
+            );
+            let bucket = c
+                .rate_limit
+                .signed_urls
+                .bucket("signed_urls")
+                .map_err(|e| e.to_string())?;
+            assert_eq!(bucket.map(|b| b.window()), Some(Duration::from_secs(2000)));
+            let quota = c.quotas.default_quota().map_err(|e| e.to_string())?;
+            assert_eq!((quota.max_bytes, quota.max_files), (Some(1 << 30), Some(100)));
+            Ok(())
+        });
+        let stalled = BucketConfig {
+            burst: 10,
+            per_second: 0.0,
+        };
+        let error = stalled.bucket("anonymous").unwrap_err().to_string();
+        assert!(error.contains("rate_limit.anonymous"), "{error}");
+        let absurd = QuotasConfig {
+            default_max_bytes: Some(u64::MAX),
+            default_max_files: None,
+        };
+        assert!(absurd.default_quota().is_err());
     }
 
     #[test]

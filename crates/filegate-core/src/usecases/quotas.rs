@@ -50,6 +50,17 @@ pub async fn set(
     quota: Quota,
 ) -> Result<(TenantId, Quota)> {
     principal.require(Permission::Operate)?;
+    // The engines keep signed 64-bit integers; nothing stores more bytes than that anyway.
+    if [quota.max_bytes, quota.max_files]
+        .into_iter()
+        .flatten()
+        .any(|limit| i64::try_from(limit).is_err())
+    {
+        return Err(Error::invalid(
+            "invalid-quota",
+            format!("a limit is at most {} (or null: unlimited)", i64::MAX),
+        ));
+    }
     let tenant = target(services, principal, tenant).await?;
     services
         .store

@@ -332,6 +332,13 @@ async fn admins_read_their_quota_and_only_a_superadmin_sets_one() {
         err(404, "not-found")
     );
     assert_eq!(api_error(root.usage(Some("Not A Tenant!")).await).0, 400);
+    let absurd = SetQuota {
+        tenant: Some("acme".into()),
+        max_bytes: Some(u64::MAX),
+        max_files: None,
+    };
+    assert_eq!(api_error(root.set_quota(&absurd).await), err(400, "invalid-quota"));
+    assert_eq!(acme.quota(None).await.expect("unchanged"), set);
 
     // The tenant's admins see who changed their limits.
     let trail = acme
