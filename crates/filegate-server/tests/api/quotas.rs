@@ -368,3 +368,29 @@ async fn new_tenants_start_with_the_configured_default_quota() {
         .expect("first file");
     quota_error(acme.create_upload(&upload_of("default", "two.bin", 1)).await);
 }
+
+#[tokio::test]
+async fn malformed_quota_bodies_are_400_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let acme = tenant_with_quota(&app, "acme", Some(100), Some(10)).await;
+    let root = app.client_as("default", "superadmin");
+    for body in [
+        serde_json::json!({"tenant": "acme", "max_bytes": -1}),
+        serde_json::json!({"tenant": "acme", "max_bytes": "100"}),
+        serde_json::json!({"tenant": "acme", "max_bytes": 1.5}),
+        serde_json::json!({"tenant": "acme", "max_bytes": 1, "max_size": 2}),
+        serde_json::json!({"tenant": 7}),
+        serde_json::json!("unlimited"),
+    ] {
+        let response = root
+            .request(reqwest::Method::PUT, &["v1", "admin", "quotas"])
+            .expect("URL")
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status().as_u16(), 400, "{body}");
+    }
+    let quota = acme.quota(None).await.expect("quota");
+    assert_eq!((quota.max_bytes, quota.max_files), (Some(100), Some(10)));
+}
