@@ -48,6 +48,7 @@ mod exchange;
 mod files;
 mod ops;
 mod parts;
+mod quotas;
 mod response;
 mod resume;
 mod shares;

@@ -95,6 +95,13 @@ impl Error {
             message: message.into(),
         }
     }
+    /// `quota-exceeded` (413), naming the limit, the usage and the maximum.
+    pub fn quota_exceeded(exceeded: crate::domain::QuotaExceeded) -> Self {
+        Self::TooLarge {
+            code: "quota-exceeded",
+            message: exceeded.to_string(),
+        }
+    }
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound { what }
     }
@@ -113,6 +120,10 @@ pub enum StoreError {
     /// The incoming body broke off or was malformed.
     #[error("bad input: {0}")]
     Input(String),
+    /// The tenant's storage quota does not allow this file (checked in the transaction that
+    /// would have inserted it).
+    #[error("{0}")]
+    QuotaExceeded(crate::domain::QuotaExceeded),
     /// The engine cannot be reached right now (connection refused, pool timeout, disk gone).
     #[error("engine unavailable: {0}")]
     Unavailable(anyhow::Error),
@@ -130,6 +141,7 @@ impl From<StoreError> for Error {
             },
             StoreError::TooLarge(limit) => Error::too_large(format!("the body exceeds the limit of {limit} bytes")),
             StoreError::Input(m) => Error::invalid("body-invalid", m),
+            StoreError::QuotaExceeded(exceeded) => Error::quota_exceeded(exceeded),
             StoreError::Unavailable(source) => Error::Unavailable {
                 what: "storage engine",
                 retry_after: Duration::from_secs(2),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use filegate_core::StoreError;
-use filegate_core::cache::GuardedLimiter;
+use filegate_core::cache::{GuardedLimiter, TokenBucket};
 use filegate_core::ports::{Cache, RateDecision, RateLimiter};
 use filegate_redis::{Redis, RedisConfig};
 
@@ -90,6 +90,47 @@ async fn the_limiter_allows_the_limit_then_limits_across_instances() {
     // Other keys have their own count; a zero limit refuses.
     assert_eq!(remaining(one.check("bob", 5, window).await.unwrap()), 4);
     assert_eq!(retry_after(one.check("carol", 0, window).await.unwrap()), window);
+}
+
+#[tokio::test]
+async fn a_token_bucket_lets_exactly_its_burst_through_then_one_token_per_interval() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("bucket");
+    let limiter = redis(&url, &prefix).rate_limiter();
+    // Per-address keys as the gateway writes them: 3 at once, then one every 100 s.
+    let slow = TokenBucket::new(3, 0.01).unwrap().unwrap();
+    let key = "ip:signed_urls:198.51.100.7";
+    for expected in [2, 1, 0] {
+        assert_eq!(
+            remaining(limiter.check(key, slow.burst(), slow.window()).await.unwrap()),
+            expected
+        );
+    }
+    let wait = retry_after(limiter.check(key, slow.burst(), slow.window()).await.unwrap());
+    assert!(
+        wait > Duration::from_secs(99) && wait <= Duration::from_secs(100),
+        "{wait:?}"
+    );
+    // Another address is unaffected.
+    let other = "ip:signed_urls:198.51.100.8";
+    assert_eq!(
+        remaining(limiter.check(other, slow.burst(), slow.window()).await.unwrap()),
+        2
+    );
+
+    // One token a second: once the wait has passed exactly one comes back, not two.
+    let fast = TokenBucket::new(2, 1.0).unwrap().unwrap();
+    let check = || limiter.check("fast", fast.burst(), fast.window());
+    assert!(check().await.unwrap().is_allowed());
+    assert!(check().await.unwrap().is_allowed());
+    let wait = retry_after(check().await.unwrap());
+    assert!(wait > Duration::from_millis(900) && wait <= fast.interval(), "{wait:?}");
+    eventually(Duration::from_secs(5), "a token comes back", || async {
+        check().await.unwrap().is_allowed().then_some(())
+    })
+    .await;
+    let wait = retry_after(check().await.unwrap());
+    assert!(wait > Duration::from_millis(500), "only one token came back: {wait:?}");
 }
 
 #[tokio::test]

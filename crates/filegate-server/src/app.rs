@@ -53,6 +53,7 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
         shares: share_settings(config)?,
         public_max_age: Duration::from_secs(config.public_buckets.max_age_secs),
+        default_quota: config.quotas.default_quota()?,
         ..Settings::default()
     })
 }
@@ -119,6 +120,13 @@ impl Gateway {
             openapi: Arc::new(doc.to_json()?),
         };
         let router = http::with_middleware(routes.with_state(state.clone()), &config.http);
+        // The per-address limits of the routes without a bearer token find theirs here.
+        let ip_limits = http::rate_limit::IpLimits::new(
+            engines.limiter.clone(),
+            &config.rate_limit,
+            state.client_ip_header.clone(),
+        )?;
+        let router = router.layer(ip_limits.extension());
         let worker = Worker::new(engines.worker_services(), worker_settings(&config));
         Ok(Self {
             config,

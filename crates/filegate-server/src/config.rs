@@ -47,6 +47,7 @@ pub struct Config {
     pub exchange: ExchangeConfig,
     pub shares: SharesConfig,
     pub public_buckets: PublicBucketsConfig,
+    pub quotas: QuotasConfig,
 }
 
 /// Share links (`POST /v1/files/{id}/shares`, `/s/{token}`).
@@ -91,6 +92,37 @@ impl Default for PublicBucketsConfig {
     }
 }
 
+/// `[quotas]`: the storage quota every new tenant starts with (a superadmin changes a
+/// tenant's with `PUT /v1/admin/quotas`). Unset: unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Most bytes a new tenant may keep.
+    pub default_max_bytes: Option<u64>,
+    /// Most files a new tenant may keep.
+    pub default_max_files: Option<u64>,
+}
+
+impl QuotasConfig {
+    /// Refuses limits the database cannot hold (past `i64::MAX`).
+    pub fn default_quota(&self) -> anyhow::Result<filegate_core::domain::Quota> {
+        for (name, limit) in [
+            ("default_max_bytes", self.default_max_bytes),
+            ("default_max_files", self.default_max_files),
+        ] {
+            anyhow::ensure!(
+                limit.is_none_or(|n| i64::try_from(n).is_ok()),
+                "quotas.{name} is at most {}",
+                i64::MAX
+            );
+        }
+        Ok(filegate_core::domain::Quota {
+            max_bytes: self.default_max_bytes,
+            max_files: self.default_max_files,
+        })
+    }
+}
+
 /// Exchange passphrases and the `decrypt` stage (seed 000).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -126,12 +158,20 @@ impl std::ops::Deref for Redacted {
     }
 }
 
+/// Request limits, each a token bucket (GCRA) shared by every gateway when Redis is
+/// configured. Over a limit: 429 `rate-limited` with `Retry-After`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// Requests one principal may make per window; 0 turns the limit off.
+    /// Requests one principal may make per window (a bucket of `requests` tokens refilled
+    /// over `window_secs`); 0 turns the limit off.
     pub requests: u32,
     pub window_secs: u64,
+    /// Per client address, on the signed-URL routes (`/blob/…`, `/blob-form`).
+    pub signed_urls: BucketConfig,
+    /// Per client address, on the other routes without a bearer token (shares, public
+    /// bucket files, public triggers).
+    pub anonymous: BucketConfig,
 }
 
 impl Default for RateLimitConfig {
@@ -139,7 +179,32 @@ impl Default for RateLimitConfig {
         Self {
             requests: 6000,
             window_secs: 60,
+            signed_urls: BucketConfig {
+                burst: 1000,
+                per_second: 100.0,
+            },
+            anonymous: BucketConfig {
+                burst: 60,
+                per_second: 1.0,
+            },
         }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`; a `burst` of 0
+/// turns the limit off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl BucketConfig {
+    /// `None` when off; an error names the setting that is wrong.
+    pub fn bucket(&self, name: &str) -> anyhow::Result<Option<filegate_core::cache::TokenBucket>> {
+        filegate_core::cache::TokenBucket::new(self.burst, self.per_second)
+            .map_err(|e| anyhow::anyhow!("rate_limit.{name}: {e}"))
     }
 }
 
@@ -340,6 +405,7 @@ impl Default for Config {
             exchange: ExchangeConfig::default(),
             shares: SharesConfig::default(),
             public_buckets: PublicBucketsConfig::default(),
+            quotas: QuotasConfig::default(),
         }
     }
 }
@@ -487,6 +553,48 @@ mod tests {
             };
             assert!(p.thumbnail_sizes().is_err());
         }
+    }
+
+    #[test]
+    fn rate_limit_classes_and_quota_defaults_load_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "filegate.toml",
+                "[rate_limit.anonymous]\nburst = 5\n[quotas]\ndefault_max_files = 100\n",
+            )?;
+            jail.set_env("FILEGATE_RATE_LIMIT__SIGNED_URLS__PER_SECOND", "0.5");
+            jail.set_env("FILEGATE_QUOTAS__DEFAULT_MAX_BYTES", "1073741824");
+            let c = Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;
+            // A partial section keeps the other defaults.
+            assert_eq!(
+                (c.rate_limit.anonymous.burst, c.rate_limit.anonymous.per_second),
+                (5, 1.0)
+            );
+            assert_eq!(
+                (c.rate_limit.signed_urls.burst, c.rate_limit.signed_urls.per_second),
+                (1000, 0.5)
+            );
+            let bucket = c
+                .rate_limit
+                .signed_urls
+                .bucket("signed_urls")
+                .map_err(|e| e.to_string())?;
+            assert_eq!(bucket.map(|b| b.window()), Some(Duration::from_secs(2000)));
+            let quota = c.quotas.default_quota().map_err(|e| e.to_string())?;
+            assert_eq!((quota.max_bytes, quota.max_files), (Some(1 << 30), Some(100)));
+            Ok(())
+        });
+        let stalled = BucketConfig {
+            burst: 10,
+            per_second: 0.0,
+        };
+        let error = stalled.bucket("anonymous").unwrap_err().to_string();
+        assert!(error.contains("rate_limit.anonymous"), "{error}");
+        let absurd = QuotasConfig {
+            default_max_bytes: Some(u64::MAX),
+            default_max_files: None,
+        };
+        assert!(absurd.default_quota().is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod errors;
 mod exchange_rows;
 mod listing;
 mod postgres;
+mod quotas;
 mod rows;
 mod shares;
 mod sqlite;

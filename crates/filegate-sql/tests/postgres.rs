@@ -107,6 +107,7 @@ macro_rules! contract_tests {
 }
 
 contract::scenarios!(contract_tests);
+contract::quota_scenarios!(contract_tests);
 contract::notification_scenarios!(contract_tests);
 
 macro_rules! exchange_contract_tests {

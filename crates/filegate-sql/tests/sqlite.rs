@@ -31,6 +31,7 @@ macro_rules! contract_tests {
 }
 
 contract::scenarios!(contract_tests);
+contract::quota_scenarios!(contract_tests);
 
 contract::notification_scenarios!(contract_tests);
 

@@ -45,6 +45,7 @@ use tokio::sync::RwLock;
 use crate::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
+use crate::domain::{Quota, TenantUsage};
 use crate::error::StoreError;
 use crate::ports::{Cache, MetadataStore, NewJob};
 
@@ -449,5 +450,17 @@ impl MetadataStore for CachedStore {
             self.invalidate(&file_key(tenant, *id)).await;
         }
         result
+    }
+
+    async fn tenant_quota(&self, tenant: &TenantId) -> Result<Quota, StoreError> {
+        self.inner.tenant_quota(tenant).await
+    }
+
+    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.inner.set_tenant_quota(tenant, quota, at).await
+    }
+
+    async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError> {
+        self.inner.tenant_usage(tenant).await
     }
 }

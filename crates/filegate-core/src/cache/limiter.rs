@@ -39,12 +39,53 @@ pub fn gcra(tat: Option<Instant>, now: Instant, limit: u32, window: Duration) ->
     (RateDecision::Allowed { remaining }, Some(new_tat))
 }
 
+/// Where a limiter reads the time: the monotonic clock, or a [`ManualClock`] in tests.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// A clock that moves only when told to, so tests see a token come back without sleeping.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Instant>>);
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(Instant::now())))
+    }
+
+    pub fn now(&self) -> Instant {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
+    }
+
+    /// This clock as a limiter's [`Clock`].
+    pub fn clock(&self) -> Clock {
+        let this = self.clone();
+        Arc::new(move || this.now())
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The in-process limiter: GCRA per key in a map of at most `max_keys` entries. Counts are
 /// per process; use the Redis limiter when several instances must share them.
-#[derive(Debug)]
 pub struct MemoryRateLimiter {
     tats: Mutex<HashMap<String, Instant>>,
     max_keys: usize,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for MemoryRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryRateLimiter")
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryRateLimiter {
@@ -55,9 +96,15 @@ impl MemoryRateLimiter {
     /// starting afresh are dropped too, so under a flood of live keys a few may get a fresh
     /// burst early, but memory never grows past the bound.
     pub fn new(max_keys: usize) -> Self {
+        Self::with_clock(max_keys, Arc::new(Instant::now))
+    }
+
+    /// A limiter reading the time from `clock` (tests pass a [`ManualClock`]'s).
+    pub fn with_clock(max_keys: usize, clock: Clock) -> Self {
         Self {
             tats: Mutex::new(HashMap::new()),
             max_keys: max_keys.max(1),
+            clock,
         }
     }
 
@@ -112,7 +159,7 @@ fn make_room(tats: &mut HashMap<String, Instant>, max_keys: usize, now: Instant)
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision, StoreError> {
-        Ok(self.check_at(key, limit, window, Instant::now()))
+        Ok(self.check_at(key, limit, window, (self.clock)()))
     }
 }
 
@@ -206,6 +253,23 @@ mod tests {
         // After a whole window of silence the full burst is back.
         let later = t0 + 3 * SECOND;
         assert_eq!(allowed(limiter.check_at("k", 3, SECOND, later)), 2);
+    }
+
+    #[tokio::test]
+    async fn the_port_reads_the_injected_clock() {
+        let clock = ManualClock::new();
+        let limiter = MemoryRateLimiter::with_clock(10, clock.clock());
+        assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
+        assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
+        assert_eq!(
+            limiter.check("k", 2, SECOND).await.unwrap(),
+            RateDecision::Limited {
+                retry_after: SECOND / 2
+            }
+        );
+        clock.advance(SECOND / 2);
+        assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
+        assert!(!limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
     }
 
     #[test]

@@ -7,16 +7,19 @@
 //! - [`CachedStore`]: a `MetadataStore` that reads files through a cache and invalidates
 //!   on write. A cache error is logged, counted and treated as a miss.
 //! - [`GuardedLimiter`]: a limiter error allows the request (logged, counted).
+//! - [`TokenBucket`]: a limit as `burst` and `per_second`, in the GCRA terms of the port.
 //!
 //! Metrics: `filegate_cache_requests_total{result=hit|miss}`,
 //! `filegate_cache_errors_total{op=get|set|delete|decode}`,
 //! `filegate_cache_invalidations_deferred_total`, `filegate_rate_limiter_errors_total`,
 //! `filegate_rate_limited_total`.
 
+mod bucket;
 mod cached_store;
 mod limiter;
 mod memory;
 
+pub use bucket::TokenBucket;
 pub use cached_store::{CachedStore, file_key};
-pub use limiter::{GuardedLimiter, MemoryRateLimiter, gcra};
+pub use limiter::{Clock, GuardedLimiter, ManualClock, MemoryRateLimiter, gcra};
 pub use memory::MemoryCache;

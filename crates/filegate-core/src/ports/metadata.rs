@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
+use crate::domain::{Quota, TenantUsage};
 use crate::error::StoreError;
 use crate::ports::queue::NewJob;
 
@@ -39,7 +40,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Inserts a new file row and returns it with its `change_seq` assigned.
-    /// `Conflict` when the id exists.
+    /// `Conflict` when the id exists; `QuotaExceeded` when the tenant's quota does not allow
+    /// one more file of `file.size` bytes, checked against its usage in the same
+    /// transaction, so concurrent inserts cannot together pass a limit.
     async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError>;
     /// Any status, deleted and purged included.
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
@@ -89,7 +92,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// the same transaction, `source` (same tenant) is still `ready` with `file`'s blob key,
     /// sha256 and size; the source row is locked until commit, so it cannot be deleted
     /// meanwhile. Returns the stored row. `Conflict` when the source no longer qualifies or
-    /// the id exists.
+    /// the id exists; `QuotaExceeded` as for [`MetadataStore::insert_file`] (the file counts
+    /// its full size, although it shares the bytes).
     async fn insert_deduplicated(
         &self,
         file: &FileRecord,
@@ -106,4 +110,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Adds each `n` to the `download_count` of that file, in one statement per batch,
     /// without touching `updated_at` or the change feed. Unknown files are ignored.
     async fn add_download_counts(&self, counts: &[(TenantId, FileId, u64)]) -> Result<(), StoreError>;
+
+    /// The tenant's storage quota; unlimited when none was ever set.
+    async fn tenant_quota(&self, tenant: &TenantId) -> Result<Quota, StoreError>;
+    /// Replaces the tenant's quota (`None` limits are unlimited). Files already stored stay,
+    /// even past a lowered limit. `NotFound` when the tenant does not exist.
+    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// What the tenant keeps (see [`Quota`] for what counts), in total and per bucket.
+    async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError>;
 }

@@ -22,6 +22,7 @@ pub mod images;
 pub mod notifications;
 pub mod proxied;
 pub mod public;
+pub mod quotas;
 pub mod requests;
 pub mod shares;
 pub mod tenants;
@@ -98,6 +99,8 @@ pub struct Settings {
     pub shares: shares::ShareSettings,
     /// `Cache-Control: public, max-age=…` of public buckets' unsigned URLs.
     pub public_max_age: Duration,
+    /// The storage quota a new tenant starts with (`[quotas]`; unlimited by default).
+    pub default_quota: crate::domain::Quota,
 }
 
 impl Default for Settings {
@@ -118,6 +121,7 @@ impl Default for Settings {
             max_scrypt_work_factor: 18,
             shares: shares::ShareSettings::default(),
             public_max_age: Duration::from_secs(86_400),
+            default_quota: crate::domain::Quota::UNLIMITED,
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use chrono::Utc;
 
-use super::{Services, buckets, chrono_duration, outbox};
+use super::{Services, buckets, chrono_duration, outbox, quotas};
 use crate::domain::{
     BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
     UploadPlan, blob_key_for,
 };
-use crate::error::Result;
+use crate::error::{Error, Result, StoreError};
 use crate::ports::{ByteStream, Job};
 
 #[derive(Debug, Clone)]
@@ -34,9 +34,24 @@ pub async fn upload(
     let bucket = buckets::get_for(services, principal, &req.bucket).await?;
     bucket.policy.admit(None, &req.content_type)?;
 
+    // The size is known only once the body has streamed: the room left under the tenant's
+    // quota is the body's limit when it is the smaller one, and the insert below checks
+    // again (another upload may have taken the room meanwhile).
+    let room = quotas::room(services, &principal.tenant)
+        .await?
+        .filter(|room| room.bytes() < bucket.policy.max_file_size);
+    let limit = room.map_or(bucket.policy.max_file_size, |room| room.bytes());
+
     let id = FileId::new();
     let blob_key = blob_key_for(&principal.tenant, id);
-    let meta = services.blobs.put(&blob_key, body, bucket.policy.max_file_size).await?;
+    let meta = services
+        .blobs
+        .put(&blob_key, body, limit)
+        .await
+        .map_err(|e| match (e, room) {
+            (StoreError::TooLarge(_), Some(room)) => room.exceeded(),
+            (e, _) => Error::from(e),
+        })?;
 
     // Bytes first, then the row: a crash in between leaves unreferenced bytes, never a row
     // pointing at nothing. The pending row expires by itself if we die before the update.
@@ -59,7 +74,16 @@ pub async fn upload(
         request_id: None,
     });
     record.etag = Some(meta.etag);
-    let pending = services.store.insert_file(&record).await?;
+    let pending = match services.store.insert_file(&record).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            // Refused (the quota, most likely): the bytes must not stay behind unreferenced.
+            if let Err(delete) = services.blobs.delete(&blob_key).await {
+                tracing::warn!(error = %delete, "could not remove the bytes of a refused upload");
+            }
+            return Err(e.into());
+        }
+    };
     let mut uploaded = pending;
     uploaded.status = FileStatus::Uploaded;
     let job = Job::ProcessFile {

@@ -44,6 +44,9 @@ pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenan
         updated_at: now,
     };
     services.store.create_tenant(&tenant, &bucket).await?;
+    // A second write: should it fail, the tenant exists unlimited and the error says so; a
+    // superadmin sets its quota (`PUT /v1/admin/quotas`).
+    super::quotas::apply_default(services, &tenant.id).await?;
     Ok(tenant)
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, buckets, chrono_duration, dedup, outbox, requests, verify};
+use super::{Services, buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath,
     Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
@@ -107,7 +107,9 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         requests::require_pending(services, &principal.tenant, request_id).await?;
     }
 
-    // Before anything is prepared in storage (a multipart upload would be left behind).
+    // Before anything is prepared in storage (a multipart upload would be left behind). The
+    // declared size is reserved from here until the file expires or is purged.
+    quotas::precheck(services, &principal.tenant, req.size).await?;
     let now = Utc::now();
     if let Some(file) = dedup::share_existing(services, principal, &bucket, &req, now).await? {
         return Ok(CreatedUpload {
@@ -158,7 +160,19 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         encryption: req.encryption,
         request_id: req.request_id,
     });
-    let file = services.store.insert_file(&record).await?;
+    let file = match services.store.insert_file(&record).await {
+        Ok(file) => file,
+        Err(e) => {
+            // A concurrent upload took the room since the precheck (or the database failed):
+            // nothing may stay behind in storage.
+            if let UploadPlan::Multipart { upload_id, .. } = &record.upload
+                && let Err(abort) = services.blobs.abort_multipart(&blob_key, upload_id).await
+            {
+                tracing::warn!(error = %abort, "could not abort the multipart upload of a refused file");
+            }
+            return Err(e.into());
+        }
+    };
     let instructions = instructions_for(services, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
     let details = json!({"bucket": file.bucket.as_str(), "path": file.path.to_string(), "size": file.size});

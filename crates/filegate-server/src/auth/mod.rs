@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use http::request::Parts;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -204,19 +202,11 @@ pub fn origin(parts: &Parts, state: &AppState) -> Origin {
             .map(|v| v.chars().filter(|c| !c.is_control()).take(512).collect::<String>())
             .filter(|v| !v.is_empty())
     };
-    let forwarded = state.client_ip_header.as_deref().and_then(header).and_then(|v| {
-        v.split(',')
-            .next()
-            .map(str::trim)
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
-    });
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+    let client_ip =
+        crate::http::client_ip::client_ip(&parts.headers, &parts.extensions, state.client_ip_header.as_deref());
     Origin {
         request_id: crate::http::request_id::current(),
-        client_ip: forwarded.or(peer).map(|ip| ip.to_string()),
+        client_ip: client_ip.map(|ip| ip.to_string()),
         user_agent: header(http::header::USER_AGENT.as_str()),
     }
 }

@@ -23,6 +23,7 @@ pub mod admin;
 pub mod audit;
 pub mod blob;
 pub mod body;
+pub mod client_ip;
 pub mod content;
 pub mod error;
 pub mod exchange;
@@ -81,6 +82,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(requests::get, requests::cancel))
         .routes(routes!(audit::list))
         .routes(routes!(admin::alerts::get, admin::alerts::put))
+        .routes(routes!(admin::quotas::get, admin::quotas::put))
+        .routes(routes!(admin::quotas::usage))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
@@ -101,24 +104,31 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
     let signed = Router::new()
         .route("/blob/{*key}", get(blob::get).head(blob::get).put(blob::put))
         .route("/blob-form", post(blob::form))
+        .route_layer(axum::middleware::from_fn(rate_limit::signed_urls))
         .layer(DefaultBodyLimit::disable());
     (router.merge(signed), doc)
 }
 
 /// The routes anyone may call without credentials that serve files: share links (`/s/…`)
-/// and public buckets (`/p/…`). One group, so that a per-client limit can wrap exactly them.
-/// `/p/…` takes any path below the bucket, which OpenAPI paths cannot express; it is
-/// documented through `openapi::ApiDoc`.
+/// and public buckets (`/p/…`), each group under its per-client limit. Share links get the
+/// strict `anonymous` class (their tokens and passwords must not be guessable by volume);
+/// public files the `signed_urls` class, as a page full of images (or a CDN edge) asks for
+/// many at once. `/p/…` takes any path below the bucket, which OpenAPI paths cannot
+/// express; it is documented through `openapi::ApiDoc`.
 pub fn public_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let shares = OpenApiRouter::new()
         .routes(routes!(share_links::page))
         .routes(routes!(share_links::download, share_links::download_form))
         .routes(routes!(share_links::view, share_links::view_form))
         .routes(routes!(share_links::qr_svg))
         .routes(routes!(share_links::qr_png))
-        .route("/p/{tenant}/{bucket}/{*path}", get(public::content))
+        .route_layer(axum::middleware::from_fn(rate_limit::anonymous))
         // Only a password form is ever posted here.
-        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    let public = OpenApiRouter::new()
+        .route("/p/{tenant}/{bucket}/{*path}", get(public::content))
+        .route_layer(axum::middleware::from_fn(rate_limit::signed_urls));
+    shares.merge(public)
 }
 
 /// The middleware stack, outermost first: request id (and the JSON safety net), metrics,

@@ -17,6 +17,8 @@ mod media;
 mod ops;
 mod processing;
 mod public;
+mod quotas;
+mod rate_limits;
 mod receiver;
 mod requests;
 mod scanning;

@@ -7,6 +7,7 @@ use filegate_core::ports::NewJob;
 use sqlx::FromRow;
 
 use super::files::INSERT_FILE;
+use super::quotas::enforce_quota;
 use super::{PostgresStore, insert_job, next_change_seq, notify_workers};
 use crate::errors::store_err;
 use crate::rows::{FileRow, FileValues, download_counts, file_columns, thumbnail_sizes, to_i64};
@@ -44,6 +45,8 @@ impl PostgresStore {
     ) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
+        // Logical sizes: the shared bytes count again for the new file.
+        enforce_quota(&mut tx, &file.tenant, file.size).await?;
         // `FOR SHARE` locks the source row until commit: a delete (`update_file` locks the row
         // `FOR UPDATE`) waits for this insert, and then the RemoveBlob check that follows its
         // purge sees the new row. A source changed meanwhile is re-checked on its newest

@@ -7,6 +7,7 @@ use filegate_core::ports::NewJob;
 use sqlx::FromRow;
 
 use super::files::INSERT_FILE;
+use super::quotas::enforce_quota;
 use super::{SqliteStore, insert_job, next_change_seq};
 use crate::errors::store_err;
 use crate::rows::{FileRow, FileValues, download_counts, file_columns, thumbnail_sizes, to_i64, to_json};
@@ -46,6 +47,8 @@ impl SqliteStore {
         // BEGIN IMMEDIATE holds the database's only write lock until commit: nothing can
         // delete the source between this check and the insert.
         let mut tx = self.write_tx().await?;
+        // Logical sizes: the shared bytes count again for the new file.
+        enforce_quota(&mut tx, &file.tenant, file.size).await?;
         let qualifies: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM files WHERE tenant = ? AND id = ? AND status = 'ready' AND blob_key = ? \
              AND sha256 IS NOT NULL AND sha256 = ? AND size = ?",

@@ -7,6 +7,7 @@ use filegate_core::domain::{FileId, FileQuery, FileRecord, FileStatus, TenantId}
 use filegate_core::ports::NewJob;
 use sqlx::{FromRow, Sqlite};
 
+use super::quotas::enforce_quota;
 use super::{SqliteStore, insert_job, next_change_seq};
 use crate::errors::{status_conflict, store_err};
 use crate::listing::{FileListing, file_listing};
@@ -27,6 +28,7 @@ impl SqliteStore {
     pub(super) async fn insert_file_impl(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
+        enforce_quota(&mut tx, &file.tenant, file.size).await?;
         let seq = next_change_seq(&mut tx).await?;
         let row = v
             .bind(sqlx::query(INSERT_FILE), seq)

@@ -14,6 +14,7 @@ mod dedup;
 mod exchange;
 mod files;
 mod queue;
+mod quotas;
 mod shares;
 mod tenants;
 mod webhooks;
@@ -28,6 +29,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
+use filegate_core::domain::{Quota, TenantUsage};
 use filegate_core::ports::{MetadataStore, NewJob};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -236,5 +238,15 @@ impl MetadataStore for SqliteStore {
     }
     async fn add_download_counts(&self, counts: &[(TenantId, FileId, u64)]) -> Result<(), StoreError> {
         self.add_download_counts_impl(counts).await
+    }
+
+    async fn tenant_quota(&self, tenant: &TenantId) -> Result<Quota, StoreError> {
+        self.tenant_quota_impl(tenant).await
+    }
+    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_tenant_quota_impl(tenant, quota, at).await
+    }
+    async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError> {
+        self.tenant_usage_impl(tenant).await
     }
 }

@@ -15,6 +15,7 @@ mod files;
 mod listing;
 mod paging;
 mod queue;
+mod quotas;
 mod shares;
 mod tenants;
 mod webhooks;
@@ -37,6 +38,7 @@ pub use files::*;
 pub use listing::*;
 pub use paging::*;
 pub use queue::*;
+pub use quotas::*;
 pub use shares::*;
 pub use tenants::*;
 pub use webhooks::*;
@@ -90,6 +92,20 @@ macro_rules! exchange_scenarios {
     };
 }
 pub(crate) use exchange_scenarios;
+
+/// Like [`scenarios`], for tenant quotas and usage.
+macro_rules! quota_scenarios {
+    ($run:ident) => {
+        $run!(
+            quotas_are_stored_per_tenant_and_unlimited_by_default,
+            quota_limits_are_exact_to_the_byte_and_the_file,
+            usage_counts_files_that_hold_storage_per_bucket,
+            a_dedup_insert_counts_its_full_size_against_the_quota,
+            concurrent_inserts_never_pass_a_quota_together,
+        );
+    };
+}
+pub(crate) use quota_scenarios;
 
 pub type Exchange = Arc<dyn filegate_core::ports::ExchangeStore>;
 

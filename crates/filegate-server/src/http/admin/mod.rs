@@ -3,4 +3,5 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod buckets;
+pub mod quotas;
 pub mod tenants;

@@ -1,0 +1,156 @@
+//! Storage quotas per tenant: a tenant admin reads its quota and usage, a superadmin sets
+//! any tenant's quota (a tenant raising its own limit would make it no limit). New tenants
+//! start with the configured default (`Settings::default_quota`).
+//!
+//! The binding check is the store's: `insert_file` refuses a file the quota does not allow
+//! in the transaction that would insert it. The checks here come earlier, to refuse before
+//! anything is prepared in storage (a multipart upload, a streamed body).
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::Services;
+use super::audit::{self, Actor};
+use crate::domain::{Permission, Principal, Quota, QuotaExceeded, QuotaLimit, StorageUsage, TenantId, TenantUsage};
+use crate::error::{Error, Result, StoreError};
+
+/// The tenant a quota request is about: the caller's own (tenant admin), or any tenant
+/// (superadmin). Another tenant that does not exist is `NotFound`.
+async fn target(services: &Services, principal: &Principal, tenant: Option<TenantId>) -> Result<TenantId> {
+    match tenant {
+        Some(other) if other != principal.tenant => {
+            principal.require(Permission::Operate)?;
+            if !super::tenants::exists(services, &other).await? {
+                return Err(Error::not_found("tenant"));
+            }
+            Ok(other)
+        }
+        _ => {
+            principal.require(Permission::Administer)?;
+            Ok(principal.tenant.clone())
+        }
+    }
+}
+
+/// The quota of the caller's tenant, or of `tenant` for a superadmin.
+pub async fn get(services: &Services, principal: &Principal, tenant: Option<TenantId>) -> Result<(TenantId, Quota)> {
+    let tenant = target(services, principal, tenant).await?;
+    let quota = services.store.tenant_quota(&tenant).await?;
+    Ok((tenant, quota))
+}
+
+/// Replaces a tenant's quota (superadmin only, also for its own tenant). Files already
+/// stored stay when a limit is lowered below the usage; new ones are refused until the
+/// usage is back under it.
+#[tracing::instrument(skip_all, fields(actor = %principal.subject))]
+pub async fn set(
+    services: &Services,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+    quota: Quota,
+) -> Result<(TenantId, Quota)> {
+    principal.require(Permission::Operate)?;
+    // The engines keep signed 64-bit integers; nothing stores more bytes than that anyway.
+    if [quota.max_bytes, quota.max_files]
+        .into_iter()
+        .flatten()
+        .any(|limit| i64::try_from(limit).is_err())
+    {
+        return Err(Error::invalid(
+            "invalid-quota",
+            format!("a limit is at most {} (or null: unlimited)", i64::MAX),
+        ));
+    }
+    let tenant = target(services, principal, tenant).await?;
+    services
+        .store
+        .set_tenant_quota(&tenant, &quota, Utc::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::not_found("tenant"),
+            other => other.into(),
+        })?;
+    tracing::info!(%tenant, max_bytes = ?quota.max_bytes, max_files = ?quota.max_files, "quota changed");
+    // In the tenant's trail, whose admins see who changed their limits, and in the
+    // superadmin's own when that is another tenant.
+    let details = json!({"tenant": tenant.as_str(), "max_bytes": quota.max_bytes, "max_files": quota.max_files});
+    let actor = Actor::of(principal);
+    if tenant != principal.tenant {
+        audit::record_change(services, &actor, "quota.changed", None, details.clone()).await;
+    }
+    let in_target = Actor {
+        tenant: tenant.clone(),
+        ..actor
+    };
+    audit::record_change(services, &in_target, "quota.changed", None, details).await;
+    Ok((tenant, quota))
+}
+
+/// A tenant's usage per bucket, with its quota.
+pub async fn usage(
+    services: &Services,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+) -> Result<(TenantId, Quota, TenantUsage)> {
+    let tenant = target(services, principal, tenant).await?;
+    let quota = services.store.tenant_quota(&tenant).await?;
+    let usage = services.store.tenant_usage(&tenant).await?;
+    Ok((tenant, quota, usage))
+}
+
+/// Gives a new tenant the configured default quota (nothing to write when it is unlimited).
+pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Result<()> {
+    let quota = services.settings.default_quota;
+    if !quota.is_unlimited() {
+        services.store.set_tenant_quota(tenant, &quota, Utc::now()).await?;
+    }
+    Ok(())
+}
+
+/// Refuses early (`quota-exceeded`) a file of `size` bytes that the tenant's quota does not
+/// allow now. Not the binding check (a concurrent upload may still take the room first):
+/// it keeps a refused upload from preparing anything in storage.
+pub(crate) async fn precheck(services: &Services, tenant: &TenantId, size: u64) -> Result<()> {
+    let quota = services.store.tenant_quota(tenant).await?;
+    if quota.is_unlimited() {
+        return Ok(());
+    }
+    let usage = services.store.tenant_usage(tenant).await?.total;
+    quota.admit(&usage, size).map_err(Error::quota_exceeded)
+}
+
+/// The room a body of unknown size may fill, for an upload streamed through the gateway:
+/// `None` when the tenant has no byte limit. Refused (`quota-exceeded`) up front when the
+/// tenant may keep no more files.
+pub(crate) async fn room(services: &Services, tenant: &TenantId) -> Result<Option<Room>> {
+    let quota = services.store.tenant_quota(tenant).await?;
+    if quota.is_unlimited() {
+        return Ok(None);
+    }
+    let usage = services.store.tenant_usage(tenant).await?.total;
+    quota.admit(&usage, 0).map_err(Error::quota_exceeded)?;
+    Ok(quota.max_bytes.map(|max| Room { usage, max }))
+}
+
+/// The bytes left under a tenant's byte limit when a streamed upload began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Room {
+    usage: StorageUsage,
+    max: u64,
+}
+
+impl Room {
+    pub(crate) fn bytes(&self) -> u64 {
+        self.max.saturating_sub(self.usage.bytes)
+    }
+
+    /// The error for a body that ran past [`Room::bytes`].
+    pub(crate) fn exceeded(&self) -> Error {
+        Error::quota_exceeded(QuotaExceeded {
+            limit: QuotaLimit::Bytes,
+            used: self.usage.bytes,
+            adding: self.bytes().saturating_add(1),
+            max: self.max,
+        })
+    }
+}
