@@ -3,21 +3,25 @@
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
 mod admin;
+mod archives;
 mod audit;
 mod errors;
 mod exchange;
 mod files;
 mod ops;
 mod requests;
+mod triggers;
 mod uploads;
 mod webhooks;
 
 pub use admin::*;
+pub use archives::*;
 pub use audit::*;
 pub use errors::*;
 pub use exchange::*;
 pub use files::*;
 pub use ops::*;
 pub use requests::*;
+pub use triggers::*;
 pub use uploads::*;
 pub use webhooks::*;

@@ -49,6 +49,9 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_thumbnail_source: config.pipeline.max_thumbnail_source,
         // Past 22 one crafted header costs 4 GiB and a minute per version: never.
         max_scrypt_work_factor: config.exchange.max_scrypt_work_factor.min(22),
+        archive_ttl: Duration::from_secs(config.archives.ttl_secs.max(1)),
+        archive_max_files: config.archives.max_files,
+        archive_max_bytes: config.archives.max_bytes,
         ..Settings::default()
     })
 }

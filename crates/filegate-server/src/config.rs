@@ -45,6 +45,32 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub alerts: AlertsConfig,
     pub exchange: ExchangeConfig,
+    pub archives: ArchivesConfig,
+    /// Named outbound calls (`[triggers.NAME]`), fired by `POST /v1/triggers/{name}`.
+    pub triggers: std::collections::BTreeMap<String, crate::trigger_config::TriggerConfig>,
+}
+
+/// Zip bundles (`POST /v1/archives`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchivesConfig {
+    /// How long a built zip is kept, in seconds, counted from when it is ready (a request
+    /// still pending after this long is given up too). Then the sweeper deletes it.
+    pub ttl_secs: u64,
+    /// Most files in one archive.
+    pub max_files: u32,
+    /// Most bytes of files in one archive.
+    pub max_bytes: u64,
+}
+
+impl Default for ArchivesConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 3600,
+            max_files: 10_000,
+            max_bytes: 10 * 1024 * 1024 * 1024,
+        }
+    }
 }
 
 /// Exchange passphrases and the `decrypt` stage (seed 000).
@@ -294,6 +320,8 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             alerts: AlertsConfig::default(),
             exchange: ExchangeConfig::default(),
+            archives: ArchivesConfig::default(),
+            triggers: Default::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
     NotificationStore, RateLimiter, Scanner,
 };
+use filegate_core::ports::ArchiveStore;
 use filegate_core::sealer::Sealer;
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
@@ -40,6 +41,9 @@ use crate::config::Config;
 use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
 use crate::secret::Secret;
 use crate::webhook_client::HttpWebhookClient;
+use crate::trigger_client::HttpTriggerCaller;
+use crate::trigger_config::parse_triggers;
+use filegate_core::usecases::triggers::Triggers;
 
 pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
@@ -59,18 +63,20 @@ struct DatabasePorts {
     audit: Arc<dyn AuditLog>,
     notifications: Arc<dyn NotificationStore>,
     exchange: Arc<dyn ExchangeStore>,
+    archives: Arc<dyn ArchiveStore>,
 }
 
 impl DatabasePorts {
     fn of<S>(db: Arc<S>) -> Self
     where
-        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore,
+        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore + ArchiveStore,
     {
         Self {
             store: db.clone(),
             queue: db.clone(),
             audit: db.clone(),
             notifications: db.clone(),
+            archives: db.clone(),
             exchange: db,
         }
     }
@@ -127,6 +133,7 @@ impl Engines {
             audit,
             notifications: notification_store,
             exchange,
+            archives,
         } = match scheme(config.database.as_deref()) {
             None | Some("sqlite") => DatabasePorts::of(Arc::new(SqliteStore::open(&sqlite_path(config)?).await?)),
             Some("postgres" | "postgresql") => {
@@ -238,6 +245,11 @@ impl Engines {
             downloads: Arc::new(DownloadCounter::new()),
             exchange,
             sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),
+            archives,
+            triggers: Triggers::new(
+                parse_triggers(&config.triggers)?,
+                Arc::new(HttpTriggerCaller::new().context("trigger client")?),
+            ),
         };
         Ok(Self {
             services,

@@ -126,6 +126,8 @@ macro_rules! exchange_contract_tests {
 
 contract::exchange_scenarios!(exchange_contract_tests);
 
+contract::archive_scenarios!(exchange_contract_tests);
+
 fn job() -> NewJob {
     NewJob::now(Job::ProcessFile {
         tenant: contract::tid("a"),

@@ -48,6 +48,8 @@ macro_rules! exchange_contract_tests {
 
 contract::exchange_scenarios!(exchange_contract_tests);
 
+contract::archive_scenarios!(exchange_contract_tests);
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();

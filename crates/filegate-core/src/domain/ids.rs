@@ -59,6 +59,7 @@ uuid_id!(ApiKeyId, "api key");
 uuid_id!(WebhookId, "webhook");
 uuid_id!(DeliveryId, "delivery");
 uuid_id!(RequestId, "file request");
+uuid_id!(ArchiveId, "archive");
 
 /// A short, url-safe name: tenants and buckets. Lowercase ASCII letters, digits, `-`, `_`,
 /// `.`; starts with a letter or digit; 1 to 63 characters (an S3 bucket name fits).

@@ -1,5 +1,6 @@
 //! Domain types. Everything from outside becomes one of these at the edge.
 
+mod archive;
 mod audit;
 mod bucket;
 mod checksum;
@@ -17,8 +18,10 @@ mod range;
 mod request;
 mod status;
 mod tenant;
+mod trigger;
 mod webhook;
 
+pub use archive::*;
 pub use audit::{AuditAction, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 pub use bucket::*;
 pub use checksum::{ETag, Sha256Hex};
@@ -36,4 +39,5 @@ pub use range::ByteRange;
 pub use request::*;
 pub use status::FileStatus;
 pub use tenant::*;
+pub use trigger::*;
 pub use webhook::*;

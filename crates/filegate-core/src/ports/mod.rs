@@ -1,5 +1,6 @@
 //! The ports: narrow traits each engine implements, held as `Arc<dyn …>`.
 
+pub mod archives;
 pub mod audit;
 pub mod blobs;
 pub mod cache;
@@ -10,7 +11,9 @@ pub mod metadata;
 pub mod notifications;
 pub mod queue;
 pub mod scanner;
+pub mod triggers;
 
+pub use archives::ArchiveStore;
 pub use audit::AuditLog;
 pub use blobs::*;
 pub use cache::*;
@@ -21,3 +24,4 @@ pub use metadata::MetadataStore;
 pub use notifications::*;
 pub use queue::*;
 pub use scanner::{ScanError, ScanVerdict, Scanner};
+pub use triggers::{TriggerCaller, TriggerResponse};

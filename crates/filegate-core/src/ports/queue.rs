@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, RequestId, TenantId, WebhookId};
+use crate::domain::{ArchiveId, FileEvent, FileId, JobId, RequestId, TenantId, TriggerCall, WebhookId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -42,6 +42,10 @@ pub enum Job {
         request_id: RequestId,
         file_id: FileId,
     },
+    /// Zip the files of a pending archive into storage and mark it ready.
+    BuildArchive { tenant: TenantId, archive_id: ArchiveId },
+    /// Call a trigger's target (async mode), retrying until it answers 2xx.
+    CallTrigger { call: TriggerCall },
 }
 
 impl Job {
@@ -54,6 +58,8 @@ impl Job {
             Job::DeliverWebhook { .. } => "deliver_webhook",
             Job::SendAlertEmail { .. } => "send_alert_email",
             Job::FulfilRequest { .. } => "fulfil_request",
+            Job::BuildArchive { .. } => "build_archive",
+            Job::CallTrigger { .. } => "call_trigger",
         }
     }
 }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore, Scanner};
+use crate::ports::ArchiveStore;
 use crate::sealer::Sealer;
 
 pub mod alerts;
 pub mod api_keys;
+pub mod archives;
 pub mod audit;
 pub mod buckets;
 pub mod dedup;
@@ -22,6 +24,7 @@ pub mod proxied;
 pub mod requests;
 pub mod tenants;
 pub mod thumbnails;
+pub mod triggers;
 pub mod uploads;
 pub mod webhooks;
 
@@ -50,6 +53,10 @@ pub struct Services {
     /// passphrases encrypted at rest.
     pub exchange: Arc<dyn ExchangeStore>,
     pub sealer: Sealer,
+    /// Zip bundle records and the file selections they are made from.
+    pub archives: Arc<dyn ArchiveStore>,
+    /// The configured triggers and the client that calls their targets.
+    pub triggers: triggers::Triggers,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -84,6 +91,12 @@ pub struct Settings {
     /// each unit doubles the CPU time and memory (18 = 256 MiB, what `age -p` writes), so a
     /// crafted header cannot make a worker spend minutes and gigabytes.
     pub max_scrypt_work_factor: u8,
+    /// How long a zip bundle is kept (and a request for one waits) before it is deleted.
+    pub archive_ttl: Duration,
+    /// Most files in one zip bundle.
+    pub archive_max_files: u32,
+    /// Most bytes of files in one zip bundle (the zip adds a little).
+    pub archive_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -102,6 +115,9 @@ impl Default for Settings {
             image_limits: filegate_media::ImageLimits::default(),
             max_thumbnail_source: 64 * 1024 * 1024,
             max_scrypt_work_factor: 18,
+            archive_ttl: Duration::from_secs(24 * 3600),
+            archive_max_files: 10_000,
+            archive_max_bytes: 10 * 1024 * 1024 * 1024,
         }
     }
 }

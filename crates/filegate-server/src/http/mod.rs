@@ -20,6 +20,7 @@ use crate::config::HttpConfig;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod archives;
 pub mod audit;
 pub mod blob;
 pub mod body;
@@ -38,6 +39,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod requests;
 pub mod thumbnails;
+pub mod triggers;
 pub mod uploads;
 pub mod views;
 pub mod webhooks;
@@ -80,6 +82,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(archives::create))
+        .routes(routes!(archives::get))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::heartbeat))
         .routes(routes!(ops::readyz))
@@ -87,7 +91,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(metrics::render))
         .layer(DefaultBodyLimit::max(http.max_json_body))
         .merge(streamed)
-        .merge(images);
+        .merge(images)
+        .merge(triggers::routes().layer(DefaultBodyLimit::max(http.max_json_body)));
     let (router, doc) = api.split_for_parts();
     // The signed-URL routes take any key below /blob/, which OpenAPI paths cannot express;
     // they are documented through `openapi::ApiDoc`.

@@ -4,6 +4,7 @@
 mod common;
 
 mod alerts;
+mod archives;
 mod audit;
 mod content;
 mod dedup;
@@ -20,5 +21,6 @@ mod receiver;
 mod requests;
 mod scanning;
 mod support;
+mod triggers;
 mod uploads;
 mod webhooks;
