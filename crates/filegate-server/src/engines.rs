@@ -24,11 +24,11 @@ use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
+use filegate_core::ports::ArchiveStore;
 use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
     NotificationStore, RateLimiter, Scanner,
 };
-use filegate_core::ports::ArchiveStore;
 use filegate_core::sealer::Sealer;
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
@@ -40,9 +40,9 @@ use filegate_sql::{PostgresStore, SqliteStore};
 use crate::config::Config;
 use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
 use crate::secret::Secret;
-use crate::webhook_client::HttpWebhookClient;
 use crate::trigger_client::HttpTriggerCaller;
 use crate::trigger_config::parse_triggers;
+use crate::webhook_client::HttpWebhookClient;
 use filegate_core::usecases::triggers::Triggers;
 
 pub const DATABASE_FILE: &str = "filegate.db";

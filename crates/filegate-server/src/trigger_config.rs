@@ -71,8 +71,7 @@ impl TriggerConfig {
             (Some(role), false) => TriggerAccess::Role(Role::parse(role).map_err(context)?),
             (None, false) => TriggerAccess::Role(Role::Writer),
         };
-        let headers: BTreeMap<String, String> =
-            self.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+        let headers: BTreeMap<String, String> = self.headers.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
         Ok(Trigger {
             name: TriggerName::parse(name).map_err(context)?,
             url: TriggerUrl::parse(&self.url).map_err(context)?,
@@ -114,13 +113,56 @@ mod tests {
     #[test]
     fn mistakes_stop_the_start_naming_the_trigger() {
         let cases = [
-            ("ok", TriggerConfig { url: "nonsense".into(), ..TriggerConfig::default() }),
-            ("ok", TriggerConfig { method: "BREW".into(), ..config("http://x/") }),
-            ("ok", TriggerConfig { mode: "later".into(), ..config("http://x/") }),
-            ("ok", TriggerConfig { role: Some("king".into()), ..config("http://x/") }),
-            ("ok", TriggerConfig { role: Some("admin".into()), public: true, ..config("http://x/") }),
-            ("ok", TriggerConfig { timeout_secs: 0, ..config("http://x/") }),
-            ("ok", TriggerConfig { max_attempts: 0, ..config("http://x/") }),
+            (
+                "ok",
+                TriggerConfig {
+                    url: "nonsense".into(),
+                    ..TriggerConfig::default()
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    method: "BREW".into(),
+                    ..config("http://x/")
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    mode: "later".into(),
+                    ..config("http://x/")
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    role: Some("king".into()),
+                    ..config("http://x/")
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    role: Some("admin".into()),
+                    public: true,
+                    ..config("http://x/")
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    timeout_secs: 0,
+                    ..config("http://x/")
+                },
+            ),
+            (
+                "ok",
+                TriggerConfig {
+                    max_attempts: 0,
+                    ..config("http://x/")
+                },
+            ),
             ("Bad Name", config("http://x/")),
         ];
         for (name, c) in cases {

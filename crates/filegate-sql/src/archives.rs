@@ -194,7 +194,12 @@ where
 }
 
 /// The tenant's `ready` files matching `query`, by path then id, at most `limit`.
-pub(crate) fn files_matching<DB>(tenant: &TenantId, query: &ArchiveQuery, limit: u32, dialect: Dialect) -> QueryBuilder<DB>
+pub(crate) fn files_matching<DB>(
+    tenant: &TenantId,
+    query: &ArchiveQuery,
+    limit: u32,
+    dialect: Dialect,
+) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
@@ -212,7 +217,10 @@ where
         // Keys and values were parsed (`Metadata::parse`): keys are `[A-Za-z0-9._-]`, so the
         // quoted JSON path cannot be broken out of; both are bound, never spliced.
         match dialect {
-            Dialect::Sqlite => q.push(" AND json_extract(metadata, ").push_bind(format!("$.\"{key}\"")),
+            Dialect::Sqlite => q
+                .push(" AND json_extract(metadata, ")
+                .push_bind(format!("$.\"{key}\""))
+                .push(")"),
             Dialect::Postgres => q.push(" AND metadata ->> ").push_bind(key.clone()),
         };
         q.push(" = ").push_bind(value.clone());

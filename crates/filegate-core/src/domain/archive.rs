@@ -231,10 +231,24 @@ mod tests {
 
     #[test]
     fn duplicates_are_numbered_before_the_extension() {
-        let names = entry_names(["r/report.pdf", "r/report.pdf", "R/Report.PDF", "r/report.pdf", "notes", "notes"]);
+        let names = entry_names([
+            "r/report.pdf",
+            "r/report.pdf",
+            "R/Report.PDF",
+            "r/report.pdf",
+            "notes",
+            "notes",
+        ]);
         assert_eq!(
             names,
-            ["r/report.pdf", "r/report (2).pdf", "R/Report (3).PDF", "r/report (4).pdf", "notes", "notes (2)"]
+            [
+                "r/report.pdf",
+                "r/report (2).pdf",
+                "R/Report (3).PDF",
+                "r/report (4).pdf",
+                "notes",
+                "notes (2)"
+            ]
         );
     }
 
@@ -258,12 +272,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.prefix.as_deref(), Some("2026/"));
-        assert_eq!(ArchiveQuery::parse(None, Some(""), BTreeMap::from([("k".into(), "v".into())])).unwrap().prefix, None);
+        assert_eq!(
+            ArchiveQuery::parse(None, Some(""), BTreeMap::from([("k".into(), "v".into())]))
+                .unwrap()
+                .prefix,
+            None
+        );
     }
 
     #[test]
     fn statuses_parse_back() {
-        for s in [ArchiveStatus::Pending, ArchiveStatus::Ready, ArchiveStatus::Failed, ArchiveStatus::Expired] {
+        for s in [
+            ArchiveStatus::Pending,
+            ArchiveStatus::Ready,
+            ArchiveStatus::Failed,
+            ArchiveStatus::Expired,
+        ] {
             assert_eq!(s.as_str().parse::<ArchiveStatus>().unwrap(), s);
         }
     }

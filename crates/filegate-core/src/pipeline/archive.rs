@@ -47,7 +47,11 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         expires_at: now + chrono_duration(services.settings.archive_ttl),
         ..archive
     };
-    match services.archives.update_archive(&ready, &[ArchiveStatus::Pending]).await {
+    match services
+        .archives
+        .update_archive(&ready, &[ArchiveStatus::Pending])
+        .await
+    {
         Ok(stored) => {
             tracing::info!(size, files = stored.entries.len(), "archive ready");
             metrics::counter!("filegate_archives_total", "outcome" => "ready").increment(1);
@@ -88,7 +92,11 @@ async fn fail(services: &Services, archive: Archive, reason: String) -> Result<(
         updated_at: Utc::now(),
         ..archive
     };
-    match services.archives.update_archive(&failed, &[ArchiveStatus::Pending]).await {
+    match services
+        .archives
+        .update_archive(&failed, &[ArchiveStatus::Pending])
+        .await
+    {
         Ok(stored) => {
             metrics::counter!("filegate_archives_total", "outcome" => "failed").increment(1);
             audit_outcome(services, &stored).await
@@ -177,10 +185,7 @@ where
                 .get(&entry.file_id)
                 .filter(|f| f.status.is_servable())
                 .ok_or_else(|| {
-                    StageError::Fail(format!(
-                        "file {} ({}) is no longer ready",
-                        entry.file_id, entry.path
-                    ))
+                    StageError::Fail(format!("file {} ({}) is no longer ready", entry.file_id, entry.path))
                 })?;
             let body = services.blobs.get(&file.blob_key, None).await.map_err(|e| match e {
                 StoreError::NotFound => StageError::Fail(format!("the bytes of file {} are missing", file.id)),
@@ -219,7 +224,10 @@ pub(crate) async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -
         };
         match services
             .archives
-            .update_archive(&next, &[ArchiveStatus::Pending, ArchiveStatus::Ready, ArchiveStatus::Failed])
+            .update_archive(
+                &next,
+                &[ArchiveStatus::Pending, ArchiveStatus::Ready, ArchiveStatus::Failed],
+            )
             .await
         {
             Ok(_) => {

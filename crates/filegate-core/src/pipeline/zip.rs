@@ -145,7 +145,9 @@ impl AsyncWrite for ChannelWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_zip::base::read::mem::ZipFileReader;
+    use async_zip::base::read1::seek::ZipArchiveReader;
+    use futures::AsyncReadExt as _;
+    use futures::io::Cursor;
 
     fn body(bytes: &'static [u8]) -> ByteStream {
         Box::pin(futures::stream::iter(
@@ -153,14 +155,20 @@ mod tests {
         ))
     }
 
+    /// Every entry, read back with async_zip's newer, independent reader (which checks
+    /// each entry's CRC and size against what it reads).
     async fn read_back(zip: Vec<u8>) -> Vec<(String, Vec<u8>)> {
-        let reader = ZipFileReader::new(zip).await.expect("a valid zip");
+        let mut reader = ZipArchiveReader::open(Cursor::new(zip)).await.expect("a valid zip");
+        let names: Vec<String> = reader
+            .cdrs()
+            .iter()
+            .map(|c| c.insecure_file_name.as_str().expect("utf-8 name").to_owned())
+            .collect();
         let mut out = Vec::new();
-        for i in 0..reader.file().entries().len() {
-            let mut entry = reader.reader_with_entry(i).await.expect("entry");
-            let name = entry.entry().filename().as_str().expect("utf-8 name").to_owned();
+        for (i, name) in names.into_iter().enumerate() {
+            let mut entry = reader.file(i).await.expect("entry");
             let mut bytes = Vec::new();
-            entry.read_to_end_checked(&mut bytes).await.expect("crc matches");
+            entry.read_to_end(&mut bytes).await.expect("the CRC and size match");
             out.push((name, bytes));
         }
         out
@@ -169,7 +177,10 @@ mod tests {
     #[tokio::test]
     async fn entries_read_back_byte_for_byte() {
         let mut sink = ZipSink::new(Vec::new());
-        assert_eq!(sink.add("a/one.txt", Utc::now(), body(b"hello, zip")).await.unwrap(), 10);
+        assert_eq!(
+            sink.add("a/one.txt", Utc::now(), body(b"hello, zip")).await.unwrap(),
+            10
+        );
         assert_eq!(sink.add("dossier médical.pdf", Utc::now(), body(b"")).await.unwrap(), 0);
         let zip = sink.finish().await.unwrap();
         assert_eq!(
@@ -194,10 +205,19 @@ mod tests {
             zip.windows(4).any(|w| w == ZIP64_END_OF_DIRECTORY),
             "zip64 end-of-directory record written"
         );
-        let reader = ZipFileReader::new(zip).await.expect("a valid zip64");
-        assert_eq!(reader.file().entries().len(), count);
-        let last = reader.reader_with_entry(count - 1).await.expect("last entry");
-        assert_eq!(last.entry().filename().as_str().unwrap(), format!("f{}", count - 1));
+        let mut reader = ZipArchiveReader::open(Cursor::new(zip)).await.expect("a valid zip64");
+        assert_eq!(reader.cdrs().len(), count);
+        let last = &reader.cdrs()[count - 1];
+        assert_eq!(last.insecure_file_name.as_str().unwrap(), format!("f{}", count - 1));
+        let mut bytes = Vec::new();
+        reader
+            .file(count - 1)
+            .await
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"x");
     }
 
     #[tokio::test]
@@ -219,10 +239,14 @@ mod tests {
             drop(writer);
             failer.fail("broken").await;
         };
-        let consume = async move { stream.try_fold(Vec::new(), |mut v, c| async move {
-            v.extend_from_slice(&c);
-            Ok(v)
-        }).await };
+        let consume = async move {
+            stream
+                .try_fold(Vec::new(), |mut v, c| async move {
+                    v.extend_from_slice(&c);
+                    Ok(v)
+                })
+                .await
+        };
         let ((), result) = tokio::join!(produce, consume);
         assert!(result.is_err(), "a failed producer ends the stream with an error");
 
@@ -232,10 +256,14 @@ mod tests {
             drop(writer);
             drop(failer);
         };
-        let consume = async move { stream.try_fold(Vec::new(), |mut v, c| async move {
-            v.extend_from_slice(&c);
-            Ok(v)
-        }).await };
+        let consume = async move {
+            stream
+                .try_fold(Vec::new(), |mut v, c| async move {
+                    v.extend_from_slice(&c);
+                    Ok(v)
+                })
+                .await
+        };
         let ((), result) = tokio::join!(produce, consume);
         assert_eq!(result.unwrap(), b"abc");
     }

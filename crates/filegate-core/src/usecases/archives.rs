@@ -21,8 +21,8 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::{Services, chrono_duration};
 use crate::domain::{
-    Archive, ArchiveEntry, ArchiveId, ArchiveSelection, ArchiveStatus, ContentType, FileId, FileRecord, Permission, Principal,
-    entry_names,
+    Archive, ArchiveEntry, ArchiveId, ArchiveSelection, ArchiveStatus, ContentType, FileId, FileRecord, Permission,
+    Principal, entry_names,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Disposition, DownloadOptions, Job, NewJob};

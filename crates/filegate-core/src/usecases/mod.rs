@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore, Scanner};
 use crate::ports::ArchiveStore;
+use crate::ports::{AuditLog, BlobStore, EventSink, ExchangeStore, JobQueue, MetadataStore, Scanner};
 use crate::sealer::Sealer;
 
 pub mod alerts;

@@ -186,7 +186,10 @@ async fn record(services: &Services, principal: Option<&Principal>, call: &Trigg
 #[tracing::instrument(skip(services, call), fields(trigger = %call.trigger, call_id = %call.id))]
 pub(crate) async fn run(services: &Services, call: &TriggerCall, attempt: u32) -> Result<(), StageError> {
     let Some(trigger) = services.triggers.get(&call.trigger) else {
-        return Err(StageError::Fail(format!("trigger {} is no longer configured", call.trigger)));
+        return Err(StageError::Fail(format!(
+            "trigger {} is no longer configured",
+            call.trigger
+        )));
     };
     let response = services.triggers.caller.call(trigger, body(trigger, call)).await;
     metrics::counter!("filegate_trigger_calls_total", "mode" => "async", "outcome" => outcome_label(&response))

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use async_zip::base::read::mem::ZipFileReader;
-use filegate_api::{
-    ArchiveQueryBody, ArchiveView, AuditFilter, CreateArchive, CreateBucket, FileView, PatchFile,
-};
+use async_zip::base::read1::seek::ZipArchiveReader;
+use filegate_api::{ArchiveQueryBody, ArchiveView, AuditFilter, CreateArchive, CreateBucket, FileView, PatchFile};
 use filegate_client::Client;
+use futures::AsyncReadExt as _;
+use futures::io::Cursor;
 use reqwest::Method;
 
 use crate::common::TestApp;
@@ -15,7 +15,12 @@ use crate::support::{api_error, err, pattern};
 
 async fn request_archive(client: &Client, body: &CreateArchive) -> filegate_client::Result<ArchiveView> {
     client
-        .send_json(client.request(Method::POST, &["v1", "archives"]).expect("route").json(body))
+        .send_json(
+            client
+                .request(Method::POST, &["v1", "archives"])
+                .expect("route")
+                .json(body),
+        )
         .await
 }
 
@@ -38,7 +43,10 @@ fn by_query(bucket: Option<&str>, prefix: Option<&str>, metadata: &[(&str, &str)
         query: Some(ArchiveQueryBody {
             bucket: bucket.map(str::to_owned),
             prefix: prefix.map(str::to_owned),
-            metadata: metadata.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         }),
     }
 }
@@ -52,15 +60,19 @@ async fn download(archive: &ArchiveView) -> (reqwest::header::HeaderMap, Vec<u8>
     (headers, resp.bytes().await.expect("zip body").to_vec())
 }
 
-/// Every entry of `zip`: its name and bytes (the CRC checked).
+/// Every entry of `zip`: its name and bytes (CRC and size checked by the reader).
 async fn entries(zip: Vec<u8>) -> Vec<(String, Vec<u8>)> {
-    let reader = ZipFileReader::new(zip).await.expect("a valid zip");
+    let mut reader = ZipArchiveReader::open(Cursor::new(zip)).await.expect("a valid zip");
+    let names: Vec<String> = reader
+        .cdrs()
+        .iter()
+        .map(|c| c.insecure_file_name.as_str().expect("utf-8 name").to_owned())
+        .collect();
     let mut out = Vec::new();
-    for i in 0..reader.file().entries().len() {
-        let mut entry = reader.reader_with_entry(i).await.expect("entry");
-        let name = entry.entry().filename().as_str().expect("utf-8 name").to_owned();
+    for (i, name) in names.into_iter().enumerate() {
+        let mut entry = reader.file(i).await.expect("entry");
         let mut bytes = Vec::new();
-        entry.read_to_end_checked(&mut bytes).await.expect("the CRC matches");
+        entry.read_to_end(&mut bytes).await.expect("the CRC and size match");
         out.push((name, bytes));
     }
     out
@@ -79,11 +91,15 @@ async fn files_chosen_by_id_come_back_in_the_zip_byte_for_byte() {
     let app = TestApp::spawn().await;
     let admin = &app.client;
     let big = pattern(3 * 1024 * 1024 + 17, 1);
-    let a = app.ready_file(admin, "default", "ward/a.csv", b"patient,unit\n1,icu\n").await;
+    let a = app
+        .ready_file(admin, "default", "ward/a.csv", b"patient,unit\n1,icu\n")
+        .await;
     let b = app.ready_file(admin, "default", "scans/b.bin", &big).await;
     let empty = app.ready_file(admin, "default", "empty.txt", b"").await;
 
-    let created = request_archive(admin, &by_ids(&[&b, &a, &empty, &a])).await.expect("archive requested");
+    let created = request_archive(admin, &by_ids(&[&b, &a, &empty, &a]))
+        .await
+        .expect("archive requested");
     assert_eq!(created.status, "pending");
     assert_eq!(created.file_count, 3, "repeated ids count once");
     assert_eq!(created.url, None);
@@ -133,13 +149,43 @@ async fn files_chosen_by_bucket_prefix_and_metadata_are_zipped_by_path() {
             client.patch_file(&file.id, &patch).await.expect("tag")
         }
     };
-    let two = tag(admin, app.ready_file(admin, "scans", "2026/b.pdf", b"second").await, "123").await;
-    let one = tag(admin, app.ready_file(admin, "scans", "2026/a.pdf", b"first").await, "123").await;
-    tag(admin, app.ready_file(admin, "scans", "2026/c.pdf", b"other").await, "456").await;
-    tag(admin, app.ready_file(admin, "scans", "2025/d.pdf", b"older").await, "123").await;
-    tag(admin, app.ready_file(admin, "default", "2026/e.pdf", b"elsewhere").await, "123").await;
+    let two = tag(
+        admin,
+        app.ready_file(admin, "scans", "2026/b.pdf", b"second").await,
+        "123",
+    )
+    .await;
+    let one = tag(
+        admin,
+        app.ready_file(admin, "scans", "2026/a.pdf", b"first").await,
+        "123",
+    )
+    .await;
+    tag(
+        admin,
+        app.ready_file(admin, "scans", "2026/c.pdf", b"other").await,
+        "456",
+    )
+    .await;
+    tag(
+        admin,
+        app.ready_file(admin, "scans", "2025/d.pdf", b"older").await,
+        "123",
+    )
+    .await;
+    tag(
+        admin,
+        app.ready_file(admin, "default", "2026/e.pdf", b"elsewhere").await,
+        "123",
+    )
+    .await;
     // Same path in another bucket: both go in, one renamed.
-    tag(admin, app.ready_file(admin, "default", "2026/a.pdf", b"twin").await, "789").await;
+    tag(
+        admin,
+        app.ready_file(admin, "default", "2026/a.pdf", b"twin").await,
+        "789",
+    )
+    .await;
 
     let created = request_archive(admin, &by_query(Some("scans"), Some("2026/"), &[("patient", "123")]))
         .await
@@ -157,7 +203,9 @@ async fn files_chosen_by_bucket_prefix_and_metadata_are_zipped_by_path() {
         ]
     );
 
-    let twins = request_archive(admin, &by_query(None, Some("2026/a"), &[])).await.expect("twins");
+    let twins = request_archive(admin, &by_query(None, Some("2026/a"), &[]))
+        .await
+        .expect("twins");
     let archive = ready(&app, admin, &twins.id).await;
     let (_, zip) = download(&archive).await;
     let mut got = entries(zip).await;
@@ -339,5 +387,8 @@ async fn expired_archives_are_deleted_and_their_url_stops_working() {
     let resp = reqwest::get(&url).await.unwrap();
     assert_eq!(resp.status(), 404, "the old URL finds nothing");
     // Sweeping again changes nothing.
-    assert_eq!(filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap(), 0);
+    assert_eq!(
+        filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap(),
+        0
+    );
 }

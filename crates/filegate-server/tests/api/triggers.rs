@@ -139,7 +139,8 @@ async fn a_sync_trigger_relays_the_targets_answer_and_sends_only_what_is_configu
         let mut echo = trigger(format!("http://{target}/echo"));
         echo.headers = BTreeMap::from([("X-Api-Key".to_owned(), Redacted("k-123".into()))]);
         c.triggers.insert("echo".into(), echo);
-        c.triggers.insert("text".into(), trigger(format!("http://{target}/text")));
+        c.triggers
+            .insert("text".into(), trigger(format!("http://{target}/text")));
     })
     .await;
     let writer = app.client_as("default", "writer");
@@ -170,8 +171,14 @@ async fn a_sync_trigger_relays_the_targets_answer_and_sends_only_what_is_configu
     let headers = &calls[0].headers;
     assert_eq!(headers["x-api-key"], "k-123", "the configured header, not the caller's");
     assert_eq!(headers.get_all("x-api-key").iter().count(), 1);
-    assert!(headers.get("x-forwarded-host").is_none(), "request headers are not forwarded");
-    assert!(headers.get("authorization").is_none(), "the caller's credentials stay with filegate");
+    assert!(
+        headers.get("x-forwarded-host").is_none(),
+        "request headers are not forwarded"
+    );
+    assert!(
+        headers.get("authorization").is_none(),
+        "the caller's credentials stay with filegate"
+    );
     assert_eq!(headers["content-type"], "application/json");
 
     let refused = fire(&writer, "text", data(json!(null))).await.expect("fired");
@@ -270,7 +277,8 @@ async fn a_redirect_to_another_host_is_not_followed_in_either_mode() {
     let (other, elsewhere) = Target::start().await;
     *seen.redirect_to.lock().unwrap() = format!("http://{other}/echo");
     let app = TestApp::spawn_with(|c| {
-        c.triggers.insert("bounce".into(), trigger(format!("http://{target}/redirect")));
+        c.triggers
+            .insert("bounce".into(), trigger(format!("http://{target}/redirect")));
         let mut later = trigger(format!("http://{target}/redirect"));
         later.mode = "async".into();
         later.max_attempts = 2;
@@ -283,7 +291,9 @@ async fn a_redirect_to_another_host_is_not_followed_in_either_mode() {
     assert!(!answer.success);
     assert_eq!(answer.status, Some(307), "the redirect itself is the answer");
 
-    fire(&app.client, "bounce-later", data(json!({}))).await.expect("queued");
+    fire(&app.client, "bounce-later", data(json!({})))
+        .await
+        .expect("queued");
     app.run_jobs().await;
 
     assert_eq!(seen.seen().len(), 3, "one sync call, two async attempts");
@@ -295,7 +305,8 @@ async fn nothing_in_a_request_can_name_another_target() {
     let (target, seen) = Target::start().await;
     let (other, elsewhere) = Target::start().await;
     let app = TestApp::spawn_with(|c| {
-        c.triggers.insert("echo".into(), trigger(format!("http://{target}/echo")));
+        c.triggers
+            .insert("echo".into(), trigger(format!("http://{target}/echo")));
     })
     .await;
     let admin = &app.client;
@@ -317,10 +328,12 @@ async fn nothing_in_a_request_can_name_another_target() {
     ] {
         assert_eq!(api_error(fire(admin, "echo", body).await), err(400, "invalid-body"));
     }
+    let mut url = admin.url(&["v1", "triggers", "echo"]).unwrap();
+    url.query_pairs_mut().append_pair("url", &other_url);
     let resp = admin
-        .request(Method::POST, &["v1", "triggers", "echo"])
-        .unwrap()
-        .query(&[("url", other_url.as_str())])
+        .http()
+        .post(url)
+        .bearer_auth(app.token("default", "admin"))
         .header("host", other.to_string())
         .json(&data(json!({})))
         .send()
@@ -331,7 +344,11 @@ async fn nothing_in_a_request_can_name_another_target() {
 
     assert!(elsewhere.seen().is_empty(), "the other host saw nothing");
     let calls = seen.seen();
-    assert_eq!(calls.len(), 1, "only the well-formed call went out, to the configured target");
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the well-formed call went out, to the configured target"
+    );
     assert_eq!(calls[0].path, "/echo");
 }
 
@@ -363,10 +380,15 @@ async fn each_trigger_has_its_own_role_or_is_public() {
     );
     assert!(fire(&app.client, "waveprep", data(json!({}))).await.unwrap().success);
 
-    let public = fire(&app.anonymous, "ccpa", data(json!({"email": "a@b.c"}))).await.unwrap();
+    let public = fire(&app.anonymous, "ccpa", data(json!({"email": "a@b.c"})))
+        .await
+        .unwrap();
     assert!(public.success);
     let sent = &public.result.unwrap()["received"];
-    assert_eq!((sent["tenant"].clone(), sent["subject"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        (sent["tenant"].clone(), sent["subject"].clone()),
+        (Value::Null, Value::Null)
+    );
     assert_eq!(
         api_error(fire(&app.anonymous.with_token("garbage"), "ccpa", data(json!({}))).await).0,
         401,
@@ -383,7 +405,8 @@ async fn a_target_that_does_not_answer_in_time_is_a_504() {
         let mut hang = trigger(format!("http://{target}/hang"));
         hang.timeout_secs = 1;
         c.triggers.insert("hang".into(), hang);
-        c.triggers.insert("dead".into(), trigger(format!("http://127.0.0.1:{dead}/")));
+        c.triggers
+            .insert("dead".into(), trigger(format!("http://127.0.0.1:{dead}/")));
     })
     .await;
     assert_eq!(

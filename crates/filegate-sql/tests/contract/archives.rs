@@ -76,10 +76,18 @@ pub async fn archives_round_trip_commit_their_job_and_stay_in_their_tenant(
     archives.create_archive(&made, &[job.clone()]).await.unwrap();
 
     assert_eq!(archives.get_archive(&a, made.id).await.unwrap(), Some(made.clone()));
-    assert_eq!(archives.get_archive(&b, made.id).await.unwrap(), None, "another tenant's id is unknown");
+    assert_eq!(
+        archives.get_archive(&b, made.id).await.unwrap(),
+        None,
+        "another tenant's id is unknown"
+    );
     assert_eq!(archives.get_archive(&a, ArchiveId::new()).await.unwrap(), None);
 
-    let claimed = queue.claim("w", LEASE).await.unwrap().expect("the build job committed with it");
+    let claimed = queue
+        .claim("w", LEASE)
+        .await
+        .unwrap()
+        .expect("the build job committed with it");
     assert_eq!(claimed.job, job.job);
 
     assert!(matches!(
@@ -172,7 +180,14 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
     assert_eq!(due, vec![failed.id], "an expired archive is never due again");
 }
 
-async fn file(store: &Store, tenant: &TenantId, bucket: &str, path: &str, status: FileStatus, meta: &[(&str, &str)]) -> FileRecord {
+async fn file(
+    store: &Store,
+    tenant: &TenantId,
+    bucket: &str,
+    path: &str,
+    status: FileStatus,
+    meta: &[(&str, &str)],
+) -> FileRecord {
     let mut f = new_file(tenant, path);
     f.bucket = bname(bucket);
     f.status = status;
@@ -190,7 +205,15 @@ pub async fn archive_selections_find_the_tenants_files_by_id_and_ready_ones_by_q
     store.create_bucket(&bucket(&a, "scans")).await.unwrap();
     let ready = FileStatus::Ready;
     let p123 = [("patient", "123")];
-    let x2 = file(&store, &a, "scans", "x/2.pdf", ready, &[("patient", "123"), ("ward.unit", "icu")]).await;
+    let x2 = file(
+        &store,
+        &a,
+        "scans",
+        "x/2.pdf",
+        ready,
+        &[("patient", "123"), ("ward.unit", "icu")],
+    )
+    .await;
     let x1 = file(&store, &a, "scans", "x/1.pdf", ready, &p123).await;
     let other_patient = file(&store, &a, "scans", "x/3.pdf", ready, &[("patient", "1234")]).await;
     let pending = file(&store, &a, "scans", "x/4.pdf", FileStatus::Pending, &p123).await;
@@ -225,8 +248,15 @@ pub async fn archive_selections_find_the_tenants_files_by_id_and_ready_ones_by_q
 
     // Ready files only, ordered by path, matching every criterion exactly.
     let q = query(Some("scans"), Some("x/"), &p123);
-    assert_eq!(ids(archives.files_matching(&a, &q, 100).await.unwrap()), vec![x1.id, x2.id]);
-    assert_eq!(ids(archives.files_matching(&a, &q, 1).await.unwrap()), vec![x1.id], "at most the limit");
+    assert_eq!(
+        ids(archives.files_matching(&a, &q, 100).await.unwrap()),
+        vec![x1.id, x2.id]
+    );
+    assert_eq!(
+        ids(archives.files_matching(&a, &q, 1).await.unwrap()),
+        vec![x1.id],
+        "at most the limit"
+    );
     let q = query(None, None, &p123);
     assert_eq!(
         ids(archives.files_matching(&a, &q, 100).await.unwrap()),
@@ -234,18 +264,38 @@ pub async fn archive_selections_find_the_tenants_files_by_id_and_ready_ones_by_q
         "across buckets, in byte order of the path ('%' sorts before '/')"
     );
     let q = query(Some("scans"), None, &[("patient", "123"), ("ward.unit", "icu")]);
-    assert_eq!(ids(archives.files_matching(&a, &q, 100).await.unwrap()), vec![x2.id], "every key must match");
+    assert_eq!(
+        ids(archives.files_matching(&a, &q, 100).await.unwrap()),
+        vec![x2.id],
+        "every key must match"
+    );
     let q = query(Some("scans"), Some("x%"), &[]);
-    assert_eq!(ids(archives.files_matching(&a, &q, 100).await.unwrap()), vec![percent.id], "the prefix is literal");
+    assert_eq!(
+        ids(archives.files_matching(&a, &q, 100).await.unwrap()),
+        vec![percent.id],
+        "the prefix is literal"
+    );
     let q = query(None, None, &[("patient", "1234")]);
-    assert_eq!(ids(archives.files_matching(&a, &q, 100).await.unwrap()), vec![other_patient.id]);
+    assert_eq!(
+        ids(archives.files_matching(&a, &q, 100).await.unwrap()),
+        vec![other_patient.id]
+    );
     let q = query(None, None, &[("patient", "12")]);
-    assert!(archives.files_matching(&a, &q, 100).await.unwrap().is_empty(), "values match exactly");
+    assert!(
+        archives.files_matching(&a, &q, 100).await.unwrap().is_empty(),
+        "values match exactly"
+    );
     let q = query(Some("scans"), None, &[]);
     let all = ids(archives.files_matching(&a, &q, 100).await.unwrap());
-    assert!(!all.contains(&pending.id) && !all.contains(&deleted.id), "ready files only");
+    assert!(
+        !all.contains(&pending.id) && !all.contains(&deleted.id),
+        "ready files only"
+    );
 
     // Never another tenant's.
     let q = query(Some("default"), None, &p123);
-    assert_eq!(ids(archives.files_matching(&b, &q, 100).await.unwrap()), vec![theirs.id]);
+    assert_eq!(
+        ids(archives.files_matching(&b, &q, 100).await.unwrap()),
+        vec![theirs.id]
+    );
 }
