@@ -73,7 +73,10 @@ pub async fn archives_round_trip_commit_their_job_and_stay_in_their_tenant(
         tenant: a.clone(),
         archive_id: made.id,
     });
-    archives.create_archive(&made, &[job.clone()]).await.unwrap();
+    archives
+        .create_archive(&made, std::slice::from_ref(&job))
+        .await
+        .unwrap();
 
     assert_eq!(archives.get_archive(&a, made.id).await.unwrap(), Some(made.clone()));
     assert_eq!(
