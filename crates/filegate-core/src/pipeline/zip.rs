@@ -230,6 +230,16 @@ mod tests {
         assert!(zip.len() as u64 <= size_bound([("a", 1)]));
     }
 
+    /// Everything `stream` yields, or its first error.
+    async fn collect(stream: ByteStream) -> io::Result<Vec<u8>> {
+        stream
+            .try_fold(Vec::new(), |mut v, c| async move {
+                v.extend_from_slice(&c);
+                Ok(v)
+            })
+            .await
+    }
+
     #[tokio::test]
     async fn the_channel_carries_the_bytes_and_a_failure() {
         let (mut writer, failer, stream) = channel();
@@ -239,15 +249,7 @@ mod tests {
             drop(writer);
             failer.fail("broken").await;
         };
-        let consume = async move {
-            stream
-                .try_fold(Vec::new(), |mut v, c| async move {
-                    v.extend_from_slice(&c);
-                    Ok(v)
-                })
-                .await
-        };
-        let ((), result) = tokio::join!(produce, consume);
+        let ((), result) = tokio::join!(produce, collect(stream));
         assert!(result.is_err(), "a failed producer ends the stream with an error");
 
         let (mut writer, failer, stream) = channel();
@@ -256,15 +258,7 @@ mod tests {
             drop(writer);
             drop(failer);
         };
-        let consume = async move {
-            stream
-                .try_fold(Vec::new(), |mut v, c| async move {
-                    v.extend_from_slice(&c);
-                    Ok(v)
-                })
-                .await
-        };
-        let ((), result) = tokio::join!(produce, consume);
+        let ((), result) = tokio::join!(produce, collect(stream));
         assert_eq!(result.unwrap(), b"abc");
     }
 }

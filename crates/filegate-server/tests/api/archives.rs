@@ -78,6 +78,16 @@ async fn entries(zip: Vec<u8>) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A ready file with the metadata `patient`.
+async fn tagged(app: &TestApp, bucket: &str, path: &str, bytes: &[u8], patient: &str) -> FileView {
+    let file = app.ready_file(&app.client, bucket, path, bytes).await;
+    let patch = PatchFile {
+        path: None,
+        metadata: Some(BTreeMap::from([("patient".to_owned(), patient.to_owned())])),
+    };
+    app.client.patch_file(&file.id, &patch).await.expect("tagged")
+}
+
 /// Runs the jobs, then reads the archive: it must be ready.
 async fn ready(app: &TestApp, client: &Client, id: &str) -> ArchiveView {
     app.run_jobs().await;
@@ -138,54 +148,13 @@ async fn files_chosen_by_bucket_prefix_and_metadata_are_zipped_by_path() {
         })
         .await
         .expect("bucket");
-    let tag = |client: &Client, file: FileView, patient: &str| {
-        let client = client.clone();
-        let patient = patient.to_owned();
-        async move {
-            let patch = PatchFile {
-                path: None,
-                metadata: Some(BTreeMap::from([("patient".to_owned(), patient)])),
-            };
-            client.patch_file(&file.id, &patch).await.expect("tag")
-        }
-    };
-    let two = tag(
-        admin,
-        app.ready_file(admin, "scans", "2026/b.pdf", b"second").await,
-        "123",
-    )
-    .await;
-    let one = tag(
-        admin,
-        app.ready_file(admin, "scans", "2026/a.pdf", b"first").await,
-        "123",
-    )
-    .await;
-    tag(
-        admin,
-        app.ready_file(admin, "scans", "2026/c.pdf", b"other").await,
-        "456",
-    )
-    .await;
-    tag(
-        admin,
-        app.ready_file(admin, "scans", "2025/d.pdf", b"older").await,
-        "123",
-    )
-    .await;
-    tag(
-        admin,
-        app.ready_file(admin, "default", "2026/e.pdf", b"elsewhere").await,
-        "123",
-    )
-    .await;
+    let two = tagged(&app, "scans", "2026/b.pdf", b"second", "123").await;
+    let one = tagged(&app, "scans", "2026/a.pdf", b"first", "123").await;
+    tagged(&app, "scans", "2026/c.pdf", b"other", "456").await;
+    tagged(&app, "scans", "2025/d.pdf", b"older", "123").await;
+    tagged(&app, "default", "2026/e.pdf", b"elsewhere", "123").await;
     // Same path in another bucket: both go in, one renamed.
-    tag(
-        admin,
-        app.ready_file(admin, "default", "2026/a.pdf", b"twin").await,
-        "789",
-    )
-    .await;
+    tagged(&app, "default", "2026/a.pdf", b"twin", "789").await;
 
     let created = request_archive(admin, &by_query(Some("scans"), Some("2026/"), &[("patient", "123")]))
         .await

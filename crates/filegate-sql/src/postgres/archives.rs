@@ -70,24 +70,17 @@ impl ArchiveStore for PostgresStore {
     }
 
     async fn update_archive(&self, archive: &Archive, expected: &[ArchiveStatus]) -> Result<Archive, StoreError> {
-        let mut tx = self.write_tx().await?;
+        // One statement: the status check and the write are atomic. When it changed nothing,
+        // a read says whether the archive is absent or in another status.
         let updated = archive_update::<Postgres>(archive, expected)?
             .build_query_as::<ArchiveRow>()
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_err)?;
-        let Some(row) = updated else {
-            let stored = archive_select::<Postgres>(&archive.tenant, archive.id)
-                .build_query_as::<ArchiveRow>()
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .map(Archive::try_from)
-                .transpose()?;
-            return Err(update_refused(stored));
-        };
-        tx.commit().await.map_err(store_err)?;
-        Archive::try_from(row)
+        match updated {
+            Some(row) => Archive::try_from(row),
+            None => Err(update_refused(self.get_archive(&archive.tenant, archive.id).await?)),
+        }
     }
 
     async fn archives_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Archive>, StoreError> {
