@@ -91,8 +91,34 @@ pub fn parse_triggers(configs: &BTreeMap<String, TriggerConfig>) -> anyhow::Resu
 }
 
 #[cfg(test)]
+// `figment::Jail` fixes the closures' error type (`figment::Error`, which is large).
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_toml_section_loads_with_its_headers_and_typos_are_refused() {
+        use std::path::Path;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "filegate.toml",
+                "[triggers.waveprep]\nurl = \"http://jobs.internal:9000/run\"\nmode = \"async\"\n\
+                 role = \"admin\"\nheaders = { Authorization = \"Bearer s3cret\" }\n",
+            )?;
+            let c = crate::Config::load(Some(Path::new("filegate.toml"))).map_err(|e| e.to_string())?;
+            let triggers = parse_triggers(&c.triggers).map_err(|e| e.to_string())?;
+            assert_eq!(triggers.len(), 1);
+            let t = &triggers[0];
+            assert_eq!((t.name.as_str(), t.mode), ("waveprep", TriggerMode::Async));
+            assert_eq!(t.access, TriggerAccess::Role(Role::Admin));
+            assert_eq!(t.headers.iter().collect::<Vec<_>>(), [("authorization", "Bearer s3cret")]);
+            assert!(!format!("{c:?}").contains("s3cret"), "header values are redacted");
+
+            jail.create_file("typo.toml", "[triggers.x]\nurl = \"http://x/\"\ntimeout = 5\n")?;
+            assert!(crate::Config::load(Some(Path::new("typo.toml"))).is_err());
+            Ok(())
+        });
+    }
 
     fn config(url: &str) -> TriggerConfig {
         TriggerConfig {
