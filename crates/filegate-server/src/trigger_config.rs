@@ -111,7 +111,10 @@ mod tests {
             let t = &triggers[0];
             assert_eq!((t.name.as_str(), t.mode), ("waveprep", TriggerMode::Async));
             assert_eq!(t.access, TriggerAccess::Role(Role::Admin));
-            assert_eq!(t.headers.iter().collect::<Vec<_>>(), [("authorization", "Bearer s3cret")]);
+            assert_eq!(
+                t.headers.iter().collect::<Vec<_>>(),
+                [("authorization", "Bearer s3cret")]
+            );
             assert!(!format!("{c:?}").contains("s3cret"), "header values are redacted");
 
             jail.create_file("typo.toml", "[triggers.x]\nurl = \"http://x/\"\ntimeout = 5\n")?;
