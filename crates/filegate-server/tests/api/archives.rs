@@ -361,3 +361,33 @@ async fn expired_archives_are_deleted_and_their_url_stops_working() {
         0
     );
 }
+
+#[tokio::test]
+async fn archives_work_the_same_on_postgresql() {
+    let Some(database) = crate::engines::postgres_database().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let app = TestApp::spawn_with(|c| c.database = Some(url)).await;
+    let admin = &app.client;
+    let a = tagged(&app, "default", "ward/a.csv", b"patient,unit\n1,icu\n", "123").await;
+    let b = tagged(&app, "default", "ward/b.csv", b"2,er\n", "123").await;
+    tagged(&app, "default", "ward/c.csv", b"3,icu\n", "456").await;
+
+    let created = request_archive(admin, &by_query(Some("default"), Some("ward/"), &[("patient", "123")]))
+        .await
+        .expect("archive requested");
+    let archive = ready(&app, admin, &created.id).await;
+    let (_, zip) = download(&archive).await;
+    assert_eq!(
+        entries(zip).await,
+        [
+            ("ward/a.csv".to_owned(), b"patient,unit\n1,icu\n".to_vec()),
+            ("ward/b.csv".to_owned(), b"2,er\n".to_vec()),
+        ]
+    );
+    let by_id = request_archive(admin, &by_ids(&[&b, &a])).await.unwrap();
+    assert_eq!(ready(&app, admin, &by_id.id).await.file_count, 2);
+    drop(app);
+    database.drop_database().await;
+}
