@@ -3,6 +3,7 @@
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
 mod admin;
+mod archives;
 mod audit;
 mod errors;
 mod exchange;
@@ -11,10 +12,12 @@ mod ops;
 mod quotas;
 mod requests;
 mod shares;
+mod triggers;
 mod uploads;
 mod webhooks;
 
 pub use admin::*;
+pub use archives::*;
 pub use audit::*;
 pub use errors::*;
 pub use exchange::*;
@@ -23,5 +26,6 @@ pub use ops::*;
 pub use quotas::*;
 pub use requests::*;
 pub use shares::*;
+pub use triggers::*;
 pub use uploads::*;
 pub use webhooks::*;

@@ -53,6 +53,14 @@ pub enum Error {
         message: String,
         retry_after: Duration,
     },
+    /// A service filegate called on the caller's behalf (a trigger's target) gave no usable
+    /// answer: it timed out, or could not be reached.
+    #[error("{message}")]
+    Upstream {
+        code: ErrorCode,
+        message: String,
+        timed_out: bool,
+    },
     /// A bug or an unexpected engine failure. Logged with detail, answered as a plain 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

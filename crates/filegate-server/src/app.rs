@@ -54,6 +54,9 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         shares: share_settings(config)?,
         public_max_age: Duration::from_secs(config.public_buckets.max_age_secs),
         default_quota: config.quotas.default_quota()?,
+        archive_ttl: Duration::from_secs(config.archives.ttl_secs.max(1)),
+        archive_max_files: config.archives.max_files,
+        archive_max_bytes: config.archives.max_bytes,
         ..Settings::default()
     })
 }

@@ -48,6 +48,9 @@ pub struct Config {
     pub shares: SharesConfig,
     pub public_buckets: PublicBucketsConfig,
     pub quotas: QuotasConfig,
+    pub archives: ArchivesConfig,
+    /// Named outbound calls (`[triggers.NAME]`), fired by `POST /v1/triggers/{name}`.
+    pub triggers: std::collections::BTreeMap<String, crate::trigger_config::TriggerConfig>,
 }
 
 /// Share links (`POST /v1/files/{id}/shares`, `/s/{token}`).
@@ -120,6 +123,29 @@ impl QuotasConfig {
             max_bytes: self.default_max_bytes,
             max_files: self.default_max_files,
         })
+    }
+}
+
+/// Zip bundles (`POST /v1/archives`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchivesConfig {
+    /// How long a built zip is kept, in seconds, counted from when it is ready (a request
+    /// still pending after this long is given up too). Then the sweeper deletes it.
+    pub ttl_secs: u64,
+    /// Most files in one archive.
+    pub max_files: u32,
+    /// Most bytes of files in one archive.
+    pub max_bytes: u64,
+}
+
+impl Default for ArchivesConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 3600,
+            max_files: 10_000,
+            max_bytes: 10 * 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -406,6 +432,8 @@ impl Default for Config {
             shares: SharesConfig::default(),
             public_buckets: PublicBucketsConfig::default(),
             quotas: QuotasConfig::default(),
+            archives: ArchivesConfig::default(),
+            triggers: Default::default(),
         }
     }
 }

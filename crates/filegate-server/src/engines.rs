@@ -24,6 +24,7 @@ use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
 use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
+use filegate_core::ports::ArchiveStore;
 use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, ExchangeStore, FilesByPath, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
     NotificationStore, RateLimiter, Scanner, ShareStore, SystemClock,
@@ -39,7 +40,10 @@ use filegate_sql::{PostgresStore, SqliteStore};
 use crate::config::Config;
 use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
 use crate::secret::Secret;
+use crate::trigger_client::HttpTriggerCaller;
+use crate::trigger_config::parse_triggers;
 use crate::webhook_client::HttpWebhookClient;
+use filegate_core::usecases::triggers::Triggers;
 
 pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
@@ -61,12 +65,20 @@ struct DatabasePorts {
     exchange: Arc<dyn ExchangeStore>,
     shares: Arc<dyn ShareStore>,
     paths: Arc<dyn FilesByPath>,
+    archives: Arc<dyn ArchiveStore>,
 }
 
 impl DatabasePorts {
     fn of<S>(db: Arc<S>) -> Self
     where
-        S: MetadataStore + JobQueue + AuditLog + NotificationStore + ExchangeStore + ShareStore + FilesByPath,
+        S: MetadataStore
+            + JobQueue
+            + AuditLog
+            + NotificationStore
+            + ExchangeStore
+            + ShareStore
+            + FilesByPath
+            + ArchiveStore,
     {
         Self {
             store: db.clone(),
@@ -75,6 +87,7 @@ impl DatabasePorts {
             notifications: db.clone(),
             exchange: db.clone(),
             shares: db.clone(),
+            archives: db.clone(),
             paths: db,
         }
     }
@@ -133,6 +146,7 @@ impl Engines {
             exchange,
             shares,
             paths,
+            archives,
         } = match scheme(config.database.as_deref()) {
             None | Some("sqlite") => DatabasePorts::of(Arc::new(SqliteStore::open(&sqlite_path(config)?).await?)),
             Some("postgres" | "postgresql") => {
@@ -247,6 +261,11 @@ impl Engines {
             shares,
             paths,
             clock: Arc::new(SystemClock),
+            archives,
+            triggers: Triggers::new(
+                parse_triggers(&config.triggers)?,
+                Arc::new(HttpTriggerCaller::new().context("trigger client")?),
+            ),
         };
         Ok(Self {
             services,

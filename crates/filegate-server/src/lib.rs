@@ -12,6 +12,8 @@ pub mod secret;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod trigger_client;
+pub mod trigger_config;
 pub mod webhook_client;
 
 pub use app::{Gateway, serve, work};

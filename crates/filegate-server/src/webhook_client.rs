@@ -79,7 +79,7 @@ impl WebhookClient for HttpWebhookClient {
 }
 
 /// The error and its causes on one line (`error sending request: connection refused`).
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -9,6 +9,7 @@
 //! - [`PostgresStore`]: a PostgreSQL database shared by any number of gateway and worker
 //!   processes; claims with `FOR UPDATE SKIP LOCKED`, wake-ups with `LISTEN`/`NOTIFY`.
 
+mod archives;
 mod audit;
 mod errors;
 mod exchange_rows;

@@ -65,7 +65,7 @@ where
 }
 
 /// `WHERE …` for every filter of `query`, scoped to `tenant`.
-fn push_filters<DB>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery)
+pub(crate) fn push_filters<DB>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery)
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,

@@ -143,6 +143,7 @@ macro_rules! share_contract_tests {
 }
 
 contract::share_scenarios!(share_contract_tests);
+contract::archive_scenarios!(exchange_contract_tests);
 
 fn job() -> NewJob {
     NewJob::now(Job::ProcessFile {

@@ -62,6 +62,7 @@ macro_rules! share_contract_tests {
 }
 
 contract::share_scenarios!(share_contract_tests);
+contract::archive_scenarios!(exchange_contract_tests);
 
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {

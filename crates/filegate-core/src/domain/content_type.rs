@@ -39,6 +39,11 @@ impl ContentType {
         Self("application/octet-stream".into())
     }
 
+    /// What a zip bundle is served as.
+    pub fn zip() -> Self {
+        Self("application/zip".into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -60,6 +60,7 @@ uuid_id!(WebhookId, "webhook");
 uuid_id!(DeliveryId, "delivery");
 uuid_id!(RequestId, "file request");
 uuid_id!(ShareId, "share");
+uuid_id!(ArchiveId, "archive");
 
 /// A short, url-safe name: tenants and buckets. Lowercase ASCII letters, digits, `-`, `_`,
 /// `.`; starts with a letter or digit; 1 to 63 characters (an S3 bucket name fits).

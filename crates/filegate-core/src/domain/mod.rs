@@ -1,5 +1,6 @@
 //! Domain types. Everything from outside becomes one of these at the edge.
 
+mod archive;
 mod audit;
 mod bucket;
 mod checksum;
@@ -19,8 +20,10 @@ mod request;
 mod share;
 mod status;
 mod tenant;
+mod trigger;
 mod webhook;
 
+pub use archive::*;
 pub use audit::{AuditAction, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 pub use bucket::*;
 pub use checksum::{ETag, Sha256Hex};
@@ -40,4 +43,5 @@ pub use request::*;
 pub use share::*;
 pub use status::FileStatus;
 pub use tenant::*;
+pub use trigger::*;
 pub use webhook::*;

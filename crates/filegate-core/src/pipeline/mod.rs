@@ -5,6 +5,7 @@
 //! sniff, metadata, thumbnail, index). New stages slot into [`registry`]; a bucket's
 //! policy names which ones run, in pipeline order.
 
+mod archive;
 pub mod notify;
 mod process;
 mod ready;
@@ -12,6 +13,7 @@ mod remove;
 pub mod stages;
 mod sweep;
 mod worker;
+pub mod zip;
 
 pub use process::process_file;
 pub use stages::{Halt, Stage, StageContext, StageError};

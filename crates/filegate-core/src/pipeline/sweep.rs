@@ -55,5 +55,6 @@ pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Resul
     if changed > 0 {
         tracing::info!(changed, "sweep expired or purged files");
     }
+    changed += super::archive::sweep(services, now, limit).await?;
     Ok(changed)
 }

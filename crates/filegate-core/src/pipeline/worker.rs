@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::process::{mark_failed, process_file};
 use super::remove::{Removal, remove_blob};
-use super::{StageError, notify, sweep};
+use super::{StageError, archive, notify, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
 use crate::ports::{ClaimedJob, Job};
@@ -221,6 +221,8 @@ impl Worker {
                 share_id,
                 sealed_token,
             } => crate::usecases::shares::send_email(&self.services, tenant, *share_id, sealed_token).await,
+            Job::BuildArchive { tenant, archive_id } => archive::build(&self.services, tenant, *archive_id).await,
+            Job::CallTrigger { call } => crate::usecases::triggers::run(&self.services, call, claimed.attempt).await,
         }
     }
 
@@ -254,6 +256,12 @@ impl Worker {
         // The file first: if we die before burying the job, it runs again and fails again.
         if let Job::ProcessFile { tenant, file_id } = &claimed.job {
             mark_failed(&self.services, tenant, *file_id, &reason).await?;
+        }
+        if let Job::BuildArchive { tenant, archive_id } = &claimed.job {
+            archive::give_up(&self.services, tenant, *archive_id, &reason).await?;
+        }
+        if let Job::CallTrigger { call } = &claimed.job {
+            crate::usecases::triggers::gave_up(&self.services, call, &reason).await;
         }
         self.release(
             claimed.id,

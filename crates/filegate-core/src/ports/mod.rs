@@ -1,5 +1,6 @@
 //! The ports: narrow traits each engine implements, held as `Arc<dyn …>`.
 
+pub mod archives;
 pub mod audit;
 pub mod blobs;
 pub mod cache;
@@ -12,7 +13,9 @@ pub mod notifications;
 pub mod queue;
 pub mod scanner;
 pub mod shares;
+pub mod triggers;
 
+pub use archives::ArchiveStore;
 pub use audit::AuditLog;
 pub use blobs::*;
 pub use cache::*;
@@ -25,3 +28,4 @@ pub use notifications::*;
 pub use queue::*;
 pub use scanner::{ScanError, ScanVerdict, Scanner};
 pub use shares::{FilesByPath, ShareStore};
+pub use triggers::{TriggerCaller, TriggerResponse};

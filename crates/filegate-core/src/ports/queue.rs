@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FileEvent, FileId, JobId, RequestId, ShareId, TenantId, WebhookId};
+use crate::domain::{ArchiveId, FileEvent, FileId, JobId, RequestId, ShareId, TenantId, TriggerCall, WebhookId};
 use crate::error::StoreError;
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
@@ -50,6 +50,10 @@ pub enum Job {
         /// base64 of the sealed token (`usecases::shares::seal_context`).
         sealed_token: String,
     },
+    /// Zip the files of a pending archive into storage and mark it ready.
+    BuildArchive { tenant: TenantId, archive_id: ArchiveId },
+    /// Call a trigger's target (async mode), retrying until it answers 2xx.
+    CallTrigger { call: TriggerCall },
 }
 
 impl Job {
@@ -63,6 +67,8 @@ impl Job {
             Job::SendAlertEmail { .. } => "send_alert_email",
             Job::FulfilRequest { .. } => "fulfil_request",
             Job::SendShareEmail { .. } => "send_share_email",
+            Job::BuildArchive { .. } => "build_archive",
+            Job::CallTrigger { .. } => "call_trigger",
         }
     }
 }

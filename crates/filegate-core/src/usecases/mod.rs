@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ports::{
-    AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, MetadataStore, Scanner, ShareStore,
+    ArchiveStore, AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, MetadataStore, Scanner,
+    ShareStore,
 };
 use crate::sealer::Sealer;
 
 pub mod alerts;
 pub mod api_keys;
+pub mod archives;
 pub mod audit;
 pub mod buckets;
 pub mod dedup;
@@ -27,6 +29,7 @@ pub mod requests;
 pub mod shares;
 pub mod tenants;
 pub mod thumbnails;
+pub mod triggers;
 pub mod uploads;
 pub mod webhooks;
 
@@ -61,6 +64,10 @@ pub struct Services {
     pub paths: Arc<dyn FilesByPath>,
     /// What time it is, for the rules that tests move through time (share expiry).
     pub clock: Arc<dyn Clock>,
+    /// Zip bundle records and the file selections they are made from.
+    pub archives: Arc<dyn ArchiveStore>,
+    /// The configured triggers and the client that calls their targets.
+    pub triggers: triggers::Triggers,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
@@ -101,6 +108,12 @@ pub struct Settings {
     pub public_max_age: Duration,
     /// The storage quota a new tenant starts with (`[quotas]`; unlimited by default).
     pub default_quota: crate::domain::Quota,
+    /// How long a zip bundle is kept (and a request for one waits) before it is deleted.
+    pub archive_ttl: Duration,
+    /// Most files in one zip bundle.
+    pub archive_max_files: u32,
+    /// Most bytes of files in one zip bundle (the zip adds a little).
+    pub archive_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -122,6 +135,9 @@ impl Default for Settings {
             shares: shares::ShareSettings::default(),
             public_max_age: Duration::from_secs(86_400),
             default_quota: crate::domain::Quota::UNLIMITED,
+            archive_ttl: Duration::from_secs(24 * 3600),
+            archive_max_files: 10_000,
+            archive_max_bytes: 10 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -60,6 +60,18 @@ pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
             "too many requests; retry after the time in the Retry-After header".to_owned(),
         ),
         Error::Locked { code, message, .. } => (StatusCode::TOO_MANY_REQUESTS, code, message.clone()),
+        Error::Upstream {
+            code,
+            message,
+            timed_out,
+        } => {
+            let status = if *timed_out {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (status, code, message.clone())
+        }
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -20,6 +20,7 @@ use crate::config::HttpConfig;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod archives;
 pub mod audit;
 pub mod blob;
 pub mod body;
@@ -43,6 +44,7 @@ pub mod share_links;
 pub mod share_page;
 pub mod shares;
 pub mod thumbnails;
+pub mod triggers;
 pub mod uploads;
 pub mod views;
 pub mod webhooks;
@@ -87,6 +89,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(archives::create))
+        .routes(routes!(archives::get))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::heartbeat))
         .routes(routes!(ops::readyz))
@@ -97,7 +101,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .layer(DefaultBodyLimit::max(http.max_json_body))
         .merge(streamed)
         .merge(images)
-        .merge(public_routes());
+        .merge(public_routes())
+        .merge(triggers::routes().layer(DefaultBodyLimit::max(http.max_json_body)));
     let (router, doc) = api.split_for_parts();
     // The signed-URL routes take any key below /blob/, which OpenAPI paths cannot express;
     // they are documented through `openapi::ApiDoc`.

@@ -131,6 +131,16 @@ pub async fn anonymous(request: Request, next: Next) -> Response {
     per_ip(RateClass::Anonymous, request, next).await
 }
 
+/// Middleware for routes either anyone or a principal may call (public triggers): a
+/// request without credentials takes an `anonymous` token of its address; one with
+/// credentials is limited per principal when it authenticates.
+pub async fn anonymous_callers(request: Request, next: Next) -> Response {
+    if request.headers().contains_key(http::header::AUTHORIZATION) {
+        return next.run(request).await;
+    }
+    per_ip(RateClass::Anonymous, request, next).await
+}
+
 async fn per_ip(class: RateClass, request: Request, next: Next) -> Response {
     let Some(limits) = request.extensions().get::<Arc<IpLimits>>().cloned() else {
         // A router built without `IpLimits::extension`: a wiring bug, loud rather than open.

@@ -23,6 +23,43 @@ pub fn clamd_max() -> Option<usize> {
     env("FILEGATE_TEST_CLAMD_MAX").and_then(|v| v.parse().ok())
 }
 
+/// A database of its own on `FILEGATE_TEST_POSTGRES_URL`'s server, dropped with the guard;
+/// `None` (test skipped) without the variable — a failure under `CI=true`.
+pub async fn postgres_database() -> Option<PostgresDatabase> {
+    use sqlx::Connection as _;
+    let server = env("FILEGATE_TEST_POSTGRES_URL")?;
+    let name = format!("fg_api_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server).await.expect("reach PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+    let mut url = url::Url::parse(&server).expect("a PostgreSQL URL");
+    url.set_path(&name);
+    Some(PostgresDatabase {
+        server,
+        name,
+        url: url.to_string(),
+    })
+}
+
+pub struct PostgresDatabase {
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    /// Drops the database (best effort: a leftover only costs disk on the test server).
+    pub async fn drop_database(self) {
+        use sqlx::Connection as _;
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.server).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+        }
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => Some(v),

@@ -4,6 +4,7 @@
 mod common;
 
 mod alerts;
+mod archives;
 mod audit;
 mod content;
 mod dedup;
@@ -25,5 +26,6 @@ mod scanning;
 mod share_notices;
 mod shares;
 mod support;
+mod triggers;
 mod uploads;
 mod webhooks;

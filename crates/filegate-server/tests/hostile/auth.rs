@@ -58,6 +58,9 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     ("GET", "v1/admin/api-keys", None),
     ("DELETE", "v1/admin/api-keys/0190c6a2-7b1e-7000-8000-000000000000", None),
+    ("POST", "v1/archives", Some(r#"{"file_ids":["{id}"]}"#)),
+    ("GET", "v1/archives/0190c6a2-7b1e-7000-8000-000000000000", None),
+    ("POST", "v1/triggers/anything", Some(r#"{"data":{}}"#)),
 ];
 
 /// Sends every route with `authorization` (or none) and expects `status` and `code` each time.

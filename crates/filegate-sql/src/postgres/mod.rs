@@ -8,6 +8,7 @@
 //! commit to every store's listener ([`wakeups`]). Leases and due times are measured by the
 //! database's clock, so processes on different machines agree.
 
+mod archives;
 mod audit;
 mod dedup;
 mod exchange;

@@ -9,6 +9,7 @@
 //! file (a CLI, a second server by mistake) makes us wait on the busy timeout instead of
 //! failing half-way through a transaction.
 
+mod archives;
 mod audit;
 mod dedup;
 mod exchange;

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+mod archives;
 mod audit;
 mod blobs;
 mod exchange;
@@ -30,6 +31,7 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
+pub use archives::*;
 pub use audit::*;
 pub use blobs::*;
 pub use exchange::*;
