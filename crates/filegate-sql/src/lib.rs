@@ -10,6 +10,7 @@
 //!   processes; claims with `FOR UPDATE SKIP LOCKED`, wake-ups with `LISTEN`/`NOTIFY`.
 
 mod audit;
+mod bulk;
 mod errors;
 mod exchange_rows;
 mod listing;

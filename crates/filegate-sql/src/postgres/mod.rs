@@ -9,6 +9,7 @@
 //! database's clock, so processes on different machines agree.
 
 mod audit;
+mod bulk;
 mod dedup;
 mod exchange;
 mod files;

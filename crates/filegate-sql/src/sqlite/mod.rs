@@ -10,6 +10,7 @@
 //! failing half-way through a transaction.
 
 mod audit;
+mod bulk;
 mod dedup;
 mod exchange;
 mod files;

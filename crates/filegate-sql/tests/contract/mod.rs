@@ -9,6 +9,7 @@
 
 mod audit;
 mod blobs;
+mod bulk;
 mod exchange;
 mod feed;
 mod files;
@@ -30,6 +31,7 @@ use filegate_core::ports::{JobQueue, MetadataStore};
 
 pub use audit::*;
 pub use blobs::*;
+pub use bulk::*;
 pub use exchange::*;
 pub use feed::*;
 pub use files::*;
