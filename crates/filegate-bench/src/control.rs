@@ -130,9 +130,9 @@ pub async fn control_plane(
             .with_context(|| format!("create + PUT + complete at concurrency {c}"))?;
             at.cycles.push(&cycles);
 
-            // The PUT alone: enough uploads created beforehand for the PUTs to run as
-            // long as the cycles did, at the cycles' rate several times over.
-            let count = ((cycles.rate() * plan.duration.as_secs_f64() * 4.0) as usize).clamp(64, 40_000);
+            // The PUT alone: uploads created beforehand, twice as many as the cycles
+            // managed (the PUTs stop when they run out; the rate is of the time taken).
+            let count = ((cycles.rate() * plan.duration.as_secs_f64() * 2.0) as usize).clamp(64, 20_000);
             let slots = Arc::new(create_many(&client, count, &format!("put-{run}-{c}")).await?);
             let bound = Bound {
                 duration: plan.duration,

@@ -83,6 +83,13 @@ struct RunArgs {
     /// The s3s-fs binary (an S3 server) for the scale-out control plane.
     #[arg(long, env = "FILEGATE_TEST_S3S_FS")]
     s3s_fs: Option<PathBuf>,
+    /// How many small files go through the pipeline (for profiling; the report's number is
+    /// the default, 10,000).
+    #[arg(long, hide = true)]
+    small_files: Option<usize>,
+    /// The size of the one big file of the stages, in MiB (for profiling; default 1024).
+    #[arg(long, hide = true)]
+    big_file_mib: Option<usize>,
 }
 
 impl RunArgs {
@@ -173,7 +180,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
     let runs = if args.smoke { 1 } else { args.runs.max(1) };
-    let sizes = Sizes::of(args.smoke);
+    let mut sizes = Sizes::of(args.smoke);
+    if let Some(n) = args.small_files {
+        sizes.small_files = n.max(1);
+    }
+    if let Some(mib) = args.big_file_mib {
+        sizes.big_file = mib.max(1) << 20;
+    }
     let work = match &args.work_dir {
         Some(dir) => tempfile::tempdir_in(dir)?,
         None => tempfile::tempdir()?,

@@ -31,7 +31,8 @@ pub(crate) async fn wait_ready(client: &Client, bucket: &str, expected: u64, dea
     let until = Instant::now() + deadline;
     while ready_count(client, bucket).await? < expected {
         ensure!(Instant::now() < until, "files did not become ready within {deadline:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each poll counts the ready files: poll seldom enough not to load the server.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
 }
