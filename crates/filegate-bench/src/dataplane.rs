@@ -13,6 +13,7 @@ use filegate_client::{Client, Payload};
 use futures::TryStreamExt as _;
 use reqwest::multipart::{Form, Part};
 
+use crate::data::Pattern;
 use crate::nginx::Nginx;
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
@@ -53,28 +54,22 @@ struct Results {
 /// `sizes`: the file the throughput is compared on (1 GiB) and the larger one memory must
 /// stay flat for (4 GiB).
 pub async fn data_plane(work: &Path, runs: usize, sizes: [u64; 2], with_nginx: bool) -> anyhow::Result<Section> {
-    let inputs = [work.join("data-big.bin"), work.join("data-huge.bin")];
-    for (input, size) in inputs.iter().zip(sizes) {
-        crate::data::write_pattern(input, size)?;
-    }
+    let pattern = Pattern::new();
     let mut r = Results {
         rss_reset: true,
         ..Results::default()
     };
     for run in 0..runs {
         let dir = work.join(format!("data-{run}"));
-        one_run(&dir, &inputs, sizes, with_nginx, &mut r).await?;
+        one_run(&dir, &pattern, sizes, with_nginx, &mut r).await?;
         std::fs::remove_dir_all(&dir).ok();
-    }
-    for input in &inputs {
-        std::fs::remove_file(input).ok();
     }
     Ok(section(&r, sizes, with_nginx))
 }
 
 async fn one_run(
     dir: &Path,
-    inputs: &[std::path::PathBuf; 2],
+    pattern: &Pattern,
     sizes: [u64; 2],
     with_nginx: bool,
     r: &mut Results,
@@ -94,38 +89,40 @@ async fn one_run(
         None
     };
     let peak = |server: &Filegate| server.peak_mib();
-    for (i, (input, size)) in inputs.iter().zip(sizes).enumerate() {
+    let objects = dir.join("filegate/objects");
+    for (i, size) in sizes.into_iter().enumerate() {
         if i == 0 {
             let copy = dir.join("copy.bin");
-            let (from, to) = (input.clone(), copy.clone());
-            r.fsync_write.push(
-                size as f64 / 1e6 / tokio::task::spawn_blocking(move || crate::data::copy_fsync(&from, &to)).await??,
-            );
+            let (p, to) = (pattern.clone(), copy.clone());
+            let secs = tokio::task::spawn_blocking(move || p.write_fsync(&to, size)).await??;
+            r.fsync_write.push(size as f64 / 1e6 / secs);
             std::fs::remove_file(&copy).ok();
         }
 
         r.rss_reset &= server.reset_peak();
-        let (id, secs) = presigned_put(&client, input, size, &format!("big/{i}.bin")).await?;
+        let (id, secs) = presigned_put(&client, pattern, size, &format!("big/{i}.bin")).await?;
         r.put[i].push(size, secs, peak(&server));
 
         if let (0, Some(nginx)) = (i, &nginx) {
             r.nginx_put
-                .push(size as f64 / 1e6 / nginx_put(client.http(), nginx, input, size).await?);
+                .push(size as f64 / 1e6 / nginx_put(client.http(), nginx, pattern, size).await?);
         }
 
         r.rss_reset &= server.reset_peak();
         let started = Instant::now();
-        let proxied = proxied_upload(&client, input, size, &format!("proxied/{i}.bin")).await?;
+        let proxied = proxied_upload(&client, pattern, size, &format!("proxied/{i}.bin")).await?;
         r.proxied[i].push(size, started.elapsed().as_secs_f64(), peak(&server));
         client
             .wait_for_status(&proxied.id, &["ready"], Duration::from_secs(120))
             .await?;
-        // Its bytes are not needed again: free the disk for the next transfer.
-        client.delete_file(&proxied.id).await?;
+        // Its bytes are not needed again: free the disk (a small one must otherwise hold
+        // 4 GiB twice; deleting through the API keeps them for the bucket's retention).
+        remove_object(&objects, &proxied.id)?;
 
         r.rss_reset &= server.reset_peak();
         let secs = download(&client, &id, size).await?;
         r.download[i].push(size, secs, peak(&server));
+        remove_object(&objects, &id)?;
 
         if let (0, Some(nginx)) = (i, &nginx) {
             r.nginx_get
@@ -141,7 +138,28 @@ async fn one_run(
 
 /// Create (untimed), then the `PUT` of the bytes to the signed URL (timed), then complete
 /// and wait for `ready` (untimed). Returns the file id and the PUT's seconds.
-async fn presigned_put(client: &Client, input: &Path, size: u64, path: &str) -> anyhow::Result<(String, f64)> {
+/// Removes the bytes of file `id` (and its etag sidecar) from the store's directory: the
+/// keys end in the file id.
+fn remove_object(objects: &Path, id: &str) -> anyhow::Result<()> {
+    fn walk(dir: &Path, id: &str) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, id)?;
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(id))
+            {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+    Ok(walk(objects, id)?)
+}
+
+async fn presigned_put(client: &Client, pattern: &Pattern, size: u64, path: &str) -> anyhow::Result<(String, f64)> {
     let created = client
         .create_upload(&CreateUpload {
             bucket: BUCKET.into(),
@@ -157,7 +175,7 @@ async fn presigned_put(client: &Client, input: &Path, size: u64, path: &str) -> 
     };
     let started = Instant::now();
     client
-        .put_signed(&url, &headers, Payload::from_file(input).await?)
+        .put_signed(&url, &headers, Payload::sized(pattern.body(size), size))
         .await?;
     let secs = started.elapsed().as_secs_f64();
     client
@@ -170,8 +188,8 @@ async fn presigned_put(client: &Client, input: &Path, size: u64, path: &str) -> 
 }
 
 /// `POST /v1/files`: a multipart form whose file part streams from disk.
-async fn proxied_upload(client: &Client, input: &Path, size: u64, path: &str) -> anyhow::Result<FileView> {
-    let body = Payload::from_file(input).await?.into_body();
+async fn proxied_upload(client: &Client, pattern: &Pattern, size: u64, path: &str) -> anyhow::Result<FileView> {
+    let body = pattern.body(size);
     let form = Form::new().text("bucket", BUCKET).text("path", path.to_owned()).part(
         "file",
         Part::stream_with_length(body, size)
@@ -203,8 +221,8 @@ where
         .await
 }
 
-async fn nginx_put(http: &reqwest::Client, nginx: &Nginx, input: &Path, size: u64) -> anyhow::Result<f64> {
-    let body = Payload::from_file(input).await?.into_body();
+async fn nginx_put(http: &reqwest::Client, nginx: &Nginx, pattern: &Pattern, size: u64) -> anyhow::Result<f64> {
+    let body = pattern.body(size);
     let started = Instant::now();
     let response = http
         .put(format!("{}/big.bin", nginx.base_url))

@@ -46,12 +46,19 @@ impl Nginx {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let conf = dir.join("nginx.conf");
         let d = dir.display();
+        // Started as root, nginx's workers would drop to `nobody`, who may not write in our
+        // (private) work directory: they run as us instead.
+        let root_user = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let user = if root_user { "user root;\n" } else { "" };
         // Two workers, like filegate's two runtime threads on this machine; no access log
         // (filegate writes none at `warn`).
         std::fs::write(
             &conf,
             format!(
-                "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+                "{user}daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
                  events {{ worker_connections 4096; }}\n\
                  http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n\
                  client_max_body_size 0;\n  client_body_temp_path {t};\n  proxy_temp_path {d}/proxy-temp;\n\
