@@ -140,6 +140,19 @@ impl Filegate {
         Some((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// Starts a new peak: the kernel resets the process's high-water mark (VmHWM) to its
+    /// current RSS when `5` is written to `/proc/PID/clear_refs`. False when it could not.
+    pub fn reset_peak(&self) -> bool {
+        self.child
+            .id()
+            .is_some_and(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), b"5").is_ok())
+    }
+
+    /// Peak RSS since the last [`reset_peak`](Self::reset_peak) (or since start), in MiB.
+    pub fn peak_mib(&self) -> Option<f64> {
+        self.memory_kib().map(|(_, peak)| peak as f64 / 1024.0)
+    }
+
     /// SIGTERM, and wait for a clean exit (killed after 30 s).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(pid) = self.child.id() {

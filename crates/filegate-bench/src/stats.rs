@@ -1,4 +1,7 @@
-//! Repeated measurements and what the report says of them: median, min, max.
+//! Repeated measurements and what the report says of them: median, min, max; and the
+//! latency quantiles (p50, p99) of one run.
+
+use std::time::Duration;
 
 /// The values of one measurement over several runs (seconds, MiB/s, files/s, ...).
 #[derive(Debug, Clone, Default)]
@@ -45,6 +48,24 @@ impl Samples {
     }
 }
 
+/// The `q` quantile (0.0 to 1.0) of `values`, nearest-rank: the smallest value with at
+/// least `q` of all values at or below it. `None` when there are none.
+pub fn quantile(values: &[Duration], q: f64) -> Option<Duration> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
+    Some(v[rank.clamp(1, n) - 1])
+}
+
+/// Milliseconds, as the latency columns print them.
+pub fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// `a / b` of two medians, as the report prints it.
 pub fn ratio(a: &Samples, b: &Samples) -> String {
     format!("{:.2}", a.median() / b.median())
@@ -69,5 +90,15 @@ mod tests {
         assert_eq!(of(&[1.0, 2.0, 3.0, 4.0]).median(), 2.5);
         assert!(Samples::default().median().is_nan());
         assert_eq!(ratio(&of(&[2.0]), &of(&[4.0])), "0.50");
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(quantile(&ms, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(quantile(&ms, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(quantile(&ms, 1.0), Some(Duration::from_millis(100)));
+        assert_eq!(quantile(&ms[..1], 0.99), Some(Duration::from_millis(100)));
+        assert_eq!(quantile(&[], 0.5), None);
     }
 }

@@ -11,6 +11,7 @@
 
 mod archives;
 mod audit;
+mod bulk;
 mod errors;
 mod exchange_rows;
 mod listing;

@@ -145,6 +145,20 @@ macro_rules! share_contract_tests {
 contract::share_scenarios!(share_contract_tests);
 contract::archive_scenarios!(exchange_contract_tests);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_inserted_rows_are_the_rows_insert_file_writes() {
+    with_db(|url| async move {
+        let store = connect(&url).await;
+        let bulk = store.clone();
+        contract::bulk_inserted_rows_are_the_rows_insert_file_writes(store, move |files| {
+            let bulk = bulk.clone();
+            async move { bulk.insert_files_bulk(&files).await }
+        })
+        .await;
+    })
+    .await;
+}
+
 fn job() -> NewJob {
     NewJob::now(Job::ProcessFile {
         tenant: contract::tid("a"),

@@ -64,6 +64,17 @@ macro_rules! share_contract_tests {
 contract::share_scenarios!(share_contract_tests);
 contract::archive_scenarios!(exchange_contract_tests);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_inserted_rows_are_the_rows_insert_file_writes() {
+    let (_dir, store) = open().await;
+    let bulk = store.clone();
+    contract::bulk_inserted_rows_are_the_rows_insert_file_writes(store, move |files| {
+        let bulk = bulk.clone();
+        async move { bulk.insert_files_bulk(&files).await }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@
 
 mod archives;
 mod audit;
+mod bulk;
 mod dedup;
 mod exchange;
 mod files;

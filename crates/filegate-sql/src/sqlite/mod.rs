@@ -11,6 +11,7 @@
 
 mod archives;
 mod audit;
+mod bulk;
 mod dedup;
 mod exchange;
 mod files;

@@ -10,6 +10,7 @@
 mod archives;
 mod audit;
 mod blobs;
+mod bulk;
 mod exchange;
 mod feed;
 mod files;
@@ -34,6 +35,7 @@ use filegate_core::ports::{JobQueue, MetadataStore};
 pub use archives::*;
 pub use audit::*;
 pub use blobs::*;
+pub use bulk::*;
 pub use exchange::*;
 pub use feed::*;
 pub use files::*;

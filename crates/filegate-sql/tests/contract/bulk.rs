@@ -1,0 +1,70 @@
+//! `insert_files_bulk` (each engine's own method, for benchmarks and imports): the rows it
+//! writes are the rows `insert_file` writes one by one, in one transaction.
+
+use std::future::Future;
+
+use filegate_core::StoreError;
+use filegate_core::domain::{FileQuery, FileRecord, FileStatus};
+
+use super::{Store, new_file, tenant, with_seq};
+
+/// More files than one multi-row statement holds, so the batching is exercised.
+const FILES: usize = 1234;
+
+/// `bulk` is the engine's `insert_files_bulk` on the same database as `store`.
+pub async fn bulk_inserted_rows_are_the_rows_insert_file_writes<F, Fut>(store: Store, bulk: F)
+where
+    F: Fn(Vec<FileRecord>) -> Fut,
+    Fut: Future<Output = Result<(), StoreError>>,
+{
+    let t = tenant(&store, "bulk").await;
+    let first = store.insert_file(&new_file(&t, "first.bin")).await.expect("one insert");
+    let files: Vec<FileRecord> = (0..FILES)
+        .map(|i| {
+            let mut f = new_file(&t, &format!("bulk/{i:05}.bin"));
+            f.status = FileStatus::Ready;
+            f.size = i as u64;
+            f
+        })
+        .collect();
+    bulk(files.clone()).await.expect("bulk insert");
+
+    // Every field round-trips, and the change feed numbers them in order after the first.
+    let feed = store
+        .changed_files(&t, first.change_seq, FILES as u32 + 10)
+        .await
+        .expect("feed");
+    assert_eq!(feed.len(), FILES);
+    for (i, (got, sent)) in feed.iter().zip(&files).enumerate() {
+        assert_eq!(got, &with_seq(sent, first.change_seq + 1 + i as i64), "file {i}");
+    }
+    let stored = store.get_file(&t, files[FILES / 2].id).await.expect("get");
+    assert_eq!(
+        stored.as_ref().map(|f| f.path.as_str()),
+        Some(files[FILES / 2].path.as_str())
+    );
+    let listed = store
+        .list_files(
+            &t,
+            &FileQuery {
+                limit: 1000,
+                start: filegate_core::domain::PageStart::Offset(0),
+                ..FileQuery::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(listed.1, Some(FILES as u64 + 1), "the listing counts every row");
+
+    // A batch with an existing id conflicts, and none of it is written.
+    let fresh = new_file(&t, "never.bin");
+    let again = bulk(vec![fresh.clone(), files[0].clone()]).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.get_file(&t, fresh.id).await.expect("get"), None);
+    // And the feed goes on after the bulk rows.
+    let next = store
+        .insert_file(&new_file(&t, "last.bin"))
+        .await
+        .expect("insert after");
+    assert!(next.change_seq > feed.last().map_or(0, |f| f.change_seq));
+}
