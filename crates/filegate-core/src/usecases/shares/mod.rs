@@ -12,21 +12,25 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::audit::{self, Actor};
 use super::files::{self, Content};
 use super::{Services, chrono_duration};
 use crate::domain::{
-    EmailAddress, FileEvent, FileId, FileRecord, MAX_PASSWORD_CHARS, Origin, PasswordHash, Permission, Principal,
-    Share, ShareId, SharePassword, SharePermission, ShareRefusal, ShareToken, TenantId,
+    EmailAddress, FileEvent, FileId, FileRecord, Origin, PasswordHash, Permission, Principal, Share, ShareId,
+    SharePassword, SharePermission, ShareRefusal, ShareToken, TenantId,
 };
 use crate::error::{Error, Result, StoreError};
-use crate::pipeline::StageError;
-use crate::ports::{Email, Job, MailError, NewJob};
+use crate::ports::{Job, NewJob};
+
+mod email;
+mod password;
+
+use email::email_job;
+pub use email::{send_email, share_email};
+use password::{check_password, off_thread};
 
 /// Tunables of share links.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +66,6 @@ impl Default for ShareSettings {
 
 /// The shortest lifetime a share may have.
 pub const MIN_EXPIRY: Duration = Duration::from_secs(60);
-
-/// Argon2 computations at once (19 MiB and tens of milliseconds of CPU each): a flood of
-/// password attempts queues here instead of exhausting memory and the blocking pool.
-static HASHING: Semaphore = Semaphore::const_new(4);
-
-/// Times the password check re-reads a share whose attempt counter moved under it.
-const MAX_ATTEMPT_RACES: usize = 8;
 
 /// What a writer asks for (API.md "Shares").
 #[derive(Debug, Clone)]
@@ -187,17 +184,6 @@ pub async fn create(
         token,
         email_queued,
     })
-}
-
-fn email_job(services: &Services, share: &Share, token: &ShareToken) -> Result<NewJob> {
-    let sealed = services
-        .sealer
-        .seal(&seal_context(&share.tenant, share.id), token.reveal().as_bytes())?;
-    Ok(NewJob::now(Job::SendShareEmail {
-        tenant: share.tenant.clone(),
-        share_id: share.id,
-        sealed_token: base64::engine::general_purpose::STANDARD.encode(sealed),
-    }))
 }
 
 /// `GET /v1/files/{id}/shares`: newest first.
@@ -385,185 +371,4 @@ async fn count_access(
     )
     .await?;
     Ok(counted)
-}
-
-/// Checks `candidate` against the share's password, if it has one (see the module docs).
-async fn check_password(services: &Services, share: &Share, candidate: Option<&str>, origin: &Origin) -> Result<()> {
-    let Some(hash) = share.password.clone() else {
-        return Ok(());
-    };
-    let Some(candidate) = candidate.filter(|c| !c.is_empty()) else {
-        return Err(Error::Forbidden {
-            code: "share-password-required",
-            message: "this share is protected by a password: send it in the X-Share-Password header or the `password` form field".into(),
-        });
-    };
-    let settings = &services.settings.shares;
-    let mut seen = share.clone();
-    for _ in 0..MAX_ATTEMPT_RACES {
-        let now = micros(services.clock.now());
-        if let Some(until) = seen.locked_until.filter(|until| *until > now) {
-            return Err(locked((until - now).to_std().unwrap_or(Duration::from_secs(1))));
-        }
-        let failures = seen.password_failures.saturating_add(1);
-        let lock =
-            (failures >= settings.password_attempts.max(1)).then(|| now + chrono_duration(lockout(settings, failures)));
-        let counted = services
-            .shares
-            .count_password_attempt(&seen.tenant, seen.id, seen.password_failures, lock)
-            .await?;
-        if !counted {
-            seen = services
-                .shares
-                .get_share(&seen.tenant, seen.id)
-                .await?
-                .ok_or(Error::not_found("share"))?;
-            continue;
-        }
-        let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
-            let (hash, candidate) = (hash.clone(), candidate.to_owned());
-            off_thread(move || hash.verify(&candidate)).await?
-        };
-        if right {
-            services.shares.clear_password_failures(&seen.tenant, seen.id).await?;
-            return Ok(());
-        }
-        let details = json!({ "share_id": share.id, "failures": failures, "locked_until": lock });
-        audit::record_change(
-            services,
-            &visitor(share, origin),
-            "share.password_failed",
-            Some(share.file_id),
-            details,
-        )
-        .await;
-        return Err(Error::Forbidden {
-            code: "share-password-invalid",
-            message: "the password is not right".into(),
-        });
-    }
-    // The counter keeps moving under us: many guesses at once. Let them wait.
-    Err(locked(Duration::from_secs(1)))
-}
-
-/// How long the attempt after `failures` failures waits: `lockout`, doubling per failure past
-/// the allowance, at most `max_lockout`.
-fn lockout(settings: &ShareSettings, failures: u32) -> Duration {
-    let past = failures.saturating_sub(settings.password_attempts.max(1)).min(20);
-    settings
-        .lockout
-        .saturating_mul(2u32.saturating_pow(past))
-        .min(settings.max_lockout)
-}
-
-fn locked(retry_after: Duration) -> Error {
-    Error::Locked {
-        code: "share-locked",
-        message: "too many wrong passwords; try again after the time in the Retry-After header".into(),
-        retry_after: retry_after.max(Duration::from_secs(1)),
-    }
-}
-
-/// Runs CPU-heavy work (Argon2) on the blocking pool, a few at a time.
-async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|_| Error::Internal(anyhow::anyhow!("the hashing semaphore was closed")))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
-}
-
-/// `Job::SendShareEmail`: tells the recipient of a share where the file is. Nothing is sent
-/// for a share that was revoked or expired meanwhile.
-#[tracing::instrument(skip(services, sealed_token), fields(tenant = %tenant))]
-pub async fn send_email(
-    services: &Services,
-    tenant: &TenantId,
-    share_id: ShareId,
-    sealed_token: &str,
-) -> Result<(), StageError> {
-    let Some(share) = services.shares.get_share(tenant, share_id).await? else {
-        return Ok(());
-    };
-    let Some(to) = share.recipient_email.clone() else {
-        return Ok(());
-    };
-    if share.refusal(services.clock.now()).is_some() {
-        tracing::debug!("the share no longer opens; its email is not sent");
-        return Ok(());
-    }
-    let token = base64::engine::general_purpose::STANDARD
-        .decode(sealed_token)
-        .ok()
-        .and_then(|sealed| services.sealer.open(&seal_context(tenant, share_id), &sealed).ok())
-        .and_then(|plain| String::from_utf8(plain).ok())
-        .and_then(|token| ShareToken::parse(&token).ok())
-        .filter(|token| token.hash().matches(&share.token_hash))
-        .ok_or_else(|| {
-            StageError::Fail("the share's sealed token does not open (was the deployment secret changed?)".into())
-        })?;
-    let name = services
-        .store
-        .get_file(tenant, share.file_id)
-        .await?
-        .map_or_else(|| "a file".to_owned(), |f| f.name().to_owned());
-    let email = share_email(&share, &name, &link(services, &token), to);
-    match services.notifications.mailer.send(&email).await {
-        Ok(()) => Ok(()),
-        Err(MailError::Transient(e)) => Err(StageError::Retry(e)),
-        Err(MailError::Permanent(why)) => Err(StageError::Fail(why)),
-    }
-}
-
-/// The recipient's email: who shared what, the link, until when; never the password.
-pub fn share_email(share: &Share, file_name: &str, url: &str, to: EmailAddress) -> Email {
-    // One line each, bounded: the name is the uploader's and the sender a token's subject.
-    let line = |s: &str| s.chars().filter(|c| !c.is_control()).take(120).collect::<String>();
-    let (sender, name) = (line(&share.created_by), line(file_name));
-    let mut body = format!(
-        "{sender} shared a file with you.\n\n\
-         File:      {name}\n\
-         Expires:   {expires}\n",
-        expires = share.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    if let Some(max) = share.max_downloads {
-        body.push_str(&format!("Downloads: at most {max}\n"));
-    }
-    // The link alone on its line: easy to copy, and unbroken by most mail readers.
-    body.push_str(&format!("\nOpen it here:\n{url}\n"));
-    if share.password.is_some() {
-        body.push_str(&format!(
-            "\nThe link asks for a password; {sender} will give it to you another way.\n"
-        ));
-    }
-    body.push_str(&format!(
-        "\nYou may {} the file until the link expires.\n",
-        match share.permission {
-            SharePermission::View => "view",
-            SharePermission::Download => "view and download",
-        }
-    ));
-    Email {
-        to: vec![to],
-        subject: format!("{sender} shared \"{name}\" with you"),
-        body,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locks_double_past_the_allowance_and_stop_at_the_cap() {
-        let s = ShareSettings::default();
-        let secs = |failures| lockout(&s, failures).as_secs();
-        assert_eq!(secs(5), 60);
-        assert_eq!(secs(6), 120);
-        assert_eq!(secs(7), 240);
-        assert_eq!(secs(30), 3600);
-        assert_eq!(secs(u32::MAX), 3600);
-    }
 }

@@ -1,0 +1,128 @@
+//! A share's password: each attempt counted before it is checked, Argon2 off the async
+//! threads, and a lock that doubles past the allowance (see the parent module's docs).
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::{ShareSettings, micros, visitor};
+use crate::domain::{MAX_PASSWORD_CHARS, Origin, Share};
+use crate::error::{Error, Result};
+use crate::usecases::{Services, audit, chrono_duration};
+
+/// Argon2 computations at once (19 MiB and tens of milliseconds of CPU each): a flood of
+/// password attempts queues here instead of exhausting memory and the blocking pool.
+static HASHING: Semaphore = Semaphore::const_new(4);
+
+/// Times the password check re-reads a share whose attempt counter moved under it.
+const MAX_ATTEMPT_RACES: usize = 8;
+
+/// Checks `candidate` against the share's password, if it has one (see the module docs).
+pub(super) async fn check_password(
+    services: &Services,
+    share: &Share,
+    candidate: Option<&str>,
+    origin: &Origin,
+) -> Result<()> {
+    let Some(hash) = share.password.clone() else {
+        return Ok(());
+    };
+    let Some(candidate) = candidate.filter(|c| !c.is_empty()) else {
+        return Err(Error::Forbidden {
+            code: "share-password-required",
+            message: "this share is protected by a password: send it in the X-Share-Password header or the `password` form field".into(),
+        });
+    };
+    let settings = &services.settings.shares;
+    let mut seen = share.clone();
+    for _ in 0..MAX_ATTEMPT_RACES {
+        let now = micros(services.clock.now());
+        if let Some(until) = seen.locked_until.filter(|until| *until > now) {
+            return Err(locked((until - now).to_std().unwrap_or(Duration::from_secs(1))));
+        }
+        let failures = seen.password_failures.saturating_add(1);
+        let lock =
+            (failures >= settings.password_attempts.max(1)).then(|| now + chrono_duration(lockout(settings, failures)));
+        let counted = services
+            .shares
+            .count_password_attempt(&seen.tenant, seen.id, seen.password_failures, lock)
+            .await?;
+        if !counted {
+            seen = services
+                .shares
+                .get_share(&seen.tenant, seen.id)
+                .await?
+                .ok_or(Error::not_found("share"))?;
+            continue;
+        }
+        let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
+            let (hash, candidate) = (hash.clone(), candidate.to_owned());
+            off_thread(move || hash.verify(&candidate)).await?
+        };
+        if right {
+            services.shares.clear_password_failures(&seen.tenant, seen.id).await?;
+            return Ok(());
+        }
+        let details = json!({ "share_id": share.id, "failures": failures, "locked_until": lock });
+        audit::record_change(
+            services,
+            &visitor(share, origin),
+            "share.password_failed",
+            Some(share.file_id),
+            details,
+        )
+        .await;
+        return Err(Error::Forbidden {
+            code: "share-password-invalid",
+            message: "the password is not right".into(),
+        });
+    }
+    // The counter keeps moving under us: many guesses at once. Let them wait.
+    Err(locked(Duration::from_secs(1)))
+}
+
+/// How long the attempt after `failures` failures waits: `lockout`, doubling per failure past
+/// the allowance, at most `max_lockout`.
+fn lockout(settings: &ShareSettings, failures: u32) -> Duration {
+    let past = failures.saturating_sub(settings.password_attempts.max(1)).min(20);
+    settings
+        .lockout
+        .saturating_mul(2u32.saturating_pow(past))
+        .min(settings.max_lockout)
+}
+
+fn locked(retry_after: Duration) -> Error {
+    Error::Locked {
+        code: "share-locked",
+        message: "too many wrong passwords; try again after the time in the Retry-After header".into(),
+        retry_after: retry_after.max(Duration::from_secs(1)),
+    }
+}
+
+/// Runs CPU-heavy work (Argon2) on the blocking pool, a few at a time.
+pub(super) async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal(anyhow::anyhow!("the hashing semaphore was closed")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_double_past_the_allowance_and_stop_at_the_cap() {
+        let s = ShareSettings::default();
+        let secs = |failures| lockout(&s, failures).as_secs();
+        assert_eq!(secs(5), 60);
+        assert_eq!(secs(6), 120);
+        assert_eq!(secs(7), 240);
+        assert_eq!(secs(30), 3600);
+        assert_eq!(secs(u32::MAX), 3600);
+    }
+}
