@@ -266,6 +266,9 @@ pub struct DownloadsConfig {
 pub struct WorkersConfig {
     /// Run the processing workers in this process.
     pub enabled: bool,
+    /// Jobs in flight at once. Most of a job is waiting (on the database, storage, clamd,
+    /// a webhook's receiver), so this is well above the core count; the CPU-heavy part,
+    /// decoding pictures for thumbnails, runs one per core whatever this says.
     pub concurrency: usize,
     pub lease_secs: u64,
     pub max_attempts: u32,
@@ -464,7 +467,7 @@ impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            concurrency: 2,
+            concurrency: 16,
             lease_secs: 60,
             max_attempts: 5,
             backoff_base_secs: 2,

@@ -22,7 +22,7 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
-use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryRateLimiter};
+use filegate_core::cache::{CachedStore, GuardedLimiter, Lookups, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::ArchiveStore;
 use filegate_core::ports::{
@@ -266,6 +266,7 @@ impl Engines {
                 parse_triggers(&config.triggers)?,
                 Arc::new(HttpTriggerCaller::new().context("trigger client")?),
             ),
+            lookups: Lookups::default(),
         };
         Ok(Self {
             services,

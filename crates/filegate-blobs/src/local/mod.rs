@@ -11,12 +11,13 @@
 //! paths, so a key cannot also be the directory of a longer key (`a` and `a/b`); filegate's
 //! keys (`t/<tenant>/<uuid>`) never collide that way.
 
+mod dir_sync;
 mod multipart;
+mod read;
 mod scratch;
 mod sidecar;
 mod write;
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -24,7 +25,6 @@ use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use url::Url;
 
 use self::scratch::Scratch;
@@ -32,9 +32,6 @@ use self::sidecar::Sidecar;
 use self::write::{Limits, blocking, io_error};
 use crate::key;
 use crate::signing::UrlSigner;
-
-/// Bytes per chunk when reading an object out.
-const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct LocalBlobStore {
@@ -99,16 +96,17 @@ impl LocalBlobStore {
             },
         )
         .await?;
-        received
-            .file
-            .sync_all()
-            .await
-            .map_err(|e| io_error("fsync a temp file", e))?;
-        drop(received.file);
         let etag = hex::encode(received.md5);
-        let (scratch, objects, temp) = (self.scratch.dir().to_owned(), self.objects.clone(), received.temp);
+        let (scratch, objects, temp, file) = (
+            self.scratch.dir().to_owned(),
+            self.objects.clone(),
+            received.temp,
+            received.file,
+        );
         let committed = etag.clone();
         blocking(move || {
+            file.sync_all().map_err(|e| io_error("fsync a temp file", e))?;
+            drop(file);
             write::commit(temp, &scratch, &objects, &dest, &committed).map_err(|e| io_error("commit an object", e))
         })
         .await?;
@@ -152,36 +150,7 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
-        let path = self.object_path(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
-            Err(e) => return Err(io_error("open an object", e)),
-        };
-        // The open handle keeps reading this version even if the key is replaced meanwhile.
-        let meta = file.metadata().await.map_err(|e| io_error("stat an object", e))?;
-        if !meta.is_file() {
-            return Err(StoreError::NotFound);
-        }
-        let (start, len) = match range {
-            None => (0, meta.len()),
-            Some(r) if r.start <= r.end && r.end < meta.len() => (r.start, r.len()),
-            Some(r) => {
-                return Err(StoreError::Input(format!(
-                    "range {}-{} is outside the object's {} bytes",
-                    r.start,
-                    r.end,
-                    meta.len()
-                )));
-            }
-        };
-        file.seek(SeekFrom::Start(start))
-            .await
-            .map_err(|e| io_error("seek in an object", e))?;
-        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
-            file.take(len),
-            READ_CHUNK,
-        )))
+        read::open(self.object_path(key)?, range).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

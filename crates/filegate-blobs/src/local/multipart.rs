@@ -12,7 +12,7 @@
 //! upload gone instead of recreating it.
 
 use std::fs::{self, File};
-use std::io::{self, Read as _};
+use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,6 @@ use filegate_core::StoreError;
 use filegate_core::domain::ETag;
 use filegate_core::ports::{BlobMeta, ByteStream};
 use md5::{Digest as _, Md5};
-use tokio::io::AsyncWriteExt as _;
 
 use super::LocalBlobStore;
 use super::write::{self, Limits, TempPath, blocking, fsync_dir, io_error};
@@ -110,24 +109,20 @@ impl LocalBlobStore {
             max: max_part_size,
             exact: None,
         };
-        let mut received = write::receive(self.scratch.dir(), body, limits).await?;
-        let file = &mut received.file;
-        let trailer = async {
-            file.write_all(&received.md5).await?;
-            file.flush().await?;
-            file.sync_all().await
-        };
-        trailer.await.map_err(|e| io_error("write a part", e))?;
-        drop(received.file);
-        let temp = received.temp;
+        let received = write::receive(self.scratch.dir(), body, limits).await?;
+        let (temp, mut file, md5) = (received.temp, received.file, received.md5);
         blocking(move || {
+            file.write_all(&md5)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error("write a part", e))?;
+            drop(file);
             fs::rename(temp.path(), dir.join(part_name(part)))
                 .map_err(|e| not_found_is(e, StoreError::NotFound, "store a part"))?;
             temp.disarm();
             fsync_dir(&dir).map_err(|e| io_error("store a part", e))
         })
         .await?;
-        Ok(ETag::new_unchecked(hex::encode(received.md5)))
+        Ok(ETag::new_unchecked(hex::encode(md5)))
     }
 
     pub(super) async fn complete_upload(

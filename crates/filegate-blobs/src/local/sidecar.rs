@@ -27,12 +27,16 @@ impl Sidecar {
         object.with_file_name(name)
     }
 
-    /// Writes and fsyncs the sidecar into a temp file in `dir`, for the caller to rename.
+    /// Writes the sidecar into a temp file in `dir`, for the caller to rename.
+    ///
+    /// Not fsynced on its own: the object's directory is fsynced after the rename, and a
+    /// sidecar that a power cut left empty or torn does not parse, or names another inode
+    /// or size, so `etag_of` rebuilds it from the (fsynced) bytes. An fsync here would be
+    /// a third flush on every upload's path for a file that can always be recomputed.
     pub(crate) fn write_temp(&self, dir: &Path) -> io::Result<TempPath> {
         let temp = TempPath::new_in(dir, "etag");
         let mut file = File::create_new(temp.path())?;
         writeln!(file, "{}\n{}\n{}", self.etag, self.inode, self.size)?;
-        file.sync_all()?;
         Ok(temp)
     }
 

@@ -4,18 +4,19 @@
 //! on disk; the directory is fsynced after, so the rename itself survives a power cut.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use filegate_core::StoreError;
 use filegate_core::ports::ByteStream;
 use futures::StreamExt as _;
 use md5::{Digest as _, Md5};
-use tokio::io::{AsyncWriteExt as _, BufWriter};
 
 use super::sidecar::Sidecar;
 
-/// Bytes gathered before each write to the file: few blocking-pool round trips, flat memory.
+/// Bytes gathered before each hand-off to the blocking pool (and each write to the file):
+/// few round trips and system calls, flat memory.
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// A path in the scratch directory that is removed when dropped, unless it was moved away.
@@ -62,26 +63,30 @@ pub(crate) struct Limits {
     pub exact: Option<u64>,
 }
 
-/// A fully received body: flushed to the temp file, not yet fsynced.
+/// A fully received body: written to the temp file, not yet fsynced.
 pub(crate) struct Received {
     pub temp: TempPath,
-    pub file: tokio::fs::File,
+    pub file: File,
     pub size: u64,
     pub md5: [u8; 16],
 }
 
 /// Streams `body` into a new temp file in `dir`, hashing it on the way.
 ///
+/// The body is gathered here in batches of [`WRITE_BUFFER`] bytes; each batch is hashed
+/// and written on the blocking pool while the next one arrives, so receiving from the
+/// socket and MD5 (the most expensive part of an upload) run on two cores instead of taking
+/// turns. No thread waits on the client: a slow upload holds a blocking thread only while
+/// one of its batches is being written. At most two batches are in memory.
+///
 /// `TooLarge` as soon as one byte past the limit arrives (the rest is never read); `Input`
 /// when the stream errors or, with `exact`, ends early. The temp file goes with the error.
 pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) -> Result<Received, StoreError> {
     let limit = limits.exact.map_or(limits.max, |exact| exact.min(limits.max));
     let temp = TempPath::new_in(dir, "tmp");
-    let file = tokio::fs::File::create_new(temp.path())
-        .await
-        .map_err(|e| io_error("create a temp file", e))?;
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut md5 = Md5::new();
+    let path = temp.path().to_owned();
+    let mut writer = Writing::Idle(blocking(move || Writer::create(&path)).await?);
+    let mut batch = Batch::default();
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| StoreError::Input(format!("the body broke off: {e}")))?;
@@ -89,10 +94,10 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
         if size > limit {
             return Err(StoreError::TooLarge(limit));
         }
-        md5.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| io_error("write a temp file", e))?;
+        batch.push(chunk);
+        if batch.len >= WRITE_BUFFER {
+            writer = writer.write(std::mem::take(&mut batch)).await?;
+        }
     }
     if let Some(exact) = limits.exact
         && size != exact
@@ -101,13 +106,89 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
             "the body ended early: expected {exact} bytes, got {size}"
         )));
     }
-    out.flush().await.map_err(|e| io_error("write a temp file", e))?;
-    Ok(Received {
-        temp,
-        file: out.into_inner(),
-        size,
-        md5: md5.finalize().into(),
-    })
+    let (file, md5) = writer.write(batch).await?.finish().await?;
+    Ok(Received { temp, file, size, md5 })
+}
+
+/// Received chunks waiting to be written together.
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
+}
+
+/// The temp file and the MD5 of what it holds so far.
+struct Writer {
+    out: BufWriter<File>,
+    md5: Md5,
+}
+
+impl Writer {
+    fn create(path: &Path) -> Result<Self, StoreError> {
+        let file = File::create_new(path).map_err(|e| io_error("create a temp file", e))?;
+        Ok(Self {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            md5: Md5::new(),
+        })
+    }
+
+    /// Blocking.
+    fn append(mut self, batch: Batch) -> Result<Self, StoreError> {
+        for chunk in &batch.chunks {
+            self.md5.update(chunk);
+            self.out
+                .write_all(chunk)
+                .map_err(|e| io_error("write a temp file", e))?;
+        }
+        Ok(self)
+    }
+}
+
+/// The writer, either in hand or busy with a batch on the blocking pool.
+enum Writing {
+    Idle(Writer),
+    Busy(tokio::task::JoinHandle<Result<Writer, StoreError>>),
+}
+
+impl Writing {
+    /// Waits for the batch in flight, if any, and hands `batch` over.
+    async fn write(self, batch: Batch) -> Result<Self, StoreError> {
+        let writer = self.ready().await?;
+        if batch.chunks.is_empty() {
+            return Ok(Self::Idle(writer));
+        }
+        Ok(Self::Busy(tokio::task::spawn_blocking(move || writer.append(batch))))
+    }
+
+    async fn ready(self) -> Result<Writer, StoreError> {
+        match self {
+            Self::Idle(writer) => Ok(writer),
+            Self::Busy(task) => task
+                .await
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("local blob store: a write failed: {e}")))?,
+        }
+    }
+
+    /// Everything written (not yet fsynced): the file and the MD5 of all of it.
+    async fn finish(self) -> Result<(File, [u8; 16]), StoreError> {
+        let writer = self.ready().await?;
+        let md5 = writer.md5.finalize().into();
+        let file = blocking(move || {
+            writer
+                .out
+                .into_inner()
+                .map_err(|e| io_error("write a temp file", e.into_error()))
+        })
+        .await?;
+        Ok((file, md5))
+    }
 }
 
 /// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`
@@ -132,7 +213,7 @@ pub(crate) fn commit(temp: TempPath, scratch: &Path, objects: &Path, dest: &Path
     sidecar_temp.disarm();
     fs::rename(temp.path(), dest)?;
     temp.disarm();
-    fsync_dir(parent)
+    super::dir_sync::after_rename(parent)
 }
 
 /// `create_dir_all`, plus an fsync of each directory that gained an entry, so the new

@@ -6,6 +6,7 @@
 //!   limiter, so both engines answer alike.
 //! - [`CachedStore`]: a `MetadataStore` that reads files through a cache and invalidates
 //!   on write. A cache error is logged, counted and treated as a miss.
+//! - [`Lookups`]: in-process copies of bucket policies and webhook lists, for a second.
 //! - [`GuardedLimiter`]: a limiter error allows the request (logged, counted).
 //! - [`TokenBucket`]: a limit as `burst` and `per_second`, in the GCRA terms of the port.
 //!
@@ -17,9 +18,11 @@
 mod bucket;
 mod cached_store;
 mod limiter;
+mod lookups;
 mod memory;
 
 pub use bucket::TokenBucket;
 pub use cached_store::{CachedStore, file_key};
 pub use limiter::{Clock, GuardedLimiter, ManualClock, MemoryRateLimiter, gcra};
+pub use lookups::Lookups;
 pub use memory::MemoryCache;

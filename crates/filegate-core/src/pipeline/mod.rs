@@ -6,6 +6,7 @@
 //! policy names which ones run, in pipeline order.
 
 mod archive;
+mod dispatch;
 pub mod notify;
 mod process;
 mod ready;

@@ -31,7 +31,11 @@ pub fn is_alert(kind: &str) -> bool {
 #[tracing::instrument(skip_all, fields(event_id = %event.id, kind = %event.kind, tenant = %event.tenant))]
 pub async fn fan_out(services: &Services, event: &FileEvent) -> Result<(), StageError> {
     let notifications = &services.notifications;
-    for webhook in notifications.store.list_webhooks(&event.tenant).await? {
+    let webhooks = services
+        .lookups
+        .webhooks(notifications.store.as_ref(), &event.tenant)
+        .await?;
+    for webhook in webhooks.iter() {
         if webhook.wants(&event.kind) {
             let id = job_id(&format!("webhook/{}/{}", webhook.id, event.id));
             enqueue_once(

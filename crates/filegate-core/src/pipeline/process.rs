@@ -27,8 +27,8 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         return Ok(());
     }
     let bucket = services
-        .store
-        .get_bucket(tenant, &file.bucket)
+        .lookups
+        .bucket(services.store.as_ref(), tenant, &file.bucket)
         .await?
         .ok_or_else(|| StageError::Fail(format!("bucket {} no longer exists", file.bucket)))?;
 
@@ -56,12 +56,7 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         file
     };
 
-    let mut ctx = StageContext {
-        services,
-        bucket: &bucket,
-        file,
-        halt: None,
-    };
+    let mut ctx = StageContext::new(services, &bucket, file);
     for stage in registry() {
         if bucket.policy.stages.iter().any(|s| s == stage.name()) {
             stage

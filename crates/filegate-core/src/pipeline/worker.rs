@@ -1,6 +1,7 @@
-//! The worker: claims one job at a time under a lease, runs it, and records the outcome
-//! (done, retry later with backoff, or dead letter). `run` loops until shutdown and lets the
-//! job in hand finish; `run_until_idle` drives the queue deterministically for tests.
+//! The worker: claims jobs under a lease, runs them, and records each outcome (done, retry
+//! later with backoff, or dead letter). `run` keeps several jobs in flight until shutdown
+//! (see `dispatch`) and lets the jobs in hand finish; `run_next` and `run_until_idle` drive
+//! the queue one job at a time, deterministically, for tests and one-shot tools.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use super::dispatch::{self, Completion};
 use super::process::{mark_failed, process_file};
 use super::remove::{Removal, remove_blob};
 use super::{StageError, archive, notify, sweep};
@@ -36,7 +38,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            concurrency: 2,
+            concurrency: 16,
             lease: Duration::from_secs(60),
             max_attempts: 5,
             backoff_base: Duration::from_secs(2),
@@ -82,22 +84,39 @@ impl Worker {
         &self.id
     }
 
+    pub fn settings(&self) -> &WorkerSettings {
+        &self.settings
+    }
+
+    pub(super) fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// Claims and runs one job; `None` when nothing is due.
     pub async fn run_next(&self) -> Result<Option<JobOutcome>, StoreError> {
         let Some(claimed) = self.services.queue.claim(&self.id, self.settings.lease).await? else {
             return Ok(None);
         };
+        self.run_claimed(claimed, Completion::Now).await.map(Some)
+    }
+
+    /// Runs a claimed job and settles it: done, retried later, or a dead letter.
+    pub(super) async fn run_claimed(
+        &self,
+        claimed: ClaimedJob,
+        completion: Completion<'_>,
+    ) -> Result<JobOutcome, StoreError> {
         let span =
             tracing::info_span!("job", job_id = %claimed.id, kind = claimed.job.kind(), attempt = claimed.attempt);
         let outcome = async {
             let result = self.run_with_heartbeat(&claimed).await;
-            self.settle(&claimed, result).await
+            self.settle(&claimed, result, completion).await
         }
         .instrument(span)
         .await?;
         metrics::counter!("filegate_jobs_total", "kind" => claimed.job.kind(), "outcome" => outcome.label())
             .increment(1);
-        Ok(Some(outcome))
+        Ok(outcome)
     }
 
     /// Runs jobs until none is due. For tests and one-shot tools.
@@ -109,45 +128,17 @@ impl Worker {
         Ok(ran)
     }
 
-    /// Runs `concurrency` job loops and the sweeper until `shutdown` fires; a job in hand
-    /// finishes first (the caller bounds how long it waits for that).
+    /// Runs up to `concurrency` jobs at a time, and the sweeper, until `shutdown` fires; the
+    /// jobs in hand finish first (the caller bounds how long it waits for that).
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..self.settings.concurrency.max(1) {
-            let worker = self.clone();
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move { worker.job_loop(shutdown).await });
-        }
         let sweeper = self.clone();
         let stop = shutdown.clone();
-        tasks.spawn(async move { sweeper.sweep_loop(stop).await });
-        while tasks.join_next().await.is_some() {}
-        tracing::info!(worker = %self.id, "worker stopped");
-    }
-
-    async fn job_loop(&self, shutdown: CancellationToken) {
-        let mut failures = 0u32;
-        while !shutdown.is_cancelled() {
-            match self.run_next().await {
-                Ok(Some(_)) => failures = 0,
-                Ok(None) => {
-                    tokio::select! {
-                        () = shutdown.cancelled() => {}
-                        () = self.services.queue.wait_for_work(self.settings.idle_wait) => {}
-                    }
-                }
-                Err(e) => {
-                    // The queue itself is unreachable: back off, keep trying, never exit.
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(error = %e, "job queue unavailable");
-                    let wait = backoff(self.settings.backoff_base, self.settings.backoff_max, failures);
-                    tokio::select! {
-                        () = shutdown.cancelled() => {}
-                        () = tokio::time::sleep(wait) => {}
-                    }
-                }
-            }
+        let sweeping = tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+        dispatch::run(&self, &shutdown).await;
+        if let Err(e) = sweeping.await {
+            tracing::error!(error = %e, "the sweeper failed");
         }
+        tracing::info!(worker = %self.id, "worker stopped");
     }
 
     async fn sweep_loop(&self, shutdown: CancellationToken) {
@@ -226,11 +217,22 @@ impl Worker {
         }
     }
 
-    async fn settle(&self, claimed: &ClaimedJob, result: Result<(), StageError>) -> Result<JobOutcome, StoreError> {
+    async fn settle(
+        &self,
+        claimed: &ClaimedJob,
+        result: Result<(), StageError>,
+        completion: Completion<'_>,
+    ) -> Result<JobOutcome, StoreError> {
         let queue = &self.services.queue;
         let error = match result {
             Ok(()) => {
-                self.release(claimed.id, queue.complete(claimed.id, &self.id).await)?;
+                let batched = match completion {
+                    Completion::Batched(batcher) => batcher.send(claimed.id).await.is_ok(),
+                    Completion::Now => false,
+                };
+                if !batched {
+                    self.release(claimed.id, queue.complete(claimed.id, &self.id).await)?;
+                }
                 return Ok(JobOutcome::Completed);
             }
             Err(StageError::Fail(reason)) => return self.give_up(claimed, reason).await,

@@ -117,10 +117,35 @@ pub trait JobQueue: Send + Sync + 'static {
     /// The oldest due job not under a live lease, leased to `worker` for `lease`, with its
     /// attempt count incremented; `None` when nothing is due.
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError>;
+    /// Up to `max` due jobs, each claimed as [`claim`](Self::claim) would, in as few round
+    /// trips as the engine allows: a busy worker fills its free slots at once instead of
+    /// asking once per slot. Empty when nothing is due.
+    async fn claim_batch(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        let mut claimed = Vec::new();
+        while claimed.len() < max {
+            match self.claim(worker, lease).await? {
+                Some(job) => claimed.push(job),
+                None => break,
+            }
+        }
+        Ok(claimed)
+    }
     /// Extends a held lease (heartbeat for long jobs).
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError>;
     /// Done: the job is removed.
     async fn complete(&self, id: JobId, worker: &str) -> Result<(), StoreError>;
+    /// [`complete`](Self::complete) for several jobs at once. A job whose lease `worker` no
+    /// longer holds is skipped (another worker runs it now), not an error; the rest are
+    /// removed.
+    async fn complete_batch(&self, ids: &[JobId], worker: &str) -> Result<(), StoreError> {
+        for id in ids {
+            match self.complete(*id, worker).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
     /// Failed this time: released, claimable again at `run_at`; `error` is kept.
     async fn retry(&self, id: JobId, worker: &str, run_at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
     /// Failed for good: kept as a dead letter with `error`, never claimed again.

@@ -1,5 +1,7 @@
 //! Buckets: a tenant admin creates them and changes their policy.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use super::Services;
@@ -85,11 +87,13 @@ pub async fn update(
     change: PolicyChange,
 ) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
-    let mut bucket = get_for(services, principal, name).await?;
+    let mut bucket = stored(services, principal, name).await?;
     bucket.policy = change.apply(bucket.policy);
     check(services, &bucket.policy)?;
     bucket.updated_at = Utc::now();
-    services.store.update_bucket(&bucket).await.map_err(|e| match e {
+    let updated = services.store.update_bucket(&bucket).await;
+    services.lookups.forget_bucket(&bucket.tenant, &bucket.name).await;
+    updated.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("bucket"),
         other => other.into(),
     })?;
@@ -104,7 +108,7 @@ async fn audit_policy(services: &Services, principal: &Principal, action: &str, 
 
 pub async fn get(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
     principal.require(Permission::Read)?;
-    get_for(services, principal, name).await
+    stored(services, principal, name).await
 }
 
 pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Bucket>> {
@@ -113,10 +117,21 @@ pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Buck
 }
 
 /// The principal's tenant's bucket, or `NotFound` — another tenant's bucket never shows.
-pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
+/// Read from the store: for read-modify-write.
+async fn stored(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
     services
         .store
         .get_bucket(&principal.tenant, name)
+        .await?
+        .ok_or(Error::not_found("bucket"))
+}
+
+/// [`stored`], as recently read (`cache::Lookups`): for the paths that apply a bucket's
+/// policy on every request.
+pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Arc<Bucket>> {
+    services
+        .lookups
+        .bucket(services.store.as_ref(), &principal.tenant, name)
         .await?
         .ok_or(Error::not_found("bucket"))
 }

@@ -68,6 +68,8 @@ pub struct Services {
     pub archives: Arc<dyn ArchiveStore>,
     /// The configured triggers and the client that calls their targets.
     pub triggers: triggers::Triggers,
+    /// Bucket policies and webhook lists as recently read (see `cache::Lookups`).
+    pub lookups: crate::cache::Lookups,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.

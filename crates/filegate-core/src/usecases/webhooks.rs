@@ -71,7 +71,9 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         sealed_secret,
         created_at: Utc::now(),
     };
-    store.create_webhook(&webhook).await?;
+    let created = store.create_webhook(&webhook).await;
+    services.lookups.forget_webhooks(&principal.tenant).await;
+    created?;
     let details = serde_json::json!({
         "webhook_id": webhook.id,
         "url": webhook.url.as_str(),
@@ -104,15 +106,12 @@ pub async fn get(services: &Services, principal: &Principal, id: WebhookId) -> R
 #[tracing::instrument(skip(services, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn delete(services: &Services, principal: &Principal, id: WebhookId) -> Result<()> {
     principal.require(Permission::Administer)?;
-    services
-        .notifications
-        .store
-        .delete_webhook(&principal.tenant, id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Error::not_found("webhook"),
-            other => other.into(),
-        })?;
+    let deleted = services.notifications.store.delete_webhook(&principal.tenant, id).await;
+    services.lookups.forget_webhooks(&principal.tenant).await;
+    deleted.map_err(|e| match e {
+        StoreError::NotFound => Error::not_found("webhook"),
+        other => other.into(),
+    })?;
     let details = serde_json::json!({ "webhook_id": id });
     audit::record_change(services, &Actor::of(principal), "webhook.deleted", None, details).await;
     tracing::info!(webhook_id = %id, "webhook deleted");

@@ -123,3 +123,66 @@ async fn a_stage_that_keeps_failing_is_retried_then_fails_the_file() {
         .unwrap_or_else(|| panic!("no dead-letter gauge in {metrics}"));
     assert!(dead.ends_with(" 1"), "{dead}");
 }
+
+/// The long-running worker (as `filegate serve` runs it): many uploads at once all reach
+/// `ready` with their own sha256, and a shutdown leaves no job behind, neither queued nor
+/// leased (finished jobs are completed in batches, and the last batch is flushed on the
+/// way out).
+#[tokio::test]
+async fn a_running_worker_processes_many_files_and_stops_with_nothing_left() {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(5);
+    let app = TestApp::spawn().await;
+    let mut uploads = Vec::new();
+    for i in 0..40u8 {
+        let bytes = pattern(1000 + usize::from(i), u64::from(i));
+        let file = app
+            .client
+            .upload_bytes(
+                "default",
+                &format!("batch/{i}.bin"),
+                "application/octet-stream",
+                Bytes::from(bytes.clone()),
+            )
+            .await
+            .expect("upload");
+        uploads.push((file.id, bytes));
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(app.worker.clone().run(stop.clone()));
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    for (id, bytes) in &uploads {
+        loop {
+            let status = app.client.file_status(id).await.expect("status");
+            if status.status == "ready" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} stuck in {}",
+                status.status
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        let file = app.client.get_file(id).await.expect("get");
+        assert_eq!(file.sha256.as_deref(), Some(sha256_hex(bytes).as_str()));
+    }
+    // The events announcing `ready` may still be running: wait for an empty queue.
+    loop {
+        let stats = app.services.queue.stats().await.expect("stats");
+        if stats.queued == 0 && stats.running == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs left: {stats:?}");
+        tokio::time::sleep(POLL).await;
+    }
+
+    stop.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the worker stops promptly")
+        .expect("the worker task ends cleanly");
+    let stats = app.services.queue.stats().await.expect("stats");
+    assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 0));
+    assert_eq!(app.run_jobs().await, 0, "nothing runs twice");
+}

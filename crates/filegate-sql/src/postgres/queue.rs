@@ -106,6 +106,49 @@ impl JobQueue for PostgresStore {
         }
     }
 
+    async fn claim_batch(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // One statement: atomic without a transaction, and one round trip for the lot.
+        let rows = sqlx::query_as::<_, ClaimedRow>(
+            "UPDATE jobs SET leased_by = $1, lease_until = filegate_now_micros() + $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM jobs \
+                 WHERE dead_at IS NULL AND run_at <= filegate_now_micros() \
+                   AND (lease_until IS NULL OR lease_until < filegate_now_micros()) \
+                 ORDER BY run_at, created_at, id LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, payload::text AS payload, attempts",
+        )
+        .bind(worker)
+        .bind(lease_micros(lease))
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id.clone();
+            match ClaimedJob::try_from(row) {
+                Ok(job) => claimed.push(job),
+                Err(e) => {
+                    // Leased to us already: burying it now cannot race another claimer.
+                    tracing::error!(job = %id, error = %e, "burying a job that does not decode");
+                    sqlx::query(
+                        "UPDATE jobs SET dead_at = filegate_now_micros(), leased_by = NULL, lease_until = NULL, \
+                         last_error = $1 WHERE id = $2",
+                    )
+                    .bind(error_text(&e.to_string()))
+                    .bind(&id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_err)?;
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError> {
         self.held(
             sqlx::query(
@@ -126,6 +169,20 @@ impl JobQueue for PostgresStore {
                 .bind(worker.to_owned()),
         )
         .await
+    }
+
+    async fn complete_batch(&self, ids: &[JobId], worker: &str) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        sqlx::query("DELETE FROM jobs WHERE id = ANY($1) AND leased_by = $2 AND dead_at IS NULL")
+            .bind(&ids)
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
     }
 
     async fn retry(&self, id: JobId, worker: &str, run_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use filegate_core::domain::{Archive, ArchiveId, ArchiveQuery, ArchiveStatus, Fil
 use filegate_core::ports::{ArchiveStore, NewJob};
 use sqlx::Sqlite;
 
-use super::{SqliteStore, insert_job};
+use super::{SqliteStore, insert_jobs};
 use crate::archives::{
     ArchiveRow, Dialect, archive_insert, archive_select, archive_update, archives_due, files_by_id, files_matching,
     update_refused,
@@ -46,9 +46,7 @@ impl ArchiveStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        for job in jobs {
-            insert_job(&mut tx, job).await?;
-        }
+        insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(store_err)?;
         if !jobs.is_empty() {
             self.wake_workers();

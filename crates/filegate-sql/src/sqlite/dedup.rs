@@ -8,7 +8,7 @@ use sqlx::FromRow;
 
 use super::files::INSERT_FILE;
 use super::quotas::enforce_quota;
-use super::{SqliteStore, insert_job, next_change_seq};
+use super::{SqliteStore, insert_jobs, next_change_seq};
 use crate::errors::store_err;
 use crate::rows::{FileRow, FileValues, download_counts, file_columns, thumbnail_sizes, to_i64, to_json};
 
@@ -72,9 +72,7 @@ impl SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(store_err)?;
-        for job in jobs {
-            insert_job(&mut tx, job).await?;
-        }
+        insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(store_err)?;
         if !jobs.is_empty() {
             self.wake_workers();

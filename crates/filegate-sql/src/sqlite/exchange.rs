@@ -5,7 +5,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{FileId, FileRequest, PassphraseVersion, RequestId, RequestStatus, TenantId};
 use filegate_core::ports::{ExchangeStore, NewJob};
 
-use super::{SqliteStore, insert_job};
+use super::{SqliteStore, insert_jobs};
 use crate::errors::store_err;
 use crate::exchange_rows::{
     PassphraseRow, RequestRow, passphrase_columns, request_columns, request_conflict, status_str,
@@ -152,9 +152,7 @@ impl ExchangeStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_err)?;
-        for job in jobs {
-            insert_job(&mut tx, job).await?;
-        }
+        insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(store_err)?;
         if !jobs.is_empty() {
             self.wake_workers();

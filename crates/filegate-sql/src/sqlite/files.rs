@@ -8,10 +8,10 @@ use filegate_core::ports::NewJob;
 use sqlx::{FromRow, Sqlite};
 
 use super::quotas::enforce_quota;
-use super::{SqliteStore, insert_job, next_change_seq};
+use super::{SqliteStore, next_change_seq};
 use crate::errors::{status_conflict, store_err};
 use crate::listing::{FileListing, file_listing};
-use crate::rows::{FileRow, FileValues, count as count_of, file_columns, micros, records};
+use crate::rows::{FileRow, FileValues, count as count_of, file_columns, micros, records, to_json};
 
 /// Inserts every column of a file (numbered as `FileValues::bind` binds them), returning the row.
 pub(super) const INSERT_FILE: &str = concat!(
@@ -24,8 +24,63 @@ pub(super) const INSERT_FILE: &str = concat!(
     file_columns!()
 );
 
+/// [`INSERT_FILE`] for a tenant without a quota, as one batch: the change number from the
+/// counter, and no row at all when the tenant has a quota row (then the quota must be
+/// checked first, on the slower path).
+const INSERT_FILE_UNLIMITED: &str = concat!(
+    "BEGIN IMMEDIATE; \
+     UPDATE change_counter SET value = value + 1 WHERE id = 1; \
+     INSERT INTO files (id, tenant, bucket, path, name, size, content_type, content_essence, \
+     declared_sha256, sha256, etag, status, status_reason, previous_status, owner, external_id, \
+     metadata, processing, download_count, blob_key, upload, upload_expires_at, created_at, \
+     updated_at, deleted_at, purge_after, change_seq, encryption, request_id) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+     ?20, ?21, ?22, ?23, ?24, ?25, ?26, (SELECT value FROM change_counter WHERE id = 1), ?28, ?29 \
+     WHERE NOT EXISTS (SELECT 1 FROM tenant_quotas WHERE tenant = ?2) RETURNING ",
+    file_columns!(),
+    "; COMMIT;"
+);
+
 impl SqliteStore {
     pub(super) async fn insert_file_impl(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
+        // On its own task, like `update_file`: the one-trip batch must not be cut off.
+        let (store, file) = (self.clone(), file.clone());
+        tokio::spawn(async move {
+            match store.insert_unlimited(&file).await? {
+                Some(inserted) => Ok(inserted),
+                None => store.insert_within_quota(&file).await,
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("a file insert stopped: {e}")))?
+    }
+
+    /// The common case in one round trip to the writer's thread (see `update_file`):
+    /// `None` when the tenant has a quota, and nothing was inserted.
+    async fn insert_unlimited(&self, file: &FileRecord) -> Result<Option<FileRecord>, StoreError> {
+        let v = FileValues::of(file)?;
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        let rows = match v
+            .bind(sqlx::query(INSERT_FILE_UNLIMITED), 0)
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(match store_err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("file {} exists", file.id)),
+                    other => other,
+                });
+            }
+        };
+        rows.first()
+            .map(|row| FileRecord::try_from(FileRow::from_row(row).map_err(store_err)?))
+            .transpose()
+    }
+
+    /// A tenant with a quota: checked and inserted in one write transaction.
+    async fn insert_within_quota(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.write_tx().await?;
         enforce_quota(&mut tx, &file.tenant, file.size).await?;
@@ -63,50 +118,73 @@ impl SqliteStore {
         expected: &[FileStatus],
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
+        // On its own task: the batch below opens a transaction that only its own last
+        // statement closes, so it must never be cut off half-way by a caller that goes away
+        // (a client disconnecting from `complete`).
+        let (store, file, expected, jobs) = (self.clone(), file.clone(), expected.to_vec(), jobs.to_vec());
+        tokio::spawn(async move { store.update_file_in_one_trip(&file, &expected, &jobs).await })
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("a file update stopped: {e}")))?
+    }
+
+    /// The compare-and-set update, its change number and its jobs as one batch of
+    /// statements: one round trip to the writer connection's thread instead of one per
+    /// statement. The small-files pipeline and every completion spend their time waiting
+    /// on these round trips while the one writer sits idle between them.
+    ///
+    /// The batch bumps the change counter first, then updates the row only if its status is
+    /// one of `expected` (taking the new counter value), then inserts the jobs only if the
+    /// row now carries that value. When the status did not match, the batch commits just
+    /// the bumped counter (a gap in the change numbers, which readers never rely on) and
+    /// we look at why; when a statement fails, the transaction is rolled back.
+    async fn update_file_in_one_trip(
+        &self,
+        file: &FileRecord,
+        expected: &[FileStatus],
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
-        let mut tx = self.write_tx().await?;
-        // The write lock is held from BEGIN IMMEDIATE, so nothing changes between this read
-        // and the update below.
-        let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
-            .bind(v.tenant)
-            .bind(&v.id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        let Some(stored) = stored else {
-            return Err(StoreError::NotFound);
-        };
-        if !expected.iter().any(|s| s.as_str() == stored) {
-            return Err(status_conflict(file.id, &stored, expected));
-        }
-        let seq = next_change_seq(&mut tx).await?;
-        // Numbered like the insert: ?1 (id) and ?2 (tenant) select the row; ?19 (download_count,
-        // which only `add_download_counts` changes) and ?23 (created_at) are bound but never written.
-        let row = v
-            .bind(
-                sqlx::query(concat!(
-                    "UPDATE files SET bucket = ?3, path = ?4, name = ?5, size = ?6, content_type = ?7, \
-                     content_essence = ?8, declared_sha256 = ?9, sha256 = ?10, etag = ?11, status = ?12, \
-                     status_reason = ?13, previous_status = ?14, owner = ?15, external_id = ?16, metadata = ?17, \
-                     processing = ?18, blob_key = ?20, upload = ?21, \
-                     upload_expires_at = ?22, updated_at = ?24, deleted_at = ?25, purge_after = ?26, \
-                     change_seq = ?27, encryption = ?28, request_id = ?29 \
-                     WHERE tenant = ?2 AND id = ?1 RETURNING ",
-                    file_columns!()
-                )),
-                seq,
-            )
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        let expected_json = to_json(
+            "expected statuses",
+            &expected.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        )?;
+        let sql = update_batch(jobs.len());
+        // ?1..?29 as in the insert (?27, the change number, comes from the counter instead);
+        // ?30 the statuses the row may have; ?31 the jobs' creation time; then 4 per job.
+        let mut query = v.bind(sqlx::query(sqlx::AssertSqlSafe(sql)), 0).bind(expected_json);
+        query = query.bind(micros(chrono::Utc::now()));
         for job in jobs {
-            insert_job(&mut tx, job).await?;
+            query = query
+                .bind(job.id.to_string())
+                .bind(job.job.kind())
+                .bind(to_json("job", &job.job)?)
+                .bind(micros(job.run_at));
         }
-        tx.commit().await.map_err(store_err)?;
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        let rows = match query.fetch_all(&mut *conn).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Whatever ran of the batch goes (there is no transaction when BEGIN failed).
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(store_err(e));
+            }
+        };
+        let Some(row) = rows.first() else {
+            let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
+                .bind(file.tenant.as_str())
+                .bind(file.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_err)?;
+            return Err(match stored {
+                None => StoreError::NotFound,
+                Some(stored) => status_conflict(file.id, &stored, expected),
+            });
+        };
         if !jobs.is_empty() {
             self.wake_workers();
         }
-        FileRecord::try_from(FileRow::from_row(&row).map_err(store_err)?)
+        FileRecord::try_from(FileRow::from_row(row).map_err(store_err)?)
     }
 
     pub(super) async fn list_files_impl(
@@ -189,4 +267,37 @@ impl SqliteStore {
         .map_err(store_err)?;
         records(rows)
     }
+}
+
+/// The statements of [`SqliteStore::update_file_in_one_trip`] for `jobs` jobs.
+fn update_batch(jobs: usize) -> String {
+    const CURRENT_SEQ: &str = "(SELECT value FROM change_counter WHERE id = 1)";
+    let mut sql = format!(
+        "BEGIN IMMEDIATE; \
+         UPDATE change_counter SET value = value + 1 WHERE id = 1; \
+         UPDATE files SET bucket = ?3, path = ?4, name = ?5, size = ?6, content_type = ?7, \
+         content_essence = ?8, declared_sha256 = ?9, sha256 = ?10, etag = ?11, status = ?12, \
+         status_reason = ?13, previous_status = ?14, owner = ?15, external_id = ?16, metadata = ?17, \
+         processing = ?18, blob_key = ?20, upload = ?21, \
+         upload_expires_at = ?22, updated_at = ?24, deleted_at = ?25, purge_after = ?26, \
+         change_seq = {CURRENT_SEQ}, encryption = ?28, request_id = ?29 \
+         WHERE tenant = ?2 AND id = ?1 AND status IN (SELECT value FROM json_each(?30)) RETURNING {}; ",
+        file_columns!()
+    );
+    if jobs > 0 {
+        let rows: Vec<String> = (0..jobs)
+            .map(|i| {
+                let n = 32 + 4 * i;
+                format!("(?{}, ?{}, ?{}, ?{})", n, n + 1, n + 2, n + 3)
+            })
+            .collect();
+        sql.push_str(&format!(
+            "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
+             SELECT column1, column2, column3, column4, 0, ?31 FROM (VALUES {}) \
+             WHERE EXISTS (SELECT 1 FROM files WHERE tenant = ?2 AND id = ?1 AND change_seq = {CURRENT_SEQ}); ",
+            rows.join(", ")
+        ));
+    }
+    sql.push_str("COMMIT;");
+    sql
 }

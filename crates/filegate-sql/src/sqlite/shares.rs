@@ -6,7 +6,7 @@ use filegate_core::domain::{BucketName, FileId, FileRecord, ObjectPath, Share, S
 use filegate_core::ports::{FilesByPath, NewJob, ShareStore};
 use sqlx::Sqlite;
 
-use super::{SqliteStore, insert_job};
+use super::{SqliteStore, insert_jobs};
 use crate::errors::store_err;
 use crate::rows::FileRow;
 use crate::shares::{self as sql, ShareRow};
@@ -20,9 +20,7 @@ impl ShareStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        for job in jobs {
-            insert_job(&mut tx, job).await?;
-        }
+        insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(store_err)?;
         if !jobs.is_empty() {
             self.wake_workers();
@@ -88,9 +86,7 @@ impl ShareStore for SqliteStore {
         else {
             return Ok(None);
         };
-        for job in jobs {
-            insert_job(&mut tx, job).await?;
-        }
+        insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(store_err)?;
         if !jobs.is_empty() {
             self.wake_workers();

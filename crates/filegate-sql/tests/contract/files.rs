@@ -57,6 +57,40 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
     assert_eq!(store.get_file(&a, f.id).await.unwrap(), Some(stored));
 }
 
+/// An update whose job cannot be enqueued (its id exists) changes nothing — not the row,
+/// not the queue — and the store goes on working: the next update commits.
+pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queue) {
+    let a = tenant(&store, "a").await;
+    let pending = store.insert_file(&new_file(&a, "in/report.pdf")).await.unwrap();
+    let job = NewJob::now(Job::ProcessFile {
+        tenant: a.clone(),
+        file_id: pending.id,
+    });
+    queue.enqueue(&job).await.unwrap();
+    let mut next = pending.clone();
+    next.status = FileStatus::Uploaded;
+    next.updated_at = pending.updated_at + secs(1);
+
+    let clash = store
+        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&job))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(pending.clone()));
+    assert_eq!(queue.stats().await.unwrap().queued, 1, "only the job that was there");
+
+    let fresh = NewJob::now(Job::ProcessFile {
+        tenant: a.clone(),
+        file_id: pending.id,
+    });
+    let updated = store
+        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&fresh))
+        .await
+        .unwrap();
+    assert_eq!(updated.status, FileStatus::Uploaded);
+    assert!(updated.change_seq > pending.change_seq);
+    assert_eq!(queue.stats().await.unwrap().queued, 2);
+}
+
 pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;

@@ -209,6 +209,110 @@ pub async fn concurrent_claimers_never_share_a_job(_store: Store, queue: Queue) 
     assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
 }
 
+/// A busy worker claims several jobs in one call: the oldest due ones, each leased and
+/// counted like a single claim, never one under a live lease or not yet due.
+pub async fn a_batch_claims_the_due_jobs_once(_store: Store, queue: Queue) {
+    let t = now();
+    let mut due = Vec::new();
+    for offset in [-50, -40, -30, -20, -10] {
+        let j = NewJob {
+            run_at: t + secs(offset),
+            ..job()
+        };
+        queue.enqueue(&j).await.unwrap();
+        due.push(j.id);
+    }
+    let future = NewJob {
+        run_at: t + secs(3600),
+        ..job()
+    };
+    queue.enqueue(&future).await.unwrap();
+    let held = queue.claim("w0", LEASE).await.unwrap().unwrap();
+    assert_eq!(held.id, due[0], "the oldest, taken on its own");
+
+    assert_eq!(queue.claim_batch("w1", LEASE, 0).await.unwrap(), Vec::new());
+    let first = queue.claim_batch("w1", LEASE, 3).await.unwrap();
+    let ids: HashSet<JobId> = first.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        HashSet::from([due[1], due[2], due[3]]),
+        "the three oldest unleased due jobs"
+    );
+    assert!(first.iter().all(|c| c.attempt == 1));
+    let rest = queue.claim_batch("w2", LEASE, 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [due[4]],
+        "what is left and due"
+    );
+    assert_eq!(queue.claim_batch("w3", LEASE, 10).await.unwrap(), Vec::new());
+    assert_eq!(queue.stats().await.unwrap(), stats(1, 5, 0));
+}
+
+/// Completing a batch removes the jobs the worker holds and skips, without failing, one
+/// another worker took over and one that does not exist.
+pub async fn a_batch_completes_only_what_the_worker_holds(_store: Store, queue: Queue) {
+    let jobs: Vec<NewJob> = (0..3).map(|_| job()).collect();
+    for j in &jobs {
+        queue.enqueue(j).await.unwrap();
+    }
+    let mine = queue.claim_batch("w1", LEASE, 2).await.unwrap();
+    let theirs = queue.claim("w2", LEASE).await.unwrap().unwrap();
+    let mut ids: Vec<JobId> = mine.iter().map(|c| c.id).collect();
+    ids.extend([theirs.id, JobId::new()]);
+    queue.complete_batch(&ids, "w1").await.unwrap();
+    queue.complete_batch(&[], "w1").await.unwrap();
+    assert_eq!(queue.stats().await.unwrap(), stats(0, 1, 0), "only w2's job is left");
+    for c in &mine {
+        assert!(matches!(queue.complete(c.id, "w1").await, Err(StoreError::NotFound)));
+    }
+    queue.complete(theirs.id, "w2").await.unwrap();
+    assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
+}
+
+/// Batch claimers racing each other and single claimers: every job handed out once.
+pub async fn concurrent_batch_claimers_never_share_a_job(_store: Store, queue: Queue) {
+    let mut all = HashSet::new();
+    for _ in 0..300 {
+        let j = job();
+        all.insert(j.id);
+        queue.enqueue(&j).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let queue = queue.clone();
+        tasks.spawn(async move {
+            let worker = format!("w{w}");
+            let mut mine = Vec::new();
+            loop {
+                let batch = if w % 2 == 0 {
+                    queue.claim_batch(&worker, LEASE, 7).await.unwrap()
+                } else {
+                    queue.claim(&worker, LEASE).await.unwrap().into_iter().collect()
+                };
+                if batch.is_empty() {
+                    return mine;
+                }
+                assert!(
+                    batch.iter().all(|c| c.attempt == 1),
+                    "a job claimed once is never handed out again"
+                );
+                let ids: Vec<JobId> = batch.iter().map(|c| c.id).collect();
+                queue.complete_batch(&ids, &worker).await.unwrap();
+                mine.extend(ids);
+                assert!(mine.len() <= 300, "more claims than jobs");
+            }
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(mine) = tasks.join_next().await {
+        claimed.extend(mine.unwrap());
+    }
+    assert_eq!(claimed.len(), 300, "each job claimed exactly once");
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), all);
+    assert_eq!(queue.stats().await.unwrap(), stats(0, 0, 0));
+}
+
 /// Uploads (row + job in one transaction) and claims racing each other: every upload's job
 /// is run exactly once, and every write got its own change_seq.
 pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {

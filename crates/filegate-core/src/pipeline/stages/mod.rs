@@ -25,7 +25,31 @@ pub struct StageContext<'a> {
     /// Set by a stage that ends the pipeline with a verdict other than `ready`; the stages
     /// after it do not run.
     pub halt: Option<Halt>,
+    /// The start of the stored bytes, read once for every stage that looks at a header.
+    pub prefix: Option<Prefix>,
 }
+
+impl<'a> StageContext<'a> {
+    pub fn new(services: &'a Services, bucket: &'a Bucket, file: FileRecord) -> Self {
+        Self {
+            services,
+            bucket,
+            file,
+            halt: None,
+            prefix: None,
+        }
+    }
+}
+
+/// The first bytes of one stored object (up to [`PREFIX_BYTES`], all of a smaller one).
+pub struct Prefix {
+    blob_key: String,
+    bytes: Vec<u8>,
+}
+
+/// How much of an object's start one read keeps for the stages after it: the most any
+/// header-reading stage asks for (`metadata::HEADER_BYTES`).
+const PREFIX_BYTES: u64 = metadata::HEADER_BYTES;
 
 /// A final verdict a stage reaches that is not a failure: the pipeline stops there and the
 /// file takes the matching status.
@@ -66,12 +90,35 @@ pub trait Stage: Send + Sync {
 }
 
 /// The first `limit` bytes of the file (all of it when shorter), read with one ranged get:
-/// stages that look at a header never pull a whole object.
-pub(crate) async fn read_prefix(ctx: &StageContext<'_>, limit: u64) -> Result<Vec<u8>, StageError> {
+/// stages that look at a header never pull a whole object. Up to [`PREFIX_BYTES`] are kept
+/// in the context, so sniff, metadata and thumbnail share one read of a small file or of a
+/// big file's header.
+pub(crate) async fn read_prefix(ctx: &mut StageContext<'_>, limit: u64) -> Result<Vec<u8>, StageError> {
     let want = ctx.file.size.min(limit);
     if want == 0 {
         return Ok(Vec::new());
     }
+    let want_len = usize::try_from(want).unwrap_or(usize::MAX);
+    if let Some(prefix) = &ctx.prefix
+        && prefix.blob_key == ctx.file.blob_key
+        && prefix.bytes.len() >= want_len
+    {
+        return Ok(prefix.bytes[..want_len].to_vec());
+    }
+    let read = want.max(ctx.file.size.min(PREFIX_BYTES));
+    let bytes = read_start(ctx, read).await?;
+    let out = bytes[..want_len.min(bytes.len())].to_vec();
+    if read <= PREFIX_BYTES {
+        ctx.prefix = Some(Prefix {
+            blob_key: ctx.file.blob_key.clone(),
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// The first `want` bytes of the stored object, at most.
+async fn read_start(ctx: &StageContext<'_>, want: u64) -> Result<Vec<u8>, StageError> {
     let range = ByteRange {
         start: 0,
         end: want - 1,

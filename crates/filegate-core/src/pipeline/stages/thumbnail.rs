@@ -4,9 +4,12 @@
 //! first, so a decompression bomb fails the file (`image-too-large`) before its bytes are
 //! even read; the decoder then runs under the same limits, off the async runtime.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::metadata::{HEADER_BYTES, sniffed_type};
 use super::{Stage, StageContext, StageError, read_prefix};
@@ -14,6 +17,10 @@ use crate::domain::thumbnail_key;
 use filegate_media::MediaError;
 
 pub struct Thumbnail;
+
+/// Pictures read and decoded at once in this process: one per core.
+static RENDERING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)));
 
 /// One entry of `processing.thumbnails`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +41,8 @@ impl Stage for Thumbnail {
     }
 
     async fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-        let settings = &ctx.services.settings;
+        let services = ctx.services;
+        let settings = &services.settings;
         let head = read_prefix(ctx, HEADER_BYTES).await?;
         ctx.file.processing.thumbnails = Vec::new();
         let Some(kind) = sniffed_type(ctx, &head).filter(|k| filegate_media::image_format(k).is_some()) else {
@@ -51,6 +59,12 @@ impl Stage for Thumbnail {
                 ctx.file.size, settings.max_thumbnail_source
             )));
         }
+        // The worker runs many jobs at once, most of them waiting on I/O; decoding pictures
+        // is CPU and memory, so only as many as there are cores decode at a time.
+        let _turn = RENDERING
+            .acquire()
+            .await
+            .map_err(|e| StageError::Retry(anyhow::anyhow!("the thumbnail gate closed: {e}")))?;
         let source = if ctx.file.size <= head.len() as u64 {
             head
         } else {

@@ -1,0 +1,117 @@
+//! `Lookups`: short-lived, in-process copies of what the hot paths read on every request or
+//! job and what rarely changes — a bucket's policy (every upload, completion and processed
+//! file) and a tenant's webhook subscriptions (every event).
+//!
+//! A change made through this process forgets its copy at once, so here it is seen by the
+//! next read. Another process (a second gateway, a worker of its own) keeps its copy for at
+//! most the TTL: a new bucket policy or webhook takes effect there within that time. Only
+//! reads that merely *apply* a policy go through here; read-modify-write paths (updating a
+//! bucket) read the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::RwLock;
+
+use crate::domain::{Bucket, BucketName, TenantId, Webhook};
+use crate::error::StoreError;
+use crate::ports::{MetadataStore, NotificationStore};
+
+/// Entries kept per kind: far more tenants and buckets than one process serves at once.
+const CAPACITY: u64 = 10_000;
+
+#[derive(Clone)]
+pub struct Lookups {
+    buckets: moka::future::Cache<(TenantId, BucketName), Arc<Bucket>>,
+    webhooks: moka::future::Cache<TenantId, Arc<Vec<Webhook>>>,
+    /// Bumped by every `forget_*` while it forgets (write lock); a read stores its copy only
+    /// if no bump happened since it asked the store (checked and stored under the read
+    /// lock). A read that raced a change therefore keeps nothing, and this process never
+    /// serves a copy older than its own last change.
+    changes: Arc<RwLock<u64>>,
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookups").finish_non_exhaustive()
+    }
+}
+
+impl Default for Lookups {
+    /// One second: the most another process lags behind a change.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(1))
+    }
+}
+
+impl Lookups {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            buckets: moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            webhooks: moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            changes: Arc::new(RwLock::new(0)),
+        }
+    }
+
+    /// The bucket, from the copy when there is a fresh one. A missing bucket is not kept:
+    /// the next read asks the store again (it may just have been created elsewhere).
+    pub async fn bucket(
+        &self,
+        store: &dyn MetadataStore,
+        tenant: &TenantId,
+        name: &BucketName,
+    ) -> Result<Option<Arc<Bucket>>, StoreError> {
+        let key = (tenant.clone(), name.clone());
+        if let Some(bucket) = self.buckets.get(&key).await {
+            return Ok(Some(bucket));
+        }
+        let seen = *self.changes.read().await;
+        let Some(bucket) = store.get_bucket(tenant, name).await? else {
+            return Ok(None);
+        };
+        let bucket = Arc::new(bucket);
+        let now = self.changes.read().await;
+        if *now == seen {
+            self.buckets.insert(key, Arc::clone(&bucket)).await;
+        }
+        Ok(Some(bucket))
+    }
+
+    /// After a change to the bucket through this process.
+    pub async fn forget_bucket(&self, tenant: &TenantId, name: &BucketName) {
+        let mut changes = self.changes.write().await;
+        *changes += 1;
+        self.buckets.invalidate(&(tenant.clone(), name.clone())).await;
+    }
+
+    /// The tenant's webhook subscriptions, from the copy when there is a fresh one.
+    pub async fn webhooks(
+        &self,
+        store: &dyn NotificationStore,
+        tenant: &TenantId,
+    ) -> Result<Arc<Vec<Webhook>>, StoreError> {
+        if let Some(webhooks) = self.webhooks.get(tenant).await {
+            return Ok(webhooks);
+        }
+        let seen = *self.changes.read().await;
+        let webhooks = Arc::new(store.list_webhooks(tenant).await?);
+        let now = self.changes.read().await;
+        if *now == seen {
+            self.webhooks.insert(tenant.clone(), Arc::clone(&webhooks)).await;
+        }
+        Ok(webhooks)
+    }
+
+    /// After a subscription of the tenant was created or deleted through this process.
+    pub async fn forget_webhooks(&self, tenant: &TenantId) {
+        let mut changes = self.changes.write().await;
+        *changes += 1;
+        self.webhooks.invalidate(tenant).await;
+    }
+}
