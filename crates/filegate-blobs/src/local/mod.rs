@@ -107,7 +107,15 @@ impl LocalBlobStore {
         blocking(move || {
             file.sync_all().map_err(|e| io_error("fsync a temp file", e))?;
             drop(file);
-            write::commit(temp, &scratch, &objects, &dest, &committed).map_err(|e| io_error("commit an object", e))
+            write::commit(
+                temp,
+                &scratch,
+                &objects,
+                &dest,
+                &committed,
+                write::Durability::Rebuildable,
+            )
+            .map_err(|e| io_error("commit an object", e))
         })
         .await?;
         Ok(BlobMeta {

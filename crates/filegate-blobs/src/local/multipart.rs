@@ -142,8 +142,15 @@ impl LocalBlobStore {
         blocking(move || {
             let assembled = assemble(&dir, &parts, &scratch)?;
             let etag = assembled.etag.clone();
-            write::commit(assembled.temp, &scratch, &objects, &dest, &etag)
-                .map_err(|e| io_error("commit an object", e))?;
+            write::commit(
+                assembled.temp,
+                &scratch,
+                &objects,
+                &dest,
+                &etag,
+                write::Durability::Fsync,
+            )
+            .map_err(|e| io_error("commit an object", e))?;
             remove_upload(&dir, &scratch);
             Ok(BlobMeta {
                 size: assembled.size,

@@ -81,8 +81,11 @@ fn stream(file: File, start: u64, len: u64) -> ByteStream {
     let chunks = futures::stream::iter(offsets)
         .map(move |offset| {
             let file = Arc::clone(&file);
-            let n = READ_CHUNK.min(end - offset);
-            tokio::task::spawn_blocking(move || read_at(&file, offset, n))
+            // Allocated here, on the runtime's threads, and filled on the blocking pool:
+            // a buffer allocated by a blocking thread stays in that thread's malloc arena,
+            // and with many such threads the process's memory grows with no reason.
+            let chunk = usize::try_from(READ_CHUNK.min(end - offset)).map(|n| vec![0; n]);
+            tokio::task::spawn_blocking(move || fill_at(&file, offset, chunk.map_err(io::Error::other)?))
         })
         .buffered(READ_AHEAD)
         .map(|joined| joined.unwrap_or_else(|e| Err(io::Error::other(e))));
@@ -91,7 +94,10 @@ fn stream(file: File, start: u64, len: u64) -> ByteStream {
 
 fn read_at(file: &File, offset: u64, n: u64) -> io::Result<Bytes> {
     let n = usize::try_from(n).map_err(io::Error::other)?;
-    let mut chunk = vec![0; n];
+    fill_at(file, offset, vec![0; n])
+}
+
+fn fill_at(file: &File, offset: u64, mut chunk: Vec<u8>) -> io::Result<Bytes> {
     file.read_exact_at(&mut chunk, offset)?;
     Ok(Bytes::from(chunk))
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
 
-use super::write::{TempPath, inode};
+use super::write::{Durability, TempPath, inode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sidecar {
@@ -29,14 +29,18 @@ impl Sidecar {
 
     /// Writes the sidecar into a temp file in `dir`, for the caller to rename.
     ///
-    /// Not fsynced on its own: the object's directory is fsynced after the rename, and a
-    /// sidecar that a power cut left empty or torn does not parse, or names another inode
-    /// or size, so `etag_of` rebuilds it from the (fsynced) bytes. An fsync here would be
-    /// a third flush on every upload's path for a file that can always be recomputed.
-    pub(crate) fn write_temp(&self, dir: &Path) -> io::Result<TempPath> {
+    /// A plain upload's sidecar is not fsynced on its own: the object's directory is
+    /// fsynced after the rename, and a sidecar that a power cut left empty or torn does not
+    /// parse, or names another inode or size, so `etag_of` rebuilds it from the (fsynced)
+    /// bytes — the same MD5. A multipart object's etag cannot be rebuilt that way, so its
+    /// sidecar is fsynced.
+    pub(crate) fn write_temp(&self, dir: &Path, durability: Durability) -> io::Result<TempPath> {
         let temp = TempPath::new_in(dir, "etag");
         let mut file = File::create_new(temp.path())?;
         writeln!(file, "{}\n{}\n{}", self.etag, self.inode, self.size)?;
+        if durability == Durability::Fsync {
+            file.sync_all()?;
+        }
         Ok(temp)
     }
 
@@ -91,7 +95,7 @@ impl Sidecar {
             inode: inode(&meta),
             size: meta.len(),
         };
-        let temp = fresh.write_temp(scratch)?;
+        let temp = fresh.write_temp(scratch, Durability::Rebuildable)?;
         fs::rename(temp.path(), Self::path_for(object))?;
         temp.disarm();
         Ok(Some((fresh.size, fresh.etag)))
@@ -112,7 +116,7 @@ mod tests {
             inode: 1,
             size: 5,
         };
-        let temp = stale.write_temp(dir.path()).unwrap();
+        let temp = stale.write_temp(dir.path(), Durability::Rebuildable).unwrap();
         fs::rename(temp.path(), Sidecar::path_for(&object)).unwrap();
         temp.disarm();
 

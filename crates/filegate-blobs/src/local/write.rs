@@ -4,7 +4,7 @@
 //! on disk; the directory is fsynced after, so the rename itself survives a power cut.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write as _};
+use std::io::{self, IoSlice, Write as _};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -15,8 +15,8 @@ use md5::{Digest as _, Md5};
 
 use super::sidecar::Sidecar;
 
-/// Bytes gathered before each hand-off to the blocking pool (and each write to the file):
-/// few round trips and system calls, flat memory.
+/// Bytes gathered before each hand-off to the blocking pool (one `writev` each): few round
+/// trips and system calls, flat memory.
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// A path in the scratch directory that is removed when dropped, unless it was moved away.
@@ -126,26 +126,34 @@ impl Batch {
 
 /// The temp file and the MD5 of what it holds so far.
 struct Writer {
-    out: BufWriter<File>,
+    file: File,
     md5: Md5,
 }
 
 impl Writer {
     fn create(path: &Path) -> Result<Self, StoreError> {
         let file = File::create_new(path).map_err(|e| io_error("create a temp file", e))?;
-        Ok(Self {
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
-            md5: Md5::new(),
-        })
+        Ok(Self { file, md5: Md5::new() })
     }
 
-    /// Blocking.
+    /// Blocking. The batch goes to the file as it is, in one `writev` where the kernel
+    /// takes it all: no copy into a buffer of ours, and no big allocation on the blocking
+    /// pool's threads (each would keep its own malloc arena, and the memory with it).
     fn append(mut self, batch: Batch) -> Result<Self, StoreError> {
         for chunk in &batch.chunks {
             self.md5.update(chunk);
-            self.out
-                .write_all(chunk)
-                .map_err(|e| io_error("write a temp file", e))?;
+        }
+        let mut slices: Vec<IoSlice<'_>> = batch.chunks.iter().map(|c| IoSlice::new(c)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.file.write_vectored(rest) {
+                Ok(0) => {
+                    return Err(io_error("write a temp file", io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error("write a temp file", e)),
+            }
         }
         Ok(self)
     }
@@ -179,29 +187,37 @@ impl Writing {
     /// Everything written (not yet fsynced): the file and the MD5 of all of it.
     async fn finish(self) -> Result<(File, [u8; 16]), StoreError> {
         let writer = self.ready().await?;
-        let md5 = writer.md5.finalize().into();
-        let file = blocking(move || {
-            writer
-                .out
-                .into_inner()
-                .map_err(|e| io_error("write a temp file", e.into_error()))
-        })
-        .await?;
-        Ok((file, md5))
+        Ok((writer.file, writer.md5.finalize().into()))
     }
+}
+
+/// Whether a sidecar must be fsynced before it is renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Its etag is the MD5 of the object's bytes: one lost to a power cut is rebuilt exactly.
+    Rebuildable,
+    /// Its etag cannot be recomputed from the bytes (a multipart upload's `md5-of-md5s-N`).
+    Fsync,
 }
 
 /// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`
 /// in its sidecar. Blocking: run it on the blocking pool, where it finishes even if the
 /// caller goes away, so the object and its sidecar are never left half-renamed by a cancel.
-pub(crate) fn commit(temp: TempPath, scratch: &Path, objects: &Path, dest: &Path, etag: &str) -> io::Result<()> {
+pub(crate) fn commit(
+    temp: TempPath,
+    scratch: &Path,
+    objects: &Path,
+    dest: &Path,
+    etag: &str,
+    sidecar_durability: Durability,
+) -> io::Result<()> {
     let meta = fs::metadata(temp.path())?;
     let sidecar = Sidecar {
         etag: etag.to_owned(),
         inode: inode(&meta),
         size: meta.len(),
     };
-    let sidecar_temp = sidecar.write_temp(scratch)?;
+    let sidecar_temp = sidecar.write_temp(scratch, sidecar_durability)?;
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::other("an object path has a parent"))?;
