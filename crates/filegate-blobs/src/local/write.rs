@@ -118,7 +118,12 @@ struct Batch {
 }
 
 impl Batch {
+    /// Empty chunks (a form parser yields some) are left out: a `writev` of nothing but
+    /// empty slices writes zero bytes, which must mean a full disk, not an empty chunk.
     fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
         self.len += chunk.len();
         self.chunks.push(chunk);
     }

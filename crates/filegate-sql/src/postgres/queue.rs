@@ -48,68 +48,16 @@ impl PostgresStore {
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl JobQueue for PostgresStore {
-    async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        insert_job(&mut tx, job).await?;
-        notify_workers(&mut tx).await?;
-        tx.commit().await.map_err(store_err)?;
-        self.wake_workers();
-        Ok(())
-    }
-
-    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
-        loop {
-            let mut tx = self.write_tx().await?;
-            let row = sqlx::query_as::<_, ClaimedRow>(
-                "UPDATE jobs SET leased_by = $1, lease_until = filegate_now_micros() + $2, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM jobs \
-                     WHERE dead_at IS NULL AND run_at <= filegate_now_micros() \
-                       AND (lease_until IS NULL OR lease_until < filegate_now_micros()) \
-                     ORDER BY run_at, created_at, id LIMIT 1 \
-                     FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, payload::text AS payload, attempts",
-            )
-            .bind(worker)
-            .bind(lease_micros(lease))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let id = row.id.clone();
-            match ClaimedJob::try_from(row) {
-                Ok(job) => {
-                    tx.commit().await.map_err(store_err)?;
-                    return Ok(Some(job));
-                }
-                Err(e) => {
-                    // A payload no worker can read would be claimed and fail forever: make it
-                    // a dead letter at once, and look for the next job.
-                    tracing::error!(job = %id, error = %e, "burying a job that does not decode");
-                    sqlx::query(
-                        "UPDATE jobs SET dead_at = filegate_now_micros(), leased_by = NULL, lease_until = NULL, \
-                         last_error = $1 WHERE id = $2",
-                    )
-                    .bind(error_text(&e.to_string()))
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_err)?;
-                    tx.commit().await.map_err(store_err)?;
-                }
-            }
-        }
-    }
-
-    async fn claim_batch(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<ClaimedJob>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
+    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased. Rows whose
+    /// payload no worker can read are made dead letters at once (they would be claimed and
+    /// fail forever) and left out of the jobs.
+    async fn lease_due(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<(usize, Vec<ClaimedJob>), StoreError> {
         // One statement: atomic without a transaction, and one round trip for the lot.
         let rows = sqlx::query_as::<_, ClaimedRow>(
             "UPDATE jobs SET leased_by = $1, lease_until = filegate_now_micros() + $2, attempts = attempts + 1 \
@@ -126,7 +74,8 @@ impl JobQueue for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_err)?;
-        let mut claimed = Vec::with_capacity(rows.len());
+        let found = rows.len();
+        let mut claimed = Vec::with_capacity(found);
         for row in rows {
             let id = row.id.clone();
             match ClaimedJob::try_from(row) {
@@ -146,7 +95,39 @@ impl JobQueue for PostgresStore {
                 }
             }
         }
-        Ok(claimed)
+        Ok((found, claimed))
+    }
+}
+
+#[async_trait]
+impl JobQueue for PostgresStore {
+    async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        insert_job(&mut tx, job).await?;
+        notify_workers(&mut tx).await?;
+        tx.commit().await.map_err(store_err)?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
+        loop {
+            // A claim whose one row did not decode was buried: look for the next job.
+            let (found, mut claimed) = self.lease_due(worker, lease, 1).await?;
+            if found == 0 {
+                return Ok(None);
+            }
+            if let Some(job) = claimed.pop() {
+                return Ok(Some(job));
+            }
+        }
+    }
+
+    async fn claim_batch(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.lease_due(worker, lease, max).await?.1)
     }
 
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError> {
