@@ -382,6 +382,24 @@ impl TryFrom<ClaimedRow> for ClaimedJob {
     }
 }
 
+/// Claimed rows, split into the jobs they decode to and the (id, error) of those no worker
+/// can read: a claim buries the latter at once (they would be claimed and fail forever).
+pub(crate) fn decode_claimed(rows: Vec<ClaimedRow>) -> (Vec<ClaimedJob>, Vec<(String, String)>) {
+    let mut jobs = Vec::with_capacity(rows.len());
+    let mut undecodable = Vec::new();
+    for row in rows {
+        let id = row.id.clone();
+        match ClaimedJob::try_from(row) {
+            Ok(job) => jobs.push(job),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "burying a job that does not decode");
+                undecodable.push((id, e.to_string()));
+            }
+        }
+    }
+    (jobs, undecodable)
+}
+
 /// Download counts as bound to one statement: one entry per file (duplicates summed, since
 /// an `UPDATE … FROM` applies only one source row per target row), as (tenant, id, n).
 pub(crate) fn download_counts(counts: &[(TenantId, FileId, u64)]) -> Vec<(String, String, i64)> {

@@ -113,7 +113,7 @@ impl LocalBlobStore {
                 &objects,
                 &dest,
                 &committed,
-                write::Durability::Rebuildable,
+                sidecar::Durability::Rebuildable,
             )
             .map_err(|e| io_error("commit an object", e))
         })

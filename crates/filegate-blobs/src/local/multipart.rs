@@ -22,6 +22,7 @@ use filegate_core::ports::{BlobMeta, ByteStream};
 use md5::{Digest as _, Md5};
 
 use super::LocalBlobStore;
+use super::sidecar::Durability;
 use super::write::{self, Limits, TempPath, blocking, fsync_dir, io_error};
 use crate::key;
 
@@ -142,15 +143,8 @@ impl LocalBlobStore {
         blocking(move || {
             let assembled = assemble(&dir, &parts, &scratch)?;
             let etag = assembled.etag.clone();
-            write::commit(
-                assembled.temp,
-                &scratch,
-                &objects,
-                &dest,
-                &etag,
-                write::Durability::Fsync,
-            )
-            .map_err(|e| io_error("commit an object", e))?;
+            write::commit(assembled.temp, &scratch, &objects, &dest, &etag, Durability::Fsync)
+                .map_err(|e| io_error("commit an object", e))?;
             remove_upload(&dir, &scratch);
             Ok(BlobMeta {
                 size: assembled.size,

@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
 
-use super::write::{Durability, TempPath, inode};
+use super::write::{TempPath, inode};
+
+/// Whether a sidecar must be fsynced before it is renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Its etag is the MD5 of the object's bytes: one lost to a power cut is rebuilt exactly.
+    Rebuildable,
+    /// Its etag cannot be recomputed from the bytes (a multipart upload's `md5-of-md5s-N`).
+    Fsync,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sidecar {

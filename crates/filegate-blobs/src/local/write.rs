@@ -13,7 +13,7 @@ use filegate_core::ports::ByteStream;
 use futures::StreamExt as _;
 use md5::{Digest as _, Md5};
 
-use super::sidecar::Sidecar;
+use super::sidecar::{Durability, Sidecar};
 
 /// Bytes gathered before each hand-off to the blocking pool (one `writev` each): few round
 /// trips and system calls, flat memory.
@@ -194,15 +194,6 @@ impl Writing {
         let writer = self.ready().await?;
         Ok((writer.file, writer.md5.finalize().into()))
     }
-}
-
-/// Whether a sidecar must be fsynced before it is renamed into place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
-    /// Its etag is the MD5 of the object's bytes: one lost to a power cut is rebuilt exactly.
-    Rebuildable,
-    /// Its etag cannot be recomputed from the bytes (a multipart upload's `md5-of-md5s-N`).
-    Fsync,
 }
 
 /// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`

@@ -67,27 +67,17 @@ impl Lookups {
         tenant: &TenantId,
         name: &BucketName,
     ) -> Result<Option<Arc<Bucket>>, StoreError> {
-        let key = (tenant.clone(), name.clone());
-        if let Some(bucket) = self.buckets.get(&key).await {
-            return Ok(Some(bucket));
-        }
-        let seen = *self.changes.read().await;
-        let Some(bucket) = store.get_bucket(tenant, name).await? else {
-            return Ok(None);
-        };
-        let bucket = Arc::new(bucket);
-        let now = self.changes.read().await;
-        if *now == seen {
-            self.buckets.insert(key, Arc::clone(&bucket)).await;
-        }
-        Ok(Some(bucket))
+        self.read_through(
+            &self.buckets,
+            (tenant.clone(), name.clone()),
+            store.get_bucket(tenant, name),
+        )
+        .await
     }
 
     /// After a change to the bucket through this process.
     pub async fn forget_bucket(&self, tenant: &TenantId, name: &BucketName) {
-        let mut changes = self.changes.write().await;
-        *changes += 1;
-        self.buckets.invalidate(&(tenant.clone(), name.clone())).await;
+        self.forget(&self.buckets, &(tenant.clone(), name.clone())).await;
     }
 
     /// The tenant's webhook subscriptions, from the copy when there is a fresh one.
@@ -96,22 +86,49 @@ impl Lookups {
         store: &dyn NotificationStore,
         tenant: &TenantId,
     ) -> Result<Arc<Vec<Webhook>>, StoreError> {
-        if let Some(webhooks) = self.webhooks.get(tenant).await {
-            return Ok(webhooks);
-        }
-        let seen = *self.changes.read().await;
-        let webhooks = Arc::new(store.list_webhooks(tenant).await?);
-        let now = self.changes.read().await;
-        if *now == seen {
-            self.webhooks.insert(tenant.clone(), Arc::clone(&webhooks)).await;
-        }
-        Ok(webhooks)
+        let load = async { store.list_webhooks(tenant).await.map(Some) };
+        let webhooks = self.read_through(&self.webhooks, tenant.clone(), load).await?;
+        Ok(webhooks.unwrap_or_default())
     }
 
     /// After a subscription of the tenant was created or deleted through this process.
     pub async fn forget_webhooks(&self, tenant: &TenantId) {
+        self.forget(&self.webhooks, tenant).await;
+    }
+
+    /// The copy under `key`, or what `load` reads (kept unless a change came meanwhile).
+    async fn read_through<K, V>(
+        &self,
+        cache: &moka::future::Cache<K, Arc<V>>,
+        key: K,
+        load: impl std::future::Future<Output = Result<Option<V>, StoreError>>,
+    ) -> Result<Option<Arc<V>>, StoreError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        if let Some(copy) = cache.get(&key).await {
+            return Ok(Some(copy));
+        }
+        let seen = *self.changes.read().await;
+        let Some(value) = load.await? else {
+            return Ok(None);
+        };
+        let value = Arc::new(value);
+        let now = self.changes.read().await;
+        if *now == seen {
+            cache.insert(key, Arc::clone(&value)).await;
+        }
+        Ok(Some(value))
+    }
+
+    async fn forget<K, V>(&self, cache: &moka::future::Cache<K, Arc<V>>, key: &K)
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
         let mut changes = self.changes.write().await;
         *changes += 1;
-        self.webhooks.invalidate(tenant).await;
+        cache.invalidate(key).await;
     }
 }

@@ -84,7 +84,7 @@ impl Worker {
         &self.id
     }
 
-    pub fn settings(&self) -> &WorkerSettings {
+    pub(super) fn settings(&self) -> &WorkerSettings {
         &self.settings
     }
 

@@ -24,7 +24,7 @@ use sqlx::query::Query;
 
 use super::{PostgresStore, insert_job, notify_workers};
 use crate::errors::store_err;
-use crate::rows::{ClaimedRow, count, micros};
+use crate::rows::{ClaimedRow, count, decode_claimed, micros};
 
 /// Leases longer than a century are taken as a century: `now + lease` stays in range.
 const MAX_LEASE: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
@@ -49,9 +49,8 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased. Rows whose
-    /// payload no worker can read are made dead letters at once (they would be claimed and
-    /// fail forever) and left out of the jobs.
+    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased; the rows
+    /// that do not decode are buried (`decode_claimed`) and left out of the jobs.
     async fn lease_due(
         &self,
         worker: &str,
@@ -75,25 +74,18 @@ impl PostgresStore {
         .await
         .map_err(store_err)?;
         let found = rows.len();
-        let mut claimed = Vec::with_capacity(found);
-        for row in rows {
-            let id = row.id.clone();
-            match ClaimedJob::try_from(row) {
-                Ok(job) => claimed.push(job),
-                Err(e) => {
-                    // Leased to us already: burying it now cannot race another claimer.
-                    tracing::error!(job = %id, error = %e, "burying a job that does not decode");
-                    sqlx::query(
-                        "UPDATE jobs SET dead_at = filegate_now_micros(), leased_by = NULL, lease_until = NULL, \
-                         last_error = $1 WHERE id = $2",
-                    )
-                    .bind(error_text(&e.to_string()))
-                    .bind(&id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_err)?;
-                }
-            }
+        let (claimed, undecodable) = decode_claimed(rows);
+        for (id, error) in undecodable {
+            // Leased to us already: burying it now cannot race another claimer.
+            sqlx::query(
+                "UPDATE jobs SET dead_at = filegate_now_micros(), leased_by = NULL, lease_until = NULL, \
+                 last_error = $1 WHERE id = $2",
+            )
+            .bind(error_text(&error))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
         }
         Ok((found, claimed))
     }

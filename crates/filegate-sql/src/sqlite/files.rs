@@ -8,7 +8,7 @@ use filegate_core::ports::NewJob;
 use sqlx::{FromRow, Sqlite};
 
 use super::quotas::enforce_quota;
-use super::{SqliteStore, next_change_seq};
+use super::{SqliteStore, next_change_seq, to_completion};
 use crate::errors::{status_conflict, store_err};
 use crate::listing::{FileListing, file_listing};
 use crate::rows::{FileRow, FileValues, count as count_of, file_columns, micros, records, to_json};
@@ -43,37 +43,27 @@ const INSERT_FILE_UNLIMITED: &str = concat!(
 
 impl SqliteStore {
     pub(super) async fn insert_file_impl(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
-        // On its own task, like `update_file`: the one-trip batch must not be cut off.
         let (store, file) = (self.clone(), file.clone());
-        tokio::spawn(async move {
+        to_completion(async move {
             match store.insert_unlimited(&file).await? {
                 Some(inserted) => Ok(inserted),
                 None => store.insert_within_quota(&file).await,
             }
         })
         .await
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("a file insert stopped: {e}")))?
     }
 
     /// The common case in one round trip to the writer's thread (see `update_file`):
     /// `None` when the tenant has a quota, and nothing was inserted.
     async fn insert_unlimited(&self, file: &FileRecord) -> Result<Option<FileRecord>, StoreError> {
         let v = FileValues::of(file)?;
-        let mut conn = self.writer.acquire().await.map_err(store_err)?;
-        let rows = match v
-            .bind(sqlx::query(INSERT_FILE_UNLIMITED), 0)
-            .fetch_all(&mut *conn)
+        let rows = self
+            .one_trip(v.bind(sqlx::query(INSERT_FILE_UNLIMITED), 0))
             .await
-        {
-            Ok(rows) => rows,
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(match store_err(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict(format!("file {} exists", file.id)),
-                    other => other,
-                });
-            }
-        };
+            .map_err(|e| match store_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("file {} exists", file.id)),
+                other => other,
+            })?;
         rows.first()
             .map(|row| FileRecord::try_from(FileRow::from_row(row).map_err(store_err)?))
             .transpose()
@@ -118,13 +108,8 @@ impl SqliteStore {
         expected: &[FileStatus],
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
-        // On its own task: the batch below opens a transaction that only its own last
-        // statement closes, so it must never be cut off half-way by a caller that goes away
-        // (a client disconnecting from `complete`).
         let (store, file, expected, jobs) = (self.clone(), file.clone(), expected.to_vec(), jobs.to_vec());
-        tokio::spawn(async move { store.update_file_in_one_trip(&file, &expected, &jobs).await })
-            .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("a file update stopped: {e}")))?
+        to_completion(async move { store.update_file_in_one_trip(&file, &expected, &jobs).await }).await
     }
 
     /// The compare-and-set update, its change number and its jobs as one batch of
@@ -160,20 +145,12 @@ impl SqliteStore {
                 .bind(to_json("job", &job.job)?)
                 .bind(micros(job.run_at));
         }
-        let mut conn = self.writer.acquire().await.map_err(store_err)?;
-        let rows = match query.fetch_all(&mut *conn).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                // Whatever ran of the batch goes (there is no transaction when BEGIN failed).
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(store_err(e));
-            }
-        };
+        let rows = self.one_trip(query).await.map_err(store_err)?;
         let Some(row) = rows.first() else {
             let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
                 .bind(file.tenant.as_str())
                 .bind(file.id.to_string())
-                .fetch_optional(&mut *conn)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(store_err)?;
             return Err(match stored {

@@ -125,17 +125,43 @@ impl SqliteStore {
     }
 }
 
+/// Runs `work` on a task of its own and waits for it: a caller that goes away (a client
+/// disconnecting) cannot cut it off half-way. A one-trip batch ([`SqliteStore::one_trip`])
+/// opens a transaction that only its own last statement closes, so it must always finish.
+async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("a database write stopped: {e}")))?
+}
+
+impl SqliteStore {
+    /// Runs a batch of statements (`BEGIN IMMEDIATE; …; COMMIT;`) in one call on the writer:
+    /// one hand-off to the connection's thread instead of one per statement. Returns the rows
+    /// its statements returned; on an error, whatever ran of it is rolled back (there is no
+    /// transaction to roll back when `BEGIN` itself failed). Call it inside [`to_completion`].
+    async fn one_trip(
+        &self,
+        batch: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let mut conn = self.writer.acquire().await?;
+        match batch.fetch_all(&mut *conn).await {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Takes the next `change_seq` inside the caller's write transaction.
 async fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
     sqlx::query_scalar("UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value")
         .fetch_one(conn)
         .await
         .map_err(store_err)
-}
-
-/// Inserts a job inside the caller's transaction. `Conflict` when the id exists.
-async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), StoreError> {
-    insert_jobs(conn, std::slice::from_ref(job)).await
 }
 
 /// Inserts jobs inside the caller's transaction, in one statement (one round trip to the

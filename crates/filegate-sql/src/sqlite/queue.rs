@@ -23,9 +23,9 @@ use filegate_core::StoreError;
 use filegate_core::domain::JobId;
 use filegate_core::ports::{ClaimedJob, JobQueue, NewJob, QueueStats};
 
-use super::{SqliteStore, insert_job};
+use super::{SqliteStore, insert_jobs};
 use crate::errors::store_err;
-use crate::rows::{ClaimedRow, count, micros, to_json};
+use crate::rows::{ClaimedRow, count, decode_claimed, micros, to_json};
 
 /// `now + lease` in microseconds, saturating instead of overflowing on absurd leases.
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> i64 {
@@ -46,9 +46,8 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased. Rows whose
-    /// payload no worker can read are made dead letters at once (they would be claimed and
-    /// fail forever) and left out of the jobs.
+    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased; the rows
+    /// that do not decode are buried (`decode_claimed`) and left out of the jobs.
     async fn lease_due(
         &self,
         worker: &str,
@@ -72,25 +71,17 @@ impl SqliteStore {
         .await
         .map_err(store_err)?;
         let found = rows.len();
-        let mut claimed = Vec::with_capacity(found);
-        for row in rows {
-            let id = row.id.clone();
-            match ClaimedJob::try_from(row) {
-                Ok(job) => claimed.push(job),
-                Err(e) => {
-                    tracing::error!(job = %id, error = %e, "burying a job that does not decode");
-                    sqlx::query(
-                        "UPDATE jobs SET dead_at = ?, leased_by = NULL, lease_until = NULL, last_error = ? \
-                         WHERE id = ?",
-                    )
-                    .bind(micros(now))
-                    .bind(e.to_string())
-                    .bind(&id)
-                    .execute(&self.writer)
-                    .await
-                    .map_err(store_err)?;
-                }
-            }
+        let (claimed, undecodable) = decode_claimed(rows);
+        for (id, error) in undecodable {
+            sqlx::query(
+                "UPDATE jobs SET dead_at = ?, leased_by = NULL, lease_until = NULL, last_error = ? WHERE id = ?",
+            )
+            .bind(micros(now))
+            .bind(error)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(store_err)?;
         }
         Ok((found, claimed))
     }
@@ -99,7 +90,8 @@ impl SqliteStore {
 #[async_trait]
 impl JobQueue for SqliteStore {
     async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
-        insert_job(&mut *self.writer.acquire().await.map_err(store_err)?, job).await?;
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        insert_jobs(&mut conn, std::slice::from_ref(job)).await?;
         self.wake_workers();
         Ok(())
     }

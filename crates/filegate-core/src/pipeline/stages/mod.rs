@@ -26,7 +26,7 @@ pub struct StageContext<'a> {
     /// after it do not run.
     pub halt: Option<Halt>,
     /// The start of the stored bytes, read once for every stage that looks at a header.
-    pub prefix: Option<Prefix>,
+    pub(crate) prefix: Option<Prefix>,
 }
 
 impl<'a> StageContext<'a> {
@@ -42,7 +42,7 @@ impl<'a> StageContext<'a> {
 }
 
 /// The first bytes of one stored object (up to [`PREFIX_BYTES`], all of a smaller one).
-pub struct Prefix {
+pub(crate) struct Prefix {
     blob_key: String,
     bytes: Vec<u8>,
 }
