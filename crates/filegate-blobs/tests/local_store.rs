@@ -14,7 +14,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
-use md5::{Digest as _, Md5};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -61,8 +61,9 @@ fn body(bytes: &[u8]) -> ByteStream {
     Box::pin(stream::iter(chunks))
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    hex::encode(Md5::digest(bytes))
+/// This store's etag of `bytes` (see the contract's `Etags`).
+fn etag_of(bytes: &[u8]) -> String {
+    contract::Etags::Sha256.of(bytes)
 }
 
 async fn read_all(s: ByteStream) -> Vec<u8> {
@@ -98,6 +99,10 @@ struct Local(Fixture);
 impl contract::Engine for Local {
     fn store(&self) -> &dyn BlobStore {
         &self.0.store
+    }
+
+    fn etags(&self) -> contract::Etags {
+        contract::Etags::Sha256
     }
 
     async fn put_part(&self, key: &str, upload_id: &str, part: u32, bytes: Vec<u8>) -> ETag {
@@ -231,7 +236,7 @@ async fn exact_size_is_enforced_both_ways() {
         .put_with_limits(KEY, body(&bytes), MIB, Some(5000))
         .await
         .unwrap();
-    assert_eq!(meta.etag.as_str(), md5_hex(&bytes));
+    assert_eq!(meta.etag.as_str(), etag_of(&bytes));
 }
 
 /// Form parsers hand over empty chunks now and then: they store nothing and break nothing,
@@ -243,13 +248,13 @@ async fn empty_chunks_in_a_body_are_harmless() {
         Box::pin(stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p)))))
     };
     let meta = f.store.put(KEY, chunks(vec![b"", b""]), 0).await.unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (0, md5_hex(b"").as_str()));
+    assert_eq!((meta.size, meta.etag.as_str()), (0, etag_of(b"").as_str()));
     let meta = f
         .store
         .put(KEY, chunks(vec![b"", b"hel", b"", b"lo", b""]), 10)
         .await
         .unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (5, md5_hex(b"hello").as_str()));
+    assert_eq!((meta.size, meta.etag.as_str()), (5, etag_of(b"hello").as_str()));
     let mut got = Vec::new();
     let mut stream = f.store.get(KEY, None).await.unwrap();
     while let Some(chunk) = stream.next().await {
@@ -317,7 +322,7 @@ async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Ve
     for (i, part) in parts.iter().enumerate().rev() {
         let n = i as u32 + 1;
         let etag = store.put_part(KEY, id, n, body(part), 16 * MIB).await.unwrap();
-        assert_eq!(etag.as_str(), md5_hex(part));
+        assert_eq!(etag.as_str(), etag_of(part));
         etags.push((n, etag));
     }
     etags.reverse();
@@ -343,8 +348,10 @@ async fn multipart_round_trip_with_an_s3_style_etag() {
     let meta = f.store.complete_multipart(KEY, &id, &etags).await.unwrap();
     let whole = parts.concat();
     assert_eq!(meta.size, whole.len() as u64);
-    let binary_md5s: Vec<u8> = parts.iter().flat_map(|p| Md5::digest(p).to_vec()).collect();
-    assert_eq!(meta.etag.as_str(), format!("{}-3", md5_hex(&binary_md5s)));
+    assert_eq!(
+        meta.etag.as_str(),
+        contract::Etags::Sha256.of_parts(&[&parts[0], &parts[1], &parts[2]])
+    );
     assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
     assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, whole);
 
@@ -368,12 +375,12 @@ async fn multipart_refuses_wrong_or_missing_parts() {
     let mut etags = upload_parts(&f.store, &id, &[data(1000, 1), data(1000, 2)]).await;
 
     let mut wrong = etags.clone();
-    wrong[1].1 = ETag::parse(&md5_hex(b"something else")).unwrap();
+    wrong[1].1 = ETag::parse(&etag_of(b"something else")).unwrap();
     match f.store.complete_multipart(KEY, &id, &wrong).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("part 2"), "{m}"),
         other => panic!("{other:?}"),
     }
-    etags.push((3, ETag::parse(&md5_hex(b"never sent")).unwrap()));
+    etags.push((3, ETag::parse(&etag_of(b"never sent")).unwrap()));
     assert!(matches!(
         f.store.complete_multipart(KEY, &id, &etags).await,
         Err(StoreError::Conflict(_))
@@ -576,14 +583,14 @@ async fn a_64_mib_upload_streams_through() {
         c[..8].copy_from_slice(&(i as u64).to_le_bytes());
         Bytes::from(c)
     };
-    let mut expected = Md5::new();
+    let mut expected = Sha256::new();
     (0..chunks).for_each(|i| expected.update(chunk(i)));
     let body: ByteStream = Box::pin(stream::iter(0..chunks).map(move |i| Ok(chunk(i))));
     let meta = f.store.put(KEY, body, 64 * MIB).await.unwrap();
     assert_eq!(meta.size, 64 * MIB);
     assert_eq!(meta.etag.as_str(), hex::encode(expected.finalize()));
 
-    let mut got = Md5::new();
+    let mut got = Sha256::new();
     let mut stream = f.store.get(KEY, None).await.unwrap();
     let mut total = 0;
     while let Some(chunk) = stream.next().await {

@@ -18,7 +18,7 @@ use filegate_core::ports::{BlobStore, ByteStream, Disposition, DownloadOptions, 
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use reqwest::StatusCode;
 
-use contract::{KEY, MIB, assert_absent, body, data, md5_hex, multipart_etag, read_all};
+use contract::{Etags, KEY, MIB, assert_absent, body, data, read_all};
 use s3s_fs::{BUCKET, S3sFs};
 
 struct S3 {
@@ -41,6 +41,10 @@ fn start() -> Option<S3> {
 impl contract::Engine for S3 {
     fn store(&self) -> &dyn BlobStore {
         &self.store
+    }
+
+    fn etags(&self) -> contract::Etags {
+        contract::Etags::Md5
     }
 
     /// The way a client does it: a `PUT` to the presigned part URL.
@@ -208,7 +212,7 @@ async fn a_presigned_put_pins_type_size_signature_and_time() {
     let resp = send_put(&s3.http, &signed, bytes.clone()).await;
     assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
     let meta = s3.store.head(KEY).await.unwrap().unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (18_233, md5_hex(&bytes).as_str()));
+    assert_eq!((meta.size, meta.etag.as_str()), (18_233, Etags::Md5.of(&bytes).as_str()));
     assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, bytes);
 }
 
@@ -355,7 +359,7 @@ async fn a_presigned_post_form_pins_key_type_and_size() {
         resp.text().await.unwrap()
     );
     let meta = s3.store.head(KEY).await.unwrap().unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (4_321, md5_hex(&bytes).as_str()));
+    assert_eq!((meta.size, meta.etag.as_str()), (4_321, Etags::Md5.of(&bytes).as_str()));
     assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, bytes);
 }
 
@@ -396,7 +400,7 @@ async fn presigned_part_urls_are_signed_per_part() {
     assert_eq!(resp.status(), StatusCode::OK);
     let etag = ETag::parse(resp.headers()["etag"].to_str().unwrap()).unwrap();
     let meta = s3.store.complete_multipart(KEY, &id, &[(1, etag)]).await.unwrap();
-    assert_eq!(meta.etag.as_str(), multipart_etag(&[b"only part"]));
+    assert_eq!(meta.etag.as_str(), Etags::Md5.of_parts(&[b"only part"]));
 
     // A part under 5 MiB that is not the last: S3 will not assemble it.
     let other = "t/default/small-parts";

@@ -12,6 +12,7 @@
 //! keys (`t/<tenant>/<uuid>`) never collide that way.
 
 mod dir_sync;
+mod etag;
 mod multipart;
 mod read;
 mod scratch;
@@ -96,7 +97,7 @@ impl LocalBlobStore {
             },
         )
         .await?;
-        let etag = hex::encode(received.md5);
+        let etag = etag::of_object(&received.digest);
         let (scratch, objects, temp, file) = (
             self.scratch.dir().to_owned(),
             self.objects.clone(),

@@ -3,10 +3,10 @@
 //!
 //! ```text
 //! root/multipart/<upload id>/key     the key the upload belongs to
-//! root/multipart/<upload id>/00042   part 42: its bytes, then their 16-byte MD5
+//! root/multipart/<upload id>/00042   part 42: its bytes, then their 32-byte SHA-256
 //! ```
 //!
-//! The MD5 travels inside the part file, so a part and its etag are replaced together by one
+//! The digest travels inside the part file, so a part and its etag are replaced together by one
 //! rename: a retried part never pairs new bytes with an old etag. Removing an upload first
 //! renames its directory into the scratch area, so a part still streaming in finds its
 //! upload gone instead of recreating it.
@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use filegate_core::StoreError;
 use filegate_core::domain::ETag;
 use filegate_core::ports::{BlobMeta, ByteStream};
-use md5::{Digest as _, Md5};
 
 use super::LocalBlobStore;
+use super::etag::{DIGEST_LEN, Digest, of_object as etag_of, of_parts as etag_of_parts};
 use super::sidecar::Durability;
 use super::write::{self, Limits, TempPath, blocking, fsync_dir, io_error};
 use crate::key;
@@ -29,7 +29,6 @@ use crate::key;
 /// S3's limit, kept so a client written for either store works with both.
 pub(crate) const MAX_PARTS: u32 = 10_000;
 const KEY_FILE: &str = "key";
-const MD5_LEN: u64 = 16;
 
 pub(crate) fn check_part_number(part: u32) -> Result<(), StoreError> {
     if (1..=MAX_PARTS).contains(&part) {
@@ -93,7 +92,7 @@ impl LocalBlobStore {
     }
 
     /// Stores part `part` (1 to 10 000) of `upload_id`, replacing an earlier try of the same
-    /// part; returns its etag (the hex MD5 of its bytes). `TooLarge` past `max_part_size`,
+    /// part; returns its etag (the hex SHA-256 of its bytes). `TooLarge` past `max_part_size`,
     /// `Input` when the body breaks, `NotFound` when the upload does not exist for `key`
     /// (or is completed or aborted while the part streams in).
     pub async fn put_part(
@@ -111,9 +110,9 @@ impl LocalBlobStore {
             exact: None,
         };
         let received = write::receive(self.scratch.dir(), body, limits).await?;
-        let (temp, mut file, md5) = (received.temp, received.file, received.md5);
+        let (temp, mut file, digest) = (received.temp, received.file, received.digest);
         blocking(move || {
-            file.write_all(&md5)
+            file.write_all(&digest)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| io_error("write a part", e))?;
             drop(file);
@@ -123,7 +122,7 @@ impl LocalBlobStore {
             fsync_dir(&dir).map_err(|e| io_error("store a part", e))
         })
         .await?;
-        Ok(ETag::new_unchecked(hex::encode(md5)))
+        Ok(ETag::new_unchecked(etag_of(&digest)))
     }
 
     pub(super) async fn complete_upload(
@@ -195,7 +194,7 @@ struct Assembled {
 }
 
 /// Opens part `n` and checks it against the etag the client was given for it.
-fn open_part(dir: &Path, n: u32, etag: &str) -> Result<(File, u64, [u8; 16]), StoreError> {
+fn open_part(dir: &Path, n: u32, etag: &str) -> Result<(File, u64, Digest), StoreError> {
     let file = File::open(dir.join(part_name(n))).map_err(|e| {
         not_found_is(
             e,
@@ -205,17 +204,17 @@ fn open_part(dir: &Path, n: u32, etag: &str) -> Result<(File, u64, [u8; 16]), St
     })?;
     let len = file.metadata().map_err(|e| io_error("stat a part", e))?.len();
     let data_len = len
-        .checked_sub(MD5_LEN)
+        .checked_sub(DIGEST_LEN as u64)
         .ok_or_else(|| StoreError::Other(anyhow::anyhow!("part file {n} is shorter than its checksum")))?;
-    let mut md5 = [0; 16];
-    file.read_exact_at(&mut md5, data_len)
+    let mut digest = [0; DIGEST_LEN];
+    file.read_exact_at(&mut digest, data_len)
         .map_err(|e| io_error("read a part", e))?;
-    if !hex::encode(md5).eq_ignore_ascii_case(etag) {
+    if !etag_of(&digest).eq_ignore_ascii_case(etag) {
         return Err(StoreError::Conflict(format!(
             "part {n}: the etag does not match the uploaded part"
         )));
     }
-    Ok((file, data_len, md5))
+    Ok((file, data_len, digest))
 }
 
 /// Concatenates the listed parts into a new fsynced temp file. Every part is checked before
@@ -227,10 +226,10 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
     }
     let temp = TempPath::new_in(scratch, "tmp");
     let mut out = File::create_new(temp.path()).map_err(|e| io_error("create a temp file", e))?;
-    let mut md5s = Md5::new();
+    let mut digests = Vec::with_capacity(parts.len());
     let mut size = 0;
     for (n, etag) in parts {
-        let (file, data_len, md5) = open_part(dir, *n, etag)?;
+        let (file, data_len, digest) = open_part(dir, *n, etag)?;
         let copied = io::copy(&mut (&file).take(data_len), &mut out).map_err(|e| io_error("assemble parts", e))?;
         if copied != data_len {
             return Err(StoreError::Other(anyhow::anyhow!(
@@ -238,11 +237,10 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
             )));
         }
         size += data_len;
-        md5s.update(md5);
+        digests.push(digest);
     }
     out.sync_all().map_err(|e| io_error("fsync an assembled object", e))?;
-    // S3's multipart etag: the MD5 of the parts' binary MD5s, then the part count.
-    let etag = format!("{}-{}", hex::encode(md5s.finalize()), parts.len());
+    let etag = etag_of_parts(digests.iter());
     Ok(Assembled { temp, size, etag })
 }
 

@@ -9,16 +9,16 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use md5::{Digest as _, Md5};
 
+use super::etag::{self, Hasher};
 use super::write::{TempPath, inode};
 
 /// Whether a sidecar must be fsynced before it is renamed into place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Durability {
-    /// Its etag is the MD5 of the object's bytes: one lost to a power cut is rebuilt exactly.
+    /// Its etag is the hash of the object's bytes: one lost to a power cut is rebuilt exactly.
     Rebuildable,
-    /// Its etag cannot be recomputed from the bytes (a multipart upload's `md5-of-md5s-N`).
+    /// Its etag cannot be recomputed from the bytes (a multipart upload's hash of its parts' hashes).
     Fsync,
 }
 
@@ -41,7 +41,7 @@ impl Sidecar {
     /// A plain upload's sidecar is not fsynced on its own: the object's directory is
     /// fsynced after the rename, and a sidecar that a power cut left empty or torn does not
     /// parse, or names another inode or size, so `etag_of` rebuilds it from the (fsynced)
-    /// bytes — the same MD5. A multipart object's etag cannot be rebuilt that way, so its
+    /// bytes — the same hash. A multipart object's etag cannot be rebuilt that way, so its
     /// sidecar is fsynced.
     pub(crate) fn write_temp(&self, dir: &Path, durability: Durability) -> io::Result<TempPath> {
         let temp = TempPath::new_in(dir, "etag");
@@ -90,17 +90,17 @@ impl Sidecar {
         // Only after a crash mid-replace (or a sidecar lost by hand): hash the bytes through
         // the handle we checked, and remember the result for that inode.
         tracing::warn!(object = %object.display(), "etag sidecar missing or stale; rebuilding it");
-        let mut md5 = Md5::new();
+        let mut hasher = Hasher::default();
         let mut buf = vec![0; 64 * 1024];
         loop {
             let n = file.read(&mut buf)?;
             if n == 0 {
                 break;
             }
-            md5.update(&buf[..n]);
+            hasher.update(&buf[..n]);
         }
         let fresh = Self {
-            etag: hex::encode(md5.finalize()),
+            etag: etag::of_object(&hasher.finish()),
             inode: inode(&meta),
             size: meta.len(),
         };
@@ -129,13 +129,13 @@ mod tests {
         fs::rename(temp.path(), Sidecar::path_for(&object)).unwrap();
         temp.disarm();
 
-        let md5_hello = "5d41402abc4b2a76b9719d911017c592";
+        let hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
         assert_eq!(
             Sidecar::etag_of(&object, dir.path()).unwrap(),
-            Some((5, md5_hello.into()))
+            Some((5, hello.into()))
         );
         // Rebuilt durably: the next read needs no hashing and agrees.
-        assert_eq!(Sidecar::read(&object).unwrap().unwrap().etag, md5_hello);
+        assert_eq!(Sidecar::read(&object).unwrap().unwrap().etag, hello);
         assert_eq!(Sidecar::etag_of(&dir.path().join("absent"), dir.path()).unwrap(), None);
     }
 }

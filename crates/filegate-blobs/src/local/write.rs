@@ -11,8 +11,8 @@ use bytes::Bytes;
 use filegate_core::StoreError;
 use filegate_core::ports::ByteStream;
 use futures::StreamExt as _;
-use md5::{Digest as _, Md5};
 
+use super::etag::{Digest, Hasher};
 use super::sidecar::{Durability, Sidecar};
 
 /// Bytes gathered before each hand-off to the blocking pool (one `writev` each): few round
@@ -68,14 +68,15 @@ pub(crate) struct Received {
     pub temp: TempPath,
     pub file: File,
     pub size: u64,
-    pub md5: [u8; 16],
+    /// What the bytes hash to (see `etag.rs`).
+    pub digest: Digest,
 }
 
 /// Streams `body` into a new temp file in `dir`, hashing it on the way.
 ///
 /// The body is gathered here in batches of [`WRITE_BUFFER`] bytes; each batch is hashed
 /// and written on the blocking pool while the next one arrives, so receiving from the
-/// socket and MD5 (the most expensive part of an upload) run on two cores instead of taking
+/// socket and hashing (the most expensive part of an upload) run on two cores instead of taking
 /// turns. No thread waits on the client: a slow upload holds a blocking thread only while
 /// one of its batches is being written. At most two batches are in memory.
 ///
@@ -106,8 +107,13 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
             "the body ended early: expected {exact} bytes, got {size}"
         )));
     }
-    let (file, md5) = writer.write(batch).await?.finish().await?;
-    Ok(Received { temp, file, size, md5 })
+    let (file, digest) = writer.write(batch).await?.finish().await?;
+    Ok(Received {
+        temp,
+        file,
+        size,
+        digest,
+    })
 }
 
 /// Received chunks waiting to be written together.
@@ -129,16 +135,19 @@ impl Batch {
     }
 }
 
-/// The temp file and the MD5 of what it holds so far.
+/// The temp file and the hash of what it holds so far.
 struct Writer {
     file: File,
-    md5: Md5,
+    hasher: Hasher,
 }
 
 impl Writer {
     fn create(path: &Path) -> Result<Self, StoreError> {
         let file = File::create_new(path).map_err(|e| io_error("create a temp file", e))?;
-        Ok(Self { file, md5: Md5::new() })
+        Ok(Self {
+            file,
+            hasher: Hasher::default(),
+        })
     }
 
     /// Blocking. The batch goes to the file as it is, in one `writev` where the kernel
@@ -146,7 +155,7 @@ impl Writer {
     /// pool's threads (each would keep its own malloc arena, and the memory with it).
     fn append(mut self, batch: Batch) -> Result<Self, StoreError> {
         for chunk in &batch.chunks {
-            self.md5.update(chunk);
+            self.hasher.update(chunk);
         }
         let mut slices: Vec<IoSlice<'_>> = batch.chunks.iter().map(|c| IoSlice::new(c)).collect();
         let mut rest = &mut slices[..];
@@ -189,10 +198,10 @@ impl Writing {
         }
     }
 
-    /// Everything written (not yet fsynced): the file and the MD5 of all of it.
-    async fn finish(self) -> Result<(File, [u8; 16]), StoreError> {
+    /// Everything written (not yet fsynced): the file and the hash of all of it.
+    async fn finish(self) -> Result<(File, Digest), StoreError> {
         let writer = self.ready().await?;
-        Ok((writer.file, writer.md5.finalize().into()))
+        Ok((writer.file, writer.hasher.finish()))
     }
 }
 

@@ -52,8 +52,9 @@ impl<'de> Deserialize<'de> for Sha256Hex {
     }
 }
 
-/// An entity tag as storage reports it, without surrounding quotes. For a single upload it is
-/// the hex MD5 of the bytes; for a multipart upload, S3's `md5-of-part-md5s-N` form.
+/// An entity tag as storage reports it, without surrounding quotes: opaque to clients, and
+/// derived from the bytes by each engine its own way (S3's is the hex MD5, the local store's
+/// the hex SHA-256; a multipart upload's is the hash of its parts' hashes, then `-N`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ETag(String);
