@@ -276,7 +276,8 @@ fn section(r: &Results, sizes: [u64; 2], with_nginx: bool) -> Section {
         &["transfer", "filegate, median (min–max)", "baseline, same run", "ratio"],
         vec![
             vec![
-                "upload: `PUT` to the presigned URL (stream → temp file with SHA-256 → fsync → rename → fsync dir)".into(),
+                "upload: `PUT` to the presigned URL (stream → temp file with SHA-256 → fsync → rename → fsync dir)"
+                    .into(),
                 format!("{} MB/s", r.put[0].mbps.summary(0)),
                 format!(
                     "the same bytes written to the same disk + fsync: {} MB/s",

@@ -212,7 +212,10 @@ async fn a_presigned_put_pins_type_size_signature_and_time() {
     let resp = send_put(&s3.http, &signed, bytes.clone()).await;
     assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
     let meta = s3.store.head(KEY).await.unwrap().unwrap();
-    assert_eq!((meta.size, meta.etag.as_str()), (18_233, Etags::Md5.of(&bytes).as_str()));
+    assert_eq!(
+        (meta.size, meta.etag.as_str()),
+        (18_233, Etags::Md5.of(&bytes).as_str())
+    );
     assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, bytes);
 }
 

@@ -9,7 +9,6 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-
 use super::etag::{self, Hasher};
 use super::write::{TempPath, inode};
 
@@ -130,10 +129,7 @@ mod tests {
         temp.disarm();
 
         let hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-        assert_eq!(
-            Sidecar::etag_of(&object, dir.path()).unwrap(),
-            Some((5, hello.into()))
-        );
+        assert_eq!(Sidecar::etag_of(&object, dir.path()).unwrap(), Some((5, hello.into())));
         // Rebuilt durably: the next read needs no hashing and agrees.
         assert_eq!(Sidecar::read(&object).unwrap().unwrap().etag, hello);
         assert_eq!(Sidecar::etag_of(&dir.path().join("absent"), dir.path()).unwrap(), None);

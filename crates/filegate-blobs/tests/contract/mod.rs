@@ -262,7 +262,10 @@ pub async fn multipart_round_trip_with_an_s3_style_etag(e: &impl Engine) {
     let meta = store.complete_multipart(KEY, &id, &etags).await.unwrap();
     let whole = parts.concat();
     assert_eq!(meta.size, whole.len() as u64);
-    assert_eq!(meta.etag.as_str(), e.etags().of_parts(&[&parts[0], &parts[1], &parts[2]]));
+    assert_eq!(
+        meta.etag.as_str(),
+        e.etags().of_parts(&[&parts[0], &parts[1], &parts[2]])
+    );
     assert_eq!(store.head(KEY).await.unwrap(), Some(meta));
     assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, whole);
 
