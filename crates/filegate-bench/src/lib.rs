@@ -90,6 +90,12 @@ struct RunArgs {
     /// The size of the one big file of the stages, in MiB (for profiling; default 1024).
     #[arg(long, hide = true)]
     big_file_mib: Option<usize>,
+    /// Only these control-plane concurrencies (for profiling; default 1, 16 and 64).
+    #[arg(long, hide = true, value_delimiter = ',')]
+    concurrency: Vec<usize>,
+    /// Seconds per control-plane loop (for profiling; default 4).
+    #[arg(long, hide = true)]
+    loop_seconds: Option<u64>,
 }
 
 impl RunArgs {
@@ -186,6 +192,12 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
     }
     if let Some(mib) = args.big_file_mib {
         sizes.big_file = mib.max(1) << 20;
+    }
+    if !args.concurrency.is_empty() {
+        sizes.control.concurrency = args.concurrency.iter().map(|&c| c.max(1)).collect();
+    }
+    if let Some(secs) = args.loop_seconds {
+        sizes.control.duration = Duration::from_secs(secs.max(1));
     }
     let work = match &args.work_dir {
         Some(dir) => tempfile::tempdir_in(dir)?,
