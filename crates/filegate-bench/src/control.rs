@@ -261,9 +261,9 @@ fn section(kind: Kind, plan: &Plan, results: &[AtConcurrency], with_nginx: bool)
             ));
         }
         s.line(
-            "- every filegate PUT answers after the object's bytes and its directory entry are fsync'd (the \
-             directory fsync shared by the PUTs renamed while the previous one ran; the etag sidecar is \
-             rebuilt from the bytes if a power cut tears it); nginx's PUT writes and renames without fsync.",
+            "- every filegate PUT answers after the object's bytes, its etag (an attribute on the same \
+             inode) and its directory entry are fsync'd (the directory fsync shared by the PUTs renamed \
+             while the previous one ran); nginx's PUT writes and renames without fsync.",
         );
     }
     s

@@ -138,7 +138,7 @@ async fn one_run(
 
 /// Create (untimed), then the `PUT` of the bytes to the signed URL (timed), then complete
 /// and wait for `ready` (untimed). Returns the file id and the PUT's seconds.
-/// Removes the bytes of file `id` (and its etag sidecar) from the store's directory: the
+/// Removes the bytes of file `id` (and any etag sidecar) from the store's directory: the
 /// keys end in the file id.
 fn remove_object(objects: &Path, id: &str) -> anyhow::Result<()> {
     fn walk(dir: &Path, id: &str) -> std::io::Result<()> {

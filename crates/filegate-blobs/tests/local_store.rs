@@ -277,6 +277,34 @@ async fn delete_is_idempotent_and_complete() {
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "the etag sidecar went too");
 }
 
+/// The etag lives on the object's inode (a filesystem with user attributes, as ext4, XFS
+/// and tmpfs have): one file per object, and an object written with a sidecar beside it (as
+/// before, or on a filesystem without them) still reports its etag.
+#[tokio::test]
+async fn an_object_is_one_file_and_an_older_sidecar_still_counts() {
+    let f = fixture();
+    let meta = f.store.put(KEY, body(b"hello"), 10).await.unwrap();
+    let dir = f.root.join("objects/t/default");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+
+    // An object from before: plain bytes, its etag in a sidecar naming its inode and size.
+    let old = dir.join("older");
+    std::fs::write(&old, b"legacy").unwrap();
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&old).unwrap());
+    std::fs::write(
+        dir.join("older~etag"),
+        format!("d41d8cd98f00b204e9800998ecf8427e\n{ino}\n6\n"),
+    )
+    .unwrap();
+    let head = f.store.head("t/default/older").await.unwrap().unwrap();
+    assert_eq!((head.size, head.etag.as_str()), (6, "d41d8cd98f00b204e9800998ecf8427e"));
+}
+
 #[tokio::test]
 async fn path_escaping_keys_are_refused() {
     let f = fixture();

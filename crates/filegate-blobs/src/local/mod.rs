@@ -13,6 +13,7 @@
 
 mod dir_sync;
 mod etag;
+mod etag_xattr;
 mod multipart;
 mod read;
 mod scratch;
@@ -106,17 +107,12 @@ impl LocalBlobStore {
         );
         let committed = etag.clone();
         blocking(move || {
+            let kept = write::stamp(&file, &committed, sidecar::Durability::Rebuildable)
+                .map_err(|e| io_error("stamp an etag", e))?;
             file.sync_all().map_err(|e| io_error("fsync a temp file", e))?;
             drop(file);
-            write::commit(
-                temp,
-                &scratch,
-                &objects,
-                &dest,
-                &committed,
-                sidecar::Durability::Rebuildable,
-            )
-            .map_err(|e| io_error("commit an object", e))
+            write::commit(temp, &scratch, &objects, &dest, &committed, kept)
+                .map_err(|e| io_error("commit an object", e))
         })
         .await?;
         Ok(BlobMeta {

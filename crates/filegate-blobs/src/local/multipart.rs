@@ -142,7 +142,7 @@ impl LocalBlobStore {
         blocking(move || {
             let assembled = assemble(&dir, &parts, &scratch)?;
             let etag = assembled.etag.clone();
-            write::commit(assembled.temp, &scratch, &objects, &dest, &etag, Durability::Fsync)
+            write::commit(assembled.temp, &scratch, &objects, &dest, &etag, assembled.kept)
                 .map_err(|e| io_error("commit an object", e))?;
             remove_upload(&dir, &scratch);
             Ok(BlobMeta {
@@ -191,6 +191,7 @@ struct Assembled {
     temp: TempPath,
     size: u64,
     etag: String,
+    kept: write::EtagKept,
 }
 
 /// Opens part `n` and checks it against the etag the client was given for it.
@@ -239,9 +240,12 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
         size += data_len;
         digests.push(digest);
     }
-    out.sync_all().map_err(|e| io_error("fsync an assembled object", e))?;
     let etag = etag_of_parts(digests.iter());
-    Ok(Assembled { temp, size, etag })
+    // Unlike a plain object's, this etag cannot be rebuilt from the bytes: a sidecar must
+    // be fsynced on its own.
+    let kept = write::stamp(&out, &etag, Durability::Fsync).map_err(|e| io_error("stamp an etag", e))?;
+    out.sync_all().map_err(|e| io_error("fsync an assembled object", e))?;
+    Ok(Assembled { temp, size, etag, kept })
 }
 
 /// Moves the upload out of sight in one rename, then deletes it. Failing to delete costs

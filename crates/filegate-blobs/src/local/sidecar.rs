@@ -1,4 +1,6 @@
-//! The etag of an object, kept durably beside it in `<object>~etag`.
+//! The etag of an object, kept durably beside it in `<object>~etag` where the filesystem
+//! cannot keep it on the object's inode (`etag_xattr.rs`), and for objects written before
+//! etags were kept there.
 //!
 //! `~` cannot appear in a key, so no key names a sidecar. The sidecar also records the inode
 //! and size of the object it describes: replacing an object takes two renames, and a crash
@@ -10,6 +12,7 @@ use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::etag::{self, Hasher};
+use super::etag_xattr;
 use super::write::{TempPath, inode};
 
 /// Whether a sidecar must be fsynced before it is renamed into place.
@@ -69,7 +72,8 @@ impl Sidecar {
         Ok(parsed)
     }
 
-    /// Size and etag of the object at `object`, `None` when there is none. Blocking.
+    /// Size and etag of the object at `object`, `None` when there is none: from its inode
+    /// when stamped there, else from its sidecar. Blocking.
     pub(crate) fn etag_of(object: &Path, scratch: &Path) -> io::Result<Option<(u64, String)>> {
         let mut file = match File::open(object) {
             Ok(file) => file,
@@ -79,6 +83,9 @@ impl Sidecar {
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Ok(None);
+        }
+        if let Some(etag) = etag_xattr::get(&file)? {
+            return Ok(Some((meta.len(), etag)));
         }
         if let Some(s) = Self::read(object)?
             && s.inode == inode(&meta)

@@ -1,7 +1,6 @@
 //! Streaming a body into a temp file, and committing a finished temp file as an object.
 //!
-//! An object becomes visible only by `rename`, after its bytes (and its etag sidecar) are
-//! on disk; the directory is fsynced after, so the rename itself survives a power cut.
+//! An object becomes visible only by `rename`, after its bytes and its etag are on disk; the directory is fsynced after, so the rename itself survives a power cut.
 
 use std::fs::{self, File};
 use std::io::{self, IoSlice, Write as _};
@@ -14,6 +13,7 @@ use futures::StreamExt as _;
 use tokio::task::JoinHandle;
 
 use super::etag::{Digest, Hasher};
+use super::etag_xattr;
 use super::sidecar::{Durability, Sidecar};
 
 /// Bytes gathered before each hand-off to the blocking pool (one `writev` each): few round
@@ -261,33 +261,55 @@ impl Writing {
     }
 }
 
+/// Where an object's etag is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EtagKept {
+    /// On the object's inode (`etag_xattr.rs`): nothing more to write.
+    OnInode,
+    /// In a sidecar file, written at commit (`sidecar.rs`).
+    Sidecar(Durability),
+}
+
+/// Stamps `etag` on the temp file when the filesystem allows, before its fsync so that one
+/// fsync covers both; otherwise the commit writes a sidecar with `durability`. Blocking.
+pub(crate) fn stamp(file: &File, etag: &str, durability: Durability) -> io::Result<EtagKept> {
+    Ok(if etag_xattr::set(file, etag)? {
+        EtagKept::OnInode
+    } else {
+        EtagKept::Sidecar(durability)
+    })
+}
+
 /// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`
-/// in its sidecar. Blocking: run it on the blocking pool, where it finishes even if the
-/// caller goes away, so the object and its sidecar are never left half-renamed by a cancel.
+/// kept as [`stamp`] decided. Blocking: run it on the blocking pool, where it finishes
+/// even if the caller goes away, so an object and its sidecar are never left half-renamed
+/// by a cancel.
 pub(crate) fn commit(
     temp: TempPath,
     scratch: &Path,
     objects: &Path,
     dest: &Path,
     etag: &str,
-    sidecar_durability: Durability,
+    kept: EtagKept,
 ) -> io::Result<()> {
-    let meta = fs::metadata(temp.path())?;
-    let sidecar = Sidecar {
-        etag: etag.to_owned(),
-        inode: inode(&meta),
-        size: meta.len(),
-    };
-    let sidecar_temp = sidecar.write_temp(scratch, sidecar_durability)?;
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::other("an object path has a parent"))?;
     create_parents(objects, parent)?;
-    // Sidecar first: a brand-new object then never exists without its etag. When an old
-    // object is replaced, a crash between the renames leaves a sidecar naming the wrong
-    // inode, which `Sidecar::etag_of` notices.
-    fs::rename(sidecar_temp.path(), Sidecar::path_for(dest))?;
-    sidecar_temp.disarm();
+    if let EtagKept::Sidecar(durability) = kept {
+        let meta = fs::metadata(temp.path())?;
+        let sidecar = Sidecar {
+            etag: etag.to_owned(),
+            inode: inode(&meta),
+            size: meta.len(),
+        };
+        let sidecar_temp = sidecar.write_temp(scratch, durability)?;
+        // Sidecar first: a brand-new object then never exists without its etag. When an
+        // old object is replaced, a crash between the renames leaves a sidecar naming the
+        // wrong inode, which `Sidecar::etag_of` notices.
+        fs::rename(sidecar_temp.path(), Sidecar::path_for(dest))?;
+        sidecar_temp.disarm();
+    }
     fs::rename(temp.path(), dest)?;
     temp.disarm();
     super::dir_sync::after_rename(parent)
