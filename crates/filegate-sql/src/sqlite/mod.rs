@@ -70,6 +70,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Statement journals and temporary tables in memory, not as files created and
+            // unlinked in /var/tmp: on the one writer connection, each such file was an
+            // inode allocation every few transactions, and a slow one blocked every write.
+            .pragma("temp_store", "memory")
             .busy_timeout(BUSY_TIMEOUT);
 
         // No liveness test on acquire (sqlx's default): a connection to a local file does
