@@ -92,6 +92,7 @@ async fn one_run(
     let objects = dir.join("filegate/objects");
     for (i, size) in sizes.into_iter().enumerate() {
         if i == 0 {
+            settle().await?;
             let copy = dir.join("copy.bin");
             let (p, to) = (pattern.clone(), copy.clone());
             let secs = tokio::task::spawn_blocking(move || p.write_fsync(&to, size)).await??;
@@ -99,15 +100,18 @@ async fn one_run(
             std::fs::remove_file(&copy).ok();
         }
 
+        settle().await?;
         r.rss_reset &= server.reset_peak();
         let (id, secs) = presigned_put(&client, pattern, size, &format!("big/{i}.bin")).await?;
         r.put[i].push(size, secs, peak(&server));
 
         if let (0, Some(nginx)) = (i, &nginx) {
+            settle().await?;
             r.nginx_put
                 .push(size as f64 / 1e6 / nginx_put(client.http(), nginx, pattern, size).await?);
         }
 
+        settle().await?;
         r.rss_reset &= server.reset_peak();
         let started = Instant::now();
         let proxied = proxied_upload(&client, pattern, size, &format!("proxied/{i}.bin")).await?;
@@ -119,12 +123,14 @@ async fn one_run(
         // 4 GiB twice; deleting through the API keeps them for the bucket's retention).
         remove_object(&objects, &proxied.id)?;
 
+        settle().await?;
         r.rss_reset &= server.reset_peak();
         let secs = download(&client, &id, size).await?;
         r.download[i].push(size, secs, peak(&server));
         remove_object(&objects, &id)?;
 
         if let (0, Some(nginx)) = (i, &nginx) {
+            settle().await?;
             r.nginx_get
                 .push(size as f64 / 1e6 / nginx_get(client.http(), nginx, size).await?);
             std::fs::remove_file(nginx.root.join("big.bin")).ok();
@@ -134,6 +140,14 @@ async fn one_run(
         nginx.stop().await?;
     }
     server.stop().await
+}
+
+/// Writes out every dirty page on the machine before a timed transfer, so none pays for the
+/// writeback of the one before (nginx's `PUT` leaves 1 GiB in the page cache, and deleting
+/// a big file leaves the filesystem work to do).
+async fn settle() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(rustix::fs::sync).await?;
+    Ok(())
 }
 
 /// Create (untimed), then the `PUT` of the bytes to the signed URL (timed), then complete
