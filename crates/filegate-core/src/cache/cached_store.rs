@@ -20,7 +20,9 @@
 //!   raced a write this way can leave a value that is stale for at most `ttl` (60 s by
 //!   default). Writes that must not act on a stale read are compare-and-set on the status in
 //!   the store (`update_file`'s `expected`), so a stale read makes such a write `Conflict`,
-//!   never a lost transition.
+//!   never a lost transition. Reads that decide whether work is left (the pipeline's) skip
+//!   the cache altogether (`get_file_fresh`): even within one instance a job can be claimed
+//!   between its enqueue's commit and the delete, and a `pending` copy would make it a no-op.
 //!
 //! ## A cache that fails
 //!
@@ -379,6 +381,12 @@ impl MetadataStore for CachedStore {
             self.fill(&key, file, epoch).await;
         }
         Ok(file)
+    }
+
+    /// Straight from the store, leaving the cache as it is: the writer whose invalidation
+    /// may still be on its way deletes the entry itself.
+    async fn get_file_fresh(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.inner.get_file(tenant, id).await
     }
 
     async fn update_file(

@@ -12,10 +12,12 @@ use crate::usecases::audit::{self, Actor};
 use crate::usecases::outbox::{save, save_with};
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
-/// is left as it is, and a run cut off half-way simply runs again.
+/// is left as it is, and a run cut off half-way simply runs again. Reads skip the cache
+/// (`get_file_fresh`): a cached copy from before the upload completed would say `pending`,
+/// and the job would end with the file left `uploaded` for good.
 #[tracing::instrument(skip(services))]
 pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileId) -> Result<(), StageError> {
-    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+    let Some(file) = services.store.get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
     if file.status == FileStatus::Quarantined {
@@ -72,7 +74,7 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     // Re-read so that a rename or metadata change made while the stages ran survives: the
     // pipeline writes back only what it owns.
     let outcome = ctx.file;
-    let Some(mut ready) = services.store.get_file(tenant, file_id).await? else {
+    let Some(mut ready) = services.store.get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
     let previous_blob_key = ready.blob_key.clone();
@@ -145,7 +147,7 @@ pub(crate) async fn mark_failed(
     file_id: FileId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+    let Some(file) = services.store.get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
     let previous = file.status;
@@ -167,9 +169,9 @@ pub(crate) async fn mark_failed(
     }
 }
 
-/// The file changed under us, or what we read was stale (a cache another process had not yet
-/// invalidated). Either way: try again later. The next run reads the file afresh and, if it
-/// really moved on (deleted, already ready), finishes without doing anything.
+/// The file changed under us (its status moved while the stages ran): try again later. The
+/// next run reads the file afresh and, if it really moved on (deleted, already ready),
+/// finishes without doing anything.
 fn moved(seen: String) -> StageError {
     StageError::Retry(anyhow::anyhow!("the file changed while processing: {seen}"))
 }

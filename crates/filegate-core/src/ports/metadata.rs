@@ -46,6 +46,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError>;
     /// Any status, deleted and purged included.
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
+    /// [`get_file`](Self::get_file) from the store of record, never from a copy a cache
+    /// keeps. For reads that decide background work or are written back whole: a copy from
+    /// just before the write that enqueued a job (another gateway's invalidation still on its
+    /// way) would make the job find nothing to do, and the file would stay where it is.
+    async fn get_file_fresh(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.get_file(tenant, id).await
+    }
     /// Compare-and-set: writes every mutable field of `file` (all but id, tenant, created_at
     /// and `download_count`, which only [`MetadataStore::add_download_counts`] changes) if
     /// the stored status is one of `expected`, assigns a new `change_seq`, and — in the same

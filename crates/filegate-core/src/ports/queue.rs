@@ -119,13 +119,20 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError>;
     /// Up to `max` due jobs, each claimed as [`claim`](Self::claim) would, in as few round
     /// trips as the engine allows: a busy worker fills its free slots at once instead of
-    /// asking once per slot. Empty when nothing is due.
+    /// asking once per slot. Empty when nothing is due. Fails only when nothing was claimed:
+    /// jobs already leased are handed out even if a later claim fails, so they run now
+    /// rather than after their lease ends.
     async fn claim_batch(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<ClaimedJob>, StoreError> {
         let mut claimed = Vec::new();
         while claimed.len() < max {
-            match self.claim(worker, lease).await? {
-                Some(job) => claimed.push(job),
-                None => break,
+            match self.claim(worker, lease).await {
+                Ok(Some(job)) => claimed.push(job),
+                Ok(None) => break,
+                Err(e) if claimed.is_empty() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, claimed = claimed.len(), "a claim failed; running the jobs claimed so far");
+                    break;
+                }
             }
         }
         Ok(claimed)
@@ -157,7 +164,69 @@ pub trait JobQueue: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// A queue whose claims answer from a script: a job, nothing, or an error.
+    struct Scripted(Mutex<Vec<Result<Option<ClaimedJob>, StoreError>>>);
+
+    fn job() -> ClaimedJob {
+        ClaimedJob {
+            id: JobId::new(),
+            job: Job::ProcessFile {
+                tenant: TenantId::default_tenant(),
+                file_id: FileId::new(),
+            },
+            attempt: 1,
+        }
+    }
+
+    #[async_trait]
+    impl JobQueue for Scripted {
+        async fn enqueue(&self, _: &NewJob) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn claim(&self, _: &str, _: Duration) -> Result<Option<ClaimedJob>, StoreError> {
+            let mut script = self.0.lock().unwrap();
+            if script.is_empty() { Ok(None) } else { script.remove(0) }
+        }
+        async fn extend(&self, _: JobId, _: &str, _: Duration) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn complete(&self, _: JobId, _: &str) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn retry(&self, _: JobId, _: &str, _: DateTime<Utc>, _: &str) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn bury(&self, _: JobId, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn stats(&self) -> Result<QueueStats, StoreError> {
+            unreachable!()
+        }
+        async fn wait_for_work(&self, _: Duration) {}
+    }
+
+    #[tokio::test]
+    async fn a_failing_claim_after_some_succeeded_hands_out_the_claimed_jobs() {
+        let (first, second) = (job(), job());
+        let queue = Scripted(Mutex::new(vec![
+            Ok(Some(first.clone())),
+            Ok(Some(second.clone())),
+            Err(StoreError::Unavailable(anyhow::anyhow!("connection reset"))),
+        ]));
+        let claimed = queue
+            .claim_batch("w", Duration::from_secs(5), 10)
+            .await
+            .expect("claimed");
+        assert_eq!(claimed, vec![first, second], "leased jobs are not dropped");
+
+        // A failure with nothing claimed is the caller's to back off from.
+        let queue = Scripted(Mutex::new(vec![Err(StoreError::Unavailable(anyhow::anyhow!("down")))]));
+        assert!(queue.claim_batch("w", Duration::from_secs(5), 10).await.is_err());
+    }
 
     #[test]
     fn a_remove_blob_job_queued_before_thumbnails_still_decodes() {

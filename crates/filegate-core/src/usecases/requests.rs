@@ -152,7 +152,7 @@ pub(crate) async fn fulfil(
     id: RequestId,
     file_id: FileId,
 ) -> Result<(), StageError> {
-    let Some(file) = services.store.get_file(tenant, file_id).await? else {
+    let Some(file) = services.store.get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));

@@ -406,10 +406,11 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
             audit_uploaded(services, principal, &stored).await;
             Ok(stored)
         }
-        // A concurrent complete won; answer with what it stored.
+        // A concurrent complete won; answer with what it stored (not a cached copy of the
+        // pending file this call started from).
         Err(StoreError::Conflict(_)) => services
             .store
-            .get_file(&principal.tenant, id)
+            .get_file_fresh(&principal.tenant, id)
             .await?
             .ok_or(Error::not_found("file")),
         Err(e) => Err(e.into()),

@@ -1,11 +1,12 @@
-//! Processing: a completed upload becomes `ready` with the right sha256; bytes that vanish
+//! Processing: a completed upload becomes `ready` with the right sha256, even when the
+//! shared cache still holds the file as it was before the upload completed; bytes that vanish
 //! before processing end `failed` with a reason the client can read.
 
 use bytes::Bytes;
 use filegate_client::api::{CreateBucket, FileView};
 
 use crate::common::TestApp;
-use crate::support::{MIB, content_of, pattern, sha256_hex};
+use crate::support::{MIB, content_of, pattern, redis_url, sha256_hex};
 
 #[tokio::test]
 async fn an_upload_is_processed_to_ready_with_its_sha256() {
@@ -185,4 +186,65 @@ async fn a_running_worker_processes_many_files_and_stops_with_nothing_left() {
     let stats = app.services.queue.stats().await.expect("stats");
     assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 0));
     assert_eq!(app.run_jobs().await, 0, "nothing runs twice");
+}
+
+/// Scale-out: the gateway that completes an upload commits it (and its processing job), then
+/// deletes the file's entry from the shared cache. A worker on another machine can claim the
+/// job in between and find the entry still saying `pending`. It must still process the file,
+/// not take it as "nothing to do" and leave it `uploaded` for good.
+#[tokio::test]
+async fn a_worker_processes_a_file_the_shared_cache_still_shows_pending() {
+    use filegate_core::ports::Cache as _;
+
+    let Some(url) = redis_url() else { return };
+    let prefix = format!("stale-{}:", uuid::Uuid::new_v4().simple());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let cache_url = format!("{url}{separator}prefix={prefix}");
+    let app = TestApp::spawn_with(move |config| config.cache = Some(cache_url)).await;
+    let bytes = pattern(5000, 23);
+    let file = app
+        .client
+        .upload_bytes(
+            "default",
+            "stale/a.bin",
+            "application/octet-stream",
+            Bytes::from(bytes.clone()),
+        )
+        .await
+        .expect("upload");
+    assert_eq!(file.status, "uploaded");
+
+    // The entry a lagging gateway's invalidation has not removed yet: the file as it was
+    // while its bytes were on their way.
+    let tenant = filegate_core::domain::TenantId::default_tenant();
+    let id: filegate_core::domain::FileId = file.id.parse().expect("a file id");
+    let mut stale = app
+        .services
+        .store
+        .get_file(&tenant, id)
+        .await
+        .expect("store reachable")
+        .expect("the file exists");
+    stale.status = filegate_core::domain::FileStatus::Pending;
+    let redis =
+        filegate_redis::Redis::open(&filegate_redis::RedisConfig::new(&url).with_prefix(&prefix)).expect("Redis URL");
+    let key = filegate_core::cache::file_key(&tenant, id);
+    redis
+        .cache()
+        .set(
+            &key,
+            &serde_json::to_vec(&stale).expect("JSON"),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("Redis reachable");
+    assert_eq!(
+        app.client.file_status(&file.id).await.expect("status").status,
+        "pending"
+    );
+
+    app.run_jobs().await;
+    let file = app.client.get_file(&file.id).await.expect("get");
+    assert_eq!(file.status, "ready", "{:?}", file.status_reason);
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()));
 }

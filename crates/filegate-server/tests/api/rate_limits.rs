@@ -8,6 +8,7 @@ use filegate_client::Client;
 use reqwest::StatusCode;
 
 use crate::common::TestApp;
+use crate::support::redis_url;
 
 /// The status, `Retry-After` (whole seconds) and error code of a response.
 async fn outcome(response: reqwest::Response) -> (StatusCode, Option<u64>, Option<String>) {
@@ -135,21 +136,6 @@ async fn signed_uploads_count_too_and_a_zero_burst_turns_the_limit_off() {
     for _ in 0..50 {
         let response = unlimited.anonymous.http().get(&url).send().await.expect("sent");
         assert_eq!(response.status(), StatusCode::OK);
-    }
-}
-
-/// `FILEGATE_TEST_REDIS_URL`, or `None` to skip (never under `CI=true`).
-fn redis_url() -> Option<String> {
-    match std::env::var("FILEGATE_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "FILEGATE_TEST_REDIS_URL is not set, and CI=true: the Redis tests must run"
-            );
-            eprintln!("skipped: FILEGATE_TEST_REDIS_URL is not set");
-            None
-        }
     }
 }
 

@@ -104,3 +104,18 @@ pub fn files_under(app: &crate::common::TestApp, dir: &str) -> Vec<std::path::Pa
     out.sort();
     out
 }
+
+/// `FILEGATE_TEST_REDIS_URL`, or `None` to skip (never under `CI=true`).
+pub fn redis_url() -> Option<String> {
+    match std::env::var("FILEGATE_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FILEGATE_TEST_REDIS_URL is not set, and CI=true: the Redis tests must run"
+            );
+            eprintln!("skipped: FILEGATE_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
