@@ -2,6 +2,7 @@
 //! the port traits that each engine (SQLite/PostgreSQL, local disk/S3, ...) implements.
 //! No HTTP and no SQL here.
 
+pub mod batch;
 pub mod cache;
 pub mod domain;
 pub mod error;

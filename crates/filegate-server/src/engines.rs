@@ -22,6 +22,7 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
+use filegate_core::batch::BatchedAuditLog;
 use filegate_core::cache::{CachedStore, GuardedLimiter, Lookups, MemoryRateLimiter};
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::ArchiveStore;
@@ -53,8 +54,6 @@ pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
 /// deployment secret) makes the stored passphrases unreadable.
 pub const EXCHANGE_KEY_PURPOSE: &str = "filegate/exchange/v1";
 
-/// The ports the database engine implements: metadata, the job queue (the outbox), the audit
-/// trail, and the webhook and alert tables.
 /// The ports the database serves: one SQLite file or one PostgreSQL database holds them
 /// all, so that a state change and the work it causes commit together.
 struct DatabasePorts {
@@ -251,7 +250,8 @@ impl Engines {
             queue: database_queue,
             blobs,
             events,
-            audit,
+            // Concurrent appends share one statement (see `batch`): an upload cycle appends two.
+            audit: Arc::new(BatchedAuditLog::new(audit)),
             notifications: notifications(config, secret, notification_store)?,
             scanner,
             settings: Arc::new(settings),

@@ -50,20 +50,24 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-/// `INSERT` of one record; `details_cast` is how the engine turns bound text into its JSON
-/// column type (`""` for SQLite's TEXT, `"::jsonb"` for PostgreSQL).
-pub(crate) fn audit_insert<DB>(record: &AuditRecord, details_cast: &str) -> Result<QueryBuilder<DB>, StoreError>
+/// One `INSERT` of `records`, in their order (so their `seq`s follow it); `details_cast` is
+/// how the engine turns bound text into its JSON column type (`""` for SQLite's TEXT,
+/// `"::jsonb"` for PostgreSQL). One statement: all of them are stored, or none.
+pub(crate) fn audit_insert<DB>(records: &[AuditRecord], details_cast: &str) -> Result<QueryBuilder<DB>, StoreError>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
     for<'e> i64: Encode<'e, DB> + Type<DB>,
 {
-    let details = serde_json::to_string(&record.details).map_err(|e| crate::errors::unstorable("audit.details", e))?;
+    let details = records
+        .iter()
+        .map(|r| serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e)))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut q = QueryBuilder::<DB>::new(
         "INSERT INTO audit_log (id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details) ",
     );
-    q.push_values([record], |mut row, r| {
+    q.push_values(records.iter().zip(details), |mut row, (r, details)| {
         row.push_bind(r.id.to_string())
             .push_bind(r.tenant.as_str().to_owned())
             .push_bind(r.actor.clone())
@@ -73,7 +77,7 @@ where
             .push_bind(r.client_ip.clone())
             .push_bind(r.user_agent.clone())
             .push_bind(micros(r.at))
-            .push_bind(details.clone())
+            .push_bind(details)
             .push_unseparated(details_cast);
     });
     q.push(" ON CONFLICT (id) DO NOTHING");

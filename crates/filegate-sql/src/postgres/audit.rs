@@ -12,7 +12,14 @@ use crate::errors::store_err;
 #[async_trait::async_trait]
 impl AuditLog for PostgresStore {
     async fn append(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        audit_insert::<Postgres>(record, "::jsonb")?
+        self.append_many(std::slice::from_ref(record)).await
+    }
+
+    async fn append_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        audit_insert::<Postgres>(records, "::jsonb")?
             .build()
             .execute(&self.pool)
             .await

@@ -57,6 +57,39 @@ pub async fn audit_records_round_trip_once_and_newest_first(store: Store, audit:
     );
 }
 
+/// What the batching audit log writes for appends that arrived together: every record, in
+/// the order given, once; a record already in the log (a job that ran twice) is skipped
+/// without failing the others.
+pub async fn audit_records_appended_together_keep_their_order(store: Store, audit: Audit) {
+    let a = tenant(&store, "a").await;
+    let earlier = record(&a, "alice", "file.upload_created", Some(FileId::new()));
+    audit.append(&earlier).await.unwrap();
+    let batch: Vec<AuditRecord> = (0..300)
+        .map(|i| record(&a, &format!("user-{i}"), "file.uploaded", Some(FileId::new())))
+        .chain([earlier.clone()])
+        .collect();
+    audit.append_many(&batch).await.unwrap();
+    audit.append_many(&[]).await.unwrap();
+
+    let got = audit
+        .list(
+            &a,
+            &AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 301, "each record once");
+    let oldest_first: Vec<String> = got.iter().rev().map(|r| r.actor.clone()).collect();
+    let expected: Vec<String> = ["alice".to_owned()]
+        .into_iter()
+        .chain((0..300).map(|i| format!("user-{i}")))
+        .collect();
+    assert_eq!(oldest_first, expected, "seq follows the order given");
+}
+
 pub async fn audit_is_filtered_and_paged_within_the_tenant(store: Store, audit: Audit) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;

@@ -79,6 +79,7 @@ macro_rules! scenarios {
             concurrent_uploads_and_claims,
             waiting_workers_wake_on_new_work,
             audit_records_round_trip_once_and_newest_first,
+            audit_records_appended_together_keep_their_order,
             audit_is_filtered_and_paged_within_the_tenant,
             dedup_sources_are_ready_files_with_the_computed_hash,
             a_dedup_insert_commits_only_while_its_source_is_ready,
