@@ -86,8 +86,10 @@ pub(crate) struct Received {
 pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) -> Result<Received, StoreError> {
     let limit = limits.exact.map_or(limits.max, |exact| exact.min(limits.max));
     let temp = TempPath::new_in(dir, "tmp");
-    let path = temp.path().to_owned();
-    let mut writer = Writing::new(blocking(move || Sink::create(&path)).await?);
+    // Created with the first full batch: a body that fits in one batch (most uploads of a
+    // busy control plane) is created, written and hashed in one trip to the blocking pool
+    // instead of three, each a pair of thread switches.
+    let mut writer: Option<Writing> = None;
     let mut batch = Batch::default();
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
@@ -98,7 +100,14 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
         }
         batch.push(chunk);
         if batch.len >= WRITE_BUFFER {
-            writer = writer.write(std::mem::take(&mut batch)).await?;
+            let started = match writer.take() {
+                Some(writing) => writing,
+                None => {
+                    let path = temp.path().to_owned();
+                    Writing::new(blocking(move || Sink::create(&path)).await?)
+                }
+            };
+            writer = Some(started.write(std::mem::take(&mut batch)).await?);
         }
     }
     if let Some(exact) = limits.exact
@@ -108,7 +117,19 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
             "the body ended early: expected {exact} bytes, got {size}"
         )));
     }
-    let (file, digest) = writer.write(batch).await?.finish().await?;
+    let (file, digest) = match writer {
+        Some(writing) => writing.write(batch).await?.finish().await?,
+        None => {
+            let path = temp.path().to_owned();
+            blocking(move || {
+                let sink = Sink::create(&path)?.append(&batch.chunks)?;
+                let mut hasher = Hasher::default();
+                batch.chunks.iter().for_each(|chunk| hasher.update(chunk));
+                Ok((sink.file, hasher.finish()))
+            })
+            .await?
+        }
+    };
     Ok(Received {
         temp,
         file,
