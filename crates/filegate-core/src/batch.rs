@@ -176,19 +176,31 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn appends_that_arrive_while_one_is_written_share_the_next_statement() {
+    /// A batched log whose writer is busy writing `actor`'s record alone, held at the gate
+    /// (released by adding permits), and the task waiting for that record.
+    async fn writer_busy_with(
+        actor: &'static str,
+    ) -> (
+        Arc<Memory>,
+        Arc<BatchedAuditLog>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
         let memory = Arc::new(Memory {
             gate: Some(Semaphore::new(0)),
             ..Memory::default()
         });
         let log = Arc::new(BatchedAuditLog::new(memory.clone()));
-        let first = tokio::spawn({
+        let waiting = tokio::spawn({
             let log = log.clone();
-            async move { log.append(&record("first", "file.uploaded")).await }
+            async move { log.append(&record(actor, "file.uploaded")).await }
         });
-        // The writer holds the first record alone, waiting on the gate.
         until(10, || memory.entered.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+        (memory, log, waiting)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_that_arrive_while_one_is_written_share_the_next_statement() {
+        let (memory, log, first) = writer_busy_with("first").await;
         let rest: Vec<_> = (0..50)
             .map(|i| {
                 let log = log.clone();
@@ -210,16 +222,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_record_fails_only_its_own_caller() {
-        let memory = Arc::new(Memory {
-            gate: Some(Semaphore::new(0)),
-            ..Memory::default()
-        });
-        let log = Arc::new(BatchedAuditLog::new(memory.clone()));
-        let hold = tokio::spawn({
-            let log = log.clone();
-            async move { log.append(&record("holder", "file.uploaded")).await }
-        });
-        until(10, || memory.entered.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+        let (memory, log, hold) = writer_busy_with("holder").await;
         let appends: Vec<_> = ["good-1", "bad", "good-2"]
             .into_iter()
             .map(|actor| {
