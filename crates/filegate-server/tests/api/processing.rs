@@ -6,7 +6,7 @@ use bytes::Bytes;
 use filegate_client::api::{CreateBucket, FileView};
 
 use crate::common::TestApp;
-use crate::support::{MIB, content_of, pattern, redis_url, sha256_hex};
+use crate::support::{MIB, content_of, pattern, redis_url, sha256_hex, with_key_prefix};
 
 #[tokio::test]
 async fn an_upload_is_processed_to_ready_with_its_sha256() {
@@ -198,8 +198,7 @@ async fn a_worker_processes_a_file_the_shared_cache_still_shows_pending() {
 
     let Some(url) = redis_url() else { return };
     let prefix = format!("stale-{}:", uuid::Uuid::new_v4().simple());
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let cache_url = format!("{url}{separator}prefix={prefix}");
+    let cache_url = with_key_prefix(&url, &prefix);
     let app = TestApp::spawn_with(move |config| config.cache = Some(cache_url)).await;
     let bytes = pattern(5000, 23);
     let file = app

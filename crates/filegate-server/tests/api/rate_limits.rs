@@ -8,7 +8,7 @@ use filegate_client::Client;
 use reqwest::StatusCode;
 
 use crate::common::TestApp;
-use crate::support::redis_url;
+use crate::support::{redis_url, with_key_prefix};
 
 /// The status, `Retry-After` (whole seconds) and error code of a response.
 async fn outcome(response: reqwest::Response) -> (StatusCode, Option<u64>, Option<String>) {
@@ -142,8 +142,7 @@ async fn signed_uploads_count_too_and_a_zero_burst_turns_the_limit_off() {
 #[tokio::test]
 async fn gateways_sharing_redis_share_the_per_address_buckets() {
     let Some(url) = redis_url() else { return };
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let cache = format!("{url}{separator}prefix=ratelimits-{}:", uuid::Uuid::new_v4().simple());
+    let cache = with_key_prefix(&url, &format!("ratelimits-{}:", uuid::Uuid::new_v4().simple()));
     let gateway = || {
         let cache = cache.clone();
         TestApp::spawn_with(move |config| {

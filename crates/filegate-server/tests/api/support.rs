@@ -119,3 +119,10 @@ pub fn redis_url() -> Option<String> {
         }
     }
 }
+
+/// `url` (a Redis URL) with the key `prefix` the gateway's `cache` option reads, so each
+/// test keeps to keys of its own.
+pub fn with_key_prefix(url: &str, prefix: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}prefix={prefix}")
+}
