@@ -10,8 +10,9 @@
 //!   `message_id` = event id), unless [`EventRoute::Workers`] sends it through the workers'
 //!   `EventSink` instead (when webhooks must see events too).
 //!
-//! A relay that dies between the confirm and the completion leaves the job leased; when the
-//! lease ends another relay publishes it again: at least once. Consumers drop duplicates by
+//! The relay renews its leases while it publishes, so the lease can be short. A relay that
+//! dies between the confirm and the completion leaves the job leased; when the lease ends
+//! another relay publishes it again: at least once. Consumers drop duplicates by
 //! `message_id` (the job or event id). A publish that fails is retried with backoff; the
 //! relay never buries a job, since a broker that is away is no reason to give up.
 
@@ -20,7 +21,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use filegate_core::StoreError;
-use filegate_core::ports::{ClaimedJob, Job, JobQueue};
+use filegate_core::domain::JobId;
+use filegate_core::ports::{ClaimedJob, Job, JobQueue, holding_leases};
 use tokio_util::sync::CancellationToken;
 
 use crate::connection::{AmqpConnection, backoff};
@@ -38,8 +40,8 @@ pub enum EventRoute {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelaySettings {
-    /// The database lease on a job being relayed; longer than a publish may take
-    /// (`AmqpConfig::publish_timeout`), or another relay publishes it meanwhile.
+    /// The database lease on a job being relayed, renewed while the relay publishes it: how
+    /// long the jobs of a relay that died wait before another relay takes them over.
     pub lease: Duration,
     /// Jobs claimed, published and confirmed together in one step.
     pub batch: usize,
@@ -55,7 +57,7 @@ pub struct RelaySettings {
 impl Default for RelaySettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(10),
             batch: 100,
             idle_wait: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
@@ -119,18 +121,16 @@ impl Relay {
     /// while the broker is unreachable.
     pub async fn run_next(&self) -> Result<usize, StoreError> {
         self.broker.ping().await?;
-        let mut claimed = Vec::new();
-        while claimed.len() < self.settings.batch.max(1) {
-            match self.outbox.claim(&self.id, self.settings.lease).await {
-                Ok(Some(job)) => claimed.push(job),
-                Ok(None) => break,
-                Err(e) if claimed.is_empty() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox claim failed; relaying what was claimed");
-                    break;
-                }
-            }
-        }
+        let (lease, batch) = (self.settings.lease, self.settings.batch.max(1));
+        let claimed = self.outbox.claim_batch(&self.id, lease, batch).await?;
+        let ids: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
+        holding_leases(self.outbox.as_ref(), &ids, &self.id, lease, self.relay(&claimed)).await;
+        Ok(claimed.len())
+    }
+
+    /// Publishes the claimed jobs (confirms awaited together), completes the confirmed ones
+    /// and reschedules the others.
+    async fn relay(&self, claimed: &[ClaimedJob]) {
         let published = futures::future::join_all(claimed.iter().map(|job| self.publish(job))).await;
         for (job, result) in claimed.iter().zip(published) {
             let settled = match result {
@@ -150,7 +150,6 @@ impl Relay {
                 Err(e) => tracing::warn!(job_id = %job.id, error = %e, "could not settle a relayed job"),
             }
         }
-        Ok(claimed.len())
     }
 
     /// Relays until the outbox has nothing due. For tests and one-shot tools.

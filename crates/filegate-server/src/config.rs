@@ -270,6 +270,8 @@ pub struct WorkersConfig {
     /// a webhook's receiver), so this is well above the core count; the CPU-heavy part,
     /// decoding pictures for thumbnails, runs one per core whatever this says.
     pub concurrency: usize,
+    /// The lease on a claimed job, renewed every third of it by the worker (and by the
+    /// outbox relay, which uses it too): how long the jobs of a process that died wait.
     pub lease_secs: u64,
     pub max_attempts: u32,
     pub backoff_base_secs: u64,

@@ -220,6 +220,9 @@ impl Engines {
                     // emails and then publish them to the events exchange themselves.
                     let relay_settings = RelaySettings {
                         events: EventRoute::Workers,
+                        // The jobs of a process that died are taken over as fast as its
+                        // workers' jobs are.
+                        lease: std::time::Duration::from_secs(config.workers.lease_secs.max(1)),
                         ..RelaySettings::default()
                     };
                     let relay = Relay::new(database_queue.clone(), broker.clone(), relay_settings);

@@ -15,7 +15,7 @@ use super::remove::{Removal, remove_blob};
 use super::{StageError, archive, notify, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
-use crate::ports::{ClaimedJob, Job};
+use crate::ports::{ClaimedJob, Job, holding_leases};
 use crate::usecases::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,20 +157,15 @@ impl Worker {
 
     /// Runs the job while renewing its lease, so a long job is not claimed by another worker.
     async fn run_with_heartbeat(&self, claimed: &ClaimedJob) -> Result<(), StageError> {
-        let work = self.execute(claimed);
-        tokio::pin!(work);
-        let mut beat = tokio::time::interval(self.settings.lease / 3);
-        beat.tick().await;
-        loop {
-            tokio::select! {
-                result = &mut work => return result,
-                _ = beat.tick() => {
-                    if let Err(e) = self.services.queue.extend(claimed.id, &self.id, self.settings.lease).await {
-                        tracing::warn!(error = %e, "could not extend the job's lease");
-                    }
-                }
-            }
-        }
+        let queue = self.services.queue.as_ref();
+        holding_leases(
+            queue,
+            &[claimed.id],
+            &self.id,
+            self.settings.lease,
+            self.execute(claimed),
+        )
+        .await
     }
 
     async fn execute(&self, claimed: &ClaimedJob) -> Result<(), StageError> {

@@ -1,5 +1,6 @@
 //! `JobQueue`: durable, at-least-once work with leases, retries and dead letters.
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -160,6 +161,39 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn stats(&self) -> Result<QueueStats, StoreError>;
     /// Returns when a job may have become due (an enqueue in this process) or after `max`.
     async fn wait_for_work(&self, max: Duration);
+}
+
+/// Runs `work` while renewing `worker`'s leases on `jobs` every third of `lease`, so work
+/// slower than the lease (a long pipeline, a broker under load) keeps its jobs, and the
+/// lease itself can stay short: a process that dies holding jobs loses them within `lease`.
+/// A job already settled, or taken over, no longer renews; that is not an error.
+pub async fn holding_leases<T>(
+    queue: &dyn JobQueue,
+    jobs: &[JobId],
+    worker: &str,
+    lease: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    // `interval` refuses a zero period.
+    let mut beat = tokio::time::interval((lease / 3).max(Duration::from_millis(1)));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = beat.tick() => {
+                let renewals = jobs.iter().map(|id| queue.extend(*id, worker, lease));
+                for (id, renewed) in jobs.iter().zip(futures::future::join_all(renewals).await) {
+                    match renewed {
+                        Ok(()) => {}
+                        Err(StoreError::NotFound) => tracing::debug!(job_id = %id, "lease no longer held"),
+                        Err(e) => tracing::warn!(job_id = %id, error = %e, "could not renew a job's lease"),
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
