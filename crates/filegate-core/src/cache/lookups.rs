@@ -1,6 +1,7 @@
 //! `Lookups`: short-lived, in-process copies of what the hot paths read on every request or
 //! job and what rarely changes — a bucket's policy (every upload, completion and processed
-//! file) and a tenant's webhook subscriptions (every event).
+//! file), a tenant's quota (every upload's early check) and a tenant's webhook
+//! subscriptions (every event).
 //!
 //! A change made through this process forgets its copy at once, so here it is seen by the
 //! next read. Another process (a second gateway, a worker of its own) keeps its copy for at
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::RwLock;
 
-use crate::domain::{Bucket, BucketName, TenantId, Webhook};
+use crate::domain::{Bucket, BucketName, Quota, TenantId, Webhook};
 use crate::error::StoreError;
 use crate::ports::{MetadataStore, NotificationStore};
 
@@ -23,6 +24,7 @@ const CAPACITY: u64 = 10_000;
 #[derive(Clone)]
 pub struct Lookups {
     buckets: moka::future::Cache<(TenantId, BucketName), Arc<Bucket>>,
+    quotas: moka::future::Cache<TenantId, Arc<Quota>>,
     webhooks: moka::future::Cache<TenantId, Arc<Vec<Webhook>>>,
     /// Bumped by every `forget_*` while it forgets (write lock); a read stores its copy only
     /// if no bump happened since it asked the store (checked and stored under the read
@@ -48,6 +50,10 @@ impl Lookups {
     pub fn new(ttl: Duration) -> Self {
         Self {
             buckets: moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            quotas: moka::future::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
                 .build(),
@@ -78,6 +84,19 @@ impl Lookups {
     /// After a change to the bucket through this process.
     pub async fn forget_bucket(&self, tenant: &TenantId, name: &BucketName) {
         self.forget(&self.buckets, &(tenant.clone(), name.clone())).await;
+    }
+
+    /// The tenant's quota, from the copy when there is a fresh one. Only for the early check
+    /// at create-upload: the binding check reads the quota in the insert's own transaction.
+    pub async fn quota(&self, store: &dyn MetadataStore, tenant: &TenantId) -> Result<Arc<Quota>, StoreError> {
+        let load = async { store.tenant_quota(tenant).await.map(Some) };
+        let quota = self.read_through(&self.quotas, tenant.clone(), load).await?;
+        Ok(quota.unwrap_or_default())
+    }
+
+    /// After the tenant's quota was set through this process.
+    pub async fn forget_quota(&self, tenant: &TenantId) {
+        self.forget(&self.quotas, tenant).await;
     }
 
     /// The tenant's webhook subscriptions, from the copy when there is a fresh one.

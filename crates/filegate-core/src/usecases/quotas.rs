@@ -70,6 +70,7 @@ pub async fn set(
             StoreError::NotFound => Error::not_found("tenant"),
             other => other.into(),
         })?;
+    services.lookups.forget_quota(&tenant).await;
     tracing::info!(%tenant, max_bytes = ?quota.max_bytes, max_files = ?quota.max_files, "quota changed");
     // In the tenant's trail, whose admins see who changed their limits, and in the
     // superadmin's own when that is another tenant.
@@ -103,6 +104,7 @@ pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Res
     let quota = services.settings.default_quota;
     if !quota.is_unlimited() {
         services.store.set_tenant_quota(tenant, &quota, Utc::now()).await?;
+        services.lookups.forget_quota(tenant).await;
     }
     Ok(())
 }
@@ -111,7 +113,9 @@ pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Res
 /// allow now. Not the binding check (a concurrent upload may still take the room first):
 /// it keeps a refused upload from preparing anything in storage.
 pub(crate) async fn precheck(services: &Services, tenant: &TenantId, size: u64) -> Result<()> {
-    let quota = services.store.tenant_quota(tenant).await?;
+    // A copy up to a second old in another process is fine here: this check only spares
+    // storage work, and the insert checks the quota it commits under.
+    let quota = services.lookups.quota(services.store.as_ref(), tenant).await?;
     if quota.is_unlimited() {
         return Ok(());
     }

@@ -26,6 +26,12 @@ fn upload_of(bucket: &str, path: &str, size: u64) -> CreateUpload {
 /// A tenant `id` whose quota the superadmin set; its admin client.
 async fn tenant_with_quota(app: &TestApp, id: &str, max_bytes: Option<u64>, max_files: Option<u64>) -> Client {
     let admin = app.tenant(id).await;
+    set_quota(app, id, max_bytes, max_files).await;
+    admin
+}
+
+/// The superadmin sets tenant `id`'s quota.
+async fn set_quota(app: &TestApp, id: &str, max_bytes: Option<u64>, max_files: Option<u64>) {
     app.client_as("default", "superadmin")
         .set_quota(&SetQuota {
             tenant: Some(id.into()),
@@ -34,7 +40,6 @@ async fn tenant_with_quota(app: &TestApp, id: &str, max_bytes: Option<u64>, max_
         })
         .await
         .expect("set quota");
-    admin
 }
 
 #[track_caller]
@@ -88,6 +93,30 @@ async fn the_byte_quota_admits_the_last_byte_exactly_and_refuses_one_more() {
         .create_upload(&upload_of("default", "big.bin", 5000))
         .await
         .expect("the default tenant is unlimited");
+}
+
+#[tokio::test]
+async fn a_changed_quota_applies_to_the_next_upload_at_once() {
+    let app = TestApp::spawn().await;
+    let acme = tenant_with_quota(&app, "acme", None, Some(1)).await;
+    acme.create_upload(&upload_of("default", "one.bin", 1))
+        .await
+        .expect("the first of one file");
+    quota_error(acme.create_upload(&upload_of("default", "two.bin", 1)).await);
+
+    // Raised: the refusal just seen is not remembered.
+    set_quota(&app, "acme", None, Some(2)).await;
+    acme.create_upload(&upload_of("default", "two.bin", 1))
+        .await
+        .expect("admitted under the raised quota");
+
+    // Lifted, then set again: each change is seen by the very next request.
+    set_quota(&app, "acme", None, None).await;
+    acme.create_upload(&upload_of("default", "three.bin", 1))
+        .await
+        .expect("unlimited");
+    set_quota(&app, "acme", None, Some(3)).await;
+    quota_error(acme.create_upload(&upload_of("default", "four.bin", 1)).await);
 }
 
 #[tokio::test]
@@ -225,14 +254,7 @@ async fn a_reserved_upload_completes_even_after_the_quota_is_lowered() {
         .create_upload(&upload_of("default", "kept.bin", 600))
         .await
         .expect("create");
-    app.client_as("default", "superadmin")
-        .set_quota(&SetQuota {
-            tenant: Some("acme".into()),
-            max_bytes: Some(100),
-            max_files: None,
-        })
-        .await
-        .expect("lower the quota");
+    set_quota(&app, "acme", Some(100), None).await;
     let Some(UploadInstructions::Put { url, headers }) = created.upload else {
         panic!("expected a PUT, got {:?}", created.upload)
     };
