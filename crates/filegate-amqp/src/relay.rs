@@ -123,6 +123,9 @@ impl Relay {
         self.broker.ping().await?;
         let (lease, batch) = (self.settings.lease, self.settings.batch.max(1));
         let claimed = self.outbox.claim_batch(&self.id, lease, batch).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
         let ids: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
         holding_leases(self.outbox.as_ref(), &ids, &self.id, lease, self.relay(&claimed)).await;
         Ok(claimed.len())

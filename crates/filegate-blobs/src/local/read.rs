@@ -101,10 +101,10 @@ fn read_at(file: &File, offset: u64, n: u64) -> io::Result<Bytes> {
     fill_at(file, offset, Vec::with_capacity(n), n)
 }
 
-/// Fills `chunk` (allocated with room for `n`) with `n` bytes of `file` from `offset`. The reads go straight
-/// into the fresh memory: a zeroed buffer would be written twice, and zeroing it was 14% of
-/// a download's samples (glibc hands out reused heap memory for these sizes, which `calloc`
-/// must clear). A file that ends first is `UnexpectedEof`.
+/// Fills `chunk` (allocated with room for `n`) with `n` bytes of `file` from `offset`. The
+/// reads go straight into the fresh memory: a zeroed buffer would be written twice, and
+/// zeroing it was 14% of a download's samples (glibc hands out reused heap memory for these
+/// sizes, which `calloc` must clear). A file that ends first is `UnexpectedEof`.
 fn fill_at(file: &File, offset: u64, mut chunk: Vec<u8>, n: usize) -> io::Result<Bytes> {
     while chunk.len() < n {
         let at = offset.saturating_add(chunk.len() as u64);
