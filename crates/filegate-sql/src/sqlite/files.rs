@@ -7,11 +7,12 @@ use filegate_core::domain::{FileId, FileQuery, FileRecord, FileStatus, TenantId}
 use filegate_core::ports::NewJob;
 use sqlx::{FromRow, Sqlite};
 
+use super::file_updates::Update;
 use super::quotas::enforce_quota;
-use super::{SqliteStore, next_change_seq, to_completion};
+use super::{SqliteStore, next_change_seq, one_trip, to_completion};
 use crate::errors::{status_conflict, store_err};
 use crate::listing::{FileListing, file_listing};
-use crate::rows::{FileRow, FileValues, count as count_of, file_columns, micros, records, to_json};
+use crate::rows::{FileRow, FileValues, count as count_of, file_columns, micros, records};
 
 /// Inserts every column of a file (numbered as `FileValues::bind` binds them), returning the row.
 pub(super) const INSERT_FILE: &str = concat!(
@@ -53,12 +54,11 @@ impl SqliteStore {
         .await
     }
 
-    /// The common case in one round trip to the writer's thread (see `update_file`):
+    /// The common case in one round trip to the writer's thread (see `one_trip`):
     /// `None` when the tenant has a quota, and nothing was inserted.
     async fn insert_unlimited(&self, file: &FileRecord) -> Result<Option<FileRecord>, StoreError> {
         let v = FileValues::of(file)?;
-        let rows = self
-            .one_trip(v.bind(sqlx::query(INSERT_FILE_UNLIMITED), 0))
+        let rows = one_trip(&self.writer, v.bind(sqlx::query(INSERT_FILE_UNLIMITED), 0))
             .await
             .map_err(|e| match store_err(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("file {} exists", file.id)),
@@ -102,66 +102,33 @@ impl SqliteStore {
         .transpose()
     }
 
+    /// The compare-and-set update with its jobs, committed together with whatever other
+    /// updates are waiting for the writer (see `file_updates`).
     pub(super) async fn update_file_impl(
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
-        let (store, file, expected, jobs) = (self.clone(), file.clone(), expected.to_vec(), jobs.to_vec());
-        to_completion(async move { store.update_file_in_one_trip(&file, &expected, &jobs).await }).await
-    }
-
-    /// The compare-and-set update, its change number and its jobs as one batch of
-    /// statements: one round trip to the writer connection's thread instead of one per
-    /// statement. The small-files pipeline and every completion spend their time waiting
-    /// on these round trips while the one writer sits idle between them.
-    ///
-    /// The batch bumps the change counter first, then updates the row only if its status is
-    /// one of `expected` (taking the new counter value), then inserts the jobs only if the
-    /// row now carries that value. When the status did not match, the batch commits just
-    /// the bumped counter (a gap in the change numbers, which readers never rely on) and
-    /// we look at why; when a statement fails, the transaction is rolled back.
-    async fn update_file_in_one_trip(
-        &self,
-        file: &FileRecord,
-        expected: &[FileStatus],
-        jobs: &[NewJob],
-    ) -> Result<FileRecord, StoreError> {
-        let v = FileValues::of(file)?;
-        let expected_json = to_json(
-            "expected statuses",
-            &expected.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        )?;
-        let sql = update_batch(jobs.len());
-        // ?1..?29 as in the insert (?27, the change number, comes from the counter instead);
-        // ?30 the statuses the row may have; ?31 the jobs' creation time; then 4 per job.
-        let mut query = v.bind(sqlx::query(sqlx::AssertSqlSafe(sql)), 0).bind(expected_json);
-        query = query.bind(micros(chrono::Utc::now()));
-        for job in jobs {
-            query = query
-                .bind(job.id.to_string())
-                .bind(job.job.kind())
-                .bind(to_json("job", &job.job)?)
-                .bind(micros(job.run_at));
-        }
-        let rows = self.one_trip(query).await.map_err(store_err)?;
-        let Some(row) = rows.first() else {
-            let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
-                .bind(file.tenant.as_str())
-                .bind(file.id.to_string())
-                .fetch_optional(&self.writer)
-                .await
-                .map_err(store_err)?;
-            return Err(match stored {
-                None => StoreError::NotFound,
-                Some(stored) => status_conflict(file.id, &stored, expected),
-            });
+        let update = Update {
+            file: file.clone(),
+            expected: expected.to_vec(),
+            jobs: jobs.to_vec(),
         };
-        if !jobs.is_empty() {
-            self.wake_workers();
+        if let Some(stored) = self.updates.run(update).await? {
+            return Ok(stored);
         }
-        FileRecord::try_from(FileRow::from_row(row).map_err(store_err)?)
+        // Nothing was written: the file is gone, or its status was not one expected.
+        let stored: Option<String> = sqlx::query_scalar("SELECT status FROM files WHERE tenant = ? AND id = ?")
+            .bind(file.tenant.as_str())
+            .bind(file.id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(store_err)?;
+        Err(match stored {
+            None => StoreError::NotFound,
+            Some(stored) => status_conflict(file.id, &stored, expected),
+        })
     }
 
     pub(super) async fn list_files_impl(
@@ -244,37 +211,4 @@ impl SqliteStore {
         .map_err(store_err)?;
         records(rows)
     }
-}
-
-/// The statements of [`SqliteStore::update_file_in_one_trip`] for `jobs` jobs.
-fn update_batch(jobs: usize) -> String {
-    const CURRENT_SEQ: &str = "(SELECT value FROM change_counter WHERE id = 1)";
-    let mut sql = format!(
-        "BEGIN IMMEDIATE; \
-         UPDATE change_counter SET value = value + 1 WHERE id = 1; \
-         UPDATE files SET bucket = ?3, path = ?4, name = ?5, size = ?6, content_type = ?7, \
-         content_essence = ?8, declared_sha256 = ?9, sha256 = ?10, etag = ?11, status = ?12, \
-         status_reason = ?13, previous_status = ?14, owner = ?15, external_id = ?16, metadata = ?17, \
-         processing = ?18, blob_key = ?20, upload = ?21, \
-         upload_expires_at = ?22, updated_at = ?24, deleted_at = ?25, purge_after = ?26, \
-         change_seq = {CURRENT_SEQ}, encryption = ?28, request_id = ?29 \
-         WHERE tenant = ?2 AND id = ?1 AND status IN (SELECT value FROM json_each(?30)) RETURNING {}; ",
-        file_columns!()
-    );
-    if jobs > 0 {
-        let rows: Vec<String> = (0..jobs)
-            .map(|i| {
-                let n = 32 + 4 * i;
-                format!("(?{}, ?{}, ?{}, ?{})", n, n + 1, n + 2, n + 3)
-            })
-            .collect();
-        sql.push_str(&format!(
-            "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
-             SELECT column1, column2, column3, column4, 0, ?31 FROM (VALUES {}) \
-             WHERE EXISTS (SELECT 1 FROM files WHERE tenant = ?2 AND id = ?1 AND change_seq = {CURRENT_SEQ}); ",
-            rows.join(", ")
-        ));
-    }
-    sql.push_str("COMMIT;");
-    sql
 }

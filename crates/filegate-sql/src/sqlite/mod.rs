@@ -14,6 +14,7 @@ mod audit;
 mod bulk;
 mod dedup;
 mod exchange;
+mod file_updates;
 mod files;
 mod queue;
 mod quotas;
@@ -53,6 +54,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Wakes `wait_for_work` in this process when a job is enqueued.
     work: Arc<Notify>,
+    /// Commits the file updates that arrive together in one transaction.
+    updates: file_updates::FileUpdates,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -104,10 +107,12 @@ impl SqliteStore {
             .await
             .with_context(|| format!("opening readers on the SQLite database {}", path.display()))?;
 
+        let work = Arc::new(Notify::new());
         Ok(Self {
+            updates: file_updates::FileUpdates::start(writer.clone(), work.clone()),
             writer,
             reader,
-            work: Arc::new(Notify::new()),
+            work,
         })
     }
 
@@ -130,7 +135,7 @@ impl SqliteStore {
 }
 
 /// Runs `work` on a task of its own and waits for it: a caller that goes away (a client
-/// disconnecting) cannot cut it off half-way. A one-trip batch ([`SqliteStore::one_trip`])
+/// disconnecting) cannot cut it off half-way. A one-trip batch ([`one_trip`])
 /// opens a transaction that only its own last statement closes, so it must always finish.
 async fn to_completion<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
@@ -140,22 +145,22 @@ async fn to_completion<T: Send + 'static>(
         .map_err(|e| StoreError::Other(anyhow::anyhow!("a database write stopped: {e}")))?
 }
 
-impl SqliteStore {
-    /// Runs a batch of statements (`BEGIN IMMEDIATE; …; COMMIT;`) in one call on the writer:
-    /// one hand-off to the connection's thread instead of one per statement. Returns the rows
-    /// its statements returned; on an error, whatever ran of it is rolled back (there is no
-    /// transaction to roll back when `BEGIN` itself failed). Call it inside [`to_completion`].
-    async fn one_trip(
-        &self,
-        batch: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
-    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
-        let mut conn = self.writer.acquire().await?;
-        match batch.fetch_all(&mut *conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e)
-            }
+/// Runs a batch of statements (`BEGIN IMMEDIATE; …; COMMIT;`) in one call on the writer:
+/// one hand-off to the connection's thread instead of one per statement. Returns the rows
+/// its statements returned; on an error, whatever ran of it is rolled back (there is no
+/// transaction to roll back when `BEGIN` itself failed). Call it from a task that is not
+/// cancelled half-way ([`to_completion`]): only the batch's last statement closes the
+/// transaction it opens.
+async fn one_trip(
+    writer: &SqlitePool,
+    batch: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+    let mut conn = writer.acquire().await?;
+    match batch.fetch_all(&mut *conn).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
         }
     }
 }

@@ -20,6 +20,7 @@ mod queue;
 mod quotas;
 mod shares;
 mod tenants;
+mod updates;
 mod webhooks;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use queue::*;
 pub use quotas::*;
 pub use shares::*;
 pub use tenants::*;
+pub use updates::*;
 pub use webhooks::*;
 
 /// Calls `$run!(scenario, …)` with the name of every scenario, so that each engine's test
@@ -58,6 +60,7 @@ macro_rules! scenarios {
             file_records_round_trip_every_field,
             update_is_compare_and_set_and_commits_its_job,
             an_update_whose_job_fails_changes_nothing,
+            concurrent_updates_each_commit_whole_or_not_at_all,
             tenants_never_see_each_others_files,
             change_feed_is_ordered_and_includes_deletions,
             change_feed_followers_miss_no_write,
