@@ -12,7 +12,7 @@ use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, JobId,
     ObjectPath, RequestId, Role, Sha256Hex, Tenant, TenantId,
 };
-use filegate_core::ports::{ClaimedJob, Job};
+use filegate_core::ports::{ClaimedJob, Job, NewJob};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, FromRow, Type};
 use uuid::Uuid;
@@ -57,6 +57,16 @@ pub(crate) fn uuid(what: &str, s: &str) -> Result<Uuid, StoreError> {
 
 pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| unstorable(what, e))
+}
+
+/// A job's columns as every engine stores them: id, kind, payload (JSON), run_at.
+pub(crate) fn job_values(job: &NewJob) -> Result<(String, &'static str, String, i64), StoreError> {
+    Ok((
+        job.id.to_string(),
+        job.job.kind(),
+        to_json("job", &job.job)?,
+        micros(job.run_at),
+    ))
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {

@@ -38,7 +38,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::errors::store_err;
-use crate::rows::{micros, to_json};
+use crate::rows::job_values;
 use wakeups::Wakeups;
 
 /// How long a caller waits for a pooled connection (or for a new one to connect) before the
@@ -138,14 +138,15 @@ async fn next_change_seq(conn: &mut PgConnection) -> Result<i64, StoreError> {
 /// Inserts a job inside the caller's transaction. `Conflict` when the id exists. Call
 /// [`notify_workers`] in the same transaction.
 async fn insert_job(conn: &mut PgConnection, job: &NewJob) -> Result<(), StoreError> {
+    let (id, kind, payload, run_at) = job_values(job)?;
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
          VALUES ($1, $2, $3::jsonb, $4, 0, filegate_now_micros())",
     )
-    .bind(job.id.to_string())
-    .bind(job.job.kind())
-    .bind(to_json("job", &job.job)?)
-    .bind(micros(job.run_at))
+    .bind(id)
+    .bind(kind)
+    .bind(payload)
+    .bind(run_at)
     .execute(conn)
     .await
     .map_err(store_err)?;

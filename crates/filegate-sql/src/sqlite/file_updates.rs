@@ -23,18 +23,18 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use filegate_core::StoreError;
-use filegate_core::domain::{FileId, FileRecord, FileStatus};
+use filegate_core::domain::{FileRecord, FileStatus};
 use filegate_core::ports::NewJob;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{FromRow as _, Sqlite};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::one_trip;
+use super::{one_trip, to_completion};
 use crate::errors::store_err;
-use crate::rows::{FileRow, FileValues, file_columns, micros, to_json};
+use crate::rows::{FileRow, FileValues, file_columns, job_values, micros, to_json};
 
 /// The most updates one batch holds: it bounds how long one batch keeps the writer.
-pub(super) const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 64;
 /// Updates waiting for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4 * MAX_BATCH;
 
@@ -119,8 +119,10 @@ impl FileUpdates {
     pub(super) async fn run(&self, update: Update) -> Outcome {
         let (done, outcome) = oneshot::channel();
         if let Err(mpsc::error::SendError(queued)) = self.queue.send(Queued { update, done }).await {
-            // The task is gone (the runtime is shutting down): write it alone.
-            return self.writer.run_alone(&queued.update).await;
+            // The task is gone (the runtime is shutting down): write it alone, on a task of
+            // its own like every one-trip batch.
+            let writer = self.writer.clone();
+            return to_completion(async move { writer.run_alone(&queued.update).await }).await;
         }
         outcome
             .await
@@ -212,18 +214,7 @@ impl Writer {
 fn update_json(update: &Update) -> Result<serde_json::Value, StoreError> {
     let f = FileValues::of(&update.file)?;
     let expected: Vec<&str> = update.expected.iter().map(|s| s.as_str()).collect();
-    let jobs = update
-        .jobs
-        .iter()
-        .map(|job| {
-            Ok(serde_json::json!([
-                job.id.to_string(),
-                job.job.kind(),
-                to_json("job", &job.job)?,
-                micros(job.run_at)
-            ]))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let jobs = update.jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::json!([
         f.id,
         f.tenant,
@@ -266,8 +257,10 @@ fn match_rows(updates: &[Update], rows: &[SqliteRow]) -> Result<Vec<Option<FileR
     Ok(updates
         .iter()
         .map(|u| {
-            let id: FileId = u.file.id;
-            stored.iter().position(|f| f.id == id).map(|i| stored.swap_remove(i))
+            stored
+                .iter()
+                .position(|f| f.id == u.file.id)
+                .map(|i| stored.swap_remove(i))
         })
         .collect())
 }

@@ -39,7 +39,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::Notify;
 
 use crate::errors::store_err;
-use crate::rows::{micros, to_json};
+use crate::rows::{job_values, micros};
 
 /// How long a connection waits on another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -180,15 +180,7 @@ async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<(),
         return Ok(());
     }
     let created_at = micros(Utc::now());
-    let mut rows = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        rows.push((
-            job.id.to_string(),
-            job.job.kind(),
-            to_json("job", &job.job)?,
-            micros(job.run_at),
-        ));
-    }
+    let rows = jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
     sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) ")
         .push_values(rows, |mut row, (id, kind, payload, run_at)| {
             row.push_bind(id)
