@@ -1,4 +1,4 @@
-//! The `BlobStore` contract: scenarios every engine must pass, run by `local_store.rs` and
+//! The `BlobStore` contract: scenarios every engine must pass, run by `local_store/` and
 //! `s3_store.rs` against their engine. Each takes an [`Engine`]: the store, plus how a
 //! client uploads one part of a multipart upload to it (straight into the local store; to
 //! the presigned part URL for S3).

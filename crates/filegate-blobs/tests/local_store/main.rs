@@ -1,18 +1,20 @@
 //! The local-directory store against the `BlobStore` contract, through its public API only.
 
+// The contract is shared with the S3 store's tests, beside this directory.
+#[path = "../contract/mod.rs"]
 mod contract;
+mod multipart;
+mod presigned;
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 
 use bytes::Bytes;
-use chrono::{Duration, Utc};
-use filegate_blobs::{GrantKind, LocalBlobStore, UrlSigner};
+use filegate_blobs::{LocalBlobStore, UrlSigner};
 use filegate_core::StoreError;
 use filegate_core::domain::{ContentType, ETag};
-use filegate_core::ports::{BlobStore, ByteStream, Disposition, DownloadOptions, UploadConstraints};
+use filegate_core::ports::{BlobStore, ByteStream};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
@@ -344,259 +346,12 @@ async fn path_escaping_keys_are_refused() {
     }
 }
 
-async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Vec<(u32, ETag)> {
-    let mut etags = Vec::new();
-    // Out of order on purpose: parts arrive in any order.
-    for (i, part) in parts.iter().enumerate().rev() {
-        let n = i as u32 + 1;
-        let etag = store.put_part(KEY, id, n, body(part), 16 * MIB).await.unwrap();
-        assert_eq!(etag.as_str(), etag_of(part));
-        etags.push((n, etag));
-    }
-    etags.reverse();
-    etags
-}
-
-#[tokio::test]
-async fn multipart_round_trip_with_an_s3_style_etag() {
-    let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
-    let parts = vec![data(5 * MIB as usize, 1), data(5 * MIB as usize, 2), data(12_345, 3)];
-    // A retried part replaces the first try.
-    f.store
-        .put_part(KEY, &id, 2, body(b"first try"), 16 * MIB)
-        .await
-        .unwrap();
-    let etags = upload_parts(&f.store, &id, &parts).await;
-
-    let meta = f.store.complete_multipart(KEY, &id, &etags).await.unwrap();
-    let whole = parts.concat();
-    assert_eq!(meta.size, whole.len() as u64);
-    assert_eq!(
-        meta.etag.as_str(),
-        contract::Etags::Sha256.of_parts(&[&parts[0], &parts[1], &parts[2]])
-    );
-    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
-    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, whole);
-
-    // The upload is gone once completed.
-    assert_eq!(std::fs::read_dir(f.root.join("multipart")).unwrap().count(), 0);
-    assert!(matches!(
-        f.store.complete_multipart(KEY, &id, &etags).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(leftovers(&f.root).is_empty());
-}
-
-#[tokio::test]
-async fn multipart_refuses_wrong_or_missing_parts() {
-    let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
-    let mut etags = upload_parts(&f.store, &id, &[data(1000, 1), data(1000, 2)]).await;
-
-    let mut wrong = etags.clone();
-    wrong[1].1 = ETag::parse(&etag_of(b"something else")).unwrap();
-    match f.store.complete_multipart(KEY, &id, &wrong).await {
-        Err(StoreError::Conflict(m)) => assert!(m.contains("part 2"), "{m}"),
-        other => panic!("{other:?}"),
-    }
-    etags.push((3, ETag::parse(&etag_of(b"never sent")).unwrap()));
-    assert!(matches!(
-        f.store.complete_multipart(KEY, &id, &etags).await,
-        Err(StoreError::Conflict(_))
-    ));
-    etags.pop();
-    let unordered = vec![etags[1].clone(), etags[0].clone()];
-    assert!(matches!(
-        f.store.complete_multipart(KEY, &id, &unordered).await,
-        Err(StoreError::Input(_))
-    ));
-    assert!(matches!(
-        f.store.put_part(KEY, &id, 0, body(b"x"), 10).await,
-        Err(StoreError::Input(_))
-    ));
-    assert!(matches!(
-        f.store.put_part(KEY, &id, 10_001, body(b"x"), 10).await,
-        Err(StoreError::Input(_))
-    ));
-    assert!(matches!(
-        f.store.put_part(KEY, &id, 1, body(&data(11, 0)), 10).await,
-        Err(StoreError::TooLarge(10))
-    ));
-
-    // Nothing of the failed attempts is visible, and the upload still completes.
-    assert_absent(&f.store, KEY).await;
-    let meta = f.store.complete_multipart(KEY, &id, &etags).await.unwrap();
-    assert_eq!(meta.size, 2000);
-}
-
-#[tokio::test]
-async fn abort_removes_everything_and_is_idempotent() {
-    let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
-    let etags = upload_parts(&f.store, &id, &[data(1000, 1), data(10, 2)]).await;
-    f.store.abort_multipart(KEY, &id).await.unwrap();
-    assert_eq!(std::fs::read_dir(f.root.join("multipart")).unwrap().count(), 0);
-    assert!(leftovers(&f.root).is_empty());
-    f.store.abort_multipart(KEY, &id).await.unwrap();
-    assert!(matches!(
-        f.store.complete_multipart(KEY, &id, &etags).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        f.store.put_part(KEY, &id, 1, body(b"x"), 10).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_absent(&f.store, KEY).await;
-}
-
-#[tokio::test]
-async fn an_upload_belongs_to_its_key() {
-    let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
-    let etags = upload_parts(&f.store, &id, &[data(100, 1)]).await;
-    let other = "t/other/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-    assert!(matches!(
-        f.store.put_part(other, &id, 1, body(b"x"), 10).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        f.store.complete_multipart(other, &id, &etags).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        f.store.abort_multipart(other, &id).await,
-        Err(StoreError::NotFound)
-    ));
-    let unknown = "0123456789abcdef0123456789abcdef";
-    assert!(matches!(
-        f.store.complete_multipart(KEY, unknown, &etags).await,
-        Err(StoreError::NotFound)
-    ));
-    // The owner's upload is untouched by all that.
-    assert_eq!(f.store.complete_multipart(KEY, &id, &etags).await.unwrap().size, 100);
-    assert_absent(&f.store, other).await;
-}
-
 #[tokio::test]
 async fn ping_checks_the_directory() {
     let f = fixture();
     f.store.ping().await.unwrap();
     std::fs::remove_dir_all(&f.root).unwrap();
     assert!(matches!(f.store.ping().await, Err(StoreError::Unavailable(_))));
-}
-
-/// What the HTTP layer hands the signer: the key after `/blob/` and the raw query.
-fn split(url: &str) -> (String, String) {
-    let url = Url::parse(url).unwrap();
-    let key = url.path().strip_prefix("/blob/").unwrap().to_owned();
-    (key, url.query().unwrap_or_default().to_owned())
-}
-
-fn forbidden_code(e: filegate_core::Error) -> &'static str {
-    match e {
-        filegate_core::Error::Forbidden { code, .. } => code,
-        other => panic!("{other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn presigned_requests_verify_and_pin_what_they_promise() {
-    let f = fixture();
-    let now = Utc::now();
-    let soon = now + Duration::minutes(15);
-    let c = UploadConstraints {
-        size: 18233,
-        content_type: ContentType::parse("text/csv").unwrap(),
-    };
-
-    let put = f.store.presign_put(KEY, &c, soon).unwrap();
-    assert_eq!(put.method, "PUT");
-    assert_eq!(put.headers.get("content-type").map(String::as_str), Some("text/csv"));
-    let (key, query) = split(&put.url);
-    let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
-    assert_eq!((grant.key.as_str(), &grant.kind), (KEY, &GrantKind::Put(c.clone())));
-    assert_eq!(
-        forbidden_code(f.store.signer().verify("GET", &key, &query, now).unwrap_err()),
-        "signature-invalid"
-    );
-    let tampered = query.replace("size=18233", "size=99999999");
-    assert_eq!(
-        forbidden_code(f.store.signer().verify("PUT", &key, &tampered, now).unwrap_err()),
-        "signature-invalid"
-    );
-
-    let post = f.store.presign_post(KEY, &c, soon).unwrap();
-    assert_eq!(
-        (post.method.as_str(), post.url.as_str()),
-        ("POST", "http://127.0.0.1:8080/blob-form")
-    );
-    let grant = f.store.signer().verify_form(&post.fields, now).unwrap();
-    assert_eq!(grant.kind, GrantKind::Put(c.clone()));
-    let mut fields: BTreeMap<String, String> = post.fields.clone();
-    fields.insert("key".into(), "t/default/another".into());
-    assert_eq!(
-        forbidden_code(f.store.signer().verify_form(&fields, now).unwrap_err()),
-        "signature-invalid"
-    );
-
-    let o = DownloadOptions {
-        disposition: Disposition::Attachment,
-        filename: "ward a; 2026.csv".into(),
-        content_type: ContentType::parse("text/csv").unwrap(),
-    };
-    let (key, query) = split(&f.store.presign_get(KEY, &o, soon).unwrap());
-    assert_eq!(
-        f.store.signer().verify("GET", &key, &query, now).unwrap().kind,
-        GrantKind::Get(o.clone())
-    );
-
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
-    let (key, query) = split(&f.store.presign_part(KEY, &id, 3, soon).unwrap());
-    let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
-    assert_eq!(
-        grant.kind,
-        GrantKind::Part {
-            upload_id: id.clone(),
-            part: 3
-        }
-    );
-
-    // An authentic URL whose time has passed is expired, not invalid.
-    let (key, query) = split(&f.store.presign_get(KEY, &o, now - Duration::seconds(5)).unwrap());
-    assert_eq!(
-        forbidden_code(f.store.signer().verify("GET", &key, &query, now).unwrap_err()),
-        "signature-expired"
-    );
-
-    assert!(matches!(
-        f.store.presign_put("../x", &c, soon),
-        Err(StoreError::Input(_))
-    ));
-    assert!(matches!(
-        f.store.presign_part(KEY, "../x", 1, soon),
-        Err(StoreError::Input(_))
-    ));
 }
 
 #[tokio::test]
