@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_zip::base::read1::seek::ZipArchiveReader;
-use filegate_api::{ArchiveQueryBody, ArchiveView, AuditFilter, CreateArchive, CreateBucket, FileView, PatchFile};
+use filegate_api::{ArchiveQueryBody, ArchiveView, AuditFilter, CreateArchive, FileView, PatchFile};
 use filegate_client::Client;
 use futures::AsyncReadExt as _;
 use futures::io::Cursor;
@@ -141,13 +141,7 @@ async fn files_chosen_by_id_come_back_in_the_zip_byte_for_byte() {
 async fn files_chosen_by_bucket_prefix_and_metadata_are_zipped_by_path() {
     let app = TestApp::spawn().await;
     let admin = &app.client;
-    admin
-        .create_bucket(&CreateBucket {
-            name: "scans".into(),
-            ..CreateBucket::default()
-        })
-        .await
-        .expect("bucket");
+    app.bucket(admin, "scans").await;
     let two = tagged(&app, "scans", "2026/b.pdf", b"second", "123").await;
     let one = tagged(&app, "scans", "2026/a.pdf", b"first", "123").await;
     tagged(&app, "scans", "2026/c.pdf", b"other", "456").await;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use filegate_api::{AuditEntry, AuditFilter, BucketPolicyChange, CreateApiKey, CreateBucket, PatchFile};
+use filegate_api::{AuditEntry, AuditFilter, BucketPolicyChange, CreateApiKey, PatchFile};
 use filegate_client::{Client, ContentRequest};
 use reqwest::Method;
 
@@ -129,13 +129,7 @@ async fn a_record_carries_the_request_id_and_user_agent_of_its_request() {
 async fn admin_changes_are_audited() {
     let app = TestApp::spawn().await;
     let admin = &app.client;
-    admin
-        .create_bucket(&CreateBucket {
-            name: "scans".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    app.bucket(admin, "scans").await;
     admin
         .update_bucket(
             "scans",

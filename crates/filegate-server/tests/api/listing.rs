@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use filegate_client::ListFiles;
-use filegate_client::api::{CreateBucket, CreateUpload, FileView};
+use filegate_client::api::{CreateUpload, FileView};
 use futures::TryStreamExt as _;
 
 use crate::common::TestApp;
@@ -38,13 +38,7 @@ fn midpoint(a: DateTime<Utc>, b: DateTime<Utc>) -> DateTime<Utc> {
 #[tokio::test]
 async fn listing_applies_every_filter() {
     let app = TestApp::spawn().await;
-    app.client
-        .create_bucket(&CreateBucket {
-            name: "reports".into(),
-            ..CreateBucket::default()
-        })
-        .await
-        .expect("bucket");
+    app.bucket(&app.client, "reports").await;
     let one = upload(&app, "default", "a/one.txt", "text/plain", 10).await;
     let two = upload(&app, "default", "a/two.csv", "text/csv", 20).await;
     let three = upload(&app, "default", "b/three.png", "image/png", 30).await;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use filegate_client::api::{CreateBucket, ImageUpload};
+use filegate_client::api::ImageUpload;
 use filegate_client::{FormUpload, ListFiles};
 
 use crate::common::TestApp;
@@ -14,13 +14,7 @@ use crate::support::{TINY_PNG, api_error, content_of, err, sha256_hex};
 #[tokio::test]
 async fn a_proxied_upload_keeps_bucket_path_and_metadata() {
     let app = TestApp::spawn().await;
-    app.client
-        .create_bucket(&CreateBucket {
-            name: "reports".into(),
-            ..CreateBucket::default()
-        })
-        .await
-        .expect("bucket");
+    app.bucket(&app.client, "reports").await;
     let bytes = b"ward,patients\na,12\nb,7\n".repeat(1000);
     let mut form = FormUpload::new("reports", "2026/11/ward-a.csv", "text/csv");
     form.metadata = Some(BTreeMap::from([("patient".to_owned(), "123".to_owned())]));

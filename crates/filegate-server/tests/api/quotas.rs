@@ -5,9 +5,7 @@
 
 use bytes::Bytes;
 use chrono::{Duration, Utc};
-use filegate_client::api::{
-    BucketPolicyChange, CompleteUpload, CreateBucket, CreateUpload, SetQuota, UploadInstructions, UsageView,
-};
+use filegate_client::api::{BucketPolicyChange, CompleteUpload, CreateUpload, SetQuota, UploadInstructions, UsageView};
 use filegate_client::{Client, Error, FormUpload, ListFiles};
 
 use crate::common::TestApp;
@@ -276,12 +274,7 @@ async fn a_reserved_upload_completes_even_after_the_quota_is_lowered() {
 async fn usage_is_broken_down_per_bucket() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("acme").await;
-    acme.create_bucket(&CreateBucket {
-        name: "photos".into(),
-        ..CreateBucket::default()
-    })
-    .await
-    .expect("bucket");
+    app.bucket(&acme, "photos").await;
     app.ready_file(&acme, "default", "a.txt", &pattern(10, 5)).await;
     app.ready_file(&acme, "photos", "b.jpg", &pattern(20, 6)).await;
     app.ready_file(&acme, "photos", "c.jpg", &pattern(30, 7)).await;

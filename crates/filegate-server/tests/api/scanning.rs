@@ -242,14 +242,7 @@ async fn scan_needs_a_configured_scanner() {
         .await;
     assert_eq!(api_error(refused), err(400, "stage-unavailable"));
     // Without a scanner the default stages leave scan out, and a new bucket works.
-    let bucket = app
-        .client
-        .create_bucket(&CreateBucket {
-            name: "plain".into(),
-            ..CreateBucket::default()
-        })
-        .await
-        .expect("bucket");
+    let bucket = app.bucket(&app.client, "plain").await;
     assert!(!bucket.stages.iter().any(|s| s == "scan"), "{:?}", bucket.stages);
     assert!(bucket.stages.iter().any(|s| s == "thumbnail"), "{:?}", bucket.stages);
 }

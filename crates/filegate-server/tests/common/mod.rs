@@ -110,6 +110,15 @@ impl TestApp {
         self.client_as(id, "admin")
     }
 
+    /// Creates a bucket with the default policy through `client` (an admin of its tenant).
+    pub async fn bucket(&self, client: &Client, name: &str) -> filegate_api::BucketView {
+        let request = filegate_api::CreateBucket {
+            name: name.into(),
+            ..Default::default()
+        };
+        client.create_bucket(&request).await.expect("create bucket")
+    }
+
     /// Runs every due job to completion.
     pub async fn run_jobs(&self) -> usize {
         self.worker.run_until_idle().await.expect("queue reachable")

@@ -25,13 +25,7 @@ struct Tenants {
 async fn two_tenants() -> Tenants {
     let app = TestApp::spawn().await;
     let b = app.tenant("beta").await;
-    app.client
-        .create_bucket(&CreateBucket {
-            name: "reports".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("A's bucket");
+    app.bucket(&app.client, "reports").await;
     let ready = app
         .ready_file(&app.client, "reports", "2026/ward-a.csv", b"a,b\n1,2\n")
         .await
