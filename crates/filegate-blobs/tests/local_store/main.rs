@@ -15,13 +15,12 @@ use filegate_blobs::{LocalBlobStore, UrlSigner};
 use filegate_core::StoreError;
 use filegate_core::domain::{ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream};
-use futures::{StreamExt as _, TryStreamExt as _, stream};
+use futures::{StreamExt as _, stream};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use url::Url;
 
-const KEY: &str = "t/default/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-const MIB: u64 = 1024 * 1024;
+use contract::{KEY, MIB, assert_absent, body, data, read_all};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -45,36 +44,9 @@ fn fixture() -> Fixture {
     Fixture { _dir: dir, root, store }
 }
 
-/// Deterministic bytes that differ at every offset a test looks at.
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| {
-            (i as u64)
-                .wrapping_mul(2_654_435_761)
-                .wrapping_add(seed as u64)
-                .to_le_bytes()[1]
-        })
-        .collect()
-}
-
-/// `bytes` as a body arriving in uneven chunks.
-fn body(bytes: &[u8]) -> ByteStream {
-    let chunks: Vec<io::Result<Bytes>> = bytes.chunks(7_777).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    Box::pin(stream::iter(chunks))
-}
-
 /// This store's etag of `bytes` (see the contract's `Etags`).
 fn etag_of(bytes: &[u8]) -> String {
     contract::Etags::Sha256.of(bytes)
-}
-
-async fn read_all(s: ByteStream) -> Vec<u8> {
-    s.try_fold(Vec::new(), |mut acc, chunk| async move {
-        acc.extend_from_slice(&chunk);
-        Ok(acc)
-    })
-    .await
-    .unwrap()
 }
 
 /// Every file under `root/tmp` except the lock files of live stores.
@@ -143,11 +115,6 @@ mod contract_tests {
         abort_frees_the_upload_and_is_idempotent,
         ping_answers,
     );
-}
-
-async fn assert_absent(store: &LocalBlobStore, key: &str) {
-    assert_eq!(store.head(key).await.unwrap(), None);
-    assert!(matches!(store.get(key, None).await, Err(StoreError::NotFound)));
 }
 
 /// A body fed by a channel; returns once the store has taken `chunks` chunks (the channel

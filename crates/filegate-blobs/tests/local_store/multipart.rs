@@ -8,6 +8,11 @@ use filegate_core::ports::BlobStore as _;
 
 use super::{KEY, MIB, assert_absent, body, contract, data, etag_of, fixture, leftovers, read_all};
 
+/// Starts a multipart upload of `KEY`; returns its id.
+pub(super) async fn new_upload(store: &LocalBlobStore) -> String {
+    store.create_multipart(KEY, &ContentType::octet_stream()).await.unwrap()
+}
+
 async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Vec<(u32, ETag)> {
     let mut etags = Vec::new();
     // Out of order on purpose: parts arrive in any order.
@@ -24,11 +29,7 @@ async fn upload_parts(store: &LocalBlobStore, id: &str, parts: &[Vec<u8>]) -> Ve
 #[tokio::test]
 async fn multipart_round_trip_with_an_s3_style_etag() {
     let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
+    let id = new_upload(&f.store).await;
     let parts = vec![data(5 * MIB as usize, 1), data(5 * MIB as usize, 2), data(12_345, 3)];
     // A retried part replaces the first try.
     f.store
@@ -59,11 +60,7 @@ async fn multipart_round_trip_with_an_s3_style_etag() {
 #[tokio::test]
 async fn multipart_refuses_wrong_or_missing_parts() {
     let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
+    let id = new_upload(&f.store).await;
     let mut etags = upload_parts(&f.store, &id, &[data(1000, 1), data(1000, 2)]).await;
 
     let mut wrong = etags.clone();
@@ -105,11 +102,7 @@ async fn multipart_refuses_wrong_or_missing_parts() {
 #[tokio::test]
 async fn abort_removes_everything_and_is_idempotent() {
     let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
+    let id = new_upload(&f.store).await;
     let etags = upload_parts(&f.store, &id, &[data(1000, 1), data(10, 2)]).await;
     f.store.abort_multipart(KEY, &id).await.unwrap();
     assert_eq!(std::fs::read_dir(f.root.join("multipart")).unwrap().count(), 0);
@@ -129,11 +122,7 @@ async fn abort_removes_everything_and_is_idempotent() {
 #[tokio::test]
 async fn an_upload_belongs_to_its_key() {
     let f = fixture();
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
+    let id = new_upload(&f.store).await;
     let etags = upload_parts(&f.store, &id, &[data(100, 1)]).await;
     let other = "t/other/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
     assert!(matches!(

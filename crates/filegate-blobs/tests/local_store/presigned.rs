@@ -10,6 +10,7 @@ use filegate_core::domain::ContentType;
 use filegate_core::ports::{BlobStore as _, Disposition, DownloadOptions, UploadConstraints};
 use url::Url;
 
+use super::multipart::new_upload;
 use super::{KEY, fixture};
 
 /// What the HTTP layer hands the signer: the key after `/blob/` and the raw query.
@@ -77,11 +78,7 @@ async fn presigned_requests_verify_and_pin_what_they_promise() {
         GrantKind::Get(o.clone())
     );
 
-    let id = f
-        .store
-        .create_multipart(KEY, &ContentType::octet_stream())
-        .await
-        .unwrap();
+    let id = new_upload(&f.store).await;
     let (key, query) = split(&f.store.presign_part(KEY, &id, 3, soon).unwrap());
     let grant = f.store.signer().verify("PUT", &key, &query, now).unwrap();
     assert_eq!(
