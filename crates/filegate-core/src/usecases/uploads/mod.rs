@@ -13,10 +13,10 @@ use crate::domain::{
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{Job, SignedRequest, UploadConstraints};
 
-/// S3 refuses parts under 5 MiB (except the last); we never ask for smaller ones.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// S3's largest part.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+mod multipart;
+
+use multipart::{assemble, part_count_for, part_size_for, part_urls};
+pub use multipart::{part_limit, part_urls_for};
 
 /// How the client wants to send the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,92 +220,6 @@ fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime
     })
 }
 
-fn part_urls(
-    services: &Services,
-    file: &FileRecord,
-    upload_id: &str,
-    numbers: &[u32],
-    expires_at: DateTime<Utc>,
-) -> Result<Vec<(u32, String)>> {
-    numbers
-        .iter()
-        .map(|n| {
-            Ok((
-                *n,
-                services.blobs.presign_part(&file.blob_key, upload_id, *n, expires_at)?,
-            ))
-        })
-        .collect()
-}
-
-/// The part size: the preferred one, grown (in whole MiB) until the file fits in `max_parts`.
-pub fn part_size_for(size: u64, preferred: u64, max_parts: u32) -> Result<u64> {
-    let mib = 1024 * 1024;
-    let needed = size.div_ceil(u64::from(max_parts.max(1)));
-    let part_size = preferred.max(MIN_PART_SIZE).max(needed.div_ceil(mib) * mib);
-    if part_size > MAX_PART_SIZE {
-        return Err(Error::too_large(format!(
-            "size {size} is too large for a multipart upload"
-        )));
-    }
-    Ok(part_size)
-}
-
-pub fn part_count_for(size: u64, part_size: u64) -> u32 {
-    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
-}
-
-/// More signed part URLs for a multipart upload in progress.
-pub async fn part_urls_for(
-    services: &Services,
-    principal: &Principal,
-    id: FileId,
-    numbers: Vec<u32>,
-) -> Result<Vec<(u32, String)>> {
-    principal.require(Permission::Write)?;
-    let file = pending_file(services, principal, id).await?;
-    let UploadPlan::Multipart {
-        upload_id, part_count, ..
-    } = &file.upload
-    else {
-        return Err(Error::conflict(
-            "not-multipart",
-            "this upload is not a multipart upload",
-        ));
-    };
-    if numbers.is_empty() || numbers.len() > services.settings.part_urls_per_request as usize {
-        return Err(Error::invalid(
-            "invalid-parts",
-            format!("ask for 1 to {} part numbers", services.settings.part_urls_per_request),
-        ));
-    }
-    if let Some(n) = numbers.iter().find(|n| **n == 0 || **n > *part_count) {
-        return Err(Error::invalid(
-            "invalid-parts",
-            format!("part {n} is outside 1..={part_count}"),
-        ));
-    }
-    let expires_at = Utc::now() + chrono_duration(services.settings.upload_url_ttl);
-    let urls = part_urls(services, &file, upload_id, &numbers, expires_at)?;
-    // The upload lives as long as its newest URL: a long multipart upload that keeps asking
-    // for part URLs must not be expired (and its parts removed) while they still work. Not
-    // a status change, so no event.
-    if expires_at > file.upload_expires_at {
-        let mut next = file.clone();
-        next.upload_expires_at = expires_at;
-        services
-            .store
-            .update_file(&next, &[FileStatus::Pending], &[])
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::conflict("invalid-status", "the file is no longer pending"),
-                StoreError::NotFound => Error::not_found("file"),
-                other => other.into(),
-            })?;
-    }
-    Ok(urls)
-}
-
 async fn pending_file(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
     let file = services
         .store
@@ -417,54 +331,6 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     }
 }
 
-async fn assemble(
-    services: &Services,
-    file: &FileRecord,
-    upload_id: &str,
-    part_count: u32,
-    parts: &[(u32, ETag)],
-) -> Result<crate::ports::BlobMeta> {
-    // A previous complete may have assembled the object and then failed a check.
-    if let Some(meta) = services.blobs.head(&file.blob_key).await? {
-        return Ok(meta);
-    }
-    if parts.is_empty() || parts.len() > part_count as usize {
-        return Err(Error::invalid(
-            "invalid-parts",
-            format!("complete needs 1 to {part_count} parts"),
-        ));
-    }
-    if !parts.windows(2).all(|w| w[0].0 < w[1].0) || parts.iter().any(|(n, _)| *n == 0 || *n > part_count) {
-        return Err(Error::invalid(
-            "invalid-parts",
-            "part numbers must be ascending within the upload's part count",
-        ));
-    }
-    services
-        .blobs
-        .complete_multipart(&file.blob_key, upload_id, parts)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(m) => Error::mismatch("part-mismatch", m),
-            StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
-            other => other.into(),
-        })
-}
-
-/// The most bytes one part of the multipart upload stored at `blob_key` may hold: its
-/// planned part size. Storage serving a part URL asks, so a part cannot fill the disk.
-pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
-    let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
-    match services.store.get_file(&tenant, id).await? {
-        Some(FileRecord {
-            status: FileStatus::Pending,
-            upload: UploadPlan::Multipart { part_size, .. },
-            ..
-        }) => Ok(part_size),
-        _ => Err(Error::not_found("upload")),
-    }
-}
-
 /// Whether the single upload (signed PUT or form) stored at `blob_key` still waits for its
 /// bytes. Storage serving its signed URL asks first, so a URL that is still unexpired cannot
 /// replace the bytes of a completed file, nor store bytes for an aborted or expired one.
@@ -556,29 +422,5 @@ pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
         blob_key: file.blob_key.clone(),
         multipart_upload_id,
         thumbnail_sizes: file.thumbnail_sizes(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_size_grows_to_fit_the_part_limit() {
-        let mib = 1024 * 1024;
-        assert_eq!(part_size_for(100 * mib, 8 * mib, 10_000).unwrap(), 8 * mib);
-        assert_eq!(part_size_for(1, 1, 10_000).unwrap(), MIN_PART_SIZE);
-        let huge = 200 * 1024 * mib * 1024; // 200 TiB
-        assert!(part_size_for(huge, 8 * mib, 10_000).is_err());
-        let big = 1024 * 1024 * mib; // 1 TiB
-        let size = part_size_for(big, 8 * mib, 10_000).unwrap();
-        assert!(part_count_for(big, size) <= 10_000);
-    }
-
-    #[test]
-    fn part_count_rounds_up_and_is_never_zero() {
-        assert_eq!(part_count_for(0, 5), 1);
-        assert_eq!(part_count_for(10, 5), 2);
-        assert_eq!(part_count_for(11, 5), 3);
     }
 }
