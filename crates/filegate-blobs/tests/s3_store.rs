@@ -2,6 +2,7 @@
 //! process per test): the `BlobStore` contract, then what only S3 has — presigned requests
 //! that clients send to the store itself, batch deletes, addressing styles.
 
+#[macro_use]
 mod contract;
 mod s3s_fs;
 
@@ -69,19 +70,7 @@ macro_rules! contract_tests {
     )*};
 }
 
-contract_tests!(
-    put_get_head_round_trip,
-    range_get_returns_exactly_the_range,
-    too_large_stops_mid_stream_and_leaves_nothing,
-    a_body_that_breaks_halfway_leaves_nothing,
-    a_20_mib_upload_streams_through,
-    delete_is_idempotent,
-    unsafe_keys_are_refused,
-    multipart_round_trip_with_an_s3_style_etag,
-    multipart_checks_the_part_list_before_sending_it,
-    abort_frees_the_upload_and_is_idempotent,
-    ping_answers,
-);
+every_scenario!(contract_tests);
 
 /// Waits for `condition` (checked every 20 ms) until `within` has passed.
 async fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {

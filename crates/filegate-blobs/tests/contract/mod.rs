@@ -15,6 +15,26 @@ use futures::{StreamExt as _, TryStreamExt as _, stream};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+/// Calls `$run!` with the name of every scenario below, so that each engine's test file runs
+/// all of them (`every_scenario!(contract_tests)`, its macro making one test per name).
+macro_rules! every_scenario {
+    ($run:ident) => {
+        $run!(
+            put_get_head_round_trip,
+            range_get_returns_exactly_the_range,
+            too_large_stops_mid_stream_and_leaves_nothing,
+            a_body_that_breaks_halfway_leaves_nothing,
+            a_20_mib_upload_streams_through,
+            delete_is_idempotent,
+            unsafe_keys_are_refused,
+            multipart_round_trip_with_an_s3_style_etag,
+            multipart_checks_the_part_list_before_sending_it,
+            abort_frees_the_upload_and_is_idempotent,
+            ping_answers,
+        );
+    };
+}
+
 pub const KEY: &str = "t/default/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 pub const MIB: u64 = 1024 * 1024;
 

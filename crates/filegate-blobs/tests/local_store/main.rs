@@ -2,6 +2,7 @@
 
 // The contract is shared with the S3 store's tests, beside this directory.
 #[path = "../contract/mod.rs"]
+#[macro_use]
 mod contract;
 mod multipart;
 mod presigned;
@@ -102,19 +103,7 @@ mod contract_tests {
         )*};
     }
 
-    contract_tests!(
-        put_get_head_round_trip,
-        range_get_returns_exactly_the_range,
-        too_large_stops_mid_stream_and_leaves_nothing,
-        a_body_that_breaks_halfway_leaves_nothing,
-        a_20_mib_upload_streams_through,
-        delete_is_idempotent,
-        unsafe_keys_are_refused,
-        multipart_round_trip_with_an_s3_style_etag,
-        multipart_checks_the_part_list_before_sending_it,
-        abort_frees_the_upload_and_is_idempotent,
-        ping_answers,
-    );
+    every_scenario!(contract_tests);
 }
 
 /// A body fed by a channel; returns once the store has taken `chunks` chunks (the channel
