@@ -270,6 +270,11 @@ pub struct WorkersConfig {
     /// a webhook's receiver), so this is well above the core count; the CPU-heavy part,
     /// decoding pictures for thumbnails, runs one per core whatever this says.
     pub concurrency: usize,
+    /// Of those, the jobs that stream stored bytes at once: processing a file bigger than
+    /// 256 KiB or in a bucket that scans, building a zip bundle. Each holds read buffers,
+    /// and a scan a clamd connection; the others mostly wait, so `concurrency` can be well
+    /// above this for a stream of small files.
+    pub streams: usize,
     /// The lease on a claimed job, renewed every third of it by the worker (and by the
     /// outbox relay, which uses it too): how long the jobs of a process that died wait.
     pub lease_secs: u64,
@@ -470,6 +475,7 @@ impl Default for WorkersConfig {
         Self {
             enabled: true,
             concurrency: 16,
+            streams: 16,
             lease_secs: 60,
             max_attempts: 5,
             backoff_base_secs: 2,

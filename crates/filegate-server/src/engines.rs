@@ -13,9 +13,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use std::time::Duration;
 
 use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpEventSink, AmqpQueue, EventRoute, Relay, RelaySettings};
 use filegate_blobs::signing::UrlSigner;
@@ -37,6 +37,7 @@ use filegate_core::usecases::{Services, Settings};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_smtp::SmtpMailer;
 use filegate_sql::{PostgresStore, SqliteStore};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
@@ -270,6 +271,7 @@ impl Engines {
                 Arc::new(HttpTriggerCaller::new().context("trigger client")?),
             ),
             lookups: Lookups::default(),
+            stream_turns: Arc::new(Semaphore::new(config.workers.streams.max(1))),
         };
         Ok(Self {
             services,

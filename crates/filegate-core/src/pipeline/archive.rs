@@ -33,6 +33,7 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         ArchiveStatus::Ready | ArchiveStatus::Failed => return audit_outcome(services, &archive).await,
         ArchiveStatus::Expired => return Ok(()),
     }
+    let _turn = super::streams::turn(services).await?;
     let size = match write_zip(services, &archive).await {
         Ok(size) => size,
         Err(StageError::Fail(reason)) => return fail(services, archive, reason).await,

@@ -12,6 +12,7 @@ mod process;
 mod ready;
 mod remove;
 pub mod stages;
+mod streams;
 mod sweep;
 mod worker;
 pub mod zip;

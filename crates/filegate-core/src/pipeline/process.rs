@@ -4,7 +4,7 @@
 use chrono::Utc;
 use tracing::Instrument as _;
 
-use super::{Halt, StageContext, StageError, ready, registry};
+use super::{Halt, StageContext, StageError, ready, registry, streams};
 use crate::domain::{FileId, FileRecord, FileStatus, TenantId};
 use crate::error::StoreError;
 use crate::usecases::Services;
@@ -33,6 +33,12 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         .bucket(services.store.as_ref(), tenant, &file.bucket)
         .await?
         .ok_or_else(|| StageError::Fail(format!("bucket {} no longer exists", file.bucket)))?;
+    // A file that streams waits here, still `uploaded` (queued), for a turn.
+    let _turn = if streams::streams(&file, &bucket) {
+        Some(streams::turn(services).await?)
+    } else {
+        None
+    };
 
     // A retry finds the file already `processing`: nothing to announce again.
     let file = if file.status == FileStatus::Uploaded {

@@ -70,6 +70,10 @@ pub struct Services {
     pub triggers: triggers::Triggers,
     /// Bucket policies and webhook lists as recently read (see `cache::Lookups`).
     pub lookups: crate::cache::Lookups,
+    /// Turns for the jobs of this process that stream stored bytes (`workers.streams`; see
+    /// `pipeline::streams`): each holds read buffers, and a scan holds a clamd connection,
+    /// so they are bounded apart from the jobs in flight, most of which only wait.
+    pub stream_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.

@@ -131,7 +131,6 @@ async fn a_stage_that_keeps_failing_is_retried_then_fails_the_file() {
 /// way out).
 #[tokio::test]
 async fn a_running_worker_processes_many_files_and_stops_with_nothing_left() {
-    const POLL: std::time::Duration = std::time::Duration::from_millis(5);
     let app = TestApp::spawn().await;
     let mut uploads = Vec::new();
     for i in 0..40u8 {
@@ -153,18 +152,7 @@ async fn a_running_worker_processes_many_files_and_stops_with_nothing_left() {
 
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     for (id, bytes) in &uploads {
-        loop {
-            let status = app.client.file_status(id).await.expect("status");
-            if status.status == "ready" {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{id} stuck in {}",
-                status.status
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        wait_for_status(&app, id, "ready", deadline).await;
         let file = app.client.get_file(id).await.expect("get");
         assert_eq!(file.sha256.as_deref(), Some(sha256_hex(bytes).as_str()));
     }
@@ -186,6 +174,72 @@ async fn a_running_worker_processes_many_files_and_stops_with_nothing_left() {
     let stats = app.services.queue.stats().await.expect("stats");
     assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 0));
     assert_eq!(app.run_jobs().await, 0, "nothing runs twice");
+}
+
+const POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Waits until the file has `status`, failing at `deadline`.
+async fn wait_for_status(app: &TestApp, id: &str, status: &str, deadline: tokio::time::Instant) {
+    loop {
+        let seen = app.client.file_status(id).await.expect("status").status;
+        if seen == status {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{id} stuck in {seen}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `workers.streams` bounds the jobs that stream stored bytes (here one, already taken as by
+/// another big file being read): a big file waits for a turn, still `uploaded`, while the
+/// small files behind it are processed; it goes on as soon as the turn is free.
+#[tokio::test]
+async fn small_files_flow_past_a_big_file_waiting_for_a_stream_turn() {
+    let app = TestApp::spawn_with(|c| c.workers.streams = 1).await;
+    let taken = app
+        .services
+        .stream_turns
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the turn");
+    let upload = |path: &'static str, bytes: Vec<u8>| {
+        let client = app.client.clone();
+        async move {
+            client
+                .upload_bytes("default", path, "application/octet-stream", Bytes::from(bytes))
+                .await
+                .expect("upload")
+        }
+    };
+    let big_bytes = pattern(MIB, 31);
+    let big = upload("big.bin", big_bytes.clone()).await;
+    let mut small = Vec::new();
+    for (i, path) in ["a.txt", "b.txt", "c.txt"].into_iter().enumerate() {
+        small.push(upload(path, pattern(1000, i as u64)).await);
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(app.worker.clone().run(stop.clone()));
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    for file in &small {
+        wait_for_status(&app, &file.id, "ready", deadline).await;
+    }
+    assert_eq!(
+        app.client.file_status(&big.id).await.expect("status").status,
+        "uploaded",
+        "the big file waits for a turn"
+    );
+    drop(taken);
+    wait_for_status(&app, &big.id, "ready", deadline).await;
+    let file = app.client.get_file(&big.id).await.expect("get");
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&big_bytes).as_str()));
+
+    stop.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the worker stops promptly")
+        .expect("the worker task ends cleanly");
 }
 
 /// Scale-out: the gateway that completes an upload commits it (and its processing job), then

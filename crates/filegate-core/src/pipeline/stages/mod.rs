@@ -49,7 +49,7 @@ pub(crate) struct Prefix {
 
 /// How much of an object's start one read keeps for the stages after it: the most any
 /// header-reading stage asks for (`metadata::HEADER_BYTES`).
-const PREFIX_BYTES: u64 = metadata::HEADER_BYTES;
+pub(crate) const PREFIX_BYTES: u64 = metadata::HEADER_BYTES;
 
 /// A final verdict a stage reaches that is not a failure: the pipeline stops there and the
 /// file takes the matching status.
