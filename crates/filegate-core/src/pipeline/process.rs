@@ -33,8 +33,9 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         .bucket(services.store.as_ref(), tenant, &file.bucket)
         .await?
         .ok_or_else(|| StageError::Fail(format!("bucket {} no longer exists", file.bucket)))?;
-    // A file that streams waits here, still `uploaded` (queued), for a turn.
-    let _turn = if streams::streams(&file, &bucket) {
+    // A file whose processing streams waits here for a turn (on a first attempt it is still
+    // `uploaded`, so it shows as queued), while small files go on past it.
+    let _turn = if streams::needs_turn(&file, &bucket) {
         Some(streams::turn(services).await?)
     } else {
         None

@@ -14,7 +14,7 @@ use crate::usecases::Services;
 
 /// Whether processing `file` streams: it is bigger than the one read every header-reading
 /// stage shares, or its bucket scans it (a clamd connection, whatever the size).
-pub(crate) fn streams(file: &FileRecord, bucket: &Bucket) -> bool {
+pub(crate) fn needs_turn(file: &FileRecord, bucket: &Bucket) -> bool {
     file.size > PREFIX_BYTES || bucket.policy.stages.iter().any(|s| s == "scan")
 }
 
