@@ -57,7 +57,7 @@ fn content_length(headers: &http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// `GET /metrics`: refreshes the queue gauges, then renders everything.
+/// `GET /metrics`: refreshes the queue and stream-turn gauges, then renders everything.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
     match state.services.queue.stats().await {
@@ -68,6 +68,8 @@ pub async fn render(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "queue stats unavailable"),
     }
+    // At 0, big files wait for a turn in this process: `workers.streams` is the limit.
+    metrics::gauge!("filegate_stream_turns_free").set(state.services.stream_turns.available_permits() as f64);
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

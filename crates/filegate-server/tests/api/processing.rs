@@ -230,8 +230,20 @@ async fn small_files_flow_past_a_big_file_waiting_for_a_stream_turn() {
         "uploaded",
         "the big file waits for a turn"
     );
+    let turns_free = |metrics: String| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("filegate_stream_turns_free ").map(str::to_owned))
+            .unwrap_or_else(|| panic!("no stream-turn gauge in {metrics}"))
+    };
+    assert_eq!(turns_free(app.anonymous.metrics().await.expect("metrics")), "0");
     drop(taken);
     wait_for_status(&app, &big.id, "ready", deadline).await;
+    // The job gives its turn back as it returns, just after the file is `ready`.
+    while turns_free(app.anonymous.metrics().await.expect("metrics")) != "1" {
+        assert!(tokio::time::Instant::now() < deadline, "the turn is never given back");
+        tokio::time::sleep(POLL).await;
+    }
     let file = app.client.get_file(&big.id).await.expect("get");
     assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&big_bytes).as_str()));
 
