@@ -2,14 +2,14 @@
 //! passed, and then loses its bytes and parts; a deleted file is purged after its bucket's
 //! retention, with its bytes. The sweeper is driven with its own `now`: nothing sleeps.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use filegate_client::api::{CreateBucket, CreateUpload, UploadInstructions};
 
 use crate::common::TestApp;
+use crate::multipart_uploads::half_sent_multipart;
 use crate::support::{MIB, api_error, content_of, err, files_under, pattern};
+use crate::uploads::status_of;
 
 const GRACE_SECS: i64 = 15 * 60;
 
@@ -26,10 +26,6 @@ fn has_bytes(app: &TestApp, id: &str) -> bool {
     app.stored_objects()
         .iter()
         .any(|p| p.file_name().and_then(|n| n.to_str()) == Some(id))
-}
-
-async fn status_of(app: &TestApp, id: &str) -> String {
-    app.client.file_status(id).await.expect("status").status
 }
 
 /// A signed-PUT upload whose bytes have arrived but that is not completed.
@@ -68,11 +64,11 @@ async fn a_pending_upload_expires_after_its_expiry_plus_the_grace_and_loses_its_
     // The URL has expired, but an upload that started in time may still be arriving.
     assert_eq!(sweep_at(&app, expires_at + Duration::seconds(1)).await, 0);
     assert_eq!(sweep_at(&app, expires_at + Duration::seconds(GRACE_SECS - 1)).await, 0);
-    assert_eq!(status_of(&app, &id).await, "pending");
+    assert_eq!(status_of(&app.client, &id).await, "pending");
     assert!(has_bytes(&app, &id), "bytes removed during the grace");
 
     assert_eq!(sweep_at(&app, expires_at + Duration::seconds(GRACE_SECS + 1)).await, 1);
-    assert_eq!(status_of(&app, &id).await, "expired");
+    assert_eq!(status_of(&app.client, &id).await, "expired");
     assert!(app.stored_objects().is_empty(), "{:?}", app.stored_objects());
     let audited = app
         .client
@@ -105,7 +101,7 @@ async fn an_upload_completed_during_the_grace_is_kept() {
     assert_eq!(file.status, "uploaded");
     app.run_jobs().await;
     sweep_at(&app, expires_at + Duration::seconds(GRACE_SECS * 10)).await;
-    assert_eq!(status_of(&app, &id).await, "ready");
+    assert_eq!(status_of(&app.client, &id).await, "ready");
     assert!(content_of(&app.client, &id).await == bytes);
 }
 
@@ -114,7 +110,7 @@ async fn the_grace_is_configurable() {
     let app = TestApp::spawn_with(|c| c.uploads.expiry_grace_secs = 0).await;
     let (id, expires_at) = put_not_completed(&app, "strict.bin", &pattern(100, 53)).await;
     assert_eq!(sweep_at(&app, expires_at + Duration::seconds(1)).await, 1);
-    assert_eq!(status_of(&app, &id).await, "expired");
+    assert_eq!(status_of(&app.client, &id).await, "expired");
     assert!(app.stored_objects().is_empty());
 }
 
@@ -122,29 +118,7 @@ async fn the_grace_is_configurable() {
 async fn an_expired_multipart_upload_loses_its_parts() {
     let app = TestApp::spawn_with(|c| c.uploads.part_size = 5 * MIB as u64).await;
     let size = 6 * MIB;
-    let bytes = pattern(size, 54);
-    let created = app
-        .client
-        .create_upload(&CreateUpload {
-            bucket: "default".into(),
-            path: "half.bin".into(),
-            size: size as u64,
-            multipart: Some(true),
-            ..CreateUpload::default()
-        })
-        .await
-        .expect("create");
-    let Some(UploadInstructions::Multipart { parts, .. }) = created.upload else {
-        panic!("expected multipart, got {created:?}")
-    };
-    app.anonymous
-        .put_signed(
-            &parts[0].url,
-            &BTreeMap::new(),
-            Bytes::copy_from_slice(&bytes[..5 * MIB]),
-        )
-        .await
-        .expect("PUT part 1");
+    let (created, _) = half_sent_multipart(&app, "half.bin", &pattern(size, 54)).await;
     assert!(!files_under(&app, "multipart").is_empty());
 
     sweep_at(&app, created.expires_at + Duration::seconds(GRACE_SECS - 60)).await;
@@ -153,7 +127,7 @@ async fn an_expired_multipart_upload_loses_its_parts() {
         "parts removed during the grace"
     );
     sweep_at(&app, created.expires_at + Duration::seconds(GRACE_SECS + 60)).await;
-    assert_eq!(status_of(&app, &created.file_id).await, "expired");
+    assert_eq!(status_of(&app.client, &created.file_id).await, "expired");
     assert_eq!(
         files_under(&app, "multipart"),
         Vec::<std::path::PathBuf>::new(),
@@ -185,13 +159,13 @@ async fn a_deleted_file_is_purged_with_its_bytes_after_the_bucket_retention() {
 
     // Within the retention the file can still be restored, and its bytes are there.
     sweep_at(&app, deleted_at + Duration::days(1)).await;
-    assert_eq!(status_of(&app, &file.id).await, "deleted");
+    assert_eq!(status_of(&app.client, &file.id).await, "deleted");
     assert!(has_bytes(&app, &file.id) && has_bytes(&app, &kept.id));
 
     sweep_at(&app, deleted_at + Duration::days(2) + Duration::minutes(1)).await;
-    assert_eq!(status_of(&app, &file.id).await, "purged");
+    assert_eq!(status_of(&app.client, &file.id).await, "purged");
     assert_eq!(
-        status_of(&app, &kept.id).await,
+        status_of(&app.client, &kept.id).await,
         "deleted",
         "the default retention is 30 days"
     );
@@ -201,7 +175,7 @@ async fn a_deleted_file_is_purged_with_its_bytes_after_the_bucket_retention() {
     assert_eq!(api_error(restore), err(409, "invalid-status"));
 
     sweep_at(&app, deleted_at + Duration::days(30) + Duration::minutes(1)).await;
-    assert_eq!(status_of(&app, &kept.id).await, "purged");
+    assert_eq!(status_of(&app.client, &kept.id).await, "purged");
     assert!(app.stored_objects().is_empty());
 }
 
@@ -250,5 +224,5 @@ async fn asking_for_more_part_urls_keeps_a_multipart_upload_alive() {
         created.expires_at + Duration::seconds(GRACE_SECS) + (extended - created.expires_at) / 2,
     )
     .await;
-    assert_eq!(status_of(&app, &created.file_id).await, "pending");
+    assert_eq!(status_of(&app.client, &created.file_id).await, "pending");
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use filegate_client::api::{CompleteUpload, CompletedPart, CreateUpload, UploadInstructions};
+use filegate_client::api::{CompleteUpload, CompletedPart, CreateUpload, PartUrl, UploadCreated, UploadInstructions};
 
 use crate::common::TestApp;
 use crate::support::{MIB, api_error, content_of, err, files_under, pattern, sha256_hex};
@@ -114,25 +114,7 @@ async fn aborting_a_multipart_upload_frees_its_parts() {
     let app = TestApp::spawn_with(|c| c.uploads.part_size = 5 * MIB as u64).await;
     let size = 6 * MIB;
     let bytes = pattern(size, 8);
-    let created = app
-        .client
-        .create_upload(&CreateUpload {
-            multipart: Some(true),
-            ..put_request("default", "half.bin", "application/octet-stream", size)
-        })
-        .await
-        .expect("create");
-    let Some(UploadInstructions::Multipart { parts, .. }) = created.upload else {
-        panic!("expected multipart")
-    };
-    app.anonymous
-        .put_signed(
-            &parts[0].url,
-            &BTreeMap::new(),
-            Bytes::copy_from_slice(&bytes[..5 * MIB]),
-        )
-        .await
-        .expect("PUT part 1");
+    let (created, parts) = half_sent_multipart(&app, "half.bin", &bytes).await;
     assert!(
         !files_under(&app, "multipart").is_empty(),
         "the part is kept until complete or abort"
@@ -157,4 +139,29 @@ async fn aborting_a_multipart_upload_frees_its_parts() {
         )
         .await;
     assert_eq!(api_error(late).0, 404);
+}
+
+/// A multipart upload of `bytes` into `default` (the app's parts 5 MiB) with only its first
+/// part sent: what an abort or the sweeper must clean up. Returns the upload and its part URLs.
+pub(crate) async fn half_sent_multipart(app: &TestApp, path: &str, bytes: &[u8]) -> (UploadCreated, Vec<PartUrl>) {
+    let created = app
+        .client
+        .create_upload(&CreateUpload {
+            multipart: Some(true),
+            ..put_request("default", path, "application/octet-stream", bytes.len())
+        })
+        .await
+        .expect("create");
+    let Some(UploadInstructions::Multipart { parts, .. }) = created.upload.clone() else {
+        panic!("expected multipart, got {created:?}")
+    };
+    app.anonymous
+        .put_signed(
+            &parts[0].url,
+            &BTreeMap::new(),
+            Bytes::copy_from_slice(&bytes[..5 * MIB]),
+        )
+        .await
+        .expect("PUT part 1");
+    (created, parts)
 }
