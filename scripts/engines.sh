@@ -55,6 +55,8 @@ fi
 
 # The SMTP sink of the alert-email tests (Python's aiosmtpd, started by each test).
 SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
+# The contract validator and the bad-input generator (Python, in a venv of their own).
+PYTHON_TOOLS_EXPORT=$("$(dirname "$0")/python-tools.sh")
 "$(dirname "$0")/clamd.sh"
 
 cat <<EXPORTS
@@ -64,4 +66,5 @@ export FILEGATE_TEST_AMQP_URL=\${FILEGATE_TEST_AMQP_URL:-amqp://guest:guest@127.
 export FILEGATE_TEST_AGE=\${FILEGATE_TEST_AGE:-$(command -v age)}
 export FILEGATE_TEST_S3S_FS=\${FILEGATE_TEST_S3S_FS:-$S3S_FS}
 $SMTP_EXPORT
+$PYTHON_TOOLS_EXPORT
 EXPORTS

@@ -104,6 +104,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .merge(public_routes())
         .merge(triggers::routes().layer(DefaultBodyLimit::max(http.max_json_body)));
     let (router, doc) = api.split_for_parts();
+    let doc = openapi::finish(doc);
     // The signed-URL routes take any key below /blob/, which OpenAPI paths cannot express;
     // they are documented through `openapi::ApiDoc`.
     let signed = Router::new()
