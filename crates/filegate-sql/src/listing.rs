@@ -128,6 +128,9 @@ where
     if let Some(max) = query.max_size.and_then(|m| to_i64("max_size", m).ok()) {
         qb.push(" AND size <= ").push_bind(max);
     }
+    if let Some(owner) = &query.owner {
+        qb.push(" AND owner = ").push_bind(owner.clone());
+    }
 }
 
 /// The smallest string greater than every string starting with `prefix` (by code point,

@@ -446,6 +446,11 @@ impl MetadataStore for CachedStore {
         self.inner.blob_in_use(tenant, blob_key, except).await
     }
 
+    /// Not cached: a signed URL asks at serve time, and must see a deletion at once.
+    async fn blob_statuses(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<FileStatus>, StoreError> {
+        self.inner.blob_statuses(tenant, blob_key).await
+    }
+
     async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError> {
         self.inner.blob_thumbnail_sizes(tenant, blob_key).await
     }

@@ -175,6 +175,13 @@ pub fn plaintext_key(blob_key: &str) -> String {
     format!("{blob_key}.plain")
 }
 
+/// The tenant whose objects live under `key` (`t/{tenant}/…`: file blobs, their plaintexts
+/// and thumbnails).
+pub fn blob_key_tenant(key: &str) -> Option<TenantId> {
+    let (tenant, _) = key.strip_prefix("t/")?.split_once('/')?;
+    TenantId::parse(tenant).ok()
+}
+
 /// The tenant and file a blob key was made for (the inverse of [`blob_key_for`]).
 pub fn parse_blob_key(key: &str) -> Option<(TenantId, FileId)> {
     let rest = key.strip_prefix("t/")?;
@@ -193,6 +200,17 @@ mod tests {
         assert_eq!(parse_blob_key(&blob_key_for(&tenant, id)), Some((tenant, id)));
         assert_eq!(parse_blob_key("t/default/not-a-uuid"), None);
         assert_eq!(parse_blob_key("x/default/1"), None);
+    }
+
+    #[test]
+    fn the_tenant_of_a_blob_key_and_of_the_objects_derived_from_it() {
+        let tenant = TenantId::default_tenant();
+        let key = blob_key_for(&tenant, FileId::new());
+        for derived in [key.clone(), plaintext_key(&key), thumbnail_key(&key, 256)] {
+            assert_eq!(blob_key_tenant(&derived), Some(tenant.clone()), "{derived}");
+        }
+        assert_eq!(blob_key_tenant("archives/x.zip"), None);
+        assert_eq!(blob_key_tenant("t/../x"), None);
     }
 
     #[test]

@@ -147,6 +147,9 @@ pub struct FileQuery {
     pub created_before: Option<DateTime<Utc>>,
     pub min_size: Option<u64>,
     pub max_size: Option<u64>,
+    /// Only the files this subject created: set by the use case for a principal that may
+    /// see no others (a partner's machine), never from the query string.
+    pub owner: Option<String>,
     pub sort: Sort,
     pub limit: u32,
     pub start: PageStart,

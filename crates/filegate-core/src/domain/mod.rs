@@ -36,7 +36,7 @@ pub use ids::*;
 pub use listing::*;
 pub use metadata::Metadata;
 pub use path::{FileName, ObjectPath, parse_prefix};
-pub use principal::{Origin, Permission, Principal, Role};
+pub use principal::{FileAction, Origin, Permission, Principal, Reach, Role};
 pub use quota::*;
 pub use range::ByteRange;
 pub use request::*;

@@ -14,7 +14,8 @@ pub enum Role {
     Writer,
     Admin,
     Superadmin,
-    /// A partner's machine: may read the exchange passphrase and pending requests, upload.
+    /// A partner's machine: may read the exchange passphrase and the file requests, upload,
+    /// and see only the files it uploaded itself.
     Exchange,
 }
 
@@ -53,10 +54,13 @@ impl fmt::Display for Role {
 /// What a principal wants to do; each use case asks for exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
-    /// Read file metadata and bytes.
+    /// Read the metadata and bytes of every file of the tenant.
     Read,
-    /// Create, change and delete files.
+    /// Change, share and delete every file of the tenant.
     Write,
+    /// Create uploads, and finish and see one's own (see [`FileAction`]). Writers upload
+    /// too; a partner's machine does nothing else with files.
+    Upload,
     /// Manage the tenant: buckets, API keys.
     Administer,
     /// Manage tenants.
@@ -92,20 +96,42 @@ impl Principal {
     }
 
     /// Roles are cumulative: writer reads, admin writes, superadmin administers every tenant.
+    /// `exchange` stands apart: the passphrase, the requests, and its own uploads — never
+    /// the tenant's other files.
     pub fn may(&self, permission: Permission) -> bool {
         let any = |roles: &[Role]| roles.iter().any(|r| self.has(*r));
         match permission {
-            Permission::Read => any(&[
-                Role::Reader,
-                Role::Writer,
-                Role::Admin,
-                Role::Superadmin,
-                Role::Exchange,
-            ]),
-            Permission::Write => any(&[Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange]),
+            Permission::Read => any(&[Role::Reader, Role::Writer, Role::Admin, Role::Superadmin]),
+            Permission::Write => any(&[Role::Writer, Role::Admin, Role::Superadmin]),
+            Permission::Upload => any(&[Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange]),
             Permission::Administer => any(&[Role::Admin, Role::Superadmin]),
             Permission::Operate => any(&[Role::Superadmin]),
             Permission::Exchange => any(&[Role::Exchange, Role::Admin, Role::Superadmin]),
+        }
+    }
+
+    /// Which of the tenant's files `action` reaches for this principal: all of them (its
+    /// role grants the action tenant-wide), only those it created (a partner's machine and
+    /// its uploads), or none (403, asked before any file is looked up).
+    pub fn reach(&self, action: FileAction) -> Result<Reach, Error> {
+        let (tenant_wide, own) = action.grants();
+        if self.may(tenant_wide) {
+            Ok(Reach::Tenant)
+        } else if self.may(own) {
+            Ok(Reach::Own)
+        } else {
+            Err(self.refusal())
+        }
+    }
+
+    /// Refuses `action` on a file that `owner` created unless it is within reach. A file
+    /// out of reach answers 404 like a missing one, so a partner's machine cannot confirm
+    /// that another's file id exists.
+    pub fn require_on(&self, action: FileAction, owner: &str) -> Result<(), Error> {
+        match self.reach(action)? {
+            Reach::Tenant => Ok(()),
+            Reach::Own if owner == self.subject => Ok(()),
+            Reach::Own => Err(Error::not_found("file")),
         }
     }
 
@@ -113,12 +139,44 @@ impl Principal {
         if self.may(permission) {
             Ok(())
         } else {
-            Err(Error::forbidden(format!(
-                "the role(s) {} may not do this",
-                self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
-            )))
+            Err(self.refusal())
         }
     }
+
+    fn refusal(&self) -> Error {
+        Error::forbidden(format!(
+            "the role(s) {} may not do this",
+            self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+/// What a principal wants to do with files that may be someone else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    /// List files, read a file's record, poll its status.
+    See,
+    /// Ask for a pending upload's part URLs, complete it, abort it.
+    FinishUpload,
+}
+
+impl FileAction {
+    /// The permission that grants the action on every file of the tenant, and the one that
+    /// grants it on the principal's own files.
+    fn grants(self) -> (Permission, Permission) {
+        match self {
+            Self::See => (Permission::Read, Permission::Upload),
+            Self::FinishUpload => (Permission::Write, Permission::Upload),
+        }
+    }
+}
+
+/// The files of its tenant an action reaches for a principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Tenant,
+    /// Only the files whose `owner` is the principal's subject.
+    Own,
 }
 
 #[cfg(test)]
@@ -148,5 +206,70 @@ mod tests {
         assert!(principal(&[Role::Admin]).may(Permission::Exchange));
         assert!(!principal(&[Role::Writer]).may(Permission::Exchange));
         assert!(!principal(&[Role::Exchange]).may(Permission::Administer));
+    }
+
+    /// The README's promise to a partner's machine: the passphrase, the requests, its own
+    /// uploads; not one of the tenant's other files, not a share, not a deletion.
+    #[test]
+    fn exchange_reads_and_writes_no_file_of_the_tenant() {
+        let exchange = principal(&[Role::Exchange]);
+        assert!(exchange.may(Permission::Exchange));
+        assert!(exchange.may(Permission::Upload));
+        for refused in [
+            Permission::Read,
+            Permission::Write,
+            Permission::Administer,
+            Permission::Operate,
+        ] {
+            assert!(!exchange.may(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn uploading_is_for_writers_and_partners_not_readers() {
+        assert!(!principal(&[Role::Reader]).may(Permission::Upload));
+        for role in [Role::Writer, Role::Admin, Role::Superadmin, Role::Exchange] {
+            assert!(principal(&[role]).may(Permission::Upload), "{role}");
+        }
+    }
+
+    #[test]
+    fn a_partner_reaches_its_own_files_and_others_are_not_found() {
+        let exchange = principal(&[Role::Exchange]);
+        for action in [FileAction::See, FileAction::FinishUpload] {
+            assert_eq!(exchange.reach(action).unwrap(), Reach::Own);
+            assert!(exchange.require_on(action, "u").is_ok());
+            assert!(matches!(
+                exchange.require_on(action, "someone-else"),
+                Err(Error::NotFound { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn roles_with_tenant_wide_grants_reach_every_file() {
+        let reader = principal(&[Role::Reader]);
+        assert_eq!(reader.reach(FileAction::See).unwrap(), Reach::Tenant);
+        assert!(reader.require_on(FileAction::See, "someone-else").is_ok());
+        assert!(matches!(
+            reader.require_on(FileAction::FinishUpload, "u"),
+            Err(Error::Forbidden { .. })
+        ));
+        for role in [Role::Writer, Role::Admin, Role::Superadmin] {
+            for action in [FileAction::See, FileAction::FinishUpload] {
+                assert_eq!(principal(&[role]).reach(action).unwrap(), Reach::Tenant);
+            }
+        }
+        assert!(matches!(
+            principal(&[]).reach(FileAction::See),
+            Err(Error::Forbidden { .. })
+        ));
+    }
+
+    #[test]
+    fn a_reader_that_is_also_a_partner_sees_everything_but_finishes_only_its_own() {
+        let both = principal(&[Role::Reader, Role::Exchange]);
+        assert_eq!(both.reach(FileAction::See).unwrap(), Reach::Tenant);
+        assert_eq!(both.reach(FileAction::FinishUpload).unwrap(), Reach::Own);
     }
 }

@@ -110,6 +110,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Whether a file of `tenant` other than `except` references `blob_key` in a status that
     /// still needs the bytes (anything but `expired` and `purged`).
     async fn blob_in_use(&self, tenant: &TenantId, blob_key: &str, except: FileId) -> Result<bool, StoreError>;
+    /// The statuses of the files of `tenant` that reference `blob_key` (several share one
+    /// blob after dedup), each once; empty when no file does (a thumbnail, a bundle).
+    async fn blob_statuses(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<FileStatus>, StoreError>;
     /// Every thumbnail size recorded (`processing.thumbnails[].size`) by any file of
     /// `tenant` that references `blob_key`, whatever its status, ascending.
     async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError>;

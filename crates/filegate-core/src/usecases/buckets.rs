@@ -107,12 +107,12 @@ async fn audit_policy(services: &Services, principal: &Principal, action: &str, 
 }
 
 pub async fn get(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
-    principal.require(Permission::Read)?;
+    principal.require(Permission::Administer)?;
     stored(services, principal, name).await
 }
 
 pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Bucket>> {
-    principal.require(Permission::Read)?;
+    principal.require(Permission::Administer)?;
     Ok(services.store.list_buckets(&principal.tenant).await?)
 }
 

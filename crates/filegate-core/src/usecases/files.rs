@@ -7,16 +7,19 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::{Services, buckets, chrono_duration, outbox};
 use crate::domain::{
-    After, ByteRange, ChangePage, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata, ObjectPath,
-    Permission, Principal, encode_cursor,
+    After, ByteRange, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata,
+    ObjectPath, Permission, Principal, Reach, encode_cursor,
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
 
-/// A file of the principal's tenant, any status; another tenant's id is `NotFound`.
+/// A file of the principal's tenant, any status; another tenant's id is `NotFound`, and so
+/// is a file out of the principal's reach (another's upload, to a partner's machine).
 pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    principal.require(Permission::Read)?;
-    load(services, principal, id).await
+    principal.reach(FileAction::See)?;
+    let file = load(services, principal, id).await?;
+    principal.require_on(FileAction::See, &file.owner)?;
+    Ok(file)
 }
 
 pub(crate) async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
@@ -38,19 +41,32 @@ pub(crate) fn servable(file: &FileRecord) -> Result<()> {
     }
 }
 
-/// Whether the object at `blob_key` may be served through a signed URL: never when its file
-/// is quarantined (a URL a client still holds must not hand out the virus). Keys that are not
-/// a file's blob (thumbnails, archives) are not this check's business.
+/// Whether the object at `blob_key` may be served through a signed URL, asked at serve
+/// time: a URL a client still holds stops working when its file is deleted, fails or is
+/// quarantined (it must not hand out the virus), and works again when the file is restored.
+/// Objects no file references (thumbnails, bundles) are not this check's business.
 pub async fn check_blob_servable(services: &Services, blob_key: &str) -> Result<()> {
-    let Some((tenant, id)) = crate::domain::parse_blob_key(blob_key) else {
+    let Some(tenant) = crate::domain::blob_key_tenant(blob_key) else {
         return Ok(());
     };
-    match services.store.get_file(&tenant, id).await? {
-        Some(file) if file.status == FileStatus::Quarantined => Err(Error::conflict(
+    blob_servable(&services.store.blob_statuses(&tenant, blob_key).await?)
+}
+
+/// Files that share a blob (dedup) decide together: one quarantined refuses it (the bytes
+/// are the virus whoever holds them); otherwise one ready file serves it, as that file's
+/// own URLs carry the same key.
+fn blob_servable(statuses: &[FileStatus]) -> Result<()> {
+    let refuse = |status: FileStatus| {
+        Err(Error::conflict(
             "file-not-ready",
-            "the file is quarantined; only ready files can be downloaded",
-        )),
-        _ => Ok(()),
+            format!("the file is {status}; only ready files can be downloaded"),
+        ))
+    };
+    match statuses {
+        [] => Ok(()),
+        _ if statuses.contains(&FileStatus::Quarantined) => refuse(FileStatus::Quarantined),
+        _ if statuses.iter().any(|s| s.is_servable()) => Ok(()),
+        [first, ..] => refuse(*first),
     }
 }
 
@@ -69,6 +85,7 @@ pub async fn download_url(
     principal.require(Permission::Read)?;
     let file = load(services, principal, id).await?;
     servable(&file)?;
+    let disposition = super::disposition::for_file(services, &file, disposition).await?;
     let expires_at = Utc::now() + chrono_duration(services.settings.download_url_ttl);
     let options = DownloadOptions {
         disposition,
@@ -146,7 +163,7 @@ pub(crate) async fn prepare_content(
         return Ok(Content::NotModified(file));
     }
     let range = match range.map(|r| ByteRange::parse(r, file.size)).transpose() {
-        Ok(range) => range,
+        Ok(range) => range.flatten(),
         Err(
             error @ Error::Invalid {
                 code: "range-not-satisfiable",
@@ -177,9 +194,13 @@ fn etag_list_matches(header: &str, etag: &str) -> bool {
     })
 }
 
-/// A page of files. The tenant is the principal's; the order is total (id breaks ties).
-pub async fn list(services: &Services, principal: &Principal, query: FileQuery) -> Result<FilePage> {
-    principal.require(Permission::Read)?;
+/// A page of files. The tenant is the principal's (and, for a principal that sees only its
+/// own files, the owner too); the order is total (id breaks ties).
+pub async fn list(services: &Services, principal: &Principal, mut query: FileQuery) -> Result<FilePage> {
+    query.owner = match principal.reach(FileAction::See)? {
+        Reach::Tenant => None,
+        Reach::Own => Some(principal.subject.clone()),
+    };
     let (mut items, total) = services.store.list_files(&principal.tenant, &query).await?;
     let limit = query.limit as usize;
     let more = items.len() > limit;
@@ -346,4 +367,36 @@ pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<St
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_served_while_a_file_holding_it_is_ready_and_none_is_quarantined() {
+        use FileStatus::*;
+        assert!(blob_servable(&[]).is_ok(), "not a file's blob");
+        assert!(blob_servable(&[Ready]).is_ok());
+        assert!(blob_servable(&[Deleted, Ready]).is_ok(), "a dedup copy still ready");
+        for refused in [
+            &[Deleted][..],
+            &[Failed],
+            &[Pending],
+            &[Purged],
+            &[Quarantined],
+            &[Ready, Quarantined],
+        ] {
+            assert!(
+                matches!(
+                    blob_servable(refused),
+                    Err(Error::Conflict {
+                        code: "file-not-ready",
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+        }
+    }
 }

@@ -125,6 +125,7 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
         created_before: params.created_before,
         min_size: params.min_size,
         max_size: params.max_size,
+        owner: None,
         sort,
         limit,
         start,

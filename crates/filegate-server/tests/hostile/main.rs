@@ -6,8 +6,10 @@
 mod common;
 
 mod auth;
+mod authorization;
 mod bad_file_requests;
 mod bad_input;
+mod deleted_downloads;
 mod roles;
 mod signed_urls;
 mod support;

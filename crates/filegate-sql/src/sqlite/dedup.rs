@@ -2,14 +2,14 @@
 //! the check), whether a blob is still in use, its thumbnails, and batched download counts.
 
 use filegate_core::StoreError;
-use filegate_core::domain::{BucketName, FileId, FileRecord, Sha256Hex, TenantId};
+use filegate_core::domain::{BucketName, FileId, FileRecord, FileStatus, Sha256Hex, TenantId};
 use filegate_core::ports::NewJob;
 use sqlx::FromRow;
 
 use super::files::INSERT_FILE;
 use super::quotas::enforce_quota;
 use super::{SqliteStore, insert_jobs, next_change_seq};
-use crate::errors::store_err;
+use crate::errors::{bad_row, store_err};
 use crate::rows::{FileRow, FileValues, download_counts, file_columns, thumbnail_sizes, to_i64, to_json};
 
 impl SqliteStore {
@@ -96,6 +96,23 @@ impl SqliteStore {
         .fetch_one(&self.reader)
         .await
         .map_err(store_err)
+    }
+
+    pub(super) async fn blob_statuses_impl(
+        &self,
+        tenant: &TenantId,
+        blob_key: &str,
+    ) -> Result<Vec<FileStatus>, StoreError> {
+        let raw: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT status FROM files WHERE blob_key = ? AND tenant = ?")
+                .bind(blob_key)
+                .bind(tenant.as_str())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(store_err)?;
+        raw.iter()
+            .map(|s| s.parse().map_err(|e| bad_row("files.status", e)))
+            .collect()
     }
 
     pub(super) async fn blob_thumbnail_sizes_impl(

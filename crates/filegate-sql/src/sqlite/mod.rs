@@ -290,6 +290,9 @@ impl MetadataStore for SqliteStore {
     async fn blob_in_use(&self, tenant: &TenantId, blob_key: &str, except: FileId) -> Result<bool, StoreError> {
         self.blob_in_use_impl(tenant, blob_key, except).await
     }
+    async fn blob_statuses(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<FileStatus>, StoreError> {
+        self.blob_statuses_impl(tenant, blob_key).await
+    }
     async fn blob_thumbnail_sizes(&self, tenant: &TenantId, blob_key: &str) -> Result<Vec<u32>, StoreError> {
         self.blob_thumbnail_sizes_impl(tenant, blob_key).await
     }

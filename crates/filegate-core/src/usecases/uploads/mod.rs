@@ -7,8 +7,8 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::{Services, buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
-    BucketName, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath,
-    Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata, NewFile,
+    ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{Job, SignedRequest, UploadConstraints};
@@ -88,7 +88,7 @@ pub fn parse_external_id(s: &str) -> Result<String> {
 
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
 pub async fn create(services: &Services, principal: &Principal, req: NewUpload) -> Result<CreatedUpload> {
-    principal.require(Permission::Write)?;
+    principal.require(Permission::Upload)?;
     let settings = &services.settings;
     let bucket = buckets::get_for(services, principal, &req.bucket).await?;
     bucket.policy.admit(Some(req.size), &req.content_type)?;
@@ -226,6 +226,8 @@ async fn pending_file(services: &Services, principal: &Principal, id: FileId) ->
         .get_file(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file"))?;
+    // Before the status, which would tell a partner's machine that another's file exists.
+    principal.require_on(FileAction::FinishUpload, &file.owner)?;
     if file.status != FileStatus::Pending {
         return Err(Error::conflict(
             "invalid-status",
@@ -240,12 +242,13 @@ async fn pending_file(services: &Services, principal: &Principal, id: FileId) ->
 /// lost the first answer may retry). A mismatch leaves the file `pending` and completable.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn complete(services: &Services, principal: &Principal, id: FileId, done: Completion) -> Result<FileRecord> {
-    principal.require(Permission::Write)?;
+    principal.reach(FileAction::FinishUpload)?;
     let file = services
         .store
         .get_file(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file"))?;
+    principal.require_on(FileAction::FinishUpload, &file.owner)?;
     match file.status {
         FileStatus::Pending => {}
         FileStatus::Uploaded | FileStatus::Processing | FileStatus::Ready => return Ok(file),
@@ -355,7 +358,7 @@ pub async fn complete_batch(
     principal: &Principal,
     items: Vec<BatchItem>,
 ) -> Result<Vec<(FileId, Result<FileRecord>)>> {
-    principal.require(Permission::Write)?;
+    principal.reach(FileAction::FinishUpload)?;
     if items.is_empty() || items.len() > services.settings.max_batch {
         return Err(Error::invalid(
             "too-many-items",
@@ -372,7 +375,7 @@ pub async fn complete_batch(
 /// Aborts a pending upload: frees the parts and bytes; the file ends `expired`.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    principal.require(Permission::Write)?;
+    principal.reach(FileAction::FinishUpload)?;
     let file = pending_file(services, principal, id).await?;
     let mut next = file.clone();
     next.status = FileStatus::Expired;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::pending_file;
-use crate::domain::{ETag, FileId, FileRecord, FileStatus, Permission, Principal, UploadPlan, parse_blob_key};
+use crate::domain::{ETag, FileAction, FileId, FileRecord, FileStatus, Principal, UploadPlan, parse_blob_key};
 use crate::error::{Error, Result, StoreError};
 use crate::usecases::{Services, chrono_duration};
 
@@ -56,7 +56,7 @@ pub async fn part_urls_for(
     id: FileId,
     numbers: Vec<u32>,
 ) -> Result<Vec<(u32, String)>> {
-    principal.require(Permission::Write)?;
+    principal.reach(FileAction::FinishUpload)?;
     let file = pending_file(services, principal, id).await?;
     let UploadPlan::Multipart {
         upload_id, part_count, ..
