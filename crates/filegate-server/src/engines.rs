@@ -40,7 +40,6 @@ use filegate_sql::{PostgresStore, SqliteStore};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::sealer::{AeadSealer, WEBHOOK_KEY_PURPOSE};
 use crate::secret::Secret;
 use crate::trigger_client::HttpTriggerCaller;
 use crate::trigger_config::parse_triggers;
@@ -54,6 +53,9 @@ pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
 /// Key-derivation label of the key sealing exchange passphrases at rest: changing it (or the
 /// deployment secret) makes the stored passphrases unreadable.
 pub const EXCHANGE_KEY_PURPOSE: &str = "filegate/exchange/v1";
+/// Key-derivation label of the key sealing webhook secrets at rest: changing it (or the
+/// deployment secret) makes existing webhooks' deliveries fail, saying to recreate them.
+pub const WEBHOOK_KEY_PURPOSE: &str = "filegate/webhook-secrets/v1";
 
 /// The ports the database serves: one SQLite file or one PostgreSQL database holds them
 /// all, so that a state change and the work it causes commit together.
@@ -261,7 +263,7 @@ impl Engines {
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
             exchange,
-            sealer: Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE)),
+            sealer: Arc::new(Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE))),
             shares,
             paths,
             clock: Arc::new(SystemClock),
@@ -320,7 +322,7 @@ fn notifications(config: &Config, secret: &Secret, store: Arc<dyn NotificationSt
         store,
         webhooks: Arc::new(webhooks),
         mailer,
-        sealer: Arc::new(AeadSealer::new(&secret.derive(WEBHOOK_KEY_PURPOSE))?),
+        sealer: Arc::new(Sealer::new(&secret.derive(WEBHOOK_KEY_PURPOSE))),
         platform_recipients: Arc::new(platform_recipients),
     })
 }

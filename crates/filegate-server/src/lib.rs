@@ -7,7 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod engines;
 pub mod http;
-pub mod sealer;
 pub mod secret;
 pub mod state;
 pub mod telemetry;

@@ -52,12 +52,40 @@ pub trait NotificationStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
-/// Seals small secrets (webhook signing secrets) so that a database dump does not reveal
-/// them. `context` binds a sealed value to where it is stored.
+/// Seals small secrets (webhook signing secrets, exchange passphrases, share tokens) so that
+/// a database dump does not reveal them. `context` binds a sealed value to where it is
+/// stored. Implemented by `crate::sealer::Sealer`.
 pub trait SecretSealer: Send + Sync + 'static {
-    fn seal(&self, plain: &[u8], context: &[u8]) -> Vec<u8>;
+    /// Fails closed: an error, never the plain value or a value sealed under a nonce that
+    /// was not freshly drawn. The caller then stores nothing.
+    fn seal(&self, plain: &[u8], context: &[u8]) -> Result<Vec<u8>, SealError>;
     /// `None` when the value does not open (another deployment secret, a tampered row).
     fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// Why a secret could not be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The random source gave no nonce.
+    #[error("the random source failed; no nonce to seal a secret with")]
+    NoRandomness,
+    /// The cipher refused to seal.
+    #[error("sealing a secret failed")]
+    Cipher,
+}
+
+impl From<SealError> for crate::error::Error {
+    fn from(e: SealError) -> Self {
+        match e {
+            // The system's entropy may come back: the caller may retry.
+            SealError::NoRandomness => Self::Unavailable {
+                what: "random source",
+                retry_after: Duration::from_secs(2),
+                source: e.into(),
+            },
+            SealError::Cipher => Self::Internal(e.into()),
+        }
+    }
 }
 
 /// One outbound webhook call.

@@ -25,7 +25,15 @@ fn seal_context(tenant: &TenantId, version: u32) -> String {
 }
 
 fn unseal(services: &Services, v: &PassphraseVersion) -> Result<Passphrase> {
-    Passphrase::from_unsealed(services.sealer.open(&seal_context(&v.tenant, v.version), &v.sealed)?)
+    let plain = services
+        .sealer
+        .open(&v.sealed, seal_context(&v.tenant, v.version).as_bytes())
+        .ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "cannot open a sealed passphrase; was the deployment secret changed?"
+            ))
+        })?;
+    Passphrase::from_unsealed(plain)
 }
 
 /// Adds the version after `newest` with a fresh passphrase. `None` when another process
@@ -46,7 +54,7 @@ async fn add_next(
         version,
         sealed: services
             .sealer
-            .seal(&seal_context(tenant, version), passphrase.expose().as_bytes())?,
+            .seal(passphrase.expose().as_bytes(), seal_context(tenant, version).as_bytes())?,
         created_at: Utc::now(),
         created_by: created_by.to_owned(),
         retired_at: None,

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use crate::ports::{
     ArchiveStore, AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, MetadataStore, Scanner,
-    ShareStore,
+    SecretSealer, ShareStore,
 };
-use crate::sealer::Sealer;
 
 pub mod alerts;
 pub mod api_keys;
@@ -55,9 +54,9 @@ pub struct Services {
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
     /// Exchange passphrases and file requests (seed 000), and the sealer that keeps the
-    /// passphrases encrypted at rest.
+    /// passphrases (and share tokens waiting for their email) encrypted at rest.
     pub exchange: Arc<dyn ExchangeStore>,
-    pub sealer: Sealer,
+    pub sealer: Arc<dyn SecretSealer>,
     /// Share links.
     pub shares: Arc<dyn ShareStore>,
     /// Files by path, for the unsigned URLs of public buckets.

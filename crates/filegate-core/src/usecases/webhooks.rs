@@ -62,7 +62,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
     let sealed_secret = services
         .notifications
         .sealer
-        .seal(secret.bytes(), &Webhook::seal_context(id, &principal.tenant));
+        .seal(secret.bytes(), &Webhook::seal_context(id, &principal.tenant))?;
     let webhook = Webhook {
         id,
         tenant: principal.tenant.clone(),

@@ -27,6 +27,7 @@ mod rate_limits;
 mod receiver;
 mod requests;
 mod scanning;
+mod sealing;
 mod share_notices;
 mod shares;
 mod support;

@@ -11,9 +11,10 @@ use crate::ports::{Email, Job, MailError, NewJob};
 use crate::usecases::Services;
 
 pub(super) fn email_job(services: &Services, share: &Share, token: &ShareToken) -> Result<NewJob> {
-    let sealed = services
-        .sealer
-        .seal(&seal_context(&share.tenant, share.id), token.reveal().as_bytes())?;
+    let sealed = services.sealer.seal(
+        token.reveal().as_bytes(),
+        seal_context(&share.tenant, share.id).as_bytes(),
+    )?;
     Ok(NewJob::now(Job::SendShareEmail {
         tenant: share.tenant.clone(),
         share_id: share.id,
@@ -43,7 +44,7 @@ pub async fn send_email(
     let token = base64::engine::general_purpose::STANDARD
         .decode(sealed_token)
         .ok()
-        .and_then(|sealed| services.sealer.open(&seal_context(tenant, share_id), &sealed).ok())
+        .and_then(|sealed| services.sealer.open(&sealed, seal_context(tenant, share_id).as_bytes()))
         .and_then(|plain| String::from_utf8(plain).ok())
         .and_then(|token| ShareToken::parse(&token).ok())
         .filter(|token| token.hash().matches(&share.token_hash))
