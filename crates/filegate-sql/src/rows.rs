@@ -205,7 +205,7 @@ impl TryFrom<FileRow> for FileRecord {
             id: FileId::from_uuid(uuid("file.id", &r.id)?),
             tenant: tenant_id(&r.tenant)?,
             bucket: bucket_name(&r.bucket)?,
-            path: ObjectPath::parse(&r.path).map_err(|e| bad_row("file.path", e))?,
+            path: ObjectPath::from_stored(&r.path).map_err(|e| bad_row("file.path", e))?,
             size: to_u64("file.size", r.size)?,
             content_type: ContentType::parse(&r.content_type).map_err(|e| bad_row("file.content_type", e))?,
             declared_sha256: sha("file.declared_sha256", r.declared_sha256)?,

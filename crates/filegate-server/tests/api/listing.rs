@@ -335,3 +335,35 @@ async fn offset_pagination_reports_the_total() {
     };
     assert_eq!(api_error(app.client.list_files(&both).await), err(400, "invalid-query"));
 }
+
+/// `café.txt` typed on a Mac (NFD: `e` + combining acute) and elsewhere (NFC: `é`) is one
+/// path: both uploads are stored under the NFC name, and a prefix in either form lists
+/// both. An invisible character that would make a look-alike name is refused.
+#[tokio::test]
+async fn names_that_look_the_same_are_one_path() {
+    let app = TestApp::spawn().await;
+    let nfd = "notes/cafe\u{301}.txt";
+    let nfc = "notes/caf\u{e9}.txt";
+    let first = upload(&app, "default", nfd, "text/plain", 10).await;
+    let second = upload(&app, "default", nfc, "text/plain", 20).await;
+    assert_eq!(first.path, nfc, "stored in NFC");
+    assert_eq!(second.path, nfc);
+    assert_eq!(first.name, second.name);
+    for prefix in ["notes/cafe\u{301}", "notes/caf\u{e9}"] {
+        let page = app
+            .client
+            .list_files(&ListFiles {
+                prefix: Some(prefix.into()),
+                ..ListFiles::bucket("default")
+            })
+            .await
+            .expect("list");
+        let paths: Vec<&str> = page.items.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, [nfc, nfc], "prefix {prefix:?}");
+    }
+    let zero_width = app
+        .client
+        .upload_bytes("default", "notes/caf\u{e9}\u{200b}.txt", "text/plain", "x".into())
+        .await;
+    assert_eq!(api_error(zero_width), err(400, "invalid-path"));
+}
