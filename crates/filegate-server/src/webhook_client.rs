@@ -6,13 +6,15 @@
 //! resolved by a resolver that drops loopback, private, link-local and other non-global
 //! addresses (so a tenant admin cannot point filegate at the cloud metadata service or an
 //! internal admin port, even through DNS), and literal IP addresses are checked the same way.
+//! Both use `domain::is_public_address`, which also refuses a URL when its webhook is
+//! created (`WebhookUrl::names_private_host`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use filegate_core::domain::WebhookUrl;
+use filegate_core::domain::{WebhookUrl, is_public_address};
 use filegate_core::ports::{WebhookClient, WebhookRequest, WebhookResponse};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -46,17 +48,12 @@ impl WebhookClient for HttpWebhookClient {
         if self.allow_private {
             return Ok(());
         }
-        let refused = || {
-            Err("the webhook URL points to a private, loopback or link-local address \
+        if url.names_private_host() {
+            return Err("the webhook URL points to a private, loopback or link-local address \
                  (set webhooks.allow_private_networks to allow it)"
-                .to_owned())
-        };
-        match url.url().host() {
-            Some(url::Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => refused(),
-            Some(url::Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => refused(),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => refused(),
-            _ => Ok(()),
+                .to_owned());
         }
+        Ok(())
     }
 
     async fn post(&self, request: WebhookRequest) -> (WebhookResponse, Duration) {
@@ -99,7 +96,7 @@ impl Resolve for PublicOnly {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| is_public(a.ip()))
+                .filter(|a| is_public_address(a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("{host} has no public address (private networks are not allowed)").into());
@@ -109,74 +106,9 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// Whether an address is on the public internet (not loopback, private, link-local, shared,
-/// documentation, multicast or unspecified).
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_multicast()
-        || a == 0
-        // 100.64.0.0/10, carrier-grade NAT.
-        || (a == 100 && (64..128).contains(&b))
-        // 198.18.0.0/15, benchmarking.
-        || (a == 198 && (b == 18 || b == 19))
-        || a >= 240)
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local, 2001:db8::/32 documentation.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_public_addresses_are_public() {
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-    }
 
     #[test]
     fn literal_private_urls_are_refused_unless_allowed() {
@@ -186,6 +118,13 @@ mod tests {
             "http://127.0.0.1:9/x",
             "http://[::1]/",
             "http://localhost/",
+            "http://localhost./",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0x7f000001/",
+            "http://2130706433/",
+            "http://127.1/",
             "http://169.254.169.254/latest",
         ] {
             let url = WebhookUrl::parse(url).unwrap();

@@ -3,6 +3,7 @@
 //! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -56,6 +57,107 @@ impl WebhookUrl {
     pub fn url(&self) -> &url::Url {
         &self.0
     }
+
+    /// Whether the URL itself names a host off the public internet: an address that
+    /// [`is_public_address`] refuses, in any form the URL standard reads as one (`127.1`,
+    /// `0x7f000001`, `2130706433` are all 127.0.0.1; an IPv4 address inside IPv6, mapped,
+    /// NAT64 or 6to4, counts as that IPv4 address), or `localhost` and the names under it,
+    /// with or without the final dot. A name that merely resolves to such an address is
+    /// caught when it is resolved, at delivery.
+    pub fn names_private_host(&self) -> bool {
+        match self.0.host() {
+            Some(url::Host::Ipv4(ip)) => !is_public_address(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => !is_public_address(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => is_loopback_name(name),
+            None => true,
+        }
+    }
+}
+
+/// `localhost`, the names under it (RFC 6761) and the loopback names of common
+/// `/etc/hosts` files, in any case, with or without the final dot (`localhost.` is the
+/// same host).
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || matches!(
+            name.as_str(),
+            "localhost.localdomain" | "ip6-localhost" | "ip6-loopback"
+        )
+}
+
+/// Whether an address is on the public internet: not loopback, private, link-local, shared
+/// (CGNAT), documentation, benchmarking, multicast, reserved or unspecified. An IPv4
+/// address carried in IPv6 (IPv4-mapped or -compatible, SIIT, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`) is judged as that IPv4 address: `64:ff9b::7f00:1` reaches 127.0.0.1 through
+/// a NAT64 gateway. Teredo and local-use NAT64 are refused whole. The one classification
+/// for webhook URLs when they are created and addresses when they are resolved.
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        // 100.64.0.0/10, carrier-grade NAT.
+        || (a == 100 && (64..128).contains(&b))
+        // 192.0.0.0/24, IETF protocol assignments.
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        // 198.18.0.0/15, benchmarking.
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240)
+}
+
+/// The IPv4 address an IPv6 address stands for, when it is one of the forms that carry one
+/// a router or gateway would deliver to.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let last32 = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        // ::a.b.c.d (IPv4-compatible, deprecated) and ::ffff:a.b.c.d (IPv4-mapped).
+        [0, 0, 0, 0, 0, 0 | 0xffff, _, _] => Some(last32()),
+        // ::ffff:0:a.b.c.d, SIIT (RFC 6145).
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(last32()),
+        // 64:ff9b::a.b.c.d, the well-known NAT64 prefix (RFC 6052).
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(last32()),
+        // 2002:AABB:CCDD::/48, 6to4 (RFC 3056): the relay is AA.BB.CC.DD.
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        _ => None,
+    }
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let [first, second, ..] = ip.segments();
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local (deprecated).
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        // 64:ff9b:1::/48, NAT64 for local use (RFC 8215).
+        || (first == 0x64 && second == 0xff9b)
+        // 100::/64, discard only.
+        || (first == 0x100 && ip.segments()[1..4] == [0, 0, 0])
+        // 2001::/32 Teredo (the client address is obfuscated), 2001:db8::/32 documentation,
+        // 2001:2::/48 benchmarking, 2001:10::/28 and 2001:20::/28 ORCHID.
+        || (first == 0x2001 && (matches!(second, 0 | 2 | 0x0db8) || matches!(second & 0xfff0, 0x10 | 0x20)))
+        // 3fff::/20, documentation (RFC 9637).
+        || (first == 0x3fff && second < 0x1000))
 }
 
 impl fmt::Display for WebhookUrl {
@@ -264,6 +366,85 @@ mod tests {
             &format!("https://example.org/{}", "a".repeat(MAX_URL_LEN)),
         ] {
             assert!(WebhookUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public_address(public.parse().unwrap()), "{public}");
+        }
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "192.0.0.8",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "fec0::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+        ] {
+            assert!(!is_public_address(private.parse().unwrap()), "{private}");
+        }
+    }
+
+    #[test]
+    fn urls_naming_a_private_host_in_any_spelling_are_recognised() {
+        for private in [
+            "http://127.0.0.1:9000/in",
+            "http://localhost/",
+            "http://localhost./",
+            "http://LocalHost./x",
+            "http://api.localhost/",
+            "http://api.localhost./",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://0x7f000001/",
+            "http://2130706433/",
+            "http://127.1/",
+            "http://0177.0.0.1/",
+            "http://127.0.0.1./",
+            "http://0/",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            let url = WebhookUrl::parse(private).unwrap();
+            assert!(url.names_private_host(), "{private} ({url})");
+        }
+        for public in [
+            "https://hooks.example.org/filegate",
+            "https://localhost.example.org/",
+            "http://93.184.216.34/",
+            "http://[2606:4700::1111]/",
+        ] {
+            assert!(!WebhookUrl::parse(public).unwrap().names_private_host(), "{public}");
         }
     }
 

@@ -288,6 +288,35 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
     }
 }
 
+/// Other spellings of a loopback host: the trailing-dot name, the IPv4 address inside IPv6
+/// (mapped, NAT64, 6to4) and the numeric forms URL parsers read as 127.0.0.1. Delivery
+/// would refuse them; creation says so at once, and nothing is created.
+#[tokio::test]
+async fn other_spellings_of_a_private_host_are_refused_at_creation() {
+    let app = TestApp::spawn().await;
+    for url in [
+        "http://localhost./x",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0x7f000001/",
+        "http://2130706433/",
+        "http://127.1/",
+    ] {
+        let request = CreateWebhook {
+            url: url.to_owned(),
+            events: vec!["*".into()],
+            secret: None,
+        };
+        assert_eq!(
+            api_error(app.client.create_webhook(&request).await),
+            err(400, "invalid-url"),
+            "{url}"
+        );
+    }
+    assert_eq!(app.client.list_webhooks().await.expect("list").items.len(), 0);
+}
+
 /// With RabbitMQ as the queue, the relay hands events to the workers, which fan them out to
 /// webhooks (and publish them to the events exchange): the same deliveries as without it.
 #[tokio::test]
