@@ -137,7 +137,7 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
         .map(|r| ByteRange::parse(r, meta.size))
         .transpose()
     {
-        Ok(r) => r,
+        Ok(r) => r.flatten(),
         Err(e) => {
             let mut response = ApiError(e).into_response();
             unsatisfiable_range_header(&mut response, meta.size);
