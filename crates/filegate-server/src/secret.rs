@@ -3,7 +3,7 @@
 //! `filegate token` can mint tokens for a data directory without a running server.
 
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
@@ -24,8 +24,13 @@ impl std::fmt::Debug for Secret {
 
 impl Secret {
     /// Reads the secret of `data_dir`, creating the directory and the secret when absent.
+    /// A directory made here is owner-only (0700): it holds the database, the objects and
+    /// this secret. One that exists keeps its mode (an operator may have chosen it).
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)?;
         let path = data_dir.join(SECRET_FILE);
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
@@ -103,6 +108,16 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!format!("{a:?}").contains(&hex::encode(a.0)));
+    }
+
+    #[test]
+    fn a_data_directory_made_on_first_start_is_private_to_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("fresh").join("data");
+        Secret::load_or_create(&data).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&dir.path().join("fresh")), 0o700, "a parent made on the way too");
     }
 
     #[test]

@@ -91,6 +91,30 @@ async fn data_survives_reopening_and_migrations_run_once() {
     assert!(next.change_seq > file.change_seq);
 }
 
+/// The database holds every file's metadata, the audit trail and sealed secrets: only the
+/// user filegate runs as may read it, whatever the umask, and so the WAL and shared-memory
+/// files SQLite makes next to it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_directory_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("filegate.db");
+    let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let a = contract::tenant(&store, "a").await;
+    store.insert_file(&contract::new_file(&a, "private.txt")).await.unwrap();
+
+    assert_eq!(mode(&path), 0o600, "the database");
+    for suffix in ["-wal", "-shm"] {
+        let side = data.join(format!("filegate.db{suffix}"));
+        assert!(side.exists(), "{suffix} exists while the store is open (WAL mode)");
+        assert_eq!(mode(&side), 0o600, "{suffix}");
+    }
+    assert_eq!(mode(&data), 0o700, "the data directory");
+}
+
 #[tokio::test]
 async fn a_closed_store_is_unavailable() {
     let (_dir, store) = open().await;

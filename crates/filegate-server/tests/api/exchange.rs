@@ -145,7 +145,7 @@ async fn a_file_encrypted_with_the_current_passphrase_is_stored_as_its_plaintext
     let decryption = file.processing.decryption.expect("decryption recorded");
     assert_eq!((decryption.passphrase_version, decryption.old_passphrase), (1, false));
     assert!(
-        content_of(&exchange, &file.id).await == plaintext,
+        content_of(&app.client, &file.id).await == plaintext,
         "the plaintext comes back"
     );
     assert_eq!(
@@ -191,7 +191,7 @@ async fn an_old_passphrase_still_works_with_exactly_one_alert_even_when_the_job_
     assert_eq!(alerts[0].file_id, file_id);
     assert_eq!(alerts[0].data, serde_json::json!({"version": 1}));
     assert_eq!(events.of_kind("file.ready").len(), 1);
-    assert!(content_of(&exchange, &file.id).await == plaintext);
+    assert!(content_of(&app.client, &file.id).await == plaintext);
     let audited = audit_of(&app, "exchange.old_passphrase_used").await;
     assert_eq!(audited.len(), 1, "one audit record per file: {audited:?}");
     assert_eq!(audited[0].file_id.as_deref(), Some(file.id.as_str()));
@@ -317,7 +317,9 @@ async fn a_large_file_decrypts_as_a_stream() {
     assert_eq!(file.size, size as u64);
     assert_eq!(file.sha256.as_deref(), Some(expected.as_str()));
 
-    let mut body = exchange
+    // The partner's machine reads no bytes back; the tenant's admin does.
+    let mut body = app
+        .client
         .content(&file.id, filegate_client::ContentRequest::default())
         .await
         .expect("content")
@@ -360,7 +362,7 @@ async fn an_encrypted_upload_needs_a_bucket_that_decrypts_and_a_known_scheme() {
         .ready_file(&exchange, "exchange", "plain.txt", b"not encrypted")
         .await;
     assert_eq!(file.processing.decryption, None);
-    assert!(content_of(&exchange, &file.id).await == b"not encrypted"[..]);
+    assert!(content_of(&app.client, &file.id).await == b"not encrypted"[..]);
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod dedup;
 mod exchange;
 mod file_updates;
 mod files;
+mod private_file;
 mod queue;
 mod quotas;
 mod shares;
@@ -67,6 +68,8 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating it when missing) the database at `path` and applies the migrations.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        private_file::create_private(path)
+            .with_context(|| format!("creating the SQLite database {}", path.display()))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
