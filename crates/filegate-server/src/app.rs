@@ -84,6 +84,7 @@ fn worker_settings(config: &Config) -> WorkerSettings {
     let w = &config.workers;
     WorkerSettings {
         concurrency: w.concurrency,
+        delivery_concurrency: w.delivery_concurrency,
         lease: Duration::from_secs(w.lease_secs.max(1)),
         max_attempts: w.max_attempts.max(1),
         backoff_base: Duration::from_secs(w.backoff_base_secs),

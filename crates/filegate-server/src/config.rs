@@ -275,6 +275,10 @@ pub struct WorkersConfig {
     /// and a scan a clamd connection; the others mostly wait, so `concurrency` can be well
     /// above this for a stream of small files.
     pub streams: usize,
+    /// Jobs that call out (webhook deliveries, alert and share emails, async trigger
+    /// calls) in flight at once, in slots of their own: a receiver that holds every call for
+    /// its whole timeout takes these, never the `concurrency` slots files are processed in.
+    pub delivery_concurrency: usize,
     /// The lease on a claimed job, renewed every third of it by the worker (and by the
     /// outbox relay, which uses it too): how long the jobs of a process that died wait.
     pub lease_secs: u64,
@@ -476,6 +480,7 @@ impl Default for WorkersConfig {
             enabled: true,
             concurrency: 16,
             streams: 16,
+            delivery_concurrency: 16,
             lease_secs: 60,
             max_attempts: 5,
             backoff_base_secs: 2,
