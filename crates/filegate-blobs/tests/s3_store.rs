@@ -62,6 +62,17 @@ impl contract::Engine for S3 {
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         ETag::parse(resp.headers()["etag"].to_str().unwrap()).unwrap()
     }
+
+    /// A fresh presigned `PUT` with the headers it came with, as a client sends it.
+    async fn upload_signed(&self, key: &str, bytes: Vec<u8>) -> bool {
+        let signed = self.store.presign_put(key, &csv(bytes.len() as u64), soon()).unwrap();
+        let resp = send_put(&self.http, &signed, bytes).await;
+        match resp.status() {
+            StatusCode::OK => true,
+            StatusCode::PRECONDITION_FAILED => false,
+            other => panic!("{other}: {}", resp.text().await.unwrap()),
+        }
+    }
 }
 
 macro_rules! contract_tests {
@@ -210,6 +221,35 @@ async fn a_presigned_put_pins_type_size_signature_and_time() {
         (18_233, Etags::Md5.of(&bytes).as_str())
     );
     assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, bytes);
+}
+
+/// The attack of issue 19: whoever holds a still-valid presigned `PUT` URL sends it again
+/// after the file was completed and verified. S3 must refuse it, and the URL cannot be
+/// stripped of its create-once header (the header is signed).
+#[tokio::test]
+async fn a_presigned_put_url_stores_once_while_it_is_still_valid() {
+    let Some(s3) = start() else { return };
+    let (first, second) = (data(2_048, 1), data(2_048, 2));
+    let signed = s3.store.presign_put(KEY, &csv(2_048), soon()).unwrap();
+    assert_eq!(signed.headers["if-none-match"], "*");
+
+    let mut unconditional = signed.clone();
+    unconditional.headers.remove("if-none-match");
+    assert_eq!(
+        send_put(&s3.http, &unconditional, first.clone()).await.status(),
+        StatusCode::FORBIDDEN,
+        "the create-once header is part of the signature"
+    );
+    let resp = send_put(&s3.http, &signed, first.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    let stored = s3.store.head(KEY).await.unwrap().unwrap();
+
+    for request in [&signed, &unconditional] {
+        let resp = send_put(&s3.http, request, second.clone()).await;
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    assert_eq!(s3.store.head(KEY).await.unwrap(), Some(stored));
+    assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, first);
 }
 
 #[tokio::test]

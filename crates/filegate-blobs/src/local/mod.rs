@@ -14,6 +14,7 @@
 mod dir_sync;
 mod etag;
 mod etag_xattr;
+mod modes;
 mod multipart;
 mod read;
 mod scratch;
@@ -31,7 +32,7 @@ use url::Url;
 
 use self::scratch::Scratch;
 use self::sidecar::Sidecar;
-use self::write::{Limits, blocking, io_error};
+use self::write::{Limits, Placement, blocking, commit_error, io_error};
 use crate::key;
 use crate::signing::UrlSigner;
 
@@ -56,7 +57,7 @@ impl LocalBlobStore {
         );
         let (objects, multipart, tmp) = (root.join("objects"), root.join("multipart"), root.join("tmp"));
         for dir in [&objects, &multipart, &tmp] {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            modes::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let scratch = Scratch::open(&tmp).with_context(|| format!("preparing {}", tmp.display()))?;
         Ok(Self {
@@ -88,6 +89,25 @@ impl LocalBlobStore {
         max_size: u64,
         exact_size: Option<u64>,
     ) -> Result<BlobMeta, StoreError> {
+        self.store(key, body, max_size, exact_size, Placement::Replace).await
+    }
+
+    /// A signed single upload: exactly `size` bytes, stored only if no object is at `key`
+    /// yet. `Conflict` when one is, decided at the rename itself: of two uploads to one URL
+    /// the first to finish is kept, and a late one cannot replace bytes that `complete`
+    /// verified, however long it was held open.
+    pub async fn put_once(&self, key: &str, body: ByteStream, size: u64) -> Result<BlobMeta, StoreError> {
+        self.store(key, body, size, Some(size), Placement::CreateOnce).await
+    }
+
+    async fn store(
+        &self,
+        key: &str,
+        body: ByteStream,
+        max_size: u64,
+        exact_size: Option<u64>,
+        placement: Placement,
+    ) -> Result<BlobMeta, StoreError> {
         let dest = self.object_path(key)?;
         let received = write::receive(
             self.scratch.dir(),
@@ -99,6 +119,7 @@ impl LocalBlobStore {
         )
         .await?;
         let etag = etag::of_object(&received.digest);
+        let key = key.to_owned();
         let (scratch, objects, temp, file) = (
             self.scratch.dir().to_owned(),
             self.objects.clone(),
@@ -111,8 +132,8 @@ impl LocalBlobStore {
                 .map_err(|e| io_error("stamp an etag", e))?;
             file.sync_all().map_err(|e| io_error("fsync a temp file", e))?;
             drop(file);
-            write::commit(temp, &scratch, &objects, &dest, &committed, kept)
-                .map_err(|e| io_error("commit an object", e))
+            write::commit(temp, &scratch, &objects, &dest, &committed, kept, placement)
+                .map_err(|e| commit_error(e, &key))
         })
         .await?;
         Ok(BlobMeta {
@@ -134,6 +155,7 @@ impl BlobStore for LocalBlobStore {
         let probe = write::TempPath::new_in(self.scratch.dir(), "ping");
         let unavailable =
             |e: std::io::Error| StoreError::Unavailable(anyhow::Error::new(e).context("local blob store"));
+        // Inside this instance's 0700 directory: no need for a mode of its own.
         tokio::fs::write(probe.path(), b"ping").await.map_err(unavailable)?;
         tokio::fs::remove_file(probe.path()).await.map_err(unavailable)?;
         probe.disarm();

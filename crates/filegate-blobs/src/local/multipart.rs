@@ -22,6 +22,7 @@ use filegate_core::ports::{BlobMeta, ByteStream};
 
 use super::LocalBlobStore;
 use super::etag::{DIGEST_LEN, Digest, of_object as etag_of, of_parts as etag_of_parts};
+use super::modes;
 use super::sidecar::Durability;
 use super::write::{self, Limits, TempPath, blocking, fsync_dir, io_error};
 use crate::key;
@@ -61,8 +62,8 @@ impl LocalBlobStore {
             // Built aside and renamed in, so an upload directory always has its key file.
             let building = scratch.join(format!("{}.upload", uuid::Uuid::new_v4().simple()));
             let made = (|| {
-                fs::create_dir(&building)?;
-                let mut file = File::create_new(building.join(KEY_FILE))?;
+                modes::create_dir(&building)?;
+                let mut file = modes::create_new(&building.join(KEY_FILE))?;
                 io::Write::write_all(&mut file, key.as_bytes())?;
                 file.sync_all()?;
                 fs::rename(&building, &dest)?;
@@ -136,14 +137,25 @@ impl LocalBlobStore {
         let parts: Vec<(u32, String)> = parts.iter().map(|(n, e)| (*n, e.as_str().to_owned())).collect();
         let scratch = self.scratch.dir().to_owned();
         let objects = self.objects.clone();
-        let dest = self.object_path(key)?;
+        let (dest, key) = (self.object_path(key)?, key.to_owned());
         // On the blocking pool, copying with the kernel's help (`copy_file_range`); once
         // started it runs to the end even if the caller goes away.
         blocking(move || {
             let assembled = assemble(&dir, &parts, &scratch)?;
             let etag = assembled.etag.clone();
-            write::commit(assembled.temp, &scratch, &objects, &dest, &etag, assembled.kept)
-                .map_err(|e| io_error("commit an object", e))?;
+            // Once: of two completions racing, the second must not replace what the first
+            // stored (and its caller may already have verified).
+            let placement = write::Placement::CreateOnce;
+            write::commit(
+                assembled.temp,
+                &scratch,
+                &objects,
+                &dest,
+                &etag,
+                assembled.kept,
+                placement,
+            )
+            .map_err(|e| write::commit_error(e, &key))?;
             remove_upload(&dir, &scratch);
             Ok(BlobMeta {
                 size: assembled.size,
@@ -226,7 +238,7 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
         open_part(dir, *n, etag)?;
     }
     let temp = TempPath::new_in(scratch, "tmp");
-    let mut out = File::create_new(temp.path()).map_err(|e| io_error("create a temp file", e))?;
+    let mut out = modes::create_new(temp.path()).map_err(|e| io_error("create a temp file", e))?;
     let mut digests = Vec::with_capacity(parts.len());
     let mut size = 0;
     for (n, etag) in parts {

@@ -6,7 +6,7 @@
 //! `tmp/<instance>/`, holding an exclusive lock on `tmp/<instance>/.lock` for its lifetime:
 //! the sweep removes only directories whose lock it can take, i.e. whose owner is gone.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -26,16 +26,12 @@ pub(crate) struct Scratch {
 impl Scratch {
     /// Sweeps what dead instances left in `tmp_root` and claims a fresh directory there.
     pub(crate) fn open(tmp_root: &Path) -> io::Result<Self> {
-        let sweep_lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(tmp_root.join(SWEEP_LOCK))?;
+        let sweep_lock = super::modes::open_or_create(&tmp_root.join(SWEEP_LOCK))?;
         sweep_lock.lock()?;
         sweep(tmp_root)?;
         let dir = tmp_root.join(uuid::Uuid::new_v4().simple().to_string());
-        fs::create_dir(&dir)?;
-        let lock = File::create_new(dir.join(INSTANCE_LOCK))?;
+        super::modes::create_dir(&dir)?;
+        let lock = super::modes::create_new(&dir.join(INSTANCE_LOCK))?;
         lock.try_lock().map_err(|e| match e {
             TryLockError::Error(e) => e,
             TryLockError::WouldBlock => io::Error::other("a fresh instance lock is already held"),

@@ -47,7 +47,7 @@ impl Sidecar {
     /// sidecar is fsynced.
     pub(crate) fn write_temp(&self, dir: &Path, durability: Durability) -> io::Result<TempPath> {
         let temp = TempPath::new_in(dir, "etag");
-        let mut file = File::create_new(temp.path())?;
+        let mut file = super::modes::create_new(temp.path())?;
         writeln!(file, "{}\n{}\n{}", self.etag, self.inode, self.size)?;
         if durability == Durability::Fsync {
             file.sync_all()?;

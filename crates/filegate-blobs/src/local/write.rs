@@ -1,6 +1,9 @@
 //! Streaming a body into a temp file, and committing a finished temp file as an object.
 //!
 //! An object becomes visible only by `rename`, after its bytes and its etag are on disk; the directory is fsynced after, so the rename itself survives a power cut.
+//! Bytes that arrive through a signed URL are placed [`Placement::CreateOnce`]: the rename
+//! refuses to replace an object already there, so the bytes `complete` verified stay the
+//! bytes served, however long another request to the same URL took.
 
 use std::fs::{self, File};
 use std::io::{self, IoSlice, Write as _};
@@ -170,7 +173,7 @@ struct Sink {
 
 impl Sink {
     fn create(path: &Path) -> Result<Self, StoreError> {
-        let file = File::create_new(path).map_err(|e| io_error("create a temp file", e))?;
+        let file = super::modes::create_new(path).map_err(|e| io_error("create a temp file", e))?;
         Ok(Self {
             file,
             written: 0,
@@ -301,10 +304,20 @@ pub(crate) fn stamp(file: &File, etag: &str, durability: Durability) -> io::Resu
     })
 }
 
-/// Makes the fsynced temp file the object at `dest` (replacing any old one), with `etag`
-/// kept as [`stamp`] decided. Blocking: run it on the blocking pool, where it finishes
-/// even if the caller goes away, so an object and its sidecar are never left half-renamed
-/// by a cancel.
+/// Whether a commit may replace an object already stored at its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// filegate's own writes (a proxied upload, a thumbnail, decrypted bytes).
+    Replace,
+    /// Bytes from outside (a signed URL, an assembled multipart upload): stored once. A
+    /// commit that finds an object at its key fails with `AlreadyExists` and changes nothing.
+    CreateOnce,
+}
+
+/// Makes the fsynced temp file the object at `dest`, with `etag` kept as [`stamp`]
+/// decided; `placement` says whether an old object may be replaced. Blocking: run it on
+/// the blocking pool, where it finishes even if the caller goes away, so an object and its
+/// sidecar are never left half-renamed by a cancel.
 pub(crate) fn commit(
     temp: TempPath,
     scratch: &Path,
@@ -312,28 +325,67 @@ pub(crate) fn commit(
     dest: &Path,
     etag: &str,
     kept: EtagKept,
+    placement: Placement,
 ) -> io::Result<()> {
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::other("an object path has a parent"))?;
     create_parents(objects, parent)?;
-    if let EtagKept::Sidecar(durability) = kept {
-        let meta = fs::metadata(temp.path())?;
-        let sidecar = Sidecar {
-            etag: etag.to_owned(),
-            inode: inode(&meta),
-            size: meta.len(),
-        };
-        let sidecar_temp = sidecar.write_temp(scratch, durability)?;
-        // Sidecar first: a brand-new object then never exists without its etag. When an
-        // old object is replaced, a crash between the renames leaves a sidecar naming the
-        // wrong inode, which `Sidecar::etag_of` notices.
-        fs::rename(sidecar_temp.path(), Sidecar::path_for(dest))?;
-        sidecar_temp.disarm();
+    let sidecar_temp = match kept {
+        EtagKept::OnInode => None,
+        EtagKept::Sidecar(durability) => {
+            let meta = fs::metadata(temp.path())?;
+            let sidecar = Sidecar {
+                etag: etag.to_owned(),
+                inode: inode(&meta),
+                size: meta.len(),
+            };
+            Some(sidecar.write_temp(scratch, durability)?)
+        }
+    };
+    match placement {
+        Placement::Replace => {
+            // Sidecar first: a brand-new object then never exists without its etag. When an
+            // old object is replaced, a crash between the renames leaves a sidecar naming the
+            // wrong inode, which `Sidecar::etag_of` notices.
+            if let Some(sidecar_temp) = sidecar_temp {
+                fs::rename(sidecar_temp.path(), Sidecar::path_for(dest))?;
+                sidecar_temp.disarm();
+            }
+            fs::rename(temp.path(), dest)?;
+        }
+        Placement::CreateOnce => {
+            // The object first, and only if its name is free: a refused commit must not
+            // touch the sidecar of the object that is there. A reader between the two
+            // renames finds no sidecar and rebuilds the same etag from the bytes.
+            rename_new(temp.path(), dest)?;
+            if let Some(sidecar_temp) = sidecar_temp {
+                fs::rename(sidecar_temp.path(), Sidecar::path_for(dest))?;
+                sidecar_temp.disarm();
+            }
+        }
     }
-    fs::rename(temp.path(), dest)?;
     temp.disarm();
     super::dir_sync::after_rename(parent)
+}
+
+/// Renames `from` to `to` only if no file is at `to` (`AlreadyExists` otherwise), in one
+/// atomic step: two writers racing for one name cannot both win.
+fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // A filesystem without the flag: fall back to a hard link below.
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A link is only made to a free name, atomically; the temp name then goes.
+    fs::hard_link(from, to)?;
+    fs::remove_file(from)
 }
 
 /// `create_dir_all`, plus an fsync of each directory that gained an entry, so the new
@@ -342,7 +394,7 @@ fn create_parents(objects: &Path, parent: &Path) -> io::Result<()> {
     if parent.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(parent)?;
+    super::modes::create_dir_all(parent)?;
     let mut dir = parent;
     while dir != objects
         && let Some(up) = dir.parent()
@@ -366,6 +418,15 @@ pub(crate) fn inode(meta: &fs::Metadata) -> u64 {
 #[cfg(not(unix))]
 pub(crate) fn inode(_meta: &fs::Metadata) -> u64 {
     0
+}
+
+/// A failed commit: `Conflict` when [`Placement::CreateOnce`] found an object in place.
+pub(crate) fn commit_error(e: io::Error, key: &str) -> StoreError {
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        StoreError::Conflict(format!("an object is already stored at {key}"))
+    } else {
+        io_error("commit an object", e)
+    }
 }
 
 /// Storage failures: a full or read-only disk is `Unavailable` (retry later), the rest is a

@@ -9,6 +9,11 @@
 //! so S3 recomputes the signature from the values the client actually sends, and any other
 //! type or size fails with `403 SignatureDoesNotMatch`. The payload itself is unsigned
 //! (`UNSIGNED-PAYLOAD`); its length is pinned by `content-length`.
+//!
+//! It also signs `if-none-match: *`: the URL creates the object once, and S3 answers any
+//! later `PUT` to it with `412 Precondition Failed` while the URL is still valid. Without
+//! it, whoever holds the URL could replace the bytes of a file after `complete` verified
+//! them, scanned them and made them `ready`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +26,10 @@ use url::Url;
 
 use super::S3BlobStore;
 use crate::key;
+
+/// The signed header that makes a presigned `PUT` create its object once (S3's
+/// conditional write): a second `PUT` to the same URL is refused, not stored.
+pub const CREATE_ONLY: (&str, &str) = ("if-none-match", "*");
 
 /// The longest validity S3 accepts for a presigned URL.
 pub const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -98,6 +107,7 @@ impl S3BlobStore {
         let mut action = self.bucket.put_object(Some(&self.credentials), key);
         action.headers_mut().insert("content-length", length.clone());
         action.headers_mut().insert("content-type", content_type.clone());
+        action.headers_mut().insert(CREATE_ONLY.0, CREATE_ONLY.1);
         let url = sign_until(&action, expires_at, now)?;
         Ok(SignedRequest {
             method: "PUT".into(),
@@ -105,6 +115,7 @@ impl S3BlobStore {
             headers: BTreeMap::from([
                 ("content-length".to_owned(), length),
                 ("content-type".to_owned(), content_type),
+                (CREATE_ONLY.0.to_owned(), CREATE_ONLY.1.to_owned()),
             ]),
             fields: BTreeMap::new(),
         })

@@ -31,6 +31,7 @@ macro_rules! every_scenario {
             multipart_checks_the_part_list_before_sending_it,
             abort_frees_the_upload_and_is_idempotent,
             ping_answers,
+            a_signed_single_upload_stores_once,
         );
     };
 }
@@ -45,6 +46,10 @@ pub trait Engine: Send + Sync {
     fn etags(&self) -> Etags;
     /// Uploads one part the way a client would; returns its etag.
     async fn put_part(&self, key: &str, upload_id: &str, part: u32, bytes: Vec<u8>) -> ETag;
+    /// Sends `bytes` as a client sends a signed single upload (a `PUT` to a fresh presigned
+    /// URL for S3; the local store's create-once write, which filegate serves its signed
+    /// URLs with). `true` when stored, `false` when refused because an object is at `key`.
+    async fn upload_signed(&self, key: &str, bytes: Vec<u8>) -> bool;
 }
 
 /// Deterministic bytes that differ at every offset a test looks at.
@@ -111,6 +116,34 @@ pub async fn assert_absent(store: &dyn BlobStore, key: &str) {
         matches!(store.get(key, None).await, Err(StoreError::NotFound)),
         "{key} should be absent"
     );
+}
+
+/// A signed single upload creates its object once: a second one to the same key is refused
+/// and the bytes stay those of the first, so bytes `complete` verified cannot be replaced
+/// through a URL that is still valid. Once the object is deleted (a completion that refused
+/// the bytes), the key takes a new upload.
+pub async fn a_signed_single_upload_stores_once(e: &impl Engine) {
+    let store = e.store();
+    let first = data(10_000, 1);
+    assert!(e.upload_signed(KEY, first.clone()).await, "the first upload is stored");
+    let meta = store.head(KEY).await.unwrap().unwrap();
+    assert_eq!(meta.etag.as_str(), e.etags().of(&first));
+
+    let second = data(10_000, 2);
+    assert!(
+        !e.upload_signed(KEY, second.clone()).await,
+        "a second upload is refused"
+    );
+    assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, first);
+    assert_eq!(store.head(KEY).await.unwrap(), Some(meta));
+
+    store.delete(KEY).await.unwrap();
+    assert!(
+        e.upload_signed(KEY, second.clone()).await,
+        "a deleted object's key takes a new upload"
+    );
+    assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, second);
+    store.delete(KEY).await.unwrap();
 }
 
 pub async fn put_get_head_round_trip(e: &impl Engine) {

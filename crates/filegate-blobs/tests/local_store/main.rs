@@ -87,6 +87,14 @@ impl contract::Engine for Local {
             .await
             .unwrap()
     }
+
+    async fn upload_signed(&self, key: &str, bytes: Vec<u8>) -> bool {
+        match self.0.store.put_once(key, body(&bytes), bytes.len() as u64).await {
+            Ok(_) => true,
+            Err(StoreError::Conflict(_)) => false,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
 }
 
 mod contract_tests {
@@ -340,4 +348,77 @@ async fn a_64_mib_upload_streams_through() {
     }
     assert_eq!(total, 64 * MIB);
     assert_eq!(hex::encode(got.finalize()), meta.etag.as_str());
+}
+
+/// Stored bytes are readable by filegate's user only (issue 19): objects, their temp files
+/// and parts 0600, every directory the store makes 0700, whatever the umask lets through.
+#[tokio::test]
+async fn objects_and_directories_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = fixture();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    f.store.put(KEY, body(b"private"), MIB).await.unwrap();
+    assert!(f.store.put_once("t/other/one", body(b"x"), 1).await.is_ok());
+    let object = f.root.join("objects").join(KEY);
+    assert_eq!(mode(&object), 0o600, "an object");
+    assert_eq!(
+        mode(&f.root.join("objects/t/other/one")),
+        0o600,
+        "a signed upload's object"
+    );
+    for dir in ["", "objects", "objects/t", "objects/t/default", "multipart", "tmp"] {
+        assert_eq!(mode(&f.root.join(dir)), 0o700, "directory {dir:?}");
+    }
+    assert_eq!(mode(f.store.scratch_dir()), 0o700, "the instance's temp directory");
+
+    let id = f
+        .store
+        .create_multipart("t/default/parts", &ContentType::octet_stream())
+        .await
+        .unwrap();
+    let etag = f
+        .store
+        .put_part("t/default/parts", &id, 1, body(b"part"), MIB)
+        .await
+        .unwrap();
+    let upload = f.root.join("multipart").join(&id);
+    assert_eq!(mode(&upload), 0o700, "a multipart upload's directory");
+    for entry in std::fs::read_dir(&upload).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    f.store
+        .complete_multipart("t/default/parts", &id, &[(1, etag)])
+        .await
+        .unwrap();
+    assert_eq!(
+        mode(&f.root.join("objects/t/default/parts")),
+        0o600,
+        "an assembled object"
+    );
+}
+
+/// Of two single uploads to one key, the first to finish is kept even when the other one
+/// started first and was still streaming: the late one is refused at its rename, its temp
+/// file goes, and the stored bytes and etag are the first one's.
+#[tokio::test]
+async fn a_held_open_signed_upload_cannot_replace_one_that_finished() {
+    let f = fixture();
+    let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(1);
+    let held: ByteStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let size: usize = 300_000;
+    let mut late_put = pin!(f.store.put_once(KEY, held, size as u64));
+    feed_until_taken(late_put.as_mut(), &tx, 2).await; // 2 × 64 KiB taken, the rest to come
+
+    let first = data(size, 9);
+    let meta = f.store.put_once(KEY, body(&first), size as u64).await.unwrap();
+
+    let rest = async move {
+        tx.send(Ok(Bytes::from(data(size - 2 * 64 * 1024, 2)))).await.unwrap();
+    };
+    let (late, ()) = tokio::join!(late_put, rest);
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    assert_eq!(f.store.head(KEY).await.unwrap(), Some(meta));
+    assert_eq!(read_all(f.store.get(KEY, None).await.unwrap()).await, first);
+    assert!(leftovers(&f.root).is_empty(), "the refused upload's temp file is gone");
 }
