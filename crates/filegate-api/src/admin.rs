@@ -31,6 +31,8 @@ pub struct CreateBucket {
     pub stages: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_active: Option<bool>,
 }
 
 impl CreateBucket {
@@ -43,6 +45,7 @@ impl CreateBucket {
             retention_days: self.retention_days,
             stages: self.stages.clone(),
             dedup: self.dedup.clone(),
+            inline_active: self.inline_active,
         }
     }
 }
@@ -64,6 +67,9 @@ pub struct BucketPolicyChange {
     /// `tenant`, `bucket` or `off`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<String>,
+    /// Show HTML, SVG, XML and script inline when asked (default off: as attachments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -75,6 +81,9 @@ pub struct BucketView {
     pub retention_days: u32,
     pub stages: Vec<String>,
     pub dedup: String,
+    /// Whether HTML, SVG, XML and script are shown inline when asked (else attachments).
+    #[serde(default)]
+    pub inline_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

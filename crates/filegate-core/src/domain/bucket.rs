@@ -43,6 +43,10 @@ pub struct BucketPolicy {
     pub retention_days: u32,
     pub stages: Vec<String>,
     pub dedup: DedupScope,
+    /// Show active types (HTML, SVG, XML, script: `ContentType::is_active`) inline when
+    /// asked; off, they are served as attachments. The sandbox CSP applies either way.
+    #[serde(default)]
+    pub inline_active: bool,
 }
 
 impl Default for BucketPolicy {
@@ -54,6 +58,7 @@ impl Default for BucketPolicy {
             retention_days: DEFAULT_RETENTION_DAYS,
             stages: vec!["verify".into(), "hash".into()],
             dedup: DedupScope::Off,
+            inline_active: false,
         }
     }
 }
@@ -91,6 +96,11 @@ impl BucketPolicy {
             }
         }
         Ok(())
+    }
+
+    /// Whether bytes of type `ct` may be shown inline (else they go as an attachment).
+    pub fn shows_inline(&self, ct: &ContentType) -> bool {
+        self.inline_active || !ct.is_active()
     }
 
     pub fn allows_type(&self, ct: &ContentType) -> bool {

@@ -53,6 +53,30 @@ impl ContentType {
         self.0.split(';').next().unwrap_or(&self.0).trim()
     }
 
+    /// Whether a browser shown these bytes inline may run script or load what they name:
+    /// HTML, XHTML, SVG and every XML type (XML can carry XHTML), script, XSLT, Flash, and
+    /// `multipart/x-mixed-replace`. Such bytes are served as an attachment unless their
+    /// bucket opts in (`inline_active`), and always under the sandbox CSP.
+    pub fn is_active(&self) -> bool {
+        const ACTIVE: &[&str] = &[
+            "text/html",
+            "application/xhtml+xml",
+            "image/svg+xml",
+            "text/xml",
+            "application/xml",
+            "text/xsl",
+            "text/javascript",
+            "text/ecmascript",
+            "application/javascript",
+            "application/ecmascript",
+            "application/x-javascript",
+            "application/x-shockwave-flash",
+            "multipart/x-mixed-replace",
+        ];
+        let essence = self.essence();
+        ACTIVE.contains(&essence) || essence.ends_with("+xml")
+    }
+
     /// Whether a bucket allow-list entry (`image/png`, `image/*` or `*/*`) admits this type.
     pub fn matches(&self, pattern: &str) -> bool {
         let essence = self.essence();
@@ -92,6 +116,34 @@ mod tests {
     fn refuses_header_injection_and_garbage() {
         for bad in ["", "text", "text/", "/csv", "text/csv\r\nx: y", "a b/c", "tëxt/csv"] {
             assert!(ContentType::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn active_types_are_the_ones_a_browser_runs() {
+        let active = [
+            "text/html",
+            "Text/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/xml",
+            "application/rss+xml",
+            "application/javascript",
+            "text/javascript",
+        ];
+        for t in active {
+            assert!(ContentType::parse(t).unwrap().is_active(), "{t}");
+        }
+        for t in [
+            "text/plain",
+            "image/png",
+            "application/pdf",
+            "application/octet-stream",
+            "text/csv",
+            "application/json",
+        ] {
+            assert!(!ContentType::parse(t).unwrap().is_active(), "{t}");
         }
     }
 

@@ -19,6 +19,7 @@ pub struct PolicyChange {
     pub retention_days: Option<u32>,
     pub stages: Option<Vec<String>>,
     pub dedup: Option<crate::domain::DedupScope>,
+    pub inline_active: Option<bool>,
 }
 
 impl PolicyChange {
@@ -40,6 +41,9 @@ impl PolicyChange {
         }
         if let Some(v) = self.dedup {
             policy.dedup = v;
+        }
+        if let Some(v) = self.inline_active {
+            policy.inline_active = v;
         }
         policy
     }

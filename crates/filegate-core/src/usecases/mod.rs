@@ -16,6 +16,7 @@ pub mod archives;
 pub mod audit;
 pub mod buckets;
 pub mod dedup;
+pub mod disposition;
 pub mod downloads;
 pub mod exchange;
 pub mod files;

@@ -1,6 +1,8 @@
 //! Answering with stored bytes: status, length, range and caching headers, and a
-//! Content-Disposition that is safe for any file name. Used by `/content` and by the
-//! signed download URLs of the local store.
+//! Content-Disposition that is safe for any file name. Every route that answers with
+//! stored bytes goes through [`bytes_response`] (`/content`, the local store's signed
+//! URLs, public buckets, share links, thumbnails), so every one of them sends `nosniff`
+//! and the sandbox CSP: an uploader's HTML or SVG never runs in filegate's origin.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -9,8 +11,9 @@ use http::{HeaderValue, StatusCode, header};
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{ByteStream, Disposition};
 
-/// For bytes shown inline from a user's upload (share views, public buckets): an HTML or SVG
-/// file becomes an opaque origin that runs no script and loads nothing of ours.
+/// On every answer with a user's bytes (shown inline or not: a browser may still render
+/// an attachment it was navigated to): an HTML or SVG file becomes an opaque origin that
+/// runs no script and loads nothing of ours.
 pub const SANDBOX_CSP: &str =
     "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
 
@@ -44,6 +47,7 @@ pub fn bytes_response(served: &Served<'_>, body: ByteStream) -> Response {
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(served.cache));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
     if let Ok(v) = HeaderValue::from_str(served.content_type.as_str()) {
         headers.insert(header::CONTENT_TYPE, v);
     }

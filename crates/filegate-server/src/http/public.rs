@@ -10,9 +10,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use filegate_core::Error;
 use filegate_core::domain::{BucketName, ObjectPath, TenantId};
 use filegate_core::ports::Disposition;
-use filegate_core::usecases::public;
+use filegate_core::usecases::{disposition, files::Content, public};
 
-use super::body::SANDBOX_CSP;
 use super::content::{header_str, respond};
 use super::error::ApiError;
 use super::extract::Path;
@@ -45,7 +44,16 @@ pub async fn content(
         Ok(content) => content,
         Err(e) => return ApiError(e).into_response(),
     };
-    let mut response = respond(content, Disposition::Inline, "public");
+    // Inline, but HTML, SVG and script as attachments unless the bucket shows them.
+    let shown = match &content {
+        Content::Bytes { file, .. } => disposition::for_file(&state.services, file, Disposition::Inline).await,
+        _ => Ok(Disposition::Inline),
+    };
+    let shown = match shown {
+        Ok(shown) => shown,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let mut response = respond(content, shown, "public");
     if matches!(
         response.status(),
         StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
@@ -55,8 +63,6 @@ pub async fn content(
         if let Ok(cache) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
             headers.insert(header::CACHE_CONTROL, cache);
         }
-        // Uploaded HTML or SVG must not run script in filegate's origin.
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
     }
     response
 }

@@ -5,8 +5,9 @@
 //! form POST (never in the URL, which ends up in logs).
 //!
 //! Every answer says `Referrer-Policy: no-referrer` (the token is in the URL), `no-store` and
-//! `noindex`. Bytes shown inline carry `Content-Security-Policy: sandbox`: a shared HTML or
-//! SVG file cannot run script in filegate's origin.
+//! `noindex`. Bytes carry `Content-Security-Policy: sandbox` (as on every route with stored
+//! bytes), and HTML, SVG or script come as an attachment even on `/view` unless the bucket
+//! shows them inline: a shared HTML or SVG file cannot run script in filegate's origin.
 
 use std::convert::Infallible;
 
@@ -21,9 +22,10 @@ use filegate_api::SharedFileView;
 use filegate_core::Error;
 use filegate_core::domain::{Origin, SharePermission, ShareToken};
 use filegate_core::ports::Disposition;
+use filegate_core::usecases::disposition;
+use filegate_core::usecases::files::Content;
 use filegate_core::usecases::shares::{self, Access, Shared};
 
-use super::body::SANDBOX_CSP;
 use super::content::{header_str, respond};
 use super::error::{ApiError, classify};
 use super::extract::Path;
@@ -183,16 +185,19 @@ async fn serve_bytes(
         Ok((_, content)) => content,
         Err(e) => return refuse(e, html, retry),
     };
-    let disposition = match access {
+    let asked = match access {
         Access::Download => Disposition::Attachment,
         Access::View | Access::Page => Disposition::Inline,
     };
-    let mut response = respond(content, disposition, "private, no-store");
-    if disposition == Disposition::Inline {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
-    }
+    let shown = match &content {
+        Content::Bytes { file, .. } => disposition::for_file(&state.services, file, asked).await,
+        _ => Ok(asked),
+    };
+    let shown = match shown {
+        Ok(shown) => shown,
+        Err(e) => return refuse(e, html, retry),
+    };
+    let mut response = respond(content, shown, "private, no-store");
     protect(&mut response);
     response
 }

@@ -64,6 +64,7 @@ pub fn bucket(b: Bucket) -> BucketView {
         retention_days: b.policy.retention_days,
         stages: b.policy.stages,
         dedup: dedup_name(b.policy.dedup).to_owned(),
+        inline_active: b.policy.inline_active,
         created_at: b.created_at,
         updated_at: b.updated_at,
     }

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod active_content;
 mod auth;
 mod authorization;
 mod bad_file_requests;

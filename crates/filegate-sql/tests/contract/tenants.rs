@@ -67,6 +67,7 @@ pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _qu
         retention_days: 7,
         stages: vec!["verify".into(), "scan".into()],
         dedup: DedupScope::Tenant,
+        inline_active: true,
     };
     changed.updated_at = now() + secs(5);
     store.update_bucket(&changed).await.unwrap();

@@ -36,6 +36,7 @@ fn parse_change(c: BucketPolicyChange) -> Result<PolicyChange> {
         retention_days: c.retention_days,
         stages: c.stages,
         dedup,
+        inline_active: c.inline_active,
     })
 }
 
