@@ -74,7 +74,7 @@ pub enum Command {
         /// The subject (who the token speaks for).
         #[arg(long, default_value = "cli")]
         sub: String,
-        /// Lifetime in seconds.
+        /// Lifetime in seconds, at most 30 days (2592000): the gateway refuses longer ones.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },

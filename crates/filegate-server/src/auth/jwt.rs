@@ -1,5 +1,8 @@
-//! HS256 JWTs: claims `sub`, `tenant`, `roles`, `exp` (and `iat`). `alg: none`, other
-//! algorithms, a wrong key and an expired token are all refused.
+//! HS256 JWTs: claims `sub`, `tenant`, `roles`, `exp` (and `iat`, `nbf`). `alg: none`, other
+//! algorithms, a wrong key and an expired token are all refused; so are a token not valid
+//! yet (`nbf` or `iat` in the future beyond [`CLOCK_SKEW`]) and one whose `exp` lies more
+//! than [`MAX_LIFETIME`] ahead: filegate never signs such a token, so it is forged or a
+//! leaked key's, and should not outlive the key's rotation.
 
 use std::time::Duration;
 
@@ -18,7 +21,17 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: u64,
+    /// Not before (seconds since the epoch); filegate does not set it, others may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
+
+/// The longest lifetime of a token filegate signs (`filegate token --ttl`): 30 days.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How far the clocks of the machines that sign and check a token may differ, for `nbf`
+/// and `iat` (gateways of one deployment, and the machine running `filegate token`).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct JwtKeys {
@@ -40,8 +53,15 @@ impl JwtKeys {
         }
     }
 
-    /// A signed token for `principal`, valid for `ttl`.
+    /// A signed token for `principal`, valid for `ttl` (at most [`MAX_LIFETIME`]: the
+    /// gateway would refuse a longer one).
     pub fn issue(&self, subject: &str, tenant: &TenantId, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            ttl <= MAX_LIFETIME,
+            "a token may live at most {} days ({} s); use an API key for longer-lived access",
+            MAX_LIFETIME.as_secs() / 86_400,
+            MAX_LIFETIME.as_secs()
+        );
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
@@ -49,6 +69,7 @@ impl JwtKeys {
             roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
             iat: now,
             exp: now.saturating_add(ttl.as_secs()),
+            nbf: None,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -69,6 +90,7 @@ impl JwtKeys {
             }
         })?;
         let claims = data.claims;
+        check_times(&claims, jsonwebtoken::get_current_timestamp())?;
         let tenant = TenantId::parse(&claims.tenant)
             .map_err(|_| Error::unauthenticated("invalid-token", "the token's tenant is not valid"))?;
         // Identity providers add roles of their own; we keep the ones we know.
@@ -80,6 +102,22 @@ impl JwtKeys {
             origin: Default::default(),
         })
     }
+}
+
+/// `exp` itself is checked by `jsonwebtoken`; these are the times it leaves alone.
+fn check_times(claims: &Claims, now: u64) -> Result<(), Error> {
+    let skew = CLOCK_SKEW.as_secs();
+    let invalid = |message: &str| Error::unauthenticated("invalid-token", message.to_owned());
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
+        return Err(invalid("the token is not valid yet (nbf)"));
+    }
+    if claims.iat > now.saturating_add(skew) {
+        return Err(invalid("the token was issued in the future (iat)"));
+    }
+    if claims.exp > now.saturating_add(MAX_LIFETIME.as_secs()).saturating_add(skew) {
+        return Err(invalid("the token expires too far in the future (more than 30 days)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -114,6 +152,34 @@ mod tests {
     }
 
     #[test]
+    fn times_ahead_of_the_clock_are_refused_past_the_skew() {
+        let now = 1_800_000_000;
+        let claims = |iat, nbf, exp| Claims {
+            sub: "a".into(),
+            tenant: "default".into(),
+            roles: vec![],
+            exp,
+            iat,
+            nbf,
+        };
+        let day = 86_400;
+        assert!(check_times(&claims(now, None, now + 30 * day), now).is_ok());
+        assert!(check_times(&claims(now + 60, Some(now + 60), now + 600), now).is_ok());
+        assert!(check_times(&claims(now + 61, None, now + 600), now).is_err());
+        assert!(check_times(&claims(now, Some(now + 61), now + 600), now).is_err());
+        assert!(check_times(&claims(now, None, now + 30 * day + 61), now).is_err());
+        assert!(check_times(&claims(now, None, u64::MAX), now).is_err());
+    }
+
+    #[test]
+    fn a_lifetime_past_the_maximum_is_not_issued() {
+        let tenant = TenantId::default_tenant();
+        let too_long = MAX_LIFETIME + Duration::from_secs(1);
+        assert!(keys(1).issue("a", &tenant, &[Role::Admin], too_long).is_err());
+        assert!(keys(1).issue("a", &tenant, &[Role::Admin], MAX_LIFETIME).is_ok());
+    }
+
+    #[test]
     fn wrong_key_expired_and_alg_none_are_refused() {
         let tenant = TenantId::default_tenant();
         let t = keys(1)
@@ -128,6 +194,7 @@ mod tests {
             roles: vec![],
             exp: now - 60,
             iat: now - 120,
+            nbf: None,
         };
         let expired = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -388,3 +388,66 @@ async fn api_key_requests_are_checked() {
     }
     assert!(app.client.list_api_keys().await.expect("list").items.is_empty());
 }
+
+/// Issue 19: tokens filegate signs are checked for `nbf` and `iat` (60 s of clock skew
+/// allowed) and for an `exp` further than 30 days ahead, as the JWKS path checks `nbf`.
+#[tokio::test]
+async fn tokens_not_valid_yet_or_living_too_long_are_invalid() {
+    let app = TestApp::spawn().await;
+    let key = jwt_key(&app);
+    let now = now_secs();
+    let base = |extra: Value| {
+        let mut claims = json!({"sub": "mallory", "tenant": "default", "roles": ["admin"], "exp": now + 600});
+        if let (Some(c), Value::Object(e)) = (claims.as_object_mut(), extra) {
+            c.extend(e);
+        }
+        sign(Algorithm::HS256, &claims, &key)
+    };
+    let refused = [
+        ("nbf an hour ahead", json!({"nbf": now + 3600, "iat": now})),
+        ("iat an hour ahead", json!({"iat": now + 3600})),
+        (
+            "exp ten years ahead",
+            json!({"exp": now + 10 * 365 * 86_400, "iat": now}),
+        ),
+        ("exp 31 days ahead", json!({"exp": now + 31 * 86_400, "iat": now})),
+    ];
+    for (what, extra) in refused {
+        let answer = list_with_bearer(&app, &base(extra)).await;
+        assert_eq!(
+            answer.status,
+            401,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer.assert_error(401, "invalid-token");
+    }
+    // Clocks differ a little between the machine that signs and the gateway.
+    let accepted = [
+        ("nbf 10 s ahead", json!({"nbf": now + 10, "iat": now})),
+        ("iat 10 s ahead", json!({"iat": now + 10})),
+        ("nbf past", json!({"nbf": now - 10, "iat": now - 10})),
+        ("exp 29 days ahead", json!({"exp": now + 29 * 86_400, "iat": now})),
+    ];
+    for (what, extra) in accepted {
+        let answer = list_with_bearer(&app, &base(extra)).await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+}
+
+/// `filegate token --ttl` cannot mint a token the gateway would then refuse.
+#[tokio::test]
+async fn filegate_token_refuses_a_lifetime_the_gateway_would_refuse() {
+    let app = TestApp::spawn().await;
+    let day = std::time::Duration::from_secs(86_400);
+    let issue = |ttl| filegate_server::tokens::issue(app.data_dir.path(), "default", "admin", "cli", ttl);
+    let longest = issue(30 * day).expect("30 days is allowed");
+    assert_eq!(list_with_bearer(&app, &longest).await.status, 200);
+    let error = issue(31 * day).expect_err("31 days is refused at issue");
+    assert!(error.to_string().contains("30 days"), "{error}");
+}
