@@ -19,6 +19,7 @@ use filegate_core::usecases::{Settings, downloads, tenants};
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
+use crate::connections;
 use crate::engines::Engines;
 use crate::http;
 use crate::secret::Secret;
@@ -168,13 +169,13 @@ impl Gateway {
             Duration::from_secs(self.config.downloads.count_flush_secs.max(1)),
             stop.child_token(),
         )));
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let mut server = tokio::spawn(server.into_future());
+        // Header and idle timeouts, a connection limit with a reserve for health checks
+        // (issue 19: slowloris), sized to the descriptors the process may open.
+        let descriptors = connections::raise_descriptor_limit();
+        let limits = connections::Limits::from_config(&self.config.http)?.fitted_to(descriptors);
+        let overloaded = connections::overloaded_router(&self.config.http);
+        let server = connections::serve(listener, self.router, overloaded, limits, stop.clone());
+        let mut server = tokio::spawn(server);
         tokio::select! {
             result = &mut server => return result?.map_err(Into::into),
             () = shutdown => tracing::info!("shutting down"),

@@ -360,6 +360,21 @@ pub struct HttpConfig {
     /// `x-forwarded-for`; its first address is taken). Unset: the connection's peer address.
     /// Set it only when every request comes through a proxy that overwrites the header.
     pub client_ip_header: Option<String>,
+    /// Seconds a client has to send a request's line and headers, counted from when the
+    /// server starts waiting for them (a new connection, or the previous answer's end on a
+    /// kept-alive one); then the connection is closed (slowloris).
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may move no byte either way while no handler works on it (a
+    /// client that stopped reading an answer); then it is dropped.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. Lowered at start to fit the process's descriptor limit
+    /// (raised to its hard limit first).
+    pub max_connections: usize,
+    /// Connections past `max_connections` that answer only `/healthz`, `/heartbeat`,
+    /// `/readyz` and `/metrics` (503 `unavailable` otherwise) and must send their request
+    /// within 2 s: a full server still answers its health checks. Past both, a new
+    /// connection is closed at once.
+    pub health_reserve: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -497,6 +512,10 @@ impl Default for HttpConfig {
             cors_origins: vec!["*".into()],
             shutdown_timeout_secs: 30,
             client_ip_header: None,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            health_reserve: 64,
         }
     }
 }

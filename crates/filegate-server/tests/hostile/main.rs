@@ -13,5 +13,6 @@ mod bad_input;
 mod deleted_downloads;
 mod roles;
 mod signed_urls;
+mod slow_clients;
 mod support;
 mod tenancy;
