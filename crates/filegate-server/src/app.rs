@@ -120,6 +120,7 @@ impl Gateway {
             limiter: engines.limiter.clone(),
             rate_limit: config.rate_limit.clone(),
             client_ip_header: config.http.client_ip_header.as_deref().map(str::to_ascii_lowercase),
+            body_idle_timeout: std::time::Duration::from_secs(config.http.body_idle_timeout_secs),
             probes: Arc::new(engines.probes.clone()),
             metrics: http::metrics::recorder()?,
             openapi: Arc::new(doc.to_json()?),

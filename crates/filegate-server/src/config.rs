@@ -360,6 +360,9 @@ pub struct HttpConfig {
     /// `x-forwarded-for`; its first address is taken). Unset: the connection's peer address.
     /// Set it only when every request comes through a proxy that overwrites the header.
     pub client_ip_header: Option<String>,
+    /// How long an upload body to a signed URL (a `PUT`, a part, a form) may send nothing,
+    /// in seconds; then it is answered `408 body-timeout` and nothing is stored.
+    pub body_idle_timeout_secs: u64,
     /// Seconds a client has to send a request's line and headers, counted from when the
     /// server starts waiting for them (a new connection, or the previous answer's end on a
     /// kept-alive one); then the connection is closed (slowloris).
@@ -512,6 +515,7 @@ impl Default for HttpConfig {
             cors_origins: vec!["*".into()],
             shutdown_timeout_secs: 30,
             client_ip_header: None,
+            body_idle_timeout_secs: 60,
             header_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 10_000,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub rate_limit: RateLimitConfig,
     /// `http.client_ip_header`, lowercased: where the client's address is when behind a proxy.
     pub client_ip_header: Option<String>,
+    /// `http.body_idle_timeout_secs`: how long an upload body may send nothing.
+    pub body_idle_timeout: std::time::Duration,
     /// One readiness check per configured engine.
     pub probes: Arc<Vec<Probe>>,
     pub metrics: PrometheusHandle,

@@ -2,12 +2,15 @@
 //! upload or one multipart part), `GET`/`HEAD` (download) on `/blob/{key}`, and the
 //! browser form `POST /blob-form`. No bearer token: the signature is the permission.
 //! Expiry is checked when the request starts, so an upload that started in time finishes.
+//! A single upload is stored once: the first to finish is kept, a later one (even one that
+//! started while the file was still pending) is refused with `upload-already-stored`. Every
+//! upload body must keep moving (`http.body_idle_timeout_secs`, see `idle_body`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Multipart, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest as _, Multipart, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::TryStreamExt as _;
@@ -18,12 +21,12 @@ use filegate_blobs::signing::{Grant, GrantKind};
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream};
 use filegate_core::usecases::uploads;
-use filegate_core::{Error, Result};
+use filegate_core::{Error, Result, StoreError};
 
 use super::body::{Served, bytes_response, not_modified, unsatisfiable_range_header};
 use super::error::ApiError;
 use super::extract::MultipartForm;
-use super::pipe;
+use super::{idle_body, pipe};
 use crate::state::AppState;
 
 /// Form fields before `file` are small.
@@ -62,26 +65,43 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
     let store = local(state)?;
     let grant = store.signer().verify("PUT", key, query, Utc::now())?;
     let (parts, body) = request.into_parts();
+    let idle = state.body_idle_timeout;
+    let (body, stalled) = idle_body::limit(body, idle);
     match grant.kind {
         GrantKind::Put(pinned) => {
             check_content_type(&parts.headers, &pinned.content_type)?;
             uploads::accepts_single_upload(&state.services, &grant.key).await?;
             let meta = store
-                .put_with_limits(&grant.key, body_stream(body), pinned.size, Some(pinned.size))
-                .await?;
+                .put_once(&grant.key, body_stream(body), pinned.size)
+                .await
+                .map_err(|e| stalled.explain(idle, stored_once(e)))?;
             Ok(etag_response(StatusCode::OK, &meta.etag))
         }
         GrantKind::Part { upload_id, part } => {
             let limit = uploads::part_limit(&state.services, &grant.key).await?;
             let etag = store
                 .put_part(&grant.key, &upload_id, part, body_stream(body), limit)
-                .await?;
+                .await
+                .map_err(|e| stalled.explain(idle, e.into()))?;
             Ok(etag_response(StatusCode::OK, &etag))
         }
         GrantKind::Get(_) => Err(Error::Forbidden {
             code: "signature-invalid",
             message: "this URL is for downloads".into(),
         }),
+    }
+}
+
+/// A single upload's bytes are stored once: a second body for the same URL (a retry after
+/// a success, or a copy held open while the first finished) is refused and changes nothing.
+fn stored_once(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict(_) => Error::conflict(
+            "upload-already-stored",
+            "bytes for this upload are already stored and are kept as they are; complete the upload, \
+             or abort it and create a new one",
+        ),
+        other => other.into(),
     }
 }
 
@@ -162,10 +182,18 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
 }
 
 /// `POST /blob-form`: a browser form upload; the signed fields first, the file last.
-pub async fn form(State(state): State<AppState>, MultipartForm(form): MultipartForm) -> Response {
+pub async fn form(State(state): State<AppState>, request: Request) -> Response {
+    // The whole form must keep moving, the fields before the file included.
+    let idle = state.body_idle_timeout;
+    let (parts, body) = request.into_parts();
+    let (body, stalled) = idle_body::limit(body, idle);
+    let form = match MultipartForm::from_request(Request::from_parts(parts, body), &state).await {
+        Ok(MultipartForm(form)) => form,
+        Err(rejection) => return rejection.into_response(),
+    };
     match form_inner(&state, form).await {
         Ok(r) => r,
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => ApiError(stalled.explain(idle, e)).into_response(),
     }
 }
 
@@ -187,11 +215,11 @@ async fn form_inner(state: &AppState, mut form: Multipart) -> Result<Response> {
                 });
             };
             uploads::accepts_single_upload(&state.services, &grant.key).await?;
-            let stored = pipe::field_into(&mut field, |body| {
-                store.put_with_limits(&grant.key, body, pinned.size, Some(pinned.size))
-            })
-            .await;
-            return Ok(etag_response(StatusCode::NO_CONTENT, &stored?.etag));
+            let stored = pipe::field_into(&mut field, |body| store.put_once(&grant.key, body, pinned.size)).await;
+            return Ok(etag_response(
+                StatusCode::NO_CONTENT,
+                &stored.map_err(stored_once)?.etag,
+            ));
         }
         let mut value = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| bad(e.body_text()))? {

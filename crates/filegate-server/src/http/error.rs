@@ -34,6 +34,7 @@ pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
         Error::Invalid { code, message } => {
             let status = match *code {
                 "range-not-satisfiable" | "range-unsupported" => StatusCode::RANGE_NOT_SATISFIABLE,
+                "body-timeout" => StatusCode::REQUEST_TIMEOUT,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, code, message.clone())

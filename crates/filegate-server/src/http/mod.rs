@@ -29,6 +29,7 @@ pub mod content;
 pub mod error;
 pub mod exchange;
 pub mod extract;
+pub mod idle_body;
 pub mod files;
 pub mod images;
 pub mod metrics;

@@ -288,9 +288,27 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     bucket.policy.admit(Some(meta.size), &file.content_type)?;
 
     let mut sha256 = None;
-    if let Some(expected) = done.sha256.as_ref().or(file.declared_sha256.as_ref()) {
+    if file.declared_sha256.is_some() || done.sha256.is_some() {
         let (actual, _) = verify::sha256_of(services.blobs.as_ref(), &file.blob_key).await?;
-        if &actual != expected {
+        // The sha256 declared at create binds every completion: bytes that differ from it
+        // can never complete this file, so they are removed to make room for the right ones.
+        if file
+            .declared_sha256
+            .as_ref()
+            .is_some_and(|declared| declared != &actual)
+        {
+            let removed = discard_refused_bytes(services, &file, &meta).await?;
+            return Err(Error::mismatch(
+                "checksum-mismatch",
+                if removed {
+                    "the sha256 of the stored bytes differs from the one declared at create; they were \
+                     removed: send the right bytes to the same URL, then complete again"
+                } else {
+                    "the sha256 of the stored bytes differs from the one declared at create"
+                },
+            ));
+        }
+        if done.sha256.as_ref().is_some_and(|claimed| claimed != &actual) {
             return Err(Error::mismatch(
                 "checksum-mismatch",
                 "the sha256 of the stored bytes differs from the declared one",
@@ -332,6 +350,29 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
             .ok_or(Error::not_found("file")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Removes the bytes of a single upload (signed PUT or form) that `complete` refused for
+/// good, so that the same URL can bring the right ones: storage keeps a single upload's
+/// first bytes and refuses any later ones (`upload-already-stored`), so that bytes a
+/// completion verified can never be replaced. Only bytes no completion can accept are
+/// removed (they differ from the sha256 declared at create), so no concurrent completion
+/// can have verified them; and only if they are still the ones refused. `true` if removed.
+async fn discard_refused_bytes(
+    services: &Services,
+    file: &FileRecord,
+    refused: &crate::ports::BlobMeta,
+) -> Result<bool> {
+    if !matches!(file.upload, UploadPlan::Put | UploadPlan::Form) {
+        // A multipart upload's parts are gone once assembled: nothing could be sent again.
+        return Ok(false);
+    }
+    if services.blobs.head(&file.blob_key).await?.as_ref() != Some(refused) {
+        return Ok(false);
+    }
+    services.blobs.delete(&file.blob_key).await?;
+    tracing::info!(file_id = %file.id, "removed bytes that differ from the declared sha256");
+    Ok(true)
 }
 
 /// Whether the single upload (signed PUT or form) stored at `blob_key` still waits for its
