@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use filegate_core::ports::Lane;
 use lapin::uri::AMQPUri;
 
 /// The topic exchange other services bind to for file events.
@@ -20,6 +21,7 @@ pub const DEFAULT_DELIVERY_LIMIT: u32 = 10;
 
 /// Routing keys on the dead-letter exchange `<prefix>.dlx`.
 pub(crate) const DLX_KEY_JOBS: &str = "jobs";
+pub(crate) const DLX_KEY_DELIVERIES: &str = "deliveries";
 pub(crate) const DLX_KEY_DEAD: &str = "dead";
 
 /// Everything the RabbitMQ engine needs. Build it with [`AmqpConfig::from_url`], then adjust
@@ -27,12 +29,18 @@ pub(crate) const DLX_KEY_DEAD: &str = "dead";
 #[derive(Clone)]
 pub struct AmqpConfig {
     uri: AMQPUri,
-    /// Names derive from it: `<prefix>.jobs`, `<prefix>.jobs.retry`, `<prefix>.jobs.dead`,
-    /// `<prefix>.dlx`. URL parameter `prefix`.
+    /// Names derive from it: `<prefix>.jobs`, `<prefix>.jobs.retry`, `<prefix>.deliveries`,
+    /// `<prefix>.deliveries.retry`, `<prefix>.jobs.dead`, `<prefix>.dlx`. URL parameter
+    /// `prefix`.
     pub prefix: String,
-    /// Unacknowledged deliveries one worker process holds at most (`basic.qos`). Set it at
-    /// least to the worker's concurrency. URL parameter `prefetch`.
+    /// Unacknowledged pipeline jobs one worker process holds at most (`basic.qos` of the
+    /// work queue's consumer). Set it at least to the worker's concurrency. URL parameter
+    /// `prefetch`.
     pub prefetch: u16,
+    /// The same for delivery jobs (webhooks, emails, trigger calls), consumed from their own
+    /// queue on a channel of their own: about `workers.delivery_concurrency`. URL parameter
+    /// `delivery_prefetch`.
+    pub delivery_prefetch: u16,
     /// The topic exchange events go to (routing key = event type). URL parameter
     /// `events_exchange`.
     pub events_exchange: String,
@@ -64,6 +72,7 @@ impl AmqpConfig {
             uri,
             prefix: DEFAULT_PREFIX.to_owned(),
             prefetch: DEFAULT_PREFETCH,
+            delivery_prefetch: DEFAULT_PREFETCH,
             events_exchange: DEFAULT_EVENTS_EXCHANGE.to_owned(),
             delivery_limit: DEFAULT_DELIVERY_LIMIT,
             connection_name: "filegate".to_owned(),
@@ -81,6 +90,13 @@ impl AmqpConfig {
                         .ok()
                         .filter(|n| *n > 0)
                         .context("prefetch must be a number from 1 to 65535")?;
+                }
+                "delivery_prefetch" => {
+                    config.delivery_prefetch = value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .context("delivery_prefetch must be a number from 1 to 65535")?;
                 }
                 "events_exchange" => config.events_exchange = value.into_owned(),
                 "delivery_limit" => {
@@ -103,8 +119,8 @@ impl AmqpConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         check_name("prefix", &self.prefix, 200)?;
         check_name("events_exchange", &self.events_exchange, 255)?;
-        if self.prefetch == 0 {
-            bail!("prefetch must be at least 1");
+        if self.prefetch == 0 || self.delivery_prefetch == 0 {
+            bail!("prefetch and delivery_prefetch must be at least 1");
         }
         Ok(())
     }
@@ -122,6 +138,33 @@ impl AmqpConfig {
     /// to the work queue.
     pub fn retry_queue(&self) -> String {
         format!("{}.jobs.retry", self.prefix)
+    }
+
+    /// The queue workers consume `lane`'s jobs from: the work queue, or the deliveries queue
+    /// (webhooks, emails, trigger calls), so a slow receiver's backlog never sits in front
+    /// of a file.
+    pub fn lane_queue(&self, lane: Lane) -> String {
+        match lane {
+            Lane::Pipeline => self.jobs_queue(),
+            Lane::Delivery => format!("{}.deliveries", self.prefix),
+        }
+    }
+
+    /// Where a retried job of `lane` waits out its delay, then dead-letters back to
+    /// [`lane_queue`](Self::lane_queue).
+    pub fn lane_retry_queue(&self, lane: Lane) -> String {
+        match lane {
+            Lane::Pipeline => self.retry_queue(),
+            Lane::Delivery => format!("{}.deliveries.retry", self.prefix),
+        }
+    }
+
+    /// How many unacknowledged jobs of `lane` one process holds at most.
+    pub fn lane_prefetch(&self, lane: Lane) -> u16 {
+        match lane {
+            Lane::Pipeline => self.prefetch,
+            Lane::Delivery => self.delivery_prefetch,
+        }
     }
 
     /// Dead letters: buried jobs (with their error) and messages RabbitMQ gave up on.
@@ -155,6 +198,7 @@ impl fmt::Debug for AmqpConfig {
             .field("user", &self.uri.authority.userinfo.username)
             .field("prefix", &self.prefix)
             .field("prefetch", &self.prefetch)
+            .field("delivery_prefetch", &self.delivery_prefetch)
             .field("events_exchange", &self.events_exchange)
             .field("delivery_limit", &self.delivery_limit)
             .finish_non_exhaustive()
@@ -174,6 +218,15 @@ mod tests {
         assert_eq!(c.retry_queue(), "t1.jobs.retry");
         assert_eq!(c.dead_queue(), "t1.jobs.dead");
         assert_eq!(c.dead_letter_exchange(), "t1.dlx");
+        assert_eq!(c.lane_queue(Lane::Pipeline), "t1.jobs");
+        assert_eq!(c.lane_queue(Lane::Delivery), "t1.deliveries");
+        assert_eq!(c.lane_retry_queue(Lane::Delivery), "t1.deliveries.retry");
+        assert_eq!(
+            (c.lane_prefetch(Lane::Pipeline), c.lane_prefetch(Lane::Delivery)),
+            (3, DEFAULT_PREFETCH)
+        );
+        let deliveries = AmqpConfig::from_url("amqp://127.0.0.1?delivery_prefetch=32").unwrap();
+        assert_eq!(deliveries.lane_prefetch(Lane::Delivery), 32);
         assert_eq!(c.events_exchange, "filegate.events");
         assert_eq!(c.uri().vhost, "/");
         assert_eq!(c.uri().query.heartbeat, Some(10));
@@ -196,6 +249,7 @@ mod tests {
             "amqp://127.0.0.1?prefetch=0",
             "amqp://127.0.0.1?prefetch=70000",
             "amqp://127.0.0.1?prefetch=x",
+            "amqp://127.0.0.1?delivery_prefetch=0",
             "amqp://127.0.0.1?prefix=",
             "amqp://127.0.0.1?prefix=a%20b",
             "amqp://127.0.0.1?prefix=amq.x",

@@ -5,11 +5,13 @@
 //! there. When `queue = "amqp://…"` is configured:
 //!
 //! - every process that has the database runs a [`Relay`] that moves due jobs from the
-//!   database queue to RabbitMQ with publisher confirms (jobs to the work queue, events to
-//!   the `filegate.events` topic exchange), completing each database job only after the
-//!   broker confirmed it: at least once;
-//! - worker processes use an [`AmqpQueue`] as their `JobQueue` (manual ack, prefetch,
-//!   retries through a delay queue, dead letters through a dead-letter exchange);
+//!   database queue to RabbitMQ with publisher confirms (pipeline jobs to the work queue,
+//!   webhook, email and trigger deliveries to the deliveries queue, events to the
+//!   `filegate.events` topic exchange), completing each database job only after the broker
+//!   confirmed it: at least once;
+//! - worker processes use an [`AmqpQueue`] as their `JobQueue` (manual ack, a consumer and
+//!   prefetch per lane, retries through delay queues, dead letters through a dead-letter
+//!   exchange);
 //! - [`AmqpEventSink`] publishes events from workers instead, when the relay routes them
 //!   there ([`EventRoute::Workers`]).
 //!

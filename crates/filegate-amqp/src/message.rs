@@ -113,13 +113,14 @@ pub(crate) fn scheduled_job(
     extra: &[(&str, String)],
     kind: &'static str,
 ) -> Result<Outgoing, StoreError> {
+    let lane = job.lane();
     match expiration_until(run_at, Utc::now()) {
         Some(ms) => {
-            let mut message = job_message(id, job, attempt, "", &config.retry_queue(), extra, kind)?;
+            let mut message = job_message(id, job, attempt, "", &config.lane_retry_queue(lane), extra, kind)?;
             message.properties = message.properties.with_expiration(ms.into());
             Ok(message)
         }
-        None => job_message(id, job, attempt, "", &config.jobs_queue(), extra, kind),
+        None => job_message(id, job, attempt, "", &config.lane_queue(lane), extra, kind),
     }
 }
 
@@ -250,9 +251,8 @@ mod tests {
         assert!(decode_job(&bad_body).unwrap_err().contains("not a job"));
     }
 
-    #[test]
-    fn an_event_message_is_keyed_by_type_and_identified_by_its_id() {
-        let event = FileEvent {
+    fn ready_event() -> FileEvent {
+        FileEvent {
             id: uuid::Uuid::now_v7(),
             kind: "file.ready".into(),
             tenant: TenantId::default_tenant(),
@@ -265,7 +265,12 @@ mod tests {
             sha256: None,
             occurred_at: Utc::now(),
             data: serde_json::Value::Null,
-        };
+        }
+    }
+
+    #[test]
+    fn an_event_message_is_keyed_by_type_and_identified_by_its_id() {
+        let event = ready_event();
         let out = event_message(&event, "filegate.events").unwrap();
         assert_eq!(out.routing_key, "file.ready");
         assert!(!out.mandatory);
@@ -300,6 +305,18 @@ mod tests {
             .parse()
             .unwrap();
         assert!((29_000..=30_000).contains(&ttl), "{ttl}");
+    }
+
+    #[test]
+    fn a_delivery_job_goes_to_the_deliveries_queue_and_retries_back_to_it() {
+        let config = AmqpConfig::from_url("amqp://127.0.0.1?prefix=p").unwrap();
+        let event = ready_event();
+        let job = Job::SendAlertEmail { event };
+        let now = scheduled_job(&config, JobId::new(), &job, 1, Utc::now(), &[], "send_alert_email").unwrap();
+        assert_eq!(now.routing_key, "p.deliveries");
+        let later = Utc::now() + chrono::Duration::seconds(30);
+        let later = scheduled_job(&config, JobId::new(), &job, 2, later, &[], "retry").unwrap();
+        assert_eq!(later.routing_key, "p.deliveries.retry");
     }
 
     #[test]

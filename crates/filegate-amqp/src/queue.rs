@@ -2,7 +2,12 @@
 //!
 //! A consumer with manual acknowledgements and `basic.qos(prefetch)` buffers up to
 //! `prefetch` deliveries; `claim` hands the next one out and keeps its delivery by job id
-//! until the worker settles it:
+//! until the worker settles it. Each lane has its queue and its consumer, on a channel of
+//! its own with its own prefetch (`prefetch`, `delivery_prefetch`): `claim_lane(Pipeline)`
+//! never waits behind deliveries buffered for slow receivers. Within a lane RabbitMQ hands
+//! out jobs in the order they were published (the relay publishes what it claims from the
+//! database fairly across tenants, but a backlog already in the broker is first in, first
+//! out). Settling:
 //!
 //! - `complete` acknowledges it.
 //! - `retry(run_at)` publishes a copy with attempt + 1 to the retry queue, whose per-message
@@ -21,8 +26,9 @@
 //! Calls naming a delivery this process no longer holds (settled, or lost with its
 //! connection) answer `NotFound`, as the database queue does for a lost lease.
 //!
-//! The consumer starts with the first `claim` or `wait_for_work`, so a process that only
-//! enqueues or reads `stats` (an API-only gateway) never takes deliveries it would not run.
+//! A lane's consumer starts with the first claim or wait for that lane (`claim` and
+//! `wait_for_work` start both), so a process that only enqueues or reads `stats` (an
+//! API-only gateway) never takes deliveries it would not run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,7 +38,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::JobId;
-use filegate_core::ports::{ClaimedJob, Job, JobQueue, NewJob, QueueStats};
+use filegate_core::ports::{ClaimedJob, Job, JobQueue, Lane, NewJob, QueueStats};
 use futures::StreamExt as _;
 use lapin::Acker;
 use lapin::message::Delivery;
@@ -54,18 +60,28 @@ struct Held {
     attempt: u32,
 }
 
+/// Where a lane's buffered deliveries and arrival notices are kept.
+fn slot(lane: Lane) -> usize {
+    match lane {
+        Lane::Pipeline => 0,
+        Lane::Delivery => 1,
+    }
+}
+
 #[derive(Default)]
 struct Deliveries {
     /// The session the buffered deliveries and ackers belong to.
     generation: u64,
-    ready: VecDeque<Delivery>,
+    /// By lane ([`slot`]).
+    ready: [VecDeque<Delivery>; 2],
     held: HashMap<JobId, Held>,
 }
 
 #[derive(Default)]
 struct Buffer {
     deliveries: Mutex<Deliveries>,
-    arrived: Notify,
+    /// By lane ([`slot`]).
+    arrived: [Notify; 2],
 }
 
 impl Buffer {
@@ -79,23 +95,23 @@ impl Buffer {
         let mut d = self.lock();
         if d.generation != generation {
             d.generation = generation;
-            d.ready.clear();
+            d.ready.iter_mut().for_each(VecDeque::clear);
             d.held.clear();
         }
     }
 
-    fn push(&self, generation: u64, delivery: Delivery) {
+    fn push(&self, generation: u64, lane: Lane, delivery: Delivery) {
         let mut d = self.lock();
         if d.generation == generation {
-            d.ready.push_back(delivery);
+            d.ready[slot(lane)].push_back(delivery);
             drop(d);
-            self.arrived.notify_waiters();
+            self.arrived[slot(lane)].notify_waiters();
         }
     }
 
-    fn pop(&self) -> Option<Delivery> {
+    fn pop(&self, lane: Lane) -> Option<Delivery> {
         let mut d = self.lock();
-        while let Some(delivery) = d.ready.pop_front() {
+        while let Some(delivery) = d.ready[slot(lane)].pop_front() {
             if delivery.acker.usable() {
                 return Some(delivery);
             }
@@ -120,7 +136,8 @@ pub struct AmqpQueue {
     connection: AmqpConnection,
     buffer: Arc<Buffer>,
     stop: CancellationToken,
-    consumer: OnceLock<DropGuard>,
+    /// By lane ([`slot`]).
+    consumers: [OnceLock<DropGuard>; 2],
 }
 
 impl std::fmt::Debug for AmqpQueue {
@@ -137,7 +154,7 @@ impl AmqpQueue {
             connection,
             buffer: Arc::new(Buffer::default()),
             stop: CancellationToken::new(),
-            consumer: OnceLock::new(),
+            consumers: [OnceLock::new(), OnceLock::new()],
         }
     }
 
@@ -149,10 +166,12 @@ impl AmqpQueue {
         self.connection.config()
     }
 
-    /// Starts the consumer once; it follows the connection's sessions until we are dropped.
-    fn consume(&self) {
-        self.consumer.get_or_init(|| {
+    /// Starts `lane`'s consumer once; it follows the connection's sessions until we are
+    /// dropped.
+    fn consume(&self, lane: Lane) {
+        self.consumers[slot(lane)].get_or_init(|| {
             let task = consume_loop(
+                lane,
                 self.connection.sessions(),
                 self.config().clone(),
                 self.buffer.clone(),
@@ -166,41 +185,13 @@ impl AmqpQueue {
     /// Deliveries this process holds: buffered, plus handed to workers and not settled.
     pub fn in_flight(&self) -> usize {
         let d = self.buffer.lock();
-        d.ready.len() + d.held.len()
+        d.ready.iter().map(VecDeque::len).sum::<usize>() + d.held.len()
     }
 
-    /// Publishes a copy first, then acknowledges the original. When the copy cannot be
-    /// published the original goes back to the queue now (not held until the connection
-    /// ends), and the caller hears why.
-    async fn replace(&self, held: Held, copy: crate::message::Outgoing) -> Result<(), StoreError> {
-        if let Err(e) = self.connection.publish(&copy).await {
-            let _ = held
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await;
-            return Err(e);
-        }
-        if !matches!(held.acker.ack(BasicAckOptions::default()).await, Ok(true)) {
-            tracing::warn!("the original delivery could not be acknowledged; the job will run once more");
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl JobQueue for AmqpQueue {
-    async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
-        let message = scheduled_job(self.config(), job.id, &job.job, 1, job.run_at, &[], job.job.kind())?;
-        self.connection.publish(&message).await
-    }
-
-    async fn claim(&self, worker: &str, _lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
-        self.consume();
-        self.connection.session()?;
-        while let Some(delivery) = self.buffer.pop() {
+    /// The next buffered delivery of `lane` that decodes to a job this process does not run
+    /// already, held for `worker`.
+    async fn take_next(&self, lane: Lane, worker: &str) -> Option<ClaimedJob> {
+        while let Some(delivery) = self.buffer.pop(lane) {
             let claimed = match decode_job(&delivery) {
                 Ok(claimed) => claimed,
                 Err(why) => {
@@ -236,9 +227,67 @@ impl JobQueue for AmqpQueue {
                 let _ = delivery.acker.ack(BasicAckOptions::default()).await;
                 continue;
             }
-            return Ok(Some(claimed));
+            return Some(claimed);
+        }
+        None
+    }
+
+    /// Publishes a copy first, then acknowledges the original. When the copy cannot be
+    /// published the original goes back to the queue now (not held until the connection
+    /// ends), and the caller hears why.
+    async fn replace(&self, held: Held, copy: crate::message::Outgoing) -> Result<(), StoreError> {
+        if let Err(e) = self.connection.publish(&copy).await {
+            let _ = held
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await;
+            return Err(e);
+        }
+        if !matches!(held.acker.ack(BasicAckOptions::default()).await, Ok(true)) {
+            tracing::warn!("the original delivery could not be acknowledged; the job will run once more");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for AmqpQueue {
+    async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
+        let message = scheduled_job(self.config(), job.id, &job.job, 1, job.run_at, &[], job.job.kind())?;
+        self.connection.publish(&message).await
+    }
+
+    async fn claim(&self, worker: &str, _lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
+        Lane::ALL.into_iter().for_each(|lane| self.consume(lane));
+        self.connection.session()?;
+        for lane in Lane::ALL {
+            if let Some(claimed) = self.take_next(lane, worker).await {
+                return Ok(Some(claimed));
+            }
         }
         Ok(None)
+    }
+
+    async fn claim_lane(
+        &self,
+        lane: Lane,
+        worker: &str,
+        _lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        self.consume(lane);
+        self.connection.session()?;
+        let mut claimed = Vec::new();
+        while claimed.len() < max {
+            match self.take_next(lane, worker).await {
+                Some(job) => claimed.push(job),
+                None => break,
+            }
+        }
+        Ok(claimed)
     }
 
     async fn extend(&self, id: JobId, worker: &str, _lease: Duration) -> Result<(), StoreError> {
@@ -281,28 +330,45 @@ impl JobQueue for AmqpQueue {
         self.replace(held, copy).await
     }
 
-    /// `queued`: ready in the work and retry queues; `running`: held by this process (the
+    /// `queued`: ready in the work, deliveries and retry queues; `running`: held by this process (the
     /// broker does not count other consumers' unacknowledged messages for us); `dead`:
     /// in the dead-letter queue.
     async fn stats(&self) -> Result<QueueStats, StoreError> {
         let config = self.config();
-        let counts = self
-            .connection
-            .ready_counts(&[config.jobs_queue(), config.retry_queue(), config.dead_queue()])
-            .await?;
+        let mut queues: Vec<String> = Lane::ALL
+            .into_iter()
+            .flat_map(|lane| [config.lane_queue(lane), config.lane_retry_queue(lane)])
+            .collect();
+        queues.push(config.dead_queue());
+        let mut counts = self.connection.ready_counts(&queues).await?;
+        let dead = counts.pop().unwrap_or_default();
         Ok(QueueStats {
-            queued: counts[0] + counts[1],
+            queued: counts.iter().sum(),
             running: self.in_flight() as u64,
-            dead: counts[2],
+            dead,
         })
     }
 
     async fn wait_for_work(&self, max: Duration) {
-        self.consume();
-        let arrived = self.buffer.arrived.notified();
+        Lane::ALL.into_iter().for_each(|lane| self.consume(lane));
+        let [pipeline, delivery] = &self.buffer.arrived;
+        let (pipeline, delivery) = (pipeline.notified(), delivery.notified());
+        tokio::pin!(pipeline, delivery);
+        pipeline.as_mut().enable();
+        delivery.as_mut().enable();
+        if self.buffer.lock().ready.iter().any(|ready| !ready.is_empty()) {
+            return;
+        }
+        // Timing out is the normal way to return when nothing arrived.
+        let _ = tokio::time::timeout(max, futures::future::select(pipeline, delivery)).await;
+    }
+
+    async fn wait_for_lane(&self, lane: Lane, max: Duration) {
+        self.consume(lane);
+        let arrived = self.buffer.arrived[slot(lane)].notified();
         tokio::pin!(arrived);
         arrived.as_mut().enable();
-        if !self.buffer.lock().ready.is_empty() {
+        if !self.buffer.lock().ready[slot(lane)].is_empty() {
             return;
         }
         // Timing out is the normal way to return when nothing arrived.
@@ -317,6 +383,7 @@ enum ConsumerEnded {
 }
 
 async fn consume_loop(
+    lane: Lane,
     mut sessions: watch::Receiver<Option<Arc<Session>>>,
     config: AmqpConfig,
     buffer: Arc<Buffer>,
@@ -326,7 +393,7 @@ async fn consume_loop(
         let session = sessions.borrow_and_update().clone();
         buffer.reset(session.as_ref().map_or(0, |s| s.generation));
         if let Some(session) = session {
-            match consume_session(&session, &config, &buffer, &stop, &mut sessions).await {
+            match consume_session(lane, &session, &config, &buffer, &stop, &mut sessions).await {
                 ConsumerEnded::Stopped => return,
                 ConsumerEnded::SessionChanged => continue,
                 ConsumerEnded::Failed(why) => session.mark_broken(why),
@@ -340,18 +407,20 @@ async fn consume_loop(
 }
 
 async fn consume_session(
+    lane: Lane,
     session: &Session,
     config: &AmqpConfig,
     buffer: &Buffer,
     stop: &CancellationToken,
     sessions: &mut watch::Receiver<Option<Arc<Session>>>,
 ) -> ConsumerEnded {
+    let (queue, prefetch) = (config.lane_queue(lane), config.lane_prefetch(lane));
     let started = async {
         let channel = session.connection.create_channel().await?;
-        channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+        channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
         let consumer = channel
             .basic_consume(
-                config.jobs_queue().as_str().into(),
+                queue.as_str().into(),
                 "".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
@@ -361,9 +430,9 @@ async fn consume_session(
     };
     let (channel, mut consumer) = match started.await {
         Ok(started) => started,
-        Err(e) => return ConsumerEnded::Failed(format!("could not start consuming {}: {e}", config.jobs_queue())),
+        Err(e) => return ConsumerEnded::Failed(format!("could not start consuming {queue}: {e}")),
     };
-    tracing::debug!(queue = %config.jobs_queue(), prefetch = config.prefetch, "consuming");
+    tracing::debug!(queue = %queue, prefetch, "consuming");
     loop {
         tokio::select! {
             () = stop.cancelled() => {
@@ -375,7 +444,7 @@ async fn consume_session(
                 return if changed.is_err() { ConsumerEnded::Stopped } else { ConsumerEnded::SessionChanged };
             }
             delivery = consumer.next() => match delivery {
-                Some(Ok(delivery)) => buffer.push(session.generation, delivery),
+                Some(Ok(delivery)) => buffer.push(session.generation, lane, delivery),
                 Some(Err(e)) => return ConsumerEnded::Failed(format!("the consumer failed: {e}")),
                 None => return ConsumerEnded::Failed("the broker cancelled the consumer".to_owned()),
             },

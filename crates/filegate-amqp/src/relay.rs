@@ -5,7 +5,9 @@
 //! the database's lease, so relays in several processes never relay the same job at once),
 //! publishes each with a publisher confirm, and only then completes it in the database:
 //!
-//! - `ProcessFile`, `RemoveBlob` go to the work queue `<prefix>.jobs`, attempt 1;
+//! - pipeline jobs (`ProcessFile`, `RemoveBlob`, …) go to the work queue `<prefix>.jobs`,
+//!   delivery jobs (`DeliverWebhook`, emails, trigger calls) to `<prefix>.deliveries`,
+//!   attempt 1;
 //! - `PublishEvent` goes straight to the events exchange (routing key = event type,
 //!   `message_id` = event id), unless [`EventRoute::Workers`] sends it through the workers'
 //!   `EventSink` instead (when webhooks must see events too).
@@ -105,7 +107,7 @@ impl Relay {
         let config = self.broker.config();
         match (&claimed.job, self.settings.events) {
             (Job::PublishEvent { event }, EventRoute::Exchange) => event_message(event, &config.events_exchange),
-            (job, _) => job_message(claimed.id, job, 1, "", &config.jobs_queue(), &[], job.kind()),
+            (job, _) => job_message(claimed.id, job, 1, "", &config.lane_queue(job.lane()), &[], job.kind()),
         }
     }
 

@@ -14,6 +14,12 @@
 //! filegate.events (topic) ──<event type>──> whatever other services bind (`file.#`)
 //! ```
 //!
+//! Delivery jobs (webhooks, emails, trigger calls) take the same shape under their own names:
+//! `<prefix>.deliveries` (quorum, consumed with `delivery_prefetch`) and
+//! `<prefix>.deliveries.retry`, which dead-letters due retries with routing key `deliveries`;
+//! their dead letters share `<prefix>.jobs.dead`. Workers consume each queue on a channel of
+//! its own, so receivers that hold every call cannot take the prefetch files need.
+//!
 //! The work queue is a quorum queue because it counts deliveries (`x-delivery-count`): a job
 //! whose worker died is handed out again with its attempt counted, as the database queue
 //! does, and one that kills every worker is dead-lettered after `delivery_limit` deliveries.
@@ -28,7 +34,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
-use crate::config::{AmqpConfig, DLX_KEY_DEAD, DLX_KEY_JOBS};
+use filegate_core::ports::Lane;
+
+use crate::config::{AmqpConfig, DLX_KEY_DEAD, DLX_KEY_DELIVERIES, DLX_KEY_JOBS};
 use crate::connection::unavailable;
 
 fn text(s: &str) -> AMQPValue {
@@ -61,32 +69,34 @@ pub(crate) async fn declare(channel: &Channel, config: &AmqpConfig) -> lapin::Re
         )
         .await?;
 
-    let mut jobs_args = FieldTable::default();
-    jobs_args.insert("x-queue-type".into(), text("quorum"));
-    jobs_args.insert("x-dead-letter-exchange".into(), text(&dlx));
-    jobs_args.insert("x-dead-letter-routing-key".into(), text(DLX_KEY_DEAD));
-    jobs_args.insert(
-        "x-delivery-limit".into(),
-        AMQPValue::LongInt(i32::try_from(config.delivery_limit).unwrap_or(i32::MAX)),
-    );
-    channel
-        .queue_declare(
-            config.jobs_queue().as_str().into(),
-            QueueDeclareOptions::durable(),
-            jobs_args,
-        )
-        .await?;
+    for (lane, back_key) in [(Lane::Pipeline, DLX_KEY_JOBS), (Lane::Delivery, DLX_KEY_DELIVERIES)] {
+        let mut work_args = FieldTable::default();
+        work_args.insert("x-queue-type".into(), text("quorum"));
+        work_args.insert("x-dead-letter-exchange".into(), text(&dlx));
+        work_args.insert("x-dead-letter-routing-key".into(), text(DLX_KEY_DEAD));
+        work_args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(i32::try_from(config.delivery_limit).unwrap_or(i32::MAX)),
+        );
+        channel
+            .queue_declare(
+                config.lane_queue(lane).as_str().into(),
+                QueueDeclareOptions::durable(),
+                work_args,
+            )
+            .await?;
 
-    let mut retry_args = FieldTable::default();
-    retry_args.insert("x-dead-letter-exchange".into(), text(&dlx));
-    retry_args.insert("x-dead-letter-routing-key".into(), text(DLX_KEY_JOBS));
-    channel
-        .queue_declare(
-            config.retry_queue().as_str().into(),
-            QueueDeclareOptions::durable(),
-            retry_args,
-        )
-        .await?;
+        let mut retry_args = FieldTable::default();
+        retry_args.insert("x-dead-letter-exchange".into(), text(&dlx));
+        retry_args.insert("x-dead-letter-routing-key".into(), text(back_key));
+        channel
+            .queue_declare(
+                config.lane_retry_queue(lane).as_str().into(),
+                QueueDeclareOptions::durable(),
+                retry_args,
+            )
+            .await?;
+    }
 
     channel
         .queue_declare(
@@ -96,7 +106,11 @@ pub(crate) async fn declare(channel: &Channel, config: &AmqpConfig) -> lapin::Re
         )
         .await?;
 
-    for (queue, key) in [(config.jobs_queue(), DLX_KEY_JOBS), (config.dead_queue(), DLX_KEY_DEAD)] {
+    for (queue, key) in [
+        (config.jobs_queue(), DLX_KEY_JOBS),
+        (config.lane_queue(Lane::Delivery), DLX_KEY_DELIVERIES),
+        (config.dead_queue(), DLX_KEY_DEAD),
+    ] {
         channel
             .queue_bind(
                 queue.as_str().into(),
@@ -134,7 +148,10 @@ pub(crate) async fn ready_counts(channel: &Channel, queues: &[String]) -> Result
 /// Deletes the prefix's queues and exchange (and the events exchange when asked): for
 /// tests and uninstalling. Messages in them are lost.
 pub(crate) async fn delete(channel: &Channel, config: &AmqpConfig, events_exchange: bool) -> lapin::Result<()> {
-    for queue in [config.jobs_queue(), config.retry_queue(), config.dead_queue()] {
+    let lanes = Lane::ALL
+        .into_iter()
+        .flat_map(|lane| [config.lane_queue(lane), config.lane_retry_queue(lane)]);
+    for queue in lanes.chain([config.dead_queue()]) {
         channel
             .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await?;

@@ -59,13 +59,19 @@ pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, 
     serde_json::to_string(v).map_err(|e| unstorable(what, e))
 }
 
-/// A job's columns as every engine stores them: id, kind, payload (JSON), run_at.
-pub(crate) fn job_values(job: &NewJob) -> Result<(String, &'static str, String, i64), StoreError> {
+/// A job's columns as every engine stores them.
+pub(crate) type JobValues = (String, &'static str, String, i64, &'static str, String);
+
+/// A job's columns as every engine stores them: id, kind, payload (JSON), run_at, lane and
+/// tenant ('' for the platform's own work; the queues claim fairly across tenants).
+pub(crate) fn job_values(job: &NewJob) -> Result<JobValues, StoreError> {
     Ok((
         job.id.to_string(),
         job.job.kind(),
         to_json("job", &job.job)?,
         micros(job.run_at),
+        job.job.lane().as_str(),
+        job.job.tenant().map(ToString::to_string).unwrap_or_default(),
     ))
 }
 

@@ -1,12 +1,12 @@
-//! The work queue: claims, acknowledgements, retries, dead letters, prefetch.
+//! The work queue: claims, acknowledgements, retries, dead letters, prefetch, lanes.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use filegate_amqp::{AmqpConnection, AmqpQueue, HEADER_DEAD_AT, HEADER_ERROR, string_header};
 use filegate_core::StoreError;
-use filegate_core::domain::JobId;
-use filegate_core::ports::{Job, JobQueue, NewJob};
+use filegate_core::domain::{JobId, WebhookId};
+use filegate_core::ports::{Job, JobQueue, Lane, NewJob};
 use lapin::BasicProperties;
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use tokio::time::Instant;
@@ -207,4 +207,55 @@ async fn a_worker_holds_at_most_prefetch_unacknowledged_jobs() {
     let fourth = next_job(&queue, "w").await;
     assert!(held.iter().all(|h| h.id != fourth.id));
     assert_eq!(broker.ready(&jobs).await, 6);
+}
+
+/// Delivery jobs have their queue, consumer and prefetch: with one delivery in hand (a
+/// receiver that never answers) and another waiting behind it, a pipeline job published after
+/// both is still claimed at once; a delivery retried goes back to the deliveries queue.
+#[tokio::test]
+async fn a_delivery_in_hand_never_holds_back_pipeline_jobs() {
+    let Some(broker) = Broker::new().await else { return };
+    let config = broker.config_with(|c| {
+        c.prefetch = 1;
+        c.delivery_prefetch = 1;
+    });
+    let queue = AmqpQueue::new(AmqpConnection::connect(config).await.unwrap());
+    let deliveries: Vec<NewJob> = (0..2)
+        .map(|_| {
+            NewJob::now(Job::DeliverWebhook {
+                webhook_id: WebhookId::new(),
+                event: event("file.ready"),
+            })
+        })
+        .collect();
+    for job in &deliveries {
+        queue.enqueue(job).await.unwrap();
+    }
+    let process = NewJob::now(process_file());
+    queue.enqueue(&process).await.unwrap();
+
+    let hanging = next_in_lane(&queue, Lane::Delivery, "w").await;
+    assert_eq!(hanging.id, deliveries[0].id);
+    assert_eq!(
+        queue.claim_lane(Lane::Delivery, "w", LEASE, 10).await.unwrap(),
+        [],
+        "delivery_prefetch = 1: the next delivery waits"
+    );
+    let next = next_in_lane(&queue, Lane::Pipeline, "w").await;
+    assert_eq!(next.id, process.id, "the pipeline job is not behind the deliveries");
+    assert_eq!(broker.ready(&broker.config.lane_queue(Lane::Delivery)).await, 1);
+    queue.complete(next.id, "w").await.unwrap();
+
+    queue.retry(hanging.id, "w", Utc::now(), "timed out").await.unwrap();
+    let mut back = Vec::new();
+    for _ in 0..2 {
+        let job = next_in_lane(&queue, Lane::Delivery, "w").await;
+        queue.complete(job.id, "w").await.unwrap();
+        back.push((job.id, job.attempt));
+    }
+    back.sort();
+    let mut expected = vec![(deliveries[0].id, 2), (deliveries[1].id, 1)];
+    expected.sort();
+    assert_eq!(back, expected, "the retried delivery came back in its lane");
+    assert_eq!(broker.ready(&broker.config.jobs_queue()).await, 0);
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use filegate_amqp::{AmqpEventSink, AmqpQueue, Relay, RelaySettings};
 use filegate_core::StoreError;
 use filegate_core::domain::{FileEvent, JobId};
-use filegate_core::ports::{ClaimedJob, EventSink, Job, JobQueue, NewJob, QueueStats};
+use filegate_core::ports::{ClaimedJob, EventSink, Job, JobQueue, Lane, NewJob, QueueStats};
 use filegate_sql::SqliteStore;
 use lapin::options::QueueDeleteOptions;
 use tokio::sync::{Notify, Semaphore};
@@ -208,6 +208,15 @@ impl JobQueue for GatedOutbox {
     }
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
         self.db.claim(worker, lease).await
+    }
+    async fn claim_lane(
+        &self,
+        lane: Lane,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        self.db.claim_lane(lane, worker, lease, max).await
     }
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError> {
         self.db.extend(id, worker, lease).await

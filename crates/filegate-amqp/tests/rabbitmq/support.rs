@@ -9,7 +9,7 @@ use chrono::Utc;
 use filegate_amqp::{AmqpConfig, AmqpConnection, AmqpQueue};
 use filegate_core::StoreError;
 use filegate_core::domain::{BucketName, FileEvent, FileId, FileStatus, TenantId};
-use filegate_core::ports::{ClaimedJob, Job, JobQueue};
+use filegate_core::ports::{ClaimedJob, Job, JobQueue, Lane};
 use filegate_sql::SqliteStore;
 use futures::StreamExt as _;
 use lapin::ExchangeKind;
@@ -161,7 +161,10 @@ impl Drop for Broker {
                 let Ok(conn) = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await else {
                     return;
                 };
-                let queues = [config.jobs_queue(), config.retry_queue(), config.dead_queue()];
+                let lanes = Lane::ALL
+                    .into_iter()
+                    .flat_map(|lane| [config.lane_queue(lane), config.lane_retry_queue(lane)]);
+                let queues: Vec<String> = lanes.chain([config.dead_queue()]).collect();
                 for queue in queues.iter().chain(&observers) {
                     if let Ok(channel) = conn.create_channel().await {
                         let _ = channel
@@ -196,6 +199,22 @@ where
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next job of `lane` `worker` can claim, waiting for deliveries (not polling) up to
+/// `WAIT`.
+pub async fn next_in_lane(queue: &AmqpQueue, lane: Lane, worker: &str) -> ClaimedJob {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match queue.claim_lane(lane, worker, LEASE, 1).await {
+            Ok(mut jobs) if !jobs.is_empty() => return jobs.remove(0),
+            Ok(_) | Err(StoreError::Unavailable(_)) => {}
+            Err(e) => panic!("claim failed: {e}"),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no {lane:?} job arrived within {WAIT:?}");
+        queue.wait_for_lane(lane, left.min(Duration::from_millis(200))).await;
     }
 }
 

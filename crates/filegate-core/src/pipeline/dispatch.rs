@@ -1,5 +1,10 @@
-//! The long-running worker loop: keeps up to `concurrency` jobs in flight, claiming as many
-//! as there are free slots in one call, and settles finished jobs in batches.
+//! The long-running worker loop: keeps up to `concurrency` pipeline jobs and
+//! `delivery_concurrency` delivery jobs in flight, each lane in slots of its own, claiming as
+//! many as there are free slots in one call, and settles finished jobs in batches.
+//!
+//! Why lanes: a delivery may wait its whole timeout on a receiver that never answers; in
+//! shared slots a tenant with such receivers held every tenant's files back. Which tenant's
+//! job fills a free slot is the queue's choice (`JobQueue::claim_lane`, fair across tenants).
 //!
 //! Why batches: on the embedded engine every queue call is a statement on SQLite's one
 //! writer, and a small file costs several jobs (its processing and the announcement of each
@@ -14,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::worker::{Worker, backoff};
 use crate::domain::JobId;
-use crate::ports::JobQueue;
+use crate::ports::{JobQueue, Lane};
 
 /// The most finished jobs one completion call removes.
 const MAX_COMPLETIONS: usize = 256;
@@ -32,26 +37,41 @@ pub(super) enum Completion<'a> {
 /// Runs jobs until `shutdown` fires, then lets the jobs in hand finish and flushes their
 /// completions.
 pub(super) async fn run(worker: &Worker, shutdown: &CancellationToken) {
-    let slots = worker.settings().concurrency.max(1);
-    let (completions, finished) = mpsc::channel(slots.saturating_mul(2));
+    let settings = worker.settings();
+    let slots = |lane| match lane {
+        Lane::Pipeline => settings.concurrency.max(1),
+        Lane::Delivery => settings.delivery_concurrency.max(1),
+    };
+    let all_slots = slots(Lane::Pipeline).saturating_add(slots(Lane::Delivery));
+    let (completions, finished) = mpsc::channel(all_slots.saturating_mul(2));
     let batcher = tokio::spawn(complete_batches(
         worker.services().queue.clone(),
         worker.id().to_owned(),
         finished,
     ));
+    futures::future::join_all(Lane::ALL.map(|lane| run_lane(worker, lane, slots(lane), &completions, shutdown))).await;
+    drop(completions);
+    if let Err(e) = batcher.await {
+        tracing::error!(error = %e, "the completion batcher failed");
+    }
+}
+
+/// Keeps up to `slots` jobs of `lane` in flight until `shutdown` fires, then lets them finish.
+async fn run_lane(
+    worker: &Worker,
+    lane: Lane,
+    slots: usize,
+    completions: &mpsc::Sender<JobId>,
+    shutdown: &CancellationToken,
+) {
+    let queue = &worker.services().queue;
     let mut running = JoinSet::new();
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let free = slots.saturating_sub(running.len());
         let claimed = match free {
             0 => Ok(Vec::new()),
-            n => {
-                worker
-                    .services()
-                    .queue
-                    .claim_batch(worker.id(), worker.settings().lease, n)
-                    .await
-            }
+            n => queue.claim_lane(lane, worker.id(), worker.settings().lease, n).await,
         };
         match claimed {
             Ok(jobs) => {
@@ -75,13 +95,13 @@ pub(super) async fn run(worker: &Worker, shutdown: &CancellationToken) {
                             reap(done);
                         }
                     }
-                    () = worker.services().queue.wait_for_work(worker.settings().idle_wait), if !full => {}
+                    () = queue.wait_for_lane(lane, worker.settings().idle_wait), if !full => {}
                 }
             }
             Err(e) => {
                 // The queue itself is unreachable: back off, keep trying, never exit.
                 failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, "job queue unavailable");
+                tracing::warn!(error = %e, lane = lane.as_str(), "job queue unavailable");
                 let wait = backoff(worker.settings().backoff_base, worker.settings().backoff_max, failures);
                 tokio::select! {
                     () = shutdown.cancelled() => {}
@@ -92,10 +112,6 @@ pub(super) async fn run(worker: &Worker, shutdown: &CancellationToken) {
     }
     while let Some(done) = running.join_next().await {
         reap(done);
-    }
-    drop(completions);
-    if let Err(e) = batcher.await {
-        tracing::error!(error = %e, "the completion batcher failed");
     }
 }
 

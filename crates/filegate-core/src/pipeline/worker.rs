@@ -20,8 +20,12 @@ use crate::usecases::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerSettings {
-    /// Jobs run at the same time by one process.
+    /// Pipeline jobs (files, bundles, announcements) run at the same time by one process.
     pub concurrency: usize,
+    /// Delivery jobs (webhooks, emails, trigger calls) run at the same time by one process,
+    /// in slots of their own: a receiver that holds every call for its whole timeout takes
+    /// these slots, never the ones files are processed in.
+    pub delivery_concurrency: usize,
     /// How long a claim lasts without a heartbeat; a dead worker's job is claimed again after.
     pub lease: Duration,
     /// Runs of one job before it becomes a dead letter.
@@ -39,6 +43,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             concurrency: 16,
+            delivery_concurrency: 16,
             lease: Duration::from_secs(60),
             max_attempts: 5,
             backoff_base: Duration::from_secs(2),

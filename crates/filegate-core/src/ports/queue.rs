@@ -57,7 +57,62 @@ pub enum Job {
     CallTrigger { call: TriggerCall },
 }
 
+/// Which slots a job runs in. A worker keeps separate slots for each lane
+/// (`WorkerSettings::concurrency` and `delivery_concurrency`), so calls to the outside that
+/// may wait for their whole timeout (a webhook receiver that never answers, an SMTP server,
+/// a trigger's target) never hold back the files and bundles of any tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Work on stored files and bundles, and the announcements it causes.
+    Pipeline,
+    /// Calls to receivers outside filegate: webhooks, emails, trigger calls.
+    Delivery,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Pipeline, Lane::Delivery];
+
+    /// The name queues store and log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Pipeline => "pipeline",
+            Lane::Delivery => "delivery",
+        }
+    }
+}
+
 impl Job {
+    /// The slots this job runs in.
+    pub fn lane(&self) -> Lane {
+        match self {
+            Job::ProcessFile { .. }
+            | Job::RemoveBlob { .. }
+            | Job::PublishEvent { .. }
+            | Job::FulfilRequest { .. }
+            | Job::BuildArchive { .. } => Lane::Pipeline,
+            Job::DeliverWebhook { .. }
+            | Job::SendAlertEmail { .. }
+            | Job::SendShareEmail { .. }
+            | Job::CallTrigger { .. } => Lane::Delivery,
+        }
+    }
+
+    /// The tenant whose work this is, which queues share their slots fairly between;
+    /// `None` for the platform's own work (a trigger called without a tenant).
+    pub fn tenant(&self) -> Option<&TenantId> {
+        match self {
+            Job::ProcessFile { tenant, .. }
+            | Job::RemoveBlob { tenant, .. }
+            | Job::FulfilRequest { tenant, .. }
+            | Job::SendShareEmail { tenant, .. }
+            | Job::BuildArchive { tenant, .. } => Some(tenant),
+            Job::PublishEvent { event } | Job::DeliverWebhook { event, .. } | Job::SendAlertEmail { event } => {
+                Some(&event.tenant)
+            }
+            Job::CallTrigger { call } => call.tenant.as_ref(),
+        }
+    }
+
     /// A short name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -115,10 +170,11 @@ pub struct QueueStats {
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError>;
-    /// The oldest due job not under a live lease, leased to `worker` for `lease`, with its
-    /// attempt count incremented; `None` when nothing is due.
+    /// A due job of any lane not under a live lease (in the order of
+    /// [`claim_lane`](Self::claim_lane)), leased to `worker` for `lease`, with its attempt
+    /// count incremented; `None` when nothing is due.
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError>;
-    /// Up to `max` due jobs, each claimed as [`claim`](Self::claim) would, in as few round
+    /// Up to `max` due jobs of any lane, each claimed as [`claim`](Self::claim) would, in as few round
     /// trips as the engine allows: a busy worker fills its free slots at once instead of
     /// asking once per slot. Empty when nothing is due. Fails only when nothing was claimed:
     /// jobs already leased are handed out even if a later claim fails, so they run now
@@ -138,6 +194,18 @@ pub trait JobQueue: Send + Sync + 'static {
         }
         Ok(claimed)
     }
+    /// Up to `max` due jobs of `lane`, claimed as [`claim_batch`](Self::claim_batch) would.
+    /// Fair across tenants: the tenants with the fewest jobs of the lane under a live lease
+    /// go first, and a tenant's own jobs oldest first, so a tenant with a long backlog
+    /// cannot keep another tenant's work waiting behind it. (The RabbitMQ queue is the
+    /// exception: its lanes are FIFO queues; see `filegate-amqp`.)
+    async fn claim_lane(
+        &self,
+        lane: Lane,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
     /// Extends a held lease (heartbeat for long jobs).
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError>;
     /// Done: the job is removed.
@@ -161,6 +229,11 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn stats(&self) -> Result<QueueStats, StoreError>;
     /// Returns when a job may have become due (an enqueue in this process) or after `max`.
     async fn wait_for_work(&self, max: Duration);
+    /// [`wait_for_work`](Self::wait_for_work) for a job of `lane`; an engine that cannot
+    /// tell lanes apart wakes for any job.
+    async fn wait_for_lane(&self, _lane: Lane, max: Duration) {
+        self.wait_for_work(max).await
+    }
 }
 
 /// Runs `work` while renewing `worker`'s leases on `jobs` every third of `lease`, so work
@@ -224,6 +297,9 @@ mod tests {
         async fn claim(&self, _: &str, _: Duration) -> Result<Option<ClaimedJob>, StoreError> {
             let mut script = self.0.lock().unwrap();
             if script.is_empty() { Ok(None) } else { script.remove(0) }
+        }
+        async fn claim_lane(&self, _: Lane, _: &str, _: Duration, _: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+            unreachable!()
         }
         async fn extend(&self, _: JobId, _: &str, _: Duration) -> Result<(), StoreError> {
             unreachable!()

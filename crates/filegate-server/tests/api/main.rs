@@ -12,6 +12,7 @@ mod dedup;
 mod download_counts;
 mod engines;
 mod exchange;
+mod fair_pipeline;
 mod files;
 mod in_flight;
 mod lifecycle;

@@ -138,15 +138,17 @@ async fn next_change_seq(conn: &mut PgConnection) -> Result<i64, StoreError> {
 /// Inserts a job inside the caller's transaction. `Conflict` when the id exists. Call
 /// [`notify_workers`] in the same transaction.
 async fn insert_job(conn: &mut PgConnection, job: &NewJob) -> Result<(), StoreError> {
-    let (id, kind, payload, run_at) = job_values(job)?;
+    let (id, kind, payload, run_at, lane, tenant) = job_values(job)?;
     sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) \
-         VALUES ($1, $2, $3::jsonb, $4, 0, filegate_now_micros())",
+        "INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) \
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, 0, filegate_now_micros())",
     )
     .bind(id)
     .bind(kind)
     .bind(payload)
     .bind(run_at)
+    .bind(lane)
+    .bind(tenant)
     .execute(conn)
     .await
     .map_err(store_err)?;

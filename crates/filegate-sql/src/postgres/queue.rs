@@ -1,9 +1,10 @@
 //! `JobQueue` over the `jobs` table, shared by every worker process.
 //!
 //! A job is claimable when it is not dead, its `run_at` has come, and it is not under a live
-//! lease (`lease_until` unset or past). A claim picks the oldest such job with
-//! `FOR UPDATE SKIP LOCKED` — concurrent claimers skip the rows others are taking instead of
-//! queueing behind them — and sets the lease and counts the attempt in the same statement.
+//! lease (`lease_until` unset or past). A claim picks such jobs fairly across tenants
+//! ([`FAIR_CLAIM`], the same order as the SQLite queue) with `FOR UPDATE SKIP LOCKED` —
+//! concurrent claimers skip the rows others are taking instead of queueing behind them — and
+//! sets the lease and counts the attempt in the same statement.
 //! "Now" is the database's clock (`filegate_now_micros()`), so every process measures leases
 //! alike; `run_at` is the caller's, as given.
 //!
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::JobId;
-use filegate_core::ports::{ClaimedJob, JobQueue, NewJob, QueueStats};
+use filegate_core::ports::{ClaimedJob, JobQueue, Lane, NewJob, QueueStats};
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
@@ -49,30 +50,26 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased; the rows
-    /// that do not decode are buried (`decode_claimed`) and left out of the jobs.
+    /// Leases up to `max` due jobs of `lanes` to `worker` ([`FAIR_CLAIM`]), and says how many
+    /// rows it leased; the rows that do not decode are buried (`decode_claimed`) and left out
+    /// of the jobs.
     async fn lease_due(
         &self,
+        lanes: &[Lane],
         worker: &str,
         lease: Duration,
         max: usize,
     ) -> Result<(usize, Vec<ClaimedJob>), StoreError> {
+        let lanes: Vec<&str> = lanes.iter().map(|lane| lane.as_str()).collect();
         // One statement: atomic without a transaction, and one round trip for the lot.
-        let rows = sqlx::query_as::<_, ClaimedRow>(
-            "UPDATE jobs SET leased_by = $1, lease_until = filegate_now_micros() + $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM jobs \
-                 WHERE dead_at IS NULL AND run_at <= filegate_now_micros() \
-                   AND (lease_until IS NULL OR lease_until < filegate_now_micros()) \
-                 ORDER BY run_at, created_at, id LIMIT $3 \
-                 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, payload::text AS payload, attempts",
-        )
-        .bind(worker)
-        .bind(lease_micros(lease))
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_err)?;
+        let rows = sqlx::query_as::<_, ClaimedRow>(FAIR_CLAIM)
+            .bind(worker)
+            .bind(lease_micros(lease))
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(&lanes)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?;
         let found = rows.len();
         let (claimed, undecodable) = decode_claimed(rows);
         for (id, error) in undecodable {
@@ -91,6 +88,41 @@ impl PostgresStore {
     }
 }
 
+/// Leases up to $3 due jobs of the lanes $4 to worker $1 for $2 microseconds. Per lane,
+/// `tenants` skips from one tenant with live jobs to the next (one index seek each, however
+/// many jobs a tenant has); `busy` counts each tenant's jobs under a live lease; each tenant
+/// offers its $3 oldest due jobs not locked by another claimer, numbered from its running
+/// count + 1; the lowest numbers win, the oldest first among equals. So the tenant with the
+/// fewest jobs running gets the next slot, and a batch is shared round robin. The offered
+/// rows a claim does not take stay locked only until the statement ends.
+const FAIR_CLAIM: &str = "\
+WITH RECURSIVE tenants(lane, tenant) AS ( \
+    SELECT l.lane, (SELECT min(tenant) FROM jobs WHERE lane = l.lane AND dead_at IS NULL) \
+    FROM unnest($4::text[]) AS l(lane) \
+    UNION ALL \
+    SELECT t.lane, (SELECT min(tenant) FROM jobs WHERE lane = t.lane AND dead_at IS NULL AND tenant > t.tenant) \
+    FROM tenants AS t WHERE t.tenant IS NOT NULL \
+), \
+busy AS ( \
+    SELECT t.lane, t.tenant, \
+        (SELECT count(*) FROM jobs WHERE lane = t.lane AND tenant = t.tenant \
+            AND lease_until >= filegate_now_micros()) AS running \
+    FROM tenants AS t WHERE t.tenant IS NOT NULL \
+), \
+offered AS ( \
+    SELECT o.id, o.run_at, o.created_at, \
+        b.running + row_number() OVER (PARTITION BY b.lane, b.tenant ORDER BY o.run_at, o.created_at, o.id) AS turn \
+    FROM busy AS b CROSS JOIN LATERAL ( \
+        SELECT id, run_at, created_at FROM jobs \
+        WHERE lane = b.lane AND tenant = b.tenant AND dead_at IS NULL AND run_at <= filegate_now_micros() \
+            AND (lease_until IS NULL OR lease_until < filegate_now_micros()) \
+        ORDER BY run_at, created_at, id LIMIT $3 \
+        FOR UPDATE SKIP LOCKED) AS o \
+) \
+UPDATE jobs SET leased_by = $1, lease_until = filegate_now_micros() + $2, attempts = attempts + 1 \
+WHERE id IN (SELECT id FROM offered ORDER BY turn, run_at, created_at, id LIMIT $3) \
+RETURNING id, payload::text AS payload, attempts";
+
 #[async_trait]
 impl JobQueue for PostgresStore {
     async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
@@ -105,7 +137,7 @@ impl JobQueue for PostgresStore {
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
         loop {
             // A claim whose one row did not decode was buried: look for the next job.
-            let (found, mut claimed) = self.lease_due(worker, lease, 1).await?;
+            let (found, mut claimed) = self.lease_due(&Lane::ALL, worker, lease, 1).await?;
             if found == 0 {
                 return Ok(None);
             }
@@ -119,7 +151,20 @@ impl JobQueue for PostgresStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.lease_due(worker, lease, max).await?.1)
+        Ok(self.lease_due(&Lane::ALL, worker, lease, max).await?.1)
+    }
+
+    async fn claim_lane(
+        &self,
+        lane: Lane,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.lease_due(&[lane], worker, lease, max).await?.1)
     }
 
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError> {

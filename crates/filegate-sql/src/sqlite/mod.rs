@@ -184,19 +184,23 @@ async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<(),
     }
     let created_at = micros(Utc::now());
     let rows = jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
-    sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO jobs (id, kind, payload, run_at, attempts, created_at) ")
-        .push_values(rows, |mut row, (id, kind, payload, run_at)| {
-            row.push_bind(id)
-                .push_bind(kind)
-                .push_bind(payload)
-                .push_bind(run_at)
-                .push_bind(0_i64)
-                .push_bind(created_at);
-        })
-        .build()
-        .execute(conn)
-        .await
-        .map_err(store_err)?;
+    sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) ",
+    )
+    .push_values(rows, |mut row, (id, kind, payload, run_at, lane, tenant)| {
+        row.push_bind(id)
+            .push_bind(kind)
+            .push_bind(payload)
+            .push_bind(run_at)
+            .push_bind(lane)
+            .push_bind(tenant)
+            .push_bind(0_i64)
+            .push_bind(created_at);
+    })
+    .build()
+    .execute(conn)
+    .await
+    .map_err(store_err)?;
     Ok(())
 }
 

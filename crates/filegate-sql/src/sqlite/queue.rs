@@ -6,6 +6,11 @@
 //! caller's (`Utc::now()` here), never the engine's, so every engine agrees on what "due"
 //! means.
 //!
+//! Which jobs a claim takes is fair across tenants ([`FAIR_CLAIM`]): every tenant with work
+//! in the lane offers its oldest due jobs, and the tenants with the fewest jobs running go
+//! first. The statement reads a few index entries per tenant with work, never the backlog:
+//! a tenant with ten thousand queued jobs costs one claim what a tenant with one costs.
+//!
 //! Every operation here is one statement, run without `BEGIN … COMMIT`: a single statement
 //! is atomic on its own, and on the one writer connection each extra statement is a round
 //! trip to sqlx's connection thread while every other writer waits. The small-files
@@ -21,7 +26,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::JobId;
-use filegate_core::ports::{ClaimedJob, JobQueue, NewJob, QueueStats};
+use filegate_core::ports::{ClaimedJob, JobQueue, Lane, NewJob, QueueStats};
 
 use super::{SqliteStore, insert_jobs};
 use crate::errors::store_err;
@@ -46,30 +51,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Leases up to `max` due jobs to `worker`, and says how many rows it leased; the rows
-    /// that do not decode are buried (`decode_claimed`) and left out of the jobs.
+    /// Leases up to `max` due jobs of `lanes` to `worker` ([`FAIR_CLAIM`]), and says how many
+    /// rows it leased; the rows that do not decode are buried (`decode_claimed`) and left out
+    /// of the jobs.
     async fn lease_due(
         &self,
+        lanes: &[Lane],
         worker: &str,
         lease: Duration,
         max: usize,
     ) -> Result<(usize, Vec<ClaimedJob>), StoreError> {
         let now = Utc::now();
-        // ?1 is now, ?2 how many: the oldest due jobs not under a live lease.
-        let rows = sqlx::query_as::<_, ClaimedRow>(
-            "UPDATE jobs SET leased_by = ?3, lease_until = ?4, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM jobs \
-                 WHERE dead_at IS NULL AND run_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1) \
-                 ORDER BY run_at, created_at, id LIMIT ?2) \
-             RETURNING id, payload, attempts",
-        )
-        .bind(micros(now))
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .bind(worker)
-        .bind(lease_end(now, lease))
-        .fetch_all(&self.writer)
-        .await
-        .map_err(store_err)?;
+        let lanes: Vec<&str> = lanes.iter().map(|lane| lane.as_str()).collect();
+        let rows = sqlx::query_as::<_, ClaimedRow>(FAIR_CLAIM)
+            .bind(micros(now))
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(worker)
+            .bind(lease_end(now, lease))
+            .bind(to_json("lanes", &lanes)?)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(store_err)?;
         let found = rows.len();
         let (claimed, undecodable) = decode_claimed(rows);
         for (id, error) in undecodable {
@@ -87,6 +89,41 @@ impl SqliteStore {
     }
 }
 
+/// Leases up to ?2 due jobs of the lanes in ?5 (a JSON array) to worker ?3 until ?4; ?1 is
+/// now. Per lane, `tenants` skips from one tenant with live jobs to the next (one index seek
+/// each, however many jobs a tenant has); `busy` counts each tenant's jobs under a live
+/// lease; each tenant offers its ?2 oldest due jobs, numbered from its running count + 1;
+/// the lowest numbers win, the oldest first among equals. So the tenant with the fewest
+/// jobs running gets the next slot, and a batch is shared round robin.
+const FAIR_CLAIM: &str = "\
+UPDATE jobs SET leased_by = ?3, lease_until = ?4, attempts = attempts + 1 \
+WHERE id IN ( \
+    WITH RECURSIVE tenants(lane, tenant) AS ( \
+        SELECT l.value, (SELECT min(tenant) FROM jobs WHERE lane = l.value AND dead_at IS NULL) \
+        FROM json_each(?5) AS l \
+        UNION ALL \
+        SELECT t.lane, (SELECT min(tenant) FROM jobs WHERE lane = t.lane AND dead_at IS NULL AND tenant > t.tenant) \
+        FROM tenants AS t WHERE t.tenant IS NOT NULL \
+    ), \
+    busy(lane, tenant, running) AS ( \
+        SELECT t.lane, t.tenant, \
+            (SELECT count(*) FROM jobs WHERE lane = t.lane AND tenant = t.tenant AND lease_until >= ?1) \
+        FROM tenants AS t WHERE t.tenant IS NOT NULL \
+    ), \
+    offered(id, turn, run_at, created_at) AS ( \
+        SELECT j.id, \
+            b.running + row_number() OVER (PARTITION BY b.lane, b.tenant ORDER BY j.run_at, j.created_at, j.id), \
+            j.run_at, j.created_at \
+        FROM busy AS b JOIN jobs AS j ON j.id IN ( \
+            SELECT id FROM jobs \
+            WHERE lane = b.lane AND tenant = b.tenant AND dead_at IS NULL AND run_at <= ?1 \
+                AND (lease_until IS NULL OR lease_until < ?1) \
+            ORDER BY run_at, created_at, id LIMIT ?2) \
+    ) \
+    SELECT id FROM offered ORDER BY turn, run_at, created_at, id LIMIT ?2 \
+) \
+RETURNING id, payload, attempts";
+
 #[async_trait]
 impl JobQueue for SqliteStore {
     async fn enqueue(&self, job: &NewJob) -> Result<(), StoreError> {
@@ -99,7 +136,7 @@ impl JobQueue for SqliteStore {
     async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
         loop {
             // A claim whose one row did not decode was buried: look for the next job.
-            let (found, mut claimed) = self.lease_due(worker, lease, 1).await?;
+            let (found, mut claimed) = self.lease_due(&Lane::ALL, worker, lease, 1).await?;
             if found == 0 {
                 return Ok(None);
             }
@@ -113,7 +150,20 @@ impl JobQueue for SqliteStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.lease_due(worker, lease, max).await?.1)
+        Ok(self.lease_due(&Lane::ALL, worker, lease, max).await?.1)
+    }
+
+    async fn claim_lane(
+        &self,
+        lane: Lane,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.lease_due(&[lane], worker, lease, max).await?.1)
     }
 
     async fn extend(&self, id: JobId, worker: &str, lease: Duration) -> Result<(), StoreError> {

@@ -66,6 +66,7 @@ macro_rules! scenarios {
             change_feed_followers_miss_no_write,
             sweep_finds_expired_uploads_and_ended_retention,
             list_applies_every_filter,
+            a_listing_narrowed_to_an_owner,
             prefix_characters_are_literal,
             every_sort_order_pages_through_every_file_once,
             offset_pages_report_the_total,
@@ -79,6 +80,8 @@ macro_rules! scenarios {
             a_batch_claims_the_due_jobs_once,
             a_batch_completes_only_what_the_worker_holds,
             concurrent_batch_claimers_never_share_a_job,
+            claims_are_fair_across_tenants,
+            a_delivery_job_never_takes_a_pipeline_slot,
             concurrent_uploads_and_claims,
             waiting_workers_wake_on_new_work,
             audit_records_round_trip_once_and_newest_first,
@@ -88,6 +91,7 @@ macro_rules! scenarios {
             a_dedup_insert_commits_only_while_its_source_is_ready,
             a_blob_is_in_use_while_a_live_row_references_it,
             thumbnail_sizes_of_every_row_sharing_a_blob,
+            the_statuses_of_every_row_sharing_a_blob,
             download_counts_add_up_without_a_change,
         );
     };

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use filegate_core::StoreError;
-use filegate_core::domain::{FileId, FileStatus, JobId};
-use filegate_core::ports::{Job, NewJob, QueueStats};
+use filegate_core::domain::{FileEvent, FileId, FileStatus, JobId, TriggerCall, TriggerName, WebhookId};
+use filegate_core::ports::{Job, Lane, NewJob, QueueStats};
 
 use super::{Queue, Store, eventually, new_file, now, secs, tenant, tid};
 
@@ -421,4 +421,105 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
         .await
         .expect("woken by update_file with a job")
         .unwrap();
+}
+
+fn job_of(tenant: &str, run_at: chrono::DateTime<chrono::Utc>) -> NewJob {
+    NewJob {
+        run_at,
+        ..NewJob::now(Job::ProcessFile {
+            tenant: tid(tenant),
+            file_id: FileId::new(),
+        })
+    }
+}
+
+fn ids(claimed: &[filegate_core::ports::ClaimedJob]) -> Vec<JobId> {
+    claimed.iter().map(|c| c.id).collect()
+}
+
+/// Tenant A queued a long backlog before tenant B's one job: a claim for fewer slots than
+/// A's backlog still takes B's job (round robin), and once A holds more slots than B, B's
+/// next job gets the next free slot although A's older jobs wait (the tenant with the
+/// fewest jobs running goes first). Each tenant's own jobs go oldest first.
+pub async fn claims_are_fair_across_tenants(_store: Store, queue: Queue) {
+    let t = now();
+    let backlog: Vec<NewJob> = (0..20).map(|i| job_of("a", t - secs(100 - i))).collect();
+    for j in &backlog {
+        queue.enqueue(j).await.unwrap();
+    }
+    let b1 = job_of("b", t - secs(1));
+    queue.enqueue(&b1).await.unwrap();
+
+    let first = queue.claim_lane(Lane::Pipeline, "w", LEASE, 3).await.unwrap();
+    assert_eq!(
+        ids(&first).into_iter().collect::<HashSet<_>>(),
+        HashSet::from([b1.id, backlog[0].id, backlog[1].id]),
+        "B's job in the first batch, with A's two oldest"
+    );
+
+    let b2 = job_of("b", t);
+    queue.enqueue(&b2).await.unwrap();
+    let next = queue.claim_lane(Lane::Pipeline, "w", LEASE, 1).await.unwrap();
+    assert_eq!(ids(&next), [b2.id], "A runs two, B one: B's newer job goes first");
+    let next = queue.claim_lane(Lane::Pipeline, "w", LEASE, 2).await.unwrap();
+    assert_eq!(
+        ids(&next).into_iter().collect::<HashSet<_>>(),
+        HashSet::from([backlog[2].id, backlog[3].id]),
+        "then A's, oldest first"
+    );
+    assert_eq!(queue.stats().await.unwrap(), stats(16, 6, 0));
+}
+
+/// A delivery job (a webhook call, an email, a trigger call) is never claimed into a
+/// pipeline slot, however long it has waited, and a pipeline job never into a delivery slot;
+/// `claim` and `claim_batch` (the outbox relay) still take both.
+pub async fn a_delivery_job_never_takes_a_pipeline_slot(store: Store, queue: Queue) {
+    let a = tenant(&store, "a").await;
+    let file = new_file(&a, "in/a.txt");
+    let t = now();
+    let deliveries = [
+        Job::SendAlertEmail {
+            event: FileEvent::about("alert.test", &file, serde_json::Value::Null),
+        },
+        Job::DeliverWebhook {
+            webhook_id: WebhookId::new(),
+            event: FileEvent::of_change(FileStatus::Processing, &file),
+        },
+        Job::CallTrigger {
+            call: TriggerCall {
+                id: uuid::Uuid::new_v4(),
+                trigger: TriggerName::parse("nightly").unwrap(),
+                tenant: None,
+                subject: None,
+                data: serde_json::Value::Null,
+                requested_at: t,
+            },
+        },
+    ]
+    .map(|job| NewJob {
+        run_at: t - secs(60),
+        ..NewJob::now(job)
+    });
+    for j in &deliveries {
+        queue.enqueue(j).await.unwrap();
+    }
+    let process = job_of("a", t);
+    queue.enqueue(&process).await.unwrap();
+
+    let pipeline = queue.claim_lane(Lane::Pipeline, "w", LEASE, 10).await.unwrap();
+    assert_eq!(ids(&pipeline), [process.id], "only the pipeline job");
+    let delivery = queue.claim_lane(Lane::Delivery, "w", LEASE, 10).await.unwrap();
+    assert_eq!(
+        ids(&delivery).into_iter().collect::<HashSet<_>>(),
+        deliveries.iter().map(|j| j.id).collect::<HashSet<_>>(),
+        "every delivery job, the platform's trigger call included"
+    );
+    assert_eq!(queue.claim_lane(Lane::Pipeline, "w", LEASE, 10).await.unwrap(), []);
+
+    // Released, both lanes are claimable again through the lane-blind calls.
+    for c in pipeline.iter().chain(&delivery) {
+        queue.retry(c.id, "w", t, "again").await.unwrap();
+    }
+    let any = queue.claim_batch("relay", LEASE, 10).await.unwrap();
+    assert_eq!(any.len(), 4, "claim_batch takes every lane");
 }
