@@ -254,3 +254,32 @@ pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue
     let written = store.update_file(&renamed, &[FileStatus::Ready], &[]).await.unwrap();
     assert_eq!(written.download_count, 6);
 }
+
+/// What a signed URL asks at serve time: the status of every row sharing the blob.
+pub async fn the_statuses_of_every_row_sharing_a_blob(store: Store, _queue: Queue) {
+    let a = tenant(&store, "a").await;
+    let b = tenant(&store, "b").await;
+    let source = ready(&store, &a, "source", &sha('c')).await;
+    let key = source.blob_key.clone();
+    assert_eq!(store.blob_statuses(&a, &key).await.unwrap(), [FileStatus::Ready]);
+    assert!(
+        store.blob_statuses(&b, &key).await.unwrap().is_empty(),
+        "scoped by tenant"
+    );
+    assert!(store.blob_statuses(&a, "t/a/nothing").await.unwrap().is_empty());
+
+    let copy = store
+        .insert_deduplicated(&sharing(&a, "copy", &source), source.id, &[])
+        .await
+        .unwrap();
+    let copy = set_status(&store, &copy, FileStatus::Ready).await;
+    assert_eq!(
+        store.blob_statuses(&a, &key).await.unwrap(),
+        [FileStatus::Ready],
+        "once each"
+    );
+    set_status(&store, &copy, FileStatus::Deleted).await;
+    let mut statuses = store.blob_statuses(&a, &key).await.unwrap();
+    statuses.sort_by_key(|s| s.as_str());
+    assert_eq!(statuses, [FileStatus::Deleted, FileStatus::Ready]);
+}

@@ -275,3 +275,29 @@ pub async fn prefix_characters_are_literal(store: Store, _queue: Queue) {
     );
     assert_eq!(paths(&store, &a, by_prefix("été")).await, set(&["été/x"]));
 }
+
+/// A partner's machine lists only what it uploaded: the owner filter, with the total.
+pub async fn a_listing_narrowed_to_an_owner(store: Store, _queue: Queue) {
+    let a = tenant(&store, "a").await;
+    for (path, owner) in [("x/1", "partner"), ("x/2", "someone"), ("x/3", "partner")] {
+        let mut f = new_file(&a, path);
+        f.owner = owner.to_owned();
+        store.insert_file(&f).await.unwrap();
+    }
+    let mine = FileQuery {
+        owner: Some("partner".into()),
+        ..FileQuery::default()
+    };
+    assert_eq!(paths(&store, &a, mine.clone()).await, set(&["x/1", "x/3"]));
+    let counted = FileQuery {
+        start: filegate_core::domain::PageStart::Offset(0),
+        limit: 10,
+        ..mine
+    };
+    assert_eq!(store.list_files(&a, &counted).await.unwrap().1, Some(2));
+    assert_eq!(
+        paths(&store, &a, FileQuery::default()).await.len(),
+        3,
+        "no owner: everyone's"
+    );
+}
