@@ -3,9 +3,9 @@
 //! a valid one that code generators accept.
 
 use http::StatusCode;
-use utoipa::openapi::RefOr;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -66,7 +66,11 @@ fn public_get() {}
 /// - every operation gets a unique `operationId` from its path and handler name
 ///   (`files_shares_list` for `GET /v1/files/{id}/shares`), where utoipa uses the bare
 ///   function name (`list`, eleven times over);
-/// - every response gets the `description` OpenAPI requires, from its status code.
+/// - every response gets the `description` OpenAPI requires, from its status code;
+/// - every operation documents the `default` answer: the JSON error body, which any route
+///   may answer beyond its own codes (401 without a token, 400 from a malformed query,
+///   415, 429 from the rate limits, 503 with `Retry-After` when a dependency is down).
+///   Routes that answer people with HTML pages (share links) offer `text/html` too.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     for (path, item) in &mut doc.paths.paths {
         let operations = [
@@ -88,6 +92,16 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     response.description = response_description(status);
                 }
             }
+            let html = operation
+                .responses
+                .responses
+                .values()
+                .any(|r| matches!(r, RefOr::T(r) if r.content.contains_key("text/html")));
+            operation
+                .responses
+                .responses
+                .entry("default".to_owned())
+                .or_insert_with(|| RefOr::T(error_response(html)));
         }
     }
     doc
@@ -110,6 +124,19 @@ fn name_operation(path: &str, operation: &mut Operation) {
         id.push_str(&handler);
     }
     operation.operation_id = Some(id);
+}
+
+fn error_response(html: bool) -> Response {
+    let json = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description("an error: the JSON error body, its `code` one of the README's error codes")
+        .content("application/json", json);
+    if html {
+        response = response.content("text/html", Content::new(None::<RefOr<Schema>>));
+    }
+    response.build()
 }
 
 fn response_description(status: &str) -> String {

@@ -105,9 +105,12 @@ fn shared_view(shared: &Shared, url: &str) -> SharedFileView {
 
 /// The share's page: name, size, expiry and the buttons (or JSON with `Accept: application/json`).
 #[utoipa::path(get, path = "/s/{token}", tag = "shares", security(), params(("token" = String, Path)),
-    responses((status = 200, description = "the page (text/html), or JSON", body = SharedFileView),
-              (status = 403, description = "`share-expired`, `share-revoked` or `share-exhausted`", body = filegate_api::ErrorBody),
-              (status = 404, body = filegate_api::ErrorBody), (status = 409, body = filegate_api::ErrorBody)))]
+    responses((status = 200, description = "the page, or JSON for a client that accepts only JSON",
+                content((SharedFileView = "application/json"), (String = "text/html"))),
+              (status = 403, description = "`share-expired`, `share-revoked` or `share-exhausted`",
+                content((filegate_api::ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 404, content((filegate_api::ErrorBody = "application/json"), (String = "text/html"))),
+              (status = 409, content((filegate_api::ErrorBody = "application/json"), (String = "text/html")))))]
 pub async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
