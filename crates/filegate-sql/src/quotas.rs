@@ -1,6 +1,7 @@
 //! Tenant quotas and storage usage, the same SQL text for every engine (the query builder
 //! numbers placeholders per engine). What counts is `domain::Quota`'s rule: every file
-//! whose status is neither `expired` nor `purged`, by its (logical) size.
+//! whose status is neither `expired` nor `purged`, by its (logical) size, and the bytes of
+//! every zip bundle stored (`ready`, until it expires).
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
@@ -101,13 +102,14 @@ where
     Ok(())
 }
 
-/// The tenant's usage, in total and per bucket.
+/// The tenant's usage, in total (zip bundles included) and per bucket.
 pub(crate) async fn read_usage<'c, DB, E>(executor: E, tenant: &TenantId) -> Result<TenantUsage, StoreError>
 where
     DB: Database,
-    E: Executor<'c, Database = DB>,
+    E: Executor<'c, Database = DB> + Copy,
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'r> BucketUsageRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
     DB::Arguments: IntoArguments<DB>,
 {
     let rows: Vec<BucketUsageRow> = usage_by_bucket::<DB>(tenant)
@@ -115,7 +117,25 @@ where
         .fetch_all(executor)
         .await
         .map_err(store_err)?;
-    usage_of(rows)
+    let mut usage = usage_of(rows)?;
+    let mut bundles = QueryBuilder::<DB>::new("SELECT ");
+    push_bundle_bytes(&mut bundles, tenant);
+    let (bytes,): (i64,) = bundles.build_query_as().fetch_one(executor).await.map_err(store_err)?;
+    let bytes = u64::try_from(bytes).map_err(|e| bad_row("usage bundle bytes", e))?;
+    usage.total.bytes = usage.total.bytes.saturating_add(bytes);
+    Ok(usage)
+}
+
+/// `(SELECT <bytes of the tenant's stored zip bundles>)`: a bundle takes room while its
+/// zip is stored, from `ready` until the sweeper expires it and deletes the zip.
+fn push_bundle_bytes<DB>(q: &mut QueryBuilder<DB>, tenant: &TenantId)
+where
+    DB: Database,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+{
+    q.push("(SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM archives WHERE tenant = ");
+    q.push_bind(tenant.as_str().to_owned());
+    q.push(" AND status = 'ready')");
 }
 
 /// The statuses that hold no storage. `files_usage` (migration 0008) is a partial index on
@@ -204,14 +224,16 @@ fn usage_of(rows: Vec<BucketUsageRow>) -> Result<TenantUsage, StoreError> {
     Ok(usage)
 }
 
-/// `(bytes, files)` of the whole tenant: what an insert is checked against.
+/// `(bytes, files)` of the whole tenant, its stored zip bundles' bytes included: what an
+/// insert is checked against.
 fn usage_total<DB>(tenant: &TenantId) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'e> String: Encode<'e, DB> + Type<DB>,
 {
-    let mut q =
-        QueryBuilder::<DB>::new("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM files WHERE tenant = ");
+    let mut q = QueryBuilder::<DB>::new("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) + ");
+    push_bundle_bytes(&mut q, tenant);
+    q.push(", COUNT(*) FROM files WHERE tenant = ");
     q.push_bind(tenant.as_str().to_owned());
     q.push(format!(" AND {HOLDS_STORAGE}"));
     q

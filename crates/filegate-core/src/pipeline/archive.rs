@@ -39,6 +39,15 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         Err(StageError::Fail(reason)) => return fail(services, archive, reason).await,
         Err(retry) => return Err(retry),
     };
+    // A stored bundle counts against the tenant's byte quota: one that does not fit (files
+    // arrived since it was asked for) is not kept.
+    let fits = crate::usecases::quotas::admit_bundle(services, &archive.tenant, size)
+        .await
+        .map_err(|e| StageError::Retry(anyhow::Error::new(e)))?;
+    if let Err(exceeded) = fits {
+        services.blobs.delete(&archive.blob_key()).await?;
+        return fail(services, archive, exceeded.to_string()).await;
+    }
     let now = Utc::now();
     let ready = Archive {
         status: ArchiveStatus::Ready,

@@ -9,6 +9,8 @@
 //!   (else `file-not-ready`); by query, only `ready` files match.
 //! - At least one file (`archive-empty`), at most `archive_max_files` files and
 //!   `archive_max_bytes` bytes (`archive-too-large`).
+//! - A stored bundle counts against the tenant's byte quota until it expires: one that would
+//!   not fit is refused (`quota-exceeded`, 413), when asked for and again when built.
 //! - Audited: `archive.requested` with the selection, `archive.ready` with every file (id,
 //!   path, name in the zip, size) — seed 001's zip trace —, `archive.failed`,
 //!   `archive.download_url_issued` before a URL is handed out, `archive.expired`.
@@ -66,6 +68,9 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
             ),
         });
     }
+    super::quotas::admit_bundle(services, &principal.tenant, bytes)
+        .await?
+        .map_err(Error::quota_exceeded)?;
     let names = entry_names(files.iter().map(|f| f.path.as_str()));
     let entries = files
         .iter()

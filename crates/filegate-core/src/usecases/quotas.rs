@@ -123,6 +123,32 @@ pub(crate) async fn precheck(services: &Services, tenant: &TenantId, size: u64) 
     quota.admit(&usage, size).map_err(Error::quota_exceeded)
 }
 
+/// Whether a zip bundle of `size` bytes fits the tenant's byte limit beside what it keeps
+/// (files, and the bundles already stored): the limit it would break otherwise. A bundle
+/// is not a file: `max_files` does not apply. Checked when a bundle is asked for (with
+/// the files' total, the size of a zip that stores them) and again by the build with the
+/// zip's real size, before the bundle becomes `ready` and starts to count.
+pub(crate) async fn admit_bundle(
+    services: &Services,
+    tenant: &TenantId,
+    size: u64,
+) -> Result<Result<(), QuotaExceeded>> {
+    let quota = services.store.tenant_quota(tenant).await?;
+    let Some(max) = quota.max_bytes else {
+        return Ok(Ok(()));
+    };
+    let used = services.store.tenant_usage(tenant).await?.total.bytes;
+    if used.saturating_add(size) > max {
+        return Ok(Err(QuotaExceeded {
+            limit: QuotaLimit::Bytes,
+            used,
+            adding: size,
+            max,
+        }));
+    }
+    Ok(Ok(()))
+}
+
 /// The room a body of unknown size may fill, for an upload streamed through the gateway:
 /// `None` when the tenant has no byte limit. Refused (`quota-exceeded`) up front when the
 /// tenant may keep no more files.

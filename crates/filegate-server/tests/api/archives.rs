@@ -385,3 +385,99 @@ async fn archives_work_the_same_on_postgresql() {
     drop(app);
     database.drop_database().await;
 }
+
+/// A zip bundle takes room in the tenant's byte quota while it is stored: one that would
+/// not fit is refused like a file (413 `quota-exceeded`); a stored one counts in the usage
+/// and leaves less room for files, and gives it back when it expires.
+#[tokio::test]
+async fn bundles_count_against_the_byte_quota_while_stored() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let set_quota = |max_bytes: u64| {
+        let root = app.client_as("default", "superadmin");
+        async move {
+            root.set_quota(&filegate_api::SetQuota {
+                tenant: Some("acme".into()),
+                max_bytes: Some(max_bytes),
+                max_files: None,
+            })
+            .await
+            .expect("set quota")
+        }
+    };
+    let upload_of = |size: u64| filegate_api::CreateUpload {
+        bucket: "default".into(),
+        path: "later.bin".into(),
+        size,
+        content_type: Some("application/octet-stream".into()),
+        ..filegate_api::CreateUpload::default()
+    };
+    let file = app.ready_file(&acme, "default", "a.bin", &pattern(1000, 1)).await;
+
+    set_quota(1500).await;
+    assert_eq!(
+        api_error(request_archive(&acme, &by_ids(&[&file])).await),
+        err(413, "quota-exceeded"),
+        "1000 bytes kept and a bundle of 1000 more do not fit in 1500"
+    );
+
+    set_quota(10_000).await;
+    let created = request_archive(&acme, &by_ids(&[&file])).await.expect("fits");
+    let archive = ready(&app, &acme, &created.id).await;
+    let zip_size = archive.size.expect("a ready bundle has its size");
+    assert!(zip_size > 1000, "{zip_size}");
+    assert_eq!(acme.usage(None).await.expect("usage").bytes, 1000 + zip_size);
+    let room = 10_000 - 1000 - zip_size;
+    assert_eq!(
+        api_error(acme.create_upload(&upload_of(room + 1)).await),
+        err(413, "quota-exceeded"),
+        "the stored bundle takes room from files"
+    );
+
+    let later = archive.expires_at + chrono::Duration::seconds(1);
+    filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap();
+    assert_eq!(acme.usage(None).await.expect("usage").bytes, 1000);
+    acme.create_upload(&upload_of(room + 1))
+        .await
+        .expect("the expired bundle gave its room back");
+}
+
+/// The build checks again with the zip's real size: a bundle that no longer fits (an
+/// upload took the room since it was asked for) fails, saying why, and its zip is not kept.
+#[tokio::test]
+async fn a_bundle_that_no_longer_fits_when_built_fails_and_is_not_kept() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let file = app.ready_file(&acme, "default", "a.bin", &pattern(1000, 2)).await;
+    app.client_as("default", "superadmin")
+        .set_quota(&filegate_api::SetQuota {
+            tenant: Some("acme".into()),
+            max_bytes: Some(2500),
+            max_files: None,
+        })
+        .await
+        .expect("set quota");
+    let created = request_archive(&acme, &by_ids(&[&file])).await.expect("2000 of 2500");
+    acme.create_upload(&filegate_api::CreateUpload {
+        bucket: "default".into(),
+        path: "meanwhile.bin".into(),
+        size: 500,
+        content_type: Some("application/octet-stream".into()),
+        ..filegate_api::CreateUpload::default()
+    })
+    .await
+    .expect("500 more bytes reserved before the build");
+
+    app.run_jobs().await;
+    let failed = get_archive(&acme, &created.id).await.expect("get archive");
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    let why = failed.error.clone().unwrap_or_default();
+    assert!(why.contains("max_bytes"), "{why}");
+    assert!(
+        !crate::support::files_under(&app, "objects")
+            .iter()
+            .any(|p| p.to_string_lossy().contains(&created.id)),
+        "the zip is not kept"
+    );
+    assert_eq!(acme.usage(None).await.expect("usage").bytes, 1500);
+}
