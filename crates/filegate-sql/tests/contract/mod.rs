@@ -67,7 +67,6 @@ macro_rules! scenarios {
             sweep_finds_expired_uploads_and_ended_retention,
             list_applies_every_filter,
             a_listing_narrowed_to_an_owner,
-            a_listing_narrowed_to_an_owner,
             prefix_characters_are_literal,
             every_sort_order_pages_through_every_file_once,
             offset_pages_report_the_total,
@@ -92,7 +91,6 @@ macro_rules! scenarios {
             a_dedup_insert_commits_only_while_its_source_is_ready,
             a_blob_is_in_use_while_a_live_row_references_it,
             thumbnail_sizes_of_every_row_sharing_a_blob,
-            the_statuses_of_every_row_sharing_a_blob,
             the_statuses_of_every_row_sharing_a_blob,
             download_counts_add_up_without_a_change,
         );
