@@ -13,7 +13,7 @@ mod bad_input;
 mod deleted_downloads;
 mod roles;
 mod signed_urls;
-mod stored_once;
 mod slow_clients;
+mod stored_once;
 mod support;
 mod tenancy;
