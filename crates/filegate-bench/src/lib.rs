@@ -10,6 +10,7 @@ mod control;
 mod data;
 mod dataplane;
 mod deploy;
+mod faults;
 mod growth;
 mod load;
 mod machine;
@@ -48,11 +49,16 @@ enum Command {
     Pipeline(RunArgs),
     /// Only the growth measurements (list and change feed at 10k, 100k, 1M files).
     Growth(RunArgs),
+    /// Fault injection: uploads under kill -9, engine outages and a full disk; counts what
+    /// was lost (see `faults`). Fails when any count but the recovery time is not 0.
+    Faults(faults::FaultArgs),
     #[command(name = "__serve", hide = true)]
     Serve {
         data_dir: PathBuf,
         #[arg(long)]
         no_workers: bool,
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     #[command(name = "__worker", hide = true)]
     Worker { data_dir: PathBuf },
@@ -174,8 +180,13 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { data_dir, no_workers } => process::run_child("serve", data_dir, !no_workers).await,
-        Command::Worker { data_dir } => process::run_child("worker", data_dir, true).await,
+        Command::Serve {
+            data_dir,
+            no_workers,
+            listen,
+        } => process::run_child("serve", data_dir, !no_workers, listen).await,
+        Command::Worker { data_dir } => process::run_child("worker", data_dir, true, None).await,
+        Command::Faults(args) => faults::run(args).await,
         Command::All(args) => measure(args, "all").await,
         Command::DataPlane(args) => measure(args, "data-plane").await,
         Command::ControlPlane(args) => measure(args, "control-plane").await,

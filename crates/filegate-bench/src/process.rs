@@ -16,7 +16,12 @@ use filegate_server::Config;
 const READY_LINE: &str = "filegate-bench: listening on ";
 
 /// The hidden subcommands' side: run filegate until SIGTERM.
-pub async fn run_child(role: &str, data_dir: PathBuf, workers: bool) -> anyhow::Result<()> {
+pub async fn run_child(
+    role: &str,
+    data_dir: PathBuf,
+    workers: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     let mut config = Config::load(None)?;
     config.data_dir = data_dir;
     config.log.level = "warn".into();
@@ -24,7 +29,9 @@ pub async fn run_child(role: &str, data_dir: PathBuf, workers: bool) -> anyhow::
     match role {
         "serve" => {
             config.workers.enabled = workers;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            // A fixed address when the process is restarted under the same URLs (the fault
+            // harness); a fresh port otherwise.
+            let listener = tokio::net::TcpListener::bind(listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
             println!("{READY_LINE}{}", listener.local_addr()?);
             filegate_server::serve(config, listener, terminated()).await
         }
@@ -54,9 +61,22 @@ impl Filegate {
     /// The API (and the workers when `workers`) on a fresh port over `data_dir`; `env` adds
     /// configuration (`FILEGATE_SCANNER__URL`, ...).
     pub async fn serve(data_dir: &Path, workers: bool, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        Self::serve_at(data_dir, workers, env, None).await
+    }
+
+    /// [`serve`](Self::serve) on `listen` when given (a restarted gateway keeps its URLs).
+    pub async fn serve_at(
+        data_dir: &Path,
+        workers: bool,
+        env: &[(&str, String)],
+        listen: Option<std::net::SocketAddr>,
+    ) -> anyhow::Result<Self> {
         let mut args = vec!["__serve".to_owned(), data_dir.display().to_string()];
         if !workers {
             args.push("--no-workers".into());
+        }
+        if let Some(listen) = listen {
+            args.extend(["--listen".to_owned(), listen.to_string()]);
         }
         Self::spawn(&args, data_dir, env).await
     }
@@ -68,6 +88,18 @@ impl Filegate {
 
     async fn spawn(args: &[String], data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the benchmark binary")?;
+        // The fault harness sends a process's log to a file (`BENCH_CHILD_LOG`): it kills
+        // and restarts processes on purpose, and their complaints would bury its report.
+        let stderr = match env.iter().find(|(k, _)| *k == "BENCH_CHILD_LOG") {
+            Some((_, path)) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {path}"))?,
+            ),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(exe)
             .args(args)
             // Throughput is measured, not the per-principal rate limit.
@@ -76,7 +108,7 @@ impl Filegate {
             .env("FILEGATE_RATE_LIMIT__SIGNED_URLS__BURST", "0")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .context("starting filegate")?;
@@ -151,6 +183,17 @@ impl Filegate {
     /// Peak RSS since the last [`reset_peak`](Self::reset_peak) (or since start), in MiB.
     pub fn peak_mib(&self) -> Option<f64> {
         self.memory_kib().map(|(_, peak)| peak as f64 / 1024.0)
+    }
+
+    /// Whether the process has ended on its own.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// `kill -9`: no shutdown, nothing flushed (the fault harness).
+    pub async fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
     }
 
     /// SIGTERM, and wait for a clean exit (killed after 30 s).
