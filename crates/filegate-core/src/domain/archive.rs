@@ -155,8 +155,8 @@ pub fn archive_blob_key(tenant: &TenantId, id: ArchiveId) -> String {
     format!("archives/{tenant}/{id}.zip")
 }
 
-/// The names of `paths` inside a zip, in order: relative (no leading `/`), without `.`,
-/// `..` or empty segments, backslashes or control characters (the paths were parsed as
+/// The names of `paths` inside a zip, in order: relative (no leading `/` or Windows drive
+/// `C:`), without `.`, `..` or empty segments, backslashes or control characters (the paths were parsed as
 /// `ObjectPath`s already; this is the zip's own guard against "zip slip"), and unique
 /// ignoring case — two files with the same path in different buckets, `A.txt` beside `a.txt`
 /// (one file on a case-insensitive disk), or a file named like another's folder get
@@ -191,11 +191,18 @@ pub fn entry_names<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<String> 
 }
 
 fn safe_entry_name(path: &str) -> String {
-    let segments: Vec<String> = path
+    let mut segments: Vec<String> = path
         .split(['/', '\\'])
         .filter(|s| !matches!(*s, "" | "." | ".."))
         .map(|s| s.chars().map(|c| if c.is_control() { '_' } else { c }).collect())
         .collect();
+    // `C:` first is a Windows drive (`C:/x` absolute, `C:x` on the drive's current folder).
+    if let Some(first) = segments.first_mut()
+        && let [letter, b':', ..] = first.as_bytes()
+        && letter.is_ascii_alphabetic()
+    {
+        first.replace_range(1..2, "_");
+    }
     if segments.is_empty() {
         "file".to_owned()
     } else {
@@ -227,6 +234,18 @@ mod tests {
             assert!(!name.starts_with('/'));
             assert!(name.split('/').all(|s| s != ".." && s != "." && !s.is_empty()));
         }
+    }
+
+    /// Found by the `zip_entry_names` fuzz target: `C:/x` is absolute on Windows, `C:x`
+    /// relative to the drive's current folder; extractors that join names to their
+    /// destination (.NET's `Path.Combine`) write there.
+    #[test]
+    fn entry_names_never_start_with_a_windows_drive() {
+        let names = entry_names(["C:/Windows/evil.dll", "c:evil.txt", "/d:/x", "a/C:/b", "CD:x", "1:x"]);
+        assert_eq!(
+            names,
+            ["C_/Windows/evil.dll", "c_evil.txt", "d_/x", "a/C:/b", "CD:x", "1:x"]
+        );
     }
 
     #[test]
