@@ -13,3 +13,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --locked --no-fail-fast
 cargo test --workspace --doc --locked
+# Generated bad input from the published contract, a short run over every route and role
+# with the binary the CLI tests built (scripts/schemathesis.sh alone runs the long one).
+FILEGATE_TEST_BIN="$CARGO_TARGET_DIR/debug/filegate" MAX_EXAMPLES=3 ./scripts/schemathesis.sh
