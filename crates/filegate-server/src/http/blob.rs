@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequest as _, Multipart, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest as _, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::TryStreamExt as _;
@@ -188,7 +188,7 @@ pub async fn form(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let (body, stalled) = idle_body::limit(body, idle);
     let form = match MultipartForm::from_request(Request::from_parts(parts, body), &state).await {
-        Ok(MultipartForm(form)) => form,
+        Ok(form) => form,
         Err(rejection) => return rejection.into_response(),
     };
     match form_inner(&state, form).await {
@@ -197,7 +197,7 @@ pub async fn form(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn form_inner(state: &AppState, mut form: Multipart) -> Result<Response> {
+async fn form_inner(state: &AppState, mut form: MultipartForm) -> Result<Response> {
     let store = local(state)?;
     let bad = |m: String| Error::invalid("invalid-form", m);
     let mut fields = BTreeMap::new();

@@ -1,11 +1,13 @@
 //! Extractors whose rejections are our JSON errors (axum's own answer in plain text).
 
+use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use super::error::error_response;
+use super::form_head;
 
 /// `axum::Json`, with malformed, wrongly typed, unknown-field and oversize bodies answered
 /// as API errors.
@@ -67,18 +69,57 @@ impl From<PathRejection> for BadRequest {
     }
 }
 
-/// `axum::extract::Multipart`, with a body that is not a multipart form answered as
-/// `invalid-form` like every other form error.
-pub struct MultipartForm(pub axum::extract::Multipart);
+/// `axum::extract::Multipart` for forms whose last field is `file`: a body that is not a
+/// multipart form is answered as `invalid-form` like every other form error, and what comes
+/// before `file` may be at most [`form_head::MAX_FORM_HEAD`] bytes (the parser buffers it).
+pub struct MultipartForm {
+    form: axum::extract::Multipart,
+    head: form_head::Head,
+}
 
 impl<S: Send + Sync> FromRequest<S> for MultipartForm {
     type Rejection = BadRequest;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Multipart::from_request(req, state)
+        let (parts, body) = req.into_parts();
+        let (body, head) = form_head::limit(body.into_data_stream(), form_head::MAX_FORM_HEAD);
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from_stream(body));
+        let form = axum::extract::Multipart::from_request(req, state)
             .await
-            .map(Self)
-            .map_err(|r| BadRequest(error_response(r.status(), "invalid-form", r.body_text())))
+            .map_err(|r| BadRequest(error_response(r.status(), "invalid-form", r.body_text())))?;
+        Ok(Self { form, head })
+    }
+}
+
+impl MultipartForm {
+    /// The next field; reaching `file` lifts the head limit for its bytes.
+    pub async fn next_field(&mut self) -> Result<Option<Field<'_>>, FormError> {
+        match self.form.next_field().await {
+            Ok(Some(field)) => {
+                if field.name() == Some("file") {
+                    self.head.lift();
+                }
+                Ok(Some(field))
+            }
+            Ok(None) => Ok(None),
+            Err(_) if self.head.exceeded() => Err(FormError::HeadTooLarge),
+            Err(e) => Err(FormError::Parse(e)),
+        }
+    }
+}
+
+pub enum FormError {
+    HeadTooLarge,
+    Parse(MultipartError),
+}
+
+impl FormError {
+    /// What to tell the client (as `MultipartError::body_text`).
+    pub fn body_text(&self) -> String {
+        match self {
+            Self::HeadTooLarge => form_head::HeadTooLarge(form_head::MAX_FORM_HEAD).to_string(),
+            Self::Parse(e) => e.body_text(),
+        }
     }
 }
 
@@ -110,5 +151,88 @@ where
             let code = if e.is_data() { "invalid-body" } else { "invalid-json" };
             BadRequest(error_response(StatusCode::BAD_REQUEST, code, e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::extract::FromRequest as _;
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// A form body: `prefix`, then 64 KiB chunks of `a` up to 64 MiB (never a boundary),
+    /// counting what the server pulls.
+    fn endless_form(prefix: &'static [u8], pulled: Arc<AtomicU64>) -> axum::extract::Request {
+        let chunks =
+            std::iter::once(Bytes::from_static(prefix)).chain((0..1024).map(|_| Bytes::from(vec![b'a'; 64 * 1024])));
+        let body = futures::stream::iter(chunks.map(move |c| {
+            pulled.fetch_add(c.len() as u64, Ordering::SeqCst);
+            Ok::<_, std::io::Error>(c)
+        }));
+        http::Request::builder()
+            .method("POST")
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .body(axum::body::Body::from_stream(body))
+            .unwrap()
+    }
+
+    /// The parser buffers what comes before a boundary and a part's headers; a body that
+    /// never ends them is cut off at the head limit, not read (and held) whole.
+    #[tokio::test]
+    async fn a_form_without_a_boundary_or_the_end_of_its_headers_is_cut_off() {
+        for prefix in [
+            &b""[..],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\nX-Pad: ",
+        ] {
+            let pulled = Arc::new(AtomicU64::new(0));
+            let mut form = MultipartForm::from_request(endless_form(prefix, pulled.clone()), &())
+                .await
+                .ok()
+                .unwrap();
+            let Err(err) = form.next_field().await else {
+                panic!("a form without a boundary was read")
+            };
+            assert!(
+                err.body_text().contains("before its `file` field"),
+                "{}",
+                err.body_text()
+            );
+            let pulled = pulled.load(Ordering::SeqCst);
+            assert!(pulled <= form_head::MAX_FORM_HEAD + 256 * 1024, "pulled {pulled} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_file_field_streams_past_the_head_limit() {
+        // Past the head limit, under axum's default body limit (no `DefaultBodyLimit` layer here).
+        let file = vec![b'f'; 3 * form_head::MAX_FORM_HEAD as usize / 2];
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n".to_vec();
+        body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n");
+        body.extend_from_slice(&file);
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        let req = http::Request::builder()
+            .method("POST")
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .body(axum::body::Body::from_stream(futures::stream::iter(
+                // All ready at once, as from a fast client: the file's bytes are not head.
+                body.chunks(64 * 1024)
+                    .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<_>>(),
+            )))
+            .unwrap();
+        let mut form = MultipartForm::from_request(req, &()).await.ok().unwrap();
+        let mut key = form.next_field().await.ok().flatten().unwrap();
+        assert_eq!(key.chunk().await.unwrap().unwrap(), "k");
+        drop(key);
+        let mut field = form.next_field().await.ok().flatten().unwrap();
+        let mut received = Vec::new();
+        while let Some(chunk) = field.chunk().await.unwrap() {
+            received.extend_from_slice(&chunk);
+        }
+        assert_eq!(received, file);
     }
 }

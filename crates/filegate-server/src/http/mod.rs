@@ -30,6 +30,7 @@ pub mod error;
 pub mod exchange;
 pub mod extract;
 pub mod files;
+pub mod form_head;
 pub mod idle_body;
 pub mod images;
 pub mod metrics;

@@ -95,7 +95,7 @@ fn upload_request(fields: Fields, file_name: Option<&str>, part_type: Option<&st
 pub async fn upload(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    MultipartForm(mut form): MultipartForm,
+    mut form: MultipartForm,
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
     let mut fields = Fields::default();
     loop {
