@@ -145,7 +145,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob/{key}?expires&size&type&sig` for a single `PUT`.
-    pub(crate) fn put_url(&self, base: &Url, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Url {
+    pub fn put_url(&self, base: &Url, key: &str, c: &UploadConstraints, expires_at: DateTime<Utc>) -> Url {
         let size = c.size.to_string();
         self.url(
             base,
@@ -156,7 +156,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob/{key}?expires&upload_id&part&sig` for one part.
-    pub(crate) fn part_url(&self, base: &Url, key: &str, upload_id: &str, part: u32, expires_at: DateTime<Utc>) -> Url {
+    pub fn part_url(&self, base: &Url, key: &str, upload_id: &str, part: u32, expires_at: DateTime<Utc>) -> Url {
         self.url(
             base,
             key,
@@ -166,7 +166,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob/{key}?expires&disposition&filename&type&sig` for a download.
-    pub(crate) fn get_url(&self, base: &Url, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Url {
+    pub fn get_url(&self, base: &Url, key: &str, o: &DownloadOptions, expires_at: DateTime<Utc>) -> Url {
         let values = [
             &expires(expires_at),
             o.disposition.as_str(),
@@ -177,7 +177,7 @@ impl UrlSigner {
     }
 
     /// `{base}/blob-form` and the fields to send before `file`.
-    pub(crate) fn form(
+    pub fn form(
         &self,
         base: &Url,
         key: &str,

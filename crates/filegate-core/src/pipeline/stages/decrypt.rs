@@ -89,6 +89,8 @@ impl Stage for Decrypt {
         .await
         .map_err(|e| StageError::Retry(anyhow::anyhow!("the decryption task failed: {e}")))?;
         let plaintext = opened.map_err(|e| match e {
+            // Never through `Display`: age 0.12 computes `1 << (required - target)` there,
+            // which overflows (a panic with overflow checks) for a factor far off the target.
             DecryptError::ExcessiveWork { required, .. } => cannot(&format!(
                 "the file's scrypt work factor 2^{required} exceeds the accepted 2^{max_work}"
             )),
@@ -194,13 +196,14 @@ fn retry(e: Error) -> StageError {
 /// remembering which one opened the file. age stops at the first identity that answers with
 /// an error, and a wrong passphrase is an error, so the versions cannot be separate
 /// identities.
-struct Versions {
+#[doc(hidden)] // public for the fuzz target (fuzz/fuzz_targets/age_header.rs)
+pub struct Versions {
     candidates: Vec<(u32, age::scrypt::Identity)>,
     used: Mutex<Option<u32>>,
 }
 
 impl Versions {
-    fn new(candidates: Vec<(u32, Passphrase)>, max_work_factor: u8) -> Self {
+    pub fn new(candidates: Vec<(u32, Passphrase)>, max_work_factor: u8) -> Self {
         let candidates = candidates
             .into_iter()
             .map(|(version, passphrase)| {
@@ -215,7 +218,7 @@ impl Versions {
         }
     }
 
-    fn used(&self) -> Option<u32> {
+    pub fn used(&self) -> Option<u32> {
         self.used.lock().ok().and_then(|v| *v)
     }
 }
