@@ -60,10 +60,11 @@ pub struct Outcome {
 #[derive(Default)]
 pub struct Tally {
     pub gateway_answers: AtomicU64,
-    pub gateway_5xx: AtomicU64,
     pub storage_5xx: AtomicU64,
     pub connection_errors: AtomicU64,
     pub retries: AtomicU64,
+    /// How many 5xx answers of each status the gateway gave.
+    pub gateway_5xx_by_status: Mutex<std::collections::BTreeMap<u16, u64>>,
     /// Gateway 5xx answers without `Retry-After`: step, status and body, for the report.
     pub no_retry_after: Mutex<Vec<String>>,
     /// Uploads finished (confirmed or given up): the fault driver's clock.
@@ -73,6 +74,13 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Confirmations in `[from, to)`.
+    pub fn confirmations_between(&self, from: Instant, to: Instant) -> usize {
+        self.confirmed_at
+            .lock()
+            .map_or(0, |times| times.iter().filter(|&&c| c >= from && c < to).count())
+    }
+
     /// The first confirmation at or after `t`.
     pub fn first_confirmation_after(&self, t: Instant) -> Option<Duration> {
         let times = self.confirmed_at.lock().ok()?;
@@ -206,7 +214,9 @@ impl Load {
                     }
                     if status.is_server_error() {
                         if gateway {
-                            self.tally.gateway_5xx.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut by) = self.tally.gateway_5xx_by_status.lock() {
+                                *by.entry(status.as_u16()).or_default() += 1;
+                            }
                             if retry_after.is_none()
                                 && let Ok(mut list) = self.tally.no_retry_after.lock()
                             {

@@ -150,6 +150,8 @@ struct Row {
     /// Per fault: from the restart (of the processes or the engine, or the freed disk) to
     /// the first upload confirmed after it.
     recoveries: Vec<Option<Duration>>,
+    /// Uploads confirmed while an engine was down or the disk full (`None` for kills).
+    during: Option<usize>,
 }
 
 impl Row {
@@ -370,7 +372,7 @@ async fn drive(
     scenario: Scenario,
     args: &FaultArgs,
     deployment: &Deployment,
-    mut engines: Option<&mut Engines>,
+    engines: Option<&mut Engines>,
 ) -> anyhow::Result<Row> {
     let mut running = deployment.start().await?;
     let client = running.gateway.client()?;
@@ -411,6 +413,7 @@ async fn drive(
     let n = args.uploads;
     let outage = Duration::from_secs(args.outage_secs);
     let mut restarts = Vec::new();
+    let mut fault_began = None;
     let mut notes = Vec::new();
     match scenario {
         Scenario::KillEmbedded | Scenario::KillScaleOut => {
@@ -424,8 +427,9 @@ async fn drive(
             }
         }
         Scenario::Outage(engine) => {
-            let engines = engines.as_deref_mut().context("no engines")?;
+            let engines = engines.context("no engines")?;
             wait_finished(&tally, n * 3 / 10, &loading).await;
+            fault_began = Some(Instant::now());
             engines.down(engine).await?;
             tokio::time::sleep(outage).await;
             let at = Instant::now();
@@ -436,6 +440,7 @@ async fn drive(
         Scenario::DiskFull => {
             wait_finished(&tally, n * 3 / 10, &loading).await;
             let filler = deployment.data_dir.join("filler");
+            fault_began = Some(Instant::now());
             let written = tokio::task::spawn_blocking({
                 let filler = filler.clone();
                 move || fill(&filler)
@@ -484,6 +489,9 @@ async fn drive(
     Ok(Row {
         scenario,
         recoveries: restarts.iter().map(|&t| tally.first_confirmation_after(t)).collect(),
+        during: fault_began
+            .zip(restarts.last())
+            .map(|(from, &to)| tally.confirmations_between(from, to)),
         tally,
         found,
         gave_up,
@@ -548,14 +556,21 @@ fn render(args: &FaultArgs, rows: &[Row], skipped: &[String]) -> String {
         args.concurrency,
     );
     out.push_str(
-        "| scenario | confirmed | lost or changed | partial objects visible | bad objects in storage | jobs lost | events lost | 5xx without `Retry-After` | first upload confirmed after restart | all confirmed ready + events after the last fault |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | confirmed | lost or changed | partial objects visible | bad objects in storage | jobs lost | events lost | 5xx without `Retry-After` | uploads confirmed during the outage | first upload confirmed after restart | all confirmed ready + events after the last fault |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let f = &row.found;
         let recovery = row.recoveries.iter().map(|r| secs(*r)).collect::<Vec<_>>().join(", ");
+        let during = row.during.map_or("—".into(), |d| d.to_string());
+        // No upload after the restart: the load ended before the engine came back.
+        let recovery = if recovery.is_empty() || row.recoveries.iter().all(Option::is_none) {
+            "— (the load had ended)".to_owned()
+        } else {
+            recovery
+        };
         out.push_str(&format!(
-            "| {} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.scenario.label(),
             f.confirmed,
             args.uploads,
@@ -565,13 +580,14 @@ fn render(args: &FaultArgs, rows: &[Row], skipped: &[String]) -> String {
             f.not_ready,
             f.events_lost,
             row.no_retry_after(),
+            during,
             recovery,
             secs(f.settled_after),
         ));
     }
     out.push_str(
         "\nAlso seen by the client (not failures: a careful client retries them): \n\n\
-         | scenario | gateway answers | gateway 5xx (with or without `Retry-After`) | S3 server 5xx | connection errors | retries | uploads given up |\n\
+         | scenario | gateway answers | gateway 5xx (status: count) | S3 server 5xx | connection errors | retries | uploads given up |\n\
          |---|---|---|---|---|---|---|\n",
     );
     for row in rows {
@@ -580,7 +596,10 @@ fn render(args: &FaultArgs, rows: &[Row], skipped: &[String]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             row.scenario.label(),
             t.gateway_answers.load(Ordering::Relaxed),
-            t.gateway_5xx.load(Ordering::Relaxed),
+            t.gateway_5xx_by_status.lock().map_or(String::new(), |by| {
+                let list: Vec<String> = by.iter().map(|(s, c)| format!("{s}: {c}")).collect();
+                if list.is_empty() { "0".into() } else { list.join(", ") }
+            }),
             t.storage_5xx.load(Ordering::Relaxed),
             t.connection_errors.load(Ordering::Relaxed),
             t.retries.load(Ordering::Relaxed),

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use filegate_client::{Client, ContentRequest, ListFiles};
 use futures::{StreamExt as _, TryStreamExt as _};
 use sha2::{Digest as _, Sha256};
@@ -70,7 +71,7 @@ impl Check<'_> {
                 }
             }
             if Instant::now() >= give_up {
-                break files.unwrap_or_default();
+                break files.context("listing the files after the run")?;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
