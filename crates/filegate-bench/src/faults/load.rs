@@ -157,9 +157,12 @@ impl Load {
                 put
             })
             .await?;
-        // A retried PUT whose first attempt stored the bytes is told so; they are kept.
-        let already = answer.status == StatusCode::CONFLICT
-            && String::from_utf8_lossy(&answer.body).contains("upload-already-stored");
+        // A retried PUT whose first attempt stored the bytes is told so, and they are kept:
+        // 409 `upload-already-stored` from the local store, 412 from S3 (the URL signs
+        // `If-None-Match: *`). `complete` then checks them against the declared sha256.
+        let already = (answer.status == StatusCode::CONFLICT
+            && String::from_utf8_lossy(&answer.body).contains("upload-already-stored"))
+            || (!gateway && answer.status == StatusCode::PRECONDITION_FAILED);
         if !already {
             ensure_success("put", &answer)?;
         }

@@ -204,6 +204,9 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
     std::fs::write(&args.out, &text)?;
     let failures: usize = rows.iter().map(Row::failures).sum();
     if failures > 0 {
+        // The processes' logs (`filegate.log` per scenario) hold the request ids' story.
+        let kept = work.keep();
+        eprintln!("faults: logs kept in {}", kept.display());
         bail!("{failures} fault(s) counted: see the table and the notes above");
     }
     Ok(())
