@@ -16,3 +16,5 @@ cargo test --workspace --doc --locked
 # Generated bad input from the published contract, a short run over every route and role
 # with the binary the CLI tests built (scripts/schemathesis.sh alone runs the long one).
 FILEGATE_TEST_BIN="$CARGO_TARGET_DIR/debug/filegate" MAX_EXAMPLES=3 ./scripts/schemathesis.sh
+# Every parser of outside input under libFuzzer, 15 s each (scripts/fuzz.sh alone: 10 minutes).
+./scripts/fuzz.sh 15
