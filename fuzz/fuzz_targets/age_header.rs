@@ -9,7 +9,8 @@
 //! opens only with a work factor within the limit (a factor over it would make scrypt
 //! allocate 2^N KiB, which libFuzzer's malloc limit reports), with one of the tenant's
 //! versions, and to a plaintext no longer than the ciphertext; an intact file encrypted
-//! with a version opens, to the same bytes, naming that version.
+//! with a version opens, to the same bytes, naming that version; a file whose only change
+//! is a factor over the limit is refused for it.
 #![no_main]
 
 use std::cell::RefCell;
@@ -49,8 +50,8 @@ enum Input {
 }
 
 fuzz_target!(|input: Input| {
-    let (ciphertext, chunk, intact) = match input {
-        Input::Raw { ciphertext, chunk } => (ciphertext, chunk, None),
+    let (ciphertext, chunk, expect) = match input {
+        Input::Raw { ciphertext, chunk } => (ciphertext, chunk, Expect::Anything),
         Input::Encrypted {
             plaintext,
             version,
@@ -71,9 +72,15 @@ fuzz_target!(|input: Input| {
                     file[at] ^= xor;
                 }
             }
-            let untouched = declared.is_none() && flips.iter().all(|&(_, x)| x == 0);
+            let unflipped = flips.iter().all(|&(_, x)| x == 0);
             let version = VERSIONS.get(usize::from(version)).map(|v| v.0);
-            (file, chunk, untouched.then_some((version, plaintext)))
+            let expect = match declared {
+                None if unflipped => Expect::Opens(version, plaintext),
+                // Only the factor changed: refused for it, before any scrypt.
+                Some(n) if unflipped && n > MAX_WORK => Expect::TooMuchWork,
+                _ => Expect::Anything,
+            };
+            (file, chunk, expect)
         }
     };
     let declared = declared_work_factors(&ciphertext);
@@ -86,17 +93,30 @@ fuzz_target!(|input: Input| {
             "opened a file declaring work factors {declared:?}"
         );
     }
-    if let Some((version, plaintext)) = intact {
-        match version {
-            Some(v) => assert_eq!(
+    match expect {
+        Expect::Opens(Some(v), plaintext) => {
+            assert_eq!(
                 opened.as_ref().ok(),
                 Some(&(v, plaintext)),
                 "an intact file of version {v}"
-            ),
-            None => assert!(opened.is_err(), "opened with a passphrase the tenant never had"),
+            )
         }
+        Expect::Opens(None, _) => assert!(opened.is_err(), "opened with a passphrase the tenant never had"),
+        Expect::TooMuchWork => assert!(
+            opened.as_ref().is_err_and(|e| e.starts_with("work factor")),
+            "a work factor over the limit gave {opened:?}"
+        ),
+        Expect::Anything => {}
     }
 });
+
+/// What an input made from a real age file must give.
+enum Expect {
+    /// Intact: opens with this version (or, for a passphrase the tenant never had, does not).
+    Opens(Option<u32>, Vec<u8>),
+    TooMuchWork,
+    Anything,
+}
 
 /// What `Decrypt::run` does with the object's bytes, without storage: binary header from
 /// the byte stream, passphrase files only, the versions as one identity under the limit.
