@@ -219,7 +219,9 @@ struct Chunked {
 
 impl Chunked {
     fn new(body: Vec<u8>, chunking: &Chunking, pulled: Arc<AtomicU64>) -> Self {
-        let mut sizes: Vec<usize> = chunking.sizes.iter().map(|&s| usize::from(s).max(1)).collect();
+        // At least 16 bytes: the parser rescans its buffer (at most the head limit) at each
+        // wake, so a wake per byte only measures that bound (256 KiB x 256 Ki wakes).
+        let mut sizes: Vec<usize> = chunking.sizes.iter().map(|&s| usize::from(s).max(16)).collect();
         if sizes.is_empty() {
             sizes.push(16 * 1024);
         }

@@ -8,8 +8,9 @@
 //! file's bytes through without a limit. Until then the body hands the parser one chunk at
 //! a time (a `Pending` between chunks: the parser drains every chunk that is ready before
 //! it looks at any, and a fast client's file must not count as head), gathered to at least
-//! [`GATHER`] bytes (the parser rescans its whole buffer per chunk: a client trickling the
-//! head a byte at a time made that quadratic; found by the `multipart_form` fuzz target).
+//! [`GATHER`] bytes. The parser rescans what it holds each time the request wakes (a
+//! client trickling its head a byte at a time made that quadratic; found by the
+//! `multipart_form` fuzz target): the limit bounds each rescan, hence its small size.
 //!
 //! Standalone (no `crate::` paths): the fuzz target `multipart_form` compiles this file to
 //! run the parser behind the same guard.
@@ -24,9 +25,9 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 
-/// Room for the signed form's 32 fields of 8 KiB or the proxied upload's six of 64 KiB,
-/// with their headers, several times over.
-pub const MAX_FORM_HEAD: u64 = 1024 * 1024;
+/// Room for the signed form's fields (a handful, of at most 8 KiB) or the proxied
+/// upload's six (of at most 64 KiB), with their headers.
+pub const MAX_FORM_HEAD: u64 = 256 * 1024;
 
 /// The head reaches the parser in chunks of at least this much (or the body's end).
 pub const GATHER: usize = 16 * 1024;
