@@ -103,7 +103,17 @@ fuzz_target!(|input: Input| {
                         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .take(32)
                         .collect();
-                    (format!("f{name}"), value.into_iter().take(MAX_FORM_FIELD).collect())
+                    (
+                        format!("f{name}"),
+                        value.into_iter().take(MAX_FORM_FIELD).collect::<Vec<u8>>(),
+                    )
+                })
+                // Fields that a form the server accepts could carry: a quarter of the head
+                // limit (the signed form's verify refuses any field it did not sign); the
+                // rest is room for the pieces the parser pulls ahead.
+                .scan(0usize, |total, field| {
+                    *total += field.1.len() + 128;
+                    (*total <= form_head::MAX_FORM_HEAD as usize / 4).then_some(field)
                 })
                 .collect();
             let (piece, times) = file.unwrap_or_default();
@@ -148,8 +158,8 @@ fn read(content_type: &str, body: Vec<u8>, chunking: &Chunking) -> Result<Vec<(S
     let (limited, head) = form_head::limit(source, form_head::MAX_FORM_HEAD);
     let mut form = multer::Multipart::new(limited, boundary);
     let largest_chunk = u64::from(chunking.sizes.iter().copied().max().unwrap_or(0).max(1));
-    // What the limit lets through: the head, then up to two gathered chunks.
-    let head_bound = form_head::MAX_FORM_HEAD + 2 * (form_head::GATHER as u64 + largest_chunk);
+    // What the limit lets through: the head, then a piece and the chunk it came from.
+    let head_bound = form_head::MAX_FORM_HEAD + 2 * (form_head::PIECE as u64 + largest_chunk);
     futures::executor::block_on(async {
         let mut fields = Vec::new();
         let mut delivered = 0u64;
@@ -219,9 +229,9 @@ struct Chunked {
 
 impl Chunked {
     fn new(body: Vec<u8>, chunking: &Chunking, pulled: Arc<AtomicU64>) -> Self {
-        // At least 16 bytes: the parser rescans its buffer (at most the head limit) at each
-        // wake, so a wake per byte only measures that bound (256 KiB x 256 Ki wakes).
-        let mut sizes: Vec<usize> = chunking.sizes.iter().map(|&s| usize::from(s).max(16)).collect();
+        // At least 256 bytes: the parser rescans what it holds (at most the head limit) at
+        // each wake, so a wake per byte would only measure that bound.
+        let mut sizes: Vec<usize> = chunking.sizes.iter().map(|&s| usize::from(s).max(256)).collect();
         if sizes.is_empty() {
             sizes.push(16 * 1024);
         }

@@ -5,12 +5,12 @@
 //! storage), so a client that never sends the boundary filled the gateway's memory, and
 //! rescanned the whole buffer on every read. [`limit`] cuts such a body off once the head
 //! passes [`MAX_FORM_HEAD`] bytes; [`Head::lift`], called when `file` is reached, lets the
-//! file's bytes through without a limit. Until then the body hands the parser one chunk at
-//! a time (a `Pending` between chunks: the parser drains every chunk that is ready before
-//! it looks at any, and a fast client's file must not count as head), gathered to at least
-//! [`GATHER`] bytes. The parser rescans what it holds each time the request wakes (a
-//! client trickling its head a byte at a time made that quadratic; found by the
-//! `multipart_form` fuzz target): the limit bounds each rescan, hence its small size.
+//! file's bytes through without a limit. Until then the body reaches the parser in pieces
+//! of at most [`PIECE`] bytes with a `Pending` between them: the parser pulls a chunk at
+//! every step whether it needs one or not, and a fast client's file must not count as head.
+//! The parser also rescans what it holds at each wake (a client trickling its head a byte
+//! at a time made that quadratic; found by the `multipart_form` fuzz target): the limit
+//! bounds each rescan.
 //!
 //! Standalone (no `crate::` paths): the fuzz target `multipart_form` compiles this file to
 //! run the parser behind the same guard.
@@ -22,15 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 
 /// Room for the signed form's fields (a handful, of at most 8 KiB) or the proxied
-/// upload's six (of at most 64 KiB), with their headers.
-pub const MAX_FORM_HEAD: u64 = 256 * 1024;
+/// upload's six (of at most 64 KiB), their headers, and the pieces the parser pulls ahead.
+pub const MAX_FORM_HEAD: u64 = 512 * 1024;
 
-/// The head reaches the parser in chunks of at least this much (or the body's end).
-pub const GATHER: usize = 16 * 1024;
+/// The most the head hands the parser at once.
+pub const PIECE: usize = 4 * 1024;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -73,9 +73,7 @@ impl fmt::Display for HeadTooLarge {
 impl StdError for HeadTooLarge {}
 
 /// `body`, failing the first read after more than `max` bytes have passed while the head
-/// was not lifted. A chunk is judged by what came before it, so one chunk carrying the
-/// last fields and the file's first bytes passes: the buffered head stays under `max` plus
-/// two chunks (hyper hands out at most a few hundred KiB at once).
+/// was not lifted (a piece is judged by what came before it).
 pub fn limit<S>(body: S, max: u64) -> (Limited<S>, Head) {
     let head = Head::default();
     let limited = Limited {
@@ -84,7 +82,7 @@ pub fn limit<S>(body: S, max: u64) -> (Limited<S>, Head) {
         max,
         head: head.clone(),
         yield_next: false,
-        held: BytesMut::new(),
+        held: Bytes::new(),
         ended: false,
     };
     (limited, head)
@@ -97,8 +95,8 @@ pub struct Limited<S> {
     head: Head,
     /// A chunk went out while the head was not lifted: yield before the next.
     yield_next: bool,
-    /// Head bytes gathered for the next chunk.
-    held: BytesMut,
+    /// The rest of the body's last chunk, handed out piece by piece.
+    held: Bytes,
     /// The body has ended (it is not polled again).
     ended: bool,
 }
@@ -116,19 +114,23 @@ where
             return Poll::Ready(None);
         }
         let lifted = this.head.0.lifted.load(Ordering::Acquire);
-        if lifted && this.held.is_empty() {
+        if lifted {
+            if !this.held.is_empty() {
+                return Poll::Ready(Some(Ok(std::mem::take(&mut this.held))));
+            }
             if this.ended {
                 return Poll::Ready(None);
             }
             return Pin::new(&mut this.body).poll_next(cx).map_err(Into::into);
         }
-        if !lifted && std::mem::take(&mut this.yield_next) {
+        if std::mem::take(&mut this.yield_next) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        while !lifted && !this.ended && this.held.len() < GATHER {
+        // An empty chunk is not the end: read on.
+        while this.held.is_empty() && !this.ended {
             match Pin::new(&mut this.body).poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => this.held.extend_from_slice(&chunk),
+                Poll::Ready(Some(Ok(chunk))) => this.held = chunk,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(None) => this.ended = true,
                 Poll::Pending => return Poll::Pending,
@@ -137,10 +139,7 @@ where
         if this.held.is_empty() {
             return Poll::Ready(None);
         }
-        let item = this.held.split().freeze();
-        if lifted {
-            return Poll::Ready(Some(Ok(item)));
-        }
+        let item = this.held.split_to(this.held.len().min(PIECE));
         this.yield_next = true;
         let before = this.read;
         this.read = before.saturating_add(item.len() as u64);
@@ -164,15 +163,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_head_is_cut_off_past_the_limit_and_the_file_is_not() {
-        let (mut body, _head) = limit(chunks(10, GATHER), 2 * GATHER as u64 + 1);
+        let (mut body, _head) = limit(chunks(10, PIECE), 2 * PIECE as u64 + 1);
         for _ in 0..3 {
             assert!(body.next().await.unwrap().is_ok());
         }
         let err = body.next().await.unwrap().unwrap_err();
-        assert!(err.to_string().contains("more than 32769 bytes"), "{err}");
+        assert!(err.to_string().contains("more than 8193 bytes"), "{err}");
         assert!(body.next().await.is_none(), "nothing after the cut");
 
-        let (mut body, head) = limit(chunks(10, GATHER), 2 * GATHER as u64 + 1);
+        let (mut body, head) = limit(chunks(10, PIECE), 2 * PIECE as u64 + 1);
         body.next().await.unwrap().unwrap();
         head.lift();
         let rest: Vec<_> = body.collect().await;
@@ -181,9 +180,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_trickled_head_reaches_the_parser_gathered() {
-        let (body, _head) = limit(chunks(3 * GATHER + 5, 1), u64::MAX);
+    async fn the_head_reaches_the_parser_in_pieces() {
+        let (body, _head) = limit(chunks(1, 3 * PIECE + 5), u64::MAX);
         let sizes: Vec<usize> = body.map(|c| c.unwrap().len()).collect().await;
-        assert_eq!(sizes, [GATHER, GATHER, GATHER, 5]);
+        assert_eq!(sizes, [PIECE, PIECE, PIECE, 5]);
     }
 }
