@@ -157,7 +157,13 @@ fn read(content_type: &str, body: Vec<u8>, chunking: &Chunking) -> Result<Vec<(S
     let source = Chunked::new(body, chunking, pulled.clone());
     let (limited, head) = form_head::limit(source, form_head::MAX_FORM_HEAD);
     let mut form = multer::Multipart::new(limited, boundary);
-    let largest_chunk = u64::from(chunking.sizes.iter().copied().max().unwrap_or(0).max(1));
+    // As `Chunked::new` sizes them (16 KiB when none is given, at least 256 bytes).
+    let largest_chunk = chunking
+        .sizes
+        .iter()
+        .map(|&s| u64::from(s).max(256))
+        .max()
+        .unwrap_or(16 * 1024);
     // What the limit lets through: the head, then a piece and the chunk it came from.
     let head_bound = form_head::MAX_FORM_HEAD + 2 * (form_head::PIECE as u64 + largest_chunk);
     futures::executor::block_on(async {
