@@ -8,6 +8,9 @@
 //! `FILEGATE_TEST_REDIS_URL` and `FILEGATE_TEST_S3S_FS` (see `scripts/engines.sh`). Without
 //! them the test is skipped, unless `CI=true`, where a missing engine fails it.
 
+#[path = "scale_out/forms.rs"]
+mod forms;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -245,8 +248,9 @@ async fn two_gateways_two_workers_one_killed_every_file_ready_once_every_event_p
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
+    let first_gateway = a1.unwrap();
     let gateways = [
-        Client::new(a1.unwrap()).unwrap().with_token(&token),
+        Client::new(first_gateway.clone()).unwrap().with_token(&token),
         Client::new(a2.unwrap()).unwrap().with_token(&token),
     ];
 
@@ -296,6 +300,8 @@ async fn two_gateways_two_workers_one_killed_every_file_ready_once_every_event_p
         assert_eq!(file.status, "ready", "{id}: {:?}", file.status_reason);
         assert_eq!(file.sha256.as_deref(), Some(sha.as_str()), "{id}");
     }
+
+    forms::a_form_posted_again_after_ready_changes_nothing(&first_gateway, &token, &gateways[0]).await;
 
     // Every file's story was published: uploaded, processing, ready — each transition once
     // (one event id), however many times it was delivered.

@@ -10,10 +10,12 @@
 //! - [`config`]: the `s3://bucket?...` URL and the environment variables.
 //! - `presign`, `post_policy`: what clients get.
 //! - `upload`, `multipart`: filegate's own streaming `put`, and multipart uploads.
+//! - `form_upload`: a form's bytes land beside the file's key until `complete` adopts them.
 //! - `errors`: S3 answers → [`StoreError`].
 
 pub mod config;
 mod errors;
+mod form_upload;
 mod multipart;
 pub mod post_policy;
 mod presign;
@@ -174,6 +176,16 @@ impl S3BlobStore {
         }
     }
 
+    /// Deletes one object; an absent one is fine.
+    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
+        let url = self.internal(&self.bucket.delete_object(Some(&self.credentials), key));
+        let resp = self.send(self.client.delete(url), "delete an object").await?;
+        if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(Failure::read(resp).await.into_error("delete an object"))
+    }
+
     async fn head_object(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
         check_key(key)?;
         let url = self.internal(&self.bucket.head_object(Some(&self.credentials), key));
@@ -274,12 +286,7 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         check_key(key)?;
-        let url = self.internal(&self.bucket.delete_object(Some(&self.credentials), key));
-        let resp = self.send(self.client.delete(url), "delete an object").await?;
-        if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
-            return Ok(());
-        }
-        Err(Failure::read(resp).await.into_error("delete an object"))
+        self.delete_object(key).await
     }
 
     fn presign_put(
@@ -331,6 +338,14 @@ impl BlobStore for S3BlobStore {
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         self.abort_upload(key, upload_id).await
+    }
+
+    async fn adopt_form_upload(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
+        self.adopt_form(key).await
+    }
+
+    async fn discard_form_upload(&self, key: &str) -> Result<(), StoreError> {
+        self.discard_form(key).await
     }
 }
 

@@ -6,7 +6,8 @@
 //! the hex HMAC-SHA256 of it under the usual SigV4 signing key
 //! (`AWS4<secret>` → date → region → `s3` → `aws4_request`).
 //!
-//! The policy pins everything the form may do: the bucket, the exact key, the content
+//! The policy pins everything the form may do: the bucket, the exact key (a staging key
+//! beside the file's, which `complete` adopts: see `form_upload`), the content
 //! type, the exact size (`content-length-range` with min = max) and the expiry. The
 //! signature covers the policy, so a client can change none of them.
 
@@ -105,9 +106,11 @@ impl S3BlobStore {
         if expires_at - now > chrono::Duration::from_std(MAX_VALIDITY).unwrap_or(chrono::TimeDelta::MAX) {
             return Err(StoreError::Input("S3 upload forms last at most 7 days".into()));
         }
+        // Not the file's key: a form can post again while valid (see `form_upload`).
+        let staging = super::form_upload::staging_key(key);
         let policy = PostPolicy {
             bucket: self.bucket.name(),
-            key,
+            key: &staging,
             constraints: c,
             expires_at,
         };

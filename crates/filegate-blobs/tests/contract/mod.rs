@@ -32,6 +32,7 @@ macro_rules! every_scenario {
             abort_frees_the_upload_and_is_idempotent,
             ping_answers,
             a_signed_single_upload_stores_once,
+            a_form_upload_once_adopted_is_never_replaced,
         );
     };
 }
@@ -50,6 +51,10 @@ pub trait Engine: Send + Sync {
     /// URL for S3; the local store's create-once write, which filegate serves its signed
     /// URLs with). `true` when stored, `false` when refused because an object is at `key`.
     async fn upload_signed(&self, key: &str, bytes: Vec<u8>) -> bool;
+    /// Sends `bytes` as a browser posts a form from `presign_post` (to S3 itself; the local
+    /// store's create-once write, which filegate serves its forms with). `true` when the
+    /// store took them.
+    async fn upload_form(&self, key: &str, bytes: Vec<u8>) -> bool;
 }
 
 /// Deterministic bytes that differ at every offset a test looks at.
@@ -144,6 +149,39 @@ pub async fn a_signed_single_upload_stores_once(e: &impl Engine) {
     );
     assert_eq!(read_all(store.get(KEY, None).await.unwrap()).await, second);
     store.delete(KEY).await.unwrap();
+}
+
+/// A form stays valid after `complete` verified what it brought: posting it again must not
+/// change the bytes that were verified, which are the ones served.
+pub async fn a_form_upload_once_adopted_is_never_replaced(e: &impl Engine) {
+    let store = e.store();
+    assert_eq!(store.adopt_form_upload(KEY).await.unwrap(), None, "nothing posted yet");
+    let first = data(10_000, 3);
+    assert!(e.upload_form(KEY, first.clone()).await, "the first post is taken");
+    let adopted = store.adopt_form_upload(KEY).await.unwrap().expect("the posted bytes");
+    assert_eq!(
+        (adopted.size, adopted.etag.as_str()),
+        (10_000, e.etags().of(&first).as_str())
+    );
+
+    // The same form again, with other bytes: S3 takes the post (beside the file's key), the
+    // local store refuses it. Either way the object is what was adopted, now and later.
+    e.upload_form(KEY, data(10_000, 4)).await;
+    assert!(
+        read_all(store.get(KEY, None).await.unwrap()).await == first,
+        "the object changed"
+    );
+    assert_eq!(store.head(KEY).await.unwrap(), Some(adopted.clone()));
+    assert_eq!(store.adopt_form_upload(KEY).await.unwrap(), Some(adopted));
+    assert!(
+        read_all(store.get(KEY, None).await.unwrap()).await == first,
+        "adopting again changed it"
+    );
+
+    store.discard_form_upload(KEY).await.unwrap();
+    store.discard_form_upload(KEY).await.unwrap();
+    store.delete(KEY).await.unwrap();
+    assert_eq!(store.adopt_form_upload(KEY).await.unwrap(), None, "nothing left behind");
 }
 
 pub async fn put_get_head_round_trip(e: &impl Engine) {

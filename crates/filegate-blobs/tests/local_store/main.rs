@@ -95,6 +95,10 @@ impl contract::Engine for Local {
             Err(e) => panic!("{e:?}"),
         }
     }
+
+    async fn upload_form(&self, key: &str, bytes: Vec<u8>) -> bool {
+        self.upload_signed(key, bytes).await
+    }
 }
 
 mod contract_tests {

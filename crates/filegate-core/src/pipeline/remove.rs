@@ -64,6 +64,8 @@ pub(crate) async fn remove_blob(services: &Services, job: Removal<'_>) -> Result
     for size in sizes {
         services.blobs.delete(&thumbnail_key(job.blob_key, size)).await?;
     }
+    // A browser form posted after its file completed leaves bytes beside the blob.
+    services.blobs.discard_form_upload(job.blob_key).await?;
     services.blobs.delete(job.blob_key).await?;
     tracing::info!(blob_key = job.blob_key, "blob removed");
     Ok(())

@@ -120,7 +120,8 @@ pub trait BlobStore: Send + Sync + 'static {
         c: &UploadConstraints,
         expires_at: DateTime<Utc>,
     ) -> Result<SignedRequest, StoreError>;
-    /// A browser form POST; the file must be the last field, named `file`.
+    /// A browser form POST; the file must be the last field, named `file`. Its bytes count
+    /// only once [`adopt_form_upload`](Self::adopt_form_upload) made them the object at `key`.
     fn presign_post(
         &self,
         key: &str,
@@ -149,4 +150,19 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<BlobMeta, StoreError>;
     /// Frees the parts. Idempotent.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+
+    /// Makes what a form from [`presign_post`](Self::presign_post) brought the object at
+    /// `key`, for good, and answers it (`None`: nothing arrived). Once this answered, a form
+    /// still valid can post again without changing the object: `complete` verifies these
+    /// bytes, and they are the ones served. A store that refuses a second post itself (the
+    /// local one, which stores a form's bytes once) has nothing to do: the default.
+    async fn adopt_form_upload(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
+        self.head(key).await
+    }
+    /// Frees whatever form posts to `key` left beside the object (a post that came after
+    /// [`adopt_form_upload`](Self::adopt_form_upload)). Idempotent.
+    async fn discard_form_upload(&self, key: &str) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
 }

@@ -263,11 +263,14 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
         UploadPlan::Multipart {
             upload_id, part_count, ..
         } => assemble(services, &file, upload_id, *part_count, &done.parts).await?,
-        _ => services
+        // A form that is still valid can post again: what it brought so far becomes the
+        // file's bytes for good, so that the ones verified below are the ones served.
+        UploadPlan::Form => services
             .blobs
-            .head(&file.blob_key)
+            .adopt_form_upload(&file.blob_key)
             .await?
-            .ok_or_else(|| Error::conflict("upload-missing", "no bytes have arrived for this file yet"))?,
+            .ok_or_else(missing_upload)?,
+        _ => services.blobs.head(&file.blob_key).await?.ok_or_else(missing_upload)?,
     };
     let declared = done.size.unwrap_or(file.size);
     if meta.size != file.size || meta.size != declared {
@@ -350,6 +353,10 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
             .ok_or(Error::not_found("file")),
         Err(e) => Err(e.into()),
     }
+}
+
+fn missing_upload() -> Error {
+    Error::conflict("upload-missing", "no bytes have arrived for this file yet")
 }
 
 /// Removes the bytes of a single upload (signed PUT or form) that `complete` refused for
