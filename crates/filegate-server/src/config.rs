@@ -1,6 +1,8 @@
 //! Configuration: built-in defaults, then one TOML file, then `FILEGATE_*` environment
 //! variables (nested keys joined by `__`, e.g. `FILEGATE_WORKERS__CONCURRENCY=4`), then the
-//! command line. Every option is listed in the README.
+//! command line. The structs below are the one source of every default and of the text of
+//! `docs/configuration.md`, which is generated from their doc comments (`reference`);
+//! `validate` checks every value before the server starts.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,29 +10,33 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
     /// Where the database, the objects and the signing secret live.
     pub data_dir: PathBuf,
-    /// The base URL clients reach this server at; signed URLs for the local store point
-    /// here. Defaults to `http://<listen>`.
+    /// The base URL clients reach this server at; signed URLs point here. Unset:
+    /// `http://<listen>`.
     pub public_url: Option<String>,
-    /// Metadata and queue engine. Default: `sqlite://<data_dir>/filegate.db`.
+    /// Metadata and job queue engine: `sqlite://PATH` or `postgres://…`. Unset:
+    /// `sqlite://<data_dir>/filegate.db`.
     pub database: Option<String>,
-    /// Object storage. Default: `file://<data_dir>/objects`; or
-    /// `s3://BUCKET?endpoint=URL&region=R&path_style=true`.
+    /// Object storage: `file://PATH` or `s3://BUCKET?endpoint=URL&region=R&path_style=true`.
+    /// Unset: `file://<data_dir>/objects`.
     pub storage: Option<String>,
-    /// The queue workers consume jobs from. Default: the database; or `amqp://…` (RabbitMQ).
+    /// The queue workers consume jobs from. Unset: the database; or RabbitMQ,
+    /// `amqp://user:pass@host:5672/%2f?prefix=filegate&prefetch=8&events_exchange=filegate.events`.
     pub queue: Option<String>,
-    /// Cache for hot reads and the shared rate limiter. Default: in process; or `redis://…`.
+    /// Cache for hot reads and the shared rate limits. Unset: in process (no file cache); or
+    /// `redis://host:6379/0?prefix=filegate:`.
     pub cache: Option<String>,
-    /// The signing secret (64 hex characters) that every gateway of one deployment shares.
-    /// Default: `<data_dir>/secret`, created on first start.
+    /// The signing secret (64 hex characters) that every process of one deployment shares
+    /// (JWTs, signed URLs). Unset: `<data_dir>/secret`, created on first start.
     pub secret: Option<Redacted>,
     pub rate_limit: RateLimitConfig,
     pub auth: crate::auth::AuthConfig,
@@ -54,17 +60,18 @@ pub struct Config {
 }
 
 /// Share links (`POST /v1/files/{id}/shares`, `/s/{token}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SharesConfig {
     /// Lifetime of a share created without `expires_in`, in seconds.
     pub default_expires_in_secs: u64,
-    /// The longest lifetime a share may ask for, in seconds.
+    /// The longest lifetime a share may ask for, in seconds (the shortest is 60 s).
     pub max_expires_in_secs: u64,
-    /// Wrong passwords allowed before each further attempt waits out a lock.
+    /// Wrong passwords allowed per share before each further attempt waits out a lock.
     pub password_attempts: u32,
     /// The first lock, in seconds; each later one doubles, up to `max_lockout_secs`.
     pub lockout_secs: u64,
+    /// The longest lock, in seconds.
     pub max_lockout_secs: u64,
 }
 
@@ -81,7 +88,7 @@ impl Default for SharesConfig {
 }
 
 /// The unsigned URLs of public buckets (`/p/{tenant}/{bucket}/{path}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicBucketsConfig {
     /// `Cache-Control: public, max-age=…` in seconds: how long browsers and CDNs may keep a
@@ -97,12 +104,12 @@ impl Default for PublicBucketsConfig {
 
 /// `[quotas]`: the storage quota every new tenant starts with (a superadmin changes a
 /// tenant's with `PUT /v1/admin/quotas`). Unset: unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotasConfig {
-    /// Most bytes a new tenant may keep.
+    /// Most bytes a tenant created from now on may keep. Unset: unlimited.
     pub default_max_bytes: Option<u64>,
-    /// Most files a new tenant may keep.
+    /// Most files a tenant created from now on may keep. Unset: unlimited.
     pub default_max_files: Option<u64>,
 }
 
@@ -127,15 +134,15 @@ impl QuotasConfig {
 }
 
 /// Zip bundles (`POST /v1/archives`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArchivesConfig {
     /// How long a built zip is kept, in seconds, counted from when it is ready (a request
     /// still pending after this long is given up too). Then the sweeper deletes it.
     pub ttl_secs: u64,
-    /// Most files in one archive.
+    /// Most files in one bundle (more: `413 archive-too-large`).
     pub max_files: u32,
-    /// Most bytes of files in one archive.
+    /// Most bytes of files in one bundle (more: `413 archive-too-large`).
     pub max_bytes: u64,
 }
 
@@ -150,11 +157,12 @@ impl Default for ArchivesConfig {
 }
 
 /// Exchange passphrases and the `decrypt` stage (seed 000).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExchangeConfig {
-    /// The largest scrypt work factor (log2 N) accepted in an age file's header, at most 22.
-    /// 18 is what `age -p` writes (256 MiB and about a second per passphrase version tried).
+    /// The largest scrypt work factor (log2 N) accepted in an age file's header; values past
+    /// 22 count as 22. 18 is what `age -p` writes (256 MiB and about a second per passphrase
+    /// version tried).
     pub max_scrypt_work_factor: u8,
 }
 
@@ -167,7 +175,7 @@ impl Default for ExchangeConfig {
 }
 
 /// A secret in the config: never printed.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Redacted(pub String);
 
@@ -186,17 +194,19 @@ impl std::ops::Deref for Redacted {
 
 /// Request limits, each a token bucket (GCRA) shared by every gateway when Redis is
 /// configured. Over a limit: 429 `rate-limited` with `Retry-After`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Requests one principal may make per window (a bucket of `requests` tokens refilled
-    /// over `window_secs`); 0 turns the limit off.
+    /// evenly over `window_secs`); 0 turns the limit off.
     pub requests: u32,
+    /// The window of `requests`, in seconds.
     pub window_secs: u64,
-    /// Per client address, on the signed-URL routes (`/blob/…`, `/blob-form`).
+    /// Per client address, on the signed URLs (`/blob/…`, `/blob-form`) and public bucket
+    /// files (`/p/…`).
     pub signed_urls: BucketConfig,
-    /// Per client address, on the other routes without a bearer token (shares, public
-    /// bucket files, public triggers).
+    /// Per client address, on the other routes without a bearer token (share links `/s/…`,
+    /// public triggers).
     pub anonymous: BucketConfig,
 }
 
@@ -219,10 +229,13 @@ impl Default for RateLimitConfig {
 
 /// A token bucket: `burst` requests at once, refilled at `per_second`; a `burst` of 0
 /// turns the limit off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BucketConfig {
+    /// Requests one client address may make at once; 0 turns the limit off.
     pub burst: u32,
+    /// How fast the bucket refills, in requests per second (a positive number, fractions
+    /// allowed).
     pub per_second: f64,
 }
 
@@ -234,24 +247,29 @@ impl BucketConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Signed uploads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UploadsConfig {
-    /// Lifetime of signed upload URLs and of a pending upload, in seconds.
+    /// Lifetime of signed upload URLs, in seconds; a pending upload expires after it plus
+    /// `uploads.expiry_grace_secs`.
     pub url_ttl_secs: u64,
     /// How long after its URLs expire a pending upload is kept (an upload that started in
     /// time may still be arriving, and then be completed) before it expires and its bytes
     /// and parts are removed, in seconds.
     pub expiry_grace_secs: u64,
-    /// Above this size an upload is multipart unless the client says otherwise.
+    /// Above this size, in bytes, an upload is multipart unless the client says otherwise.
     pub multipart_threshold: u64,
+    /// Preferred part size, in bytes (at least 5 MiB; grown to fit `max_parts`).
     pub part_size: u64,
+    /// Most parts in one upload.
     pub max_parts: u32,
     /// Largest decoded image `POST /v1/images` accepts, in bytes.
     pub max_image_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Signed downloads and download counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DownloadsConfig {
     /// Lifetime of signed download URLs, in seconds.
@@ -261,46 +279,62 @@ pub struct DownloadsConfig {
     pub count_flush_secs: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The processing workers: jobs (processing files, building bundles, deliveries) claimed
+/// from the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkersConfig {
     /// Run the processing workers in this process.
     pub enabled: bool,
-    /// Jobs in flight at once. Most of a job is waiting (on the database, storage, clamd,
-    /// a webhook's receiver), so this is well above the core count; the CPU-heavy part,
-    /// decoding pictures for thumbnails, runs one per core whatever this says.
+    /// Jobs in flight at once per process (claimed in one batch, completed in batches). Most
+    /// of a job is waiting (on the database, storage, clamd), so this is well above the core
+    /// count; the CPU-heavy part, decoding pictures for thumbnails, runs one per core
+    /// whatever this says. For a stream of small files, 32 gave about 1.4x and 64 about 1.7x
+    /// the embedded pipeline's rate at 16, for 1-3 MiB more worker memory (bench/LIMITS.md);
+    /// `workers.streams` keeps what big files take where it was.
     pub concurrency: usize,
-    /// Of those, the jobs that stream stored bytes at once: processing a file bigger than
+    /// Of the `concurrency` jobs, those that stream stored bytes at once: processing a file bigger than
     /// 256 KiB or in a bucket that scans, building a zip bundle. Each holds read buffers,
     /// and a scan a clamd connection; the others mostly wait, so `concurrency` can be well
-    /// above this for a stream of small files.
+    /// above this for a stream of small files. A file waiting for a turn stays `uploaded`;
+    /// small files go on past it. `/metrics` shows the turns left
+    /// (`filegate_stream_turns_free`; at 0, big files are waiting).
     pub streams: usize,
     /// Jobs that call out (webhook deliveries, alert and share emails, async trigger
-    /// calls) in flight at once, in slots of their own: a receiver that holds every call for
-    /// its whole timeout takes these, never the `concurrency` slots files are processed in.
+    /// calls) in flight at once per process, in slots of their own: a receiver that holds
+    /// every call for `webhooks.timeout_secs` takes these, never the `concurrency` slots
+    /// files are processed in. With RabbitMQ, set the queue URL's `delivery_prefetch` to
+    /// about this.
     pub delivery_concurrency: usize,
-    /// The lease on a claimed job, renewed every third of it by the worker (and by the
-    /// outbox relay, which uses it too): how long the jobs of a process that died wait.
+    /// The lease on a claimed job, in seconds, renewed every third of it by the worker (and
+    /// by the outbox relay, which uses it too): how long the jobs of a process that died wait
+    /// before another takes them.
     pub lease_secs: u64,
+    /// Runs before a job becomes a dead letter.
     pub max_attempts: u32,
+    /// The first retry delay, in seconds, doubling each attempt.
     pub backoff_base_secs: u64,
+    /// The longest retry delay, in seconds.
     pub backoff_max_secs: u64,
+    /// How often expired uploads and ended retentions are swept, in seconds.
     pub sweep_interval_secs: u64,
 }
 
 /// The virus scanner. Unset: no scanner, and buckets cannot ask for the `scan` stage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScannerConfig {
-    /// clamd: `tcp://host:3310` or `unix:///run/clamav/clamd.ctl`.
+    /// clamd: `tcp://host:3310` or `unix:///run/clamav/clamd.ctl`; enables the `scan`
+    /// stage and its `/readyz` check.
     pub url: Option<String>,
 }
 
 /// Tunables of the processing stages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Thumbnail sizes rendered for every picture (the longer side, 16 to 2048 px).
+    /// Thumbnail sizes rendered for every picture (the longer side): 1 to 8 sizes, each 16
+    /// to 2048 px.
     pub thumbnail_sizes: Vec<u32>,
     /// Pictures wider or taller than this are not decoded (the file fails `image-too-large`).
     pub max_image_side: u32,
@@ -347,7 +381,8 @@ impl PipelineConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The HTTP server: bodies, browsers, proxies, timeouts and connection limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest JSON request body, in bytes.
@@ -358,7 +393,8 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
     /// Behind a reverse proxy: the header holding the client's address (e.g.
     /// `x-forwarded-for`; its first address is taken). Unset: the connection's peer address.
-    /// Set it only when every request comes through a proxy that overwrites the header.
+    /// It feeds the audit trail and the per-address rate limits. Set it only when every
+    /// request comes through a proxy that overwrites the header.
     pub client_ip_header: Option<String>,
     /// How long an upload body to a signed URL (a `PUT`, a part, a form) may send nothing,
     /// in seconds; then it is answered `408 body-timeout` and nothing is stored.
@@ -370,8 +406,8 @@ pub struct HttpConfig {
     /// Seconds a connection may move no byte either way while no handler works on it (a
     /// client that stopped reading an answer); then it is dropped.
     pub idle_timeout_secs: u64,
-    /// Connections served at once. Lowered at start to fit the process's descriptor limit
-    /// (raised to its hard limit first).
+    /// Connections served at once. Lowered at start to what the process's descriptor limit
+    /// (raised to its hard limit first) can hold beside 256 for the engines and the reserve.
     pub max_connections: usize,
     /// Connections past `max_connections` that answer only `/healthz`, `/heartbeat`,
     /// `/readyz` and `/metrics` (503 `unavailable` otherwise) and must send their request
@@ -380,21 +416,25 @@ pub struct HttpConfig {
     pub health_reserve: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Logs, written to stderr.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
-    /// `json` (default) or `pretty`.
+    /// `json` or `pretty` (for people).
     pub format: String,
     /// A tracing filter, e.g. `info` or `filegate=debug,info`. `RUST_LOG` wins when set.
     pub level: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Webhook deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
-    /// How long one delivery attempt may take, in seconds (connect, send, answer).
+    /// How long one delivery attempt may take, in seconds (connect, send, answer; connect at
+    /// most 5 s of it).
     pub timeout_secs: u64,
-    /// Allow webhook URLs on loopback, private and link-local addresses (internal receivers).
+    /// Allow webhook URLs on loopback, private, link-local and other non-public addresses
+    /// (internal receivers).
     /// Off by default: a tenant admin could otherwise make filegate call internal services.
     pub allow_private_networks: bool,
 }
@@ -409,14 +449,16 @@ impl Default for WebhooksConfig {
 }
 
 /// Alert emails go out through this server; without `url` they are only logged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpConfig {
     /// `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS),
-    /// `smtps://user:pass@host:465`. May carry credentials: never printed.
+    /// `smtps://user:pass@host:465`. May carry credentials: never printed. Unset: emails are
+    /// logged, not sent.
     pub url: Option<Redacted>,
     /// The sender: `filegate@example.org` or `Filegate <filegate@example.org>`.
     pub from: String,
+    /// How long one SMTP command may take, in seconds.
     pub timeout_secs: u64,
 }
 
@@ -430,10 +472,12 @@ impl Default for SmtpConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Alerts by email.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
-    /// The platform's admins: told about every tenant's alerts.
+    /// The platform's admins, emailed about every tenant's alerts (in the environment:
+    /// `[a@x.org,b@y.org]`).
     pub emails: Vec<String>,
 }
 
@@ -488,6 +532,22 @@ impl Default for DownloadsConfig {
         Self {
             url_ttl_secs: 3600,
             count_flush_secs: 10,
+        }
+    }
+}
+
+impl WorkersConfig {
+    /// The worker's settings; values that would stall it (a zero lease) count as 1.
+    pub fn worker_settings(&self) -> filegate_core::pipeline::WorkerSettings {
+        filegate_core::pipeline::WorkerSettings {
+            concurrency: self.concurrency,
+            delivery_concurrency: self.delivery_concurrency,
+            lease: Duration::from_secs(self.lease_secs.max(1)),
+            max_attempts: self.max_attempts.max(1),
+            backoff_base: Duration::from_secs(self.backoff_base_secs),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            idle_wait: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
         }
     }
 }
@@ -576,6 +636,12 @@ impl Config {
         Duration::from_secs(self.http.shutdown_timeout_secs)
     }
 }
+
+mod reference;
+mod validate;
+
+pub use reference::{reference_markdown, undocumented_keys};
+pub use validate::InvalidConfig;
 
 #[cfg(test)]
 mod tests;
