@@ -111,7 +111,7 @@ error_codes! {
     BodyTimeout => ("body-timeout", 408, "An upload body to a signed URL sent nothing for `http.body_idle_timeout_secs`; nothing was stored."),
     Timeout => ("timeout", 408, "The HTTP layer gave up waiting for the request."),
     // 409: the request conflicts with the current state.
-    WrongStatus => ("invalid-status", 409, "The file is not in a status that allows this (completing a file that is no longer pending, ...)."),
+    WrongStatus => ("invalid-status", 409, "The file is not in a status that allows this (completing one that is no longer pending, restoring one that is not deleted, ...)."),
     StatusChanged => ("status-changed", 409, "The file changed meanwhile; read it again and retry."),
     FileNotReady => ("file-not-ready", 409, "The file's bytes cannot be served or bundled before it is ready."),
     UploadMissing => ("upload-missing", 409, "No bytes (or no parts) have arrived for this upload yet."),

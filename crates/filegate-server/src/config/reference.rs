@@ -25,8 +25,8 @@ struct Section {
 
 const HEADER: &str = "# Configuration reference
 
-<!-- Generated from the config structs in crates/filegate-server/src/config.rs (their doc
-     comments and defaults); do not edit. Regenerate with:
+<!-- Generated from the config structs in crates/filegate-server/src/config.rs and
+     config/sections.rs (their doc comments and defaults); do not edit. Regenerate with:
      UPDATE_DOCS=1 cargo test -p filegate-server --lib generated_docs -->
 
 Defaults, then one TOML file (`--config`), then `FILEGATE_*` environment variables (nested
