@@ -12,13 +12,13 @@ use super::Config;
 #[derive(Debug)]
 pub struct InvalidConfig(pub Vec<String>);
 
+/// On one line, as the command line prints its failures: `invalid configuration (2 bad
+/// values): http.max_connections must be at least 1; shares.password_attempts must be …`.
 impl fmt::Display for InvalidConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the configuration has {} bad value(s):", self.0.len())?;
-        for problem in &self.0 {
-            write!(f, "\n  - {problem}")?;
-        }
-        Ok(())
+        let count = self.0.len();
+        let values = if count == 1 { "value" } else { "values" };
+        write!(f, "invalid configuration ({count} bad {values}): {}", self.0.join("; "))
     }
 }
 
