@@ -86,7 +86,7 @@ fn check(header: &str, size: u64) {
 
 fn code(result: Result<Option<ByteRange>, Error>) -> &'static str {
     match result {
-        Err(Error::Invalid { code, .. }) => code,
+        Err(Error::Invalid { code, .. }) => code.as_str(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -9,7 +9,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine code (`file-too-large`, `not-found`, ...); the README lists them all.
+    /// Stable machine code (`file-too-large`, `not-found`, ...); docs/errors.md lists them all.
     pub code: String,
     pub status: u16,
     /// For people; never contains internal detail.

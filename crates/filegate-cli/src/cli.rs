@@ -42,7 +42,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the HTTP API and the processing workers.
     Serve {
-        /// A TOML config file (every option is in the README); FILEGATE_* variables override it.
+        /// A TOML config file (every option is in docs/configuration.md); FILEGATE_* variables override it.
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Address to listen on [default: 127.0.0.1:8080].

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-/// A stable, documented machine code for an error (`file-too-large`, `not-found`, ...).
-/// Clients match on it; the README lists every one.
-pub type ErrorCode = &'static str;
+mod code;
+
+pub use code::{ErrorCode, reference_markdown};
 
 /// What a use case can fail with. Variants carry what the caller needs to decide; free text
 /// in `message` is for people and must never contain internal detail.
@@ -54,13 +54,9 @@ pub enum Error {
         retry_after: Duration,
     },
     /// A service filegate called on the caller's behalf (a trigger's target) gave no usable
-    /// answer: it timed out, or could not be reached.
+    /// answer: it timed out, or could not be reached (the code tells which).
     #[error("{message}")]
-    Upstream {
-        code: ErrorCode,
-        message: String,
-        timed_out: bool,
-    },
+    Upstream { code: ErrorCode, message: String },
     /// A bug or an unexpected engine failure. Logged with detail, answered as a plain 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -75,7 +71,7 @@ impl Error {
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden {
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             message: message.into(),
         }
     }
@@ -99,19 +95,38 @@ impl Error {
     }
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::TooLarge {
-            code: "file-too-large",
+            code: ErrorCode::FileTooLarge,
             message: message.into(),
         }
     }
     /// `quota-exceeded` (413), naming the limit, the usage and the maximum.
     pub fn quota_exceeded(exceeded: crate::domain::QuotaExceeded) -> Self {
         Self::TooLarge {
-            code: "quota-exceeded",
+            code: ErrorCode::QuotaExceeded,
             message: exceeded.to_string(),
         }
     }
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound { what }
+    }
+
+    /// The machine code clients see; it also decides the HTTP status.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid { code, .. }
+            | Self::Unauthenticated { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooLarge { code, .. }
+            | Self::Mismatch { code, .. }
+            | Self::Locked { code, .. }
+            | Self::Upstream { code, .. } => *code,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::UnsupportedType { .. } => ErrorCode::UnsupportedContentType,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
     }
 }
 
@@ -144,11 +159,11 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound => Error::NotFound { what: "resource" },
             StoreError::Conflict(m) => Error::Conflict {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 message: m,
             },
             StoreError::TooLarge(limit) => Error::too_large(format!("the body exceeds the limit of {limit} bytes")),
-            StoreError::Input(m) => Error::invalid("body-invalid", m),
+            StoreError::Input(m) => Error::invalid(ErrorCode::BodyInvalid, m),
             StoreError::QuotaExceeded(exceeded) => Error::quota_exceeded(exceeded),
             StoreError::Unavailable(source) => Error::Unavailable {
                 what: "storage engine",

@@ -11,4 +11,4 @@ pub mod ports;
 pub mod sealer;
 pub mod usecases;
 
-pub use error::{Error, Result, StoreError};
+pub use error::{Error, ErrorCode, Result, StoreError};

@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use filegate_amqp::Relay;
-use filegate_core::pipeline::{Worker, WorkerSettings};
+use filegate_core::pipeline::Worker;
 use filegate_core::ports::{Clock, SystemClock};
-use filegate_core::usecases::shares::{self, ShareSettings};
-use filegate_core::usecases::{Settings, downloads, tenants};
+use filegate_core::usecases::shares::ShareSettings;
+use filegate_core::usecases::{self, Settings, downloads, tenants};
 
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
@@ -39,6 +39,7 @@ pub struct Gateway {
     pub first_start: bool,
 }
 
+/// The use cases' rules from a validated config (the config holds every tunable default).
 fn settings(config: &Config) -> anyhow::Result<Settings> {
     Ok(Settings {
         upload_url_ttl: Duration::from_secs(config.uploads.url_ttl_secs),
@@ -58,18 +59,14 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         archive_ttl: Duration::from_secs(config.archives.ttl_secs.max(1)),
         archive_max_files: config.archives.max_files,
         archive_max_bytes: config.archives.max_bytes,
-        ..Settings::default()
+        part_urls_per_request: usecases::PART_URLS_PER_REQUEST,
+        max_batch: usecases::MAX_BATCH,
+        image_types: usecases::IMAGE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
     })
 }
 
 fn share_settings(config: &Config) -> anyhow::Result<ShareSettings> {
     let s = &config.shares;
-    anyhow::ensure!(
-        s.max_expires_in_secs >= shares::MIN_EXPIRY.as_secs()
-            && (shares::MIN_EXPIRY.as_secs()..=s.max_expires_in_secs).contains(&s.default_expires_in_secs),
-        "shares: default_expires_in_secs must lie between 60 and max_expires_in_secs"
-    );
-    anyhow::ensure!(s.password_attempts >= 1, "shares.password_attempts must be at least 1");
     Ok(ShareSettings {
         base_url: config.public_url()?.to_string(),
         default_expiry: Duration::from_secs(s.default_expires_in_secs),
@@ -81,20 +78,6 @@ fn share_settings(config: &Config) -> anyhow::Result<ShareSettings> {
     })
 }
 
-fn worker_settings(config: &Config) -> WorkerSettings {
-    let w = &config.workers;
-    WorkerSettings {
-        concurrency: w.concurrency,
-        delivery_concurrency: w.delivery_concurrency,
-        lease: Duration::from_secs(w.lease_secs.max(1)),
-        max_attempts: w.max_attempts.max(1),
-        backoff_base: Duration::from_secs(w.backoff_base_secs),
-        backoff_max: Duration::from_secs(w.backoff_max_secs),
-        idle_wait: Duration::from_secs(1),
-        sweep_interval: Duration::from_secs(w.sweep_interval_secs.max(1)),
-    }
-}
-
 impl Gateway {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         Self::open_with_clock(config, Arc::new(SystemClock)).await
@@ -103,6 +86,7 @@ impl Gateway {
     /// [`Gateway::open`] with another clock for the rules that depend on time (share
     /// expiry, password lockouts): tests move it instead of sleeping.
     pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        config.validate()?;
         let secret = Secret::for_config(&config)?;
         let mut engines = Engines::open(&config, &secret, settings(&config)?).await?;
         engines.services.clock = clock;
@@ -133,7 +117,7 @@ impl Gateway {
             state.client_ip_header.clone(),
         )?;
         let router = router.layer(ip_limits.extension());
-        let worker = Worker::new(engines.worker_services(), worker_settings(&config));
+        let worker = Worker::new(engines.worker_services(), config.workers.worker_settings());
         Ok(Self {
             config,
             state,
@@ -173,7 +157,7 @@ impl Gateway {
         // Header and idle timeouts, a connection limit with a reserve for health checks
         // (issue 19: slowloris), sized to the descriptors the process may open.
         let descriptors = connections::raise_descriptor_limit();
-        let limits = connections::Limits::from_config(&self.config.http)?.fitted_to(descriptors);
+        let limits = connections::Limits::from_config(&self.config.http).fitted_to(descriptors);
         let overloaded = connections::overloaded_router(&self.config.http);
         let server = connections::serve(listener, self.router, overloaded, limits, stop.clone());
         let mut server = tokio::spawn(server);
@@ -223,9 +207,10 @@ pub async fn serve(
 /// gateways. Stops claiming when `shutdown` resolves and lets the jobs in hand finish
 /// within the configured deadline.
 pub async fn work(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
     let secret = Secret::for_config(&config)?;
     let engines = Engines::open(&config, &secret, settings(&config)?).await?;
-    let worker = Worker::new(engines.worker_services(), worker_settings(&config));
+    let worker = Worker::new(engines.worker_services(), config.workers.worker_settings());
     tracing::info!(worker = worker.id(), "worker started");
     let stop = CancellationToken::new();
     let running = background(Some(worker), engines.relay, &stop);

@@ -62,20 +62,14 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_config(http: &HttpConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            http.header_timeout_secs >= 1,
-            "http.header_timeout_secs must be at least 1"
-        );
-        anyhow::ensure!(http.idle_timeout_secs >= 1, "http.idle_timeout_secs must be at least 1");
-        anyhow::ensure!(http.max_connections >= 1, "http.max_connections must be at least 1");
-        anyhow::ensure!(http.health_reserve >= 1, "http.health_reserve must be at least 1");
-        Ok(Self {
+    /// From a config `Config::validate` passed (each of these is at least 1).
+    pub fn from_config(http: &HttpConfig) -> Self {
+        Self {
             header_timeout: Duration::from_secs(http.header_timeout_secs),
             idle_timeout: Duration::from_secs(http.idle_timeout_secs),
             max_connections: http.max_connections,
             health_reserve: http.health_reserve,
-        })
+        }
     }
 
     /// Lowers `max_connections` to what `descriptors` (the process's limit) can hold beside

@@ -16,5 +16,8 @@ pub mod trigger_client;
 pub mod trigger_config;
 pub mod webhook_client;
 
+#[cfg(test)]
+mod generated_docs;
+
 pub use app::{Gateway, serve, work};
 pub use config::Config;

@@ -14,21 +14,21 @@ use filegate_core::domain::{
 use crate::config::Redacted;
 
 /// One trigger: where the call goes and who may make it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TriggerConfig {
-    /// The target, `http://` or `https://`. The only place a call can go.
+    /// Required: the target, `http://` or `https://`. The only place a call can go.
     pub url: String,
-    /// `GET`, `POST` (default), `PUT`, `PATCH` or `DELETE`; every method but `GET` sends the
-    /// JSON body.
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`; every method but `GET` sends the JSON body.
     pub method: String,
     /// One attempt's limit (connect, send, answer), 1 to 300 seconds.
     pub timeout_secs: u64,
-    /// Sent with every call (`Authorization = "Bearer …"`); values are never logged.
+    /// Sent with every call (`{Authorization = "Bearer …"}`); values are never logged.
+    /// `host`, `content-length`, `transfer-encoding` and `connection` are refused.
     pub headers: BTreeMap<String, Redacted>,
     /// `sync` (the caller waits for the answer) or `async` (queued and retried).
     pub mode: String,
-    /// The least role that may fire it (roles are cumulative); default `writer`.
+    /// The least role that may fire it (roles are cumulative). Unset: `writer`.
     pub role: Option<String>,
     /// Anyone may fire it, without credentials (excludes `role`).
     pub public: bool,
@@ -53,7 +53,7 @@ impl Default for TriggerConfig {
 }
 
 impl TriggerConfig {
-    fn parse(&self, name: &str) -> anyhow::Result<Trigger> {
+    pub(crate) fn parse(&self, name: &str) -> anyhow::Result<Trigger> {
         let context = |e: filegate_core::Error| anyhow::anyhow!("triggers.{name}: {e}");
         let timeout = Duration::from_secs(self.timeout_secs);
         anyhow::ensure!(

@@ -28,9 +28,9 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use filegate_core::Error;
 use filegate_core::domain::ContentType;
 use filegate_core::ports::{Disposition, DownloadOptions, UploadConstraints};
+use filegate_core::{Error, ErrorCode};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use url::Url;
@@ -126,14 +126,14 @@ impl fmt::Debug for UrlSigner {
 
 fn invalid() -> Error {
     Error::Forbidden {
-        code: "signature-invalid",
+        code: ErrorCode::SignatureInvalid,
         message: "the URL's signature is missing or does not match the request".into(),
     }
 }
 
 fn expired() -> Error {
     Error::Forbidden {
-        code: "signature-expired",
+        code: ErrorCode::SignatureExpired,
         message: "the signed URL has expired".into(),
     }
 }

@@ -30,7 +30,7 @@ fn now() -> DateTime<Utc> {
 }
 fn code(e: Error) -> &'static str {
     match e {
-        Error::Forbidden { code, .. } => code,
+        Error::Forbidden { code, .. } => code.as_str(),
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -22,7 +22,7 @@ fn split(url: &str) -> (String, String) {
 
 fn forbidden_code(e: filegate_core::Error) -> &'static str {
     match e {
-        filegate_core::Error::Forbidden { code, .. } => code,
+        filegate_core::Error::Forbidden { code, .. } => code.as_str(),
         other => panic!("{other:?}"),
     }
 }

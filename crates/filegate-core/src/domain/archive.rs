@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ArchiveId, BucketName, FileId, Metadata, TenantId, parse_prefix};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,7 +44,7 @@ impl FromStr for ArchiveStatus {
             "failed" => Ok(Self::Failed),
             "expired" => Ok(Self::Expired),
             _ => Err(Error::invalid(
-                "invalid-status",
+                ErrorCode::InvalidStatus,
                 format!("unknown archive status {s:?}; known: pending, ready, failed, expired"),
             )),
         }
@@ -81,7 +81,7 @@ impl ArchiveQuery {
         let metadata = Metadata::parse(metadata)?.into_map();
         if bucket.is_none() && prefix.is_none() && metadata.is_empty() {
             return Err(Error::invalid(
-                "invalid-query",
+                ErrorCode::InvalidQuery,
                 "an archive query needs at least one of bucket, prefix, metadata",
             ));
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{FileId, TenantId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// One audited action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ impl AuditAction {
             Some(prefix) if prefix.is_empty() || valid(prefix) => Ok(Self::Prefix(prefix.to_owned())),
             None if valid(s) => Ok(Self::Exact(s.to_owned())),
             _ => Err(Error::invalid(
-                "invalid-query",
+                ErrorCode::InvalidQuery,
                 "action is an action name (`file.downloaded`) or a family (`file.*`)",
             )),
         }

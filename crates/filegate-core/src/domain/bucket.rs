@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{BucketName, ContentType, TenantId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// The largest file any bucket may take: S3's object limit (5 TiB), and far inside the
 /// integer range of every metadata engine, so no declared size can overflow a column.
@@ -68,29 +68,35 @@ impl BucketPolicy {
     pub fn validate(&self) -> Result<(), Error> {
         if !(1..=MAX_FILE_SIZE).contains(&self.max_file_size) {
             return Err(Error::invalid(
-                "invalid-policy",
+                ErrorCode::InvalidPolicy,
                 format!("max_file_size must be 1 to {MAX_FILE_SIZE}"),
             ));
         }
         if self.retention_days > 36_500 {
-            return Err(Error::invalid("invalid-policy", "retention_days must be at most 36500"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidPolicy,
+                "retention_days must be at most 36500",
+            ));
         }
         for stage in &self.stages {
             if !KNOWN_STAGES.contains(&stage.as_str()) {
                 return Err(Error::invalid(
-                    "invalid-policy",
+                    ErrorCode::InvalidPolicy,
                     format!("unknown stage {stage:?}; known: {}", KNOWN_STAGES.join(", ")),
                 ));
             }
         }
         if self.allowed_content_types.len() > 256 {
-            return Err(Error::invalid("invalid-policy", "at most 256 allowed content types"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidPolicy,
+                "at most 256 allowed content types",
+            ));
         }
         for pattern in &self.allowed_content_types {
             let probe = pattern.replace('*', "x");
             if ContentType::parse(&probe).is_err() || pattern.contains(';') {
                 return Err(Error::invalid(
-                    "invalid-policy",
+                    ErrorCode::InvalidPolicy,
                     format!("{pattern:?} is not a content type pattern"),
                 ));
             }

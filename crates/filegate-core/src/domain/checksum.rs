@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// A SHA-256 digest, held as 64 lowercase hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -25,7 +25,7 @@ impl Sha256Hex {
             return Ok(Self(hex::encode(raw)));
         }
         Err(Error::invalid(
-            "invalid-checksum",
+            ErrorCode::InvalidChecksum,
             "sha256 must be 64 hex characters or 32 bytes in base64",
         ))
     }
@@ -67,7 +67,7 @@ impl ETag {
         let s = s.trim_matches('"');
         if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(Error::invalid(
-                "invalid-etag",
+                ErrorCode::InvalidEtag,
                 "an etag is 1-128 characters of [A-Za-z0-9-]",
             ));
         }

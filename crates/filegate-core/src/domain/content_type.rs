@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -14,7 +14,7 @@ impl ContentType {
     /// Lowercases the essence (`Text/CSV; charset=utf-8` → `text/csv; charset=utf-8`) and
     /// refuses anything that is not a token `/` token, or that could split a header.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = || Error::invalid("invalid-content-type", format!("invalid content type {s:?}"));
+        let invalid = || Error::invalid(ErrorCode::InvalidContentType, format!("invalid content type {s:?}"));
         if s.len() > 255 || s.chars().any(|c| c.is_control() || !c.is_ascii()) {
             return Err(invalid());
         }

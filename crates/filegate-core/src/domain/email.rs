@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// An address an alert may be sent to: `local@domain`, at most 254 characters, printable
 /// ASCII without spaces, quotes, angle brackets or commas (nothing that could smuggle a
@@ -16,7 +16,12 @@ pub struct EmailAddress(String);
 
 impl EmailAddress {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let bad = || Error::invalid("invalid-email", format!("{s:?} is not an email address (local@domain)"));
+        let bad = || {
+            Error::invalid(
+                ErrorCode::InvalidEmail,
+                format!("{s:?} is not an email address (local@domain)"),
+            )
+        };
         if s.len() > 254
             || s.chars()
                 .any(|c| !c.is_ascii_graphic() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\'))

@@ -9,7 +9,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::TenantId;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// How an upload's bytes are encrypted, as declared when it is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ impl Encryption {
         match s {
             "age" => Ok(Self::Age),
             _ => Err(Error::invalid(
-                "invalid-encryption",
+                ErrorCode::InvalidEncryption,
                 format!("unknown encryption {s:?}; known: age"),
             )),
         }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
@@ -77,7 +77,7 @@ fn parse_slug(kind: &'static str, s: &str) -> Result<String, Error> {
         Ok(s.to_owned())
     } else {
         Err(Error::invalid(
-            "invalid-name",
+            ErrorCode::InvalidName,
             format!("{kind} name must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"),
         ))
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{BucketName, FileId, FileRecord, FileStatus};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 1000;
@@ -37,7 +37,7 @@ impl Sort {
             "size" => SortKey::Size,
             _ => {
                 return Err(Error::invalid(
-                    "invalid-sort",
+                    ErrorCode::InvalidSort,
                     "sort must be one of created_at, name, size, optionally prefixed by '-'",
                 ));
             }
@@ -97,7 +97,7 @@ pub fn decode_cursor(sort: Sort, cursor: &str) -> Result<After, Error> {
     }
     let invalid = || {
         Error::invalid(
-            "invalid-cursor",
+            ErrorCode::InvalidCursor,
             "the cursor is malformed or belongs to another sort order",
         )
     };

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 pub const MAX_ENTRIES: usize = 64;
 pub const MAX_KEY_BYTES: usize = 128;
@@ -16,7 +16,7 @@ pub struct Metadata(BTreeMap<String, String>);
 
 impl Metadata {
     pub fn parse(map: BTreeMap<String, String>) -> Result<Self, Error> {
-        let invalid = |m: String| Error::invalid("invalid-metadata", m);
+        let invalid = |m: String| Error::invalid(ErrorCode::InvalidMetadata, m);
         if map.len() > MAX_ENTRIES {
             return Err(invalid(format!("at most {MAX_ENTRIES} metadata entries")));
         }

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::{UnicodeNormalization as _, is_nfc};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 pub const MAX_PATH_BYTES: usize = 1024;
 pub const MAX_SEGMENT_BYTES: usize = 255;
@@ -67,7 +67,7 @@ impl ObjectPath {
 }
 
 fn invalid(why: &str) -> Error {
-    Error::invalid("invalid-path", format!("invalid path: {why}"))
+    Error::invalid(ErrorCode::InvalidPath, format!("invalid path: {why}"))
 }
 
 /// The rules every path follows, stored before the look-alike rules or not.
@@ -145,7 +145,10 @@ pub struct FileName(String);
 impl FileName {
     pub fn parse(s: &str) -> Result<Self, Error> {
         if s.contains('/') {
-            return Err(Error::invalid("invalid-path", "invalid file name: '/' is not allowed"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidPath,
+                "invalid file name: '/' is not allowed",
+            ));
         }
         ObjectPath::parse(s).map(|p| Self(p.0))
     }
@@ -214,7 +217,7 @@ mod tests {
         for invisible in bidi.chars().chain(zero_width.chars()).chain(other_invisible.chars()) {
             let path = format!("invoice{invisible}.pdf");
             match ObjectPath::parse(&path) {
-                Err(Error::Invalid { code, .. }) => assert_eq!(code, "invalid-path", "{path:?}"),
+                Err(Error::Invalid { code, .. }) => assert_eq!(code, ErrorCode::InvalidPath, "{path:?}"),
                 other => panic!("{path:?} gave {other:?}"),
             }
             assert!(FileName::parse(&path).is_err(), "{path:?}");

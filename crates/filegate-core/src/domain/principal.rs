@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::TenantId;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,7 +28,7 @@ impl Role {
             "superadmin" => Ok(Self::Superadmin),
             "exchange" => Ok(Self::Exchange),
             _ => Err(Error::invalid(
-                "invalid-role",
+                ErrorCode::InvalidRole,
                 format!("unknown role {s:?}; known: reader, writer, admin, superadmin, exchange"),
             )),
         }

@@ -1,6 +1,6 @@
 //! HTTP byte ranges (`Range: bytes=…`), resolved against an object's size.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// An inclusive, satisfiable range within an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl ByteRange {
         };
         if spec.contains(',') {
             return Err(Error::invalid(
-                "range-unsupported",
+                ErrorCode::RangeUnsupported,
                 "only a single byte range is supported",
             ));
         }
@@ -46,7 +46,7 @@ impl ByteRange {
         };
         let unsatisfiable = || {
             Error::invalid(
-                "range-not-satisfiable",
+                ErrorCode::RangeNotSatisfiable,
                 format!("the range is outside the {size} bytes of the file"),
             )
         };
@@ -91,7 +91,7 @@ mod tests {
 
     fn code(e: Error) -> &'static str {
         match e {
-            Error::Invalid { code, .. } => code,
+            Error::Invalid { code, .. } => code.as_str(),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{FileId, RequestId, TenantId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// The largest `parameters` document, serialized: a request describes an extraction, it
 /// does not carry data.
@@ -46,7 +46,7 @@ impl FromStr for RequestStatus {
             "fulfilled" => Ok(Self::Fulfilled),
             "cancelled" => Ok(Self::Cancelled),
             _ => Err(Error::invalid(
-                "invalid-status",
+                ErrorCode::InvalidStatus,
                 format!("unknown request status {s:?}; known: pending, fulfilled, cancelled"),
             )),
         }
@@ -68,13 +68,13 @@ impl RequestParameters {
     pub fn parse(value: serde_json::Value) -> Result<Self, Error> {
         if !value.is_object() {
             return Err(Error::invalid(
-                "invalid-parameters",
+                ErrorCode::InvalidParameters,
                 "parameters must be a JSON object (e.g. {\"patients\": [...], \"units\": [...], \"from\": ..., \"to\": ...})",
             ));
         }
         if value.to_string().len() > MAX_REQUEST_PARAMETERS_BYTES {
             return Err(Error::invalid(
-                "invalid-parameters",
+                ErrorCode::InvalidParameters,
                 format!("parameters must serialize to at most {MAX_REQUEST_PARAMETERS_BYTES} bytes"),
             ));
         }
@@ -110,7 +110,7 @@ pub struct FileRequest {
 pub fn parse_request_note(s: &str) -> Result<String, Error> {
     if s.chars().count() > MAX_REQUEST_NOTE_CHARS || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Error::invalid(
-            "invalid-note",
+            ErrorCode::InvalidNote,
             format!("note is at most {MAX_REQUEST_NOTE_CHARS} characters, without control characters"),
         ));
     }

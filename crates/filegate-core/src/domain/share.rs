@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::{EmailAddress, FileId, ShareId, TenantId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// Random bytes in a token: 256 bits.
 pub const TOKEN_BYTES: usize = 32;
@@ -107,7 +107,7 @@ impl SharePermission {
             "view" => Ok(Self::View),
             "download" => Ok(Self::Download),
             _ => Err(Error::invalid(
-                "invalid-permission",
+                ErrorCode::InvalidPermission,
                 format!("unknown share permission {s:?}; known: view, download"),
             )),
         }
@@ -140,7 +140,7 @@ impl SharePassword {
             Ok(Self(s.to_owned()))
         } else {
             Err(Error::invalid(
-                "invalid-password",
+                ErrorCode::InvalidPassword,
                 format!("a share password is 1 to {MAX_PASSWORD_CHARS} characters"),
             ))
         }
@@ -238,11 +238,11 @@ pub enum ShareRefusal {
 }
 
 impl ShareRefusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Self::Revoked => "share-revoked",
-            Self::Expired => "share-expired",
-            Self::Exhausted => "share-exhausted",
+            Self::Revoked => ErrorCode::ShareRevoked,
+            Self::Expired => ErrorCode::ShareExpired,
+            Self::Exhausted => ErrorCode::ShareExhausted,
         }
     }
 
@@ -296,7 +296,7 @@ pub fn parse_download_limit(n: u64) -> Result<u32, Error> {
         .filter(|n| (1..=MAX_DOWNLOAD_LIMIT).contains(n))
         .ok_or_else(|| {
             Error::invalid(
-                "invalid-max-downloads",
+                ErrorCode::InvalidMaxDownloads,
                 format!("max_downloads is 1 to {MAX_DOWNLOAD_LIMIT}, or null for no limit"),
             )
         })

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,7 +80,7 @@ impl FromStr for FileStatus {
         Self::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| Error::invalid("invalid-status", format!("unknown status {s:?}")))
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidStatus, format!("unknown status {s:?}")))
     }
 }
 

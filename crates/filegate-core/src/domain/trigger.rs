@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Permission, Principal, Role, TenantId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 pub const MAX_TRIGGER_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_TRIGGER_ATTEMPTS: u32 = 100;
@@ -33,7 +33,7 @@ impl TriggerName {
             Ok(Self(s.to_owned()))
         } else {
             Err(Error::invalid(
-                "invalid-name",
+                ErrorCode::InvalidName,
                 "a trigger name is 1-64 characters of a-z, 0-9, '-', '_', starting with a letter or digit",
             ))
         }
@@ -68,7 +68,7 @@ impl TriggerMethod {
             "PATCH" => Ok(Self::Patch),
             "DELETE" => Ok(Self::Delete),
             _ => Err(Error::invalid(
-                "invalid-method",
+                ErrorCode::InvalidMethod,
                 format!("unknown method {s:?}; known: GET, POST, PUT, PATCH, DELETE"),
             )),
         }
@@ -104,7 +104,7 @@ impl TriggerMode {
             "sync" => Ok(Self::Sync),
             "async" => Ok(Self::Async),
             _ => Err(Error::invalid(
-                "invalid-mode",
+                ErrorCode::InvalidMode,
                 format!("unknown mode {s:?}; known: sync, async"),
             )),
         }
@@ -136,7 +136,7 @@ impl TriggerAccess {
         match (self, principal) {
             (Self::Public, _) => Ok(()),
             (Self::Role(_), None) => Err(Error::unauthenticated(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "send Authorization: Bearer <token or API key>",
             )),
             (Self::Role(role), Some(p)) => {
@@ -156,7 +156,7 @@ pub struct TriggerUrl(url::Url);
 
 impl TriggerUrl {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = |why: &str| Error::invalid("invalid-url", format!("trigger url: {why}"));
+        let invalid = |why: &str| Error::invalid(ErrorCode::InvalidUrl, format!("trigger url: {why}"));
         let url = url::Url::parse(s).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
@@ -200,7 +200,7 @@ impl TriggerHeaders {
     /// frame the request (`host`, `content-length`, `transfer-encoding`, `connection`) are
     /// filegate's to set.
     pub fn parse(map: &BTreeMap<String, String>) -> Result<Self, Error> {
-        let invalid = |m: String| Error::invalid("invalid-header", m);
+        let invalid = |m: String| Error::invalid(ErrorCode::InvalidHeader, m);
         let mut out = Vec::with_capacity(map.len());
         for (name, value) in map {
             let token = !name.is_empty()

@@ -15,7 +15,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::{DeliveryId, FileEvent, TenantId, WebhookId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// The longest URL a subscription may name.
 pub const MAX_URL_LEN: usize = 2048;
@@ -29,7 +29,7 @@ pub struct WebhookUrl(url::Url);
 
 impl WebhookUrl {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::invalid("invalid-url", format!("webhook URL {why}"));
+        let bad = |why: &str| Error::invalid(ErrorCode::InvalidUrl, format!("webhook URL {why}"));
         if s.len() > MAX_URL_LEN {
             return Err(bad(&format!("is longer than {MAX_URL_LEN} characters")));
         }
@@ -187,7 +187,7 @@ impl EventPattern {
             Ok(Self(s.to_owned()))
         } else {
             Err(Error::invalid(
-                "invalid-event-pattern",
+                ErrorCode::InvalidEventPattern,
                 format!("{s:?} is not an event type (file.ready), a prefix (alert.*) or *"),
             ))
         }
@@ -233,7 +233,7 @@ impl WebhookSecret {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let bad = || {
             Error::invalid(
-                "invalid-secret",
+                ErrorCode::InvalidSecret,
                 "a webhook secret is whsec_ followed by the base64 of 24 to 64 bytes",
             )
         };

@@ -22,7 +22,7 @@ pub use stages::{Halt, Stage, StageContext, StageError};
 pub use sweep::sweep;
 pub use worker::{JobOutcome, Worker, WorkerSettings, backoff};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::usecases::Services;
 
 /// The stages this build can run, in pipeline order.
@@ -63,7 +63,7 @@ pub fn check_stages(names: &[String], services: &Services) -> Result<()> {
         .collect();
     match names.iter().find(|n| !available.contains(&n.as_str())) {
         Some(missing) => Err(Error::invalid(
-            "stage-unavailable",
+            ErrorCode::StageUnavailable,
             format!(
                 "stage {missing:?} is not available in this build (available: {})",
                 available.join(", ")

@@ -39,21 +39,6 @@ pub struct WorkerSettings {
     pub sweep_interval: Duration,
 }
 
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Self {
-            concurrency: 16,
-            delivery_concurrency: 16,
-            lease: Duration::from_secs(60),
-            max_attempts: 5,
-            backoff_base: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(300),
-            idle_wait: Duration::from_secs(1),
-            sweep_interval: Duration::from_secs(60),
-        }
-    }
-}
-
 /// What happened to a claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {

@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{EmailAddress, Permission, Principal};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// At most this many recipients per tenant.
 pub const MAX_RECIPIENTS: usize = 20;
@@ -29,7 +29,7 @@ pub async fn set_recipients(
     emails.dedup();
     if emails.len() > MAX_RECIPIENTS {
         return Err(Error::invalid(
-            "too-many-items",
+            ErrorCode::TooManyItems,
             format!("at most {MAX_RECIPIENTS} alert recipients"),
         ));
     }

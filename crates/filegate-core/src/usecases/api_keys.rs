@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{ApiKey, ApiKeyId, Permission, Principal, Role};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 
 /// Every API key starts with this, so a bearer credential tells what it is at a glance (and
 /// secret scanners can find leaked keys).
@@ -25,12 +25,12 @@ pub async fn create(services: &Services, principal: &Principal, name: String, ro
     principal.require(Permission::Administer)?;
     if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         return Err(Error::invalid(
-            "invalid-name",
+            ErrorCode::InvalidName,
             "a key name is 1-128 characters without control characters",
         ));
     }
     if roles.is_empty() {
-        return Err(Error::invalid("invalid-role", "a key needs at least one role"));
+        return Err(Error::invalid(ErrorCode::InvalidRole, "a key needs at least one role"));
     }
     // Nobody hands out more than they hold: an admin cannot mint a superadmin key.
     if let Some(role) = roles
@@ -84,7 +84,7 @@ pub async fn revoke(services: &Services, principal: &Principal, id: ApiKeyId) ->
 
 /// Turns a presented key into a principal. Unknown and revoked keys are refused alike.
 pub async fn authenticate(services: &Services, secret: &str) -> Result<Principal> {
-    let refused = || Error::unauthenticated("invalid-credentials", "the API key is not valid");
+    let refused = || Error::unauthenticated(ErrorCode::InvalidCredentials, "the API key is not valid");
     if !secret.starts_with(KEY_PREFIX) || secret.len() > 128 {
         return Err(refused());
     }

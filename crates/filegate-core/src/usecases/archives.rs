@@ -26,7 +26,7 @@ use crate::domain::{
     Archive, ArchiveEntry, ArchiveId, ArchiveSelection, ArchiveStatus, ContentType, FileId, FileRecord, Permission,
     Principal, entry_names,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::ports::{Disposition, DownloadOptions, Job, NewJob};
 
 /// Ids looked up in one statement.
@@ -54,14 +54,14 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
     };
     if files.is_empty() {
         return Err(Error::invalid(
-            "archive-empty",
+            ErrorCode::ArchiveEmpty,
             "no ready file matches; an archive needs at least one file",
         ));
     }
     let bytes: u64 = files.iter().map(|f| f.size).sum();
     if bytes > settings.archive_max_bytes {
         return Err(Error::TooLarge {
-            code: "archive-too-large",
+            code: ErrorCode::ArchiveTooLarge,
             message: format!(
                 "the files add up to {bytes} bytes; an archive holds at most {}",
                 settings.archive_max_bytes
@@ -121,7 +121,7 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
 
 fn too_many(max: u32) -> Error {
     Error::TooLarge {
-        code: "archive-too-large",
+        code: ErrorCode::ArchiveTooLarge,
         message: format!("an archive holds at most {max} files"),
     }
 }
@@ -144,7 +144,7 @@ async fn by_ids(services: &Services, principal: &Principal, ids: &[FileId]) -> R
         .map(|id| match found.remove(id) {
             None => Err(Error::not_found("file")),
             Some(file) if !file.status.is_servable() => Err(Error::conflict(
-                "file-not-ready",
+                ErrorCode::FileNotReady,
                 format!("file {id} is {}; only ready files can be archived", file.status),
             )),
             Some(file) => Ok(file),

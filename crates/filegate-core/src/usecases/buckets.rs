@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::pipeline;
 
 /// A policy change: every field optional, absent ones keep their value.
@@ -76,7 +76,7 @@ pub async fn create(
         updated_at: now,
     };
     services.store.create_bucket(&bucket).await.map_err(|e| match e {
-        StoreError::Conflict(_) => Error::conflict("bucket-exists", "a bucket with this name exists"),
+        StoreError::Conflict(_) => Error::conflict(ErrorCode::BucketExists, "a bucket with this name exists"),
         other => other.into(),
     })?;
     audit_policy(services, principal, "bucket.created", &bucket).await;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Passphrase, PassphraseVersion, Permission, Principal, TenantId};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 
 /// The current passphrase, as an exchange client receives it.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ pub async fn rotate(services: &Services, principal: &Principal) -> Result<Passph
         }
     }
     Err(Error::conflict(
-        "conflict",
+        ErrorCode::Conflict,
         "another rotation is in progress; try again",
     ))
 }

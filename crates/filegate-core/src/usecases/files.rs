@@ -10,7 +10,7 @@ use crate::domain::{
     After, ByteRange, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata,
     ObjectPath, Permission, Principal, Reach, encode_cursor,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
 
 /// A file of the principal's tenant, any status; another tenant's id is `NotFound`, and so
@@ -35,7 +35,7 @@ pub(crate) fn servable(file: &FileRecord) -> Result<()> {
         Ok(())
     } else {
         Err(Error::conflict(
-            "file-not-ready",
+            ErrorCode::FileNotReady,
             format!("the file is {}; only ready files can be downloaded", file.status),
         ))
     }
@@ -58,7 +58,7 @@ pub async fn check_blob_servable(services: &Services, blob_key: &str) -> Result<
 fn blob_servable(statuses: &[FileStatus]) -> Result<()> {
     let refuse = |status: FileStatus| {
         Err(Error::conflict(
-            "file-not-ready",
+            ErrorCode::FileNotReady,
             format!("the file is {status}; only ready files can be downloaded"),
         ))
     };
@@ -166,7 +166,7 @@ pub(crate) async fn prepare_content(
         Ok(range) => range.flatten(),
         Err(
             error @ Error::Invalid {
-                code: "range-not-satisfiable",
+                code: ErrorCode::RangeNotSatisfiable,
                 ..
             },
         ) => return Ok(Content::Unsatisfiable { size: file.size, error }),
@@ -239,7 +239,7 @@ pub async fn patch(services: &Services, principal: &Principal, id: FileId, chang
     let file = load(services, principal, id).await?;
     if !file.status.is_deletable() {
         return Err(Error::conflict(
-            "invalid-status",
+            ErrorCode::WrongStatus,
             format!("a {} file cannot be changed", file.status),
         ));
     }
@@ -267,7 +267,7 @@ pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> R
     let file = load(services, principal, id).await?;
     if !file.status.is_deletable() {
         return Err(Error::conflict(
-            "invalid-status",
+            ErrorCode::WrongStatus,
             format!("the file is already {}", file.status),
         ));
     }
@@ -292,7 +292,7 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     let file = load(services, principal, id).await?;
     if file.status != FileStatus::Deleted {
         return Err(Error::conflict(
-            "invalid-status",
+            ErrorCode::WrongStatus,
             format!("the file is {}, not deleted", file.status),
         ));
     }
@@ -328,9 +328,10 @@ async fn write_if_unchanged(
     outbox::save(services.store.as_ref(), seen, next, &[seen], job)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                Error::conflict("status-changed", "the file changed meanwhile; read it again and retry")
-            }
+            StoreError::Conflict(_) => Error::conflict(
+                ErrorCode::StatusChanged,
+                "the file changed meanwhile; read it again and retry",
+            ),
             StoreError::NotFound => Error::not_found("file"),
             other => other.into(),
         })
@@ -347,7 +348,7 @@ pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<St
     principal.require(Permission::Write)?;
     if ids.is_empty() || ids.len() > services.settings.max_batch {
         return Err(Error::invalid(
-            "too-many-items",
+            ErrorCode::TooManyItems,
             format!("delete 1 to {} ids at a time", services.settings.max_batch),
         ));
     }
@@ -391,7 +392,7 @@ mod tests {
                 matches!(
                     blob_servable(refused),
                     Err(Error::Conflict {
-                        code: "file-not-ready",
+                        code: ErrorCode::FileNotReady,
                         ..
                     })
                 ),

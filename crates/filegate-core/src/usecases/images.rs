@@ -9,7 +9,7 @@ use super::proxied::{self, ProxiedUpload};
 use crate::domain::{
     BucketName, ContentType, FileName, FileRecord, Metadata, ObjectPath, Permission, Principal, parse_prefix,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 #[derive(Debug, Clone)]
 pub struct NewImage {
@@ -41,7 +41,7 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
     }
     let bytes = decode(&req.data)?;
     if bytes.is_empty() {
-        return Err(Error::invalid("invalid-image", "the image is empty"));
+        return Err(Error::invalid(ErrorCode::InvalidImage, "the image is empty"));
     }
     if bytes.len() as u64 > bucket.policy.max_file_size {
         return Err(Error::too_large(format!(
@@ -55,7 +55,7 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
     let actual = magic_type(&bytes);
     if recognisable && actual != Some(essence) {
         return Err(Error::mismatch(
-            "content-type-mismatch",
+            ErrorCode::ContentTypeMismatch,
             format!(
                 "the bytes are {}, not {essence}",
                 actual.unwrap_or("not an image of that type")
@@ -89,7 +89,7 @@ fn decode(data: &str) -> Result<Vec<u8>> {
     );
     engine
         .decode(payload.trim())
-        .map_err(|_| Error::invalid("invalid-base64", "data is not valid base64"))
+        .map_err(|_| Error::invalid(ErrorCode::InvalidBase64, "data is not valid base64"))
 }
 
 /// The type the first bytes announce, for the types we know how to recognise.

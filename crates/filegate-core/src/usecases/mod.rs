@@ -76,7 +76,8 @@ pub struct Services {
     pub stream_turns: Arc<tokio::sync::Semaphore>,
 }
 
-/// Rules that an operator may tune. Defaults follow PRODUCT.md and the seeds.
+/// Rules that an operator may tune, built from the server's config, which holds every
+/// default (PRODUCT.md and the seeds); the fixed ones are the constants below.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// How long signed upload URLs stay valid and a pending file waits (seed 004: 1 h).
@@ -122,31 +123,12 @@ pub struct Settings {
     pub archive_max_bytes: u64,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            upload_url_ttl: Duration::from_secs(3600),
-            upload_expiry_grace: Duration::from_secs(15 * 60),
-            download_url_ttl: Duration::from_secs(3600),
-            multipart_threshold: 100 * 1024 * 1024,
-            part_size: 8 * 1024 * 1024,
-            max_parts: 10_000,
-            part_urls_per_request: 1000,
-            max_batch: 1000,
-            image_types: vec!["image/gif".into(), "image/png".into(), "image/jpeg".into()],
-            thumbnail_sizes: vec![256],
-            image_limits: filegate_media::ImageLimits::default(),
-            max_thumbnail_source: 64 * 1024 * 1024,
-            max_scrypt_work_factor: 18,
-            shares: shares::ShareSettings::default(),
-            public_max_age: Duration::from_secs(86_400),
-            default_quota: crate::domain::Quota::UNLIMITED,
-            archive_ttl: Duration::from_secs(24 * 3600),
-            archive_max_files: 10_000,
-            archive_max_bytes: 10 * 1024 * 1024 * 1024,
-        }
-    }
-}
+/// How many part URLs a create-upload hands out at once; more on request.
+pub const PART_URLS_PER_REQUEST: u32 = 1000;
+/// At most this many items in one batch call.
+pub const MAX_BATCH: usize = 1000;
+/// Image types `POST /v1/images` accepts before the bucket adds its own (seed 003).
+pub const IMAGE_TYPES: [&str; 3] = ["image/gif", "image/png", "image/jpeg"];
 
 /// `chrono` duration from a std one, saturating instead of panicking on absurd values.
 pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {

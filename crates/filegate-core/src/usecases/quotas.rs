@@ -12,7 +12,7 @@ use serde_json::json;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Permission, Principal, Quota, QuotaExceeded, QuotaLimit, StorageUsage, TenantId, TenantUsage};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 
 /// The tenant a quota request is about: the caller's own (tenant admin), or any tenant
 /// (superadmin). Another tenant that does not exist is `NotFound`.
@@ -57,7 +57,7 @@ pub async fn set(
         .any(|limit| i64::try_from(limit).is_err())
     {
         return Err(Error::invalid(
-            "invalid-quota",
+            ErrorCode::InvalidQuota,
             format!("a limit is at most {} (or null: unlimited)", i64::MAX),
         ));
     }

@@ -12,7 +12,7 @@ use super::audit::{self, Actor};
 use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::pipeline::StageError;
 use crate::ports::{Job, NewJob};
 
@@ -38,7 +38,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewRequest)
         ..new
     };
     if new.due_at.is_some_and(|due| due < now) {
-        return Err(Error::invalid("invalid-due-at", "due_at is in the past"));
+        return Err(Error::invalid(ErrorCode::InvalidDueAt, "due_at is in the past"));
     }
     let request = FileRequest {
         id: RequestId::new(),
@@ -76,7 +76,7 @@ pub async fn list(
     let limit = limit.unwrap_or(100);
     if !(1..=MAX_LIST).contains(&limit) {
         return Err(Error::invalid(
-            "invalid-query",
+            ErrorCode::InvalidQuery,
             format!("limit must be 1 to {MAX_LIST}"),
         ));
     }
@@ -98,7 +98,7 @@ pub async fn get(services: &Services, principal: &Principal, id: RequestId) -> R
 
 fn not_pending(request: &FileRequest) -> Error {
     Error::conflict(
-        "request-not-pending",
+        ErrorCode::RequestNotPending,
         format!("the file request is {}, not pending", request.status),
     )
 }
@@ -134,7 +134,7 @@ pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -
 pub(crate) async fn require_pending(services: &Services, tenant: &TenantId, id: RequestId) -> Result<()> {
     match services.exchange.get_request(tenant, id).await? {
         None => Err(Error::invalid(
-            "unknown-request",
+            ErrorCode::UnknownRequest,
             "request_id names no file request of this tenant",
         )),
         Some(r) if r.status != RequestStatus::Pending => Err(not_pending(&r)),

@@ -5,13 +5,13 @@ use chrono::Utc;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 
 #[tracing::instrument(skip(services, principal), fields(actor = %principal.subject))]
 pub async fn create(services: &Services, principal: &Principal, id: TenantId) -> Result<Tenant> {
     principal.require(Permission::Operate)?;
     let tenant = create_unchecked(services, id).await.map_err(|e| match e {
-        Error::Conflict { .. } => Error::conflict("tenant-exists", "a tenant with this id exists"),
+        Error::Conflict { .. } => Error::conflict(ErrorCode::TenantExists, "a tenant with this id exists"),
         other => other,
     })?;
     // In the superadmin's own trail, and in the new tenant's, whose admins see who made it.

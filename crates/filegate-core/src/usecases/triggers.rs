@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Principal, Trigger, TriggerCall, TriggerMode, TriggerName};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::pipeline::StageError;
 use crate::ports::{Job, NewJob, TriggerCaller, TriggerResponse};
 
@@ -70,7 +70,10 @@ pub async fn fire(
     data: serde_json::Value,
 ) -> Result<Fired> {
     let unknown = || match principal {
-        None => Error::unauthenticated("unauthenticated", "send Authorization: Bearer <token or API key>"),
+        None => Error::unauthenticated(
+            ErrorCode::Unauthenticated,
+            "send Authorization: Bearer <token or API key>",
+        ),
         Some(_) => Error::not_found("trigger"),
     };
     let name = TriggerName::parse(name).map_err(|_| unknown())?;
@@ -123,16 +126,14 @@ async fn fire_sync(
             result: relayed(&body, json),
         }),
         TriggerResponse::TimedOut => Err(Error::Upstream {
-            code: "trigger-timeout",
+            code: ErrorCode::TriggerTimeout,
             message: format!("the trigger's target did not answer within {:?}", trigger.timeout),
-            timed_out: true,
         }),
         TriggerResponse::Failed(why) => {
             tracing::warn!(error = %why, "trigger call failed");
             Err(Error::Upstream {
-                code: "trigger-failed",
+                code: ErrorCode::TriggerFailed,
                 message: "the trigger's target could not be reached".into(),
-                timed_out: false,
             })
         }
     }

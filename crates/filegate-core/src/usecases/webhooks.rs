@@ -9,7 +9,7 @@ use crate::domain::{
     DeliveryId, EventPattern, MAX_PATTERNS, Permission, Principal, Webhook, WebhookDelivery, WebhookId, WebhookSecret,
     WebhookUrl,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 
 /// A tenant may have at most this many subscriptions: each event fans out to all of them.
 pub const MAX_WEBHOOKS_PER_TENANT: usize = 50;
@@ -35,7 +35,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
     principal.require(Permission::Administer)?;
     if new.events.is_empty() || new.events.len() > MAX_PATTERNS {
         return Err(Error::invalid(
-            "invalid-event-pattern",
+            ErrorCode::InvalidEventPattern,
             format!("a webhook subscribes to 1 to {MAX_PATTERNS} event patterns"),
         ));
     }
@@ -43,14 +43,14 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         .notifications
         .webhooks
         .check_url(&new.url)
-        .map_err(|why| Error::invalid("invalid-url", why))?;
+        .map_err(|why| Error::invalid(ErrorCode::InvalidUrl, why))?;
     let mut events = new.events;
     let mut seen = std::collections::HashSet::new();
     events.retain(|p| seen.insert(p.clone()));
     let store = &services.notifications.store;
     if store.list_webhooks(&principal.tenant).await?.len() >= MAX_WEBHOOKS_PER_TENANT {
         return Err(Error::conflict(
-            "too-many-webhooks",
+            ErrorCode::TooManyWebhooks,
             format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
         ));
     }

@@ -16,8 +16,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, K
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use filegate_core::Error;
 use filegate_core::domain::{Principal, Role, TenantId};
+use filegate_core::{Error, ErrorCode};
 
 /// The claim naming the tenant a token is for.
 pub const TENANT_CLAIM: &str = "tenant";
@@ -114,7 +114,7 @@ impl std::fmt::Debug for JwksVerifier {
 }
 
 fn invalid(message: &str) -> Error {
-    Error::unauthenticated("invalid-token", message)
+    Error::unauthenticated(ErrorCode::InvalidToken, message)
 }
 
 impl JwksVerifier {
@@ -170,7 +170,7 @@ impl JwksVerifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
-                ErrorKind::ExpiredSignature => Error::unauthenticated("token-expired", "the token has expired"),
+                ErrorKind::ExpiredSignature => Error::unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
                 _ => invalid("the token is not valid"),
             }
         })?;

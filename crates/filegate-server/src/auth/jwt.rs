@@ -9,8 +9,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use filegate_core::Error;
 use filegate_core::domain::{Principal, Role, TenantId};
+use filegate_core::{Error, ErrorCode};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -85,14 +85,14 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
-                ErrorKind::ExpiredSignature => Error::unauthenticated("token-expired", "the token has expired"),
-                _ => Error::unauthenticated("invalid-token", "the token is not valid"),
+                ErrorKind::ExpiredSignature => Error::unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
+                _ => Error::unauthenticated(ErrorCode::InvalidToken, "the token is not valid"),
             }
         })?;
         let claims = data.claims;
         check_times(&claims, jsonwebtoken::get_current_timestamp())?;
         let tenant = TenantId::parse(&claims.tenant)
-            .map_err(|_| Error::unauthenticated("invalid-token", "the token's tenant is not valid"))?;
+            .map_err(|_| Error::unauthenticated(ErrorCode::InvalidToken, "the token's tenant is not valid"))?;
         // Identity providers add roles of their own; we keep the ones we know.
         let roles = claims.roles.iter().filter_map(|r| Role::parse(r).ok()).collect();
         Ok(Principal {
@@ -107,7 +107,7 @@ impl JwtKeys {
 /// `exp` itself is checked by `jsonwebtoken`; these are the times it leaves alone.
 fn check_times(claims: &Claims, now: u64) -> Result<(), Error> {
     let skew = CLOCK_SKEW.as_secs();
-    let invalid = |message: &str| Error::unauthenticated("invalid-token", message.to_owned());
+    let invalid = |message: &str| Error::unauthenticated(ErrorCode::InvalidToken, message.to_owned());
     if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
         return Err(invalid("the token is not valid yet (nbf)"));
     }
@@ -131,7 +131,7 @@ mod tests {
 
     fn code(e: Error) -> &'static str {
         match e {
-            Error::Unauthenticated { code, .. } => code,
+            Error::Unauthenticated { code, .. } => code.as_str(),
             other => panic!("{other:?}"),
         }
     }

@@ -10,9 +10,9 @@ use http::request::Parts;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 
-use filegate_core::Error;
 use filegate_core::domain::{Origin, Principal, TenantId};
 use filegate_core::usecases::{api_keys, tenants};
+use filegate_core::{Error, ErrorCode};
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -24,11 +24,12 @@ use jwks::{JwksSettings, JwksVerifier};
 use jwt::JwtKeys;
 
 /// `[auth]`: an external identity provider whose tokens filegate accepts besides its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// The provider's JWKS URL (its public signing keys). Unset: only filegate's own tokens
-    /// and API keys are accepted.
+    /// The provider's JWKS URL (its public signing keys): RS256/ES256 tokens it signs are
+    /// accepted (keys cached 10 min, refetched on an unknown `kid` at most every 30 s).
+    /// Unset: only filegate's own tokens and API keys are accepted.
     pub jwks_url: Option<String>,
     /// The exact `iss` of the provider's tokens. Required with `jwks_url`.
     pub issuer: Option<String>,
@@ -133,18 +134,18 @@ impl Authenticator {
     /// The principal a bearer JWT stands for. Does not check that the tenant exists.
     pub async fn verify_token(&self, token: &str) -> Result<Principal, Error> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| Error::unauthenticated("invalid-token", "the token is not valid"))?;
+            .map_err(|_| Error::unauthenticated(ErrorCode::InvalidToken, "the token is not valid"))?;
         match header.alg {
             Algorithm::HS256 => self.jwt.verify(token),
             Algorithm::RS256 | Algorithm::ES256 => match &self.jwks {
                 Some(jwks) => jwks.verify(token).await,
                 None => Err(Error::unauthenticated(
-                    "invalid-token",
+                    ErrorCode::InvalidToken,
                     "this server accepts no identity-provider tokens",
                 )),
             },
             _ => Err(Error::unauthenticated(
-                "invalid-token",
+                ErrorCode::InvalidToken,
                 "the token's algorithm is not accepted",
             )),
         }
@@ -159,7 +160,10 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
-            Error::unauthenticated("unauthenticated", "send Authorization: Bearer <token or API key>")
+            Error::unauthenticated(
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token or API key>",
+            )
         })?;
         let value = header
             .to_str()
@@ -169,7 +173,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
                 Error::unauthenticated(
-                    "unauthenticated",
+                    ErrorCode::Unauthenticated,
                     "the Authorization header must be `Bearer <credential>`",
                 )
             })?;
@@ -179,7 +183,9 @@ impl FromRequestParts<AppState> for Authenticated {
             let principal = state.auth.verify_token(value).await?;
             // A token signed for a tenant that does not exist (or no longer does) grants nothing.
             if !tenants::exists(&state.services, &principal.tenant).await? {
-                return Err(Error::unauthenticated("invalid-token", "the token's tenant does not exist").into());
+                return Err(
+                    Error::unauthenticated(ErrorCode::InvalidToken, "the token's tenant does not exist").into(),
+                );
             }
             principal
         };

@@ -94,3 +94,42 @@ fn unknown_keys_are_refused() {
         Ok(())
     });
 }
+
+#[test]
+fn the_defaults_are_valid() {
+    Config::default().validate().unwrap();
+}
+
+#[test]
+fn validate_reports_every_bad_value_with_its_key() {
+    let mut c = Config::default();
+    c.pipeline.thumbnail_sizes = vec![];
+    c.shares.password_attempts = 0;
+    c.http.max_connections = 0;
+    c.http.idle_timeout_secs = 0;
+    c.rate_limit.anonymous.per_second = 0.0;
+    c.alerts.emails = vec!["nobody".into()];
+    c.public_url = Some("ftp://example.org".into());
+    c.triggers.insert(
+        "hook".into(),
+        crate::trigger_config::TriggerConfig {
+            url: "not a url".into(),
+            ..Default::default()
+        },
+    );
+    let error = c.validate().unwrap_err();
+    assert_eq!(error.0.len(), 8, "{error}");
+    let text = error.to_string();
+    for key in [
+        "pipeline.thumbnail_sizes",
+        "shares.password_attempts",
+        "http.max_connections",
+        "http.idle_timeout_secs",
+        "rate_limit.anonymous",
+        "alerts.emails",
+        "public_url",
+        "triggers.hook",
+    ] {
+        assert!(text.contains(key), "{key} is not named in:\n{text}");
+    }
+}

@@ -5,9 +5,9 @@ use axum::extract::State;
 use http::StatusCode;
 
 use filegate_api::{ArchiveFileView, ArchiveView, CreateArchive};
-use filegate_core::Error;
 use filegate_core::domain::{Archive, ArchiveId, ArchiveQuery, ArchiveSelection, FileId};
 use filegate_core::usecases::archives::{self, ArchiveUrl};
+use filegate_core::{Error, ErrorCode};
 
 use crate::auth::Authenticated;
 use crate::http::error::ApiResult;
@@ -52,7 +52,7 @@ fn selection(body: CreateArchive) -> Result<ArchiveSelection, Error> {
             ArchiveQuery::parse(q.bucket.as_deref(), q.prefix.as_deref(), q.metadata).map(ArchiveSelection::Query)
         }
         _ => Err(Error::invalid(
-            "invalid-body",
+            ErrorCode::InvalidBody,
             "send either file_ids or query (not both)",
         )),
     }

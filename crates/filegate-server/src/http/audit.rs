@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use filegate_api::{AuditEntry, AuditList};
-use filegate_core::Error;
 use filegate_core::domain::{AuditAction, AuditQuery, AuditRecord, FileId};
 use filegate_core::usecases::audit;
+use filegate_core::{Error, ErrorCode};
 
 use crate::auth::Authenticated;
 use crate::http::error::ApiResult;
@@ -34,17 +34,17 @@ pub struct AuditParams {
 fn parse(params: AuditParams) -> Result<AuditQuery, Error> {
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > filegate_core::domain::MAX_AUDIT_PAGE {
-        return Err(Error::invalid("invalid-query", "limit must be 1 to 500"));
+        return Err(Error::invalid(ErrorCode::InvalidQuery, "limit must be 1 to 500"));
     }
     // An unknown file id matches nothing; a malformed one is a mistake worth saying.
     let file_id = params
         .file_id
         .as_deref()
-        .map(|f| FileId::parse(f).map_err(|_| Error::invalid("invalid-query", "file_id is not a file id")))
+        .map(|f| FileId::parse(f).map_err(|_| Error::invalid(ErrorCode::InvalidQuery, "file_id is not a file id")))
         .transpose()?;
     let actor = match params.actor {
         Some(a) if a.is_empty() || a.len() > 256 => {
-            return Err(Error::invalid("invalid-query", "actor is 1-256 characters"));
+            return Err(Error::invalid(ErrorCode::InvalidQuery, "actor is 1-256 characters"));
         }
         other => other,
     };
@@ -55,7 +55,7 @@ fn parse(params: AuditParams) -> Result<AuditQuery, Error> {
             c.parse::<i64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid("invalid-cursor", "cursor must come from a previous answer"))
+                .ok_or_else(|| Error::invalid(ErrorCode::InvalidCursor, "cursor must come from a previous answer"))
         })
         .transpose()?;
     Ok(AuditQuery {

@@ -21,7 +21,7 @@ use filegate_blobs::signing::{Grant, GrantKind};
 use filegate_core::domain::{ByteRange, ContentType, ETag};
 use filegate_core::ports::{BlobStore, ByteStream};
 use filegate_core::usecases::uploads;
-use filegate_core::{Error, Result, StoreError};
+use filegate_core::{Error, ErrorCode, Result, StoreError};
 
 use super::body::{Served, bytes_response, not_modified, unsatisfiable_range_header};
 use super::error::ApiError;
@@ -86,7 +86,7 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
             Ok(etag_response(StatusCode::OK, &etag))
         }
         GrantKind::Get(_) => Err(Error::Forbidden {
-            code: "signature-invalid",
+            code: ErrorCode::SignatureInvalid,
             message: "this URL is for downloads".into(),
         }),
     }
@@ -97,7 +97,7 @@ async fn put_inner(state: &AppState, key: &str, query: &str, request: Request) -
 fn stored_once(e: StoreError) -> Error {
     match e {
         StoreError::Conflict(_) => Error::conflict(
-            "upload-already-stored",
+            ErrorCode::UploadAlreadyStored,
             "bytes for this upload are already stored and are kept as they are; complete the upload, \
              or abort it and create a new one",
         ),
@@ -114,7 +114,7 @@ fn check_content_type(headers: &HeaderMap, pinned: &ContentType) -> Result<()> {
     match sent {
         Some(Ok(ct)) if ct.essence() == pinned.essence() => Ok(()),
         _ => Err(Error::Forbidden {
-            code: "signature-invalid",
+            code: ErrorCode::SignatureInvalid,
             message: format!("this URL only accepts Content-Type: {pinned}"),
         }),
     }
@@ -139,7 +139,7 @@ async fn get_inner(state: &AppState, method: &Method, key: &str, query: &str, he
     let Grant { key, kind, .. } = store.signer().verify(method.as_str(), key, query, Utc::now())?;
     let GrantKind::Get(options) = kind else {
         return Err(Error::Forbidden {
-            code: "signature-invalid",
+            code: ErrorCode::SignatureInvalid,
             message: "this URL is for uploads".into(),
         });
     };
@@ -199,7 +199,7 @@ pub async fn form(State(state): State<AppState>, request: Request) -> Response {
 
 async fn form_inner(state: &AppState, mut form: MultipartForm) -> Result<Response> {
     let store = local(state)?;
-    let bad = |m: String| Error::invalid("invalid-form", m);
+    let bad = |m: String| Error::invalid(ErrorCode::InvalidForm, m);
     let mut fields = BTreeMap::new();
     loop {
         let Some(mut field) = form.next_field().await.map_err(|e| bad(e.body_text()))? else {
@@ -210,7 +210,7 @@ async fn form_inner(state: &AppState, mut form: MultipartForm) -> Result<Respons
             let grant = store.signer().verify_form(&fields, Utc::now())?;
             let GrantKind::Put(pinned) = grant.kind else {
                 return Err(Error::Forbidden {
-                    code: "signature-invalid",
+                    code: ErrorCode::SignatureInvalid,
                     message: "not an upload form".into(),
                 });
             };

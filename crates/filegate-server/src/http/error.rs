@@ -1,4 +1,5 @@
-//! The one place that knows HTTP status codes: core errors become API.md's JSON error body.
+//! The one place that turns errors into HTTP: core errors (and the HTTP layer's own
+//! refusals) become API.md's JSON error body, with the status their code defines.
 //! Internal detail goes to the log with the request id, never to the client.
 
 use std::time::Duration;
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use filegate_api::{ErrorBody, ErrorDetail};
-use filegate_core::Error;
+use filegate_core::{Error, ErrorCode};
 
 use super::request_id;
 
@@ -28,70 +29,64 @@ impl From<filegate_core::StoreError> for ApiError {
     }
 }
 
-/// The status, stable code and public message for an error.
-pub fn classify(error: &Error) -> (StatusCode, &'static str, String) {
-    match error {
-        Error::Invalid { code, message } => {
-            let status = match *code {
-                "range-not-satisfiable" | "range-unsupported" => StatusCode::RANGE_NOT_SATISFIABLE,
-                "body-timeout" => StatusCode::REQUEST_TIMEOUT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (status, code, message.clone())
-        }
-        Error::Unauthenticated { code, message } => (StatusCode::UNAUTHORIZED, code, message.clone()),
-        Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.clone()),
-        Error::NotFound { what } => (StatusCode::NOT_FOUND, "not-found", format!("{what} not found")),
-        Error::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
-        Error::TooLarge { code, message } => (StatusCode::PAYLOAD_TOO_LARGE, code, message.clone()),
-        Error::UnsupportedType { message } => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-content-type",
-            message.clone(),
-        ),
-        Error::Mismatch { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
-        Error::Unavailable { what, .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            format!("{what} is unavailable; retry shortly"),
-        ),
-        Error::RateLimited { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "too many requests; retry after the time in the Retry-After header".to_owned(),
-        ),
-        Error::Locked { code, message, .. } => (StatusCode::TOO_MANY_REQUESTS, code, message.clone()),
-        Error::Upstream {
-            code,
-            message,
-            timed_out,
-        } => {
-            let status = if *timed_out {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            (status, code, message.clone())
-        }
-        Error::Internal(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; quote the request id when reporting it".to_owned(),
-        ),
-    }
+/// The status, stable code and public message for an error: the code decides the status.
+pub fn classify(error: &Error) -> (StatusCode, ErrorCode, String) {
+    let code = error.code();
+    let message = match error {
+        Error::Invalid { message, .. }
+        | Error::Unauthenticated { message, .. }
+        | Error::Forbidden { message, .. }
+        | Error::Conflict { message, .. }
+        | Error::TooLarge { message, .. }
+        | Error::UnsupportedType { message }
+        | Error::Mismatch { message, .. }
+        | Error::Locked { message, .. }
+        | Error::Upstream { message, .. } => message.clone(),
+        Error::NotFound { what } => format!("{what} not found"),
+        Error::Unavailable { what, .. } => format!("{what} is unavailable; retry shortly"),
+        Error::RateLimited { .. } => "too many requests; retry after the time in the Retry-After header".to_owned(),
+        Error::Internal(_) => "internal error; quote the request id when reporting it".to_owned(),
+    };
+    (status_of(code), code, message)
 }
 
-/// The JSON error response for a status, code and message, carrying the request id.
-pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+/// The HTTP status of a code, as its definition in core says.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The JSON error response for a code, with the code's own status.
+pub fn error_response(code: ErrorCode, message: String) -> Response {
+    error_response_as(status_of(code), code, message)
+}
+
+/// The JSON error response with a status the HTTP layer chose (axum's rejections carry
+/// their own), carrying the request id.
+pub fn error_response_as(status: StatusCode, code: ErrorCode, message: String) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             status: status.as_u16(),
             message,
             request_id: request_id::current().unwrap_or_default(),
         },
     };
     (status, Json(body)).into_response()
+}
+
+/// A JSON body for an error axum (or a layer) answered in plain text, by its status.
+pub fn json_error_for(status: StatusCode) -> Response {
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_owned();
+    error_response_as(status, code, message)
 }
 
 impl IntoResponse for ApiError {
@@ -102,9 +97,9 @@ impl IntoResponse for ApiError {
             Error::Unavailable { source, what, .. } => {
                 tracing::warn!(error = format!("{source:#}"), what, "dependency unavailable");
             }
-            other => tracing::debug!(code, error = %other, "request refused"),
+            other => tracing::debug!(code = code.as_str(), error = %other, "request refused"),
         }
-        let mut response = error_response(status, code, message);
+        let mut response = error_response_as(status, code, message);
         let headers = response.headers_mut();
         match &self.0 {
             Error::Unavailable { retry_after, .. } | Error::RateLimited { retry_after } => {

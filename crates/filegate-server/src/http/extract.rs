@@ -6,7 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::error::error_response;
+use filegate_core::ErrorCode;
+
+use super::error::{error_response, error_response_as};
 use super::form_head;
 
 /// `axum::Json`, with malformed, wrongly typed, unknown-field and oversize bodies answered
@@ -40,32 +42,27 @@ impl IntoResponse for BadRequest {
 
 impl From<JsonRejection> for BadRequest {
     fn from(r: JsonRejection) -> Self {
-        let (status, code) = match &r {
-            JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large")
-            }
-            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid-json"),
-            JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "invalid-body"),
-            _ => (r.status(), "invalid-body"),
+        let code = match &r {
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::InvalidJson,
+            JsonRejection::JsonDataError(_) => ErrorCode::InvalidBody,
+            // Whatever else axum refuses (a body that broke off) keeps axum's status.
+            _ => return Self(error_response_as(r.status(), ErrorCode::InvalidBody, r.body_text())),
         };
-        Self(error_response(status, code, r.body_text()))
+        Self(error_response(code, r.body_text()))
     }
 }
 
 impl From<QueryRejection> for BadRequest {
     fn from(r: QueryRejection) -> Self {
-        Self(error_response(StatusCode::BAD_REQUEST, "invalid-query", r.body_text()))
+        Self(error_response(ErrorCode::InvalidQuery, r.body_text()))
     }
 }
 
 impl From<PathRejection> for BadRequest {
     fn from(r: PathRejection) -> Self {
-        Self(error_response(
-            StatusCode::BAD_REQUEST,
-            "invalid-path-parameter",
-            r.body_text(),
-        ))
+        Self(error_response(ErrorCode::InvalidPathParameter, r.body_text()))
     }
 }
 
@@ -86,7 +83,7 @@ impl<S: Send + Sync> FromRequest<S> for MultipartForm {
         let req = axum::extract::Request::from_parts(parts, axum::body::Body::from_stream(body));
         let form = axum::extract::Multipart::from_request(req, state)
             .await
-            .map_err(|r| BadRequest(error_response(r.status(), "invalid-form", r.body_text())))?;
+            .map_err(|r| BadRequest(error_response_as(r.status(), ErrorCode::InvalidForm, r.body_text())))?;
         Ok(Self { form, head })
     }
 }
@@ -137,19 +134,23 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
             let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "body-too-large"
+                ErrorCode::BodyTooLarge
             } else {
-                "invalid-body"
+                ErrorCode::InvalidBody
             };
-            BadRequest(error_response(r.status(), code, r.body_text()))
+            BadRequest(error_response_as(r.status(), code, r.body_text()))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         serde_json::from_slice(&bytes).map(Self).map_err(|e| {
             // The same codes as `Json`: unparsable is `invalid-json`, the wrong shape `invalid-body`.
-            let code = if e.is_data() { "invalid-body" } else { "invalid-json" };
-            BadRequest(error_response(StatusCode::BAD_REQUEST, code, e.to_string()))
+            let code = if e.is_data() {
+                ErrorCode::InvalidBody
+            } else {
+                ErrorCode::InvalidJson
+            };
+            BadRequest(error_response(code, e.to_string()))
         })
     }
 }

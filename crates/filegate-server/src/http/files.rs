@@ -12,7 +12,7 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, FileChange};
-use filegate_core::{Error, Result};
+use filegate_core::{Error, ErrorCode, Result};
 
 use super::error::ApiResult;
 use super::extract::{Json, Path, Query};
@@ -64,7 +64,7 @@ pub async fn download(
     let disposition = match params.disposition.as_deref() {
         None | Some("attachment") => Disposition::Attachment,
         Some("inline") => Disposition::Inline,
-        Some(_) => return Err(Error::invalid("invalid-query", "disposition is inline or attachment").into()),
+        Some(_) => return Err(Error::invalid(ErrorCode::InvalidQuery, "disposition is inline or attachment").into()),
     };
     let url = files::download_url(&state.services, &p, FileId::parse(&id)?, disposition).await?;
     Ok(Json(DownloadView {
@@ -98,12 +98,17 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::invalid(
-            "invalid-query",
+            ErrorCode::InvalidQuery,
             format!("limit must be 1 to {MAX_PAGE}"),
         ));
     }
     let start = match (params.cursor, params.offset) {
-        (Some(_), Some(_)) => return Err(Error::invalid("invalid-query", "use cursor or offset, not both")),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                ErrorCode::InvalidQuery,
+                "use cursor or offset, not both",
+            ));
+        }
         (Some(c), None) => PageStart::After(decode_cursor(sort, &c)?),
         (None, Some(o)) => PageStart::Offset(o),
         (None, None) => PageStart::First,
@@ -166,15 +171,16 @@ pub async fn changes(
 ) -> ApiResult<Json<ChangeList>> {
     let since = match params.since.as_deref() {
         None | Some("") => 0,
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| Error::invalid("invalid-cursor", "since must be a cursor from a previous answer"))?,
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::invalid(
+                ErrorCode::InvalidCursor,
+                "since must be a cursor from a previous answer",
+            )
+        })?,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(Error::invalid("invalid-query", format!("limit must be 1 to {MAX_PAGE}")).into());
+        return Err(Error::invalid(ErrorCode::InvalidQuery, format!("limit must be 1 to {MAX_PAGE}")).into());
     }
     let page = files::changes(&state.services, &p, since, limit).await?;
     Ok(Json(ChangeList {

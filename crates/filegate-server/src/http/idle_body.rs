@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt as _};
 use tokio::time::{Instant, Sleep};
 
-use filegate_core::Error;
+use filegate_core::{Error, ErrorCode};
 
 /// Whether a body ended because it stalled; checked when its consumer fails.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ impl Stalled {
     pub fn explain(&self, idle: Duration, otherwise: Error) -> Error {
         if self.0.load(Ordering::Acquire) {
             Error::invalid(
-                "body-timeout",
+                ErrorCode::BodyTimeout,
                 format!(
                     "no bytes of the body arrived for {} s; nothing was stored",
                     idle.as_secs_f64()
@@ -114,11 +114,11 @@ mod tests {
         let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
         assert!(next.expect("cut within the deadline").unwrap().is_err());
         assert!(stream.next().await.is_none());
-        let other = || Error::invalid("body-invalid", "x");
+        let other = || Error::invalid(ErrorCode::BodyInvalid, "x");
         assert!(matches!(
             stalled.explain(idle, other()),
             Error::Invalid {
-                code: "body-timeout",
+                code: ErrorCode::BodyTimeout,
                 ..
             }
         ));
@@ -131,7 +131,7 @@ mod tests {
         assert!(matches!(
             stalled.explain(idle, other()),
             Error::Invalid {
-                code: "body-invalid",
+                code: ErrorCode::BodyInvalid,
                 ..
             }
         ));

@@ -7,14 +7,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderName, Method, StatusCode, header};
+use http::{HeaderName, Method, header};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use filegate_core::Error;
+use filegate_core::{Error, ErrorCode};
 
 use crate::config::HttpConfig;
 use crate::state::AppState;
@@ -146,8 +146,7 @@ pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
         .fallback(|| async { error::ApiError(Error::not_found("route")) })
         .method_not_allowed_fallback(|| async {
             error::error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
+                ErrorCode::MethodNotAllowed,
                 "this route does not accept that method".into(),
             )
         })

@@ -8,6 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
+use filegate_core::ErrorCode;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "filegate", description = "A self-hosted file gateway: signed uploads, verification, processing, signed downloads."),
@@ -70,8 +72,10 @@ fn public_get() {}
 /// - every operation documents the `default` answer: the JSON error body, which any route
 ///   may answer beyond its own codes (401 without a token, 400 from a malformed query,
 ///   415, 429 from the rate limits, 503 with `Retry-After` when a dependency is down).
-///   Routes that answer people with HTML pages (share links) offer `text/html` too.
+///   Routes that answer people with HTML pages (share links) offer `text/html` too;
+/// - the error body's `code` lists every code (`docs/errors.md`).
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    list_error_codes(&mut doc);
     for (path, item) in &mut doc.paths.paths {
         let operations = [
             &mut item.get,
@@ -107,6 +111,22 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// Makes `ErrorDetail.code` an enum of every [`ErrorCode`] string, so that clients generated
+/// from the document know them.
+fn list_error_codes(doc: &mut utoipa::openapi::OpenApi) {
+    let detail = doc.components.as_mut().and_then(|c| c.schemas.get_mut("ErrorDetail"));
+    let Some(RefOr::T(Schema::Object(detail))) = detail else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(code))) = detail.properties.get_mut("code") {
+        let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        // `invalid-status` is both a 400 and a 409: an enum lists it once.
+        codes.sort_unstable();
+        codes.dedup();
+        code.enum_values = Some(codes.into_iter().map(serde_json::Value::from).collect());
+    }
+}
+
 /// `{resource}_{handler}`: the path's literal segments after the version (parameters and
 /// `v1` left out) joined by `_`, then the handler's name (utoipa's default id).
 fn name_operation(path: &str, operation: &mut Operation) {
@@ -131,7 +151,7 @@ fn error_response(html: bool) -> Response {
         .schema(Some(Ref::from_schema_name("ErrorBody")))
         .build();
     let mut response = ResponseBuilder::new()
-        .description("an error: the JSON error body, its `code` one of the README's error codes")
+        .description("an error: the JSON error body, its `code` one of those in docs/errors.md")
         .content("application/json", json);
     if html {
         response = response.content("text/html", Content::new(None::<RefOr<Schema>>));

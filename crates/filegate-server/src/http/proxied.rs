@@ -12,7 +12,7 @@ use filegate_api::FileView;
 use filegate_core::domain::{BucketName, ContentType, Metadata, ObjectPath, parse_prefix};
 use filegate_core::usecases::proxied::{self, ProxiedUpload};
 use filegate_core::usecases::uploads::parse_external_id;
-use filegate_core::{Error, Result};
+use filegate_core::{Error, ErrorCode, Result};
 
 use super::error::ApiResult;
 use super::extract::{Json, MultipartForm};
@@ -35,7 +35,7 @@ struct Fields {
 }
 
 fn bad_form(message: impl Into<String>) -> Error {
-    Error::invalid("invalid-form", message)
+    Error::invalid(ErrorCode::InvalidForm, message)
 }
 
 async fn small_text(field: &mut Field<'_>) -> Result<String> {
@@ -72,7 +72,7 @@ fn upload_request(fields: Fields, file_name: Option<&str>, part_type: Option<&st
     let metadata = match fields.metadata {
         Some(json) => {
             let map: BTreeMap<String, String> = serde_json::from_str(&json)
-                .map_err(|_| Error::invalid("invalid-metadata", "metadata must be a JSON object of strings"))?;
+                .map_err(|_| Error::invalid(ErrorCode::InvalidMetadata, "metadata must be a JSON object of strings"))?;
             Metadata::parse(map)?
         }
         None => Metadata::default(),

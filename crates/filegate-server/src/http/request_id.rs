@@ -7,10 +7,10 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue};
 use tracing::Instrument as _;
 
-use super::error::error_response;
+use super::error::json_error_for;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -71,18 +71,4 @@ fn is_json(response: &Response<Body>) -> bool {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
-}
-
-fn json_error_for(status: StatusCode) -> Response {
-    let code = match status {
-        StatusCode::NOT_FOUND => "not-found",
-        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-        s if s.is_server_error() => "internal",
-        _ => "bad-request",
-    };
-    let message = status.canonical_reason().unwrap_or("error").to_owned();
-    error_response(status, code, message)
 }

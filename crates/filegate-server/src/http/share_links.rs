@@ -19,12 +19,12 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use filegate_api::SharedFileView;
-use filegate_core::Error;
 use filegate_core::domain::{Origin, SharePermission, ShareToken};
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::disposition;
 use filegate_core::usecases::files::Content;
 use filegate_core::usecases::shares::{self, Access, Shared};
+use filegate_core::{Error, ErrorCode};
 
 use super::content::{header_str, respond};
 use super::error::{ApiError, classify};
@@ -70,7 +70,8 @@ fn refuse(error: Error, html: bool, retry: Option<&str>) -> Response {
     let (_, code, message) = classify(&error);
     let mut response = ApiError(error).into_response();
     if html {
-        let retry = retry.filter(|_| code.starts_with("share-password"));
+        let retry =
+            retry.filter(|_| matches!(code, ErrorCode::SharePasswordInvalid | ErrorCode::SharePasswordRequired));
         *response.body_mut() = Body::from(share_page::refusal(code, &message, retry));
         let headers = response.headers_mut();
         headers.insert(
@@ -142,7 +143,7 @@ pub async fn page(
 
 /// The password of a form POST (`application/x-www-form-urlencoded`).
 fn form_password(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, Error> {
-    let body = body.map_err(|r| Error::invalid("invalid-form", r.body_text()))?;
+    let body = body.map_err(|r| Error::invalid(ErrorCode::InvalidForm, r.body_text()))?;
     Ok(url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "password")
         .map(|(_, v)| v.into_owned()))

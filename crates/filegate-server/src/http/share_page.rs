@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use filegate_core::ErrorCode;
 use filegate_core::domain::SharePermission;
 use filegate_core::usecases::shares::Shared;
 
@@ -137,15 +138,15 @@ pub fn page(shared: &Shared, token: &str) -> String {
 /// Why a link does not open (or the password was wrong), for a person; `retry` posts the
 /// password form again to that (relative) address: the refusal of `…/s/{token}/download`
 /// retries `download`.
-pub fn refusal(code: &str, message: &str, retry: Option<&str>) -> String {
+pub fn refusal(code: ErrorCode, message: &str, retry: Option<&str>) -> String {
     let title = match code {
-        "share-expired" => "This link has expired",
-        "share-revoked" => "This link was revoked",
-        "share-exhausted" => "This link has been used up",
-        "share-locked" => "Too many wrong passwords",
-        "share-password-invalid" => "Wrong password",
-        "share-password-required" => "Password required",
-        "not-found" => "No such link",
+        ErrorCode::ShareExpired => "This link has expired",
+        ErrorCode::ShareRevoked => "This link was revoked",
+        ErrorCode::ShareExhausted => "This link has been used up",
+        ErrorCode::ShareLocked => "Too many wrong passwords",
+        ErrorCode::SharePasswordInvalid => "Wrong password",
+        ErrorCode::SharePasswordRequired => "Password required",
+        ErrorCode::NotFound => "No such link",
         _ => "This link cannot be opened",
     };
     let form = retry.map_or_else(String::new, |target| {
@@ -160,7 +161,7 @@ pub fn refusal(code: &str, message: &str, retry: Option<&str>) -> String {
         "<h1>{}</h1>\n<p>{}</p>\n{form}<p class=\"code\">{}</p>",
         escape(title),
         escape(message),
-        escape(code)
+        escape(code.as_str())
     );
     document(title, &body)
 }
@@ -176,7 +177,7 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
         );
         assert_eq!(escape("a\u{0}b"), "a\u{FFFD}b");
-        let page = refusal("share-expired", "<b>gone</b>", Some("down\"load"));
+        let page = refusal(ErrorCode::ShareExpired, "<b>gone</b>", Some("down\"load"));
         assert!(page.contains("&lt;b&gt;gone&lt;/b&gt;"));
         assert!(page.contains("action=\"down&quot;load\""));
         assert!(actions(SharePermission::View, false, "t\"k").contains("href=\"t&quot;k/view\""));

@@ -12,7 +12,7 @@ use filegate_core::domain::{
     BucketName, ContentType, ETag, Encryption, FileId, Metadata, ObjectPath, RequestId, Sha256Hex,
 };
 use filegate_core::usecases::uploads::{self, Completion, Instructions, NewUpload, Transfer};
-use filegate_core::{Error, Result};
+use filegate_core::{Error, ErrorCode, Result};
 
 use super::error::{ApiResult, classify};
 use super::extract::{Json, JsonOrEmpty, Path};
@@ -23,7 +23,10 @@ use crate::state::AppState;
 fn parse_new_upload(req: CreateUpload) -> Result<NewUpload> {
     let transfer = match (req.form.unwrap_or(false), req.multipart) {
         (true, Some(true)) => {
-            return Err(Error::invalid("invalid-body", "form and multipart cannot be combined"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidBody,
+                "form and multipart cannot be combined",
+            ));
         }
         (true, _) => Transfer::Form,
         (false, Some(true)) => Transfer::Multipart,
@@ -47,8 +50,12 @@ fn parse_new_upload(req: CreateUpload) -> Result<NewUpload> {
             .request_id
             .as_deref()
             .map(|id| {
-                RequestId::parse(id)
-                    .map_err(|_| Error::invalid("unknown-request", "request_id names no file request of this tenant"))
+                RequestId::parse(id).map_err(|_| {
+                    Error::invalid(
+                        ErrorCode::UnknownRequest,
+                        "request_id names no file request of this tenant",
+                    )
+                })
             })
             .transpose()?,
     })
@@ -160,7 +167,7 @@ pub async fn complete_batch(
 ) -> ApiResult<Json<CompletedUploads>> {
     let max = state.services.settings.max_batch;
     if req.uploads.is_empty() || req.uploads.len() > max {
-        return Err(Error::invalid("too-many-items", format!("a batch holds 1 to {max} items")).into());
+        return Err(Error::invalid(ErrorCode::TooManyItems, format!("a batch holds 1 to {max} items")).into());
     }
     let mut results = Vec::with_capacity(req.uploads.len());
     let mut items = Vec::new();
@@ -202,7 +209,7 @@ fn item_error(file_id: String, e: &Error) -> CompleteResult {
         file_id,
         file: None,
         error: Some(ItemError {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             status: status.as_u16(),
             message,
         }),

@@ -6,9 +6,9 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use filegate_api::{CreateWebhook, DeliveryList, DeliveryView, WebhookList, WebhookView};
-use filegate_core::Error;
 use filegate_core::domain::{DeliveryId, EventPattern, Webhook, WebhookDelivery, WebhookId, WebhookSecret, WebhookUrl};
 use filegate_core::usecases::webhooks::{self, NewWebhook};
+use filegate_core::{Error, ErrorCode};
 
 use crate::auth::Authenticated;
 use crate::http::error::ApiResult;
@@ -121,7 +121,7 @@ pub async fn deliveries(
     let limit = params.limit.unwrap_or(50);
     if !(1..=webhooks::MAX_DELIVERY_PAGE).contains(&limit) {
         return Err(Error::invalid(
-            "invalid-query",
+            ErrorCode::InvalidQuery,
             format!("limit must be 1 to {}", webhooks::MAX_DELIVERY_PAGE),
         )
         .into());
@@ -129,7 +129,9 @@ pub async fn deliveries(
     let before = params
         .cursor
         .as_deref()
-        .map(|c| DeliveryId::parse(c).map_err(|_| Error::invalid("invalid-cursor", "the cursor is not one we gave")))
+        .map(|c| {
+            DeliveryId::parse(c).map_err(|_| Error::invalid(ErrorCode::InvalidCursor, "the cursor is not one we gave"))
+        })
         .transpose()?;
     let page = webhooks::deliveries(&state.services, &p, webhook_id(&id)?, before, limit).await?;
     Ok(Json(DeliveryList {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use filegate_client::api::{AuditFilter, CreateBucket, CreateUpload, FileView};
 use filegate_client::{Client, UploadSource};
 use filegate_core::domain::{FileEvent, FileId, TenantId};
-use filegate_core::pipeline::{Worker, WorkerSettings};
+use filegate_core::pipeline::Worker;
 use filegate_core::ports::{EventSink, Job, NewJob};
 use filegate_core::usecases::Services;
 use futures::TryStreamExt as _;
@@ -72,7 +72,13 @@ pub fn recording_worker(app: &TestApp) -> (Worker, Arc<Recorded>) {
         events: recorded.clone(),
         ..app.services.clone()
     };
-    (Worker::new(services, WorkerSettings::default()), recorded)
+    (
+        Worker::new(
+            services,
+            filegate_server::config::WorkersConfig::default().worker_settings(),
+        ),
+        recorded,
+    )
 }
 
 /// A bucket that decrypts: `verify`, `decrypt`, `hash`.

@@ -190,6 +190,19 @@ async fn the_openapi_document_lists_every_route() {
     }
 }
 
+/// Clients generated from the document know every error code the server may answer.
+#[tokio::test]
+async fn the_openapi_document_lists_every_error_code() {
+    let app = TestApp::spawn().await;
+    let doc = app.anonymous.openapi().await.expect("openapi.json");
+    let listed = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"]
+        .as_array()
+        .expect("ErrorDetail.code is an enum");
+    for code in filegate_core::ErrorCode::ALL {
+        assert!(listed.iter().any(|c| c == code.as_str()), "{code} is not listed");
+    }
+}
+
 /// Code generators and schema-driven testers reject an invalid document, so the served one
 /// must pass `openapi-spec-validator` (installed by `scripts/python-tools.sh`; its path in
 /// `FILEGATE_TEST_OPENAPI_VALIDATOR`).

@@ -284,7 +284,7 @@ pub fn without(mut claims: Value, key: &str) -> Value {
 #[track_caller]
 pub fn assert_refused(result: Result<Principal, Error>, code: &str) {
     match result {
-        Err(Error::Unauthenticated { code: got, .. }) => assert_eq!(got, code),
+        Err(Error::Unauthenticated { code: got, .. }) => assert_eq!(got.as_str(), code),
         other => panic!("expected {code}, got {other:?}"),
     }
 }

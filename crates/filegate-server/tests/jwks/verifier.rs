@@ -7,8 +7,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use filegate_core::Error;
 use filegate_core::domain::{Role, TenantId};
+use filegate_core::{Error, ErrorCode};
 use filegate_server::auth::jwks::{JwksSettings, JwksVerifier};
 use filegate_server::auth::jwt::JwtKeys;
 use filegate_server::auth::{AuthConfig, Authenticator};
@@ -76,7 +76,7 @@ async fn issuer_audience_expiry_and_required_claims_are_checked() {
             matches!(
                 result,
                 Err(Error::Unauthenticated {
-                    code: "invalid-token",
+                    code: ErrorCode::InvalidToken,
                     ..
                 })
             ),

@@ -22,7 +22,7 @@ use crate::domain::{
     EmailAddress, FileEvent, FileId, FileRecord, Origin, PasswordHash, Permission, Principal, Share, ShareId,
     SharePassword, SharePermission, ShareRefusal, ShareToken, TenantId,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{Job, NewJob};
 
 mod email;
@@ -48,20 +48,6 @@ pub struct ShareSettings {
     pub max_lockout: Duration,
     /// Whether emails are really sent (SMTP configured): without it, no email job is queued.
     pub email: bool,
-}
-
-impl Default for ShareSettings {
-    fn default() -> Self {
-        Self {
-            base_url: "http://127.0.0.1:8080".into(),
-            default_expiry: Duration::from_secs(86_400),
-            max_expiry: Duration::from_secs(30 * 86_400),
-            password_attempts: 5,
-            lockout: Duration::from_secs(60),
-            max_lockout: Duration::from_secs(3600),
-            email: false,
-        }
-    }
 }
 
 /// The shortest lifetime a share may have.
@@ -126,7 +112,7 @@ pub async fn create(
     let lifetime = new.expires_in.unwrap_or(settings.default_expiry);
     if lifetime < MIN_EXPIRY || lifetime > settings.max_expiry {
         return Err(Error::invalid(
-            "invalid-expiry",
+            ErrorCode::InvalidExpiry,
             format!(
                 "expires_in is {} to {} seconds",
                 MIN_EXPIRY.as_secs(),
@@ -298,7 +284,7 @@ pub async fn open_bytes(
     tracing::Span::current().record("share_id", tracing::field::display(share.id));
     if access == Access::Download && share.permission != SharePermission::Download {
         return Err(Error::Forbidden {
-            code: "share-view-only",
+            code: ErrorCode::ShareViewOnly,
             message: "this share lets you view the file, not download it".into(),
         });
     }

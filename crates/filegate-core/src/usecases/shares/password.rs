@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::{ShareSettings, micros, visitor};
 use crate::domain::{MAX_PASSWORD_CHARS, Origin, Share};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::usecases::{Services, audit, chrono_duration};
 
 /// Argon2 computations at once (19 MiB and tens of milliseconds of CPU each): a flood of
@@ -30,7 +30,7 @@ pub(super) async fn check_password(
     };
     let Some(candidate) = candidate.filter(|c| !c.is_empty()) else {
         return Err(Error::Forbidden {
-            code: "share-password-required",
+            code: ErrorCode::SharePasswordRequired,
             message: "this share is protected by a password: send it in the X-Share-Password header or the `password` form field".into(),
         });
     };
@@ -74,7 +74,7 @@ pub(super) async fn check_password(
         )
         .await;
         return Err(Error::Forbidden {
-            code: "share-password-invalid",
+            code: ErrorCode::SharePasswordInvalid,
             message: "the password is not right".into(),
         });
     }
@@ -94,7 +94,7 @@ fn lockout(settings: &ShareSettings, failures: u32) -> Duration {
 
 fn locked(retry_after: Duration) -> Error {
     Error::Locked {
-        code: "share-locked",
+        code: ErrorCode::ShareLocked,
         message: "too many wrong passwords; try again after the time in the Retry-After header".into(),
         retry_after: retry_after.max(Duration::from_secs(1)),
     }
@@ -117,7 +117,15 @@ mod tests {
 
     #[test]
     fn locks_double_past_the_allowance_and_stop_at_the_cap() {
-        let s = ShareSettings::default();
+        let s = ShareSettings {
+            base_url: "http://127.0.0.1:8080".into(),
+            default_expiry: Duration::from_secs(86_400),
+            max_expiry: Duration::from_secs(30 * 86_400),
+            password_attempts: 5,
+            lockout: Duration::from_secs(60),
+            max_lockout: Duration::from_secs(3600),
+            email: false,
+        };
         let secs = |failures| lockout(&s, failures).as_secs();
         assert_eq!(secs(5), 60);
         assert_eq!(secs(6), 120);

@@ -10,7 +10,7 @@ use crate::domain::{
     BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata, NewFile,
     ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{Job, SignedRequest, UploadConstraints};
 
 mod multipart;
@@ -79,7 +79,7 @@ pub struct Completion {
 pub fn parse_external_id(s: &str) -> Result<String> {
     if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
         return Err(Error::invalid(
-            "invalid-external-id",
+            ErrorCode::InvalidExternalId,
             "external_id is 1-255 characters without control characters",
         ));
     }
@@ -96,7 +96,7 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     // and a stage that is needed is never run (or skipped) silently.
     if req.encryption.is_some() && !bucket.policy.stages.iter().any(|s| s == "decrypt") {
         return Err(Error::invalid(
-            "decrypt-not-enabled",
+            ErrorCode::DecryptNotEnabled,
             format!(
                 "bucket {} does not run the decrypt stage; an admin adds \"decrypt\" to its stages",
                 bucket.name
@@ -230,7 +230,7 @@ async fn pending_file(services: &Services, principal: &Principal, id: FileId) ->
     principal.require_on(FileAction::FinishUpload, &file.owner)?;
     if file.status != FileStatus::Pending {
         return Err(Error::conflict(
-            "invalid-status",
+            ErrorCode::WrongStatus,
             format!("the file is {}, not pending", file.status),
         ));
     }
@@ -254,7 +254,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
         FileStatus::Uploaded | FileStatus::Processing | FileStatus::Ready => return Ok(file),
         other => {
             return Err(Error::conflict(
-                "invalid-status",
+                ErrorCode::WrongStatus,
                 format!("the file is {other}, not pending"),
             ));
         }
@@ -275,7 +275,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     let declared = done.size.unwrap_or(file.size);
     if meta.size != file.size || meta.size != declared {
         return Err(Error::mismatch(
-            "size-mismatch",
+            ErrorCode::SizeMismatch,
             format!("{} bytes arrived, {} were declared", meta.size, declared.max(file.size)),
         ));
     }
@@ -283,7 +283,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
         && etag != &meta.etag
     {
         return Err(Error::mismatch(
-            "etag-mismatch",
+            ErrorCode::EtagMismatch,
             "the etag does not match the stored object",
         ));
     }
@@ -302,7 +302,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
         {
             let removed = discard_refused_bytes(services, &file, &meta).await?;
             return Err(Error::mismatch(
-                "checksum-mismatch",
+                ErrorCode::ChecksumMismatch,
                 if removed {
                     "the sha256 of the stored bytes differs from the one declared at create; they were \
                      removed: send the right bytes to the same URL, then complete again"
@@ -313,7 +313,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
         }
         if done.sha256.as_ref().is_some_and(|claimed| claimed != &actual) {
             return Err(Error::mismatch(
-                "checksum-mismatch",
+                ErrorCode::ChecksumMismatch,
                 "the sha256 of the stored bytes differs from the declared one",
             ));
         }
@@ -356,7 +356,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
 }
 
 fn missing_upload() -> Error {
-    Error::conflict("upload-missing", "no bytes have arrived for this file yet")
+    Error::conflict(ErrorCode::UploadMissing, "no bytes have arrived for this file yet")
 }
 
 /// Removes the bytes of a single upload (signed PUT or form) that `complete` refused for
@@ -409,7 +409,7 @@ pub async fn complete_batch(
     principal.reach(FileAction::FinishUpload)?;
     if items.is_empty() || items.len() > services.settings.max_batch {
         return Err(Error::invalid(
-            "too-many-items",
+            ErrorCode::TooManyItems,
             format!("a batch holds 1 to {} items", services.settings.max_batch),
         ));
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::pending_file;
 use crate::domain::{ETag, FileAction, FileId, FileRecord, FileStatus, Principal, UploadPlan, parse_blob_key};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::usecases::{Services, chrono_duration};
 
 /// S3 refuses parts under 5 MiB (except the last); we never ask for smaller ones.
@@ -63,19 +63,19 @@ pub async fn part_urls_for(
     } = &file.upload
     else {
         return Err(Error::conflict(
-            "not-multipart",
+            ErrorCode::NotMultipart,
             "this upload is not a multipart upload",
         ));
     };
     if numbers.is_empty() || numbers.len() > services.settings.part_urls_per_request as usize {
         return Err(Error::invalid(
-            "invalid-parts",
+            ErrorCode::InvalidParts,
             format!("ask for 1 to {} part numbers", services.settings.part_urls_per_request),
         ));
     }
     if let Some(n) = numbers.iter().find(|n| **n == 0 || **n > *part_count) {
         return Err(Error::invalid(
-            "invalid-parts",
+            ErrorCode::InvalidParts,
             format!("part {n} is outside 1..={part_count}"),
         ));
     }
@@ -92,7 +92,7 @@ pub async fn part_urls_for(
             .update_file(&next, &[FileStatus::Pending], &[])
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::conflict("invalid-status", "the file is no longer pending"),
+                StoreError::Conflict(_) => Error::conflict(ErrorCode::WrongStatus, "the file is no longer pending"),
                 StoreError::NotFound => Error::not_found("file"),
                 other => other.into(),
             })?;
@@ -113,13 +113,13 @@ pub(super) async fn assemble(
     }
     if parts.is_empty() || parts.len() > part_count as usize {
         return Err(Error::invalid(
-            "invalid-parts",
+            ErrorCode::InvalidParts,
             format!("complete needs 1 to {part_count} parts"),
         ));
     }
     if !parts.windows(2).all(|w| w[0].0 < w[1].0) || parts.iter().any(|(n, _)| *n == 0 || *n > part_count) {
         return Err(Error::invalid(
-            "invalid-parts",
+            ErrorCode::InvalidParts,
             "part numbers must be ascending within the upload's part count",
         ));
     }
@@ -128,8 +128,8 @@ pub(super) async fn assemble(
         .complete_multipart(&file.blob_key, upload_id, parts)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(m) => Error::mismatch("part-mismatch", m),
-            StoreError::NotFound => Error::conflict("upload-missing", "the multipart upload has no parts"),
+            StoreError::Conflict(m) => Error::mismatch(ErrorCode::PartMismatch, m),
+            StoreError::NotFound => Error::conflict(ErrorCode::UploadMissing, "the multipart upload has no parts"),
             other => other.into(),
         })
 }

@@ -2,6 +2,7 @@
 //! of a key set are kept, and which settings are refused.
 
 use super::*;
+use filegate_core::ErrorCode;
 use serde_json::json;
 
 fn verifier(default_tenant: Option<&str>, roles_claim: &str) -> JwksVerifier {
@@ -44,7 +45,7 @@ fn tenant_is_required_unless_a_default_is_configured() {
     assert!(matches!(
         verifier(None, "roles").principal(&c),
         Err(Error::Unauthenticated {
-            code: "invalid-token",
+            code: ErrorCode::InvalidToken,
             ..
         })
     ));

@@ -6,7 +6,7 @@ use http::StatusCode;
 use filegate_api::{BucketList, BucketPolicyChange, BucketView, CreateBucket};
 use filegate_core::domain::{BucketName, DedupScope};
 use filegate_core::usecases::buckets::{self, PolicyChange};
-use filegate_core::{Error, Result};
+use filegate_core::{Error, ErrorCode, Result};
 
 use crate::auth::Authenticated;
 use crate::http::error::ApiResult;
@@ -22,7 +22,7 @@ fn parse_change(c: BucketPolicyChange) -> Result<PolicyChange> {
         Some("tenant") => Some(DedupScope::Tenant),
         Some(other) => {
             return Err(Error::invalid(
-                "invalid-policy",
+                ErrorCode::InvalidPolicy,
                 format!("dedup {other:?} is not tenant, bucket or off"),
             ));
         }
