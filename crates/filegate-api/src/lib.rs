@@ -1,4 +1,4 @@
-//! The JSON shapes of filegate's HTTP API v1 (API.md). The server parses requests into
+//! The JSON shapes of filegate's HTTP API v1 (docs/http-reference.md). The server parses requests into
 //! domain types at its edge and renders domain records into these; the client sends and
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 

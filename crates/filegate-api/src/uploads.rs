@@ -144,7 +144,7 @@ pub struct CompleteItem {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CompletedUploads {
-    /// How many items completed (seed 002's `confirmed`).
+    /// How many items completed: a client that only counts its successes reads this.
     pub confirmed: usize,
     pub results: Vec<CompleteResult>,
 }

@@ -230,7 +230,7 @@ async fn a_presigned_put_pins_type_size_signature_and_time() {
     assert_eq!(read_all(s3.store.get(KEY, None).await.unwrap()).await, bytes);
 }
 
-/// The attack of issue 19: whoever holds a still-valid presigned `PUT` URL sends it again
+/// The replay attack on a stored file: whoever holds a still-valid presigned `PUT` URL sends it again
 /// after the file was completed and verified. S3 must refuse it, and the URL cannot be
 /// stripped of its create-once header (the header is signed).
 #[tokio::test]

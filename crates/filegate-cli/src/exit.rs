@@ -1,4 +1,4 @@
-//! The exit codes (stable: scripts depend on them; README "Command line" lists them) and
+//! The exit codes (stable: scripts depend on them; docs/cli.md lists them) and
 //! the one error type commands return, which knows its code.
 
 use std::process::ExitCode;

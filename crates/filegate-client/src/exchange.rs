@@ -1,4 +1,5 @@
-//! `/v1/exchange`, `/v1/admin/exchange` and `/v1/requests` (seed 000's hospital exchange).
+//! `/v1/exchange`, `/v1/admin/exchange` and `/v1/requests` (the hospital exchange:
+//! partners fetch the passphrase, see what is asked for, upload encrypted extracts).
 
 use filegate_api::{
     CreateFileRequest, ExchangePassphrase, FileRequestList, FileRequestView, PassphraseHistory, PassphraseVersionView,

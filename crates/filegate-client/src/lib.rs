@@ -1,4 +1,4 @@
-//! A typed Rust client for filegate's HTTP API v1 (see API.md).
+//! A typed Rust client for filegate's HTTP API v1 (docs/api.md, docs/http-reference.md).
 //!
 //! One [`Client`] holds one connection pool; it is cheap to clone, and a clone with a
 //! different token ([`Client::with_token`]) shares the pool. Every route has one method,

@@ -155,7 +155,7 @@ impl Gateway {
             stop.child_token(),
         )));
         // Header and idle timeouts, a connection limit with a reserve for health checks
-        // (issue 19: slowloris), sized to the descriptors the process may open.
+        // (slowloris: clients that trickle requests to hold connections), sized to the descriptors the process may open.
         let descriptors = connections::raise_descriptor_limit();
         let limits = connections::Limits::from_config(&self.config.http).fitted_to(descriptors);
         let overloaded = connections::overloaded_router(&self.config.http);

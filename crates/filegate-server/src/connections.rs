@@ -1,7 +1,7 @@
 //! Serving HTTP/1.1 connections with the limits a public server needs, in place of
-//! `axum::serve` (which runs hyper without a timer, so nothing times out: issue 19 held 500
-//! trickling connections open until the process ran out of descriptors and `/healthz` went
-//! silent).
+//! `axum::serve` (which runs hyper without a timer, so nothing times out: 500 trickling
+//! connections held open were enough to run the process out of descriptors and silence
+//! `/healthz`).
 //!
 //! - A request's line and headers must arrive within `header_timeout` (hyper's timer, which
 //!   also bounds how long a kept-alive connection waits for its next request).

@@ -1,5 +1,5 @@
-//! `filegate token`: a signed JWT for a data directory, for local use and scripts (seed
-//! 003's `/dev/token`, without exposing a route that mints tokens).
+//! `filegate token`: a signed JWT for a data directory, for local use and scripts (a
+//! development token, without exposing a route that mints tokens).
 
 use std::path::Path;
 use std::time::Duration;

@@ -354,7 +354,7 @@ async fn a_64_mib_upload_streams_through() {
     assert_eq!(hex::encode(got.finalize()), meta.etag.as_str());
 }
 
-/// Stored bytes are readable by filegate's user only (issue 19): objects, their temp files
+/// Stored bytes are readable by filegate's user only (not by other local users): objects, their temp files
 /// and parts 0600, every directory the store makes 0700, whatever the umask lets through.
 #[tokio::test]
 async fn objects_and_directories_are_owner_only() {

@@ -1,5 +1,5 @@
 //! `filegate requests` lists the pending file requests; `filegate requests fulfil ID FILE`
-//! uploads a file against one (seed 000: the extraction Traquer asks the hospital for).
+//! uploads a file against one (the hospital exchange: the extract a partner is asked for).
 
 use std::time::Duration;
 

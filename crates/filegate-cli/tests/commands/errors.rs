@@ -1,4 +1,4 @@
-//! Failures read as one line with a stable exit code (README "Command line": exit codes).
+//! Failures read as one line with a stable exit code (docs/cli.md: exit codes).
 
 use crate::harness::{Cli, Server, failure};
 

@@ -80,7 +80,7 @@ async fn login_profiles_and_the_file_commands() {
     assert_eq!(out.status.code(), Some(3), "the environment's token wins");
 }
 
-/// Seed 000: the exchange client lists the pending requests and fulfils one.
+/// The hospital exchange: the exchange client lists the pending requests and fulfils one.
 #[tokio::test]
 async fn requests_are_listed_and_fulfilled() {
     let server = Server::start(&[]);

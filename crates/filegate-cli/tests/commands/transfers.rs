@@ -21,7 +21,7 @@ async fn exchange_bucket(server: &Server) {
         .expect("bucket");
 }
 
-/// Seed 000's nightly job: a 50 MiB extract encrypted with the current exchange
+/// A hospital's nightly job: a 50 MiB extract encrypted with the current exchange
 /// passphrase while it streams (in parts), `--wait` until `ready`, and the download gives
 /// back the plaintext (the second time resumed from a partial file).
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! A browser form on S3 stays valid after its file is `ready`: posting it again, with other
-//! bytes, must change neither the bytes served nor their sha256 (issue 19: S3 has no
+//! bytes, must change neither the bytes served nor their sha256 (S3 has no
 //! create-once condition for a form, so a form posts beside the file's key and `complete`
 //! adopts what it brought).
 

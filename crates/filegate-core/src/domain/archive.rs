@@ -1,4 +1,4 @@
-//! Zip bundles (seed 001's document manifest): a set of `ready` files, chosen by id or by a
+//! Zip bundles (a set of documents delivered as one download): a set of `ready` files, chosen by id or by a
 //! query, zipped by a job into one object that a signed URL hands out until it expires.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

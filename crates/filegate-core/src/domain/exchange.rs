@@ -1,4 +1,4 @@
-//! Exchange passphrases (seed 000): each tenant has a versioned passphrase its partners'
+//! Exchange passphrases (the hospital exchange): each tenant has a versioned passphrase its partners'
 //! machines encrypt uploads with (age, passphrase mode). Versions are kept after a rotation
 //! so files encrypted with an older one still decrypt, and that use is audited and alerted.
 

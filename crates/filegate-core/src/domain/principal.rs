@@ -65,8 +65,8 @@ pub enum Permission {
     Administer,
     /// Manage tenants.
     Operate,
-    /// Read the exchange passphrase and the pending file requests (seed 000's partner
-    /// machines, and the tenant's admins).
+    /// Read the exchange passphrase and the pending file requests (partners' machines in
+    /// the hospital exchange, and the tenant's admins).
     Exchange,
 }
 
@@ -208,7 +208,7 @@ mod tests {
         assert!(!principal(&[Role::Exchange]).may(Permission::Administer));
     }
 
-    /// The README's promise to a partner's machine: the passphrase, the requests, its own
+    /// docs/guides/hospital-exchange.md's promise to a partner's machine: the passphrase, the requests, its own
     /// uploads; not one of the tenant's other files, not a share, not a deletion.
     #[test]
     fn exchange_reads_and_writes_no_file_of_the_tenant() {

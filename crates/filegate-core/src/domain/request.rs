@@ -1,4 +1,4 @@
-//! File requests (seed 000's "pending special extraction"): an admin records what a partner
+//! File requests (the extracts asked of a partner in the hospital exchange): an admin records what a partner
 //! must upload — free-form parameters such as patients, units and a time window — the
 //! partner's machine polls the pending ones and uploads against one; the request is
 //! fulfilled when that file becomes `ready`.

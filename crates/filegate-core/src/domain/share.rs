@@ -1,4 +1,4 @@
-//! Share links (seed 004): a random token that lets whoever holds it see one file — its page,
+//! Share links: a random token that lets whoever holds it see one file — its page,
 //! and its bytes when the share allows downloads — until the share expires, is revoked or has
 //! been downloaded as often as it allows. Only the token's SHA-256 is stored; an optional
 //! password is stored as an Argon2id PHC string.

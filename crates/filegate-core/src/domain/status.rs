@@ -1,4 +1,5 @@
-//! The file state machine (PRODUCT.md "File status").
+//! The file state machine: `pending` → `uploaded` → `processing` → `ready`, or `failed`,
+//! `quarantined`, `expired`, `deleted` and `purged`; the transitions allowed are below.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! Triggers (seed 003's `/trigger/:function`): named outbound HTTP calls, each defined in the
+//! Triggers: named outbound HTTP calls, each defined in the
 //! configuration — its URL, method, timeout, headers, mode and who may fire it. A request
 //! only *names* a trigger; nothing in it can change where the call goes.
 
@@ -114,7 +114,7 @@ impl TriggerMode {
 /// Who may fire a trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerAccess {
-    /// Anyone, without credentials (seed 003's `ccpa`).
+    /// Anyone, without credentials (e.g. a privacy request form on a public site).
     Public,
     /// A principal whose roles include this one's permission (`writer`: writers, admins…).
     Role(Role),

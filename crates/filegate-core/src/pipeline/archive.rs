@@ -1,5 +1,5 @@
 //! `BuildArchive`: streams the files of a pending archive into one zip in storage, then
-//! marks the archive `ready` (and audits its list of files: seed 001's zip trace). Also the
+//! marks the archive `ready` (and audits its list of files: the trace of what went into the zip). Also the
 //! sweep of expired archives.
 //!
 //! Idempotent: a run finds the archive in the state the last one left. `pending` builds

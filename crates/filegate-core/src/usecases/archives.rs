@@ -1,4 +1,4 @@
-//! Zip bundles (seed 001's document manifest): a caller names files by id or by a query,
+//! Zip bundles (a set of documents delivered as one download): a caller names files by id or by a query,
 //! the request fixes the list and enqueues `Job::BuildArchive` in the same transaction, a
 //! worker streams the zip into storage (`pipeline::archive`), and `get` hands out a signed
 //! URL until the bundle expires.
@@ -12,7 +12,7 @@
 //! - A stored bundle counts against the tenant's byte quota until it expires: one that would
 //!   not fit is refused (`quota-exceeded`, 413), when asked for and again when built.
 //! - Audited: `archive.requested` with the selection, `archive.ready` with every file (id,
-//!   path, name in the zip, size) — seed 001's zip trace —, `archive.failed`,
+//!   path, name in the zip, size): the trace of what went into the zip —, `archive.failed`,
 //!   `archive.download_url_issued` before a URL is handed out, `archive.expired`.
 
 use std::collections::{HashMap, HashSet};

@@ -1,4 +1,4 @@
-//! Deduplication (seed 004, PRODUCT.md "Upload" 5): a create-upload that declares a sha256
+//! Deduplication (the same bytes uploaded again are not sent again): a create-upload that declares a sha256
 //! already computed by us for a `ready` file of the same tenant (and bucket, when the
 //! bucket's policy says `bucket`) gets a new file that shares that file's blob, and no upload.
 //!

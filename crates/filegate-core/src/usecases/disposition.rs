@@ -1,4 +1,4 @@
-//! How stored bytes are presented to a browser (issue 19): inline only when they cannot run
+//! How stored bytes are presented to a browser (an uploader's script must not run): inline only when they cannot run
 //! script, or when their bucket opts in (`inline_active`). An uploader's HTML or SVG shown
 //! inline would otherwise run in the origin that holds the API and its signed URLs.
 

@@ -1,5 +1,5 @@
-//! Download counting, batched (seed 004: "Analytics Queue → Database: Update download count
-//! (batch)").
+//! Download counting, batched: downloads are gathered in memory and written to the database
+//! in batches, never one write per download.
 //!
 //! What counts as one download: a signed download URL handed out (`GET /v1/files/{id}/download`;
 //! the bytes then go from storage to the client without us seeing them, which is the only

@@ -1,4 +1,4 @@
-//! Exchange passphrases (seed 000): read the current one, rotate, list the history; and the
+//! Exchange passphrases (the hospital exchange): read the current one, rotate, list the history; and the
 //! versions the `decrypt` stage tries. Passphrases are generated here, stored sealed, and
 //! only ever shown by `current`.
 

@@ -120,7 +120,7 @@ pub enum Content {
     Unsatisfiable { size: u64, error: Error },
 }
 
-/// The bytes through the gateway (seed 002), honouring `If-None-Match` and one `Range`.
+/// The bytes through the gateway (not through a signed URL), honouring `If-None-Match` and one `Range`.
 pub async fn content(
     services: &Services,
     principal: &Principal,
@@ -219,7 +219,8 @@ pub async fn list(services: &Services, principal: &Principal, mut query: FileQue
     })
 }
 
-/// What changed since `since` (a `change_seq`), deletions included (seed 004's delta).
+/// What changed since `since` (a `change_seq`), deletions included: what a sync client asks
+/// to catch up from its cursor.
 pub async fn changes(services: &Services, principal: &Principal, since: i64, limit: u32) -> Result<ChangePage> {
     principal.require(Permission::Read)?;
     let items = services.store.changed_files(&principal.tenant, since, limit).await?;
@@ -342,7 +343,7 @@ pub struct BatchDeleted {
     pub not_found: Vec<String>,
 }
 
-/// Deletes up to 1000 files (seed 003). Ids that are malformed, unknown, another tenant's
+/// Deletes up to 1000 files in one request. Ids that are malformed, unknown, another tenant's
 /// or already deleted are listed as `not_found`; the others are deleted.
 pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<String>) -> Result<BatchDeleted> {
     principal.require(Permission::Write)?;

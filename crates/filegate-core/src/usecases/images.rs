@@ -1,4 +1,4 @@
-//! `POST /v1/images`: a base64 image in JSON (seed 003): a type allow-list, the bytes must
+//! `POST /v1/images`: a base64 image in JSON (for clients that cannot send a file): a type allow-list, the bytes must
 //! really be that type, and the name becomes `{name}_{uuid}.{ext}`.
 
 use base64::Engine as _;
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_seed_003() {
+    fn names_are_name_underscore_uuid_dot_extension() {
         let p = image_path(None, Some("photo.jpeg"), "image/jpeg").unwrap();
         let name = p.as_str();
         assert!(name.starts_with("photo_") && name.ends_with(".jpg"), "{name}");

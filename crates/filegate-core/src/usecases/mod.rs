@@ -54,7 +54,7 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
-    /// Exchange passphrases and file requests (seed 000), and the sealer that keeps the
+    /// Exchange passphrases and file requests (the hospital exchange), and the sealer that keeps the
     /// passphrases (and share tokens waiting for their email) encrypted at rest.
     pub exchange: Arc<dyn ExchangeStore>,
     pub sealer: Arc<dyn SecretSealer>,
@@ -77,10 +77,10 @@ pub struct Services {
 }
 
 /// Rules that an operator may tune, built from the server's config, which holds every
-/// default (PRODUCT.md and the seeds); the fixed ones are the constants below.
+/// default (docs/configuration.md); the fixed ones are the constants below.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// How long signed upload URLs stay valid and a pending file waits (seed 004: 1 h).
+    /// How long signed upload URLs stay valid and a pending file waits (1 h by default).
     pub upload_url_ttl: Duration,
     /// How long after `upload_expires_at` a pending upload is left alone before it expires
     /// and its bytes and parts are removed: an upload that started before its URL expired
@@ -88,7 +88,8 @@ pub struct Settings {
     pub upload_expiry_grace: Duration,
     /// How long signed download URLs stay valid.
     pub download_url_ttl: Duration,
-    /// Uploads larger than this use multipart unless the client says otherwise (seed 004).
+    /// Uploads larger than this use multipart unless the client says otherwise (100 MiB by
+    /// default).
     pub multipart_threshold: u64,
     /// The preferred part size; grown when a file would need more than `max_parts`.
     pub part_size: u64,
@@ -97,7 +98,7 @@ pub struct Settings {
     pub part_urls_per_request: u32,
     /// At most this many items in one batch call.
     pub max_batch: usize,
-    /// Image types `POST /v1/images` accepts before the bucket adds its own (seed 003).
+    /// Image types `POST /v1/images` accepts before the bucket adds its own.
     pub image_types: Vec<String>,
     /// The thumbnail sizes the pipeline renders (the longer side, in pixels).
     pub thumbnail_sizes: Vec<u32>,
@@ -127,7 +128,7 @@ pub struct Settings {
 pub const PART_URLS_PER_REQUEST: u32 = 1000;
 /// At most this many items in one batch call.
 pub const MAX_BATCH: usize = 1000;
-/// Image types `POST /v1/images` accepts before the bucket adds its own (seed 003).
+/// Image types `POST /v1/images` accepts before the bucket adds its own.
 pub const IMAGE_TYPES: [&str; 3] = ["image/gif", "image/png", "image/jpeg"];
 
 /// `chrono` duration from a std one, saturating instead of panicking on absurd values.

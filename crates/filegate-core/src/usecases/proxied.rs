@@ -1,4 +1,5 @@
-//! Uploads streamed through the gateway (`POST /v1/files`, seed 003), and the shared step
+//! Uploads streamed through the gateway (`POST /v1/files`, for clients that cannot use a
+//! signed URL), and the shared step
 //! that `images` uses too. The body goes straight to the blob store, never whole in memory.
 
 use chrono::Utc;

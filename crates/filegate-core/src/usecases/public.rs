@@ -1,4 +1,4 @@
-//! Public buckets (PRODUCT.md capability 16): a `ready` file in a bucket whose policy says
+//! Public buckets (files anyone may fetch, e.g. a site's assets): a `ready` file in a bucket whose policy says
 //! `public` has a stable, unsigned URL (`/p/{tenant}/{bucket}/{path}`), fit for a CDN.
 //! Anything else — a private bucket, no such path, a file not (or no longer) ready — is
 //! `not-found` alike, so the URL space reveals nothing about private files.

@@ -1,4 +1,4 @@
-//! File requests (seed 000's "pending special extraction"): admins create and cancel them,
+//! File requests (the extracts asked of a partner, still pending): admins create and cancel them,
 //! exchange clients list the pending ones and upload against one, and the pipeline fulfils
 //! a request when its file becomes `ready` (through `Job::FulfilRequest`, enqueued with the
 //! `ready` transition, so a crash never loses it).

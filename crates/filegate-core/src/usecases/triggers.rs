@@ -1,4 +1,4 @@
-//! Triggers (seed 003's `POST /trigger/:function`): a caller names a configured trigger and
+//! Triggers (a route that calls one of the operator's own services): a caller names a configured trigger and
 //! passes `data`; filegate calls the trigger's target — the URL, method, headers and
 //! timeout of the configuration, never anything from the request.
 //!

@@ -105,7 +105,8 @@ impl Default for ArchivesConfig {
     }
 }
 
-/// Exchange passphrases and the `decrypt` stage (seed 000).
+/// Exchange passphrases and the `decrypt` stage (the hospital exchange: partners upload age
+/// files encrypted with the tenant's passphrase; docs/guides/hospital-exchange.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExchangeConfig {

@@ -1,4 +1,4 @@
-//! `/v1/archives`: zip bundles of ready files (seed 001's document manifest). A request
+//! `/v1/archives`: zip bundles of ready files (documents delivered as one download). A request
 //! answers `202 pending`; a worker builds the zip; `GET` then carries a signed URL.
 
 use axum::extract::State;

@@ -1,5 +1,5 @@
 //! The one place that turns errors into HTTP: core errors (and the HTTP layer's own
-//! refusals) become API.md's JSON error body, with the status their code defines.
+//! refusals) become the JSON error body (docs/errors.md), with the status their code defines.
 //! Internal detail goes to the log with the request id, never to the client.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! `/v1/exchange/passphrase` (exchange clients and admins) and `/v1/admin/exchange/...`
-//! (admins): the tenant's exchange passphrase, its rotation and its history (seed 000).
+//! (admins): the tenant's exchange passphrase, its rotation and its history (the hospital exchange).
 
 use axum::extract::State;
 

@@ -161,7 +161,7 @@ pub struct ChangesParams {
     limit: Option<u32>,
 }
 
-/// What changed since a cursor, deletions included (seed 004's delta).
+/// What changed since a cursor, deletions included: how a sync client catches up.
 #[utoipa::path(get, path = "/v1/files/changes", tag = "files", params(ChangesParams),
     responses((status = 200, body = ChangeList), (status = 400, body = filegate_api::ErrorBody)))]
 pub async fn changes(
@@ -239,7 +239,7 @@ pub struct BatchDeleteParams {
     ids: String,
 }
 
-/// Deletes up to 1000 files at once (seed 003).
+/// Deletes up to 1000 files at once.
 #[utoipa::path(delete, path = "/v1/files", tag = "files", params(BatchDeleteParams),
     responses((status = 200, body = BatchDeleted), (status = 400, body = filegate_api::ErrorBody)))]
 pub async fn delete_many(

@@ -1,4 +1,4 @@
-//! `POST /v1/images`: a base64 image in JSON (seed 003).
+//! `POST /v1/images`: a base64 image in JSON (for clients that cannot send a file).
 
 use axum::extract::State;
 use http::StatusCode;

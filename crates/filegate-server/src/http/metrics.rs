@@ -57,8 +57,8 @@ fn content_length(headers: &http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// `GET /metrics`: refreshes the queue and stream-turn gauges, then renders everything.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Prometheus metrics; the queue and stream-turn gauges are refreshed first.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(), responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
     match state.services.queue.stats().await {
         Ok(stats) => {

@@ -1,4 +1,5 @@
-//! `POST /v1/files`: a multipart form streamed through the gateway into storage (seed 003).
+//! `POST /v1/files`: a multipart form streamed through the gateway into storage (for
+//! clients that cannot use a signed URL).
 //! Fields `bucket`, `path` (or `prefix`), optional `metadata` (JSON), `content_type`,
 //! `external_id`, then `file` last, streamed into the blob store.
 

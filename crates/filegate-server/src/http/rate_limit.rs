@@ -1,4 +1,4 @@
-//! Request limits (PRODUCT.md capability 25): per principal on the routes that take a bearer
+//! Request limits (one client must not crowd out the others): per principal on the routes that take a bearer
 //! token, per client address on the routes that do not (signed URLs, shares, public files,
 //! public triggers). Each is a token bucket (GCRA, see `filegate_core::cache::TokenBucket`)
 //! in the `RateLimiter` port, shared by every gateway when Redis is configured; when the

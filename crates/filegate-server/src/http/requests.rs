@@ -1,4 +1,4 @@
-//! `/v1/requests`: file requests (seed 000's pending special extractions). Admins create and
+//! `/v1/requests`: file requests (the extracts asked of partners). Admins create and
 //! cancel them; exchange clients list the pending ones and upload with `request_id`.
 
 use axum::extract::State;
@@ -73,6 +73,7 @@ pub async fn list(
     Ok(Json(FileRequestList { items }))
 }
 
+/// One file request (exchange clients and admins).
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", params(("id" = String, Path)),
     responses((status = 200, body = FileRequestView), (status = 404, body = filegate_api::ErrorBody)))]
 pub async fn get(

@@ -1,4 +1,5 @@
-//! `POST /v1/triggers/{name}`: fires a configured trigger (seed 003's `/trigger/:function`).
+//! `POST /v1/triggers/{name}`: fires a configured trigger (a call to one of the operator's
+//! own services).
 //! The name only selects a trigger of the configuration; the body only carries `data`.
 //! Public triggers need no credentials, so these routes form their own group
 //! ([`routes`]) that a per-address limit can wrap.
@@ -43,7 +44,11 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
 }
 
 /// Fires a trigger: sync ones answer with the target's answer, async ones are queued.
-#[utoipa::path(post, path = "/v1/triggers/{name}", tag = "triggers", params(("name" = String, Path)),
+///
+/// A trigger configured `public = true` takes no token; any other needs one whose roles reach
+/// the trigger's `role`.
+#[utoipa::path(post, path = "/v1/triggers/{name}", tag = "triggers",
+    security(("bearer" = []), ()), params(("name" = String, Path)),
     request_body = FireTrigger,
     responses((status = 200, body = TriggerResult), (status = 202, body = TriggerResult),
               (status = 400, body = filegate_api::ErrorBody), (status = 401, body = filegate_api::ErrorBody),

@@ -157,7 +157,7 @@ pub async fn complete(
     Ok(Json(views::file(file)))
 }
 
-/// Completes several uploads; each item answers on its own (seed 002).
+/// Completes several uploads; each item answers on its own.
 #[utoipa::path(post, path = "/v1/uploads/complete", tag = "uploads", request_body = CompleteUploads,
     responses((status = 200, body = CompletedUploads), (status = 400, body = filegate_api::ErrorBody)))]
 pub async fn complete_batch(

@@ -68,6 +68,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// The tenant's webhook subscriptions, never their secrets (tenant admins).
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<WebhookList>> {
     let items = webhooks::list(&state.services, &p)
@@ -78,6 +79,7 @@ pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated
     Ok(Json(WebhookList { items }))
 }
 
+/// One webhook subscription, without its secret (tenant admins).
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = WebhookView), (status = 404, body = filegate_api::ErrorBody)))]
 pub async fn get(

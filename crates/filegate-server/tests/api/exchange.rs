@@ -1,4 +1,4 @@
-//! Exchange passphrases and the `decrypt` stage (seed 000): files encrypted by the `age`
+//! Exchange passphrases and the `decrypt` stage (the hospital exchange): files encrypted by the `age`
 //! crate in passphrase mode, as a hospital's exchange client writes them, arrive as
 //! plaintext; an old passphrase still works but is alerted once; anything else fails with
 //! `cannot-decrypt`.

@@ -1,4 +1,4 @@
-//! One tenant cannot starve another's pipeline (issue 19): webhook deliveries run in slots
+//! One tenant cannot starve another's pipeline: webhook deliveries run in slots
 //! of their own, so a tenant whose receiver holds every call for its whole timeout keeps
 //! those slots busy, never the ones another tenant's files are processed in.
 

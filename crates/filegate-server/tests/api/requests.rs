@@ -1,4 +1,4 @@
-//! File requests (seed 000's pending special extractions): created by admins, polled by
+//! File requests (the extracts asked of partners): created by admins, polled by
 //! exchange clients, fulfilled when the file uploaded against one is `ready`, cancelled.
 
 use bytes::Bytes;

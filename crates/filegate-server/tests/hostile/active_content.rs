@@ -1,4 +1,4 @@
-//! An uploader's HTML or SVG never runs in filegate's origin (issue 19): every route that
+//! An uploader's HTML or SVG never runs in filegate's origin: every route that
 //! serves stored bytes sends `nosniff` and the sandbox CSP, and serves an active type
 //! (HTML, SVG, XML, script) as an attachment even when inline is asked for, unless the
 //! bucket opts in (`inline_active`; the sandbox CSP stays).

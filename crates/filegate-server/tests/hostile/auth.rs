@@ -389,7 +389,7 @@ async fn api_key_requests_are_checked() {
     assert!(app.client.list_api_keys().await.expect("list").items.is_empty());
 }
 
-/// Issue 19: tokens filegate signs are checked for `nbf` and `iat` (60 s of clock skew
+/// Tokens filegate signs are checked for `nbf` and `iat` (60 s of clock skew
 /// allowed) and for an `exp` further than 30 days ahead, as the JWKS path checks `nbf`.
 #[tokio::test]
 async fn tokens_not_valid_yet_or_living_too_long_are_invalid() {

@@ -143,7 +143,7 @@ const FINISH_UPLOADS: Access = Files {
     own: PARTNER,
 };
 
-/// What each role may do: the README's roles (`reader` < `writer` < `admin` <
+/// What each role may do: the roles of docs/features.md (`reader` < `writer` < `admin` <
 /// `superadmin`; `exchange` apart: the passphrase, the requests, its own uploads and their
 /// status), route by route.
 #[rustfmt::skip]
@@ -596,7 +596,7 @@ async fn every_route_answers_every_role_as_the_readme_says() {
     );
 }
 
-/// A partner's machine does the whole seed-000 round (upload, complete, poll) and lists
+/// A partner's machine does the whole hospital-exchange round (upload, complete, poll) and lists
 /// exactly its own files; the tenant's other files stay out of its sight and reach.
 #[tokio::test]
 async fn a_partner_sees_only_its_own_uploads() {

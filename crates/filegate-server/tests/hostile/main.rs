@@ -1,5 +1,5 @@
 //! Hostile tests: bad input, bad credentials and other tenants' ids. Every refusal is
-//! checked for its status, its stable code and API.md's JSON error shape, and for having
+//! checked for its status, its stable code and the JSON error shape, and for having
 //! changed nothing (the tenant's files, the stored objects, the job queue).
 
 #[path = "../common/mod.rs"]

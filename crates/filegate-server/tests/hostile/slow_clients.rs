@@ -1,4 +1,4 @@
-//! Slow and greedy clients (issue 19, slowloris): a request head that never finishes is cut
+//! Slow and greedy clients (slowloris): a request head that never finishes is cut
 //! after `http.header_timeout_secs`; at `http.max_connections` the health routes still
 //! answer on the reserve (`http.health_reserve`) while an API request there is refused with
 //! 503 `unavailable` (it does not wait); and the slots come back when clients leave.

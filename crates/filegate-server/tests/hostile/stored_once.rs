@@ -1,5 +1,4 @@
-//! A file's bytes, once stored through its signed URL, are the bytes it keeps (issue 19,
-//! defect 1): a `PUT` that started while the file was `pending` and was held open while
+//! A file's bytes, once stored through its signed URL, are the bytes it keeps: a `PUT` that started while the file was `pending` and was held open while
 //! another one finished, was completed, verified and made `ready` is refused when it ends;
 //! a `complete` that refuses bytes for good removes them so the same URL can bring the right
 //! ones; and a body that stops moving is cut after `http.body_idle_timeout_secs`, storing

@@ -1,5 +1,5 @@
 //! What every hostile test needs: raw requests whose answers are kept whole, the check that
-//! an answer is API.md's JSON error, and snapshots proving a refused request changed nothing.
+//! an answer is the JSON error body (docs/errors.md), and snapshots proving a refused request changed nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -49,7 +49,7 @@ impl Answer {
         self.json()
     }
 
-    /// Asserts that this is API.md's error: the status, the code, a message for people and
+    /// Asserts that this is the JSON error body: the status, the code, a message for people and
     /// a request id that matches the `X-Request-Id` header.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {

@@ -1,5 +1,5 @@
 //! `index`: keeps the search index up to date. A no-op until search exists; registered so
-//! that policies may already name it (API.md's example bucket does).
+//! that policies may already name it (a policy listing every stage does).
 
 use async_trait::async_trait;
 

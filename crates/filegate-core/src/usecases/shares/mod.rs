@@ -1,4 +1,4 @@
-//! Share links (seed 004, PRODUCT.md capability 21): a writer shares one file through a link
+//! Share links (one file shown to someone without an account): a writer shares one file through a link
 //! carrying a random token; whoever holds the link sees the file's page and, as the share
 //! allows, views or downloads its bytes — until it expires, is revoked or has served its
 //! downloads. Every access is counted (atomically against the limit), audited, and announced
@@ -53,7 +53,7 @@ pub struct ShareSettings {
 /// The shortest lifetime a share may have.
 pub const MIN_EXPIRY: Duration = Duration::from_secs(60);
 
-/// What a writer asks for (API.md "Shares").
+/// What a writer asks for (`POST /v1/files/{id}/shares`, docs/sharing.md).
 #[derive(Debug, Clone)]
 pub struct NewShare {
     pub permission: SharePermission,

@@ -75,7 +75,7 @@ pub struct Completion {
     pub parts: Vec<(u32, ETag)>,
 }
 
-/// Checks the free-form external id a client may attach (seed 002).
+/// Checks the free-form external id a client may attach (its own name for the file).
 pub fn parse_external_id(s: &str) -> Result<String> {
     if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -400,7 +400,7 @@ pub async fn accepts_single_upload(services: &Services, blob_key: &str) -> Resul
 /// One item of a batch completion.
 pub type BatchItem = (FileId, Completion);
 
-/// Completes several uploads; each item succeeds or fails on its own (seed 002).
+/// Completes several uploads; each item succeeds or fails on its own.
 pub async fn complete_batch(
     services: &Services,
     principal: &Principal,

@@ -17,6 +17,7 @@ fn view(emails: Vec<EmailAddress>) -> AlertRecipients {
     }
 }
 
+/// The tenant's alert recipients (tenant admins).
 #[utoipa::path(get, path = "/v1/admin/alerts", tag = "admin", responses((status = 200, body = AlertRecipients)))]
 pub async fn get(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<AlertRecipients>> {
     Ok(Json(view(alerts::recipients(&state.services, &p).await?)))

@@ -40,6 +40,7 @@ pub async fn create(
     ))
 }
 
+/// The tenant's API keys, never their secrets (tenant admins).
 #[utoipa::path(get, path = "/v1/admin/api-keys", tag = "admin", responses((status = 200, body = ApiKeyList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<ApiKeyList>> {
     let items = api_keys::list(&state.services, &p)

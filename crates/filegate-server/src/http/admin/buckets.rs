@@ -69,6 +69,7 @@ pub async fn update(
     Ok(Json(views::bucket(bucket)))
 }
 
+/// One bucket and its policy (tenant admins).
 #[utoipa::path(get, path = "/v1/admin/buckets/{name}", tag = "admin", params(("name" = String, Path)),
     responses((status = 200, body = BucketView), (status = 404, body = filegate_api::ErrorBody)))]
 pub async fn get(
@@ -80,6 +81,7 @@ pub async fn get(
     Ok(Json(views::bucket(buckets::get(&state.services, &p, &name).await?)))
 }
 
+/// The tenant's buckets and their policies (tenant admins).
 #[utoipa::path(get, path = "/v1/admin/buckets", tag = "admin", responses((status = 200, body = BucketList)))]
 pub async fn list(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<BucketList>> {
     let items = buckets::list(&state.services, &p)
