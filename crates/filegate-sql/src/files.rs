@@ -12,7 +12,7 @@ use sqlx::QueryBuilder;
 use crate::convert::micros;
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
-use crate::errors::status_conflict;
+use crate::errors::{exists, status_conflict};
 use crate::file_row::{FileRow, FileValues, file_columns, insert_file, update_file};
 use crate::jobs::insert_jobs;
 use crate::quotas::enforce_quota;
@@ -78,14 +78,6 @@ pub(crate) fn refused(id: FileId, stored: Option<String>, expected: &[FileStatus
     }
 }
 
-/// The insert's unique-key conflict, said in the port's words.
-pub(crate) fn file_exists(id: FileId) -> impl Fn(StoreError) -> StoreError {
-    move |e| match e {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("file {id} exists")),
-        other => other,
-    }
-}
-
 /// Inserts `file` in one write transaction, after checking its tenant's quota there.
 pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord) -> Result<FileRecord, StoreError> {
     let v = FileValues::of(file)?;
@@ -95,7 +87,7 @@ pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord
     let row: FileRow = insert_file::<E::DB>(&v, seq)
         .fetch_one(&mut tx)
         .await
-        .map_err(file_exists(file.id))?;
+        .map_err(exists(format!("file {}", file.id)))?;
     commit::<E>(tx).await?;
     FileRecord::try_from(row)
 }

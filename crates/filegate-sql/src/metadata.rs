@@ -16,7 +16,7 @@ use crate::blobs::{blob_in_use, blob_statuses, dedup_source_qualifies, find_dedu
 use crate::convert::{count, download_counts, thumbnail_sizes};
 use crate::dialect::{Dialect, Run as _};
 use crate::engine::Engine;
-use crate::errors::bad_row;
+use crate::errors::{bad_row, exists};
 use crate::file_row::{FileRow, FileValues, insert_file, records};
 use crate::files::{changed_files, due_for_sweep, select_file};
 use crate::jobs::insert_jobs;
@@ -24,14 +24,6 @@ use crate::listing::{FileListing, file_listing};
 use crate::quotas::{enforce_quota, read_quota, read_usage, write_quota};
 use crate::store::{SqlStore, commit, commit_waking};
 use crate::tenants::{self as sql, ApiKeyRow, BucketRow, TenantRow};
-
-/// A unique-key conflict said in the port's words (`what` exists).
-fn exists(what: String) -> impl FnOnce(StoreError) -> StoreError {
-    move |e| match e {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("{what} exists")),
-        other => other,
-    }
-}
 
 #[async_trait::async_trait]
 impl<E: Engine> MetadataStore for SqlStore<E> {

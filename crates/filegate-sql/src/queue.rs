@@ -3,7 +3,7 @@
 //! A job is claimable when it is not dead, its `run_at` has come, and it is not under a live
 //! lease (`lease_until` unset or past). A claim sets the lease and counts the attempt in one
 //! statement, so two claimers never get the same job while the lease lives; which jobs it
-//! takes, fairly across tenants, is the engine's ([`Engine::lease_due`]). "Now" is the
+//! takes, fairly across tenants, is the engine's (`Claims::lease_due`). "Now" is the
 //! dialect's ([`Dialect::push_now`]): the caller's clock on SQLite, the database's on
 //! PostgreSQL, whose processes may run on machines with different clocks.
 //!

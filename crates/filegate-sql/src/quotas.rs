@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{BucketName, Quota, StorageUsage, TenantId, TenantUsage};
-use sqlx::{Database, QueryBuilder};
+use sqlx::QueryBuilder;
 
 use crate::convert::micros;
 use crate::dialect::{BindExt as _, Dialect, Run as _};
@@ -63,7 +63,7 @@ pub(crate) async fn write_quota<DB: Dialect>(
 
 /// The tenant's usage, in total (zip bundles included) and per bucket.
 pub(crate) async fn read_usage<DB: Dialect>(
-    conn: &mut <DB as Database>::Connection,
+    conn: &mut DB::Connection,
     tenant: &TenantId,
 ) -> Result<TenantUsage, StoreError> {
     let rows: Vec<BucketUsageRow> = usage_by_bucket::<DB>(tenant).fetch_all(&mut *conn).await?;

@@ -10,7 +10,7 @@ use filegate_core::StoreError;
 use sqlx::postgres::PgQueryResult;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::claims::lease_micros;
+use super::queue::lease_micros;
 use crate::dialect::{BindExt as _, Dialect, RowsAffected};
 
 impl RowsAffected for PgQueryResult {

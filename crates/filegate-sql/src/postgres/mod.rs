@@ -10,11 +10,11 @@
 //!
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! PostgreSQL's own: the connections ([`PgEngine`]), the SQL fragments that differ
-//! (`dialect`), the `SKIP LOCKED` claim (`claims`) and the `LISTEN`/`NOTIFY` wake-ups
+//! (`dialect`), the `SKIP LOCKED` claim (`queue`) and the `LISTEN`/`NOTIFY` wake-ups
 //! (`wakeups`).
 
-mod claims;
 mod dialect;
+mod queue;
 mod wakeups;
 
 use std::str::FromStr;

@@ -13,13 +13,13 @@
 //! SQLite's own: the connections ([`SqliteEngine`]), the SQL fragments that differ
 //! (`dialect`), and what makes the one writer go further: whole transactions sent in one
 //! trip (`one_trip`), file updates committed in groups (`file_updates`), and claims ranked
-//! off the writer (`claims`).
+//! off the writer (`queue`).
 
-mod claims;
 mod dialect;
 mod file_updates;
 mod one_trip;
 mod private_file;
+mod queue;
 
 use std::path::Path;
 use std::sync::Arc;

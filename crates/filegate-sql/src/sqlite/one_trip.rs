@@ -11,9 +11,8 @@ use filegate_core::domain::FileRecord;
 use sqlx::sqlite::{SqliteArguments, SqlitePool, SqliteRow};
 use sqlx::{FromRow as _, Sqlite};
 
-use crate::errors::store_err;
+use crate::errors::{exists, store_err};
 use crate::file_row::{COLUMNS, FileRow, FileValues, Value, column_names, file_columns};
-use crate::files::file_exists;
 
 pub(super) type Batch = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
 
@@ -82,7 +81,7 @@ pub(super) async fn insert_unlimited(writer: SqlitePool, file: FileRecord) -> Re
         });
         let rows = one_trip(&writer, batch)
             .await
-            .map_err(|e| file_exists(file.id)(store_err(e)))?;
+            .map_err(|e| exists(format!("file {}", file.id))(store_err(e)))?;
         rows.first()
             .map(|row| FileRecord::try_from(FileRow::from_row(row).map_err(store_err)?))
             .transpose()
