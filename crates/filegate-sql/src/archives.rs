@@ -1,33 +1,32 @@
-//! Zip bundles' SQL, for every engine: the row mapping and the statements are the same text
-//! everywhere (the query builder numbers placeholders per engine), except how a metadata
-//! value is read out of the JSON column ([`Dialect`]).
+//! Zip bundles (`ArchiveStore`): the row, the statements (the same text everywhere but how
+//! a metadata value is read out of the JSON column: [`Dialect::push_metadata_value`]) and
+//! the port.
 
+use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
+use filegate_core::domain::FileRecord;
 use filegate_core::domain::{
     Archive, ArchiveEntry, ArchiveId, ArchiveQuery, ArchiveSelection, ArchiveStatus, FileId, FileQuery, FileStatus,
     TenantId,
 };
-use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
+use filegate_core::ports::{ArchiveStore, NewJob};
+use sqlx::{FromRow, QueryBuilder};
 
+use crate::convert::{from_json, micros, tenant_id, time, to_i64, to_json, uuid};
+use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::engine::Engine;
 use crate::errors::bad_row;
+use crate::file_row::{file_columns, records};
+use crate::jobs::insert_jobs;
 use crate::listing::push_filters;
-use crate::rows::{file_columns, from_json, micros, tenant_id, time, to_i64, to_json, uuid};
+use crate::store::{SqlStore, commit_waking};
 
 /// The columns `ArchiveRow` reads (JSON cast to text for PostgreSQL's JSONB).
 pub(crate) const ARCHIVE_COLUMNS: &str = "id, tenant, status, CAST(selection AS TEXT) AS selection, \
      CAST(entries AS TEXT) AS entries, size, error, created_by, created_at, updated_at, expires_at";
 
-/// How an engine reads one key of the `metadata` JSON object as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    /// `json_extract(metadata, '$."key"')`.
-    Sqlite,
-    /// `metadata ->> 'key'`.
-    Postgres,
-}
-
 #[derive(FromRow)]
-pub(crate) struct ArchiveRow {
+pub struct ArchiveRow {
     id: String,
     tenant: String,
     status: String,
@@ -63,16 +62,8 @@ impl TryFrom<ArchiveRow> for Archive {
     }
 }
 
-/// `INSERT` of one archive; `json_cast` turns bound text into the engine's JSON type (`""`
-/// for SQLite's TEXT, `"::jsonb"` for PostgreSQL).
-pub(crate) fn archive_insert<DB>(a: &Archive, json_cast: &str) -> Result<QueryBuilder<DB>, StoreError>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
-{
+/// `INSERT` of one archive.
+pub(crate) fn archive_insert<DB: Dialect>(a: &Archive) -> Result<QueryBuilder<DB>, StoreError> {
     let selection = to_json("archive.selection", &a.selection)?;
     let entries = to_json("archive.entries", &a.entries)?;
     let size = a.size.map(|s| to_i64("archive.size", s)).transpose()?;
@@ -81,66 +72,58 @@ where
          updated_at, expires_at) ",
     );
     q.push_values([a], |mut row, a| {
-        row.push_bind(a.id.to_string())
-            .push_bind(a.tenant.as_str().to_owned())
-            .push_bind(a.status.as_str().to_owned())
-            .push_bind(selection.clone())
-            .push_unseparated(json_cast)
-            .push_bind(entries.clone())
-            .push_unseparated(json_cast)
-            .push_bind(size)
-            .push_bind(a.error.clone())
-            .push_bind(a.created_by.clone())
-            .push_bind(micros(a.created_at))
-            .push_bind(micros(a.updated_at))
-            .push_bind(micros(a.expires_at));
+        row.bind_value(a.id.to_string())
+            .bind_value(a.tenant.as_str().to_owned())
+            .bind_value(a.status.as_str().to_owned())
+            .bind_value(selection.clone())
+            .push_unseparated(DB::JSON)
+            .bind_value(entries.clone())
+            .push_unseparated(DB::JSON)
+            .bind_value(size)
+            .bind_value(a.error.clone())
+            .bind_value(a.created_by.clone())
+            .bind_value(micros(a.created_at))
+            .bind_value(micros(a.updated_at))
+            .bind_value(micros(a.expires_at));
     });
     Ok(q)
 }
 
 /// The archive `id` of `tenant`.
-pub(crate) fn archive_select<DB>(tenant: &TenantId, id: ArchiveId) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn archive_select<DB: Dialect>(tenant: &TenantId, id: ArchiveId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE tenant = "));
-    q.push_bind(tenant.as_str().to_owned())
+    q.bind_value(tenant.as_str().to_owned())
         .push(" AND id = ")
-        .push_bind(id.to_string());
+        .bind_value(id.to_string());
     q
 }
 
 /// Writes the mutable fields of `a` if its stored status is one of `expected`, returning
 /// the row; no row means absent or in another status (tell them apart with
 /// [`archive_select`]).
-pub(crate) fn archive_update<DB>(a: &Archive, expected: &[ArchiveStatus]) -> Result<QueryBuilder<DB>, StoreError>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn archive_update<DB: Dialect>(
+    a: &Archive,
+    expected: &[ArchiveStatus],
+) -> Result<QueryBuilder<DB>, StoreError> {
     let size = a.size.map(|s| to_i64("archive.size", s)).transpose()?;
     let mut q = QueryBuilder::<DB>::new("UPDATE archives SET status = ");
-    q.push_bind(a.status.as_str().to_owned())
+    q.bind_value(a.status.as_str().to_owned())
         .push(", size = ")
-        .push_bind(size)
+        .bind_value(size)
         .push(", error = ")
-        .push_bind(a.error.clone())
+        .bind_value(a.error.clone())
         .push(", updated_at = ")
-        .push_bind(micros(a.updated_at))
+        .bind_value(micros(a.updated_at))
         .push(", expires_at = ")
-        .push_bind(micros(a.expires_at))
+        .bind_value(micros(a.expires_at))
         .push(" WHERE tenant = ")
-        .push_bind(a.tenant.as_str().to_owned())
+        .bind_value(a.tenant.as_str().to_owned())
         .push(" AND id = ")
-        .push_bind(a.id.to_string())
+        .bind_value(a.id.to_string())
         .push(" AND status IN (");
     let mut statuses = q.separated(", ");
     for status in expected {
-        statuses.push_bind(status.as_str().to_owned());
+        statuses.bind_value(status.as_str().to_owned());
     }
     if expected.is_empty() {
         // `IN ()` is not SQL; nothing is expected, so nothing matches.
@@ -159,32 +142,23 @@ pub(crate) fn update_refused(stored: Option<Archive>) -> StoreError {
 }
 
 /// Archives not yet expired whose expiry is before `now`, oldest expiry first.
-pub(crate) fn archives_due<DB>(now: chrono::DateTime<chrono::Utc>, limit: u32) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn archives_due<DB: Dialect>(now: DateTime<Utc>, limit: u32) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!(
         "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE status IN ('pending', 'ready', 'failed') AND expires_at < "
     ));
-    q.push_bind(micros(now))
+    q.bind_value(micros(now))
         .push(" ORDER BY expires_at, id LIMIT ")
-        .push_bind(i64::from(limit));
+        .bind_value(i64::from(limit));
     q
 }
 
 /// The tenant's files among `ids`, any status.
-pub(crate) fn files_by_id<DB>(tenant: &TenantId, ids: &[FileId]) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn files_by_id<DB: Dialect>(tenant: &TenantId, ids: &[FileId]) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
-    q.push_bind(tenant.as_str().to_owned()).push(" AND id IN (");
+    q.bind_value(tenant.as_str().to_owned()).push(" AND id IN (");
     let mut list = q.separated(", ");
     for id in ids {
-        list.push_bind(id.to_string());
+        list.bind_value(id.to_string());
     }
     if ids.is_empty() {
         list.push("NULL");
@@ -194,17 +168,7 @@ where
 }
 
 /// The tenant's `ready` files matching `query`, by path then id, at most `limit`.
-pub(crate) fn files_matching<DB>(
-    tenant: &TenantId,
-    query: &ArchiveQuery,
-    limit: u32,
-    dialect: Dialect,
-) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn files_matching<DB: Dialect>(tenant: &TenantId, query: &ArchiveQuery, limit: u32) -> QueryBuilder<DB> {
     let filters = FileQuery {
         bucket: query.bucket.clone(),
         prefix: query.prefix.clone(),
@@ -216,15 +180,53 @@ where
     for (key, value) in &query.metadata {
         // Keys and values were parsed (`Metadata::parse`): keys are `[A-Za-z0-9._-]`, so the
         // quoted JSON path cannot be broken out of; both are bound, never spliced.
-        match dialect {
-            Dialect::Sqlite => q
-                .push(" AND json_extract(metadata, ")
-                .push_bind(format!("$.\"{key}\""))
-                .push(")"),
-            Dialect::Postgres => q.push(" AND metadata ->> ").push_bind(key.clone()),
-        };
-        q.push(" = ").push_bind(value.clone());
+        q.push(" AND ");
+        DB::push_metadata_value(&mut q, key);
+        q.push(" = ").bind_value(value.clone());
     }
-    q.push(" ORDER BY path, id LIMIT ").push_bind(i64::from(limit));
+    q.push(" ORDER BY path, id LIMIT ").bind_value(i64::from(limit));
     q
+}
+
+#[async_trait::async_trait]
+impl<E: Engine> ArchiveStore for SqlStore<E> {
+    async fn files_by_id(&self, tenant: &TenantId, ids: &[FileId]) -> Result<Vec<FileRecord>, StoreError> {
+        records(self.read_all(files_by_id(tenant, ids)).await?)
+    }
+
+    async fn files_matching(
+        &self,
+        tenant: &TenantId,
+        query: &ArchiveQuery,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        records(self.read_all(files_matching(tenant, query, limit)).await?)
+    }
+
+    async fn create_archive(&self, archive: &Archive, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let mut tx = self.engine.begin_write().await?;
+        archive_insert::<E::DB>(archive)?.execute(&mut tx).await?;
+        insert_jobs::<E>(&mut tx, jobs).await?;
+        commit_waking(&self.engine, tx, jobs).await
+    }
+
+    async fn get_archive(&self, tenant: &TenantId, id: ArchiveId) -> Result<Option<Archive>, StoreError> {
+        let row: Option<ArchiveRow> = self.read_optional(archive_select(tenant, id)).await?;
+        row.map(Archive::try_from).transpose()
+    }
+
+    async fn update_archive(&self, archive: &Archive, expected: &[ArchiveStatus]) -> Result<Archive, StoreError> {
+        // One statement: the status check and the write are atomic. When it changed nothing,
+        // a read says whether the archive is absent or in another status.
+        let updated: Option<ArchiveRow> = self.write_returning(archive_update(archive, expected)?).await?;
+        match updated {
+            Some(row) => Archive::try_from(row),
+            None => Err(update_refused(self.get_archive(&archive.tenant, archive.id).await?)),
+        }
+    }
+
+    async fn archives_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Archive>, StoreError> {
+        let rows: Vec<ArchiveRow> = self.read_all(archives_due(now, limit)).await?;
+        rows.into_iter().map(Archive::try_from).collect()
+    }
 }

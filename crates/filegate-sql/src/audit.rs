@@ -1,20 +1,24 @@
-//! The audit trail's SQL, for every engine: the row mapping and the listing query are the
-//! same text everywhere (the query builder numbers placeholders per engine). Appending is
-//! `INSERT … ON CONFLICT (id) DO NOTHING` (idempotent by id) in both dialects.
+//! The audit trail (`AuditLog`): the row, the statements (the same text everywhere; the
+//! query builder numbers placeholders per engine) and the port. Appending is `INSERT … ON
+//! CONFLICT (id) DO NOTHING` (idempotent by id) in both dialects.
 
 use filegate_core::StoreError;
 use filegate_core::domain::{AuditAction, AuditQuery, AuditRecord, FileId, TenantId};
-use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
+use filegate_core::ports::AuditLog;
+use sqlx::{FromRow, QueryBuilder};
 
+use crate::convert::{micros, time};
+use crate::dialect::{BindExt as _, Dialect};
+use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::rows::{micros, time};
+use crate::store::SqlStore;
 
 /// The columns `AuditRow` reads (JSON cast to text for PostgreSQL's JSONB).
 pub(crate) const AUDIT_COLUMNS: &str =
     "seq, id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, CAST(details AS TEXT) AS details";
 
 #[derive(FromRow)]
-pub(crate) struct AuditRow {
+pub struct AuditRow {
     seq: i64,
     id: String,
     tenant: String,
@@ -50,16 +54,9 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-/// One `INSERT` of `records`, in their order (so their `seq`s follow it); `details_cast` is
-/// how the engine turns bound text into its JSON column type (`""` for SQLite's TEXT,
-/// `"::jsonb"` for PostgreSQL). One statement: all of them are stored, or none.
-pub(crate) fn audit_insert<DB>(records: &[AuditRecord], details_cast: &str) -> Result<QueryBuilder<DB>, StoreError>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+/// One `INSERT` of `records`, in their order (so their `seq`s follow it). One statement: all
+/// of them are stored, or none.
+pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<QueryBuilder<DB>, StoreError> {
     let details = records
         .iter()
         .map(|r| serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e)))
@@ -68,57 +65,72 @@ where
         "INSERT INTO audit_log (id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details) ",
     );
     q.push_values(records.iter().zip(details), |mut row, (r, details)| {
-        row.push_bind(r.id.to_string())
-            .push_bind(r.tenant.as_str().to_owned())
-            .push_bind(r.actor.clone())
-            .push_bind(r.action.clone())
-            .push_bind(r.file_id.map(|f| f.to_string()))
-            .push_bind(r.request_id.clone())
-            .push_bind(r.client_ip.clone())
-            .push_bind(r.user_agent.clone())
-            .push_bind(micros(r.at))
-            .push_bind(details)
-            .push_unseparated(details_cast);
+        row.bind_value(r.id.to_string())
+            .bind_value(r.tenant.as_str().to_owned())
+            .bind_value(r.actor.clone())
+            .bind_value(r.action.clone())
+            .bind_value(r.file_id.map(|f| f.to_string()))
+            .bind_value(r.request_id.clone())
+            .bind_value(r.client_ip.clone())
+            .bind_value(r.user_agent.clone())
+            .bind_value(micros(r.at))
+            .bind_value(details)
+            .push_unseparated(DB::JSON);
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
     Ok(q)
 }
 
 /// The tenant's records matching `query`, newest first, `limit + 1` of them.
-pub(crate) fn audit_listing<DB>(tenant: &TenantId, query: &AuditQuery) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn audit_listing<DB: Dialect>(tenant: &TenantId, query: &AuditQuery) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE tenant = "));
-    q.push_bind(tenant.as_str().to_owned());
+    q.bind_value(tenant.as_str().to_owned());
     if let Some(file_id) = query.file_id {
-        q.push(" AND file_id = ").push_bind(file_id.to_string());
+        q.push(" AND file_id = ").bind_value(file_id.to_string());
     }
     if let Some(actor) = &query.actor {
-        q.push(" AND actor = ").push_bind(actor.clone());
+        q.push(" AND actor = ").bind_value(actor.clone());
     }
     match &query.action {
         Some(AuditAction::Exact(action)) => {
-            q.push(" AND action = ").push_bind(action.clone());
+            q.push(" AND action = ").bind_value(action.clone());
         }
         // `substr` rather than LIKE: action names may contain `_`, a LIKE wildcard.
         Some(AuditAction::Prefix(prefix)) if !prefix.is_empty() => {
             q.push(" AND substr(action, 1, CAST(")
-                .push_bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
+                .bind_value(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
                 .push(" AS INTEGER)) = ")
-                .push_bind(prefix.clone());
+                .bind_value(prefix.clone());
         }
         Some(AuditAction::Prefix(_)) | None => {}
     }
     if let Some(since) = query.since {
-        q.push(" AND at >= ").push_bind(micros(since));
+        q.push(" AND at >= ").bind_value(micros(since));
     }
     if let Some(before) = query.before_seq {
-        q.push(" AND seq < ").push_bind(before);
+        q.push(" AND seq < ").bind_value(before);
     }
     q.push(" ORDER BY seq DESC LIMIT ")
-        .push_bind(i64::from(query.limit) + 1);
+        .bind_value(i64::from(query.limit) + 1);
     q
+}
+
+#[async_trait::async_trait]
+impl<E: Engine> AuditLog for SqlStore<E> {
+    async fn append(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.append_many(std::slice::from_ref(record)).await
+    }
+
+    async fn append_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write(audit_insert(records)?).await?;
+        Ok(())
+    }
+
+    async fn list(&self, tenant: &TenantId, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = self.read_all(audit_listing(tenant, query)).await?;
+        rows.into_iter().map(AuditRecord::try_from).collect()
+    }
 }

@@ -70,6 +70,14 @@ pub(crate) fn status_conflict(id: FileId, stored: &str, expected: &[FileStatus])
     ))
 }
 
+/// A unique-key conflict said in the port's words: "`what` exists".
+pub(crate) fn exists(what: impl std::fmt::Display) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("{what} exists")),
+        other => other,
+    }
+}
+
 /// A value the engine cannot hold (a size past `i64::MAX`, a value that does not encode).
 pub(crate) fn unstorable(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Other(anyhow::anyhow!("{what} cannot be stored: {detail}"))

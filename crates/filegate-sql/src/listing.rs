@@ -5,9 +5,11 @@
 
 use filegate_core::StoreError;
 use filegate_core::domain::{FileQuery, PageStart, SortKey, SortValue, TenantId};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Database, QueryBuilder};
 
-use crate::rows::{file_columns, micros, to_i64};
+use crate::convert::{micros, to_i64};
+use crate::dialect::{BindExt as _, Dialect};
+use crate::file_row::file_columns;
 
 /// The queries one `list_files` call runs.
 pub(crate) struct FileListing<DB: Database> {
@@ -18,12 +20,7 @@ pub(crate) struct FileListing<DB: Database> {
 }
 
 /// Builds the listing queries for `query`, scoped to `tenant`.
-pub(crate) fn file_listing<DB>(tenant: &TenantId, query: &FileQuery) -> Result<FileListing<DB>, StoreError>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn file_listing<DB: Dialect>(tenant: &TenantId, query: &FileQuery) -> Result<FileListing<DB>, StoreError> {
     let column = match query.sort.key {
         SortKey::CreatedAt => "created_at",
         SortKey::Name => "name",
@@ -40,21 +37,21 @@ where
     if let PageStart::After(after) = &query.start {
         page.push(format_args!(" AND ({column}, id) {after_op} ("));
         match (query.sort.key, &after.value) {
-            (SortKey::Name, SortValue::Text(name)) if !name.contains('\0') => page.push_bind(name.clone()),
-            (SortKey::CreatedAt | SortKey::Size, SortValue::Int(n)) => page.push_bind(*n),
+            (SortKey::Name, SortValue::Text(name)) if !name.contains('\0') => page.bind_value(name.clone()),
+            (SortKey::CreatedAt | SortKey::Size, SortValue::Int(n)) => page.bind_value(*n),
             _ => {
                 return Err(StoreError::Input("the cursor does not fit the sort order".into()));
             }
         };
-        page.push(", ").push_bind(after.id.to_string()).push(")");
+        page.push(", ").bind_value(after.id.to_string()).push(")");
     }
     page.push(format_args!(" ORDER BY {column} {dir}, id {dir} LIMIT "));
-    page.push_bind(i64::from(query.limit) + 1);
+    page.bind_value(i64::from(query.limit) + 1);
 
     let count = match query.start {
         PageStart::Offset(offset) => {
             page.push(" OFFSET ")
-                .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                .bind_value(i64::try_from(offset).unwrap_or(i64::MAX));
             let mut count = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM files");
             push_filters(&mut count, tenant, query);
             Some(count)
@@ -65,18 +62,13 @@ where
 }
 
 /// `WHERE …` for every filter of `query`, scoped to `tenant`.
-pub(crate) fn push_filters<DB>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery)
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
-    qb.push(" WHERE tenant = ").push_bind(tenant.as_str().to_owned());
+pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery) {
+    qb.push(" WHERE tenant = ").bind_value(tenant.as_str().to_owned());
     if let Some(bucket) = &query.bucket {
-        qb.push(" AND bucket = ").push_bind(bucket.as_str().to_owned());
+        qb.push(" AND bucket = ").bind_value(bucket.as_str().to_owned());
     }
     match query.status {
-        Some(status) => qb.push(" AND status = ").push_bind(status.as_str().to_owned()),
+        Some(status) => qb.push(" AND status = ").bind_value(status.as_str().to_owned()),
         None => qb.push(" AND status NOT IN ('deleted', 'purged')"),
     };
     // No stored path or type contains NUL (they are parsed without control characters), and
@@ -88,9 +80,9 @@ where
     }
     if let Some(prefix) = query.prefix.as_deref().filter(|p| !p.is_empty()) {
         // A range rather than LIKE: no wildcard to escape, case-sensitive, and index-friendly.
-        qb.push(" AND path >= ").push_bind(prefix.to_owned());
+        qb.push(" AND path >= ").bind_value(prefix.to_owned());
         if let Some(end) = prefix_end(prefix) {
-            qb.push(" AND path < ").push_bind(end);
+            qb.push(" AND path < ").bind_value(end);
         }
     }
     if let Some(pattern) = &query.content_type {
@@ -104,32 +96,32 @@ where
             Some("*") => {}
             // Essences starting with `kind/`: from `kind/` up to `kind0` ('0' follows '/').
             Some(kind) => {
-                qb.push(" AND content_essence >= ").push_bind(format!("{kind}/"));
-                qb.push(" AND content_essence < ").push_bind(format!("{kind}0"));
+                qb.push(" AND content_essence >= ").bind_value(format!("{kind}/"));
+                qb.push(" AND content_essence < ").bind_value(format!("{kind}0"));
             }
             None => {
-                qb.push(" AND content_essence = ").push_bind(pattern);
+                qb.push(" AND content_essence = ").bind_value(pattern);
             }
         }
     }
     if let Some(after) = query.created_after {
-        qb.push(" AND created_at > ").push_bind(micros(after));
+        qb.push(" AND created_at > ").bind_value(micros(after));
     }
     if let Some(before) = query.created_before {
-        qb.push(" AND created_at < ").push_bind(micros(before));
+        qb.push(" AND created_at < ").bind_value(micros(before));
     }
     if let Some(min) = query.min_size {
         match to_i64("min_size", min) {
-            Ok(min) => qb.push(" AND size >= ").push_bind(min),
+            Ok(min) => qb.push(" AND size >= ").bind_value(min),
             // Larger than any size a file can have.
             Err(_) => qb.push(" AND 0 = 1"),
         };
     }
     if let Some(max) = query.max_size.and_then(|m| to_i64("max_size", m).ok()) {
-        qb.push(" AND size <= ").push_bind(max);
+        qb.push(" AND size <= ").bind_value(max);
     }
     if let Some(owner) = &query.owner {
-        qb.push(" AND owner = ").push_bind(owner.clone());
+        qb.push(" AND owner = ").bind_value(owner.clone());
     }
 }
 

@@ -1,16 +1,22 @@
-//! Share links' SQL, for every engine: one text per statement (the query builder numbers the
-//! placeholders per engine), one row type. The engines only run these in their own pools
-//! and transactions (`sqlite/shares.rs`, `postgres/shares.rs`).
+//! Share links (`ShareStore`) and files by path (`FilesByPath`): the row, the statements
+//! (one text for every engine; the query builder numbers the placeholders) and the ports.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
+use filegate_core::domain::FileRecord;
 use filegate_core::domain::{
     BucketName, EmailAddress, FileId, ObjectPath, PasswordHash, Share, ShareId, SharePermission, TenantId, TokenHash,
 };
-use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
+use filegate_core::ports::{FilesByPath, NewJob, ShareStore};
+use sqlx::{FromRow, QueryBuilder};
 
+use crate::convert::{micros, opt_time, tenant_id, time, uuid};
+use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::rows::{file_columns, micros, opt_time, tenant_id, time, uuid};
+use crate::file_row::{FileRow, file_columns};
+use crate::jobs::insert_jobs;
+use crate::store::{SqlStore, commit_waking};
 
 /// The columns `ShareRow` reads.
 pub(crate) const SHARE_COLUMNS: &str = "id, tenant, file_id, token_hash, permission, created_by, created_at, \
@@ -18,7 +24,7 @@ pub(crate) const SHARE_COLUMNS: &str = "id, tenant, file_id, token_hash, permiss
      revoked_at, password_failures, locked_until";
 
 #[derive(FromRow)]
-pub(crate) struct ShareRow {
+pub struct ShareRow {
     id: String,
     tenant: String,
     file_id: String,
@@ -74,93 +80,64 @@ impl TryFrom<ShareRow> for Share {
     }
 }
 
-pub(crate) fn insert_share<DB>(s: &Share) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
-    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn insert_share<DB: Dialect>(s: &Share) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO shares ({SHARE_COLUMNS}) "));
     q.push_values([s], |mut row, s| {
-        row.push_bind(s.id.to_string())
-            .push_bind(s.tenant.as_str().to_owned())
-            .push_bind(s.file_id.to_string())
-            .push_bind(s.token_hash.as_bytes().to_vec())
-            .push_bind(s.permission.as_str().to_owned())
-            .push_bind(s.created_by.clone())
-            .push_bind(micros(s.created_at))
-            .push_bind(micros(s.expires_at))
-            .push_bind(s.recipient_email.as_ref().map(|e| e.as_str().to_owned()))
-            .push_bind(s.password.as_ref().map(|p| p.as_str().to_owned()))
-            .push_bind(s.max_downloads.map(i64::from))
-            .push_bind(i64::from(s.download_count))
-            .push_bind(i64::try_from(s.access_count).unwrap_or(i64::MAX))
-            .push_bind(s.last_accessed_at.map(micros))
-            .push_bind(s.revoked_at.map(micros))
-            .push_bind(i64::from(s.password_failures))
-            .push_bind(s.locked_until.map(micros));
+        row.bind_value(s.id.to_string())
+            .bind_value(s.tenant.as_str().to_owned())
+            .bind_value(s.file_id.to_string())
+            .bind_value(s.token_hash.as_bytes().to_vec())
+            .bind_value(s.permission.as_str().to_owned())
+            .bind_value(s.created_by.clone())
+            .bind_value(micros(s.created_at))
+            .bind_value(micros(s.expires_at))
+            .bind_value(s.recipient_email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind_value(s.password.as_ref().map(|p| p.as_str().to_owned()))
+            .bind_value(s.max_downloads.map(i64::from))
+            .bind_value(i64::from(s.download_count))
+            .bind_value(i64::try_from(s.access_count).unwrap_or(i64::MAX))
+            .bind_value(s.last_accessed_at.map(micros))
+            .bind_value(s.revoked_at.map(micros))
+            .bind_value(i64::from(s.password_failures))
+            .bind_value(s.locked_until.map(micros));
     });
     q
 }
 
 /// `… WHERE tenant = ? AND id = ?`
-fn push_key<DB>(q: &mut QueryBuilder<DB>, tenant: &TenantId, id: ShareId)
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+fn push_key<DB: Dialect>(q: &mut QueryBuilder<DB>, tenant: &TenantId, id: ShareId) {
     q.push(" WHERE tenant = ")
-        .push_bind(tenant.as_str().to_owned())
+        .bind_value(tenant.as_str().to_owned())
         .push(" AND id = ")
-        .push_bind(id.to_string());
+        .bind_value(id.to_string());
 }
 
-pub(crate) fn select_share<DB>(tenant: &TenantId, id: ShareId) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn select_share<DB: Dialect>(tenant: &TenantId, id: ShareId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {SHARE_COLUMNS} FROM shares"));
     push_key(&mut q, tenant, id);
     q
 }
 
-pub(crate) fn select_share_by_hash<DB>(hash: &TokenHash) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> Vec<u8>: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn select_share_by_hash<DB: Dialect>(hash: &TokenHash) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {SHARE_COLUMNS} FROM shares WHERE token_hash = "));
-    q.push_bind(hash.as_bytes().to_vec());
+    q.bind_value(hash.as_bytes().to_vec());
     q
 }
 
 /// Newest first.
-pub(crate) fn list_shares<DB>(tenant: &TenantId, file_id: FileId) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn list_shares<DB: Dialect>(tenant: &TenantId, file_id: FileId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {SHARE_COLUMNS} FROM shares WHERE tenant = "));
-    q.push_bind(tenant.as_str().to_owned())
+    q.bind_value(tenant.as_str().to_owned())
         .push(" AND file_id = ")
-        .push_bind(file_id.to_string())
+        .bind_value(file_id.to_string())
         .push(" ORDER BY created_at DESC, id DESC");
     q
 }
 
 /// Idempotent: the first revocation's time stays.
-pub(crate) fn revoke_share<DB>(tenant: &TenantId, id: ShareId, at: DateTime<Utc>) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn revoke_share<DB: Dialect>(tenant: &TenantId, id: ShareId, at: DateTime<Utc>) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new("UPDATE shares SET revoked_at = COALESCE(revoked_at, ");
-    q.push_bind(micros(at)).push(")");
+    q.bind_value(micros(at)).push(")");
     push_key(&mut q, tenant, id);
     q.push(format!(" RETURNING {SHARE_COLUMNS}"));
     q
@@ -168,70 +145,141 @@ where
 
 /// The conditional count of one access: the row changes only while the share opens, so two
 /// requests racing for the last download cannot both get it.
-pub(crate) fn record_access<DB>(tenant: &TenantId, id: ShareId, at: DateTime<Utc>, download: bool) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn record_access<DB: Dialect>(
+    tenant: &TenantId,
+    id: ShareId,
+    at: DateTime<Utc>,
+    download: bool,
+) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(
         "UPDATE shares SET access_count = access_count + 1, download_count = download_count + ",
     );
-    q.push_bind(i64::from(download))
+    q.bind_value(i64::from(download))
         .push(", last_accessed_at = ")
-        .push_bind(micros(at));
+        .bind_value(micros(at));
     push_key(&mut q, tenant, id);
     q.push(" AND revoked_at IS NULL AND expires_at > ")
-        .push_bind(micros(at))
+        .bind_value(micros(at))
         .push(" AND (max_downloads IS NULL OR download_count < max_downloads)")
         .push(format!(" RETURNING {SHARE_COLUMNS}"));
     q
 }
 
 /// Compare-and-set of the attempt counter from `seen` to `seen + 1`.
-pub(crate) fn count_password_attempt<DB>(
+pub(crate) fn count_password_attempt<DB: Dialect>(
     tenant: &TenantId,
     id: ShareId,
     seen: u32,
     locked_until: Option<DateTime<Utc>>,
-) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-    for<'e> i64: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
-{
+) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new("UPDATE shares SET password_failures = ");
-    q.push_bind(i64::from(seen) + 1)
+    q.bind_value(i64::from(seen) + 1)
         .push(", locked_until = ")
-        .push_bind(locked_until.map(micros));
+        .bind_value(locked_until.map(micros));
     push_key(&mut q, tenant, id);
-    q.push(" AND password_failures = ").push_bind(i64::from(seen));
+    q.push(" AND password_failures = ").bind_value(i64::from(seen));
     q
 }
 
-pub(crate) fn clear_password_failures<DB>(tenant: &TenantId, id: ShareId) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn clear_password_failures<DB: Dialect>(tenant: &TenantId, id: ShareId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new("UPDATE shares SET password_failures = 0, locked_until = NULL");
     push_key(&mut q, tenant, id);
     q
 }
 
 /// The newest `ready` file at a path (`files_by_path` index).
-pub(crate) fn ready_file_at<DB>(tenant: &TenantId, bucket: &BucketName, path: &ObjectPath) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'e> String: Encode<'e, DB> + Type<DB>,
-{
+pub(crate) fn ready_file_at<DB: Dialect>(
+    tenant: &TenantId,
+    bucket: &BucketName,
+    path: &ObjectPath,
+) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::<DB>::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
-    q.push_bind(tenant.as_str().to_owned())
+    q.bind_value(tenant.as_str().to_owned())
         .push(" AND bucket = ")
-        .push_bind(bucket.as_str().to_owned())
+        .bind_value(bucket.as_str().to_owned())
         .push(" AND path = ")
-        .push_bind(path.to_string())
+        .bind_value(path.to_string())
         .push(" AND status = 'ready' ORDER BY created_at DESC, id DESC LIMIT 1");
     q
+}
+
+#[async_trait::async_trait]
+impl<E: Engine> ShareStore for SqlStore<E> {
+    async fn create_share(&self, share: &Share, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let mut tx = self.engine.begin_write().await?;
+        insert_share::<E::DB>(share).execute(&mut tx).await?;
+        insert_jobs::<E>(&mut tx, jobs).await?;
+        commit_waking(&self.engine, tx, jobs).await
+    }
+
+    async fn get_share(&self, tenant: &TenantId, id: ShareId) -> Result<Option<Share>, StoreError> {
+        let row: Option<ShareRow> = self.read_optional(select_share(tenant, id)).await?;
+        row.map(Share::try_from).transpose()
+    }
+
+    async fn find_share(&self, token_hash: &TokenHash) -> Result<Option<Share>, StoreError> {
+        let row: Option<ShareRow> = self.read_optional(select_share_by_hash(token_hash)).await?;
+        row.map(Share::try_from).transpose()
+    }
+
+    async fn list_shares(&self, tenant: &TenantId, file_id: FileId) -> Result<Vec<Share>, StoreError> {
+        let rows: Vec<ShareRow> = self.read_all(list_shares(tenant, file_id)).await?;
+        rows.into_iter().map(Share::try_from).collect()
+    }
+
+    async fn revoke_share(&self, tenant: &TenantId, id: ShareId, at: DateTime<Utc>) -> Result<Share, StoreError> {
+        let row: Option<ShareRow> = self.write_returning(revoke_share(tenant, id, at)).await?;
+        row.ok_or(StoreError::NotFound).and_then(Share::try_from)
+    }
+
+    async fn record_share_access(
+        &self,
+        tenant: &TenantId,
+        id: ShareId,
+        at: DateTime<Utc>,
+        download: bool,
+        jobs: &[NewJob],
+    ) -> Result<Option<Share>, StoreError> {
+        let mut tx = self.engine.begin_write().await?;
+        let row: Option<ShareRow> = record_access::<E::DB>(tenant, id, at, download)
+            .fetch_optional(&mut tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        insert_jobs::<E>(&mut tx, jobs).await?;
+        commit_waking(&self.engine, tx, jobs).await?;
+        Share::try_from(row).map(Some)
+    }
+
+    async fn count_password_attempt(
+        &self,
+        tenant: &TenantId,
+        id: ShareId,
+        seen: u32,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .write(count_password_attempt(tenant, id, seen, locked_until))
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn clear_password_failures(&self, tenant: &TenantId, id: ShareId) -> Result<(), StoreError> {
+        self.write(clear_password_failures(tenant, id)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: Engine> FilesByPath for SqlStore<E> {
+    async fn ready_file_at(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        path: &ObjectPath,
+    ) -> Result<Option<FileRecord>, StoreError> {
+        let row: Option<FileRow> = self.read_optional(ready_file_at(tenant, bucket, path)).await?;
+        row.map(FileRecord::try_from).transpose()
+    }
 }

@@ -38,15 +38,10 @@ impl Wakeups {
         Ok(Self { work, listener })
     }
 
-    pub fn wake_one(&self) {
-        // `notify_one` stores a permit when nobody waits yet, so a worker that is between a
-        // fruitless claim and its wait still sees this enqueue.
-        self.work.notify_one();
-    }
-
-    pub async fn wait(&self, max: Duration) {
-        // Timing out is the normal way to return when nothing was enqueued.
-        let _ = tokio::time::timeout(max, self.work.notified()).await;
+    /// What `wait_for_work` waits on: notified by every notification heard, and by enqueues
+    /// in this process.
+    pub fn work(&self) -> &Notify {
+        &self.work
     }
 
     /// Stops listening; the connection is released.

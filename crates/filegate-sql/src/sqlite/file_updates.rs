@@ -20,23 +20,33 @@
 //! at the default 16 jobs in flight, and to 1,468 at 64.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
 use filegate_core::ports::NewJob;
+use sqlx::FromRow as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{FromRow as _, Sqlite};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::{one_trip, to_completion};
+use super::one_trip::{one_trip, to_completion};
+use crate::convert::{micros, to_json};
 use crate::errors::store_err;
-use crate::rows::{FileRow, FileValues, file_columns, job_values, micros, to_json};
+use crate::file_row::{COLUMNS, FileRow, FileValues, Value, file_columns};
+use crate::jobs::job_values;
 
 /// The most updates one batch holds: it bounds how long one batch keeps the writer.
 const MAX_BATCH: usize = 64;
 /// Updates waiting for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4 * MAX_BATCH;
+
+/// Where [`update_json`] puts an update's parts: its key, the statuses it expects, its jobs,
+/// then the value of each updated column of [`COLUMNS`], in their order.
+const ID: usize = 0;
+const TENANT: usize = 1;
+const EXPECTED: usize = 2;
+const JOBS: usize = 3;
+const FIRST_COLUMN: usize = 4;
 
 /// The batch, whatever its size, as one fixed text: the updates come as one JSON array
 /// (`?1`, see [`update_json`]), so the connection prepares and caches these statements
@@ -47,30 +57,30 @@ const QUEUE: usize = 4 * MAX_BATCH;
 /// `u.key + 1`-th of those numbers; its row is updated only if the stored status is one it
 /// expects; its jobs are inserted only if its row now carries its number. `?2` is the jobs'
 /// creation time.
-const BATCH: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    "UPDATE change_counter SET value = value + json_array_length(?1) WHERE id = 1; ",
-    "UPDATE files SET bucket = u.value ->> 3, path = u.value ->> 4, name = u.value ->> 5, ",
-    "size = u.value ->> 6, content_type = u.value ->> 7, content_essence = u.value ->> 8, ",
-    "declared_sha256 = u.value ->> 9, sha256 = u.value ->> 10, etag = u.value ->> 11, ",
-    "status = u.value ->> 12, status_reason = u.value ->> 13, previous_status = u.value ->> 14, ",
-    "owner = u.value ->> 15, external_id = u.value ->> 16, metadata = u.value ->> 17, ",
-    "processing = u.value ->> 18, blob_key = u.value ->> 19, upload = u.value ->> 20, ",
-    "upload_expires_at = u.value ->> 21, updated_at = u.value ->> 22, deleted_at = u.value ->> 23, ",
-    "purge_after = u.value ->> 24, encryption = u.value ->> 25, request_id = u.value ->> 26, ",
-    "change_seq = (SELECT value FROM change_counter WHERE id = 1) - json_array_length(?1) + u.key + 1 ",
-    "FROM json_each(?1) AS u ",
-    "WHERE files.id = u.value ->> 0 AND files.tenant = u.value ->> 1 ",
-    "AND files.status IN (SELECT value FROM json_each(u.value -> 2)) RETURNING ",
-    file_columns!(),
-    "; ",
-    "INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) ",
-    "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, 0, ?2 ",
-    "FROM json_each(?1) AS u, json_each(u.value -> 27) AS j ",
-    "WHERE EXISTS (SELECT 1 FROM files WHERE files.id = u.value ->> 0 AND files.tenant = u.value ->> 1 ",
-    "AND files.change_seq = (SELECT value FROM change_counter WHERE id = 1) - json_array_length(?1) + u.key + 1); ",
-    "COMMIT;"
-);
+static BATCH: LazyLock<String> = LazyLock::new(|| {
+    let seq = "(SELECT value FROM change_counter WHERE id = 1) - json_array_length(?1) + u.key + 1";
+    let set: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| c.updated)
+        .enumerate()
+        .map(|(i, c)| format!("{} = u.value ->> {}", c.name, FIRST_COLUMN + i))
+        .collect();
+    format!(
+        "BEGIN IMMEDIATE; \
+         UPDATE change_counter SET value = value + json_array_length(?1) WHERE id = 1; \
+         UPDATE files SET {set}, change_seq = {seq} FROM json_each(?1) AS u \
+         WHERE files.id = u.value ->> {ID} AND files.tenant = u.value ->> {TENANT} \
+         AND files.status IN (SELECT value FROM json_each(u.value -> {EXPECTED})) RETURNING {columns}; \
+         INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) \
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, 0, ?2 \
+         FROM json_each(?1) AS u, json_each(u.value -> {JOBS}) AS j \
+         WHERE EXISTS (SELECT 1 FROM files WHERE files.id = u.value ->> {ID} \
+         AND files.tenant = u.value ->> {TENANT} AND files.change_seq = {seq}); \
+         COMMIT;",
+        set = set.join(", "),
+        columns = file_columns!(),
+    )
+});
 
 /// What an update asks for: write `file` if its stored status is one of `expected`, and
 /// enqueue `jobs` with it.
@@ -191,7 +201,7 @@ impl Writer {
     /// for each, its stored row or `None`.
     async fn run_batch(&self, updates: &[Update]) -> Result<Vec<Option<FileRecord>>, StoreError> {
         let all = updates.iter().map(update_json).collect::<Result<Vec<_>, _>>()?;
-        let query = sqlx::query::<Sqlite>(BATCH)
+        let query = sqlx::query(BATCH.as_str())
             .bind(to_json("file updates", &all)?)
             .bind(micros(chrono::Utc::now()));
         let rows = one_trip(&self.pool, query).await.map_err(store_err)?;
@@ -209,42 +219,26 @@ impl Writer {
     }
 }
 
-/// One update as [`BATCH`] reads it: a JSON array whose positions its statements name. The
-/// JSON-valued columns go in as strings, so the stored text is exactly `FileValues`'.
+/// One update as [`BATCH`] reads it: a JSON array whose positions its statements name
+/// ([`ID`] …). The JSON-valued columns go in as strings, so the stored text is exactly
+/// `FileValues`'.
 fn update_json(update: &Update) -> Result<serde_json::Value, StoreError> {
     let f = FileValues::of(&update.file)?;
     let expected: Vec<&str> = update.expected.iter().map(|s| s.as_str()).collect();
     let jobs = update.jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
-    Ok(serde_json::json!([
-        f.id,
-        f.tenant,
-        expected,
-        f.bucket,
-        f.path,
-        f.name,
-        f.size,
-        f.content_type,
-        f.content_essence,
-        f.declared_sha256,
-        f.sha256,
-        f.etag,
-        f.status,
-        f.status_reason,
-        f.previous_status,
-        f.owner,
-        f.external_id,
-        f.metadata,
-        f.processing,
-        f.blob_key,
-        f.upload,
-        f.upload_expires_at,
-        f.updated_at,
-        f.deleted_at,
-        f.purge_after,
-        f.encryption,
-        f.request_id,
-        jobs
-    ]))
+    let mut parts = vec![
+        serde_json::json!(f.id),
+        serde_json::json!(f.tenant),
+        serde_json::json!(expected),
+        serde_json::json!(jobs),
+    ];
+    parts.extend(COLUMNS.iter().filter(|c| c.updated).map(|c| match (c.value)(&f) {
+        Value::Text(s) | Value::Json(s) => serde_json::json!(s),
+        Value::MaybeText(s) => serde_json::json!(s),
+        Value::Int(n) => serde_json::json!(n),
+        Value::MaybeInt(n) => serde_json::json!(n),
+    }));
+    Ok(serde_json::Value::Array(parts))
 }
 
 /// The rows a batch returned, matched to its updates by file id: only an update whose status
@@ -269,16 +263,25 @@ fn match_rows(updates: &[Update], rows: &[SqliteRow]) -> Result<Vec<Option<FileR
 mod tests {
     use super::*;
 
-    /// `update_json`'s positions, as `BATCH` names them.
+    /// `update_json`'s positions, as `BATCH` names them: every one is read, none beyond.
     #[test]
     fn the_batch_reads_every_position_of_an_update() {
-        for position in [0, 1, 3, 4, 5, 6, 17, 26] {
+        let updated = COLUMNS.iter().filter(|c| c.updated).count();
+        assert!(updated > 20, "{updated}");
+        for position in [ID, TENANT] {
             assert!(
-                BATCH.contains(&format!("u.value ->> {position}")),
+                BATCH.contains(&format!("u.value ->> {position} ")),
                 "position {position}"
             );
         }
-        assert!(BATCH.contains("u.value -> 2") && BATCH.contains("u.value -> 27"));
-        assert!(!BATCH.contains("->> 28"));
+        for position in FIRST_COLUMN..FIRST_COLUMN + updated {
+            assert!(
+                BATCH.contains(&format!("u.value ->> {position},")),
+                "position {position}"
+            );
+        }
+        assert!(BATCH.contains(&format!("u.value -> {EXPECTED})")) && BATCH.contains(&format!("u.value -> {JOBS})")));
+        assert!(!BATCH.contains(&format!("->> {}", FIRST_COLUMN + updated)));
+        assert!(BATCH.contains("status = u.value ->> ") && BATCH.contains("request_id = u.value ->> "));
     }
 }

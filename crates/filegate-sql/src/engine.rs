@@ -1,0 +1,98 @@
+//! What an engine supplies to the ports written once (`SqlStore<E: Engine>`): where
+//! statements run, how a write transaction starts, how change numbers are taken, how
+//! enqueued jobs wake workers, and the few operations an engine does its own way for speed
+//! or for concurrency: claims ([`Claims`]: PostgreSQL's `SKIP LOCKED`, SQLite's ranking off
+//! the writer) and, on SQLite, group-committed file updates and one-trip inserts (it
+//! overrides [`Engine::insert_file`] and [`Engine::update_file`]). Everything else is the
+//! same SQL on both engines.
+
+use std::future::Future;
+use std::time::Duration;
+
+use filegate_core::StoreError;
+use filegate_core::domain::{FileRecord, FileStatus};
+use filegate_core::ports::{ClaimedJob, Lane, NewJob};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Transaction};
+use tokio::sync::Notify;
+
+use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::files::{insert_within_quota, update_locked};
+
+/// A connection of the engine's database.
+pub type Conn<E> = <<E as Engine>::DB as Database>::Connection;
+
+pub trait Engine: Claims + Clone + Send + Sync + 'static {
+    /// The SQL the engine speaks.
+    type DB: Dialect;
+
+    /// How `Debug` names the store.
+    const STORE_NAME: &'static str;
+
+    /// A connection for reads (it may refuse writes).
+    fn reader(&self) -> impl Future<Output = Result<PoolConnection<Self::DB>, StoreError>> + Send;
+
+    /// A connection for writes of one statement, which is atomic without a transaction.
+    fn writer(&self) -> impl Future<Output = Result<PoolConnection<Self::DB>, StoreError>> + Send;
+
+    /// A transaction for writes of several statements.
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Self::DB>, StoreError>> + Send;
+
+    /// A read-only transaction: its statements all see the same snapshot.
+    fn begin_snapshot(&self) -> impl Future<Output = Result<Transaction<'static, Self::DB>, StoreError>> + Send;
+
+    /// Takes `n` consecutive change numbers (`files.change_seq`, the change feed's order)
+    /// inside the caller's write transaction and returns the last. Call it as late as
+    /// possible: the counter may stay locked until the transaction ends.
+    fn take_change_seqs(conn: &mut Conn<Self>, n: i64) -> impl Future<Output = Result<i64, StoreError>> + Send {
+        async move {
+            let mut q = sqlx::QueryBuilder::<Self::DB>::new("UPDATE change_counter SET value = value + ");
+            q.bind_value(n).push(" WHERE id = 1 RETURNING value");
+            let (last,): (i64,) = q.fetch_one(conn).await?;
+            Ok(last)
+        }
+    }
+
+    /// Tells other processes' workers about jobs just inserted in the caller's transaction
+    /// (delivered when it commits). Workers in this process are woken through
+    /// [`Engine::work`] after the commit.
+    fn announce_jobs(conn: &mut Conn<Self>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Wakes the workers of this process that wait for work (`JobQueue::wait_for_work`).
+    fn work(&self) -> &Notify;
+
+    /// Closes every connection; later calls fail with `Unavailable`.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
+    /// `MetadataStore::insert_file`: by default, one write transaction that checks the
+    /// tenant's quota first (`crate::files::insert_within_quota`).
+    fn insert_file(&self, file: &FileRecord) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
+        insert_within_quota(self, file)
+    }
+
+    /// `MetadataStore::update_file`: by default, one write transaction that locks the row,
+    /// checks its status, writes it and inserts the jobs (`crate::files::update_locked`).
+    fn update_file(
+        &self,
+        file: &FileRecord,
+        expected: &[FileStatus],
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
+        update_locked(self, file, expected, jobs)
+    }
+}
+
+/// How an engine claims: `JobQueue::claim` and its batches, the one part of the queue whose
+/// SQL (and the way it stays fair and race-free) is each engine's own.
+pub trait Claims {
+    /// Leases up to `max` due jobs of `lanes` to `worker`, fairly across tenants (the tenant
+    /// with the fewest jobs running first), and says how many rows it leased; the rows that
+    /// do not decode are buried (`crate::jobs::bury_undecodable`) and left out of the jobs.
+    fn lease_due(
+        &self,
+        lanes: &[Lane],
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> impl Future<Output = Result<(usize, Vec<ClaimedJob>), StoreError>> + Send;
+}

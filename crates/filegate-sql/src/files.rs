@@ -1,0 +1,122 @@
+//! File records' statements beyond the columns (`file_row`): reading one, the change feed,
+//! the sweeper's query, and the write transactions of an insert (quota checked first) and
+//! of a compare-and-set update with its jobs. The engines call the two transactions from
+//! `Engine::insert_file` and `Engine::update_file`, SQLite after its faster paths.
+
+use chrono::{DateTime, Utc};
+use filegate_core::StoreError;
+use filegate_core::domain::{FileId, FileRecord, FileStatus, TenantId};
+use filegate_core::ports::NewJob;
+use sqlx::QueryBuilder;
+
+use crate::convert::micros;
+use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::engine::Engine;
+use crate::errors::{exists, status_conflict};
+use crate::file_row::{FileRow, FileValues, file_columns, insert_file, update_file};
+use crate::jobs::insert_jobs;
+use crate::quotas::enforce_quota;
+use crate::store::{commit, commit_waking};
+
+pub(crate) fn select_file<DB: Dialect>(tenant: &TenantId, id: FileId) -> QueryBuilder<DB> {
+    let mut q = QueryBuilder::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
+    q.bind_value(tenant.as_str())
+        .push(" AND id = ")
+        .bind_value(id.to_string());
+    q
+}
+
+/// The tenant's files changed after `since`, in change order.
+pub(crate) fn changed_files<DB: Dialect>(tenant: &TenantId, since: i64, limit: u32) -> QueryBuilder<DB> {
+    let mut q = QueryBuilder::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
+    q.bind_value(tenant.as_str());
+    q.push(" AND change_seq > ").bind_value(since);
+    q.push(" ORDER BY change_seq LIMIT ").bind_value(i64::from(limit));
+    q
+}
+
+/// Pending uploads expired before `expired_before` and deleted files whose retention ended
+/// before `purge_before`, by the moment each became due. Each arm walks its own (partial)
+/// index and stops at `limit`; the union is then ordered.
+pub(crate) fn due_for_sweep<DB: Dialect>(
+    expired_before: DateTime<Utc>,
+    purge_before: DateTime<Utc>,
+    limit: u32,
+) -> QueryBuilder<DB> {
+    let limit = i64::from(limit);
+    let mut q = QueryBuilder::new(concat!(
+        "SELECT ",
+        file_columns!(),
+        " FROM (SELECT * FROM (SELECT *, upload_expires_at AS due FROM files ",
+        "WHERE status = 'pending' AND upload_expires_at < "
+    ));
+    q.bind_value(micros(expired_before));
+    q.push(" ORDER BY upload_expires_at LIMIT ").bind_value(limit);
+    q.push(
+        ") AS expired UNION ALL SELECT * FROM (SELECT *, purge_after AS due FROM files \
+         WHERE status = 'deleted' AND purge_after < ",
+    );
+    q.bind_value(micros(purge_before));
+    q.push(" ORDER BY purge_after LIMIT ").bind_value(limit);
+    q.push(") AS purged) AS due_files ORDER BY due, id LIMIT ")
+        .bind_value(limit);
+    q
+}
+
+/// The stored status of a file, for a compare-and-set; `lock` follows the `SELECT`.
+pub(crate) fn select_status<DB: Dialect>(tenant: &str, id: &str, lock: &str) -> QueryBuilder<DB> {
+    let mut q = QueryBuilder::new("SELECT status FROM files WHERE tenant = ");
+    q.bind_value(tenant).push(" AND id = ").bind_value(id).push(lock);
+    q
+}
+
+/// Why a compare-and-set wrote nothing: the file is gone, or in another status.
+pub(crate) fn refused(id: FileId, stored: Option<String>, expected: &[FileStatus]) -> StoreError {
+    match stored {
+        None => StoreError::NotFound,
+        Some(stored) => status_conflict(id, &stored, expected),
+    }
+}
+
+/// Inserts `file` in one write transaction, after checking its tenant's quota there.
+pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord) -> Result<FileRecord, StoreError> {
+    let v = FileValues::of(file)?;
+    let mut tx = engine.begin_write().await?;
+    enforce_quota::<E::DB>(&mut tx, &file.tenant, file.size).await?;
+    let seq = E::take_change_seqs(&mut tx, 1).await?;
+    let row: FileRow = insert_file::<E::DB>(&v, seq)
+        .fetch_one(&mut tx)
+        .await
+        .map_err(exists(format!("file {}", file.id)))?;
+    commit::<E>(tx).await?;
+    FileRecord::try_from(row)
+}
+
+/// The compare-and-set update with its jobs in one write transaction. The row is read
+/// `FOR UPDATE` (where the engine needs it) and stays locked to the commit: no other writer
+/// changes the status between this check and the update. The change number is taken after
+/// the check, as late as possible.
+pub(crate) async fn update_locked<E: Engine>(
+    engine: &E,
+    file: &FileRecord,
+    expected: &[FileStatus],
+    jobs: &[NewJob],
+) -> Result<FileRecord, StoreError> {
+    let v = FileValues::of(file)?;
+    let mut tx = engine.begin_write().await?;
+    let stored: Option<(String,)> = select_status::<E::DB>(v.tenant, &v.id, E::DB::FOR_UPDATE)
+        .fetch_optional(&mut tx)
+        .await?;
+    let stored = stored.map(|(s,)| s);
+    if !stored
+        .as_deref()
+        .is_some_and(|s| expected.iter().any(|e| e.as_str() == s))
+    {
+        return Err(refused(file.id, stored, expected));
+    }
+    let seq = E::take_change_seqs(&mut tx, 1).await?;
+    let row: FileRow = update_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
+    insert_jobs::<E>(&mut tx, jobs).await?;
+    commit_waking(engine, tx, jobs).await?;
+    FileRecord::try_from(row)
+}

@@ -1,0 +1,110 @@
+//! `SqlStore<E>`: every port of the database, written once over an [`Engine`]. The public
+//! names are aliases of it: `SqliteStore` and `PostgresStore`.
+//!
+//! The helpers here say where a statement runs: on a reader, on the writer (one statement,
+//! atomic by itself), or in a transaction that inserts jobs and then wakes the workers.
+
+use filegate_core::StoreError;
+use filegate_core::ports::NewJob;
+use sqlx::{QueryBuilder, Transaction};
+
+use crate::dialect::{Exec, Fetch, Run as _};
+use crate::engine::Engine;
+
+/// `MetadataStore`, `JobQueue` and the other ports over one SQL database. Cheap to clone:
+/// clones share the engine's pools.
+#[derive(Clone)]
+pub struct SqlStore<E> {
+    pub(crate) engine: E,
+}
+
+impl<E: Engine> std::fmt::Debug for SqlStore<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(E::STORE_NAME).finish_non_exhaustive()
+    }
+}
+
+impl<E: Engine> SqlStore<E> {
+    pub(crate) fn new(engine: E) -> Self {
+        Self { engine }
+    }
+
+    /// Closes every connection. Later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.engine.close().await;
+    }
+
+    /// At most one row, read on a reader.
+    pub(crate) async fn read_optional<R>(&self, q: QueryBuilder<E::DB>) -> Result<Option<R>, StoreError>
+    where
+        E::DB: Fetch<R>,
+    {
+        let mut conn = self.engine.reader().await?;
+        q.fetch_optional(&mut conn).await
+    }
+
+    /// Every row, read on a reader.
+    pub(crate) async fn read_all<R>(&self, q: QueryBuilder<E::DB>) -> Result<Vec<R>, StoreError>
+    where
+        E::DB: Fetch<R>,
+    {
+        let mut conn = self.engine.reader().await?;
+        q.fetch_all(&mut conn).await
+    }
+
+    /// Exactly one row, read on a reader.
+    pub(crate) async fn read_one<R>(&self, q: QueryBuilder<E::DB>) -> Result<R, StoreError>
+    where
+        E::DB: Fetch<R>,
+    {
+        let mut conn = self.engine.reader().await?;
+        q.fetch_one(&mut conn).await
+    }
+
+    /// One statement on the writer; the number of rows it changed.
+    pub(crate) async fn write(&self, q: QueryBuilder<E::DB>) -> Result<u64, StoreError>
+    where
+        E::DB: Exec,
+    {
+        let mut conn = self.engine.writer().await?;
+        q.execute(&mut conn).await
+    }
+
+    /// One statement on the writer that returns at most one row.
+    pub(crate) async fn write_returning<R>(&self, q: QueryBuilder<E::DB>) -> Result<Option<R>, StoreError>
+    where
+        E::DB: Fetch<R>,
+    {
+        let mut conn = self.engine.writer().await?;
+        q.fetch_optional(&mut conn).await
+    }
+
+    /// One statement on the writer that must change a row: `NotFound` when it changed none.
+    pub(crate) async fn write_found(&self, q: QueryBuilder<E::DB>) -> Result<(), StoreError> {
+        match self.write(q).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Commits `tx`, in which `jobs` were inserted (`crate::jobs::insert_jobs`), then wakes a
+/// worker of this process when there were any.
+pub(crate) async fn commit_waking<E: Engine>(
+    engine: &E,
+    tx: Transaction<'static, E::DB>,
+    jobs: &[NewJob],
+) -> Result<(), StoreError> {
+    tx.commit().await.map_err(crate::errors::store_err)?;
+    if !jobs.is_empty() {
+        // `notify_one` stores a permit when nobody waits yet, so a worker that is between a
+        // fruitless claim and its wait still sees these jobs.
+        engine.work().notify_one();
+    }
+    Ok(())
+}
+
+/// Commits a write transaction that enqueued nothing.
+pub(crate) async fn commit<E: Engine>(tx: Transaction<'static, E::DB>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(crate::errors::store_err)
+}
