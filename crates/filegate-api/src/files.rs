@@ -84,7 +84,8 @@ pub struct FileList {
 pub struct ChangeList {
     /// Changed files, oldest change first; deleted ones have `status: "deleted"`.
     pub items: Vec<FileView>,
-    /// Pass as `since` next time.
+    /// Pass as `since` next time; unchanged when nothing is new. Opaque (a number on the
+    /// embedded engine, two numbers joined by a dot on PostgreSQL).
     pub next_cursor: String,
 }
 

@@ -1,6 +1,6 @@
 //! Loading many file rows at once, for benchmarks (the growth measurements seed a million
 //! rows) and imports. The rows go into the same table, through the same indexes, with
-//! `change_seq` from the same counter as [`MetadataStore::insert_file`] gives them; only
+//! change numbers taken the same way as [`MetadataStore::insert_file`] takes them; only
 //! many rows share a statement and a transaction.
 //!
 //! [`MetadataStore::insert_file`]: filegate_core::ports::MetadataStore::insert_file
@@ -15,11 +15,10 @@ use crate::store::{SqlStore, commit};
 
 /// Rows per `INSERT`: 29 parameters each stays under both engines' parameter limits.
 const ROWS_PER_STATEMENT: usize = 500;
-const _: () = assert!((COLUMNS.len() + 1) * ROWS_PER_STATEMENT < 32_766);
+const _: () = assert!((COLUMNS.len() + 2) * ROWS_PER_STATEMENT < 32_766);
 
 impl<E: Engine> SqlStore<E> {
-    /// Inserts `files` in one transaction, with consecutive `change_seq` values in their
-    /// order: the rows [`insert_file`](filegate_core::ports::MetadataStore::insert_file)
+    /// Inserts `files` in one transaction, with change numbers in their order: the rows [`insert_file`](filegate_core::ports::MetadataStore::insert_file)
     /// would write one by one. For benchmarks and imports; `Conflict` when an id exists
     /// (and then nothing is inserted).
     pub async fn insert_files_bulk(&self, files: &[FileRecord]) -> Result<(), StoreError> {
@@ -27,10 +26,8 @@ impl<E: Engine> SqlStore<E> {
             return Ok(());
         }
         let values = files.iter().map(FileValues::of).collect::<Result<Vec<_>, _>>()?;
-        let n = i64::try_from(files.len()).map_err(|e| StoreError::Input(e.to_string()))?;
         let mut tx = self.engine.begin_write().await?;
-        let last = E::take_change_seqs(&mut tx, n).await?;
-        let mut seqs = last - n + 1..;
+        let mut seqs = E::take_change_seqs(&mut tx, files.len()).await?.into_iter();
         for chunk in values.chunks(ROWS_PER_STATEMENT) {
             let mut q = insert_head::<E::DB>();
             for (i, (v, seq)) in chunk.iter().zip(&mut seqs).enumerate() {

@@ -220,6 +220,18 @@ pub trait Dialect:
     /// Like [`Dialect::FOR_UPDATE`], for rows others may read but not change meanwhile.
     const FOR_SHARE: &'static str;
 
+    /// The value of `files.change_xid` for a row the current transaction writes: the
+    /// change feed orders by it first. PostgreSQL: the transaction's 64-bit id (ids are
+    /// handed out when a transaction first writes, and never wrap). SQLite, whose writes
+    /// are numbered in commit order already: 0.
+    const CHANGE_XID: &'static str;
+
+    /// Follows the change feed's conditions: leaves out every change that an older
+    /// transaction still running could yet precede. PostgreSQL: only transactions older than
+    /// the snapshot's horizon (`pg_snapshot_xmin`, the oldest still running), all of which
+    /// have ended; SQLite: nothing (a change is numbered when it commits).
+    const CHANGE_HORIZON: &'static str;
+
     /// The queue's "now", `now` being the caller's clock: SQLite binds it; PostgreSQL
     /// measures leases by the database's clock, the same for every process.
     fn push_now(q: &mut QueryBuilder<Self>, now: DateTime<Utc>);

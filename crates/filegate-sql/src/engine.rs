@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
 use tokio::sync::Notify;
 
-use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::dialect::Dialect;
 use crate::files::{insert_within_quota, update_locked};
 
 /// A connection of the engine's database.
@@ -41,17 +41,14 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
     /// A read-only transaction: its statements all see the same snapshot.
     fn begin_snapshot(&self) -> impl Future<Output = Result<Transaction<'static, Self::DB>, StoreError>> + Send;
 
-    /// Takes `n` consecutive change numbers (`files.change_seq`, the change feed's order)
-    /// inside the caller's write transaction and returns the last. Call it as late as
-    /// possible: the counter may stay locked until the transaction ends.
-    fn take_change_seqs(conn: &mut Conn<Self>, n: i64) -> impl Future<Output = Result<i64, StoreError>> + Send {
-        async move {
-            let mut q = sqlx::QueryBuilder::<Self::DB>::new("UPDATE change_counter SET value = value + ");
-            q.bind_value(n).push(" WHERE id = 1 RETURNING value");
-            let (last,): (i64,) = q.fetch_one(conn).await?;
-            Ok(last)
-        }
-    }
+    /// The change numbers (`files.change_seq`, the change feed's order within a writing
+    /// transaction) of the `n` rows the caller's write transaction is about to write, in
+    /// order. Call it as late as possible: an engine that takes them from a counter keeps
+    /// the counter locked until the transaction ends.
+    fn take_change_seqs(
+        conn: &mut Conn<Self>,
+        n: usize,
+    ) -> impl Future<Output = Result<Vec<ChangeSeq>, StoreError>> + Send;
 
     /// Tells other processes' workers about jobs just inserted in the caller's transaction
     /// (delivered when it commits). Workers in this process are woken through
@@ -80,6 +77,17 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
         update_locked(self, file, expected, jobs)
     }
+}
+
+/// The change number a written row of `files` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeSeq {
+    /// Taken before the statement (SQLite: from its counter, in commit order since it has
+    /// one writer at a time).
+    Taken(i64),
+    /// Drawn by the statement itself with this SQL expression (PostgreSQL: a sequence, so
+    /// that no row is locked by every writer; the feed orders by transaction instead).
+    Drawn(&'static str),
 }
 
 /// How an engine claims: `JobQueue::claim` and its batches, the one part of the queue whose

@@ -6,7 +6,8 @@
 
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, ObjectPath, RequestId, Sha256Hex,
+    ChangeCursor, ChangePage, ContentType, ETag, Encryption, FileId, FileRecord, FileStatus, ObjectPath, RequestId,
+    Sha256Hex,
 };
 use sqlx::{FromRow, QueryBuilder};
 
@@ -14,6 +15,7 @@ use crate::convert::{
     bucket_name, from_json, micros, opt_time, status, tenant_id, time, to_i64, to_json, to_u64, uuid,
 };
 use crate::dialect::{BindExt as _, Dialect};
+use crate::engine::ChangeSeq;
 use crate::errors::bad_row;
 
 /// The columns of `files` that `FileRow` reads, as a literal for `concat!`. JSON columns are
@@ -23,7 +25,8 @@ macro_rules! file_columns {
         "id, tenant, bucket, path, size, content_type, declared_sha256, sha256, etag, status, status_reason, \
          previous_status, owner, external_id, CAST(metadata AS TEXT) AS metadata, \
          CAST(processing AS TEXT) AS processing, download_count, blob_key, CAST(upload AS TEXT) AS upload, \
-         upload_expires_at, created_at, updated_at, deleted_at, purge_after, change_seq, encryption, request_id"
+         upload_expires_at, created_at, updated_at, deleted_at, purge_after, change_seq, change_xid, encryption, \
+         request_id"
     };
 }
 pub(crate) use file_columns;
@@ -55,6 +58,8 @@ pub struct FileRow {
     deleted_at: Option<i64>,
     purge_after: Option<i64>,
     change_seq: i64,
+    /// The writing transaction, where the engine orders the feed by it (0 on SQLite).
+    change_xid: i64,
     encryption: Option<String>,
     request_id: Option<String>,
 }
@@ -113,6 +118,19 @@ impl TryFrom<FileRow> for FileRecord {
 /// Decodes file rows, failing on the first that does not decode.
 pub(crate) fn records(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, StoreError> {
     rows.into_iter().map(FileRecord::try_from).collect()
+}
+
+/// A page of the change feed from its rows (in feed order): the position after the last
+/// row, or `since` again when there is none.
+pub(crate) fn change_page(rows: Vec<FileRow>, since: ChangeCursor) -> Result<ChangePage, StoreError> {
+    let next_since = rows.last().map_or(since, |r| ChangeCursor {
+        xid: r.change_xid,
+        seq: r.change_seq,
+    });
+    Ok(ChangePage {
+        items: records(rows)?,
+        next_since,
+    })
 }
 
 /// A file's values as bound to an `INSERT` or `UPDATE`, encoded once.
@@ -193,8 +211,8 @@ pub(crate) enum Value<'a> {
     Json(&'a str),
 }
 
-/// A column of `files` that writes set (all but `change_seq`, which each statement takes
-/// its own way): its name, whether an update writes it, and its value.
+/// A column of `files` that writes set (all but `change_seq` and `change_xid`, which each
+/// statement takes its own way): its name, whether an update writes it, and its value.
 pub(crate) struct Column {
     pub name: &'static str,
     /// Updates leave out the key (`id`, `tenant`), the creation time, and the download
@@ -254,23 +272,36 @@ fn bind_value<DB: Dialect>(q: &mut QueryBuilder<DB>, value: Value<'_>) {
     };
 }
 
-/// `(v1, v2, …, change_seq)`: one row of values for [`column_names`] then `change_seq`.
-pub(crate) fn push_row<DB: Dialect>(q: &mut QueryBuilder<DB>, v: &FileValues<'_>, change_seq: i64) {
+/// A change number's value in a statement: bound, or the engine's expression.
+fn push_change_seq<DB: Dialect>(q: &mut QueryBuilder<DB>, change_seq: ChangeSeq) {
+    match change_seq {
+        ChangeSeq::Taken(n) => q.bind_value(n),
+        ChangeSeq::Drawn(expression) => q.push(expression),
+    };
+}
+
+/// `(v1, v2, …, change_seq, change_xid)`: one row of values for [`column_names`] then the
+/// change's place in the feed.
+pub(crate) fn push_row<DB: Dialect>(q: &mut QueryBuilder<DB>, v: &FileValues<'_>, change_seq: ChangeSeq) {
     q.push("(");
     for c in &COLUMNS {
         bind_value(q, (c.value)(v));
         q.push(", ");
     }
-    q.bind_value(change_seq).push(")");
+    push_change_seq(q, change_seq);
+    q.push(", ").push(DB::CHANGE_XID).push(")");
 }
 
 /// `INSERT INTO files (…) VALUES `, rows to follow ([`push_row`]).
 pub(crate) fn insert_head<DB: Dialect>() -> QueryBuilder<DB> {
-    QueryBuilder::new(format!("INSERT INTO files ({}, change_seq) VALUES ", column_names()))
+    QueryBuilder::new(format!(
+        "INSERT INTO files ({}, change_seq, change_xid) VALUES ",
+        column_names()
+    ))
 }
 
 /// Inserts one file with `change_seq`, returning the stored row.
-pub(crate) fn insert_file<DB: Dialect>(v: &FileValues<'_>, change_seq: i64) -> QueryBuilder<DB> {
+pub(crate) fn insert_file<DB: Dialect>(v: &FileValues<'_>, change_seq: ChangeSeq) -> QueryBuilder<DB> {
     let mut q = insert_head();
     push_row(&mut q, v, change_seq);
     q.push(concat!(" RETURNING ", file_columns!()));
@@ -279,14 +310,16 @@ pub(crate) fn insert_file<DB: Dialect>(v: &FileValues<'_>, change_seq: i64) -> Q
 
 /// Writes every updated column of the file (found by tenant and id) with `change_seq`,
 /// returning the stored row.
-pub(crate) fn update_file<DB: Dialect>(v: &FileValues<'_>, change_seq: i64) -> QueryBuilder<DB> {
+pub(crate) fn update_file<DB: Dialect>(v: &FileValues<'_>, change_seq: ChangeSeq) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new("UPDATE files SET ");
     for c in COLUMNS.iter().filter(|c| c.updated) {
         q.push(c.name).push(" = ");
         bind_value(&mut q, (c.value)(v));
         q.push(", ");
     }
-    q.push("change_seq = ").bind_value(change_seq);
+    q.push("change_seq = ");
+    push_change_seq(&mut q, change_seq);
+    q.push(", change_xid = ").push(DB::CHANGE_XID);
     q.push(" WHERE tenant = ").bind_value(v.tenant);
     q.push(" AND id = ").bind_value(v.id.as_str());
     q.push(concat!(" RETURNING ", file_columns!()));

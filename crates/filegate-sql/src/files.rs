@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
-use filegate_core::domain::{FileId, FileRecord, FileStatus, TenantId};
+use filegate_core::domain::{ChangeCursor, FileId, FileRecord, FileStatus, TenantId};
 use filegate_core::ports::NewJob;
 use sqlx::QueryBuilder;
 
 use crate::convert::micros;
 use crate::dialect::{BindExt as _, Dialect, Run as _};
-use crate::engine::Engine;
+use crate::engine::{ChangeSeq, Conn, Engine};
 use crate::errors::{exists, status_conflict};
 use crate::file_row::{FileRow, FileValues, file_columns, insert_file, update_file};
 use crate::jobs::insert_jobs;
@@ -26,12 +26,19 @@ pub(crate) fn select_file<DB: Dialect>(tenant: &TenantId, id: FileId) -> QueryBu
     q
 }
 
-/// The tenant's files changed after `since`, in change order.
-pub(crate) fn changed_files<DB: Dialect>(tenant: &TenantId, since: i64, limit: u32) -> QueryBuilder<DB> {
+/// The tenant's files changed after `since`, in feed order (`ChangeCursor`), up to the
+/// engine's horizon ([`Dialect::CHANGE_HORIZON`]). One index range (`files_feed`).
+pub(crate) fn changed_files<DB: Dialect>(tenant: &TenantId, since: ChangeCursor, limit: u32) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
     q.bind_value(tenant.as_str());
-    q.push(" AND change_seq > ").bind_value(since);
-    q.push(" ORDER BY change_seq LIMIT ").bind_value(i64::from(limit));
+    q.push(" AND (change_xid, change_seq) > (")
+        .bind_value(since.xid)
+        .push(", ")
+        .bind_value(since.seq)
+        .push(")");
+    q.push(DB::CHANGE_HORIZON);
+    q.push(" ORDER BY change_xid, change_seq LIMIT ")
+        .bind_value(i64::from(limit));
     q
 }
 
@@ -78,12 +85,20 @@ pub(crate) fn refused(id: FileId, stored: Option<String>, expected: &[FileStatus
     }
 }
 
+/// The change number of the one row the caller's write transaction is about to write.
+pub(crate) async fn take_change_seq<E: Engine>(conn: &mut Conn<E>) -> Result<ChangeSeq, StoreError> {
+    E::take_change_seqs(conn, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Unavailable(anyhow::anyhow!("the engine gave no change number")))
+}
+
 /// Inserts `file` in one write transaction, after checking its tenant's quota there.
 pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord) -> Result<FileRecord, StoreError> {
     let v = FileValues::of(file)?;
     let mut tx = engine.begin_write().await?;
     enforce_quota::<E::DB>(&mut tx, &file.tenant, file.size).await?;
-    let seq = E::take_change_seqs(&mut tx, 1).await?;
+    let seq = take_change_seq::<E>(&mut tx).await?;
     let row: FileRow = insert_file::<E::DB>(&v, seq)
         .fetch_one(&mut tx)
         .await
@@ -114,7 +129,7 @@ pub(crate) async fn update_locked<E: Engine>(
     {
         return Err(refused(file.id, stored, expected));
     }
-    let seq = E::take_change_seqs(&mut tx, 1).await?;
+    let seq = take_change_seq::<E>(&mut tx).await?;
     let row: FileRow = update_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
     insert_jobs::<E>(&mut tx, jobs).await?;
     commit_waking(engine, tx, jobs).await?;

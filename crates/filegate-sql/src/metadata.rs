@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Quota, Sha256Hex, Tenant,
-    TenantId, TenantUsage,
+    ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus, Quota,
+    Sha256Hex, Tenant, TenantId, TenantUsage,
 };
 use filegate_core::ports::{MetadataStore, NewJob};
 use sqlx::QueryBuilder;
@@ -17,8 +17,8 @@ use crate::convert::{count, download_counts, thumbnail_sizes};
 use crate::dialect::{Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::{bad_row, exists};
-use crate::file_row::{FileRow, FileValues, insert_file, records};
-use crate::files::{changed_files, due_for_sweep, select_file};
+use crate::file_row::{FileRow, FileValues, change_page, insert_file, records};
+use crate::files::{changed_files, due_for_sweep, select_file, take_change_seq};
 use crate::jobs::insert_jobs;
 use crate::listing::{FileListing, file_listing};
 use crate::quotas::{enforce_quota, read_quota, read_usage, write_quota};
@@ -131,8 +131,13 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         Ok((records(rows)?, Some(count("file", n)?)))
     }
 
-    async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
-        records(self.read_all(changed_files(tenant, since, limit)).await?)
+    async fn changed_files(
+        &self,
+        tenant: &TenantId,
+        since: ChangeCursor,
+        limit: u32,
+    ) -> Result<ChangePage, StoreError> {
+        change_page(self.read_all(changed_files(tenant, since, limit)).await?, since)
     }
 
     async fn due_for_sweep(
@@ -178,7 +183,7 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
                 "file {source} is no longer a ready file with that blob"
             )));
         }
-        let seq = E::take_change_seqs(&mut tx, 1).await?;
+        let seq = take_change_seq::<E>(&mut tx).await?;
         let row: FileRow = insert_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
         insert_jobs::<E>(&mut tx, jobs).await?;
         commit_waking(&self.engine, tx, jobs).await?;

@@ -341,8 +341,13 @@ async fn migrations_apply_once_however_many_processes_start_together() {
         // Started again: nothing is applied twice, nothing is lost, the feed carries on.
         let again = connect(&url).await;
         assert_eq!(again.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
+        let store: contract::Store = again.clone();
+        contract::settle_feed(&store, &a, &file).await;
+        let after_file = store.changed_files(&a, contract::START, 10).await.unwrap().next_since;
         let next = again.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
-        assert_eq!(next.change_seq, file.change_seq + 1);
+        assert!(next.change_seq > file.change_seq);
+        contract::settle_feed(&store, &a, &next).await;
+        assert_eq!(store.changed_files(&a, after_file, 10).await.unwrap().items, vec![next]);
 
         let mut conn = PgConnection::connect(&url).await.unwrap();
         let (applied, ok): (i64, bool) = sqlx::query_as("SELECT count(*), bool_and(success) FROM _sqlx_migrations")
@@ -353,12 +358,71 @@ async fn migrations_apply_once_however_many_processes_start_together() {
             .unwrap()
             .count();
         assert_eq!((applied, ok), (i64::try_from(files).unwrap(), true));
-        let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM change_counter")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(counters, 1);
         let _ = conn.close().await;
+    })
+    .await;
+}
+
+/// The change feed's promise where it is hardest to keep: a transaction that wrote a file
+/// early but commits late (a slow commit, a long transaction) must not land behind a
+/// position already handed out. Here a transaction changes `late.txt` and stays open while
+/// the store commits a change of `early.txt`; a follower reads the feed meanwhile, then
+/// again after the late commit, and must see both. Numbering from a plain sequence (or by
+/// commit time) without the visibility horizon fails this: `early.txt` would be handed out
+/// first with the higher position, and `late.txt` would land behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_that_commits_late_is_not_skipped_by_the_feed() {
+    with_db(|url| async move {
+        let store: contract::Store = connect(&url).await;
+        let a = contract::tenant(&store, "a").await;
+        let late = store.insert_file(&contract::new_file(&a, "late.txt")).await.unwrap();
+        let early = store.insert_file(&contract::new_file(&a, "early.txt")).await.unwrap();
+        contract::settle_feed(&store, &a, &early).await;
+
+        // The slow writer: its transaction has its id before the store's write below.
+        let mut slow = PgConnection::connect(&url).await.unwrap();
+        let mut tx = slow.begin().await.unwrap();
+        sqlx::query(
+            "UPDATE files SET path = 'late-renamed.txt', change_seq = nextval('files_change_seq'), \
+             change_xid = pg_current_xact_id()::text::bigint WHERE id = $1",
+        )
+        .bind(late.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+        // Meanwhile the store commits a change of the other file, and a follower reads.
+        let mut uploaded = early.clone();
+        uploaded.status = FileStatus::Uploaded;
+        let early_now = store.update_file(&uploaded, &[FileStatus::Pending], &[]).await.unwrap();
+        // `late.txt` as last committed; `early.txt` changed after the open transaction began.
+        let start = store.changed_files(&a, contract::START, 10).await.unwrap();
+        assert_eq!(
+            start.items,
+            vec![late.clone()],
+            "nothing newer than the open transaction shows"
+        );
+        let during = store.changed_files(&a, start.next_since, 10).await.unwrap();
+        assert!(
+            during.items.is_empty(),
+            "the committed change waits for the older open one: {:?}",
+            during.items
+        );
+
+        tx.commit().await.unwrap();
+        let _ = slow.close().await;
+        let after = contract::eventually(DEADLINE, || async {
+            let page = store.changed_files(&a, during.next_since, 10).await.unwrap();
+            (page.items.len() == 2).then_some(page)
+        })
+        .await;
+        let paths: Vec<&str> = after.items.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["late-renamed.txt", "early.txt"],
+            "both changes, in transaction order"
+        );
+        assert_eq!(after.items[1], early_now);
     })
     .await;
 }

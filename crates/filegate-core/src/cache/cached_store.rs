@@ -47,7 +47,7 @@ use tokio::sync::RwLock;
 use crate::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
-use crate::domain::{Quota, TenantUsage};
+use crate::domain::{ChangeCursor, ChangePage, Quota, TenantUsage};
 use crate::error::StoreError;
 use crate::ports::{Cache, MetadataStore, NewJob};
 
@@ -408,7 +408,12 @@ impl MetadataStore for CachedStore {
         self.inner.list_files(tenant, query).await
     }
 
-    async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError> {
+    async fn changed_files(
+        &self,
+        tenant: &TenantId,
+        since: ChangeCursor,
+        limit: u32,
+    ) -> Result<ChangePage, StoreError> {
         self.inner.changed_files(tenant, since, limit).await
     }
 

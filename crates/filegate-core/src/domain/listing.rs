@@ -1,5 +1,8 @@
 //! Listing queries: filters, sort orders and opaque cursors with a stable order.
 
+use std::fmt;
+use std::str::FromStr;
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -167,9 +170,68 @@ pub struct FilePage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangePage {
     pub items: Vec<FileRecord>,
-    /// The `change_seq` to pass as `since` next time (unchanged when nothing is new).
-    pub next_since: i64,
+    /// The position to pass as `since` next time (unchanged when nothing is new).
+    pub next_since: ChangeCursor,
 }
+
+/// A position in a tenant's change feed: the changes after it come next.
+///
+/// Changes are ordered by the transaction that wrote them (`xid`), then by their number
+/// within the store (`seq`). An engine with one writer at a time (SQLite) numbers changes in
+/// commit order and leaves `xid` at 0. PostgreSQL numbers them from a sequence, which is not
+/// commit order, and orders them by the writing transaction's id, showing a change only once
+/// every older transaction has ended: a change that commits late can never fall behind a
+/// cursor already handed out. Written as `seq` when `xid` is 0 (the cursors of earlier
+/// versions stay valid) and as `xid.seq` otherwise; clients treat it as opaque.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChangeCursor {
+    pub xid: i64,
+    pub seq: i64,
+}
+
+impl ChangeCursor {
+    /// The beginning of the feed.
+    pub const START: Self = Self { xid: 0, seq: 0 };
+}
+
+impl fmt::Display for ChangeCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.xid == 0 {
+            write!(f, "{}", self.seq)
+        } else {
+            write!(f, "{}.{}", self.xid, self.seq)
+        }
+    }
+}
+
+impl FromStr for ChangeCursor {
+    type Err = InvalidChangeCursor;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = |part: &str| {
+            // Digits only: no sign, no spaces, no `+`.
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(InvalidChangeCursor);
+            }
+            part.parse::<i64>().map_err(|_| InvalidChangeCursor)
+        };
+        match s.split_once('.') {
+            None => Ok(Self {
+                xid: 0,
+                seq: number(s)?,
+            }),
+            Some((xid, seq)) => Ok(Self {
+                xid: number(xid)?,
+                seq: number(seq)?,
+            }),
+        }
+    }
+}
+
+/// A `since` that no answer of the change feed could have given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a change-feed cursor")]
+pub struct InvalidChangeCursor;
 
 #[cfg(test)]
 mod tests {
@@ -187,6 +249,22 @@ mod tests {
         assert!(decode_cursor(Sort::parse("size").unwrap(), &c).is_err());
         assert!(decode_cursor(Sort::parse("name").unwrap(), &c).is_err());
         assert!(decode_cursor(sort, "garbage!").is_err());
+    }
+
+    #[test]
+    fn change_cursors_round_trip_and_earlier_numbers_stay_valid() {
+        for c in [
+            ChangeCursor::START,
+            ChangeCursor { xid: 0, seq: 41 },
+            ChangeCursor { xid: 9_000_123, seq: 7 },
+        ] {
+            assert_eq!(c.to_string().parse::<ChangeCursor>(), Ok(c));
+        }
+        assert_eq!("41".parse(), Ok(ChangeCursor { xid: 0, seq: 41 }));
+        assert!(ChangeCursor { xid: 0, seq: 41 } < ChangeCursor { xid: 1, seq: 2 });
+        for bad in ["", "-1", "+1", "1.", ".1", "1.2.3", "x", " 1", "99999999999999999999"] {
+            assert_eq!(bad.parse::<ChangeCursor>(), Err(InvalidChangeCursor), "{bad:?}");
+        }
     }
 
     #[test]

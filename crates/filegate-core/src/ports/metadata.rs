@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
+    ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus,
+    Sha256Hex, Tenant, TenantId,
 };
 use crate::domain::{Quota, TenantUsage};
 use crate::error::StoreError;
@@ -73,9 +74,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         tenant: &TenantId,
         query: &FileQuery,
     ) -> Result<(Vec<FileRecord>, Option<u64>), StoreError>;
-    /// Files whose `change_seq` is greater than `since`, in `change_seq` order, deleted and
-    /// purged included.
-    async fn changed_files(&self, tenant: &TenantId, since: i64, limit: u32) -> Result<Vec<FileRecord>, StoreError>;
+    /// Up to `limit` files changed after `since`, in change order, deleted and purged
+    /// included, and the position after the last of them. A change that is still being
+    /// committed, or that may be followed by an earlier one still being committed, is left
+    /// for a later call: no change ever lands behind a position already returned.
+    async fn changed_files(&self, tenant: &TenantId, since: ChangeCursor, limit: u32)
+    -> Result<ChangePage, StoreError>;
     /// Across all tenants: `pending` files whose `upload_expires_at` is before
     /// `expired_before` (the sweeper passes now minus the expiry grace), and `deleted` files
     /// whose `purge_after` is before `purge_before`. At most `limit`, oldest first.

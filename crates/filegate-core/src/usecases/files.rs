@@ -7,8 +7,8 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::{Services, buckets, chrono_duration, outbox};
 use crate::domain::{
-    After, ByteRange, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus, Metadata,
-    ObjectPath, Permission, Principal, Reach, encode_cursor,
+    After, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus,
+    Metadata, ObjectPath, Permission, Principal, Reach, encode_cursor,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
@@ -219,13 +219,16 @@ pub async fn list(services: &Services, principal: &Principal, mut query: FileQue
     })
 }
 
-/// What changed since `since` (a `change_seq`), deletions included: what a sync client asks
-/// to catch up from its cursor.
-pub async fn changes(services: &Services, principal: &Principal, since: i64, limit: u32) -> Result<ChangePage> {
+/// What changed since `since`, deletions included: what a sync client asks to catch up
+/// from its cursor.
+pub async fn changes(
+    services: &Services,
+    principal: &Principal,
+    since: ChangeCursor,
+    limit: u32,
+) -> Result<ChangePage> {
     principal.require(Permission::Read)?;
-    let items = services.store.changed_files(&principal.tenant, since, limit).await?;
-    let next_since = items.last().map_or(since, |f| f.change_seq);
-    Ok(ChangePage { items, next_since })
+    Ok(services.store.changed_files(&principal.tenant, since, limit).await?)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use filegate_api::{BatchDeleted, ChangeList, DownloadView, FileList, FileView, PatchFile, StatusView};
 use filegate_core::domain::{
-    BucketName, DEFAULT_PAGE, FileId, FileQuery, FileStatus, MAX_PAGE, Metadata, ObjectPath, PageStart, Sort,
-    decode_cursor, parse_prefix,
+    BucketName, ChangeCursor, DEFAULT_PAGE, FileId, FileQuery, FileStatus, MAX_PAGE, Metadata, ObjectPath, PageStart,
+    Sort, decode_cursor, parse_prefix,
 };
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, FileChange};
@@ -170,8 +170,8 @@ pub async fn changes(
     Query(params): Query<ChangesParams>,
 ) -> ApiResult<Json<ChangeList>> {
     let since = match params.since.as_deref() {
-        None | Some("") => 0,
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        None | Some("") => ChangeCursor::START,
+        Some(s) => s.parse::<ChangeCursor>().map_err(|_| {
             Error::invalid(
                 ErrorCode::InvalidCursor,
                 "since must be a cursor from a previous answer",

@@ -326,6 +326,9 @@ async fn bad_listing_parameters_are_400() {
     let changes: &[(&[(&str, &str)], &str)] = &[
         (&[("since", "garbage")], "invalid-cursor"),
         (&[("since", "-1")], "invalid-cursor"),
+        (&[("since", "1.2.3")], "invalid-cursor"),
+        (&[("since", "1.")], "invalid-cursor"),
+        (&[("since", "99999999999999999999")], "invalid-cursor"),
         (&[("limit", "0")], "invalid-query"),
         (&[("limit", "100000")], "invalid-query"),
         (&[("cursor", "1")], "invalid-query"),

@@ -23,6 +23,10 @@ impl Dialect for Postgres {
     const JSON: &'static str = "::jsonb";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_SHARE: &'static str = " FOR SHARE";
+    const CHANGE_XID: &'static str = "pg_current_xact_id()::text::bigint";
+    // A sub-select: evaluated once per statement, so the index range stays one range.
+    const CHANGE_HORIZON: &'static str =
+        " AND change_xid < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
 
     fn push_now(q: &mut QueryBuilder<Self>, _: DateTime<Utc>) {
         q.push("filegate_now_micros()");

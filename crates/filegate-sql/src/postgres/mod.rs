@@ -1,9 +1,10 @@
 //! The PostgreSQL engine: metadata and the job queue in one database that any number of
 //! gateway and worker processes share.
 //!
-//! Writers run `READ COMMITTED` transactions. The change feed's counter is one row that each
-//! writing transaction increments and keeps locked until it commits, so `change_seq` follows
-//! commit order (see the migration). Workers claim with `FOR UPDATE SKIP LOCKED`, and an
+//! Writers run `READ COMMITTED` transactions. Nothing every writer touches is locked: a
+//! changed row draws its `change_seq` from a sequence and records its transaction's id in
+//! `change_xid`; the change feed orders by the two and shows a change only once every older
+//! transaction has ended (see migration 0010 and `Dialect::CHANGE_HORIZON`). Workers claim with `FOR UPDATE SKIP LOCKED`, and an
 //! enqueue sends `NOTIFY filegate_jobs` in its transaction, which PostgreSQL delivers at
 //! commit to every store's listener ([`wakeups`]). Leases and due times are measured by the
 //! database's clock, so processes on different machines agree.
@@ -29,7 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::Notify;
 
-use crate::engine::Engine;
+use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
 use crate::store::SqlStore;
 use wakeups::Wakeups;
@@ -114,8 +115,7 @@ impl Engine for PgEngine {
     }
 
     /// READ COMMITTED: the rows a transaction checks before writing are locked
-    /// (`Dialect::FOR_UPDATE`), and the change counter's row stays locked from
-    /// `take_change_seqs` to the commit, so `change_seq` follows commit order.
+    /// (`Dialect::FOR_UPDATE`) until it commits.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(store_err)
     }
@@ -125,6 +125,13 @@ impl Engine for PgEngine {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(store_err)
+    }
+
+    /// Each row draws its own number from a sequence in its statement: no round trip, and
+    /// no row that every writer locks. The feed's order comes from the writing
+    /// transaction's id (`Dialect::CHANGE_XID`), not from these numbers.
+    async fn take_change_seqs(_: &mut PgConnection, n: usize) -> Result<Vec<ChangeSeq>, StoreError> {
+        Ok(vec![ChangeSeq::Drawn("nextval('files_change_seq')"); n])
     }
 
     /// `NOTIFY` every listening store; PostgreSQL delivers it when the transaction commits,

@@ -27,6 +27,8 @@ impl Dialect for Sqlite {
     const JSON: &'static str = "";
     const FOR_UPDATE: &'static str = "";
     const FOR_SHARE: &'static str = "";
+    const CHANGE_XID: &'static str = "0";
+    const CHANGE_HORIZON: &'static str = "";
 
     fn push_now(q: &mut QueryBuilder<Self>, now: DateTime<Utc>) {
         q.bind_value(micros(now));

@@ -35,7 +35,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::Notify;
 
 use crate::dialect::Run as _;
-use crate::engine::Engine;
+use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
 use crate::files::{insert_within_quota, refused, select_status};
 use crate::store::SqlStore;
@@ -137,6 +137,19 @@ impl Engine for SqliteEngine {
     /// In WAL mode a read transaction reads one snapshot, without blocking the writer.
     async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.reader.begin().await.map_err(store_err)
+    }
+
+    /// From the one-row counter, in the write transaction that holds the database: numbers
+    /// in commit order.
+    async fn take_change_seqs(conn: &mut SqliteConnection, n: usize) -> Result<Vec<ChangeSeq>, StoreError> {
+        let count = i64::try_from(n).map_err(|e| StoreError::Input(e.to_string()))?;
+        let (last,): (i64,) =
+            sqlx::query_as("UPDATE change_counter SET value = value + ?1 WHERE id = 1 RETURNING value")
+                .bind(count)
+                .fetch_one(conn)
+                .await
+                .map_err(store_err)?;
+        Ok((last - count + 1..=last).map(ChangeSeq::Taken).collect())
     }
 
     /// Nothing to tell: every process sharing the file polls (`wait_for_work` times out).

@@ -6,7 +6,7 @@ use std::future::Future;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileQuery, FileRecord, FileStatus};
 
-use super::{Store, new_file, tenant, with_seq};
+use super::{START, Store, eventually, new_file, tenant, with_seq};
 
 /// More files than one multi-row statement holds, so the batching is exercised.
 const FILES: usize = 1234;
@@ -29,14 +29,25 @@ where
         .collect();
     bulk(files.clone()).await.expect("bulk insert");
 
-    // Every field round-trips, and the change feed numbers them in order after the first.
+    // Every field round-trips, and the change feed has them in order after the first (once
+    // it shows them all: see `settle_feed`).
+    eventually(std::time::Duration::from_secs(10), || async {
+        let all = store.changed_files(&t, START, FILES as u32 + 10).await.expect("feed");
+        (all.items.len() == FILES + 1).then_some(())
+    })
+    .await;
+    let after_first = store.changed_files(&t, START, 1).await.expect("feed").next_since;
     let feed = store
-        .changed_files(&t, first.change_seq, FILES as u32 + 10)
+        .changed_files(&t, after_first, FILES as u32 + 10)
         .await
-        .expect("feed");
+        .expect("feed")
+        .items;
     assert_eq!(feed.len(), FILES);
+    let mut previous = first.change_seq;
     for (i, (got, sent)) in feed.iter().zip(&files).enumerate() {
-        assert_eq!(got, &with_seq(sent, first.change_seq + 1 + i as i64), "file {i}");
+        assert!(got.change_seq > previous, "file {i} numbered after the one before");
+        previous = got.change_seq;
+        assert_eq!(got, &with_seq(sent, got.change_seq), "file {i}");
     }
     let stored = store.get_file(&t, files[FILES / 2].id).await.expect("get");
     assert_eq!(

@@ -10,7 +10,7 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{Job, NewJob};
 
-use super::{Queue, Store, bname, bucket, ct, new_file, now, secs, tenant};
+use super::{Queue, START, Store, bname, bucket, ct, new_file, now, secs, settle_feed, tenant};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -174,6 +174,7 @@ pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let mine = store.insert_file(&new_file(&a, "secret.txt")).await.unwrap();
+    settle_feed(&store, &a, &mine).await;
 
     assert_eq!(store.get_file(&b, mine.id).await.unwrap(), None);
     let all = FileQuery {
@@ -186,12 +187,12 @@ pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
         ..all.clone()
     };
     assert_eq!(store.list_files(&b, &offset).await.unwrap(), (vec![], Some(0)));
-    assert!(store.changed_files(&b, 0, 100).await.unwrap().is_empty());
+    assert!(store.changed_files(&b, START, 100).await.unwrap().items.is_empty());
 
     // The owner sees it everywhere.
     assert_eq!(store.get_file(&a, mine.id).await.unwrap(), Some(mine.clone()));
     assert_eq!(store.list_files(&a, &all).await.unwrap().0, vec![mine.clone()]);
-    assert_eq!(store.changed_files(&a, 0, 100).await.unwrap(), vec![mine]);
+    assert_eq!(store.changed_files(&a, START, 100).await.unwrap().items, vec![mine]);
 }
 
 fn set_status(f: &filegate_core::domain::FileRecord, status: FileStatus) -> filegate_core::domain::FileRecord {
@@ -205,7 +206,7 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let one = store.insert_file(&new_file(&a, "one")).await.unwrap();
-    store.insert_file(&new_file(&b, "theirs")).await.unwrap();
+    let theirs = store.insert_file(&new_file(&b, "theirs")).await.unwrap();
     let two = store.insert_file(&new_file(&a, "two")).await.unwrap();
     let three = store.insert_file(&new_file(&a, "three")).await.unwrap();
     let deleted = store
@@ -217,32 +218,38 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
         .await
         .unwrap();
 
-    let feed = store.changed_files(&a, 0, 100).await.unwrap();
-    assert_eq!(feed, vec![three.clone(), deleted.clone(), purged.clone()]);
-    assert!(feed.windows(2).all(|w| w[0].change_seq < w[1].change_seq));
+    settle_feed(&store, &a, &purged).await;
+    settle_feed(&store, &b, &theirs).await;
+    let feed = store.changed_files(&a, START, 100).await.unwrap();
+    assert_eq!(feed.items, vec![three.clone(), deleted.clone(), purged.clone()]);
+    assert!(feed.next_since > START);
 
     // Resuming after a position returns only what changed later; limit is honoured.
+    let first = store.changed_files(&a, START, 1).await.unwrap();
+    assert_eq!(first.items, vec![three.clone()]);
+    assert!(first.next_since > START && first.next_since < feed.next_since);
     assert_eq!(
-        store.changed_files(&a, three.change_seq, 100).await.unwrap(),
+        store.changed_files(&a, first.next_since, 100).await.unwrap().items,
         vec![deleted.clone(), purged.clone()]
     );
-    assert_eq!(store.changed_files(&a, 0, 2).await.unwrap(), vec![three, deleted]);
-    assert!(
-        store
-            .changed_files(&a, purged.change_seq, 100)
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        store.changed_files(&a, START, 2).await.unwrap().items,
+        vec![three, deleted]
     );
+    // Nothing after the end, and the position stays where it was.
+    let end = store.changed_files(&a, feed.next_since, 100).await.unwrap();
+    assert!(end.items.is_empty());
+    assert_eq!(end.next_since, feed.next_since);
 
     // Every write got its own position, across tenants too.
     let mut seqs = HashSet::new();
     for t in [&a, &b] {
         seqs.extend(
             store
-                .changed_files(t, 0, 100)
+                .changed_files(t, START, 100)
                 .await
                 .unwrap()
+                .items
                 .iter()
                 .map(|f| f.change_seq),
         );

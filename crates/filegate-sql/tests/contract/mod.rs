@@ -33,6 +33,9 @@ use filegate_core::domain::{
 };
 use filegate_core::ports::{JobQueue, MetadataStore};
 
+/// The beginning of every tenant's change feed.
+pub const START: filegate_core::domain::ChangeCursor = filegate_core::domain::ChangeCursor::START;
+
 pub use archives::*;
 pub use audit::*;
 pub use blobs::*;
@@ -228,6 +231,17 @@ where
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Waits until `tenant`'s change feed shows `last`, the tenant's last write. PostgreSQL
+/// shows a change once every older transaction of the server has ended (other tests'
+/// included), a moment after its commit; from then on the feed up to it stays as it is.
+pub async fn settle_feed(store: &Store, tenant: &TenantId, last: &FileRecord) {
+    eventually(Duration::from_secs(10), || async {
+        let page = store.changed_files(tenant, START, 100_000).await.unwrap();
+        page.items.iter().any(|f| f == last).then_some(())
+    })
+    .await;
 }
 
 /// `f` as the store returns it after assigning `seq`.
