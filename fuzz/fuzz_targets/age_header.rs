@@ -1,7 +1,7 @@
 //! The decrypt stage's reading of an uploaded age file: the header (binary only, as
-//! `Decrypt::run` reads it, from the object's byte stream), the passphrase stanza and its
-//! scrypt work factor (checked by `decrypt::Versions` before any scrypt runs), then the
-//! payload.
+//! `filegate_crypto::AgeDecryptor` reads it, from the object's byte stream), the passphrase
+//! stanza and its scrypt work factor (checked by `filegate_crypto::decrypt::Versions` before
+//! any scrypt runs), then the payload.
 //!
 //! The fuzzer sends bytes of its own, or a real age file (encrypted with one of the
 //! tenant's passphrase versions or another one, at a work factor of its choosing) with the
@@ -21,7 +21,7 @@ use age::secrecy::SecretString;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use filegate_core::domain::Passphrase;
-use filegate_core::pipeline::stages::decrypt::Versions;
+use filegate_crypto::decrypt::Versions;
 use futures::{AsyncReadExt as _, TryStreamExt as _};
 use libfuzzer_sys::fuzz_target;
 
@@ -118,7 +118,7 @@ enum Expect {
     Anything,
 }
 
-/// What `Decrypt::run` does with the object's bytes, without storage: binary header from
+/// What `AgeDecryptor::open` does with the object's bytes, without storage: binary header from
 /// the byte stream, passphrase files only, the versions as one identity under the limit.
 fn open(ciphertext: &[u8], chunk: usize) -> Result<(u32, Vec<u8>), String> {
     let chunks: Vec<std::io::Result<Bytes>> = ciphertext
@@ -138,7 +138,7 @@ fn open(ciphertext: &[u8], chunk: usize) -> Result<(u32, Vec<u8>), String> {
             .map(|&(v, p)| (v, Passphrase::from_unsealed(p.as_bytes().to_vec()).unwrap()))
             .collect();
         let identity = Versions::new(candidates, MAX_WORK);
-        // Mapped as `Decrypt::run` maps it: age 0.12 cannot display `ExcessiveWork`
+        // Mapped as `AgeDecryptor::open` maps it: age 0.12 cannot display `ExcessiveWork`
         // (`1 << (required - target)` overflows; found by this target).
         let mut reader = decryptor
             .decrypt_async(std::iter::once(&identity as &dyn age::Identity))

@@ -2,13 +2,11 @@
 //! the port traits that each engine (SQLite/PostgreSQL, local disk/S3, ...) implements.
 //! No HTTP and no SQL here.
 
-pub mod batch;
 pub mod cache;
 pub mod domain;
 pub mod error;
 pub mod pipeline;
 pub mod ports;
-pub mod sealer;
 pub mod usecases;
 
 pub use error::{Error, ErrorCode, Result, StoreError};

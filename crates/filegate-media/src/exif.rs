@@ -1,77 +1,40 @@
-//! A few EXIF fields people search and sort pictures by. Only these: the full EXIF block
-//! can hold maker notes, serial numbers and embedded thumbnails nobody asked us to keep.
+//! A few EXIF fields people search and sort pictures by (`domain::ExifFields`). Only these:
+//! the full EXIF block can hold maker notes, serial numbers and embedded thumbnails nobody
+//! asked us to keep.
 
 use std::io::Cursor;
 
 use exif::{In, Tag, Value};
-use serde::Serialize;
+use filegate_core::domain::ExifFields;
 
-/// The selected fields, each absent when the picture does not carry it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ExifFields {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub make: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lens_model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub software: Option<String>,
-    /// As written by the camera: `YYYY:MM:DD HH:MM:SS`, local time of the camera.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub date_time_original: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub date_time: Option<String>,
-    /// 1 to 8 (EXIF orientation); thumbnails are already turned upright.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub orientation: Option<u32>,
-    /// Seconds, as the camera wrote it (`1/125`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exposure_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub f_number: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iso: Option<u32>,
-    /// Millimetres.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub focal_length: Option<f64>,
-    /// Decimal degrees, south and west negative.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gps_latitude: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gps_longitude: Option<f64>,
-}
-
-impl ExifFields {
-    /// Reads the EXIF block of a JPEG, PNG, WebP or TIFF from its first bytes; `None` when
-    /// there is none, it lies beyond `head`, or it is malformed (EXIF is a courtesy, never a
-    /// reason to refuse a picture).
-    pub fn read(head: &[u8]) -> Option<Self> {
-        let exif = exif::Reader::new().read_from_container(&mut Cursor::new(head)).ok()?;
-        let field = |tag| exif.get_field(tag, In::PRIMARY).map(|f| &f.value);
-        let text = |tag| field(tag).and_then(ascii);
-        let fields = Self {
-            make: text(Tag::Make),
-            model: text(Tag::Model),
-            lens_model: text(Tag::LensModel),
-            software: text(Tag::Software),
-            date_time_original: text(Tag::DateTimeOriginal),
-            date_time: text(Tag::DateTime),
-            orientation: field(Tag::Orientation)
-                .and_then(|v| v.get_uint(0))
-                .filter(|o| (1..=8).contains(o)),
-            exposure_time: field(Tag::ExposureTime).and_then(|v| match v {
-                Value::Rational(r) => r.first().map(|r| format!("{}/{}", r.num, r.denom)),
-                _ => None,
-            }),
-            f_number: field(Tag::FNumber).and_then(rational),
-            iso: field(Tag::PhotographicSensitivity).and_then(|v| v.get_uint(0)),
-            focal_length: field(Tag::FocalLength).and_then(rational),
-            gps_latitude: coordinate(field(Tag::GPSLatitude), field(Tag::GPSLatitudeRef), b'S'),
-            gps_longitude: coordinate(field(Tag::GPSLongitude), field(Tag::GPSLongitudeRef), b'W'),
-        };
-        (fields != Self::default()).then_some(fields)
-    }
+/// Reads the EXIF block of a JPEG, PNG, WebP or TIFF from its first bytes; `None` when
+/// there is none, it lies beyond `head`, or it is malformed (EXIF is a courtesy, never a
+/// reason to refuse a picture).
+pub fn read_exif(head: &[u8]) -> Option<ExifFields> {
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(head)).ok()?;
+    let field = |tag| exif.get_field(tag, In::PRIMARY).map(|f| &f.value);
+    let text = |tag| field(tag).and_then(ascii);
+    let fields = ExifFields {
+        make: text(Tag::Make),
+        model: text(Tag::Model),
+        lens_model: text(Tag::LensModel),
+        software: text(Tag::Software),
+        date_time_original: text(Tag::DateTimeOriginal),
+        date_time: text(Tag::DateTime),
+        orientation: field(Tag::Orientation)
+            .and_then(|v| v.get_uint(0))
+            .filter(|o| (1..=8).contains(o)),
+        exposure_time: field(Tag::ExposureTime).and_then(|v| match v {
+            Value::Rational(r) => r.first().map(|r| format!("{}/{}", r.num, r.denom)),
+            _ => None,
+        }),
+        f_number: field(Tag::FNumber).and_then(rational),
+        iso: field(Tag::PhotographicSensitivity).and_then(|v| v.get_uint(0)),
+        focal_length: field(Tag::FocalLength).and_then(rational),
+        gps_latitude: coordinate(field(Tag::GPSLatitude), field(Tag::GPSLatitudeRef), b'S'),
+        gps_longitude: coordinate(field(Tag::GPSLongitude), field(Tag::GPSLongitudeRef), b'W'),
+    };
+    (fields != ExifFields::default()).then_some(fields)
 }
 
 fn ascii(value: &Value) -> Option<String> {

@@ -1,22 +1,10 @@
-//! The facts of an image read from its header: format, dimensions, EXIF.
+//! The facts of an image read from its header (`domain::ImageInfo`): format, dimensions, EXIF.
 
 use std::io::Cursor;
 
-use serde::Serialize;
+use filegate_core::domain::{ImageInfo, MediaError};
 
-use crate::{ExifFields, MediaError, image_format};
-
-/// What `processing.image` says about a picture.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageInfo {
-    /// The sniffed content type (`image/png`).
-    pub format: String,
-    /// As stored; EXIF `orientation` may say the picture is shown turned.
-    pub width: u32,
-    pub height: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exif: Option<ExifFields>,
-}
+use crate::{exif::read_exif, image_format};
 
 /// Reads the facts from the first bytes of an image of `content_type` (one of the four
 /// rendered types). No pixel is decoded, so this is cheap whatever the dimensions say.
@@ -30,6 +18,6 @@ pub fn inspect(head: &[u8], content_type: &str) -> Result<ImageInfo, MediaError>
         format: content_type.to_owned(),
         width,
         height,
-        exif: ExifFields::read(head),
+        exif: read_exif(head),
     })
 }

@@ -1,32 +1,62 @@
 //! filegate's pure byte work on media, kept apart from the pipeline that feeds it: what a
 //! file really is (its magic bytes), the facts of an image (dimensions, selected EXIF
-//! fields), and thumbnails rendered under strict limits. No async, no I/O: the caller reads
-//! bounded byte slices from storage and hands them in, which keeps every function here easy
-//! to test and impossible to make read a whole object by accident.
+//! fields), and thumbnails rendered under strict limits — the `Media` port of
+//! `filegate-core` ([`MediaEngine`]) — and share-link QR codes. No async, no I/O: the caller
+//! reads bounded byte slices from storage and hands them in, which keeps every function here
+//! easy to test and impossible to make read a whole object by accident.
 
 pub mod exif;
 pub mod image_info;
-pub mod limits;
+mod limits;
 pub mod qr;
 pub mod sniff;
 pub mod thumbnail;
 
-pub use exif::ExifFields;
-pub use image_info::{ImageInfo, inspect};
-pub use limits::ImageLimits;
+pub use exif::read_exif;
+pub use filegate_core::domain::{ExifFields, ImageInfo, ImageLimits, MediaError};
+pub use filegate_core::ports::RenderedThumbnail as Thumbnail;
+pub use image_info::inspect;
 pub use sniff::{SNIFF_BYTES, same_type, sniff, sniffable};
-pub use thumbnail::{Thumbnail, render_thumbnails};
+pub use thumbnail::render_thumbnails;
 
-/// Why an image could not be inspected or thumbnailed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MediaError {
-    /// The image is bigger than the limits allow (a decompression bomb, or just a huge
-    /// picture). Nothing large was allocated: the header was enough to tell.
-    #[error("{0}")]
-    TooLarge(String),
-    /// The bytes are not a readable image of the type they claim.
-    #[error("{0}")]
-    Unreadable(String),
+/// The `Media` port over the functions of this crate (the server's engine).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MediaEngine;
+
+impl filegate_core::ports::Media for MediaEngine {
+    fn sniff_bytes(&self) -> usize {
+        SNIFF_BYTES
+    }
+
+    fn sniff(&self, head: &[u8]) -> Option<&'static str> {
+        sniff(head)
+    }
+
+    fn sniffable(&self, content_type: &str) -> bool {
+        sniffable(content_type)
+    }
+
+    fn same_type(&self, declared: &str, sniffed: &str) -> bool {
+        same_type(declared, sniffed)
+    }
+
+    fn is_image(&self, content_type: &str) -> bool {
+        image_format(content_type).is_some()
+    }
+
+    fn inspect(&self, head: &[u8], content_type: &str) -> Result<ImageInfo, MediaError> {
+        inspect(head, content_type)
+    }
+
+    fn render_thumbnails(
+        &self,
+        source: &[u8],
+        content_type: &str,
+        sizes: &[u32],
+        limits: &ImageLimits,
+    ) -> Result<Vec<Thumbnail>, MediaError> {
+        render_thumbnails(source, content_type, sizes, limits)
+    }
 }
 
 /// The `image` crate's format for the content types we render. Only these four: every one

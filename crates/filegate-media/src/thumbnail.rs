@@ -8,22 +8,11 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder as _, ImageReader};
 
-use crate::{ImageLimits, MediaError, image_format};
+use filegate_core::domain::{ImageLimits, MediaError};
+use filegate_core::ports::RenderedThumbnail as Thumbnail;
 
-/// One rendered thumbnail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thumbnail {
-    /// The box it was asked to fit (`?size=`).
-    pub size: u32,
-    /// What it really measures: the longer side is `size`, or less for a smaller picture
-    /// (thumbnails never enlarge).
-    pub width: u32,
-    pub height: u32,
-    /// `image/jpeg` for JPEG sources (photos compress well and have no alpha), `image/png`
-    /// for the others (keeps transparency, flat colours stay sharp).
-    pub content_type: &'static str,
-    pub bytes: Vec<u8>,
-}
+use crate::image_format;
+use crate::limits::decoder_limits;
 
 /// Decodes `source` once and renders one thumbnail per size.
 pub fn render_thumbnails(
@@ -39,7 +28,7 @@ pub fn render_thumbnails(
         other => MediaError::Unreadable(format!("cannot decode the {content_type}: {other}")),
     };
     let mut reader = ImageReader::with_format(Cursor::new(source), format);
-    reader.limits(limits.decoder_limits());
+    reader.limits(decoder_limits(limits));
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
     let (width, height) = decoder.dimensions();
     limits.check(width, height)?;

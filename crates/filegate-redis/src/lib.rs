@@ -5,9 +5,9 @@
 //! reconnects by itself), a key prefix (default `filegate:`), a short timeout on every call
 //! (default 250 ms) and a circuit breaker: after a failure, calls fail at once for a
 //! cool-down (default 1 s) instead of each waiting for the timeout, so a dead Redis costs
-//! next to nothing. Every failure is `StoreError::Unavailable`; the callers in
-//! `filegate_core::cache` (`CachedStore`, `GuardedLimiter`) turn that into "use the store"
-//! and "allow the request". Redis is never the source of truth.
+//! next to nothing. Every failure is `StoreError::Unavailable`; the callers
+//! (`filegate_memory::CachedStore`, `filegate_core::cache::GuardedLimiter`) turn that into
+//! "use the store" and "allow the request". Redis is never the source of truth.
 //!
 //! ```no_run
 //! # async fn wire() -> anyhow::Result<()> {

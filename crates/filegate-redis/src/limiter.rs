@@ -1,5 +1,5 @@
 //! `RedisRateLimiter`: the `RateLimiter` port as a Lua script (GCRA), atomic across every
-//! instance on the same Redis. The same algorithm as `filegate_core::cache::gcra`, on
+//! instance on the same Redis. The same algorithm as `filegate_memory::gcra`, on
 //! microseconds of the Redis server's clock.
 
 use std::sync::Arc;

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use filegate_core::StoreError;
-use filegate_core::cache::{CachedStore, GuardedLimiter, MemoryCache, file_key};
+use filegate_core::cache::GuardedLimiter;
 use filegate_core::domain::{FileRecord, FileStatus};
 use filegate_core::ports::{Cache, MetadataStore};
+use filegate_memory::{CachedStore, MemoryCache, file_key};
 use filegate_redis::{Redis, RedisConfig};
 
 /// `file` moved from `from` to `to` through `store`.

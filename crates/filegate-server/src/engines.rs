@@ -22,29 +22,30 @@ use filegate_blobs::signing::UrlSigner;
 use filegate_blobs::{LocalBlobStore, S3BlobStore};
 use filegate_clamd::ClamdScanner;
 use filegate_core::StoreError;
-use filegate_core::batch::BatchedAuditLog;
-use filegate_core::cache::{CachedStore, GuardedLimiter, Lookups, MemoryRateLimiter};
+use filegate_core::cache::GuardedLimiter;
 use filegate_core::domain::EmailAddress;
 use filegate_core::ports::ArchiveStore;
 use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, ExchangeStore, FilesByPath, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
     NotificationStore, RateLimiter, Scanner, ShareStore, SystemClock,
 };
-use filegate_core::sealer::Sealer;
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
+use filegate_core::usecases::triggers::Triggers;
 use filegate_core::usecases::{Services, Settings};
+use filegate_crypto::{AgeDecryptor, Argon2Hasher, Sealer};
+use filegate_media::MediaEngine;
+use filegate_memory::{BatchedAuditLog, CachedStore, MemoryLookups, MemoryRateLimiter};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_smtp::SmtpMailer;
 use filegate_sql::{PostgresStore, SqliteStore};
+use filegate_webhooks::{HttpTriggerCaller, HttpWebhookClient};
+use filegate_zip::AsyncZipWriter;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::secret::Secret;
-use crate::trigger_client::HttpTriggerCaller;
 use crate::trigger_config::parse_triggers;
-use crate::webhook_client::HttpWebhookClient;
-use filegate_core::usecases::triggers::Triggers;
 
 pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
@@ -260,19 +261,23 @@ impl Engines {
             audit: Arc::new(BatchedAuditLog::new(audit)),
             notifications: notifications(config, secret, notification_store)?,
             scanner,
+            media: Arc::new(MediaEngine),
             settings: Arc::new(settings),
             downloads: Arc::new(DownloadCounter::new()),
             exchange,
             sealer: Arc::new(Sealer::new(&secret.derive(EXCHANGE_KEY_PURPOSE))),
+            passwords: Arc::new(Argon2Hasher),
+            decryptor: Arc::new(AgeDecryptor),
             shares,
             paths,
             clock: Arc::new(SystemClock),
             archives,
+            zip: Arc::new(AsyncZipWriter),
             triggers: Triggers::new(
                 parse_triggers(&config.triggers)?,
                 Arc::new(HttpTriggerCaller::new().context("trigger client")?),
             ),
-            lookups: Lookups::default(),
+            lookups: Arc::new(MemoryLookups::default()),
             stream_turns: Arc::new(Semaphore::new(config.workers.streams.max(1))),
         };
         Ok(Self {

@@ -12,9 +12,7 @@ pub mod secret;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
-pub mod trigger_client;
 pub mod trigger_config;
-pub mod webhook_client;
 
 #[cfg(test)]
 mod generated_docs;

@@ -14,9 +14,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::StageError;
-use super::zip::{self, ZipSink};
+use super::zip;
 use crate::domain::{Archive, ArchiveId, ArchiveStatus, FileId, FileRecord, TenantId};
 use crate::error::StoreError;
+use crate::ports::ZipSink;
 use crate::usecases::archives::LOOKUP_BATCH;
 use crate::usecases::audit::{self, Actor};
 use crate::usecases::{Services, chrono_duration};
@@ -48,7 +49,7 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         services.blobs.delete(&archive.blob_key()).await?;
         return fail(services, archive, exceeded.to_string()).await;
     }
-    let now = Utc::now();
+    let now = services.clock.now();
     let ready = Archive {
         status: ArchiveStatus::Ready,
         size: Some(size),
@@ -99,7 +100,7 @@ async fn fail(services: &Services, archive: Archive, reason: String) -> Result<(
     let failed = Archive {
         status: ArchiveStatus::Failed,
         error: Some(reason),
-        updated_at: Utc::now(),
+        updated_at: services.clock.now(),
         ..archive
     };
     match services
@@ -153,10 +154,12 @@ async fn audit_outcome(services: &Services, archive: &Archive) -> Result<(), Sta
 /// Streams the zip into storage; returns its size.
 async fn write_zip(services: &Services, archive: &Archive) -> Result<u64, StageError> {
     let key = archive.blob_key();
-    let limit = zip::size_bound(archive.entries.iter().map(|e| (e.name.as_str(), e.size)));
+    let limit = services
+        .zip
+        .size_bound(&mut archive.entries.iter().map(|e| (e.name.as_str(), e.size)));
     let (writer, failer, body) = zip::channel();
     let produce = async move {
-        let result = fill(services, archive, ZipSink::new(writer)).await;
+        let result = fill(services, archive, services.zip.start(Box::new(writer))).await;
         if let Err(e) = &result {
             failer.fail(&e.to_string()).await;
         }
@@ -177,10 +180,7 @@ async fn write_zip(services: &Services, archive: &Archive) -> Result<u64, StageE
 }
 
 /// Adds every entry, in order, reading the current record of each file in batches.
-async fn fill<W>(services: &Services, archive: &Archive, mut sink: ZipSink<W>) -> Result<(), StageError>
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
+async fn fill(services: &Services, archive: &Archive, mut sink: Box<dyn ZipSink>) -> Result<(), StageError> {
     for batch in archive.entries.chunks(LOOKUP_BATCH) {
         let ids: Vec<FileId> = batch.iter().map(|e| e.file_id).collect();
         let files: HashMap<FileId, FileRecord> = services

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::StageError;
@@ -61,7 +60,10 @@ fn job_id(name: &str) -> JobId {
 }
 
 async fn enqueue_once(services: &Services, id: JobId, job: Job) -> Result<(), StageError> {
-    let job = NewJob { id, ..NewJob::now(job) };
+    let job = NewJob {
+        id,
+        ..NewJob::at(job, services.clock.now())
+    };
     match services.queue.enqueue(&job).await {
         // Enqueued by an earlier run of the same fan-out.
         Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
@@ -88,7 +90,7 @@ pub async fn deliver_webhook(
     }
     let secret = open_secret(services, &webhook)?;
     let body = webhook_body(event);
-    let attempted_at = Utc::now();
+    let attempted_at = services.clock.now();
     let msg_id = event.id.to_string();
     let timestamp = attempted_at.timestamp();
     let headers = vec![

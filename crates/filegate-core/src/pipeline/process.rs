@@ -1,7 +1,6 @@
 //! Running a bucket's stages over one file: `uploaded` → `processing` → `ready`, or
 //! `quarantined` when the scan stage halts it.
 
-use chrono::Utc;
 use tracing::Instrument as _;
 
 use super::{Halt, StageContext, StageError, ready, registry, streams};
@@ -45,7 +44,7 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let file = if file.status == FileStatus::Uploaded {
         let mut processing = file.clone();
         processing.status = FileStatus::Processing;
-        processing.updated_at = Utc::now();
+        processing.updated_at = services.clock.now();
         match save(
             services.store.as_ref(),
             file.status,
@@ -98,7 +97,7 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         None => (FileStatus::Ready, None),
         Some(Halt::Quarantine { signature }) => (FileStatus::Quarantined, Some(signature.chars().take(500).collect())),
     };
-    ready.updated_at = Utc::now();
+    ready.updated_at = services.clock.now();
     let (work, events) = ready::follow_up(&ready, &previous_blob_key);
     match save_with(
         services.store.as_ref(),
@@ -161,7 +160,7 @@ pub(crate) async fn mark_failed(
     let mut failed = file;
     failed.status = FileStatus::Failed;
     failed.status_reason = Some(reason.chars().take(500).collect());
-    failed.updated_at = Utc::now();
+    failed.updated_at = services.clock.now();
     match save(
         services.store.as_ref(),
         previous,

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -137,7 +136,7 @@ impl Worker {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(e) = sweep(&self.services, Utc::now(), 500).await {
+                    if let Err(e) = sweep(&self.services, self.services.clock.now(), 500).await {
                         tracing::warn!(error = %e, "sweep failed");
                     }
                 }
@@ -229,7 +228,7 @@ impl Worker {
                 .await;
         }
         let delay = backoff(self.settings.backoff_base, self.settings.backoff_max, claimed.attempt);
-        let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let run_at = self.services.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         tracing::warn!(error = %error, retry_in = ?delay, "job failed; will retry");
         self.release(claimed.id, queue.retry(claimed.id, &self.id, run_at, &error).await)?;
         Ok(JobOutcome::Retried {

@@ -11,7 +11,7 @@ pub trait AuditLog: Send + Sync + 'static {
     /// in the log is not appended again: appending is idempotent.
     async fn append(&self, record: &AuditRecord) -> Result<(), StoreError>;
     /// [`append`](Self::append) for several records, in their order: what
-    /// [`crate::batch::BatchedAuditLog`] writes for the appends that arrived together. The
+    /// `filegate_memory::BatchedAuditLog` writes for the appends that arrived together. The
     /// database engines write them in one statement (all or none); this default, for
     /// engines that cannot, appends them one by one.
     async fn append_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {

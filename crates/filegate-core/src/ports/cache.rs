@@ -1,8 +1,9 @@
-//! `Cache` and `RateLimiter`: in process by default, Redis when several instances share them.
+//! `Cache` and `RateLimiter`: in process by default (`filegate-memory`), Redis when several
+//! instances share them (`filegate-redis`).
 //!
 //! Both are optimisations and guards, never the source of truth: callers treat an error as
-//! "the cache is empty" and "the request is allowed" (see `crate::cache::CachedStore` and
-//! `crate::cache::GuardedLimiter`), so correctness never depends on them.
+//! "the cache is empty" and "the request is allowed" (see `filegate_memory::CachedStore`
+//! and [`crate::cache::GuardedLimiter`]), so correctness never depends on them.
 
 use std::time::Duration;
 

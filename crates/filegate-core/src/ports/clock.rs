@@ -1,5 +1,7 @@
 //! `Clock`: what time it is, behind a port so that rules depending on time (share expiry,
-//! password lockouts) can be tested by moving a clock instead of sleeping.
+//! password lockouts, rate limits) can be tested by moving a clock instead of sleeping.
+//! The one clock of core: use cases and the pipeline read `services.clock`, domain functions
+//! take "now" as an argument, and only [`SystemClock`] reads the system's.
 
 use std::sync::Mutex;
 
@@ -33,7 +35,7 @@ impl ManualClock {
 
     /// A clock standing at the present moment (microseconds, as the stores keep them).
     pub fn starting_now() -> Self {
-        let t = Utc::now();
+        let t = SystemClock.now();
         Self::at(DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t))
     }
 

@@ -54,7 +54,7 @@ pub trait NotificationStore: Send + Sync + 'static {
 
 /// Seals small secrets (webhook signing secrets, exchange passphrases, share tokens) so that
 /// a database dump does not reveal them. `context` binds a sealed value to where it is
-/// stored. Implemented by `crate::sealer::Sealer`.
+/// stored. Implemented by `filegate_crypto::Sealer`.
 pub trait SecretSealer: Send + Sync + 'static {
     /// Fails closed: an error, never the plain value or a value sealed under a nonce that
     /// was not freshly drawn. The caller then stores nothing.

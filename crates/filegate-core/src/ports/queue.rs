@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ArchiveId, FileEvent, FileId, JobId, RequestId, ShareId, TenantId, TriggerCall, WebhookId};
 use crate::error::StoreError;
+use crate::ports::{Clock as _, SystemClock};
 
 /// Every kind of background work, typed. Stored as JSON with a `kind` tag; a field added
 /// later must be optional (`#[serde(default)]`) so jobs already queued still decode.
@@ -138,12 +139,19 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    pub fn now(job: Job) -> Self {
+    /// A job claimable from `run_at` (the `Clock`'s now for work due at once).
+    pub fn at(job: Job, run_at: DateTime<Utc>) -> Self {
         Self {
             id: JobId::new(),
             job,
-            run_at: Utc::now(),
+            run_at,
         }
+    }
+
+    /// A job claimable at once by the system's clock: for tests and tools; use cases take
+    /// the time from their `Clock` ([`NewJob::at`]).
+    pub fn now(job: Job) -> Self {
+        Self::at(job, SystemClock.now())
     }
 }
 

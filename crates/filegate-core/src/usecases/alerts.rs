@@ -2,8 +2,6 @@
 //! person (`alert.*`, `file.quarantined`). The platform's own recipients come from the
 //! configuration and are told about every tenant.
 
-use chrono::Utc;
-
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{EmailAddress, Permission, Principal};
@@ -36,7 +34,7 @@ pub async fn set_recipients(
     services
         .notifications
         .store
-        .set_alert_recipients(&principal.tenant, &emails, Utc::now())
+        .set_alert_recipients(&principal.tenant, &emails, services.clock.now())
         .await?;
     let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
     audit::record_change(

@@ -1,7 +1,6 @@
 //! API keys for machines: created by a tenant admin, shown once, stored as a SHA-256.
 
 use base64::Engine as _;
-use chrono::Utc;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
@@ -53,7 +52,7 @@ pub async fn create(services: &Services, principal: &Principal, name: String, ro
         name,
         roles,
         secret_hash: hash(&secret),
-        created_at: Utc::now(),
+        created_at: services.clock.now(),
         revoked_at: None,
     };
     services.store.create_api_key(&key).await?;
@@ -71,7 +70,7 @@ pub async fn revoke(services: &Services, principal: &Principal, id: ApiKeyId) ->
     principal.require(Permission::Administer)?;
     services
         .store
-        .revoke_api_key(&principal.tenant, id, Utc::now())
+        .revoke_api_key(&principal.tenant, id, services.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("api key"),

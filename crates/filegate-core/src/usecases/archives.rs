@@ -83,7 +83,7 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
         })
         .collect();
     // The stores keep microseconds: answer what a later read returns.
-    let now = micros(Utc::now());
+    let now = micros(services.clock.now());
     let archive = Archive {
         id: ArchiveId::new(),
         tenant: principal.tenant.clone(),
@@ -97,10 +97,13 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
         updated_at: now,
         expires_at: micros(now + chrono_duration(settings.archive_ttl)),
     };
-    let job = NewJob::now(Job::BuildArchive {
-        tenant: archive.tenant.clone(),
-        archive_id: archive.id,
-    });
+    let job = NewJob::at(
+        Job::BuildArchive {
+            tenant: archive.tenant.clone(),
+            archive_id: archive.id,
+        },
+        now,
+    );
     services.archives.create_archive(&archive, &[job]).await?;
     audit::record_change(
         services,
@@ -168,7 +171,7 @@ pub async fn get(services: &Services, principal: &Principal, id: ArchiveId) -> R
         .get_archive(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("archive"))?;
-    let now = Utc::now();
+    let now = services.clock.now();
     if archive.status != ArchiveStatus::Ready || archive.expires_at <= now {
         return Ok((archive, None));
     }

@@ -5,7 +5,6 @@
 //! out: when the trail cannot be written, the caller gets 503 and no data. A change is
 //! recorded right after it commits.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::Services;
@@ -103,7 +102,7 @@ async fn append(
         request_id: actor.origin.request_id.clone(),
         client_ip: actor.origin.client_ip.clone(),
         user_agent: actor.origin.user_agent.clone(),
-        at: Utc::now(),
+        at: services.clock.now(),
         details,
         seq: 0,
     };

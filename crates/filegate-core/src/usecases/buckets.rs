@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
@@ -67,7 +65,7 @@ pub async fn create(
         ..BucketPolicy::default()
     });
     check(services, &policy)?;
-    let now = Utc::now();
+    let now = services.clock.now();
     let bucket = Bucket {
         tenant: principal.tenant.clone(),
         name,
@@ -94,7 +92,7 @@ pub async fn update(
     let mut bucket = stored(services, principal, name).await?;
     bucket.policy = change.apply(bucket.policy);
     check(services, &bucket.policy)?;
-    bucket.updated_at = Utc::now();
+    bucket.updated_at = services.clock.now();
     let updated = services.store.update_bucket(&bucket).await;
     services.lookups.forget_bucket(&bucket.tenant, &bucket.name).await;
     updated.map_err(|e| match e {
@@ -130,7 +128,7 @@ async fn stored(services: &Services, principal: &Principal, name: &BucketName) -
         .ok_or(Error::not_found("bucket"))
 }
 
-/// [`stored`], as recently read (`cache::Lookups`): for the paths that apply a bucket's
+/// [`stored`], as recently read (`ports::Lookups`): for the paths that apply a bucket's
 /// policy on every request.
 pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Arc<Bucket>> {
     services

@@ -55,7 +55,7 @@ async fn add_next(
         sealed: services
             .sealer
             .seal(passphrase.expose().as_bytes(), seal_context(tenant, version).as_bytes())?,
-        created_at: Utc::now(),
+        created_at: services.clock.now(),
         created_by: created_by.to_owned(),
         retired_at: None,
     };

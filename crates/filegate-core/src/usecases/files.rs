@@ -86,7 +86,7 @@ pub async fn download_url(
     let file = load(services, principal, id).await?;
     servable(&file)?;
     let disposition = super::disposition::for_file(services, &file, disposition).await?;
-    let expires_at = Utc::now() + chrono_duration(services.settings.download_url_ttl);
+    let expires_at = services.clock.now() + chrono_duration(services.settings.download_url_ttl);
     let options = DownloadOptions {
         disposition,
         filename: file.name().to_owned(),
@@ -254,7 +254,7 @@ pub async fn patch(services: &Services, principal: &Principal, id: FileId, chang
     if let Some(metadata) = change.metadata {
         next.metadata = metadata;
     }
-    next.updated_at = Utc::now();
+    next.updated_at = services.clock.now();
     let saved = write_if_unchanged(services, &next, file.status, None).await?;
     let details = json!({
         "path": {"from": file.path.to_string(), "to": saved.path.to_string()},
@@ -276,7 +276,7 @@ pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> R
         ));
     }
     let bucket = buckets::get_for(services, principal, &file.bucket).await?;
-    let now = Utc::now();
+    let now = services.clock.now();
     let mut next = file.clone();
     next.previous_status = Some(file.status);
     next.status = FileStatus::Deleted;
@@ -316,7 +316,7 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     next.previous_status = None;
     next.deleted_at = None;
     next.purge_after = None;
-    next.updated_at = Utc::now();
+    next.updated_at = services.clock.now();
     let saved = write_if_unchanged(services, &next, FileStatus::Deleted, job).await?;
     let details = json!({"path": saved.path.to_string(), "status": saved.status});
     audit::record_change(services, &Actor::of(principal), "file.restored", Some(id), details).await;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ports::{
-    ArchiveStore, AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, MetadataStore, Scanner,
-    SecretSealer, ShareStore,
+    ArchiveStore, AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, Lookups, Media,
+    MetadataStore, PassphraseDecryptor, PasswordHasher, Scanner, SecretSealer, ShareStore, ZipWriter,
 };
 
 pub mod alerts;
@@ -51,6 +51,8 @@ pub struct Services {
     /// The virus scanner (clamd), when one is configured. Buckets may ask for the `scan`
     /// stage only when it is.
     pub scanner: Option<Arc<dyn Scanner>>,
+    /// What the bytes are: their sniffed type, an image's facts, its thumbnails.
+    pub media: Arc<dyn Media>,
     pub settings: Arc<Settings>,
     /// Downloads counted since the last flush (`downloads::flush`).
     pub downloads: Arc<downloads::DownloadCounter>,
@@ -58,18 +60,25 @@ pub struct Services {
     /// passphrases (and share tokens waiting for their email) encrypted at rest.
     pub exchange: Arc<dyn ExchangeStore>,
     pub sealer: Arc<dyn SecretSealer>,
+    /// Opens the files clients encrypted with the exchange passphrase (the `decrypt` stage).
+    pub decryptor: Arc<dyn PassphraseDecryptor>,
+    /// Hashes share passwords and checks the attempts against them.
+    pub passwords: Arc<dyn PasswordHasher>,
     /// Share links.
     pub shares: Arc<dyn ShareStore>,
     /// Files by path, for the unsigned URLs of public buckets.
     pub paths: Arc<dyn FilesByPath>,
-    /// What time it is, for the rules that tests move through time (share expiry).
+    /// What time it is: the one clock of the use cases and the pipeline (tests move a
+    /// `ManualClock` instead of sleeping).
     pub clock: Arc<dyn Clock>,
     /// Zip bundle records and the file selections they are made from.
     pub archives: Arc<dyn ArchiveStore>,
+    /// Writes the zip bundles.
+    pub zip: Arc<dyn ZipWriter>,
     /// The configured triggers and the client that calls their targets.
     pub triggers: triggers::Triggers,
-    /// Bucket policies and webhook lists as recently read (see `cache::Lookups`).
-    pub lookups: crate::cache::Lookups,
+    /// Bucket policies, quotas and webhook lists as recently read (see `ports::Lookups`).
+    pub lookups: Arc<dyn Lookups>,
     /// Turns for the jobs of this process that stream stored bytes (`workers.streams`; see
     /// `pipeline::streams`): each holds read buffers, and a scan holds a clamd connection,
     /// so they are bounded apart from the jobs in flight, most of which only wait.
@@ -103,7 +112,7 @@ pub struct Settings {
     /// The thumbnail sizes the pipeline renders (the longer side, in pixels).
     pub thumbnail_sizes: Vec<u32>,
     /// Limits on decoding an image for its thumbnails (decompression bombs).
-    pub image_limits: filegate_media::ImageLimits,
+    pub image_limits: crate::domain::ImageLimits,
     /// Largest stored image thumbnails are made from: it is read whole to be decoded.
     pub max_thumbnail_source: u64,
     /// The largest scrypt work factor (log2 N) the `decrypt` stage accepts in an age header:

@@ -2,8 +2,6 @@
 //! signed URL), and the shared step
 //! that `images` uses too. The body goes straight to the blob store, never whole in memory.
 
-use chrono::Utc;
-
 use super::{Services, buckets, chrono_duration, outbox, quotas};
 use crate::domain::{
     BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
@@ -56,7 +54,7 @@ pub async fn upload(
 
     // Bytes first, then the row: a crash in between leaves unreferenced bytes, never a row
     // pointing at nothing. The pending row expires by itself if we die before the update.
-    let now = Utc::now();
+    let now = services.clock.now();
     let mut record = FileRecord::pending(NewFile {
         id,
         tenant: principal.tenant.clone(),

@@ -6,7 +6,6 @@
 //! in the transaction that would insert it. The checks here come earlier, to refuse before
 //! anything is prepared in storage (a multipart upload, a streamed body).
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::Services;
@@ -64,7 +63,7 @@ pub async fn set(
     let tenant = target(services, principal, tenant).await?;
     services
         .store
-        .set_tenant_quota(&tenant, &quota, Utc::now())
+        .set_tenant_quota(&tenant, &quota, services.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("tenant"),
@@ -103,7 +102,10 @@ pub async fn usage(
 pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Result<()> {
     let quota = services.settings.default_quota;
     if !quota.is_unlimited() {
-        services.store.set_tenant_quota(tenant, &quota, Utc::now()).await?;
+        services
+            .store
+            .set_tenant_quota(tenant, &quota, services.clock.now())
+            .await?;
         services.lookups.forget_quota(tenant).await;
     }
     Ok(())

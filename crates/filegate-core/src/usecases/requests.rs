@@ -32,7 +32,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewRequest)
     principal.require(Permission::Administer)?;
     // The stores keep microseconds: answer what a later read returns.
     let micros = |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
-    let now = micros(Utc::now());
+    let now = micros(services.clock.now());
     let new = NewRequest {
         due_at: new.due_at.map(micros),
         ..new
@@ -109,7 +109,14 @@ pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -
     principal.require(Permission::Administer)?;
     match services
         .exchange
-        .close_request(&principal.tenant, id, RequestStatus::Cancelled, None, Utc::now(), &[])
+        .close_request(
+            &principal.tenant,
+            id,
+            RequestStatus::Cancelled,
+            None,
+            services.clock.now(),
+            &[],
+        )
         .await
     {
         Ok(cancelled) => {
@@ -156,10 +163,11 @@ pub(crate) async fn fulfil(
         return Ok(());
     };
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));
-    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    let now = services.clock.now();
+    let jobs = [NewJob::at(Job::PublishEvent { event }, now)];
     match services
         .exchange
-        .close_request(tenant, id, RequestStatus::Fulfilled, Some(file_id), Utc::now(), &jobs)
+        .close_request(tenant, id, RequestStatus::Fulfilled, Some(file_id), now, &jobs)
         .await
     {
         Ok(_) => {

@@ -1,7 +1,5 @@
 //! Tenants: created by a superadmin, each with its `default` bucket.
 
-use chrono::Utc;
-
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
@@ -28,7 +26,7 @@ pub async fn create(services: &Services, principal: &Principal, id: TenantId) ->
 
 /// Creates a tenant and its `default` bucket. Used at first start, without a principal.
 pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenant> {
-    let now = Utc::now();
+    let now = services.clock.now();
     let tenant = Tenant {
         id: id.clone(),
         created_at: now,

@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -85,12 +84,12 @@ pub async fn fire(
         tenant: principal.map(|p| p.tenant.clone()),
         subject: principal.map(|p| p.subject.clone()),
         data,
-        requested_at: Utc::now(),
+        requested_at: services.clock.now(),
     };
     match trigger.mode {
         TriggerMode::Sync => fire_sync(services, principal, trigger, &call).await,
         TriggerMode::Async => {
-            let job = NewJob::now(Job::CallTrigger { call: call.clone() });
+            let job = NewJob::at(Job::CallTrigger { call: call.clone() }, call.requested_at);
             services.queue.enqueue(&job).await?;
             record(services, principal, &call, json!({"mode": "async", "job_id": job.id})).await;
             tracing::info!(call_id = %call.id, "trigger call queued");

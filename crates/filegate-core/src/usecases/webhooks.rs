@@ -1,8 +1,6 @@
 //! Webhook subscriptions (tenant admin): create, read, list, delete, and the record of
 //! every delivery attempt.
 
-use chrono::Utc;
-
 use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{
@@ -69,7 +67,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         url: new.url,
         events,
         sealed_secret,
-        created_at: Utc::now(),
+        created_at: services.clock.now(),
     };
     let created = store.create_webhook(&webhook).await;
     services.lookups.forget_webhooks(&principal.tenant).await;

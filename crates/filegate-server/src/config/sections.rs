@@ -280,7 +280,7 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        let limits = filegate_media::ImageLimits::default();
+        let limits = filegate_core::domain::ImageLimits::default();
         Self {
             thumbnail_sizes: vec![256],
             max_image_side: limits.max_side,
@@ -304,8 +304,8 @@ impl PipelineConfig {
         Ok(sizes)
     }
 
-    pub fn image_limits(&self) -> filegate_media::ImageLimits {
-        filegate_media::ImageLimits {
+    pub fn image_limits(&self) -> filegate_core::domain::ImageLimits {
+        filegate_core::domain::ImageLimits {
             max_side: self.max_image_side,
             max_pixels: self.max_image_pixels,
             max_alloc: self.max_image_alloc,

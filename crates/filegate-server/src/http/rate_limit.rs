@@ -169,17 +169,20 @@ mod tests {
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use axum::routing::get;
-    use filegate_core::cache::{GuardedLimiter, ManualClock, MemoryRateLimiter};
+    use chrono::TimeDelta;
+    use filegate_core::cache::GuardedLimiter;
+    use filegate_core::ports::ManualClock;
+    use filegate_memory::MemoryRateLimiter;
     use http::{StatusCode, header};
     use tower::ServiceExt as _;
 
     use super::*;
     use crate::config::BucketConfig;
 
-    fn app(clock: &ManualClock, burst: u32, per_second: f64) -> Router {
+    fn app(clock: &Arc<ManualClock>, burst: u32, per_second: f64) -> Router {
         let limiter = Arc::new(GuardedLimiter::new(Arc::new(MemoryRateLimiter::with_clock(
             100,
-            clock.clock(),
+            clock.clone(),
         ))));
         let config = RateLimitConfig {
             anonymous: BucketConfig { burst, per_second },
@@ -211,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn exactly_the_burst_passes_then_429_until_a_token_comes_back() {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::starting_now());
         // 3 at once, then one every 2 seconds.
         let app = app(&clock, 3, 0.5);
         for _ in 0..3 {
@@ -225,9 +228,9 @@ mod tests {
         assert_eq!(call(&app, "/s/x", Some("203.0.113.9")).await.0, StatusCode::OK);
         assert_eq!(call(&app, "/open", None).await.0, StatusCode::OK);
 
-        clock.advance(Duration::from_millis(1999));
+        clock.advance(TimeDelta::milliseconds(1999));
         assert_eq!(call(&app, "/s/x", None).await.0, StatusCode::TOO_MANY_REQUESTS);
-        clock.advance(Duration::from_millis(1));
+        clock.advance(TimeDelta::milliseconds(1));
         assert_eq!(call(&app, "/s/x", None).await.0, StatusCode::OK, "one token came back");
         assert_eq!(
             call(&app, "/s/x", None).await.0,
@@ -238,7 +241,7 @@ mod tests {
 
     #[tokio::test]
     async fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::starting_now());
         // One token every 100 ms: the wait is a fraction of a second, announced as 1.
         let app = app(&clock, 1, 10.0);
         assert_eq!(call(&app, "/s/x", None).await.0, StatusCode::OK);
@@ -254,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_zero_turns_the_limit_off() {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::starting_now());
         let app = app(&clock, 0, 0.0);
         for _ in 0..50 {
             assert_eq!(call(&app, "/s/x", None).await.0, StatusCode::OK);

@@ -293,7 +293,7 @@ async fn a_worker_processes_a_file_the_shared_cache_still_shows_pending() {
     stale.status = filegate_core::domain::FileStatus::Pending;
     let redis =
         filegate_redis::Redis::open(&filegate_redis::RedisConfig::new(&url).with_prefix(&prefix)).expect("Redis URL");
-    let key = filegate_core::cache::file_key(&tenant, id);
+    let key = filegate_memory::file_key(&tenant, id);
     redis
         .cache()
         .set(

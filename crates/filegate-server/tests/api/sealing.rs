@@ -8,9 +8,9 @@ use std::sync::Arc;
 use aws_lc_rs::error::Unspecified;
 use filegate_core::Error;
 use filegate_core::domain::{EventPattern, Origin, Principal, Role, TenantId, WebhookUrl};
-use filegate_core::sealer::Sealer;
 use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, exchange, webhooks};
+use filegate_crypto::Sealer;
 
 use crate::common::TestApp;
 

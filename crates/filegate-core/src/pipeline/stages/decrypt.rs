@@ -3,7 +3,7 @@
 //! not armored). The newest passphrase version is tried first, then the older ones. The plaintext
 //! is streamed into storage beside the ciphertext while its sha256 is computed; the file then
 //! describes the plaintext, and the pipeline's final save removes the ciphertext. Memory
-//! stays flat: 64 KiB chunks through age's streaming decryptor.
+//! stays flat: the `PassphraseDecryptor` port (age, in `filegate-crypto`) streams.
 //!
 //! An older version opening the file is audited here (once per file) and alerted with the
 //! `ready` transition (`pipeline::ready`). No version opening it fails the file with a
@@ -12,22 +12,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use age::secrecy::SecretString;
-use age::{DecryptError, Decryptor};
-use age_core::format::{FileKey, Stanza};
 use async_trait::async_trait;
-use bytes::Bytes;
-use futures::{AsyncReadExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 
 use super::{Stage, StageContext, StageError};
-use crate::domain::{ContentType, Decryption, Encryption, Passphrase, Sha256Hex, plaintext_key};
+use crate::domain::{ContentType, Decryption, Encryption, Sha256Hex, plaintext_key};
 use crate::error::{Error, StoreError};
-use crate::ports::ByteStream;
+use crate::ports::{ByteStream, DecryptError, Opened};
 use crate::usecases::audit::{self, Actor};
 use crate::usecases::exchange;
-
-const CHUNK: usize = 64 * 1024;
 
 pub struct Decrypt;
 
@@ -46,7 +40,6 @@ impl Stage for Decrypt {
         let Some(newest) = candidates.first().map(|(v, _)| *v) else {
             return Err(cannot("the tenant has no exchange passphrase yet"));
         };
-        let tried = candidates.len();
 
         // Storage failing mid-read is worth a retry; bytes that do not decrypt are not. The
         // flag tells the two apart once the error has travelled through age's reader.
@@ -62,53 +55,28 @@ impl Stage for Decrypt {
             }
             Err(e) => return Err(e.into()),
         };
-        // Binary only: age's armored reader spins forever on some short inputs (age 0.12),
-        // which a client could use to hang a worker. `age -p` writes binary by default.
-        let decryptor = match Decryptor::new_async_buffered(ciphertext.into_async_read()).await {
-            Ok(d) => d,
+        let max_work = services.settings.max_scrypt_work_factor;
+        let opened = services
+            .decryptor
+            .open(Box::pin(ciphertext), candidates, max_work)
+            .await;
+        let Opened { version, plaintext } = match opened {
+            Ok(opened) => opened,
+            Err(DecryptError::Task(why)) => {
+                return Err(StageError::Retry(anyhow::anyhow!("the decryption task failed: {why}")));
+            }
             Err(_) if source_failed.load(Ordering::SeqCst) => {
                 return Err(StageError::Retry(anyhow::anyhow!("reading the ciphertext failed")));
             }
-            Err(e) => {
-                return Err(cannot(&format!(
-                    "not a binary age file ({e}); armored files (age -a) are refused"
-                )));
-            }
+            Err(e) => return Err(cannot(&e.to_string())),
         };
-        if !decryptor.is_scrypt() {
-            return Err(cannot("the age file is not encrypted with a passphrase (age -p)"));
-        }
-
-        // scrypt is seconds of CPU per version tried: off the async threads.
-        let max_work = services.settings.max_scrypt_work_factor;
-        let identity = Versions::new(candidates, max_work);
-        let (opened, identity) = tokio::task::spawn_blocking(move || {
-            let opened = decryptor.decrypt_async(std::iter::once(&identity as &dyn age::Identity));
-            (opened, identity)
-        })
-        .await
-        .map_err(|e| StageError::Retry(anyhow::anyhow!("the decryption task failed: {e}")))?;
-        let plaintext = opened.map_err(|e| match e {
-            // Never through `Display`: age 0.12 computes `1 << (required - target)` there,
-            // which overflows (a panic with overflow checks) for a factor far off the target.
-            DecryptError::ExcessiveWork { required, .. } => cannot(&format!(
-                "the file's scrypt work factor 2^{required} exceeds the accepted 2^{max_work}"
-            )),
-            DecryptError::DecryptionFailed | DecryptError::NoMatchingKeys => cannot(&format!(
-                "none of the {tried} exchange passphrase version(s) opens the file"
-            )),
-            other => cannot(&other.to_string()),
-        })?;
-        let version = identity
-            .used()
-            .ok_or_else(|| cannot("the file opened without a passphrase version"))?;
 
         let hasher = Arc::new(Mutex::new(Sha256::new()));
         let key = plaintext_key(&ctx.file.blob_key);
         // The plaintext is never longer than the ciphertext.
         let meta = match services
             .blobs
-            .put(&key, chunks(Box::pin(plaintext), hasher.clone()), ctx.file.size)
+            .put(&key, hashed(plaintext, hasher.clone()), ctx.file.size)
             .await
         {
             Ok(meta) => meta,
@@ -161,27 +129,13 @@ impl Stage for Decrypt {
     }
 }
 
-/// The plaintext reader as a stream of chunks of at most 64 KiB, hashed on the way.
-fn chunks<R>(reader: R, hasher: Arc<Mutex<Sha256>>) -> ByteStream
-where
-    R: futures::AsyncRead + Unpin + Send + 'static,
-{
-    Box::pin(
-        futures::stream::try_unfold(reader, |mut reader| async move {
-            let mut buf = vec![0u8; CHUNK];
-            let n = reader.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.truncate(n);
-            Ok(Some((Bytes::from(buf), reader)))
-        })
-        .inspect_ok(move |chunk| {
-            if let Ok(mut h) = hasher.lock() {
-                h.update(chunk);
-            }
-        }),
-    )
+/// The plaintext as it streams, hashed on the way.
+fn hashed(plaintext: ByteStream, hasher: Arc<Mutex<Sha256>>) -> ByteStream {
+    Box::pin(plaintext.inspect_ok(move |chunk| {
+        if let Ok(mut h) = hasher.lock() {
+            h.update(chunk);
+        }
+    }))
 }
 
 fn cannot(why: &str) -> StageError {
@@ -190,56 +144,4 @@ fn cannot(why: &str) -> StageError {
 
 fn retry(e: Error) -> StageError {
     StageError::Retry(anyhow::Error::new(e))
-}
-
-/// One age identity trying the tenant's passphrase versions in order (newest first) and
-/// remembering which one opened the file. age stops at the first identity that answers with
-/// an error, and a wrong passphrase is an error, so the versions cannot be separate
-/// identities.
-#[doc(hidden)] // public for the fuzz target (fuzz/fuzz_targets/age_header.rs)
-pub struct Versions {
-    candidates: Vec<(u32, age::scrypt::Identity)>,
-    used: Mutex<Option<u32>>,
-}
-
-impl Versions {
-    pub fn new(candidates: Vec<(u32, Passphrase)>, max_work_factor: u8) -> Self {
-        let candidates = candidates
-            .into_iter()
-            .map(|(version, passphrase)| {
-                let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.expose().to_owned()));
-                identity.set_max_work_factor(max_work_factor);
-                (version, identity)
-            })
-            .collect();
-        Self {
-            candidates,
-            used: Mutex::new(None),
-        }
-    }
-
-    pub fn used(&self) -> Option<u32> {
-        self.used.lock().ok().and_then(|v| *v)
-    }
-}
-
-impl age::Identity for Versions {
-    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        let mut last = None;
-        for (version, identity) in &self.candidates {
-            match age::Identity::unwrap_stanza(identity, stanza)? {
-                Ok(key) => {
-                    if let Ok(mut used) = self.used.lock() {
-                        *used = Some(*version);
-                    }
-                    return Some(Ok(key));
-                }
-                // A wrong passphrase: try the next version.
-                Err(DecryptError::DecryptionFailed) => last = Some(Err(DecryptError::DecryptionFailed)),
-                // Too much work or a malformed stanza: the same for every version.
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        last
-    }
 }

@@ -23,10 +23,11 @@ impl Stage for Metadata {
         let head = read_prefix(ctx, HEADER_BYTES).await?;
         let kind = sniffed_type(ctx, &head);
         ctx.file.processing.image = None;
-        let Some(kind) = kind.filter(|k| filegate_media::image_format(k).is_some()) else {
+        let media = &ctx.services.media;
+        let Some(kind) = kind.filter(|k| media.is_image(k)) else {
             return Ok(());
         };
-        match filegate_media::inspect(&head, &kind) {
+        match media.inspect(&head, &kind) {
             Ok(info) => {
                 ctx.file.processing.image = Some(
                     serde_json::to_value(&info)
@@ -47,5 +48,5 @@ pub(crate) fn sniffed_type(ctx: &StageContext<'_>, head: &[u8]) -> Option<String
         .processing
         .sniffed_type
         .clone()
-        .or_else(|| filegate_media::sniff(head).map(str::to_owned))
+        .or_else(|| ctx.services.media.sniff(head).map(str::to_owned))
 }

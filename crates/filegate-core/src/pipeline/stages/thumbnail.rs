@@ -13,8 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::metadata::{HEADER_BYTES, sniffed_type};
 use super::{Stage, StageContext, StageError, read_prefix};
-use crate::domain::thumbnail_key;
-use filegate_media::MediaError;
+use crate::domain::{MediaError, thumbnail_key};
 
 pub struct Thumbnail;
 
@@ -45,12 +44,13 @@ impl Stage for Thumbnail {
         let settings = &services.settings;
         let head = read_prefix(ctx, HEADER_BYTES).await?;
         ctx.file.processing.thumbnails = Vec::new();
-        let Some(kind) = sniffed_type(ctx, &head).filter(|k| filegate_media::image_format(k).is_some()) else {
+        let media = services.media.clone();
+        let Some(kind) = sniffed_type(ctx, &head).filter(|k| media.is_image(k)) else {
             return Ok(());
         };
         let limits = settings.image_limits;
         // The cheap refusal: the header alone says the picture is too big to decode.
-        if let Ok(info) = filegate_media::inspect(&head, &kind) {
+        if let Ok(info) = media.inspect(&head, &kind) {
             limits.check(info.width, info.height).map_err(too_large)?;
         }
         if ctx.file.size > settings.max_thumbnail_source {
@@ -71,10 +71,9 @@ impl Stage for Thumbnail {
             read_prefix(ctx, settings.max_thumbnail_source).await?
         };
         let sizes = settings.thumbnail_sizes.clone();
-        let rendered =
-            tokio::task::spawn_blocking(move || filegate_media::render_thumbnails(&source, &kind, &sizes, &limits))
-                .await
-                .map_err(|e| StageError::Retry(anyhow::anyhow!("the thumbnail task stopped: {e}")))?;
+        let rendered = tokio::task::spawn_blocking(move || media.render_thumbnails(&source, &kind, &sizes, &limits))
+            .await
+            .map_err(|e| StageError::Retry(anyhow::anyhow!("the thumbnail task stopped: {e}")))?;
         let thumbnails = match rendered {
             Ok(t) => t,
             Err(e @ MediaError::TooLarge(_)) => return Err(too_large(e)),

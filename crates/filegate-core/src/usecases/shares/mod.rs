@@ -19,8 +19,8 @@ use super::audit::{self, Actor};
 use super::files::{self, Content};
 use super::{Services, chrono_duration};
 use crate::domain::{
-    EmailAddress, FileEvent, FileId, FileRecord, Origin, PasswordHash, Permission, Principal, Share, ShareId,
-    SharePassword, SharePermission, ShareRefusal, ShareToken, TenantId,
+    EmailAddress, FileEvent, FileId, FileRecord, Origin, Permission, Principal, Share, ShareId, SharePassword,
+    SharePermission, ShareRefusal, ShareToken, TenantId,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{Job, NewJob};
@@ -121,7 +121,11 @@ pub async fn create(
         ));
     }
     let password = match new.password {
-        Some(password) => Some(off_thread(move || PasswordHash::of(&password)).await??),
+        Some(password) => {
+            let hasher = services.passwords.clone();
+            let hashed = off_thread(move || hasher.hash(&password)).await?;
+            Some(hashed.map_err(|e| Error::Internal(anyhow::Error::new(e)))?)
+        }
         None => None,
     };
     let now = micros(services.clock.now());
@@ -329,7 +333,7 @@ async fn count_access(
         json!({ "share_id": share.id, "access": access.as_str() }),
     );
     event.occurred_at = now;
-    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    let jobs = [NewJob::at(Job::PublishEvent { event }, now)];
     let counted = services
         .shares
         .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &jobs)

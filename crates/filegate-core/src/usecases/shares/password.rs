@@ -1,5 +1,6 @@
-//! A share's password: each attempt counted before it is checked, Argon2 off the async
-//! threads, and a lock that doubles past the allowance (see the parent module's docs).
+//! A share's password: each attempt counted before it is checked, the slow hash (the
+//! `PasswordHasher` port) off the async threads, and a lock that doubles past the allowance
+//! (see the parent module's docs).
 
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use crate::domain::{MAX_PASSWORD_CHARS, Origin, Share};
 use crate::error::{Error, ErrorCode, Result};
 use crate::usecases::{Services, audit, chrono_duration};
 
-/// Argon2 computations at once (19 MiB and tens of milliseconds of CPU each): a flood of
-/// password attempts queues here instead of exhausting memory and the blocking pool.
+/// Password hashes computed at once (Argon2id: 19 MiB and tens of milliseconds of CPU
+/// each): a flood of password attempts queues here instead of exhausting memory and the
+/// blocking pool.
 static HASHING: Semaphore = Semaphore::const_new(4);
 
 /// Times the password check re-reads a share whose attempt counter moved under it.
@@ -57,8 +59,8 @@ pub(super) async fn check_password(
             continue;
         }
         let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
-            let (hash, candidate) = (hash.clone(), candidate.to_owned());
-            off_thread(move || hash.verify(&candidate)).await?
+            let (hasher, hash, candidate) = (services.passwords.clone(), hash.clone(), candidate.to_owned());
+            off_thread(move || hasher.verify(&hash, &candidate)).await?
         };
         if right {
             services.shares.clear_password_failures(&seen.tenant, seen.id).await?;
@@ -100,7 +102,7 @@ fn locked(retry_after: Duration) -> Error {
     }
 }
 
-/// Runs CPU-heavy work (Argon2) on the blocking pool, a few at a time.
+/// Runs CPU-heavy work (password hashing) on the blocking pool, a few at a time.
 pub(super) async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let _permit = HASHING
         .acquire()

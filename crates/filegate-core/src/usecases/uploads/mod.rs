@@ -110,7 +110,7 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     // Before anything is prepared in storage (a multipart upload would be left behind). The
     // declared size is reserved from here until the file expires or is purged.
     quotas::precheck(services, &principal.tenant, req.size).await?;
-    let now = Utc::now();
+    let now = services.clock.now();
     if let Some(file) = dedup::share_existing(services, principal, &bucket, &req, now).await? {
         return Ok(CreatedUpload {
             file,
@@ -325,7 +325,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     next.size = meta.size;
     next.etag = Some(meta.etag);
     next.sha256 = sha256;
-    next.updated_at = Utc::now();
+    next.updated_at = services.clock.now();
     let job = Job::ProcessFile {
         tenant: file.tenant.clone(),
         file_id: file.id,
@@ -428,7 +428,7 @@ pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Re
     let mut next = file.clone();
     next.status = FileStatus::Expired;
     next.status_reason = Some("upload aborted".into());
-    next.updated_at = Utc::now();
+    next.updated_at = services.clock.now();
     let job = remove_blob_job(&file);
     let saved = outbox::save(
         services.store.as_ref(),

@@ -79,7 +79,7 @@ pub async fn part_urls_for(
             format!("part {n} is outside 1..={part_count}"),
         ));
     }
-    let expires_at = Utc::now() + chrono_duration(services.settings.upload_url_ttl);
+    let expires_at = services.clock.now() + chrono_duration(services.settings.upload_url_ttl);
     let urls = part_urls(services, &file, upload_id, &numbers, expires_at)?;
     // The upload lives as long as its newest URL: a long multipart upload that keeps asking
     // for part URLs must not be expired (and its parts removed) while they still work. Not

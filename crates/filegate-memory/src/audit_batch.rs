@@ -16,9 +16,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::{AuditQuery, AuditRecord, TenantId};
-use crate::error::StoreError;
-use crate::ports::AuditLog;
+use filegate_core::StoreError;
+use filegate_core::domain::{AuditQuery, AuditRecord, TenantId};
+use filegate_core::ports::AuditLog;
 
 /// The most records one statement appends (10 bound values each: well under every
 /// engine's limit on bound parameters).

@@ -15,7 +15,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use filegate_core::domain::{Trigger, TriggerMethod};
 use filegate_core::ports::{TriggerCaller, TriggerResponse};
 
-use crate::webhook_client::describe;
+use crate::webhook::describe;
 
 /// Largest answer relayed to a sync caller.
 pub const MAX_ANSWER: usize = 1024 * 1024;

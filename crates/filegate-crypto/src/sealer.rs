@@ -13,7 +13,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 
-use crate::ports::{SealError, SecretSealer};
+use filegate_core::ports::{SealError, SecretSealer};
 
 /// The first byte of every sealed value: the format, so the scheme can change later.
 /// Format 1 is `1 || nonce (12) || ciphertext || tag (16)`, the context authenticated but

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::Expiry;
 
-use crate::error::StoreError;
-use crate::ports::Cache;
+use filegate_core::StoreError;
+use filegate_core::ports::Cache;
 
 /// A value and the TTL it was stored with.
 #[derive(Clone)]

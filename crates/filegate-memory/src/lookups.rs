@@ -1,7 +1,7 @@
-//! `Lookups`: short-lived, in-process copies of what the hot paths read on every request or
-//! job and what rarely changes — a bucket's policy (every upload, completion and processed
-//! file), a tenant's quota (every upload's early check) and a tenant's webhook
-//! subscriptions (every event).
+//! `MemoryLookups`: the `Lookups` port as short-lived, in-process copies of what the hot
+//! paths read on every request or job and what rarely changes — a bucket's policy (every
+//! upload, completion and processed file), a tenant's quota (every upload's early check)
+//! and a tenant's webhook subscriptions (every event).
 //!
 //! A change made through this process forgets its copy at once, so here it is seen by the
 //! next read. Another process (a second gateway, a worker of its own) keeps its copy for at
@@ -12,17 +12,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::RwLock;
 
-use crate::domain::{Bucket, BucketName, Quota, TenantId, Webhook};
-use crate::error::StoreError;
-use crate::ports::{MetadataStore, NotificationStore};
+use filegate_core::StoreError;
+use filegate_core::domain::{Bucket, BucketName, Quota, TenantId, Webhook};
+use filegate_core::ports::{Lookups, MetadataStore, NotificationStore};
 
 /// Entries kept per kind: far more tenants and buckets than one process serves at once.
 const CAPACITY: u64 = 10_000;
 
 #[derive(Clone)]
-pub struct Lookups {
+pub struct MemoryLookups {
     buckets: moka::future::Cache<(TenantId, BucketName), Arc<Bucket>>,
     quotas: moka::future::Cache<TenantId, Arc<Quota>>,
     webhooks: moka::future::Cache<TenantId, Arc<Vec<Webhook>>>,
@@ -33,20 +34,20 @@ pub struct Lookups {
     changes: Arc<RwLock<u64>>,
 }
 
-impl std::fmt::Debug for Lookups {
+impl std::fmt::Debug for MemoryLookups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lookups").finish_non_exhaustive()
+        f.debug_struct("MemoryLookups").finish_non_exhaustive()
     }
 }
 
-impl Default for Lookups {
+impl Default for MemoryLookups {
     /// One second: the most another process lags behind a change.
     fn default() -> Self {
         Self::new(Duration::from_secs(1))
     }
 }
 
-impl Lookups {
+impl MemoryLookups {
     pub fn new(ttl: Duration) -> Self {
         Self {
             buckets: moka::future::Cache::builder()
@@ -63,56 +64,6 @@ impl Lookups {
                 .build(),
             changes: Arc::new(RwLock::new(0)),
         }
-    }
-
-    /// The bucket, from the copy when there is a fresh one. A missing bucket is not kept:
-    /// the next read asks the store again (it may just have been created elsewhere).
-    pub async fn bucket(
-        &self,
-        store: &dyn MetadataStore,
-        tenant: &TenantId,
-        name: &BucketName,
-    ) -> Result<Option<Arc<Bucket>>, StoreError> {
-        self.read_through(
-            &self.buckets,
-            (tenant.clone(), name.clone()),
-            store.get_bucket(tenant, name),
-        )
-        .await
-    }
-
-    /// After a change to the bucket through this process.
-    pub async fn forget_bucket(&self, tenant: &TenantId, name: &BucketName) {
-        self.forget(&self.buckets, &(tenant.clone(), name.clone())).await;
-    }
-
-    /// The tenant's quota, from the copy when there is a fresh one. Only for the early check
-    /// at create-upload: the binding check reads the quota in the insert's own transaction.
-    pub async fn quota(&self, store: &dyn MetadataStore, tenant: &TenantId) -> Result<Arc<Quota>, StoreError> {
-        let load = async { store.tenant_quota(tenant).await.map(Some) };
-        let quota = self.read_through(&self.quotas, tenant.clone(), load).await?;
-        Ok(quota.unwrap_or_default())
-    }
-
-    /// After the tenant's quota was set through this process.
-    pub async fn forget_quota(&self, tenant: &TenantId) {
-        self.forget(&self.quotas, tenant).await;
-    }
-
-    /// The tenant's webhook subscriptions, from the copy when there is a fresh one.
-    pub async fn webhooks(
-        &self,
-        store: &dyn NotificationStore,
-        tenant: &TenantId,
-    ) -> Result<Arc<Vec<Webhook>>, StoreError> {
-        let load = async { store.list_webhooks(tenant).await.map(Some) };
-        let webhooks = self.read_through(&self.webhooks, tenant.clone(), load).await?;
-        Ok(webhooks.unwrap_or_default())
-    }
-
-    /// After a subscription of the tenant was created or deleted through this process.
-    pub async fn forget_webhooks(&self, tenant: &TenantId) {
-        self.forget(&self.webhooks, tenant).await;
     }
 
     /// The copy under `key`, or what `load` reads (kept unless a change came meanwhile).
@@ -149,5 +100,58 @@ impl Lookups {
         let mut changes = self.changes.write().await;
         *changes += 1;
         cache.invalidate(key).await;
+    }
+}
+
+#[async_trait]
+impl Lookups for MemoryLookups {
+    /// The bucket, from the copy when there is a fresh one. A missing bucket is not kept:
+    /// the next read asks the store again (it may just have been created elsewhere).
+    async fn bucket(
+        &self,
+        store: &dyn MetadataStore,
+        tenant: &TenantId,
+        name: &BucketName,
+    ) -> Result<Option<Arc<Bucket>>, StoreError> {
+        self.read_through(
+            &self.buckets,
+            (tenant.clone(), name.clone()),
+            store.get_bucket(tenant, name),
+        )
+        .await
+    }
+
+    /// After a change to the bucket through this process.
+    async fn forget_bucket(&self, tenant: &TenantId, name: &BucketName) {
+        self.forget(&self.buckets, &(tenant.clone(), name.clone())).await;
+    }
+
+    /// The tenant's quota, from the copy when there is a fresh one. Only for the early check
+    /// at create-upload: the binding check reads the quota in the insert's own transaction.
+    async fn quota(&self, store: &dyn MetadataStore, tenant: &TenantId) -> Result<Arc<Quota>, StoreError> {
+        let load = async { store.tenant_quota(tenant).await.map(Some) };
+        let quota = self.read_through(&self.quotas, tenant.clone(), load).await?;
+        Ok(quota.unwrap_or_default())
+    }
+
+    /// After the tenant's quota was set through this process.
+    async fn forget_quota(&self, tenant: &TenantId) {
+        self.forget(&self.quotas, tenant).await;
+    }
+
+    /// The tenant's webhook subscriptions, from the copy when there is a fresh one.
+    async fn webhooks(
+        &self,
+        store: &dyn NotificationStore,
+        tenant: &TenantId,
+    ) -> Result<Arc<Vec<Webhook>>, StoreError> {
+        let load = async { store.list_webhooks(tenant).await.map(Some) };
+        let webhooks = self.read_through(&self.webhooks, tenant.clone(), load).await?;
+        Ok(webhooks.unwrap_or_default())
+    }
+
+    /// After a subscription of the tenant was created or deleted through this process.
+    async fn forget_webhooks(&self, tenant: &TenantId) {
+        self.forget(&self.webhooks, tenant).await;
     }
 }

@@ -1,4 +1,4 @@
-//! `MemoryRateLimiter` (the in-process default) and `GuardedLimiter` (fail open).
+//! `MemoryRateLimiter`: the in-process `RateLimiter` (the Redis one is shared by instances).
 //!
 //! Both engines use GCRA, the generic cell rate algorithm: each key keeps one instant, its
 //! *theoretical arrival time* (TAT). Requests are spaced `window / limit` apart; a request
@@ -9,75 +9,58 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-
-use crate::error::{Error, StoreError};
-use crate::ports::{RateDecision, RateLimiter};
+use chrono::{DateTime, TimeDelta, Utc};
+use filegate_core::StoreError;
+use filegate_core::ports::{Clock, RateDecision, RateLimiter, SystemClock};
 
 /// One GCRA step. `tat` is the key's stored arrival time (`None`: fresh). Returns the
-/// decision and, when allowed, the TAT to store.
-pub fn gcra(tat: Option<Instant>, now: Instant, limit: u32, window: Duration) -> (RateDecision, Option<Instant>) {
+/// decision and the TAT to store, when it changed.
+///
+/// The time is the wall clock (the one `Clock` port), which can step back (NTP, a
+/// `ManualClock` set back). A TAT more than `window` ahead of now cannot come from this rule
+/// otherwise, so it is brought back to `window` ahead (and stored so): a step back leaves
+/// the key with its burst used up, instead of refusing it for the length of the step.
+pub fn gcra(
+    tat: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    limit: u32,
+    window: Duration,
+) -> (RateDecision, Option<DateTime<Utc>>) {
     if limit == 0 {
         return (RateDecision::Limited { retry_after: window }, None);
     }
     let interval = (window / limit).max(Duration::from_nanos(1));
-    let tat = tat.map_or(now, |t| t.max(now));
-    let new_tat = tat + interval;
-    let ahead = new_tat - now;
+    let latest = later(now, window);
+    let stepped_back = tat.is_some_and(|t| t > latest);
+    let tat = tat.map_or(now, |t| t.clamp(now, latest));
+    let new_tat = later(tat, interval);
+    let ahead = (new_tat - now).to_std().unwrap_or(Duration::ZERO);
     if ahead > window {
-        return (
-            RateDecision::Limited {
-                retry_after: ahead - window,
-            },
-            None,
-        );
+        let retry_after = ahead - window;
+        return (RateDecision::Limited { retry_after }, stepped_back.then_some(tat));
     }
     let remaining = (window - ahead).as_nanos() / interval.as_nanos();
     let remaining = u32::try_from(remaining).unwrap_or(u32::MAX).min(limit - 1);
     (RateDecision::Allowed { remaining }, Some(new_tat))
 }
 
-/// Where a limiter reads the time: the monotonic clock, or a [`ManualClock`] in tests.
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
-
-/// A clock that moves only when told to, so tests see a token come back without sleeping.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Instant>>);
-
-impl ManualClock {
-    pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Instant::now())))
-    }
-
-    pub fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
-    }
-
-    /// This clock as a limiter's [`Clock`].
-    pub fn clock(&self) -> Clock {
-        let this = self.clone();
-        Arc::new(move || this.now())
-    }
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
+/// `at + by`, saturating at the end of time instead of panicking on absurd windows.
+fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(by)
+        .ok()
+        .and_then(|by| at.checked_add_signed(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The in-process limiter: GCRA per key in a map of at most `max_keys` entries. Counts are
 /// per process; use the Redis limiter when several instances must share them.
 pub struct MemoryRateLimiter {
-    tats: Mutex<HashMap<String, Instant>>,
+    tats: Mutex<HashMap<String, DateTime<Utc>>>,
     max_keys: usize,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for MemoryRateLimiter {
@@ -96,11 +79,11 @@ impl MemoryRateLimiter {
     /// starting afresh are dropped too, so under a flood of live keys a few may get a fresh
     /// burst early, but memory never grows past the bound.
     pub fn new(max_keys: usize) -> Self {
-        Self::with_clock(max_keys, Arc::new(Instant::now))
+        Self::with_clock(max_keys, Arc::new(SystemClock))
     }
 
-    /// A limiter reading the time from `clock` (tests pass a [`ManualClock`]'s).
-    pub fn with_clock(max_keys: usize, clock: Clock) -> Self {
+    /// A limiter reading the time from `clock` (tests pass a `ManualClock`).
+    pub fn with_clock(max_keys: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             tats: Mutex::new(HashMap::new()),
             max_keys: max_keys.max(1),
@@ -109,7 +92,7 @@ impl MemoryRateLimiter {
     }
 
     /// `check` at a given instant (tests drive the clock through this).
-    pub fn check_at(&self, key: &str, limit: u32, window: Duration, now: Instant) -> RateDecision {
+    pub fn check_at(&self, key: &str, limit: u32, window: Duration, now: DateTime<Utc>) -> RateDecision {
         let mut tats = self.tats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (decision, new_tat) = gcra(tats.get(key).copied(), now, limit, window);
         if let Some(new_tat) = new_tat {
@@ -143,12 +126,12 @@ impl Default for MemoryRateLimiter {
 
 /// Drops the keys whose TAT has passed; if the map is still over 7/8 full, drops the keys
 /// with the earliest TATs down to 7/8, so the next inserts do not each scan the map.
-fn make_room(tats: &mut HashMap<String, Instant>, max_keys: usize, now: Instant) {
+fn make_room(tats: &mut HashMap<String, DateTime<Utc>>, max_keys: usize, now: DateTime<Utc>) {
     tats.retain(|_, tat| *tat > now);
     let target = (max_keys - max_keys / 8).max(1);
     if tats.len() >= target {
         let excess = tats.len() + 1 - target;
-        let mut victims: Vec<(Instant, String)> = tats.iter().map(|(key, tat)| (*tat, key.clone())).collect();
+        let mut victims: Vec<(DateTime<Utc>, String)> = tats.iter().map(|(key, tat)| (*tat, key.clone())).collect();
         victims.select_nth_unstable_by_key(excess - 1, |(tat, _)| *tat);
         for (_, key) in &victims[..excess] {
             tats.remove(key);
@@ -159,63 +142,15 @@ fn make_room(tats: &mut HashMap<String, Instant>, max_keys: usize, now: Instant)
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision, StoreError> {
-        Ok(self.check_at(key, limit, window, (self.clock)()))
-    }
-}
-
-/// Wraps a limiter so that its failure never fails a request: an error is logged, counted
-/// in `filegate_rate_limiter_errors_total` and the request is allowed.
-#[derive(Clone)]
-pub struct GuardedLimiter {
-    inner: Arc<dyn RateLimiter>,
-}
-
-impl std::fmt::Debug for GuardedLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuardedLimiter").finish_non_exhaustive()
-    }
-}
-
-impl GuardedLimiter {
-    pub fn new(inner: Arc<dyn RateLimiter>) -> Self {
-        Self { inner }
-    }
-
-    /// `Ok` when the request may go ahead (also when the limiter is unavailable),
-    /// `Error::RateLimited` when over the limit: what a handler or middleware calls.
-    pub async fn enforce(&self, key: &str, limit: u32, window: Duration) -> Result<(), Error> {
-        match self.check(key, limit, window).await {
-            Ok(RateDecision::Limited { retry_after }) => Err(Error::RateLimited { retry_after }),
-            Ok(RateDecision::Allowed { .. }) | Err(_) => Ok(()),
-        }
-    }
-}
-
-#[async_trait]
-impl RateLimiter for GuardedLimiter {
-    /// Never fails: an unavailable limiter answers `Allowed { remaining: limit }`.
-    async fn check(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision, StoreError> {
-        match self.inner.check(key, limit, window).await {
-            Ok(decision) => {
-                if !decision.is_allowed() {
-                    metrics::counter!("filegate_rate_limited_total").increment(1);
-                }
-                Ok(decision)
-            }
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "rate limiter unavailable; allowing the request"
-                );
-                metrics::counter!("filegate_rate_limiter_errors_total").increment(1);
-                Ok(RateDecision::Allowed { remaining: limit })
-            }
-        }
+        Ok(self.check_at(key, limit, window, self.clock.now()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use filegate_core::cache::TokenBucket;
+    use filegate_core::ports::ManualClock;
+
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
@@ -237,7 +172,7 @@ mod tests {
     #[test]
     fn a_burst_of_limit_then_limited_until_the_spacing_passes() {
         let limiter = MemoryRateLimiter::default();
-        let t0 = Instant::now();
+        let t0 = Utc::now();
         assert_eq!(allowed(limiter.check_at("k", 3, SECOND, t0)), 2);
         assert_eq!(allowed(limiter.check_at("k", 3, SECOND, t0)), 1);
         assert_eq!(allowed(limiter.check_at("k", 3, SECOND, t0)), 0);
@@ -257,8 +192,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_port_reads_the_injected_clock() {
-        let clock = ManualClock::new();
-        let limiter = MemoryRateLimiter::with_clock(10, clock.clock());
+        let clock = Arc::new(ManualClock::starting_now());
+        let limiter = MemoryRateLimiter::with_clock(10, clock.clone());
         assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
         assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
         assert_eq!(
@@ -267,15 +202,26 @@ mod tests {
                 retry_after: SECOND / 2
             }
         );
-        clock.advance(SECOND / 2);
+        clock.advance(TimeDelta::milliseconds(500));
         assert!(limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
         assert!(!limiter.check("k", 2, SECOND).await.unwrap().is_allowed());
     }
 
     #[test]
+    fn a_clock_stepping_back_costs_one_spacing_not_the_step() {
+        let limiter = MemoryRateLimiter::default();
+        let t0 = Utc::now();
+        assert_eq!(allowed(limiter.check_at("k", 2, SECOND, t0)), 1);
+        assert_eq!(allowed(limiter.check_at("k", 2, SECOND, t0)), 0);
+        let back = t0 - TimeDelta::hours(1);
+        assert_eq!(limited(limiter.check_at("k", 2, SECOND, back)), SECOND / 2);
+        assert_eq!(allowed(limiter.check_at("k", 2, SECOND, back + SECOND / 2)), 0);
+    }
+
+    #[test]
     fn keys_are_counted_apart() {
         let limiter = MemoryRateLimiter::default();
-        let t0 = Instant::now();
+        let t0 = Utc::now();
         assert_eq!(allowed(limiter.check_at("alice", 1, SECOND, t0)), 0);
         limited(limiter.check_at("alice", 1, SECOND, t0));
         assert_eq!(allowed(limiter.check_at("bob", 1, SECOND, t0)), 0);
@@ -284,7 +230,7 @@ mod tests {
     #[test]
     fn a_zero_limit_refuses_and_huge_limits_do_not_overflow() {
         let limiter = MemoryRateLimiter::default();
-        let t0 = Instant::now();
+        let t0 = Utc::now();
         assert_eq!(limited(limiter.check_at("k", 0, SECOND, t0)), SECOND);
         assert_eq!(
             allowed(limiter.check_at("big", u32::MAX, Duration::from_millis(1), t0)),
@@ -295,7 +241,7 @@ mod tests {
     #[test]
     fn memory_is_bounded_and_expired_keys_go_first() {
         let limiter = MemoryRateLimiter::new(100);
-        let t0 = Instant::now();
+        let t0 = Utc::now();
         // 100 keys that will have started afresh by t1, then 100 live ones at t1.
         for i in 0..100 {
             limiter.check_at(&format!("old{i}"), 10, SECOND, t0);
@@ -319,29 +265,22 @@ mod tests {
         limited(limiter.check_at("flood999", 1, SECOND, t1));
     }
 
-    struct Broken;
-
-    #[async_trait]
-    impl RateLimiter for Broken {
-        async fn check(&self, _: &str, _: u32, _: Duration) -> Result<RateDecision, StoreError> {
-            Err(StoreError::Unavailable(anyhow::anyhow!("down")))
+    #[test]
+    fn a_bucket_lets_exactly_its_burst_through_then_one_token_per_interval() {
+        let bucket = TokenBucket::new(3, 0.5).unwrap().unwrap();
+        let limiter = MemoryRateLimiter::default();
+        let check = |at: DateTime<Utc>| limiter.check_at("k", bucket.burst(), bucket.window(), at);
+        let t0 = Utc::now();
+        for _ in 0..3 {
+            assert!(check(t0).is_allowed());
         }
-    }
-
-    #[tokio::test]
-    async fn a_guarded_limiter_allows_when_its_limiter_fails_and_refuses_over_the_limit() {
-        let broken = GuardedLimiter::new(Arc::new(Broken));
-        assert_eq!(
-            broken.check("k", 5, SECOND).await.unwrap(),
-            RateDecision::Allowed { remaining: 5 }
-        );
-        broken.enforce("k", 0, SECOND).await.unwrap();
-
-        let memory = GuardedLimiter::new(Arc::new(MemoryRateLimiter::default()));
-        memory.enforce("k", 1, SECOND).await.unwrap();
-        match memory.enforce("k", 1, SECOND).await {
-            Err(Error::RateLimited { retry_after }) => assert!(retry_after > Duration::ZERO && retry_after <= SECOND),
-            other => panic!("expected RateLimited, got {other:?}"),
-        }
+        let RateDecision::Limited { retry_after } = check(t0) else {
+            panic!("the 4th request of a burst of 3 must be limited")
+        };
+        assert_eq!(retry_after, Duration::from_secs(2));
+        // One token back after one interval, not before; and only one.
+        assert!(!check(t0 + Duration::from_millis(1999)).is_allowed());
+        assert!(check(t0 + Duration::from_secs(2)).is_allowed());
+        assert!(!check(t0 + Duration::from_secs(2)).is_allowed());
     }
 }

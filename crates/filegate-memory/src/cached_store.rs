@@ -44,12 +44,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::RwLock;
 
-use crate::domain::{
+use filegate_core::StoreError;
+use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
-use crate::domain::{ChangeCursor, ChangePage, Quota, TenantUsage};
-use crate::error::StoreError;
-use crate::ports::{Cache, MetadataStore, NewJob};
+use filegate_core::domain::{ChangeCursor, ChangePage, Quota, TenantUsage};
+use filegate_core::ports::{Cache, MetadataStore, NewJob};
 
 const EPOCH_SHARDS: usize = 256;
 /// At most this many failed invalidations are remembered; past it, this instance stops
