@@ -60,10 +60,7 @@ fn job_id(name: &str) -> JobId {
 }
 
 async fn enqueue_once(services: &Services, id: JobId, job: Job) -> Result<(), StageError> {
-    let job = NewJob {
-        id,
-        ..NewJob::at(job, services.clock.now())
-    };
+    let job = NewJob { id, ..NewJob::now(job) };
     match services.queue.enqueue(&job).await {
         // Enqueued by an earlier run of the same fan-out.
         Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),

@@ -14,7 +14,7 @@ use super::remove::{Removal, remove_blob};
 use super::{StageError, archive, notify, sweep};
 use crate::domain::JobId;
 use crate::error::StoreError;
-use crate::ports::{ClaimedJob, Job, holding_leases};
+use crate::ports::{ClaimedJob, Clock as _, Job, SystemClock, holding_leases};
 use crate::usecases::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +228,8 @@ impl Worker {
                 .await;
         }
         let delay = backoff(self.settings.backoff_base, self.settings.backoff_max, claimed.attempt);
-        let run_at = self.services.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        // The queue's time, not the use cases' clock (see `NewJob::now`).
+        let run_at = SystemClock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         tracing::warn!(error = %error, retry_in = ?delay, "job failed; will retry");
         self.release(claimed.id, queue.retry(claimed.id, &self.id, run_at, &error).await)?;
         Ok(JobOutcome::Retried {

@@ -139,19 +139,16 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// A job claimable from `run_at` (the `Clock`'s now for work due at once).
-    pub fn at(job: Job, run_at: DateTime<Utc>) -> Self {
+    /// A job claimable at once. Dated by the system's clock, not the use cases' `Clock`:
+    /// `run_at` is the queue's time, which the queues compare with their own clock (the
+    /// system's, or the database's), so a test that moves the use cases' clock ahead (or a
+    /// sweep run for a later `now`) still gets its work done now.
+    pub fn now(job: Job) -> Self {
         Self {
             id: JobId::new(),
             job,
-            run_at,
+            run_at: SystemClock.now(),
         }
-    }
-
-    /// A job claimable at once by the system's clock: for tests and tools; use cases take
-    /// the time from their `Clock` ([`NewJob::at`]).
-    pub fn now(job: Job) -> Self {
-        Self::at(job, SystemClock.now())
     }
 }
 

@@ -97,13 +97,10 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
         updated_at: now,
         expires_at: micros(now + chrono_duration(settings.archive_ttl)),
     };
-    let job = NewJob::at(
-        Job::BuildArchive {
-            tenant: archive.tenant.clone(),
-            archive_id: archive.id,
-        },
-        now,
-    );
+    let job = NewJob::now(Job::BuildArchive {
+        tenant: archive.tenant.clone(),
+        archive_id: archive.id,
+    });
     services.archives.create_archive(&archive, &[job]).await?;
     audit::record_change(
         services,

@@ -101,19 +101,13 @@ pub(crate) async fn share_existing(
         };
         let file = shared_record(principal, req, &source, now);
         let jobs = [
-            NewJob::at(
-                Job::ProcessFile {
-                    tenant: file.tenant.clone(),
-                    file_id: file.id,
-                },
-                now,
-            ),
-            NewJob::at(
-                Job::PublishEvent {
-                    event: FileEvent::of_change(FileStatus::Pending, &file),
-                },
-                now,
-            ),
+            NewJob::now(Job::ProcessFile {
+                tenant: file.tenant.clone(),
+                file_id: file.id,
+            }),
+            NewJob::now(Job::PublishEvent {
+                event: FileEvent::of_change(FileStatus::Pending, &file),
+            }),
         ];
         match services.store.insert_deduplicated(&file, source.id, &jobs).await {
             Ok(stored) => {

@@ -27,20 +27,10 @@ pub(crate) async fn save_with(
     work: Vec<Job>,
     events: Vec<FileEvent>,
 ) -> Result<FileRecord, StoreError> {
-    // The work a change causes is due from the change's own time (its `updated_at`, which
-    // the caller took from the `Clock`).
-    let due = next.updated_at;
-    let mut jobs: Vec<NewJob> = work.into_iter().map(|job| NewJob::at(job, due)).collect();
-    jobs.push(NewJob::at(
-        Job::PublishEvent {
-            event: FileEvent::of_change(previous, next),
-        },
-        due,
-    ));
-    jobs.extend(
-        events
-            .into_iter()
-            .map(|event| NewJob::at(Job::PublishEvent { event }, due)),
-    );
+    let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
+    jobs.push(NewJob::now(Job::PublishEvent {
+        event: FileEvent::of_change(previous, next),
+    }));
+    jobs.extend(events.into_iter().map(|event| NewJob::now(Job::PublishEvent { event })));
     store.update_file(next, expected, &jobs).await
 }

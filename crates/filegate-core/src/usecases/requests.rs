@@ -163,11 +163,17 @@ pub(crate) async fn fulfil(
         return Ok(());
     };
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));
-    let now = services.clock.now();
-    let jobs = [NewJob::at(Job::PublishEvent { event }, now)];
+    let jobs = [NewJob::now(Job::PublishEvent { event })];
     match services
         .exchange
-        .close_request(tenant, id, RequestStatus::Fulfilled, Some(file_id), now, &jobs)
+        .close_request(
+            tenant,
+            id,
+            RequestStatus::Fulfilled,
+            Some(file_id),
+            services.clock.now(),
+            &jobs,
+        )
         .await
     {
         Ok(_) => {

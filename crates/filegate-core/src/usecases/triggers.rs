@@ -89,7 +89,7 @@ pub async fn fire(
     match trigger.mode {
         TriggerMode::Sync => fire_sync(services, principal, trigger, &call).await,
         TriggerMode::Async => {
-            let job = NewJob::at(Job::CallTrigger { call: call.clone() }, call.requested_at);
+            let job = NewJob::now(Job::CallTrigger { call: call.clone() });
             services.queue.enqueue(&job).await?;
             record(services, principal, &call, json!({"mode": "async", "job_id": job.id})).await;
             tracing::info!(call_id = %call.id, "trigger call queued");

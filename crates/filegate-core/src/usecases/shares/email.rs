@@ -15,14 +15,11 @@ pub(super) fn email_job(services: &Services, share: &Share, token: &ShareToken) 
         token.reveal().as_bytes(),
         seal_context(&share.tenant, share.id).as_bytes(),
     )?;
-    Ok(NewJob::at(
-        Job::SendShareEmail {
-            tenant: share.tenant.clone(),
-            share_id: share.id,
-            sealed_token: base64::engine::general_purpose::STANDARD.encode(sealed),
-        },
-        services.clock.now(),
-    ))
+    Ok(NewJob::now(Job::SendShareEmail {
+        tenant: share.tenant.clone(),
+        share_id: share.id,
+        sealed_token: base64::engine::general_purpose::STANDARD.encode(sealed),
+    }))
 }
 
 /// `Job::SendShareEmail`: tells the recipient of a share where the file is. Nothing is sent

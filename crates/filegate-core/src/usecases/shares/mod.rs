@@ -333,7 +333,7 @@ async fn count_access(
         json!({ "share_id": share.id, "access": access.as_str() }),
     );
     event.occurred_at = now;
-    let jobs = [NewJob::at(Job::PublishEvent { event }, now)];
+    let jobs = [NewJob::now(Job::PublishEvent { event })];
     let counted = services
         .shares
         .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &jobs)
