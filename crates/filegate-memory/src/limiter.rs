@@ -208,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_stepping_back_costs_one_spacing_not_the_step() {
+    fn a_clock_stepping_back_leaves_the_burst_used_up_instead_of_refusing_for_the_step() {
         let limiter = MemoryRateLimiter::default();
         let t0 = Utc::now();
         assert_eq!(allowed(limiter.check_at("k", 2, SECOND, t0)), 1);
