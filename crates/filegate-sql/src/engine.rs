@@ -50,10 +50,9 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
         n: usize,
     ) -> impl Future<Output = Result<Vec<ChangeSeq>, StoreError>> + Send;
 
-    /// Tells other processes' workers about jobs just inserted in the caller's transaction
-    /// (delivered when it commits). Workers in this process are woken through
-    /// [`Engine::work`] after the commit.
-    fn announce_jobs(conn: &mut Conn<Self>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Tells other processes' workers about jobs whose transaction has just committed.
+    /// Workers in this process are woken through [`Engine::work`].
+    fn announce_jobs(&self);
 
     /// Wakes the workers of this process that wait for work (`JobQueue::wait_for_work`).
     fn work(&self) -> &Notify;

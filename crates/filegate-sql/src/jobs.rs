@@ -28,9 +28,9 @@ pub(crate) fn job_values(job: &NewJob) -> Result<JobValues, StoreError> {
 }
 
 /// Inserts `jobs` ([`job_values`], then `attempts` 0 and `created_at` the queue's "now") in
-/// the caller's transaction, in one statement however many there are, and announces them
-/// to other processes' workers ([`Engine::announce_jobs`]); commit with
-/// `crate::store::commit_waking` to wake this process's. `Conflict` when an id exists.
+/// the caller's transaction, in one statement however many there are; commit with
+/// `crate::store::commit_waking`, which announces them to the workers of every process.
+/// `Conflict` when an id exists.
 pub(crate) async fn insert_jobs<E: Engine>(conn: &mut Conn<E>, jobs: &[NewJob]) -> Result<(), StoreError> {
     if jobs.is_empty() {
         return Ok(());
@@ -55,7 +55,7 @@ pub(crate) async fn insert_jobs<E: Engine>(conn: &mut Conn<E>, jobs: &[NewJob]) 
         q.push(")");
     }
     q.execute(&mut *conn).await?;
-    E::announce_jobs(conn).await
+    Ok(())
 }
 
 /// The columns a claim returns for `ClaimedRow`, as a literal for `concat!` (JSON cast to

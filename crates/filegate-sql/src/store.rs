@@ -88,8 +88,8 @@ impl<E: Engine> SqlStore<E> {
     }
 }
 
-/// Commits `tx`, in which `jobs` were inserted (`crate::jobs::insert_jobs`), then wakes a
-/// worker of this process when there were any.
+/// Commits `tx`, in which `jobs` were inserted (`crate::jobs::insert_jobs`), then, when
+/// there were any, wakes a worker of this process and announces them to the others.
 pub(crate) async fn commit_waking<E: Engine>(
     engine: &E,
     tx: Transaction<'static, E::DB>,
@@ -100,6 +100,7 @@ pub(crate) async fn commit_waking<E: Engine>(
         // `notify_one` stores a permit when nobody waits yet, so a worker that is between a
         // fruitless claim and its wait still sees these jobs.
         engine.work().notify_one();
+        engine.announce_jobs();
     }
     Ok(())
 }

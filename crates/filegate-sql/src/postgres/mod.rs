@@ -5,8 +5,8 @@
 //! changed row draws its `change_seq` from a sequence and records its transaction's id in
 //! `change_xid`; the change feed orders by the two and shows a change only once every older
 //! transaction has ended (see migration 0010 and `Dialect::CHANGE_HORIZON`). Workers claim with `FOR UPDATE SKIP LOCKED`, and an
-//! enqueue sends `NOTIFY filegate_jobs` in its transaction, which PostgreSQL delivers at
-//! commit to every store's listener ([`wakeups`]). Leases and due times are measured by the
+//! enqueue's commit is followed by a `NOTIFY filegate_jobs` (one for many commits:
+//! [`announcer`]) to every store's listener ([`wakeups`]). Leases and due times are measured by the
 //! database's clock, so processes on different machines agree.
 //!
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
@@ -14,6 +14,7 @@
 //! (`dialect`), the `SKIP LOCKED` claim (`queue`) and the `LISTEN`/`NOTIFY` wake-ups
 //! (`wakeups`).
 
+mod announcer;
 mod dialect;
 mod queue;
 mod wakeups;
@@ -33,6 +34,7 @@ use tokio::sync::Notify;
 use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
 use crate::store::SqlStore;
+use announcer::Announcer;
 use wakeups::Wakeups;
 
 /// How long a caller waits for a pooled connection (or for a new one to connect) before the
@@ -53,6 +55,7 @@ pub type PostgresStore = SqlStore<PgEngine>;
 pub struct PgEngine {
     pool: PgPool,
     wakeups: Arc<Wakeups>,
+    announcer: Arc<Announcer>,
 }
 
 impl SqlStore<PgEngine> {
@@ -84,6 +87,7 @@ impl SqlStore<PgEngine> {
             .map_err(store_err)
             .context("listening for jobs on PostgreSQL")?;
         Ok(Self::new(PgEngine {
+            announcer: Arc::new(Announcer::start(pool.clone())),
             pool,
             wakeups: Arc::new(wakeups),
         }))
@@ -134,15 +138,10 @@ impl Engine for PgEngine {
         Ok(vec![ChangeSeq::Drawn("nextval('files_change_seq')"); n])
     }
 
-    /// `NOTIFY` every listening store; PostgreSQL delivers it when the transaction commits,
-    /// so a worker it wakes finds the job.
-    async fn announce_jobs(conn: &mut PgConnection) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(JOBS_CHANNEL)
-            .execute(conn)
-            .await
-            .map_err(store_err)?;
-        Ok(())
+    /// `NOTIFY` every listening store, after the commit and for many commits at once
+    /// (`announcer`).
+    fn announce_jobs(&self) {
+        self.announcer.jobs_committed();
     }
 
     /// Workers in other processes hear the `NOTIFY` through their own listener.
@@ -152,6 +151,7 @@ impl Engine for PgEngine {
 
     async fn close(&self) {
         self.wakeups.stop();
+        self.announcer.stop();
         self.pool.close().await;
     }
 }

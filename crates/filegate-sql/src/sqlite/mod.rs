@@ -153,9 +153,7 @@ impl Engine for SqliteEngine {
     }
 
     /// Nothing to tell: every process sharing the file polls (`wait_for_work` times out).
-    async fn announce_jobs(_: &mut SqliteConnection) -> Result<(), StoreError> {
-        Ok(())
-    }
+    fn announce_jobs(&self) {}
 
     fn work(&self) -> &Notify {
         &self.work
