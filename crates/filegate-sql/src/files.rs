@@ -90,7 +90,8 @@ pub(crate) async fn take_change_seq<E: Engine>(conn: &mut Conn<E>) -> Result<Cha
     E::take_change_seqs(conn, 1)
         .await?
         .pop()
-        .ok_or_else(|| StoreError::Unavailable(anyhow::anyhow!("the engine gave no change number")))
+        // A bug of ours, not the database going away: a 500, never a 503 to retry.
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the engine gave no change number")))
 }
 
 /// Inserts `file` in one write transaction, after checking its tenant's quota there.
