@@ -360,7 +360,7 @@ async fn pause(inner: &Inner, failures: u32) -> Result<(), ()> {
     }
 }
 
-pub(crate) use filegate_core::pipeline::backoff;
+pub(crate) use filegate_core::usecases::pipeline::backoff;
 
 async fn establish(config: &AmqpConfig, generation: u64) -> anyhow::Result<Session> {
     let properties = ConnectionProperties::default().with_connection_name(config.connection_name.as_str().into());

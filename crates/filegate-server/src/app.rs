@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use filegate_amqp::Relay;
-use filegate_core::pipeline::Worker;
 use filegate_core::ports::{Clock, SystemClock};
+use filegate_core::usecases::pipeline::Worker;
 use filegate_core::usecases::shares::ShareSettings;
 use filegate_core::usecases::{self, Settings, downloads, tenants};
 

@@ -6,7 +6,7 @@ use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::pipeline;
+use crate::usecases::pipeline;
 
 /// A policy change: every field optional, absent ones keep their value.
 #[derive(Debug, Clone, Default, PartialEq)]

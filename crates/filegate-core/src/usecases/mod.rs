@@ -1,6 +1,10 @@
-//! Use cases: one function per thing a caller can do. Each checks the principal's
-//! permission, parses nothing (the edge already did), applies the rules, and talks to the
-//! engines only through the ports in [`Services`].
+//! The application layer: one function per thing a caller can do, and the processing
+//! [`pipeline`] the workers run. Each use case checks the principal's permission, parses
+//! nothing (the edge already did), applies the rules, and talks to the engines only
+//! through the ports. The pipeline is part of this layer, not beneath it: a stage records
+//! audit and outbox rows the way a use case does, and a use case (a bucket's policy, a
+//! file request) names the stages; they share these helpers instead of importing across
+//! a layer boundary.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,7 @@ pub mod exchange;
 pub mod files;
 pub mod images;
 pub mod notifications;
+pub mod pipeline;
 pub mod proxied;
 pub mod public;
 pub mod quotas;

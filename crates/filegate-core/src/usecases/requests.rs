@@ -13,8 +13,8 @@ use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::pipeline::StageError;
 use crate::ports::{Job, NewJob};
+use crate::usecases::pipeline::StageError;
 
 /// Most requests one listing returns.
 pub const MAX_LIST: u32 = 500;

@@ -35,7 +35,7 @@ pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenan
         tenant: id,
         name: BucketName::default_bucket(),
         policy: BucketPolicy {
-            stages: crate::pipeline::default_stages(services),
+            stages: crate::usecases::pipeline::default_stages(services),
             ..BucketPolicy::default()
         },
         created_at: now,

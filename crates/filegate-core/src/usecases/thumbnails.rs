@@ -6,8 +6,8 @@ use super::Services;
 use super::files::{load, servable};
 use crate::domain::{FileId, FileRecord, Permission, Principal, thumbnail_key};
 use crate::error::{Error, Result, StoreError};
-use crate::pipeline::stages::thumbnail::ThumbnailInfo;
 use crate::ports::ByteStream;
+use crate::usecases::pipeline::stages::thumbnail::ThumbnailInfo;
 
 /// What `GET /v1/files/{id}/thumbnail` answers.
 pub struct ThumbnailContent {

@@ -24,8 +24,8 @@ use super::Services;
 use super::audit::{self, Actor};
 use crate::domain::{Principal, Trigger, TriggerCall, TriggerMode, TriggerName};
 use crate::error::{Error, ErrorCode, Result};
-use crate::pipeline::StageError;
 use crate::ports::{Job, NewJob, TriggerCaller, TriggerResponse};
+use crate::usecases::pipeline::StageError;
 
 /// The configured triggers and the client that calls them.
 #[derive(Clone)]

@@ -437,8 +437,8 @@ impl Default for DownloadsConfig {
 
 impl WorkersConfig {
     /// The worker's settings; values that would stall it (a zero lease) count as 1.
-    pub fn worker_settings(&self) -> filegate_core::pipeline::WorkerSettings {
-        filegate_core::pipeline::WorkerSettings {
+    pub fn worker_settings(&self) -> filegate_core::usecases::pipeline::WorkerSettings {
+        filegate_core::usecases::pipeline::WorkerSettings {
             concurrency: self.concurrency,
             delivery_concurrency: self.delivery_concurrency,
             lease: Duration::from_secs(self.lease_secs.max(1)),

@@ -342,7 +342,9 @@ async fn expired_archives_are_deleted_and_their_url_stops_working() {
 
     // The sweeper, run at a time past the expiry.
     let later = archive.expires_at + chrono::Duration::seconds(1);
-    filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap();
+    filegate_core::usecases::pipeline::sweep(&app.services, later, 100)
+        .await
+        .unwrap();
     let expired = get_archive(admin, &created.id).await.unwrap();
     assert_eq!(expired.status, "expired");
     assert_eq!(expired.url, None);
@@ -351,7 +353,9 @@ async fn expired_archives_are_deleted_and_their_url_stops_working() {
     assert_eq!(resp.status(), 404, "the old URL finds nothing");
     // Sweeping again changes nothing.
     assert_eq!(
-        filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap(),
+        filegate_core::usecases::pipeline::sweep(&app.services, later, 100)
+            .await
+            .unwrap(),
         0
     );
 }
@@ -435,7 +439,9 @@ async fn bundles_count_against_the_byte_quota_while_stored() {
     );
 
     let later = archive.expires_at + chrono::Duration::seconds(1);
-    filegate_core::pipeline::sweep(&app.services, later, 100).await.unwrap();
+    filegate_core::usecases::pipeline::sweep(&app.services, later, 100)
+        .await
+        .unwrap();
     assert_eq!(acme.usage(None).await.expect("usage").bytes, 1000);
     acme.create_upload(&upload_of(room + 1))
         .await

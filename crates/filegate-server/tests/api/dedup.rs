@@ -71,7 +71,7 @@ fn assert_must_upload(created: &UploadCreated) {
 /// enqueued (the RemoveBlob jobs).
 async fn sweep_far_ahead(app: &TestApp) {
     let later = Utc::now() + chrono::Duration::days(400);
-    filegate_core::pipeline::sweep(&app.services, later, 500)
+    filegate_core::usecases::pipeline::sweep(&app.services, later, 500)
         .await
         .expect("sweep");
     app.run_jobs().await;

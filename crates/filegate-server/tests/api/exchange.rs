@@ -11,9 +11,9 @@ use bytes::Bytes;
 use filegate_client::api::{AuditFilter, CreateBucket, CreateUpload, FileView};
 use filegate_client::{Client, UploadSource};
 use filegate_core::domain::{FileEvent, FileId, TenantId};
-use filegate_core::pipeline::Worker;
 use filegate_core::ports::{EventSink, Job, NewJob};
 use filegate_core::usecases::Services;
+use filegate_core::usecases::pipeline::Worker;
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 

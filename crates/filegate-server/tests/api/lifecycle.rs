@@ -14,7 +14,7 @@ use crate::uploads::status_of;
 const GRACE_SECS: i64 = 15 * 60;
 
 async fn sweep_at(app: &TestApp, now: DateTime<Utc>) -> usize {
-    let changed = filegate_core::pipeline::sweep(&app.services, now, 500)
+    let changed = filegate_core::usecases::pipeline::sweep(&app.services, now, 500)
         .await
         .expect("sweep");
     app.run_jobs().await;

@@ -136,7 +136,7 @@ async fn the_file_quota_counts_deleted_files_until_they_are_purged() {
     assert_eq!(usage(&acme).await.files, 2);
 
     // Purged after the retention: it no longer counts.
-    filegate_core::pipeline::sweep(&app.services, deleted_at + Duration::days(31), 500)
+    filegate_core::usecases::pipeline::sweep(&app.services, deleted_at + Duration::days(31), 500)
         .await
         .expect("sweep");
     app.run_jobs().await;

@@ -132,13 +132,13 @@ async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
     // Run the processing job once: it fails and is put back, the file is not ready.
     let outcome = loop {
         match app.worker.run_next().await.expect("queue") {
-            Some(filegate_core::pipeline::JobOutcome::Completed) => continue, // an event
+            Some(filegate_core::usecases::pipeline::JobOutcome::Completed) => continue, // an event
             Some(other) => break other,
             None => panic!("the processing job did not run"),
         }
     };
     assert!(
-        matches!(&outcome, filegate_core::pipeline::JobOutcome::Retried { error, .. } if error.contains("scanner")),
+        matches!(&outcome, filegate_core::usecases::pipeline::JobOutcome::Retried { error, .. } if error.contains("scanner")),
         "{outcome:?}"
     );
     assert_eq!(

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use filegate_client::Client;
-use filegate_core::pipeline::Worker;
 use filegate_core::usecases::Services;
+use filegate_core::usecases::pipeline::Worker;
 use filegate_server::{Config, Gateway};
 use tempfile::TempDir;
 use tokio::sync::oneshot;

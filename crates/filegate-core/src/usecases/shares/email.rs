@@ -6,9 +6,9 @@ use base64::Engine as _;
 use super::{link, seal_context};
 use crate::domain::{EmailAddress, Share, ShareId, SharePermission, ShareToken, TenantId};
 use crate::error::Result;
-use crate::pipeline::StageError;
 use crate::ports::{Email, Job, MailError, NewJob};
 use crate::usecases::Services;
+use crate::usecases::pipeline::StageError;
 
 pub(super) fn email_job(services: &Services, share: &Share, token: &ShareToken) -> Result<NewJob> {
     let sealed = services.sealer.seal(
