@@ -13,7 +13,8 @@
 //! others as a plain reference.
 //!
 //! Only the fields some use case outside the pipeline reads have a capability yet; the
-//! pipeline (`usecases::pipeline`) still takes `&Services`.
+//! pipeline (`usecases::pipeline`) still takes `&Services`, and so do the use cases that ask
+//! it for the stage list (`buckets::create`, `buckets::update`, `tenants::create`, ...).
 
 use std::borrow::Borrow;
 use std::sync::Arc;
