@@ -2,23 +2,23 @@
 //! person (`alert.*`, `file.quarantined`). The platform's own recipients come from the
 //! configuration and are told about every tenant.
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasNotifications};
 use crate::domain::{EmailAddress, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result};
 
 /// At most this many recipients per tenant.
 pub const MAX_RECIPIENTS: usize = 20;
 
-pub async fn recipients(services: &Services, principal: &Principal) -> Result<Vec<EmailAddress>> {
+pub async fn recipients(cx: &impl HasNotifications, principal: &Principal) -> Result<Vec<EmailAddress>> {
     principal.require(Permission::Administer)?;
-    Ok(services.notifications.store.alert_recipients(&principal.tenant).await?)
+    Ok(cx.notifications().store.alert_recipients(&principal.tenant).await?)
 }
 
 /// Replaces the tenant's recipients (an empty list turns the tenant's alert emails off).
-#[tracing::instrument(skip(services, principal, emails), fields(actor = %principal.subject, tenant = %principal.tenant))]
+#[tracing::instrument(skip(cx, principal, emails), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn set_recipients(
-    services: &Services,
+    cx: &(impl HasAudit + HasNotifications + HasClock),
     principal: &Principal,
     mut emails: Vec<EmailAddress>,
 ) -> Result<Vec<EmailAddress>> {
@@ -31,20 +31,12 @@ pub async fn set_recipients(
             format!("at most {MAX_RECIPIENTS} alert recipients"),
         ));
     }
-    services
-        .notifications
+    cx.notifications()
         .store
-        .set_alert_recipients(&principal.tenant, &emails, services.clock.now())
+        .set_alert_recipients(&principal.tenant, &emails, cx.clock().now())
         .await?;
     let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
-    audit::record_change(
-        services,
-        &Actor::of(principal),
-        "alerts.recipients_changed",
-        None,
-        details,
-    )
-    .await;
+    audit::record_change(cx, &Actor::of(principal), "alerts.recipients_changed", None, details).await;
     tracing::info!(count = emails.len(), "alert recipients changed");
     Ok(emails)
 }

@@ -4,8 +4,8 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasStore};
 use crate::domain::{ApiKey, ApiKeyId, Permission, Principal, Role};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
@@ -19,8 +19,13 @@ pub struct CreatedKey {
     pub secret: String,
 }
 
-#[tracing::instrument(skip(services, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(services: &Services, principal: &Principal, name: String, roles: Vec<Role>) -> Result<CreatedKey> {
+#[tracing::instrument(skip(cx, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn create(
+    cx: &(impl HasStore + HasAudit + HasClock),
+    principal: &Principal,
+    name: String,
+    roles: Vec<Role>,
+) -> Result<CreatedKey> {
     principal.require(Permission::Administer)?;
     if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -52,44 +57,43 @@ pub async fn create(services: &Services, principal: &Principal, name: String, ro
         name,
         roles,
         secret_hash: hash(&secret),
-        created_at: services.clock.now(),
+        created_at: cx.clock().now(),
         revoked_at: None,
     };
-    services.store.create_api_key(&key).await?;
+    cx.store().create_api_key(&key).await?;
     let details = serde_json::json!({"key_id": key.id.to_string(), "name": key.name, "roles": key.roles});
-    audit::record_change(services, &Actor::of(principal), "api_key.created", None, details).await;
+    audit::record_change(cx, &Actor::of(principal), "api_key.created", None, details).await;
     Ok(CreatedKey { key, secret })
 }
 
-pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<ApiKey>> {
+pub async fn list(cx: &impl HasStore, principal: &Principal) -> Result<Vec<ApiKey>> {
     principal.require(Permission::Administer)?;
-    Ok(services.store.list_api_keys(&principal.tenant).await?)
+    Ok(cx.store().list_api_keys(&principal.tenant).await?)
 }
 
-pub async fn revoke(services: &Services, principal: &Principal, id: ApiKeyId) -> Result<()> {
+pub async fn revoke(cx: &(impl HasStore + HasAudit + HasClock), principal: &Principal, id: ApiKeyId) -> Result<()> {
     principal.require(Permission::Administer)?;
-    services
-        .store
-        .revoke_api_key(&principal.tenant, id, services.clock.now())
+    cx.store()
+        .revoke_api_key(&principal.tenant, id, cx.clock().now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("api key"),
             other => other.into(),
         })?;
     let details = serde_json::json!({"key_id": id.to_string()});
-    audit::record_change(services, &Actor::of(principal), "api_key.revoked", None, details).await;
+    audit::record_change(cx, &Actor::of(principal), "api_key.revoked", None, details).await;
     Ok(())
 }
 
 /// Turns a presented key into a principal. Unknown and revoked keys are refused alike.
-pub async fn authenticate(services: &Services, secret: &str) -> Result<Principal> {
+pub async fn authenticate(cx: &impl HasStore, secret: &str) -> Result<Principal> {
     let refused = || Error::unauthenticated(ErrorCode::InvalidCredentials, "the API key is not valid");
     if !secret.starts_with(KEY_PREFIX) || secret.len() > 128 {
         return Err(refused());
     }
     // Lookup by the hash of a 256-bit random secret: no timing leak worth having, since
     // knowing the hash's prefix does not help to forge a secret.
-    let key = services.store.find_api_key(&hash(secret)).await?.ok_or_else(refused)?;
+    let key = cx.store().find_api_key(&hash(secret)).await?.ok_or_else(refused)?;
     if key.revoked_at.is_some() {
         return Err(refused());
     }

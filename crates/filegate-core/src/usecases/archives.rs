@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, chrono_duration};
+use super::chrono_duration;
+use super::context::{HasArchives, HasAudit, HasBlobs, HasClock, HasSettings, HasStore};
 use crate::domain::{
     Archive, ArchiveEntry, ArchiveId, ArchiveSelection, ArchiveStatus, ContentType, FileId, FileRecord, Permission,
     Principal, entry_names,
@@ -35,17 +36,18 @@ pub(crate) const LOOKUP_BATCH: usize = 500;
 /// `POST /v1/archives`: fixes the list of files and enqueues the build. The archive answers
 /// `pending` until a worker has stored the zip.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(services: &Services, principal: &Principal, selection: ArchiveSelection) -> Result<Archive> {
+pub async fn create(
+    cx: &(impl HasStore + HasAudit + HasSettings + HasClock + HasArchives),
+    principal: &Principal,
+    selection: ArchiveSelection,
+) -> Result<Archive> {
     principal.require(Permission::Read)?;
-    let settings = &services.settings;
+    let settings = cx.settings();
     let files = match &selection {
-        ArchiveSelection::Files(ids) => by_ids(services, principal, ids).await?,
+        ArchiveSelection::Files(ids) => by_ids(cx, principal, ids).await?,
         ArchiveSelection::Query(query) => {
             let limit = settings.archive_max_files.saturating_add(1);
-            let files = services
-                .archives
-                .files_matching(&principal.tenant, query, limit)
-                .await?;
+            let files = cx.archives().files_matching(&principal.tenant, query, limit).await?;
             if files.len() > settings.archive_max_files as usize {
                 return Err(too_many(settings.archive_max_files));
             }
@@ -68,7 +70,7 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
             ),
         });
     }
-    super::quotas::admit_bundle(services, &principal.tenant, bytes)
+    super::quotas::admit_bundle(cx, &principal.tenant, bytes)
         .await?
         .map_err(Error::quota_exceeded)?;
     let names = entry_names(files.iter().map(|f| f.path.as_str()));
@@ -83,7 +85,7 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
         })
         .collect();
     // The stores keep microseconds: answer what a later read returns.
-    let now = micros(services.clock.now());
+    let now = micros(cx.clock().now());
     let archive = Archive {
         id: ArchiveId::new(),
         tenant: principal.tenant.clone(),
@@ -101,9 +103,9 @@ pub async fn create(services: &Services, principal: &Principal, selection: Archi
         tenant: archive.tenant.clone(),
         archive_id: archive.id,
     });
-    services.archives.create_archive(&archive, &[job]).await?;
+    cx.archives().create_archive(&archive, &[job]).await?;
     audit::record_change(
-        services,
+        cx,
         &Actor::of(principal),
         "archive.requested",
         None,
@@ -128,15 +130,19 @@ fn too_many(max: u32) -> Error {
 
 /// The files named by `ids`, in the order given (repeats dropped): each a `ready` file of
 /// the tenant.
-async fn by_ids(services: &Services, principal: &Principal, ids: &[FileId]) -> Result<Vec<FileRecord>> {
+async fn by_ids(
+    cx: &(impl HasSettings + HasArchives),
+    principal: &Principal,
+    ids: &[FileId],
+) -> Result<Vec<FileRecord>> {
     let mut seen = HashSet::new();
     let ids: Vec<FileId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-    if ids.len() > services.settings.archive_max_files as usize {
-        return Err(too_many(services.settings.archive_max_files));
+    if ids.len() > cx.settings().archive_max_files as usize {
+        return Err(too_many(cx.settings().archive_max_files));
     }
     let mut found: HashMap<FileId, FileRecord> = HashMap::with_capacity(ids.len());
     for batch in ids.chunks(LOOKUP_BATCH) {
-        for file in services.archives.files_by_id(&principal.tenant, batch).await? {
+        for file in cx.archives().files_by_id(&principal.tenant, batch).await? {
             found.insert(file.id, file);
         }
     }
@@ -161,26 +167,30 @@ pub struct ArchiveUrl {
 
 /// `GET /v1/archives/{id}`: the archive, and a signed URL for the zip while it is ready
 /// (never outliving the archive). Handing out a URL is audited first.
-pub async fn get(services: &Services, principal: &Principal, id: ArchiveId) -> Result<(Archive, Option<ArchiveUrl>)> {
+pub async fn get(
+    cx: &(impl HasBlobs + HasAudit + HasSettings + HasClock + HasArchives),
+    principal: &Principal,
+    id: ArchiveId,
+) -> Result<(Archive, Option<ArchiveUrl>)> {
     principal.require(Permission::Read)?;
-    let archive = services
-        .archives
+    let archive = cx
+        .archives()
         .get_archive(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("archive"))?;
-    let now = services.clock.now();
+    let now = cx.clock().now();
     if archive.status != ArchiveStatus::Ready || archive.expires_at <= now {
         return Ok((archive, None));
     }
-    let expires_at = (now + chrono_duration(services.settings.download_url_ttl)).min(archive.expires_at);
+    let expires_at = (now + chrono_duration(cx.settings().download_url_ttl)).min(archive.expires_at);
     let options = DownloadOptions {
         disposition: Disposition::Attachment,
         filename: archive.download_name(),
         content_type: ContentType::zip(),
     };
-    let url = services.blobs.presign_get(&archive.blob_key(), &options, expires_at)?;
+    let url = cx.blobs().presign_get(&archive.blob_key(), &options, expires_at)?;
     audit::record(
-        services,
+        cx,
         &Actor::of(principal),
         "archive.download_url_issued",
         None,

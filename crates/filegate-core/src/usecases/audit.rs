@@ -7,7 +7,7 @@
 
 use uuid::Uuid;
 
-use super::Services;
+use super::context::{HasAudit, HasClock};
 use crate::domain::{AuditQuery, AuditRecord, FileId, MAX_AUDIT_PAGE, Origin, Permission, Principal, TenantId};
 use crate::error::Result;
 
@@ -43,13 +43,13 @@ impl Actor {
 /// (`filegate_audit_failures_total`), not returned: answering an error for a committed
 /// change would make the client retry something that happened.
 pub async fn record_change(
-    services: &Services,
+    cx: &(impl HasAudit + HasClock),
     actor: &Actor,
     action: &str,
     file_id: Option<FileId>,
     details: serde_json::Value,
 ) {
-    if let Err(e) = record(services, actor, action, file_id, details).await {
+    if let Err(e) = record(cx, actor, action, file_id, details).await {
         metrics::counter!("filegate_audit_failures_total").increment(1);
         tracing::error!(error = %e, action, actor = %actor.subject, file_id = ?file_id, "could not append to the audit trail");
     }
@@ -57,26 +57,26 @@ pub async fn record_change(
 
 /// Appends one record; an error means nothing was recorded (audited reads fail closed).
 pub async fn record(
-    services: &Services,
+    cx: &(impl HasAudit + HasClock),
     actor: &Actor,
     action: &str,
     file_id: Option<FileId>,
     details: serde_json::Value,
 ) -> Result<()> {
-    append(services, actor, Uuid::now_v7(), action, file_id, details).await
+    append(cx, actor, Uuid::now_v7(), action, file_id, details).await
 }
 
 /// Appends one record at most once per `key`, however often it is called: for actions
 /// recorded by jobs that may run twice. Make the key with [`once_key`].
 pub async fn record_once(
-    services: &Services,
+    cx: &(impl HasAudit + HasClock),
     actor: &Actor,
     key: Uuid,
     action: &str,
     file_id: Option<FileId>,
     details: serde_json::Value,
 ) -> Result<()> {
-    append(services, actor, key, action, file_id, details).await
+    append(cx, actor, key, action, file_id, details).await
 }
 
 /// A stable key for "`action` happened to `subject`" (a UUIDv5 in a namespace of ours).
@@ -86,7 +86,7 @@ pub fn once_key(action: &str, subject: &str) -> Uuid {
 }
 
 async fn append(
-    services: &Services,
+    cx: &(impl HasAudit + HasClock),
     actor: &Actor,
     id: Uuid,
     action: &str,
@@ -102,24 +102,24 @@ async fn append(
         request_id: actor.origin.request_id.clone(),
         client_ip: actor.origin.client_ip.clone(),
         user_agent: actor.origin.user_agent.clone(),
-        at: services.clock.now(),
+        at: cx.clock().now(),
         details,
         seq: 0,
     };
-    services.audit.append(&record).await?;
+    cx.audit().append(&record).await?;
     tracing::debug!(action, actor = %record.actor, "audited");
     Ok(())
 }
 
 /// One page of the tenant's trail, newest first, and the cursor of the next page.
 pub async fn list(
-    services: &Services,
+    cx: &impl HasAudit,
     principal: &Principal,
     mut query: AuditQuery,
 ) -> Result<(Vec<AuditRecord>, Option<i64>)> {
     principal.require(Permission::Administer)?;
     query.limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
-    let mut records = services.audit.list(&principal.tenant, &query).await?;
+    let mut records = cx.audit().list(&principal.tenant, &query).await?;
     let next = if records.len() > query.limit as usize {
         records.truncate(query.limit as usize);
         records.last().map(|r| r.seq)

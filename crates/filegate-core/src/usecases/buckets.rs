@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasLookups, HasStore};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::usecases::pipeline;
@@ -47,6 +48,9 @@ impl PolicyChange {
     }
 }
 
+// `check`, `create` and `update` keep `&Services` (not capabilities, `usecases::context`):
+// the pipeline's `check_stages` and `default_stages` still take it, as the stages they ask
+// do; they narrow when the pipeline does.
 fn check(services: &Services, policy: &BucketPolicy) -> Result<()> {
     policy.validate()?;
     pipeline::check_stages(&policy.stages, services)
@@ -103,26 +107,25 @@ pub async fn update(
     Ok(bucket)
 }
 
-async fn audit_policy(services: &Services, principal: &Principal, action: &str, bucket: &Bucket) {
+async fn audit_policy(cx: &(impl HasAudit + HasClock), principal: &Principal, action: &str, bucket: &Bucket) {
     let details = serde_json::json!({"bucket": bucket.name.as_str(), "policy": bucket.policy});
-    audit::record_change(services, &Actor::of(principal), action, None, details).await;
+    audit::record_change(cx, &Actor::of(principal), action, None, details).await;
 }
 
-pub async fn get(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
+pub async fn get(cx: &impl HasStore, principal: &Principal, name: &BucketName) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
-    stored(services, principal, name).await
+    stored(cx, principal, name).await
 }
 
-pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Bucket>> {
+pub async fn list(cx: &impl HasStore, principal: &Principal) -> Result<Vec<Bucket>> {
     principal.require(Permission::Administer)?;
-    Ok(services.store.list_buckets(&principal.tenant).await?)
+    Ok(cx.store().list_buckets(&principal.tenant).await?)
 }
 
 /// The principal's tenant's bucket, or `NotFound` — another tenant's bucket never shows.
 /// Read from the store: for read-modify-write.
-async fn stored(services: &Services, principal: &Principal, name: &BucketName) -> Result<Bucket> {
-    services
-        .store
+async fn stored(cx: &impl HasStore, principal: &Principal, name: &BucketName) -> Result<Bucket> {
+    cx.store()
         .get_bucket(&principal.tenant, name)
         .await?
         .ok_or(Error::not_found("bucket"))
@@ -130,10 +133,13 @@ async fn stored(services: &Services, principal: &Principal, name: &BucketName) -
 
 /// [`stored`], as recently read (`ports::Lookups`): for the paths that apply a bucket's
 /// policy on every request.
-pub(crate) async fn get_for(services: &Services, principal: &Principal, name: &BucketName) -> Result<Arc<Bucket>> {
-    services
-        .lookups
-        .bucket(services.store.as_ref(), &principal.tenant, name)
+pub(crate) async fn get_for(
+    cx: &(impl HasStore + HasLookups),
+    principal: &Principal,
+    name: &BucketName,
+) -> Result<Arc<Bucket>> {
+    cx.lookups()
+        .bucket(cx.store(), &principal.tenant, name)
         .await?
         .ok_or(Error::not_found("bucket"))
 }

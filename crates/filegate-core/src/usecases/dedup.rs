@@ -23,8 +23,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasStore};
 use super::uploads::NewUpload;
 use crate::domain::{
     Bucket, BucketName, DedupScope, FileEvent, FileRecord, FileStatus, NewFile, Principal, Sha256Hex, UploadPlan,
@@ -82,7 +82,7 @@ fn shared_record(principal: &Principal, req: &NewUpload, source: &FileRecord, no
 
 /// The new file sharing an existing blob, or `None` when this upload must send its bytes.
 pub(crate) async fn share_existing(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasClock),
     principal: &Principal,
     bucket: &Bucket,
     req: &NewUpload,
@@ -92,8 +92,8 @@ pub(crate) async fn share_existing(
         return Ok(None);
     };
     for _ in 0..ATTEMPTS {
-        let Some(source) = services
-            .store
+        let Some(source) = cx
+            .store()
             .find_dedup_source(&principal.tenant, sha256, req.size, scope)
             .await?
         else {
@@ -109,7 +109,7 @@ pub(crate) async fn share_existing(
                 event: FileEvent::of_change(FileStatus::Pending, &file),
             }),
         ];
-        match services.store.insert_deduplicated(&file, source.id, &jobs).await {
+        match cx.store().insert_deduplicated(&file, source.id, &jobs).await {
             Ok(stored) => {
                 tracing::info!(file_id = %stored.id, source = %source.id, size = stored.size, "upload deduplicated");
                 let details = json!({
@@ -119,14 +119,7 @@ pub(crate) async fn share_existing(
                     "sha256": sha256.to_string(),
                     "source": source.id.to_string(),
                 });
-                audit::record_change(
-                    services,
-                    &Actor::of(principal),
-                    "file.deduplicated",
-                    Some(stored.id),
-                    details,
-                )
-                .await;
+                audit::record_change(cx, &Actor::of(principal), "file.deduplicated", Some(stored.id), details).await;
                 return Ok(Some(stored));
             }
             // The source stopped being `ready` (deleted) since the lookup: look again.

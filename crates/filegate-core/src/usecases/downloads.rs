@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::Services;
+use super::context::{HasDownloads, HasStore};
 use crate::domain::{FileId, TenantId};
 use crate::error::StoreError;
 
@@ -94,12 +94,12 @@ impl DownloadCounter {
 
 /// Writes the pending counts to the store; returns how many files were updated. On an error
 /// the counts not yet written are kept for the next flush.
-pub async fn flush(services: &Services) -> Result<usize, StoreError> {
-    let counts = services.downloads.take();
+pub async fn flush(cx: &(impl HasStore + HasDownloads)) -> Result<usize, StoreError> {
+    let counts = cx.downloads().take();
     let mut written = 0;
     for (i, batch) in counts.chunks(BATCH).enumerate() {
-        if let Err(e) = services.store.add_download_counts(batch).await {
-            services.downloads.restore(&counts[i * BATCH..]);
+        if let Err(e) = cx.store().add_download_counts(batch).await {
+            cx.downloads().restore(&counts[i * BATCH..]);
             return Err(e);
         }
         written += batch.len();
@@ -112,17 +112,17 @@ pub async fn flush(services: &Services) -> Result<usize, StoreError> {
 
 /// Flushes every `interval` (earlier when many files wait) until `shutdown`. The caller
 /// flushes once more after the last request has finished.
-pub async fn run_flusher(services: Services, interval: Duration, shutdown: CancellationToken) {
+pub async fn run_flusher(cx: impl HasStore + HasDownloads, interval: Duration, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
-            () = services.downloads.full.notified() => {}
+            () = cx.downloads().full.notified() => {}
         }
-        if let Err(e) = flush(&services).await {
-            tracing::warn!(error = %e, pending = services.downloads.pending_files(), "could not flush download counts; will retry");
+        if let Err(e) = flush(&cx).await {
+            tracing::warn!(error = %e, pending = cx.downloads().pending_files(), "could not flush download counts; will retry");
         }
     }
 }

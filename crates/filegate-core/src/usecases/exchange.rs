@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use serde_json::json;
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasExchange, HasSealer};
 use crate::domain::{Passphrase, PassphraseVersion, Permission, Principal, TenantId};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
@@ -24,9 +24,9 @@ fn seal_context(tenant: &TenantId, version: u32) -> String {
     format!("filegate/exchange-passphrase/{tenant}/{version}")
 }
 
-fn unseal(services: &Services, v: &PassphraseVersion) -> Result<Passphrase> {
-    let plain = services
-        .sealer
+fn unseal(cx: &impl HasSealer, v: &PassphraseVersion) -> Result<Passphrase> {
+    let plain = cx
+        .sealer()
         .open(&v.sealed, seal_context(&v.tenant, v.version).as_bytes())
         .ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
@@ -39,7 +39,7 @@ fn unseal(services: &Services, v: &PassphraseVersion) -> Result<Passphrase> {
 /// Adds the version after `newest` with a fresh passphrase. `None` when another process
 /// added that version first (the caller reads again).
 async fn add_next(
-    services: &Services,
+    cx: &(impl HasExchange + HasSealer + HasClock),
     tenant: &TenantId,
     newest: Option<u32>,
     created_by: &str,
@@ -52,14 +52,14 @@ async fn add_next(
     let row = PassphraseVersion {
         tenant: tenant.clone(),
         version,
-        sealed: services
-            .sealer
+        sealed: cx
+            .sealer()
             .seal(passphrase.expose().as_bytes(), seal_context(tenant, version).as_bytes())?,
-        created_at: services.clock.now(),
+        created_at: cx.clock().now(),
         created_by: created_by.to_owned(),
         retired_at: None,
     };
-    match services.exchange.add_passphrase(&row).await {
+    match cx.exchange().add_passphrase(&row).await {
         Ok(()) => Ok(Some(row)),
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -69,13 +69,16 @@ async fn add_next(
 /// The tenant's versions, newest first, creating version 1 on first use. Lazily rather than
 /// at tenant creation, so tenants that existed before this feature (and `default`) get one
 /// too, and tenants that never exchange files never hold a secret.
-async fn versions_or_first(services: &Services, tenant: &TenantId) -> Result<Vec<PassphraseVersion>> {
+async fn versions_or_first(
+    cx: &(impl HasExchange + HasSealer + HasClock),
+    tenant: &TenantId,
+) -> Result<Vec<PassphraseVersion>> {
     for _ in 0..3 {
-        let versions = services.exchange.passphrases(tenant).await?;
+        let versions = cx.exchange().passphrases(tenant).await?;
         if !versions.is_empty() {
             return Ok(versions);
         }
-        if let Some(first) = add_next(services, tenant, None, "system").await? {
+        if let Some(first) = add_next(cx, tenant, None, "system").await? {
             tracing::info!(tenant = %tenant, "first exchange passphrase created");
             return Ok(vec![first]);
         }
@@ -87,16 +90,19 @@ async fn versions_or_first(services: &Services, tenant: &TenantId) -> Result<Vec
 
 /// `GET /v1/exchange/passphrase`: the current passphrase (exchange clients and admins).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn current(services: &Services, principal: &Principal) -> Result<CurrentPassphrase> {
+pub async fn current(
+    cx: &(impl HasAudit + HasExchange + HasSealer + HasClock),
+    principal: &Principal,
+) -> Result<CurrentPassphrase> {
     principal.require(Permission::Exchange)?;
-    let versions = versions_or_first(services, &principal.tenant).await?;
+    let versions = versions_or_first(cx, &principal.tenant).await?;
     let newest = versions
         .first()
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("no passphrase version")))?;
-    let passphrase = unseal(services, newest)?;
+    let passphrase = unseal(cx, newest)?;
     // Recorded before the secret is handed out: no trail, no passphrase.
     audit::record(
-        services,
+        cx,
         &Actor::of(principal),
         "exchange.passphrase_read",
         None,
@@ -114,18 +120,21 @@ pub async fn current(services: &Services, principal: &Principal) -> Result<Curre
 /// `POST /v1/admin/exchange/rotate`: a new current version; the older ones keep decrypting
 /// (with an alert). Answers the new version without its secret.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn rotate(services: &Services, principal: &Principal) -> Result<PassphraseVersion> {
+pub async fn rotate(
+    cx: &(impl HasAudit + HasExchange + HasSealer + HasClock),
+    principal: &Principal,
+) -> Result<PassphraseVersion> {
     principal.require(Permission::Administer)?;
     for _ in 0..3 {
-        let newest = services
-            .exchange
+        let newest = cx
+            .exchange()
             .passphrases(&principal.tenant)
             .await?
             .first()
             .map(|v| v.version);
-        if let Some(added) = add_next(services, &principal.tenant, newest, &principal.subject).await? {
+        if let Some(added) = add_next(cx, &principal.tenant, newest, &principal.subject).await? {
             audit::record_change(
-                services,
+                cx,
                 &Actor::of(principal),
                 "exchange.passphrase_rotated",
                 None,
@@ -144,19 +153,21 @@ pub async fn rotate(services: &Services, principal: &Principal) -> Result<Passph
 
 /// `GET /v1/admin/exchange/passphrases`: every version, newest first, without secrets (the
 /// caller renders only the metadata).
-pub async fn history(services: &Services, principal: &Principal) -> Result<Vec<PassphraseVersion>> {
+pub async fn history(cx: &impl HasExchange, principal: &Principal) -> Result<Vec<PassphraseVersion>> {
     principal.require(Permission::Administer)?;
-    Ok(services.exchange.passphrases(&principal.tenant).await?)
+    Ok(cx.exchange().passphrases(&principal.tenant).await?)
 }
 
 /// The passphrases the `decrypt` stage tries, newest first. No version yet means nothing
 /// can have been encrypted with one: the list is empty.
-pub(crate) async fn candidates(services: &Services, tenant: &TenantId) -> Result<Vec<(u32, Passphrase)>> {
-    services
-        .exchange
+pub(crate) async fn candidates(
+    cx: &(impl HasExchange + HasSealer),
+    tenant: &TenantId,
+) -> Result<Vec<(u32, Passphrase)>> {
+    cx.exchange()
         .passphrases(tenant)
         .await?
         .iter()
-        .map(|v| Ok((v.version, unseal(services, v)?)))
+        .map(|v| Ok((v.version, unseal(cx, v)?)))
         .collect()
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, buckets, chrono_duration, outbox};
+use super::context::{HasAudit, HasBlobs, HasClock, HasDownloads, HasLookups, HasSettings, HasStore};
+use super::{buckets, chrono_duration, outbox};
 use crate::domain::{
     After, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus,
     Metadata, ObjectPath, Permission, Principal, Reach, encode_cursor,
@@ -15,16 +16,15 @@ use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
 
 /// A file of the principal's tenant, any status; another tenant's id is `NotFound`, and so
 /// is a file out of the principal's reach (another's upload, to a partner's machine).
-pub async fn get(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+pub async fn get(cx: &impl HasStore, principal: &Principal, id: FileId) -> Result<FileRecord> {
     principal.reach(FileAction::See)?;
-    let file = load(services, principal, id).await?;
+    let file = load(cx, principal, id).await?;
     principal.require_on(FileAction::See, &file.owner)?;
     Ok(file)
 }
 
-pub(crate) async fn load(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    services
-        .store
+pub(crate) async fn load(cx: &impl HasStore, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    cx.store()
         .get_file(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file"))
@@ -45,11 +45,11 @@ pub(crate) fn servable(file: &FileRecord) -> Result<()> {
 /// time: a URL a client still holds stops working when its file is deleted, fails or is
 /// quarantined (it must not hand out the virus), and works again when the file is restored.
 /// Objects no file references (thumbnails, bundles) are not this check's business.
-pub async fn check_blob_servable(services: &Services, blob_key: &str) -> Result<()> {
+pub async fn check_blob_servable(cx: &impl HasStore, blob_key: &str) -> Result<()> {
     let Some(tenant) = crate::domain::blob_key_tenant(blob_key) else {
         return Ok(());
     };
-    blob_servable(&services.store.blob_statuses(&tenant, blob_key).await?)
+    blob_servable(&cx.store().blob_statuses(&tenant, blob_key).await?)
 }
 
 /// Files that share a blob (dedup) decide together: one quarantined refuses it (the bytes
@@ -77,24 +77,24 @@ pub struct DownloadUrl {
 
 /// A signed URL for the bytes (default 1 h).
 pub async fn download_url(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasDownloads + HasClock),
     principal: &Principal,
     id: FileId,
     disposition: Disposition,
 ) -> Result<DownloadUrl> {
     principal.require(Permission::Read)?;
-    let file = load(services, principal, id).await?;
+    let file = load(cx, principal, id).await?;
     servable(&file)?;
-    let disposition = super::disposition::for_file(services, &file, disposition).await?;
-    let expires_at = services.clock.now() + chrono_duration(services.settings.download_url_ttl);
+    let disposition = super::disposition::for_file(cx, &file, disposition).await?;
+    let expires_at = cx.clock().now() + chrono_duration(cx.settings().download_url_ttl);
     let options = DownloadOptions {
         disposition,
         filename: file.name().to_owned(),
         content_type: file.content_type.clone(),
     };
-    let url = services.blobs.presign_get(&file.blob_key, &options, expires_at)?;
+    let url = cx.blobs().presign_get(&file.blob_key, &options, expires_at)?;
     audit::record(
-        services,
+        cx,
         &Actor::of(principal),
         "file.download_url_issued",
         Some(file.id),
@@ -102,7 +102,7 @@ pub async fn download_url(
     )
     .await?;
     // One download: the bytes go from storage, out of our sight (see `downloads`).
-    services.downloads.record(&file.tenant, file.id);
+    cx.downloads().record(&file.tenant, file.id);
     Ok(DownloadUrl { url, expires_at })
 }
 
@@ -122,26 +122,19 @@ pub enum Content {
 
 /// The bytes through the gateway (not through a signed URL), honouring `If-None-Match` and one `Range`.
 pub async fn content(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasDownloads + HasClock),
     principal: &Principal,
     id: FileId,
     if_none_match: Option<&str>,
     range: Option<&str>,
 ) -> Result<Content> {
     principal.require(Permission::Read)?;
-    let file = load(services, principal, id).await?;
-    let answer = prepare_content(services, file, if_none_match, range).await?;
+    let file = load(cx, principal, id).await?;
+    let answer = prepare_content(cx, file, if_none_match, range).await?;
     if let Content::Bytes { file, range, .. } = &answer {
         let served = range.map_or(json!({"bytes": file.size}), |r| json!({"range": [r.start, r.end]}));
-        audit::record(
-            services,
-            &Actor::of(principal),
-            "file.downloaded",
-            Some(file.id),
-            served,
-        )
-        .await?;
-        count_download(services, file, *range);
+        audit::record(cx, &Actor::of(principal), "file.downloaded", Some(file.id), served).await?;
+        count_download(cx, file, *range);
     }
     Ok(answer)
 }
@@ -151,7 +144,7 @@ pub async fn content(
 /// its etag; else the stream of the whole file or of the one range asked for. Neither audits
 /// nor counts: the caller does, in its own name.
 pub(crate) async fn prepare_content(
-    services: &Services,
+    cx: &impl HasBlobs,
     file: FileRecord,
     if_none_match: Option<&str>,
     range: Option<&str>,
@@ -172,7 +165,7 @@ pub(crate) async fn prepare_content(
         ) => return Ok(Content::Unsatisfiable { size: file.size, error }),
         Err(e) => return Err(e),
     };
-    let body = services.blobs.get(&file.blob_key, range).await.map_err(|e| match e {
+    let body = cx.blobs().get(&file.blob_key, range).await.map_err(|e| match e {
         // The row says ready but the bytes are gone: an operator's problem, not the client's.
         StoreError::NotFound => Error::Internal(anyhow::anyhow!("blob {} of a ready file is missing", file.blob_key)),
         other => other.into(),
@@ -181,9 +174,9 @@ pub(crate) async fn prepare_content(
 }
 
 /// A transfer from the first byte is one download; later ranges continue it.
-pub(crate) fn count_download(services: &Services, file: &FileRecord, range: Option<ByteRange>) {
+pub(crate) fn count_download(cx: &impl HasDownloads, file: &FileRecord, range: Option<ByteRange>) {
     if range.is_none_or(|r| r.start == 0) {
-        services.downloads.record(&file.tenant, file.id);
+        cx.downloads().record(&file.tenant, file.id);
     }
 }
 
@@ -196,12 +189,12 @@ fn etag_list_matches(header: &str, etag: &str) -> bool {
 
 /// A page of files. The tenant is the principal's (and, for a principal that sees only its
 /// own files, the owner too); the order is total (id breaks ties).
-pub async fn list(services: &Services, principal: &Principal, mut query: FileQuery) -> Result<FilePage> {
+pub async fn list(cx: &impl HasStore, principal: &Principal, mut query: FileQuery) -> Result<FilePage> {
     query.owner = match principal.reach(FileAction::See)? {
         Reach::Tenant => None,
         Reach::Own => Some(principal.subject.clone()),
     };
-    let (mut items, total) = services.store.list_files(&principal.tenant, &query).await?;
+    let (mut items, total) = cx.store().list_files(&principal.tenant, &query).await?;
     let limit = query.limit as usize;
     let more = items.len() > limit;
     items.truncate(limit);
@@ -221,14 +214,9 @@ pub async fn list(services: &Services, principal: &Principal, mut query: FileQue
 
 /// What changed since `since`, deletions included: what a sync client asks to catch up
 /// from its cursor.
-pub async fn changes(
-    services: &Services,
-    principal: &Principal,
-    since: ChangeCursor,
-    limit: u32,
-) -> Result<ChangePage> {
+pub async fn changes(cx: &impl HasStore, principal: &Principal, since: ChangeCursor, limit: u32) -> Result<ChangePage> {
     principal.require(Permission::Read)?;
-    Ok(services.store.changed_files(&principal.tenant, since, limit).await?)
+    Ok(cx.store().changed_files(&principal.tenant, since, limit).await?)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -238,9 +226,14 @@ pub struct FileChange {
 }
 
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn patch(services: &Services, principal: &Principal, id: FileId, change: FileChange) -> Result<FileRecord> {
+pub async fn patch(
+    cx: &(impl HasStore + HasAudit + HasClock),
+    principal: &Principal,
+    id: FileId,
+    change: FileChange,
+) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let file = load(services, principal, id).await?;
+    let file = load(cx, principal, id).await?;
     if !file.status.is_deletable() {
         return Err(Error::conflict(
             ErrorCode::WrongStatus,
@@ -254,46 +247,54 @@ pub async fn patch(services: &Services, principal: &Principal, id: FileId, chang
     if let Some(metadata) = change.metadata {
         next.metadata = metadata;
     }
-    next.updated_at = services.clock.now();
-    let saved = write_if_unchanged(services, &next, file.status, None).await?;
+    next.updated_at = cx.clock().now();
+    let saved = write_if_unchanged(cx, &next, file.status, None).await?;
     let details = json!({
         "path": {"from": file.path.to_string(), "to": saved.path.to_string()},
         "metadata_changed": file.metadata != saved.metadata,
     });
-    audit::record_change(services, &Actor::of(principal), "file.updated", Some(id), details).await;
+    audit::record_change(cx, &Actor::of(principal), "file.updated", Some(id), details).await;
     Ok(saved)
 }
 
 /// Soft delete: answered at once; the bytes go after the bucket's retention.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn delete(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+pub async fn delete(
+    cx: &(impl HasStore + HasAudit + HasClock + HasLookups),
+    principal: &Principal,
+    id: FileId,
+) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let file = load(services, principal, id).await?;
+    let file = load(cx, principal, id).await?;
     if !file.status.is_deletable() {
         return Err(Error::conflict(
             ErrorCode::WrongStatus,
             format!("the file is already {}", file.status),
         ));
     }
-    let bucket = buckets::get_for(services, principal, &file.bucket).await?;
-    let now = services.clock.now();
+    let bucket = buckets::get_for(cx, principal, &file.bucket).await?;
+    let now = cx.clock().now();
     let mut next = file.clone();
     next.previous_status = Some(file.status);
     next.status = FileStatus::Deleted;
     next.deleted_at = Some(now);
     next.purge_after = Some(now + chrono::Duration::days(i64::from(bucket.policy.retention_days)));
     next.updated_at = now;
-    let saved = write_if_unchanged(services, &next, file.status, None).await?;
+    let saved = write_if_unchanged(cx, &next, file.status, None).await?;
     let details = json!({"path": saved.path.to_string(), "purge_after": saved.purge_after});
-    audit::record_change(services, &Actor::of(principal), "file.deleted", Some(id), details).await;
+    audit::record_change(cx, &Actor::of(principal), "file.deleted", Some(id), details).await;
     Ok(saved)
 }
 
 /// Undoes a soft delete within the retention period: the file returns to its old status.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+pub async fn restore(
+    cx: &(impl HasStore + HasAudit + HasClock),
+    principal: &Principal,
+    id: FileId,
+) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let file = load(services, principal, id).await?;
+    let file = load(cx, principal, id).await?;
     if file.status != FileStatus::Deleted {
         return Err(Error::conflict(
             ErrorCode::WrongStatus,
@@ -316,20 +317,20 @@ pub async fn restore(services: &Services, principal: &Principal, id: FileId) -> 
     next.previous_status = None;
     next.deleted_at = None;
     next.purge_after = None;
-    next.updated_at = services.clock.now();
-    let saved = write_if_unchanged(services, &next, FileStatus::Deleted, job).await?;
+    next.updated_at = cx.clock().now();
+    let saved = write_if_unchanged(cx, &next, FileStatus::Deleted, job).await?;
     let details = json!({"path": saved.path.to_string(), "status": saved.status});
-    audit::record_change(services, &Actor::of(principal), "file.restored", Some(id), details).await;
+    audit::record_change(cx, &Actor::of(principal), "file.restored", Some(id), details).await;
     Ok(saved)
 }
 
 async fn write_if_unchanged(
-    services: &Services,
+    cx: &impl HasStore,
     next: &FileRecord,
     seen: FileStatus,
     job: Option<Job>,
 ) -> Result<FileRecord> {
-    outbox::save(services.store.as_ref(), seen, next, &[seen], job)
+    outbox::save(cx.store(), seen, next, &[seen], job)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => Error::conflict(
@@ -348,12 +349,16 @@ pub struct BatchDeleted {
 
 /// Deletes up to 1000 files in one request. Ids that are malformed, unknown, another tenant's
 /// or already deleted are listed as `not_found`; the others are deleted.
-pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<String>) -> Result<BatchDeleted> {
+pub async fn delete_many(
+    cx: &(impl HasStore + HasAudit + HasSettings + HasClock + HasLookups),
+    principal: &Principal,
+    ids: Vec<String>,
+) -> Result<BatchDeleted> {
     principal.require(Permission::Write)?;
-    if ids.is_empty() || ids.len() > services.settings.max_batch {
+    if ids.is_empty() || ids.len() > cx.settings().max_batch {
         return Err(Error::invalid(
             ErrorCode::TooManyItems,
-            format!("delete 1 to {} ids at a time", services.settings.max_batch),
+            format!("delete 1 to {} ids at a time", cx.settings().max_batch),
         ));
     }
     let mut out = BatchDeleted {
@@ -365,7 +370,7 @@ pub async fn delete_many(services: &Services, principal: &Principal, ids: Vec<St
             out.not_found.push(raw);
             continue;
         };
-        match delete(services, principal, id).await {
+        match delete(cx, principal, id).await {
             Ok(_) => out.deleted.push(id),
             Err(Error::NotFound { .. } | Error::Conflict { .. }) => out.not_found.push(raw),
             Err(e) => return Err(e),

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 
-use super::Services;
+use super::context::{HasAudit, HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
 use super::proxied::{self, ProxiedUpload};
 use crate::domain::{
     BucketName, ContentType, FileName, FileRecord, Metadata, ObjectPath, Permission, Principal, parse_prefix,
@@ -23,11 +23,15 @@ pub struct NewImage {
     pub metadata: Metadata,
 }
 
-pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -> Result<FileRecord> {
+pub async fn upload(
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
+    principal: &Principal,
+    req: NewImage,
+) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let bucket = super::buckets::get_for(services, principal, &req.bucket).await?;
+    let bucket = super::buckets::get_for(cx, principal, &req.bucket).await?;
     let essence = req.content_type.essence();
-    let allowed = services.settings.image_types.iter().any(|t| t == essence)
+    let allowed = cx.settings().image_types.iter().any(|t| t == essence)
         || (essence.starts_with("image/")
             && !bucket.policy.allowed_content_types.is_empty()
             && bucket.policy.allows_type(&req.content_type));
@@ -35,7 +39,7 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
         return Err(Error::UnsupportedType {
             message: format!(
                 "{essence} is not an accepted image type (accepted: {})",
-                services.settings.image_types.join(", ")
+                cx.settings().image_types.join(", ")
             ),
         });
     }
@@ -73,7 +77,7 @@ pub async fn upload(services: &Services, principal: &Principal, req: NewImage) -
         metadata: req.metadata,
         external_id: None,
     };
-    proxied::upload(services, principal, upload, body).await
+    proxied::upload(cx, principal, upload, body).await
 }
 
 fn decode(data: &str) -> Result<Vec<u8>> {

@@ -19,6 +19,7 @@ pub mod api_keys;
 pub mod archives;
 pub mod audit;
 pub mod buckets;
+pub mod context;
 pub mod dedup;
 pub mod disposition;
 pub mod downloads;
@@ -41,7 +42,8 @@ pub mod webhooks;
 pub(crate) mod outbox;
 pub(crate) mod verify;
 
-/// The engines, behind their ports, and the tunables the rules depend on.
+/// The engines, behind their ports, and the tunables the rules depend on. Use cases ask
+/// for the ones they use as capabilities ([`context`]); this provides every one of them.
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn MetadataStore>,

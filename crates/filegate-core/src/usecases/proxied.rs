@@ -2,7 +2,8 @@
 //! signed URL), and the shared step
 //! that `images` uses too. The body goes straight to the blob store, never whole in memory.
 
-use super::{Services, buckets, chrono_duration, outbox, quotas};
+use super::context::{HasAudit, HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
+use super::{buckets, chrono_duration, outbox, quotas};
 use crate::domain::{
     BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
     UploadPlan, blob_key_for,
@@ -24,27 +25,27 @@ pub struct ProxiedUpload {
 /// stores nothing and records nothing.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
 pub async fn upload(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     req: ProxiedUpload,
     body: ByteStream,
 ) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
-    let bucket = buckets::get_for(services, principal, &req.bucket).await?;
+    let bucket = buckets::get_for(cx, principal, &req.bucket).await?;
     bucket.policy.admit(None, &req.content_type)?;
 
     // The size is known only once the body has streamed: the room left under the tenant's
     // quota is the body's limit when it is the smaller one, and the insert below checks
     // again (another upload may have taken the room meanwhile).
-    let room = quotas::room(services, &principal.tenant)
+    let room = quotas::room(cx, &principal.tenant)
         .await?
         .filter(|room| room.bytes() < bucket.policy.max_file_size);
     let limit = room.map_or(bucket.policy.max_file_size, |room| room.bytes());
 
     let id = FileId::new();
     let blob_key = blob_key_for(&principal.tenant, id);
-    let meta = services
-        .blobs
+    let meta = cx
+        .blobs()
         .put(&blob_key, body, limit)
         .await
         .map_err(|e| match (e, room) {
@@ -54,7 +55,7 @@ pub async fn upload(
 
     // Bytes first, then the row: a crash in between leaves unreferenced bytes, never a row
     // pointing at nothing. The pending row expires by itself if we die before the update.
-    let now = services.clock.now();
+    let now = cx.clock().now();
     let mut record = FileRecord::pending(NewFile {
         id,
         tenant: principal.tenant.clone(),
@@ -67,17 +68,17 @@ pub async fn upload(
         metadata: req.metadata,
         external_id: req.external_id,
         upload: UploadPlan::Proxied,
-        upload_expires_at: now + chrono_duration(services.settings.upload_url_ttl),
+        upload_expires_at: now + chrono_duration(cx.settings().upload_url_ttl),
         now,
         encryption: None,
         request_id: None,
     });
     record.etag = Some(meta.etag);
-    let pending = match services.store.insert_file(&record).await {
+    let pending = match cx.store().insert_file(&record).await {
         Ok(pending) => pending,
         Err(e) => {
             // Refused (the quota, most likely): the bytes must not stay behind unreferenced.
-            if let Err(delete) = services.blobs.delete(&blob_key).await {
+            if let Err(delete) = cx.blobs().delete(&blob_key).await {
                 tracing::warn!(error = %delete, "could not remove the bytes of a refused upload");
             }
             return Err(e.into());
@@ -90,7 +91,7 @@ pub async fn upload(
         file_id: id,
     };
     let stored = outbox::save(
-        services.store.as_ref(),
+        cx.store(),
         FileStatus::Pending,
         &uploaded,
         &[FileStatus::Pending],
@@ -98,6 +99,6 @@ pub async fn upload(
     )
     .await?;
     tracing::info!(file_id = %stored.id, size = stored.size, "proxied upload stored");
-    super::uploads::audit_uploaded(services, principal, &stored).await;
+    super::uploads::audit_uploaded(cx, principal, &stored).await;
     Ok(stored)
 }

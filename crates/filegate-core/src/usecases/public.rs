@@ -3,7 +3,7 @@
 //! Anything else — a private bucket, no such path, a file not (or no longer) ready — is
 //! `not-found` alike, so the URL space reveals nothing about private files.
 
-use super::Services;
+use super::context::{HasBlobs, HasDownloads, HasPaths, HasStore};
 use super::files::{self, Content};
 use crate::domain::{BucketName, ObjectPath, TenantId};
 use crate::error::{Error, Result};
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// or `NotModified` when `if_none_match` names its etag. Downloads are counted like
 /// `/v1/files/{id}/content`'s; nothing is audited (the file is public).
 pub async fn content(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasDownloads + HasPaths),
     tenant: &TenantId,
     bucket: &BucketName,
     path: &ObjectPath,
@@ -20,20 +20,19 @@ pub async fn content(
     range: Option<&str>,
 ) -> Result<Content> {
     let hidden = || Error::not_found("file");
-    services
-        .store
+    cx.store()
         .get_bucket(tenant, bucket)
         .await?
         .filter(|b| b.policy.public)
         .ok_or_else(hidden)?;
-    let file = services
-        .paths
+    let file = cx
+        .paths()
         .ready_file_at(tenant, bucket, path)
         .await?
         .ok_or_else(hidden)?;
-    let answer = files::prepare_content(services, file, if_none_match, range).await?;
+    let answer = files::prepare_content(cx, file, if_none_match, range).await?;
     if let Content::Bytes { file, range, .. } = &answer {
-        files::count_download(services, file, *range);
+        files::count_download(cx, file, *range);
     }
     Ok(answer)
 }

@@ -8,18 +8,18 @@
 
 use serde_json::json;
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasLookups, HasSettings, HasStore};
 use crate::domain::{Permission, Principal, Quota, QuotaExceeded, QuotaLimit, StorageUsage, TenantId, TenantUsage};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
 /// The tenant a quota request is about: the caller's own (tenant admin), or any tenant
 /// (superadmin). Another tenant that does not exist is `NotFound`.
-async fn target(services: &Services, principal: &Principal, tenant: Option<TenantId>) -> Result<TenantId> {
+async fn target(cx: &impl HasStore, principal: &Principal, tenant: Option<TenantId>) -> Result<TenantId> {
     match tenant {
         Some(other) if other != principal.tenant => {
             principal.require(Permission::Operate)?;
-            if !super::tenants::exists(services, &other).await? {
+            if !super::tenants::exists(cx, &other).await? {
                 return Err(Error::not_found("tenant"));
             }
             Ok(other)
@@ -32,9 +32,9 @@ async fn target(services: &Services, principal: &Principal, tenant: Option<Tenan
 }
 
 /// The quota of the caller's tenant, or of `tenant` for a superadmin.
-pub async fn get(services: &Services, principal: &Principal, tenant: Option<TenantId>) -> Result<(TenantId, Quota)> {
-    let tenant = target(services, principal, tenant).await?;
-    let quota = services.store.tenant_quota(&tenant).await?;
+pub async fn get(cx: &impl HasStore, principal: &Principal, tenant: Option<TenantId>) -> Result<(TenantId, Quota)> {
+    let tenant = target(cx, principal, tenant).await?;
+    let quota = cx.store().tenant_quota(&tenant).await?;
     Ok((tenant, quota))
 }
 
@@ -43,7 +43,7 @@ pub async fn get(services: &Services, principal: &Principal, tenant: Option<Tena
 /// usage is back under it.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject))]
 pub async fn set(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasClock + HasLookups),
     principal: &Principal,
     tenant: Option<TenantId>,
     quota: Quota,
@@ -60,53 +60,52 @@ pub async fn set(
             format!("a limit is at most {} (or null: unlimited)", i64::MAX),
         ));
     }
-    let tenant = target(services, principal, tenant).await?;
-    services
-        .store
-        .set_tenant_quota(&tenant, &quota, services.clock.now())
+    let tenant = target(cx, principal, tenant).await?;
+    cx.store()
+        .set_tenant_quota(&tenant, &quota, cx.clock().now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("tenant"),
             other => other.into(),
         })?;
-    services.lookups.forget_quota(&tenant).await;
+    cx.lookups().forget_quota(&tenant).await;
     tracing::info!(%tenant, max_bytes = ?quota.max_bytes, max_files = ?quota.max_files, "quota changed");
     // In the tenant's trail, whose admins see who changed their limits, and in the
     // superadmin's own when that is another tenant.
     let details = json!({"tenant": tenant.as_str(), "max_bytes": quota.max_bytes, "max_files": quota.max_files});
     let actor = Actor::of(principal);
     if tenant != principal.tenant {
-        audit::record_change(services, &actor, "quota.changed", None, details.clone()).await;
+        audit::record_change(cx, &actor, "quota.changed", None, details.clone()).await;
     }
     let in_target = Actor {
         tenant: tenant.clone(),
         ..actor
     };
-    audit::record_change(services, &in_target, "quota.changed", None, details).await;
+    audit::record_change(cx, &in_target, "quota.changed", None, details).await;
     Ok((tenant, quota))
 }
 
 /// A tenant's usage per bucket, with its quota.
 pub async fn usage(
-    services: &Services,
+    cx: &impl HasStore,
     principal: &Principal,
     tenant: Option<TenantId>,
 ) -> Result<(TenantId, Quota, TenantUsage)> {
-    let tenant = target(services, principal, tenant).await?;
-    let quota = services.store.tenant_quota(&tenant).await?;
-    let usage = services.store.tenant_usage(&tenant).await?;
+    let tenant = target(cx, principal, tenant).await?;
+    let quota = cx.store().tenant_quota(&tenant).await?;
+    let usage = cx.store().tenant_usage(&tenant).await?;
     Ok((tenant, quota, usage))
 }
 
 /// Gives a new tenant the configured default quota (nothing to write when it is unlimited).
-pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Result<()> {
-    let quota = services.settings.default_quota;
+pub(crate) async fn apply_default(
+    cx: &(impl HasStore + HasSettings + HasClock + HasLookups),
+    tenant: &TenantId,
+) -> Result<()> {
+    let quota = cx.settings().default_quota;
     if !quota.is_unlimited() {
-        services
-            .store
-            .set_tenant_quota(tenant, &quota, services.clock.now())
-            .await?;
-        services.lookups.forget_quota(tenant).await;
+        cx.store().set_tenant_quota(tenant, &quota, cx.clock().now()).await?;
+        cx.lookups().forget_quota(tenant).await;
     }
     Ok(())
 }
@@ -114,14 +113,14 @@ pub(crate) async fn apply_default(services: &Services, tenant: &TenantId) -> Res
 /// Refuses early (`quota-exceeded`) a file of `size` bytes that the tenant's quota does not
 /// allow now. Not the binding check (a concurrent upload may still take the room first):
 /// it keeps a refused upload from preparing anything in storage.
-pub(crate) async fn precheck(services: &Services, tenant: &TenantId, size: u64) -> Result<()> {
+pub(crate) async fn precheck(cx: &(impl HasStore + HasLookups), tenant: &TenantId, size: u64) -> Result<()> {
     // A copy up to a second old in another process is fine here: this check only spares
     // storage work, and the insert checks the quota it commits under.
-    let quota = services.lookups.quota(services.store.as_ref(), tenant).await?;
+    let quota = cx.lookups().quota(cx.store(), tenant).await?;
     if quota.is_unlimited() {
         return Ok(());
     }
-    let usage = services.store.tenant_usage(tenant).await?.total;
+    let usage = cx.store().tenant_usage(tenant).await?.total;
     quota.admit(&usage, size).map_err(Error::quota_exceeded)
 }
 
@@ -131,15 +130,15 @@ pub(crate) async fn precheck(services: &Services, tenant: &TenantId, size: u64) 
 /// the files' total, the size of a zip that stores them) and again by the build with the
 /// zip's real size, before the bundle becomes `ready` and starts to count.
 pub(crate) async fn admit_bundle(
-    services: &Services,
+    cx: &impl HasStore,
     tenant: &TenantId,
     size: u64,
 ) -> Result<Result<(), QuotaExceeded>> {
-    let quota = services.store.tenant_quota(tenant).await?;
+    let quota = cx.store().tenant_quota(tenant).await?;
     let Some(max) = quota.max_bytes else {
         return Ok(Ok(()));
     };
-    let used = services.store.tenant_usage(tenant).await?.total.bytes;
+    let used = cx.store().tenant_usage(tenant).await?.total.bytes;
     if used.saturating_add(size) > max {
         return Ok(Err(QuotaExceeded {
             limit: QuotaLimit::Bytes,
@@ -154,12 +153,12 @@ pub(crate) async fn admit_bundle(
 /// The room a body of unknown size may fill, for an upload streamed through the gateway:
 /// `None` when the tenant has no byte limit. Refused (`quota-exceeded`) up front when the
 /// tenant may keep no more files.
-pub(crate) async fn room(services: &Services, tenant: &TenantId) -> Result<Option<Room>> {
-    let quota = services.store.tenant_quota(tenant).await?;
+pub(crate) async fn room(cx: &impl HasStore, tenant: &TenantId) -> Result<Option<Room>> {
+    let quota = cx.store().tenant_quota(tenant).await?;
     if quota.is_unlimited() {
         return Ok(None);
     }
-    let usage = services.store.tenant_usage(tenant).await?.total;
+    let usage = cx.store().tenant_usage(tenant).await?.total;
     quota.admit(&usage, 0).map_err(Error::quota_exceeded)?;
     Ok(quota.max_bytes.map(|max| Room { usage, max }))
 }

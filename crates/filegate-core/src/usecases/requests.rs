@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use serde_json::json;
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasExchange, HasStore};
 use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
@@ -28,11 +28,15 @@ pub struct NewRequest {
 
 /// `POST /v1/requests` (admin).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(services: &Services, principal: &Principal, new: NewRequest) -> Result<FileRequest> {
+pub async fn create(
+    cx: &(impl HasAudit + HasExchange + HasClock),
+    principal: &Principal,
+    new: NewRequest,
+) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
     // The stores keep microseconds: answer what a later read returns.
     let micros = |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
-    let now = micros(services.clock.now());
+    let now = micros(cx.clock().now());
     let new = NewRequest {
         due_at: new.due_at.map(micros),
         ..new
@@ -52,9 +56,9 @@ pub async fn create(services: &Services, principal: &Principal, new: NewRequest)
         created_at: now,
         updated_at: now,
     };
-    services.exchange.create_request(&request).await?;
+    cx.exchange().create_request(&request).await?;
     audit::record_change(
-        services,
+        cx,
         &Actor::of(principal),
         "request.created",
         None,
@@ -67,7 +71,7 @@ pub async fn create(services: &Services, principal: &Principal, new: NewRequest)
 
 /// `GET /v1/requests?status=` (exchange clients and admins), oldest first.
 pub async fn list(
-    services: &Services,
+    cx: &impl HasExchange,
     principal: &Principal,
     status: Option<RequestStatus>,
     limit: Option<u32>,
@@ -80,17 +84,13 @@ pub async fn list(
             format!("limit must be 1 to {MAX_LIST}"),
         ));
     }
-    Ok(services
-        .exchange
-        .list_requests(&principal.tenant, status, limit)
-        .await?)
+    Ok(cx.exchange().list_requests(&principal.tenant, status, limit).await?)
 }
 
 /// `GET /v1/requests/{id}` (exchange clients and admins).
-pub async fn get(services: &Services, principal: &Principal, id: RequestId) -> Result<FileRequest> {
+pub async fn get(cx: &impl HasExchange, principal: &Principal, id: RequestId) -> Result<FileRequest> {
     principal.require(Permission::Exchange)?;
-    services
-        .exchange
+    cx.exchange()
         .get_request(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file request"))
@@ -105,23 +105,27 @@ fn not_pending(request: &FileRequest) -> Error {
 
 /// `DELETE /v1/requests/{id}` (admin): only a pending request can be cancelled.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, request_id = %id))]
-pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -> Result<FileRequest> {
+pub async fn cancel(
+    cx: &(impl HasAudit + HasExchange + HasClock),
+    principal: &Principal,
+    id: RequestId,
+) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
-    match services
-        .exchange
+    match cx
+        .exchange()
         .close_request(
             &principal.tenant,
             id,
             RequestStatus::Cancelled,
             None,
-            services.clock.now(),
+            cx.clock().now(),
             &[],
         )
         .await
     {
         Ok(cancelled) => {
             audit::record_change(
-                services,
+                cx,
                 &Actor::of(principal),
                 "request.cancelled",
                 None,
@@ -132,14 +136,14 @@ pub async fn cancel(services: &Services, principal: &Principal, id: RequestId) -
             Ok(cancelled)
         }
         Err(StoreError::NotFound) => Err(Error::not_found("file request")),
-        Err(StoreError::Conflict(_)) => Err(not_pending(&get(services, principal, id).await?)),
+        Err(StoreError::Conflict(_)) => Err(not_pending(&get(cx, principal, id).await?)),
         Err(e) => Err(e.into()),
     }
 }
 
 /// An upload may answer only a pending request of its own tenant.
-pub(crate) async fn require_pending(services: &Services, tenant: &TenantId, id: RequestId) -> Result<()> {
-    match services.exchange.get_request(tenant, id).await? {
+pub(crate) async fn require_pending(cx: &impl HasExchange, tenant: &TenantId, id: RequestId) -> Result<()> {
+    match cx.exchange().get_request(tenant, id).await? {
         None => Err(Error::invalid(
             ErrorCode::UnknownRequest,
             "request_id names no file request of this tenant",
@@ -152,26 +156,26 @@ pub(crate) async fn require_pending(services: &Services, tenant: &TenantId, id: 
 /// `Job::FulfilRequest`: the file answering `id` is `ready`. Idempotent: the request moves
 /// from pending to fulfilled once, and its `request.fulfilled` event is enqueued with that
 /// move; a request closed meanwhile (cancelled, or fulfilled by another file) stays as is.
-#[tracing::instrument(skip(services))]
+#[tracing::instrument(skip(cx))]
 pub(crate) async fn fulfil(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasExchange + HasClock),
     tenant: &TenantId,
     id: RequestId,
     file_id: FileId,
 ) -> Result<(), StageError> {
-    let Some(file) = services.store.get_file_fresh(tenant, file_id).await? else {
+    let Some(file) = cx.store().get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));
     let jobs = [NewJob::now(Job::PublishEvent { event })];
-    match services
-        .exchange
+    match cx
+        .exchange()
         .close_request(
             tenant,
             id,
             RequestStatus::Fulfilled,
             Some(file_id),
-            services.clock.now(),
+            cx.clock().now(),
             &jobs,
         )
         .await
@@ -184,7 +188,7 @@ pub(crate) async fn fulfil(
             return Ok(());
         }
         Err(StoreError::Conflict(_)) => {
-            let current = services.exchange.get_request(tenant, id).await?;
+            let current = cx.exchange().get_request(tenant, id).await?;
             if current.as_ref().and_then(|r| r.file_id) != Some(file_id) {
                 tracing::info!(status = ?current.map(|r| r.status), "the file request was closed before this file was ready");
                 return Ok(());
@@ -195,7 +199,7 @@ pub(crate) async fn fulfil(
     }
     // Once per request, even when this job runs again after a crash right here.
     audit::record_once(
-        services,
+        cx,
         &Actor::system(tenant.clone(), "pipeline"),
         audit::once_key("request.fulfilled", &id.to_string()),
         "request.fulfilled",

@@ -2,6 +2,7 @@
 
 use super::Services;
 use super::audit::{self, Actor};
+use super::context::HasStore;
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
@@ -25,6 +26,9 @@ pub async fn create(services: &Services, principal: &Principal, id: TenantId) ->
 }
 
 /// Creates a tenant and its `default` bucket. Used at first start, without a principal.
+// `create`, `create_unchecked` and `ensure_default` keep `&Services` (not capabilities,
+// `usecases::context`): the pipeline's `default_stages` still takes it; they narrow when the
+// pipeline does.
 pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenant> {
     let now = services.clock.now();
     let tenant = Tenant {
@@ -63,8 +67,8 @@ pub async fn ensure_default(services: &Services) -> Result<bool> {
 }
 
 /// Reads a tenant; used to refuse tokens for tenants that do not exist.
-pub async fn exists(services: &Services, id: &TenantId) -> Result<bool> {
-    match services.store.get_tenant(id).await {
+pub async fn exists(cx: &impl HasStore, id: &TenantId) -> Result<bool> {
+    match cx.store().get_tenant(id).await {
         Ok(t) => Ok(t.is_some()),
         Err(StoreError::NotFound) => Ok(false),
         Err(e) => Err(e.into()),

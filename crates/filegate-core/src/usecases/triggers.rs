@@ -20,8 +20,8 @@ use std::sync::Arc;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasQueue, HasTriggers};
 use crate::domain::{Principal, Trigger, TriggerCall, TriggerMode, TriggerName};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ports::{Job, NewJob, TriggerCaller, TriggerResponse};
@@ -63,7 +63,7 @@ pub enum Fired {
 /// `POST /v1/triggers/{name}`. `principal` is `None` for a request without credentials.
 #[tracing::instrument(skip_all, fields(trigger = name, actor = principal.map(|p| p.subject.as_str())))]
 pub async fn fire(
-    services: &Services,
+    cx: &(impl HasQueue + HasAudit + HasClock + HasTriggers),
     principal: Option<&Principal>,
     name: &str,
     data: serde_json::Value,
@@ -76,7 +76,7 @@ pub async fn fire(
         Some(_) => Error::not_found("trigger"),
     };
     let name = TriggerName::parse(name).map_err(|_| unknown())?;
-    let trigger = services.triggers.get(&name).ok_or_else(unknown)?;
+    let trigger = cx.triggers().get(&name).ok_or_else(unknown)?;
     trigger.access.admit(principal)?;
     let call = TriggerCall {
         id: Uuid::now_v7(),
@@ -84,14 +84,14 @@ pub async fn fire(
         tenant: principal.map(|p| p.tenant.clone()),
         subject: principal.map(|p| p.subject.clone()),
         data,
-        requested_at: services.clock.now(),
+        requested_at: cx.clock().now(),
     };
     match trigger.mode {
-        TriggerMode::Sync => fire_sync(services, principal, trigger, &call).await,
+        TriggerMode::Sync => fire_sync(cx, principal, trigger, &call).await,
         TriggerMode::Async => {
             let job = NewJob::now(Job::CallTrigger { call: call.clone() });
-            services.queue.enqueue(&job).await?;
-            record(services, principal, &call, json!({"mode": "async", "job_id": job.id})).await;
+            cx.queue().enqueue(&job).await?;
+            record(cx, principal, &call, json!({"mode": "async", "job_id": job.id})).await;
             tracing::info!(call_id = %call.id, "trigger call queued");
             Ok(Fired::Queued { id: call.id })
         }
@@ -99,12 +99,12 @@ pub async fn fire(
 }
 
 async fn fire_sync(
-    services: &Services,
+    cx: &(impl HasAudit + HasClock + HasTriggers),
     principal: Option<&Principal>,
     trigger: &Trigger,
     call: &TriggerCall,
 ) -> Result<Fired> {
-    let response = services.triggers.caller.call(trigger, body(trigger, call)).await;
+    let response = cx.triggers().caller.call(trigger, body(trigger, call)).await;
     let outcome = outcome_label(&response);
     metrics::counter!("filegate_trigger_calls_total", "mode" => "sync", "outcome" => outcome).increment(1);
     let status = match &response {
@@ -112,7 +112,7 @@ async fn fire_sync(
         _ => None,
     };
     record(
-        services,
+        cx,
         principal,
         call,
         json!({"mode": "sync", "outcome": outcome, "status": status}),
@@ -169,7 +169,12 @@ fn outcome_label(response: &TriggerResponse) -> &'static str {
 
 /// Audits a call by an authenticated caller; anonymous calls of public triggers have no
 /// tenant to audit in, and are logged.
-async fn record(services: &Services, principal: Option<&Principal>, call: &TriggerCall, extra: serde_json::Value) {
+async fn record(
+    cx: &(impl HasAudit + HasClock),
+    principal: Option<&Principal>,
+    call: &TriggerCall,
+    extra: serde_json::Value,
+) {
     let Some(principal) = principal else {
         tracing::info!(call_id = %call.id, details = %extra, "public trigger fired");
         return;
@@ -178,20 +183,20 @@ async fn record(services: &Services, principal: Option<&Principal>, call: &Trigg
     if let (Some(details), Some(extra)) = (details.as_object_mut(), extra.as_object()) {
         details.extend(extra.clone());
     }
-    audit::record_change(services, &Actor::of(principal), "trigger.fired", None, details).await;
+    audit::record_change(cx, &Actor::of(principal), "trigger.fired", None, details).await;
 }
 
 /// `Job::CallTrigger`: one attempt of an async call. Anything but a 2xx answer is retried,
 /// until the trigger's own `max_attempts`.
-#[tracing::instrument(skip(services, call), fields(trigger = %call.trigger, call_id = %call.id))]
-pub(crate) async fn run(services: &Services, call: &TriggerCall, attempt: u32) -> Result<(), StageError> {
-    let Some(trigger) = services.triggers.get(&call.trigger) else {
+#[tracing::instrument(skip(cx, call), fields(trigger = %call.trigger, call_id = %call.id))]
+pub(crate) async fn run(cx: &impl HasTriggers, call: &TriggerCall, attempt: u32) -> Result<(), StageError> {
+    let Some(trigger) = cx.triggers().get(&call.trigger) else {
         return Err(StageError::Fail(format!(
             "trigger {} is no longer configured",
             call.trigger
         )));
     };
-    let response = services.triggers.caller.call(trigger, body(trigger, call)).await;
+    let response = cx.triggers().caller.call(trigger, body(trigger, call)).await;
     metrics::counter!("filegate_trigger_calls_total", "mode" => "async", "outcome" => outcome_label(&response))
         .increment(1);
     let error = match response {
@@ -211,7 +216,7 @@ pub(crate) async fn run(services: &Services, call: &TriggerCall, attempt: u32) -
 
 /// The worker gave an async call up: audited once (in the caller's tenant) when the call
 /// had one.
-pub(crate) async fn gave_up(services: &Services, call: &TriggerCall, reason: &str) {
+pub(crate) async fn gave_up(cx: &(impl HasAudit + HasClock), call: &TriggerCall, reason: &str) {
     tracing::error!(trigger = %call.trigger, call_id = %call.id, reason, "trigger call given up");
     let Some(tenant) = &call.tenant else {
         return;
@@ -219,7 +224,7 @@ pub(crate) async fn gave_up(services: &Services, call: &TriggerCall, reason: &st
     let actor = Actor::system(tenant.clone(), "triggers");
     let key = audit::once_key("trigger.failed", &call.id.to_string());
     let details = json!({"trigger": call.trigger, "call_id": call.id, "subject": call.subject, "reason": reason});
-    if let Err(e) = audit::record_once(services, &actor, key, "trigger.failed", None, details).await {
+    if let Err(e) = audit::record_once(cx, &actor, key, "trigger.failed", None, details).await {
         metrics::counter!("filegate_audit_failures_total").increment(1);
         tracing::error!(error = %e, "could not audit the failed trigger call");
     }

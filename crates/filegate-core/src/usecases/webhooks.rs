@@ -1,8 +1,8 @@
 //! Webhook subscriptions (tenant admin): create, read, list, delete, and the record of
 //! every delivery attempt.
 
-use super::Services;
 use super::audit::{self, Actor};
+use super::context::{HasAudit, HasClock, HasLookups, HasNotifications};
 use crate::domain::{
     DeliveryId, EventPattern, MAX_PATTERNS, Permission, Principal, Webhook, WebhookDelivery, WebhookId, WebhookSecret,
     WebhookUrl,
@@ -28,8 +28,12 @@ pub struct CreatedWebhook {
     pub generated_secret: Option<WebhookSecret>,
 }
 
-#[tracing::instrument(skip(services, principal, new), fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(services: &Services, principal: &Principal, new: NewWebhook) -> Result<CreatedWebhook> {
+#[tracing::instrument(skip(cx, principal, new), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn create(
+    cx: &(impl HasAudit + HasNotifications + HasClock + HasLookups),
+    principal: &Principal,
+    new: NewWebhook,
+) -> Result<CreatedWebhook> {
     principal.require(Permission::Administer)?;
     if new.events.is_empty() || new.events.len() > MAX_PATTERNS {
         return Err(Error::invalid(
@@ -37,15 +41,14 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
             format!("a webhook subscribes to 1 to {MAX_PATTERNS} event patterns"),
         ));
     }
-    services
-        .notifications
+    cx.notifications()
         .webhooks
         .check_url(&new.url)
         .map_err(|why| Error::invalid(ErrorCode::InvalidUrl, why))?;
     let mut events = new.events;
     let mut seen = std::collections::HashSet::new();
     events.retain(|p| seen.insert(p.clone()));
-    let store = &services.notifications.store;
+    let store = &cx.notifications().store;
     if store.list_webhooks(&principal.tenant).await?.len() >= MAX_WEBHOOKS_PER_TENANT {
         return Err(Error::conflict(
             ErrorCode::TooManyWebhooks,
@@ -57,8 +60,8 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         None => (WebhookSecret::generate(), true),
     };
     let id = WebhookId::new();
-    let sealed_secret = services
-        .notifications
+    let sealed_secret = cx
+        .notifications()
         .sealer
         .seal(secret.bytes(), &Webhook::seal_context(id, &principal.tenant))?;
     let webhook = Webhook {
@@ -67,17 +70,17 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
         url: new.url,
         events,
         sealed_secret,
-        created_at: services.clock.now(),
+        created_at: cx.clock().now(),
     };
     let created = store.create_webhook(&webhook).await;
-    services.lookups.forget_webhooks(&principal.tenant).await;
+    cx.lookups().forget_webhooks(&principal.tenant).await;
     created?;
     let details = serde_json::json!({
         "webhook_id": webhook.id,
         "url": webhook.url.as_str(),
         "events": webhook.events.iter().map(EventPattern::as_str).collect::<Vec<_>>(),
     });
-    audit::record_change(services, &Actor::of(principal), "webhook.created", None, details).await;
+    audit::record_change(cx, &Actor::of(principal), "webhook.created", None, details).await;
     tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
     Ok(CreatedWebhook {
         webhook,
@@ -85,15 +88,14 @@ pub async fn create(services: &Services, principal: &Principal, new: NewWebhook)
     })
 }
 
-pub async fn list(services: &Services, principal: &Principal) -> Result<Vec<Webhook>> {
+pub async fn list(cx: &impl HasNotifications, principal: &Principal) -> Result<Vec<Webhook>> {
     principal.require(Permission::Administer)?;
-    Ok(services.notifications.store.list_webhooks(&principal.tenant).await?)
+    Ok(cx.notifications().store.list_webhooks(&principal.tenant).await?)
 }
 
-pub async fn get(services: &Services, principal: &Principal, id: WebhookId) -> Result<Webhook> {
+pub async fn get(cx: &impl HasNotifications, principal: &Principal, id: WebhookId) -> Result<Webhook> {
     principal.require(Permission::Administer)?;
-    services
-        .notifications
+    cx.notifications()
         .store
         .get_webhook(&principal.tenant, id)
         .await?
@@ -101,17 +103,21 @@ pub async fn get(services: &Services, principal: &Principal, id: WebhookId) -> R
 }
 
 /// Deletes the subscription: deliveries still queued for it are dropped when they run.
-#[tracing::instrument(skip(services, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn delete(services: &Services, principal: &Principal, id: WebhookId) -> Result<()> {
+#[tracing::instrument(skip(cx, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
+pub async fn delete(
+    cx: &(impl HasAudit + HasNotifications + HasClock + HasLookups),
+    principal: &Principal,
+    id: WebhookId,
+) -> Result<()> {
     principal.require(Permission::Administer)?;
-    let deleted = services.notifications.store.delete_webhook(&principal.tenant, id).await;
-    services.lookups.forget_webhooks(&principal.tenant).await;
+    let deleted = cx.notifications().store.delete_webhook(&principal.tenant, id).await;
+    cx.lookups().forget_webhooks(&principal.tenant).await;
     deleted.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("webhook"),
         other => other.into(),
     })?;
     let details = serde_json::json!({ "webhook_id": id });
-    audit::record_change(services, &Actor::of(principal), "webhook.deleted", None, details).await;
+    audit::record_change(cx, &Actor::of(principal), "webhook.deleted", None, details).await;
     tracing::info!(webhook_id = %id, "webhook deleted");
     Ok(())
 }
@@ -124,16 +130,16 @@ pub struct DeliveryPage {
 }
 
 pub async fn deliveries(
-    services: &Services,
+    cx: &impl HasNotifications,
     principal: &Principal,
     id: WebhookId,
     before: Option<DeliveryId>,
     limit: u32,
 ) -> Result<DeliveryPage> {
-    let webhook = get(services, principal, id).await?;
+    let webhook = get(cx, principal, id).await?;
     let limit = limit.clamp(1, MAX_DELIVERY_PAGE);
-    let mut items = services
-        .notifications
+    let mut items = cx
+        .notifications()
         .store
         .list_deliveries(&principal.tenant, webhook.id, before, limit + 1)
         .await?;

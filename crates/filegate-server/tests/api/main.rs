@@ -19,6 +19,7 @@ mod lifecycle;
 mod listing;
 mod media;
 mod multipart_uploads;
+mod narrow_context;
 mod ops;
 mod processing;
 mod proxied_uploads;

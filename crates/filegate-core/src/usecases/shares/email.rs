@@ -7,11 +7,11 @@ use super::{link, seal_context};
 use crate::domain::{EmailAddress, Share, ShareId, SharePermission, ShareToken, TenantId};
 use crate::error::Result;
 use crate::ports::{Email, Job, MailError, NewJob};
-use crate::usecases::Services;
+use crate::usecases::context::{HasClock, HasNotifications, HasSealer, HasSettings, HasShares, HasStore};
 use crate::usecases::pipeline::StageError;
 
-pub(super) fn email_job(services: &Services, share: &Share, token: &ShareToken) -> Result<NewJob> {
-    let sealed = services.sealer.seal(
+pub(super) fn email_job(cx: &impl HasSealer, share: &Share, token: &ShareToken) -> Result<NewJob> {
+    let sealed = cx.sealer().seal(
         token.reveal().as_bytes(),
         seal_context(&share.tenant, share.id).as_bytes(),
     )?;
@@ -24,40 +24,40 @@ pub(super) fn email_job(services: &Services, share: &Share, token: &ShareToken) 
 
 /// `Job::SendShareEmail`: tells the recipient of a share where the file is. Nothing is sent
 /// for a share that was revoked or expired meanwhile.
-#[tracing::instrument(skip(services, sealed_token), fields(tenant = %tenant))]
+#[tracing::instrument(skip(cx, sealed_token), fields(tenant = %tenant))]
 pub async fn send_email(
-    services: &Services,
+    cx: &(impl HasStore + HasNotifications + HasSettings + HasSealer + HasShares + HasClock),
     tenant: &TenantId,
     share_id: ShareId,
     sealed_token: &str,
 ) -> Result<(), StageError> {
-    let Some(share) = services.shares.get_share(tenant, share_id).await? else {
+    let Some(share) = cx.shares().get_share(tenant, share_id).await? else {
         return Ok(());
     };
     let Some(to) = share.recipient_email.clone() else {
         return Ok(());
     };
-    if share.refusal(services.clock.now()).is_some() {
+    if share.refusal(cx.clock().now()).is_some() {
         tracing::debug!("the share no longer opens; its email is not sent");
         return Ok(());
     }
     let token = base64::engine::general_purpose::STANDARD
         .decode(sealed_token)
         .ok()
-        .and_then(|sealed| services.sealer.open(&sealed, seal_context(tenant, share_id).as_bytes()))
+        .and_then(|sealed| cx.sealer().open(&sealed, seal_context(tenant, share_id).as_bytes()))
         .and_then(|plain| String::from_utf8(plain).ok())
         .and_then(|token| ShareToken::parse(&token).ok())
         .filter(|token| token.hash().matches(&share.token_hash))
         .ok_or_else(|| {
             StageError::Fail("the share's sealed token does not open (was the deployment secret changed?)".into())
         })?;
-    let name = services
-        .store
+    let name = cx
+        .store()
         .get_file(tenant, share.file_id)
         .await?
         .map_or_else(|| "a file".to_owned(), |f| f.name().to_owned());
-    let email = share_email(&share, &name, &link(services, &token), to);
-    match services.notifications.mailer.send(&email).await {
+    let email = share_email(&share, &name, &link(cx, &token), to);
+    match cx.notifications().mailer.send(&email).await {
         Ok(()) => Ok(()),
         Err(MailError::Transient(e)) => Err(StageError::Retry(e)),
         Err(MailError::Permanent(why)) => Err(StageError::Fail(why)),

@@ -16,8 +16,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
+use super::chrono_duration;
+use super::context::{
+    HasAudit, HasBlobs, HasClock, HasDownloads, HasPasswords, HasSealer, HasSettings, HasShares, HasStore,
+};
 use super::files::{self, Content};
-use super::{Services, chrono_duration};
 use crate::domain::{
     EmailAddress, FileEvent, FileId, FileRecord, Origin, Permission, Principal, Share, ShareId, SharePassword,
     SharePermission, ShareRefusal, ShareToken, TenantId,
@@ -77,10 +80,10 @@ pub struct CreatedShare {
 }
 
 /// `{base_url}/s/{token}`: the link for people.
-pub fn link(services: &Services, token: &ShareToken) -> String {
+pub fn link(cx: &impl HasSettings, token: &ShareToken) -> String {
     format!(
         "{}/s/{}",
-        services.settings.shares.base_url.trim_end_matches('/'),
+        cx.settings().shares.base_url.trim_end_matches('/'),
         token.reveal()
     )
 }
@@ -98,17 +101,17 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
 /// `POST /v1/files/{id}/shares` (writers).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %file_id))]
 pub async fn create(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasSettings + HasSealer + HasPasswords + HasShares + HasClock),
     principal: &Principal,
     file_id: FileId,
     new: NewShare,
 ) -> Result<CreatedShare> {
     principal.require(Permission::Write)?;
-    let file = files::load(services, principal, file_id).await?;
+    let file = files::load(cx, principal, file_id).await?;
     if !file.status.is_deletable() {
         return Err(Error::not_found("file"));
     }
-    let settings = &services.settings.shares;
+    let settings = &cx.settings().shares;
     let lifetime = new.expires_in.unwrap_or(settings.default_expiry);
     if lifetime < MIN_EXPIRY || lifetime > settings.max_expiry {
         return Err(Error::invalid(
@@ -122,13 +125,13 @@ pub async fn create(
     }
     let password = match new.password {
         Some(password) => {
-            let hasher = services.passwords.clone();
+            let hasher = cx.passwords().clone();
             let hashed = off_thread(move || hasher.hash(&password)).await?;
             Some(hashed.map_err(|e| Error::Internal(anyhow::Error::new(e)))?)
         }
         None => None,
     };
-    let now = micros(services.clock.now());
+    let now = micros(cx.clock().now());
     let token = ShareToken::generate();
     let share = Share {
         id: ShareId::new(),
@@ -150,11 +153,10 @@ pub async fn create(
         locked_until: None,
     };
     let email = (new.notify && settings.email && share.recipient_email.is_some())
-        .then(|| email_job(services, &share, &token))
+        .then(|| email_job(cx, &share, &token))
         .transpose()?;
     let email_queued = email.is_some();
-    services
-        .shares
+    cx.shares()
         .create_share(&share, &email.into_iter().collect::<Vec<_>>())
         .await?;
     let details = json!({
@@ -166,10 +168,10 @@ pub async fn create(
         "max_downloads": share.max_downloads,
         "email_queued": email_queued,
     });
-    audit::record_change(services, &Actor::of(principal), "share.created", Some(file_id), details).await;
+    audit::record_change(cx, &Actor::of(principal), "share.created", Some(file_id), details).await;
     tracing::info!(share_id = %share.id, "share created");
     Ok(CreatedShare {
-        url: link(services, &token),
+        url: link(cx, &token),
         share,
         token,
         email_queued,
@@ -177,27 +179,27 @@ pub async fn create(
 }
 
 /// `GET /v1/files/{id}/shares`: newest first.
-pub async fn list(services: &Services, principal: &Principal, file_id: FileId) -> Result<Vec<Share>> {
+pub async fn list(cx: &(impl HasStore + HasShares), principal: &Principal, file_id: FileId) -> Result<Vec<Share>> {
     principal.require(Permission::Read)?;
-    files::load(services, principal, file_id).await?;
-    Ok(services.shares.list_shares(&principal.tenant, file_id).await?)
+    files::load(cx, principal, file_id).await?;
+    Ok(cx.shares().list_shares(&principal.tenant, file_id).await?)
 }
 
 /// `DELETE /v1/shares/{id}` (writers): the link stops working at once. Revoking twice is
 /// harmless and answers the same share.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, share_id = %id))]
-pub async fn revoke(services: &Services, principal: &Principal, id: ShareId) -> Result<Share> {
+pub async fn revoke(cx: &(impl HasAudit + HasShares + HasClock), principal: &Principal, id: ShareId) -> Result<Share> {
     principal.require(Permission::Write)?;
-    let share = services
-        .shares
-        .revoke_share(&principal.tenant, id, micros(services.clock.now()))
+    let share = cx
+        .shares()
+        .revoke_share(&principal.tenant, id, micros(cx.clock().now()))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("share"),
             other => other.into(),
         })?;
     audit::record_change(
-        services,
+        cx,
         &Actor::of(principal),
         "share.revoked",
         Some(share.file_id),
@@ -242,19 +244,19 @@ pub struct Shared {
 
 /// The share behind `token` and its file, if the share opens now and the file can be
 /// served; counts nothing. Unknown tokens, and shares of deleted files, are `not-found`.
-pub async fn resolve(services: &Services, token: &ShareToken) -> Result<Shared> {
+pub async fn resolve(cx: &(impl HasStore + HasShares + HasClock), token: &ShareToken) -> Result<Shared> {
     let hash = token.hash();
-    let share = services
-        .shares
+    let share = cx
+        .shares()
         .find_share(&hash)
         .await?
         .filter(|s| s.token_hash.matches(&hash))
         .ok_or(Error::not_found("share"))?;
-    if let Some(refusal) = share.refusal(services.clock.now()) {
+    if let Some(refusal) = share.refusal(cx.clock().now()) {
         return Err(refusal.into_error());
     }
-    let file = services
-        .store
+    let file = cx
+        .store()
         .get_file(&share.tenant, share.file_id)
         .await?
         .filter(|f| f.status.is_deletable())
@@ -264,9 +266,13 @@ pub async fn resolve(services: &Services, token: &ShareToken) -> Result<Shared> 
 }
 
 /// Opens the share's page: one access, counted, audited and announced.
-pub async fn open_page(services: &Services, token: &ShareToken, origin: &Origin) -> Result<Shared> {
-    let Shared { share, file } = resolve(services, token).await?;
-    let share = count_access(services, &share, &file, Access::Page, origin).await?;
+pub async fn open_page(
+    cx: &(impl HasStore + HasAudit + HasShares + HasClock),
+    token: &ShareToken,
+    origin: &Origin,
+) -> Result<Shared> {
+    let Shared { share, file } = resolve(cx, token).await?;
+    let share = count_access(cx, &share, &file, Access::Page, origin).await?;
     Ok(Shared { share, file })
 }
 
@@ -276,7 +282,7 @@ pub async fn open_page(services: &Services, token: &ShareToken, origin: &Origin)
 /// the headers alone, so nothing is handed out and nothing is counted).
 #[tracing::instrument(skip_all, fields(access = access.as_str(), share_id = tracing::field::Empty))]
 pub async fn open_bytes(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasDownloads + HasPasswords + HasShares + HasClock),
     token: &ShareToken,
     access: Access,
     password: Option<&str>,
@@ -284,7 +290,7 @@ pub async fn open_bytes(
     origin: &Origin,
     probe: bool,
 ) -> Result<(Share, Content)> {
-    let Shared { share, file } = resolve(services, token).await?;
+    let Shared { share, file } = resolve(cx, token).await?;
     tracing::Span::current().record("share_id", tracing::field::display(share.id));
     if access == Access::Download && share.permission != SharePermission::Download {
         return Err(Error::Forbidden {
@@ -292,8 +298,8 @@ pub async fn open_bytes(
             message: "this share lets you view the file, not download it".into(),
         });
     }
-    check_password(services, &share, password, origin).await?;
-    let content = files::prepare_content(services, file.clone(), None, range).await?;
+    check_password(cx, &share, password, origin).await?;
+    let content = files::prepare_content(cx, file.clone(), None, range).await?;
     let Content::Bytes { range, .. } = &content else {
         // A range outside the file: refused, nothing served, nothing counted.
         return Ok((share, content));
@@ -302,8 +308,8 @@ pub async fn open_bytes(
     if probe {
         return Ok((share, content));
     }
-    let share = count_access(services, &share, &file, access, origin).await?;
-    files::count_download(services, &file, range);
+    let share = count_access(cx, &share, &file, access, origin).await?;
+    files::count_download(cx, &file, range);
     Ok((share, content))
 }
 
@@ -320,13 +326,13 @@ fn visitor(share: &Share, origin: &Origin) -> Actor {
 /// download taken by a concurrent request), with its `share.accessed` event in the same
 /// transaction; then audits it. Returns the share as counted.
 async fn count_access(
-    services: &Services,
+    cx: &(impl HasAudit + HasShares + HasClock),
     share: &Share,
     file: &FileRecord,
     access: Access,
     origin: &Origin,
 ) -> Result<Share> {
-    let now = micros(services.clock.now());
+    let now = micros(cx.clock().now());
     let mut event = FileEvent::about(
         "share.accessed",
         file,
@@ -334,13 +340,13 @@ async fn count_access(
     );
     event.occurred_at = now;
     let jobs = [NewJob::now(Job::PublishEvent { event })];
-    let counted = services
-        .shares
+    let counted = cx
+        .shares()
         .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &jobs)
         .await?;
     let Some(counted) = counted else {
-        let current = services
-            .shares
+        let current = cx
+            .shares()
             .get_share(&share.tenant, share.id)
             .await?
             .ok_or(Error::not_found("share"))?;
@@ -352,13 +358,6 @@ async fn count_access(
         "access_count": counted.access_count,
         "download_count": counted.download_count,
     });
-    audit::record(
-        services,
-        &visitor(share, origin),
-        "share.accessed",
-        Some(file.id),
-        details,
-    )
-    .await?;
+    audit::record(cx, &visitor(share, origin), "share.accessed", Some(file.id), details).await?;
     Ok(counted)
 }

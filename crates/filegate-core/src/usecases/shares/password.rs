@@ -10,7 +10,8 @@ use tokio::sync::Semaphore;
 use super::{ShareSettings, micros, visitor};
 use crate::domain::{MAX_PASSWORD_CHARS, Origin, Share};
 use crate::error::{Error, ErrorCode, Result};
-use crate::usecases::{Services, audit, chrono_duration};
+use crate::usecases::context::{HasAudit, HasClock, HasPasswords, HasSettings, HasShares};
+use crate::usecases::{audit, chrono_duration};
 
 /// Password hashes computed at once (Argon2id: 19 MiB and tens of milliseconds of CPU
 /// each): a flood of password attempts queues here instead of exhausting memory and the
@@ -22,7 +23,7 @@ const MAX_ATTEMPT_RACES: usize = 8;
 
 /// Checks `candidate` against the share's password, if it has one (see the module docs).
 pub(super) async fn check_password(
-    services: &Services,
+    cx: &(impl HasAudit + HasSettings + HasPasswords + HasShares + HasClock),
     share: &Share,
     candidate: Option<&str>,
     origin: &Origin,
@@ -36,39 +37,39 @@ pub(super) async fn check_password(
             message: "this share is protected by a password: send it in the X-Share-Password header or the `password` form field".into(),
         });
     };
-    let settings = &services.settings.shares;
+    let settings = &cx.settings().shares;
     let mut seen = share.clone();
     for _ in 0..MAX_ATTEMPT_RACES {
-        let now = micros(services.clock.now());
+        let now = micros(cx.clock().now());
         if let Some(until) = seen.locked_until.filter(|until| *until > now) {
             return Err(locked((until - now).to_std().unwrap_or(Duration::from_secs(1))));
         }
         let failures = seen.password_failures.saturating_add(1);
         let lock =
             (failures >= settings.password_attempts.max(1)).then(|| now + chrono_duration(lockout(settings, failures)));
-        let counted = services
-            .shares
+        let counted = cx
+            .shares()
             .count_password_attempt(&seen.tenant, seen.id, seen.password_failures, lock)
             .await?;
         if !counted {
-            seen = services
-                .shares
+            seen = cx
+                .shares()
                 .get_share(&seen.tenant, seen.id)
                 .await?
                 .ok_or(Error::not_found("share"))?;
             continue;
         }
         let right = candidate.chars().count() <= MAX_PASSWORD_CHARS && {
-            let (hasher, hash, candidate) = (services.passwords.clone(), hash.clone(), candidate.to_owned());
+            let (hasher, hash, candidate) = (cx.passwords().clone(), hash.clone(), candidate.to_owned());
             off_thread(move || hasher.verify(&hash, &candidate)).await?
         };
         if right {
-            services.shares.clear_password_failures(&seen.tenant, seen.id).await?;
+            cx.shares().clear_password_failures(&seen.tenant, seen.id).await?;
             return Ok(());
         }
         let details = json!({ "share_id": share.id, "failures": failures, "locked_until": lock });
         audit::record_change(
-            services,
+            cx,
             &visitor(share, origin),
             "share.password_failed",
             Some(share.file_id),

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::{Services, buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
+use super::context::{HasAudit, HasBlobs, HasClock, HasExchange, HasLookups, HasSettings, HasStore};
+use super::{buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
     BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata, NewFile,
     ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
@@ -87,10 +88,14 @@ pub fn parse_external_id(s: &str) -> Result<String> {
 }
 
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
-pub async fn create(services: &Services, principal: &Principal, req: NewUpload) -> Result<CreatedUpload> {
+pub async fn create(
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasExchange + HasClock + HasLookups),
+    principal: &Principal,
+    req: NewUpload,
+) -> Result<CreatedUpload> {
     principal.require(Permission::Upload)?;
-    let settings = &services.settings;
-    let bucket = buckets::get_for(services, principal, &req.bucket).await?;
+    let settings = cx.settings();
+    let bucket = buckets::get_for(cx, principal, &req.bucket).await?;
     bucket.policy.admit(Some(req.size), &req.content_type)?;
     // Refused rather than decrypted anyway: the bucket's stage list is the admin's pipeline,
     // and a stage that is needed is never run (or skipped) silently.
@@ -104,14 +109,14 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         ));
     }
     if let Some(request_id) = req.request_id {
-        requests::require_pending(services, &principal.tenant, request_id).await?;
+        requests::require_pending(cx, &principal.tenant, request_id).await?;
     }
 
     // Before anything is prepared in storage (a multipart upload would be left behind). The
     // declared size is reserved from here until the file expires or is purged.
-    quotas::precheck(services, &principal.tenant, req.size).await?;
-    let now = services.clock.now();
-    if let Some(file) = dedup::share_existing(services, principal, &bucket, &req, now).await? {
+    quotas::precheck(cx, &principal.tenant, req.size).await?;
+    let now = cx.clock().now();
+    if let Some(file) = dedup::share_existing(cx, principal, &bucket, &req, now).await? {
         return Ok(CreatedUpload {
             file,
             expires_at: now,
@@ -131,7 +136,7 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     let plan = if multipart {
         let part_size = part_size_for(req.size, settings.part_size, settings.max_parts)?;
         let part_count = part_count_for(req.size, part_size);
-        let upload_id = services.blobs.create_multipart(&blob_key, &req.content_type).await?;
+        let upload_id = cx.blobs().create_multipart(&blob_key, &req.content_type).await?;
         UploadPlan::Multipart {
             upload_id,
             part_size,
@@ -160,30 +165,23 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
         encryption: req.encryption,
         request_id: req.request_id,
     });
-    let file = match services.store.insert_file(&record).await {
+    let file = match cx.store().insert_file(&record).await {
         Ok(file) => file,
         Err(e) => {
             // A concurrent upload took the room since the precheck (or the database failed):
             // nothing may stay behind in storage.
             if let UploadPlan::Multipart { upload_id, .. } = &record.upload
-                && let Err(abort) = services.blobs.abort_multipart(&blob_key, upload_id).await
+                && let Err(abort) = cx.blobs().abort_multipart(&blob_key, upload_id).await
             {
                 tracing::warn!(error = %abort, "could not abort the multipart upload of a refused file");
             }
             return Err(e.into());
         }
     };
-    let instructions = instructions_for(services, &file, expires_at)?;
+    let instructions = instructions_for(cx, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
     let details = json!({"bucket": file.bucket.as_str(), "path": file.path.to_string(), "size": file.size});
-    audit::record_change(
-        services,
-        &Actor::of(principal),
-        "file.upload_created",
-        Some(file.id),
-        details,
-    )
-    .await;
+    audit::record_change(cx, &Actor::of(principal), "file.upload_created", Some(file.id), details).await;
     Ok(CreatedUpload {
         file,
         expires_at,
@@ -191,12 +189,16 @@ pub async fn create(services: &Services, principal: &Principal, req: NewUpload) 
     })
 }
 
-fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime<Utc>) -> Result<Instructions> {
+fn instructions_for(
+    cx: &(impl HasBlobs + HasSettings),
+    file: &FileRecord,
+    expires_at: DateTime<Utc>,
+) -> Result<Instructions> {
     let constraints = UploadConstraints {
         size: file.size,
         content_type: file.content_type.clone(),
     };
-    let blobs = &services.blobs;
+    let blobs = cx.blobs();
     Ok(match &file.upload {
         UploadPlan::Form => Instructions::Single(blobs.presign_post(&file.blob_key, &constraints, expires_at)?),
         UploadPlan::Multipart {
@@ -204,13 +206,13 @@ fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime
             part_size,
             part_count,
         } => {
-            let first = (*part_count).min(services.settings.part_urls_per_request);
+            let first = (*part_count).min(cx.settings().part_urls_per_request);
             let numbers: Vec<u32> = (1..=first).collect();
             Instructions::Multipart {
                 upload_id: upload_id.clone(),
                 part_size: *part_size,
                 part_count: *part_count,
-                parts: part_urls(services, file, upload_id, &numbers, expires_at)?,
+                parts: part_urls(cx, file, upload_id, &numbers, expires_at)?,
             }
         }
         UploadPlan::Put | UploadPlan::Proxied => {
@@ -220,9 +222,9 @@ fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime
     })
 }
 
-async fn pending_file(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
-    let file = services
-        .store
+async fn pending_file(cx: &impl HasStore, principal: &Principal, id: FileId) -> Result<FileRecord> {
+    let file = cx
+        .store()
         .get_file(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file"))?;
@@ -241,10 +243,15 @@ async fn pending_file(services: &Services, principal: &Principal, id: FileId) ->
 /// same transaction. Completing an already completed file answers it again (a client that
 /// lost the first answer may retry). A mismatch leaves the file `pending` and completable.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn complete(services: &Services, principal: &Principal, id: FileId, done: Completion) -> Result<FileRecord> {
+pub async fn complete(
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasClock + HasLookups),
+    principal: &Principal,
+    id: FileId,
+    done: Completion,
+) -> Result<FileRecord> {
     principal.reach(FileAction::FinishUpload)?;
-    let file = services
-        .store
+    let file = cx
+        .store()
         .get_file(&principal.tenant, id)
         .await?
         .ok_or(Error::not_found("file"))?;
@@ -262,15 +269,15 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     let meta = match &file.upload {
         UploadPlan::Multipart {
             upload_id, part_count, ..
-        } => assemble(services, &file, upload_id, *part_count, &done.parts).await?,
+        } => assemble(cx, &file, upload_id, *part_count, &done.parts).await?,
         // A form that is still valid can post again: what it brought so far becomes the
         // file's bytes for good, so that the ones verified below are the ones served.
-        UploadPlan::Form => services
-            .blobs
+        UploadPlan::Form => cx
+            .blobs()
             .adopt_form_upload(&file.blob_key)
             .await?
             .ok_or_else(missing_upload)?,
-        _ => services.blobs.head(&file.blob_key).await?.ok_or_else(missing_upload)?,
+        _ => cx.blobs().head(&file.blob_key).await?.ok_or_else(missing_upload)?,
     };
     let declared = done.size.unwrap_or(file.size);
     if meta.size != file.size || meta.size != declared {
@@ -287,12 +294,12 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
             "the etag does not match the stored object",
         ));
     }
-    let bucket = buckets::get_for(services, principal, &file.bucket).await?;
+    let bucket = buckets::get_for(cx, principal, &file.bucket).await?;
     bucket.policy.admit(Some(meta.size), &file.content_type)?;
 
     let mut sha256 = None;
     if file.declared_sha256.is_some() || done.sha256.is_some() {
-        let (actual, _) = verify::sha256_of(services.blobs.as_ref(), &file.blob_key).await?;
+        let (actual, _) = verify::sha256_of(cx.blobs(), &file.blob_key).await?;
         // The sha256 declared at create binds every completion: bytes that differ from it
         // can never complete this file, so they are removed to make room for the right ones.
         if file
@@ -300,7 +307,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
             .as_ref()
             .is_some_and(|declared| declared != &actual)
         {
-            let removed = discard_refused_bytes(services, &file, &meta).await?;
+            let removed = discard_refused_bytes(cx, &file, &meta).await?;
             return Err(Error::mismatch(
                 ErrorCode::ChecksumMismatch,
                 if removed {
@@ -325,29 +332,21 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
     next.size = meta.size;
     next.etag = Some(meta.etag);
     next.sha256 = sha256;
-    next.updated_at = services.clock.now();
+    next.updated_at = cx.clock().now();
     let job = Job::ProcessFile {
         tenant: file.tenant.clone(),
         file_id: file.id,
     };
-    match outbox::save(
-        services.store.as_ref(),
-        file.status,
-        &next,
-        &[FileStatus::Pending],
-        Some(job),
-    )
-    .await
-    {
+    match outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job)).await {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
-            audit_uploaded(services, principal, &stored).await;
+            audit_uploaded(cx, principal, &stored).await;
             Ok(stored)
         }
         // A concurrent complete won; answer with what it stored (not a cached copy of the
         // pending file this call started from).
-        Err(StoreError::Conflict(_)) => services
-            .store
+        Err(StoreError::Conflict(_)) => cx
+            .store()
             .get_file_fresh(&principal.tenant, id)
             .await?
             .ok_or(Error::not_found("file")),
@@ -366,7 +365,7 @@ fn missing_upload() -> Error {
 /// removed (they differ from the sha256 declared at create), so no concurrent completion
 /// can have verified them; and only if they are still the ones refused. `true` if removed.
 async fn discard_refused_bytes(
-    services: &Services,
+    cx: &impl HasBlobs,
     file: &FileRecord,
     refused: &crate::ports::BlobMeta,
 ) -> Result<bool> {
@@ -374,10 +373,10 @@ async fn discard_refused_bytes(
         // A multipart upload's parts are gone once assembled: nothing could be sent again.
         return Ok(false);
     }
-    if services.blobs.head(&file.blob_key).await?.as_ref() != Some(refused) {
+    if cx.blobs().head(&file.blob_key).await?.as_ref() != Some(refused) {
         return Ok(false);
     }
-    services.blobs.delete(&file.blob_key).await?;
+    cx.blobs().delete(&file.blob_key).await?;
     tracing::info!(file_id = %file.id, "removed bytes that differ from the declared sha256");
     Ok(true)
 }
@@ -385,9 +384,9 @@ async fn discard_refused_bytes(
 /// Whether the single upload (signed PUT or form) stored at `blob_key` still waits for its
 /// bytes. Storage serving its signed URL asks first, so a URL that is still unexpired cannot
 /// replace the bytes of a completed file, nor store bytes for an aborted or expired one.
-pub async fn accepts_single_upload(services: &Services, blob_key: &str) -> Result<()> {
+pub async fn accepts_single_upload(cx: &impl HasStore, blob_key: &str) -> Result<()> {
     let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
-    match services.store.get_file(&tenant, id).await? {
+    match cx.store().get_file(&tenant, id).await? {
         Some(FileRecord {
             status: FileStatus::Pending,
             upload: UploadPlan::Put | UploadPlan::Form,
@@ -402,62 +401,52 @@ pub type BatchItem = (FileId, Completion);
 
 /// Completes several uploads; each item succeeds or fails on its own.
 pub async fn complete_batch(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     items: Vec<BatchItem>,
 ) -> Result<Vec<(FileId, Result<FileRecord>)>> {
     principal.reach(FileAction::FinishUpload)?;
-    if items.is_empty() || items.len() > services.settings.max_batch {
+    if items.is_empty() || items.len() > cx.settings().max_batch {
         return Err(Error::invalid(
             ErrorCode::TooManyItems,
-            format!("a batch holds 1 to {} items", services.settings.max_batch),
+            format!("a batch holds 1 to {} items", cx.settings().max_batch),
         ));
     }
     let mut out = Vec::with_capacity(items.len());
     for (id, done) in items {
-        out.push((id, complete(services, principal, id, done).await));
+        out.push((id, complete(cx, principal, id, done).await));
     }
     Ok(out)
 }
 
 /// Aborts a pending upload: frees the parts and bytes; the file ends `expired`.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn abort(services: &Services, principal: &Principal, id: FileId) -> Result<FileRecord> {
+pub async fn abort(
+    cx: &(impl HasStore + HasAudit + HasClock),
+    principal: &Principal,
+    id: FileId,
+) -> Result<FileRecord> {
     principal.reach(FileAction::FinishUpload)?;
-    let file = pending_file(services, principal, id).await?;
+    let file = pending_file(cx, principal, id).await?;
     let mut next = file.clone();
     next.status = FileStatus::Expired;
     next.status_reason = Some("upload aborted".into());
-    next.updated_at = services.clock.now();
+    next.updated_at = cx.clock().now();
     let job = remove_blob_job(&file);
-    let saved = outbox::save(
-        services.store.as_ref(),
-        file.status,
-        &next,
-        &[FileStatus::Pending],
-        Some(job),
-    )
-    .await?;
-    audit::record_change(
-        services,
-        &Actor::of(principal),
-        "file.upload_aborted",
-        Some(id),
-        json!({}),
-    )
-    .await;
+    let saved = outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job)).await?;
+    audit::record_change(cx, &Actor::of(principal), "file.upload_aborted", Some(id), json!({})).await;
     Ok(saved)
 }
 
 /// The audit record of bytes that arrived and were verified, whichever way they came.
-pub(crate) async fn audit_uploaded(services: &Services, principal: &Principal, file: &FileRecord) {
+pub(crate) async fn audit_uploaded(cx: &(impl HasAudit + HasClock), principal: &Principal, file: &FileRecord) {
     let details = json!({
         "bucket": file.bucket.as_str(),
         "path": file.path.to_string(),
         "size": file.size,
         "sha256": file.sha256.as_ref().map(ToString::to_string),
     });
-    audit::record_change(services, &Actor::of(principal), "file.uploaded", Some(file.id), details).await;
+    audit::record_change(cx, &Actor::of(principal), "file.uploaded", Some(file.id), details).await;
 }
 
 /// The job that frees a file's unfinished multipart parts, and its bytes and thumbnails

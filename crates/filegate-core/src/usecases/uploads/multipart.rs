@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::pending_file;
 use crate::domain::{ETag, FileAction, FileId, FileRecord, FileStatus, Principal, UploadPlan, parse_blob_key};
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::usecases::{Services, chrono_duration};
+use crate::usecases::chrono_duration;
+use crate::usecases::context::{HasBlobs, HasClock, HasSettings, HasStore};
 
 /// S3 refuses parts under 5 MiB (except the last); we never ask for smaller ones.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -15,7 +16,7 @@ pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Signed URLs for the given parts of the upload, all expiring at `expires_at`.
 pub(super) fn part_urls(
-    services: &Services,
+    cx: &impl HasBlobs,
     file: &FileRecord,
     upload_id: &str,
     numbers: &[u32],
@@ -23,12 +24,7 @@ pub(super) fn part_urls(
 ) -> Result<Vec<(u32, String)>> {
     numbers
         .iter()
-        .map(|n| {
-            Ok((
-                *n,
-                services.blobs.presign_part(&file.blob_key, upload_id, *n, expires_at)?,
-            ))
-        })
+        .map(|n| Ok((*n, cx.blobs().presign_part(&file.blob_key, upload_id, *n, expires_at)?)))
         .collect()
 }
 
@@ -51,13 +47,13 @@ pub fn part_count_for(size: u64, part_size: u64) -> u32 {
 
 /// More signed part URLs for a multipart upload in progress.
 pub async fn part_urls_for(
-    services: &Services,
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasClock),
     principal: &Principal,
     id: FileId,
     numbers: Vec<u32>,
 ) -> Result<Vec<(u32, String)>> {
     principal.reach(FileAction::FinishUpload)?;
-    let file = pending_file(services, principal, id).await?;
+    let file = pending_file(cx, principal, id).await?;
     let UploadPlan::Multipart {
         upload_id, part_count, ..
     } = &file.upload
@@ -67,10 +63,10 @@ pub async fn part_urls_for(
             "this upload is not a multipart upload",
         ));
     };
-    if numbers.is_empty() || numbers.len() > services.settings.part_urls_per_request as usize {
+    if numbers.is_empty() || numbers.len() > cx.settings().part_urls_per_request as usize {
         return Err(Error::invalid(
             ErrorCode::InvalidParts,
-            format!("ask for 1 to {} part numbers", services.settings.part_urls_per_request),
+            format!("ask for 1 to {} part numbers", cx.settings().part_urls_per_request),
         ));
     }
     if let Some(n) = numbers.iter().find(|n| **n == 0 || **n > *part_count) {
@@ -79,16 +75,15 @@ pub async fn part_urls_for(
             format!("part {n} is outside 1..={part_count}"),
         ));
     }
-    let expires_at = services.clock.now() + chrono_duration(services.settings.upload_url_ttl);
-    let urls = part_urls(services, &file, upload_id, &numbers, expires_at)?;
+    let expires_at = cx.clock().now() + chrono_duration(cx.settings().upload_url_ttl);
+    let urls = part_urls(cx, &file, upload_id, &numbers, expires_at)?;
     // The upload lives as long as its newest URL: a long multipart upload that keeps asking
     // for part URLs must not be expired (and its parts removed) while they still work. Not
     // a status change, so no event.
     if expires_at > file.upload_expires_at {
         let mut next = file.clone();
         next.upload_expires_at = expires_at;
-        services
-            .store
+        cx.store()
             .update_file(&next, &[FileStatus::Pending], &[])
             .await
             .map_err(|e| match e {
@@ -101,14 +96,14 @@ pub async fn part_urls_for(
 }
 
 pub(super) async fn assemble(
-    services: &Services,
+    cx: &impl HasBlobs,
     file: &FileRecord,
     upload_id: &str,
     part_count: u32,
     parts: &[(u32, ETag)],
 ) -> Result<crate::ports::BlobMeta> {
     // A previous complete may have assembled the object and then failed a check.
-    if let Some(meta) = services.blobs.head(&file.blob_key).await? {
+    if let Some(meta) = cx.blobs().head(&file.blob_key).await? {
         return Ok(meta);
     }
     if parts.is_empty() || parts.len() > part_count as usize {
@@ -123,8 +118,7 @@ pub(super) async fn assemble(
             "part numbers must be ascending within the upload's part count",
         ));
     }
-    services
-        .blobs
+    cx.blobs()
         .complete_multipart(&file.blob_key, upload_id, parts)
         .await
         .map_err(|e| match e {
@@ -136,9 +130,9 @@ pub(super) async fn assemble(
 
 /// The most bytes one part of the multipart upload stored at `blob_key` may hold: its
 /// planned part size. Storage serving a part URL asks, so a part cannot fill the disk.
-pub async fn part_limit(services: &Services, blob_key: &str) -> Result<u64> {
+pub async fn part_limit(cx: &impl HasStore, blob_key: &str) -> Result<u64> {
     let (tenant, id) = parse_blob_key(blob_key).ok_or(Error::not_found("upload"))?;
-    match services.store.get_file(&tenant, id).await? {
+    match cx.store().get_file(&tenant, id).await? {
         Some(FileRecord {
             status: FileStatus::Pending,
             upload: UploadPlan::Multipart { part_size, .. },
