@@ -56,6 +56,10 @@ pub enum Job {
     BuildArchive { tenant: TenantId, archive_id: ArchiveId },
     /// Call a trigger's target (async mode), retrying until it answers 2xx.
     CallTrigger { call: TriggerCall },
+    /// Bring the file's search index entry up to date with the database: written when it
+    /// is searchable, removed when it is not (any more). Enqueued with each change that
+    /// affects it, so the index follows the database through the outbox.
+    IndexFile { tenant: TenantId, file_id: FileId },
 }
 
 /// Which slots a job runs in. A worker keeps separate slots for each lane
@@ -90,7 +94,8 @@ impl Job {
             | Job::RemoveBlob { .. }
             | Job::PublishEvent { .. }
             | Job::FulfilRequest { .. }
-            | Job::BuildArchive { .. } => Lane::Pipeline,
+            | Job::BuildArchive { .. }
+            | Job::IndexFile { .. } => Lane::Pipeline,
             Job::DeliverWebhook { .. }
             | Job::SendAlertEmail { .. }
             | Job::SendShareEmail { .. }
@@ -106,7 +111,8 @@ impl Job {
             | Job::RemoveBlob { tenant, .. }
             | Job::FulfilRequest { tenant, .. }
             | Job::SendShareEmail { tenant, .. }
-            | Job::BuildArchive { tenant, .. } => Some(tenant),
+            | Job::BuildArchive { tenant, .. }
+            | Job::IndexFile { tenant, .. } => Some(tenant),
             Job::PublishEvent { event } | Job::DeliverWebhook { event, .. } | Job::SendAlertEmail { event } => {
                 Some(&event.tenant)
             }
@@ -126,6 +132,7 @@ impl Job {
             Job::SendShareEmail { .. } => "send_share_email",
             Job::BuildArchive { .. } => "build_archive",
             Job::CallTrigger { .. } => "call_trigger",
+            Job::IndexFile { .. } => "index_file",
         }
     }
 }

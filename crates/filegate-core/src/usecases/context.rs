@@ -25,7 +25,7 @@ use super::triggers::Triggers;
 use super::{Services, Settings};
 use crate::ports::{
     ArchiveStore, AuditLog, BlobStore, Clock, ExchangeStore, FilesByPath, JobQueue, Lookups, MetadataStore,
-    PasswordHasher, SecretSealer, ShareStore,
+    PasswordHasher, SearchIndex, SecretSealer, ShareStore,
 };
 
 /// Declares each capability trait and implements it for [`Services`] by handing out the
@@ -75,6 +75,8 @@ capabilities! {
     pub trait HasPaths { fn paths(&self) -> &dyn FilesByPath; }
     /// What time it is: the one clock (tests move a `ManualClock`).
     pub trait HasClock { fn clock(&self) -> &dyn Clock; }
+    /// The search index.
+    pub trait HasSearch { fn search(&self) -> &dyn SearchIndex; }
     /// Zip bundle records and the file selections they are made from.
     pub trait HasArchives { fn archives(&self) -> &dyn ArchiveStore; }
     /// The configured triggers and the client that calls their targets.

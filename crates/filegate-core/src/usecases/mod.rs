@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::ports::{
     ArchiveStore, AuditLog, BlobStore, Clock, EventSink, ExchangeStore, FilesByPath, JobQueue, Lookups, Media,
-    MetadataStore, PassphraseDecryptor, PasswordHasher, Scanner, SecretSealer, ShareStore, ZipWriter,
+    MetadataStore, PassphraseDecryptor, PasswordHasher, Scanner, SearchIndex, SecretSealer, ShareStore, ZipWriter,
 };
 
 pub mod alerts;
@@ -32,6 +32,7 @@ pub mod proxied;
 pub mod public;
 pub mod quotas;
 pub mod requests;
+pub mod search;
 pub mod shares;
 pub mod tenants;
 pub mod thumbnails;
@@ -78,6 +79,8 @@ pub struct Services {
     /// What time it is: the one clock of the use cases and the pipeline (tests move a
     /// `ManualClock` instead of sleeping).
     pub clock: Arc<dyn Clock>,
+    /// The search index: finds and counts files; the database has the last word.
+    pub search: Arc<dyn SearchIndex>,
     /// Zip bundle records and the file selections they are made from.
     pub archives: Arc<dyn ArchiveStore>,
     /// Writes the zip bundles.

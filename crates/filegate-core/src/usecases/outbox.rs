@@ -1,7 +1,7 @@
 //! The one way core writes a changed file: the new state, the work it causes, and the event
 //! announcing it commit together (the transactional outbox), or none of them does.
 
-use crate::domain::{FileEvent, FileRecord, FileStatus};
+use crate::domain::{FileEvent, FileRecord, FileStatus, is_searchable};
 use crate::error::StoreError;
 use crate::ports::{Job, MetadataStore, NewJob};
 
@@ -28,6 +28,14 @@ pub(crate) async fn save_with(
     events: Vec<FileEvent>,
 ) -> Result<FileRecord, StoreError> {
     let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
+    // The file's search entry appears, changes or goes: the index follows in a job that
+    // commits with the change, so a crash cannot leave the index behind for good.
+    if is_searchable(previous) || is_searchable(next.status) {
+        jobs.push(NewJob::now(Job::IndexFile {
+            tenant: next.tenant.clone(),
+            file_id: next.id,
+        }));
+    }
     jobs.push(NewJob::now(Job::PublishEvent {
         event: FileEvent::of_change(previous, next),
     }));

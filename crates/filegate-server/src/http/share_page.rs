@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use filegate_core::ErrorCode;
 use filegate_core::domain::SharePermission;
+pub use filegate_core::domain::escape_html as escape;
 use filegate_core::usecases::shares::Shared;
 
 /// The page's Content-Security-Policy: inline styles, forms to this origin, nothing else.
@@ -21,23 +22,6 @@ a.button,button{font:inherit;padding:.55rem 1.1rem;border-radius:.4rem;border:0;
 text-decoration:none;cursor:pointer}a.secondary,button.secondary{background:#e3e8f4;color:#1d2330}\
 input{font:inherit;padding:.5rem;border:1px solid #b8bfcc;border-radius:.4rem;width:100%;box-sizing:border-box}\
 label{display:block;width:100%}.code{color:#5b6475;font-size:.85rem}";
-
-/// Text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `18233` → `17.8 KiB`.
 pub fn human_size(bytes: u64) -> String {

@@ -198,6 +198,9 @@ impl Worker {
             } => crate::usecases::shares::send_email(&self.services, tenant, *share_id, sealed_token).await,
             Job::BuildArchive { tenant, archive_id } => archive::build(&self.services, tenant, *archive_id).await,
             Job::CallTrigger { call } => crate::usecases::triggers::run(&self.services, call, claimed.attempt).await,
+            Job::IndexFile { tenant, file_id } => {
+                Ok(crate::usecases::search::index_file(&self.services, tenant, *file_id).await?)
+            }
         }
     }
 
