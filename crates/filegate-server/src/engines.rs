@@ -27,7 +27,7 @@ use filegate_core::domain::EmailAddress;
 use filegate_core::ports::ArchiveStore;
 use filegate_core::ports::{
     AuditLog, BlobStore, EventSink, ExchangeStore, FilesByPath, JobQueue, LogMailer, LogSink, Mailer, MetadataStore,
-    NotificationStore, RateLimiter, Scanner, ShareStore, SystemClock,
+    NotificationStore, RateLimiter, Scanner, SearchIndex, ShareStore, SystemClock,
 };
 use filegate_core::usecases::downloads::DownloadCounter;
 use filegate_core::usecases::notifications::Notifications;
@@ -39,6 +39,7 @@ use filegate_memory::{BatchedAuditLog, CachedStore, MemoryLookups, MemoryRateLim
 use filegate_redis::{Redis, RedisConfig};
 use filegate_smtp::SmtpMailer;
 use filegate_sql::{PostgresStore, SqliteStore};
+use filegate_tantivy::TantivyIndex;
 use filegate_webhooks::{HttpTriggerCaller, HttpWebhookClient};
 use filegate_zip::AsyncZipWriter;
 use tokio::sync::Semaphore;
@@ -49,6 +50,8 @@ use crate::trigger_config::parse_triggers;
 
 pub const DATABASE_FILE: &str = "filegate.db";
 pub const OBJECTS_DIR: &str = "objects";
+/// The embedded search index, under the data directory.
+pub const SEARCH_DIR: &str = "search";
 /// Key-derivation label of the local store's URL signatures.
 pub const URL_KEY_PURPOSE: &str = "filegate/url/v1";
 /// Key-derivation label of the key sealing exchange passphrases at rest: changing it (or the
@@ -252,6 +255,8 @@ impl Engines {
                 Some(clamd)
             }
         };
+        // The search index: embedded in the data directory.
+        let search: Arc<dyn SearchIndex> = Arc::new(TantivyIndex::open(&config.data_dir.join(SEARCH_DIR))?);
         let services = Services {
             store,
             queue: database_queue,
@@ -271,6 +276,7 @@ impl Engines {
             shares,
             paths,
             clock: Arc::new(SystemClock),
+            search,
             archives,
             zip: Arc::new(AsyncZipWriter),
             triggers: Triggers::new(
