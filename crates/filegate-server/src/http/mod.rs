@@ -42,6 +42,7 @@ pub mod public;
 pub mod rate_limit;
 pub mod request_id;
 pub mod requests;
+pub mod search;
 pub mod share_links;
 pub mod share_page;
 pub mod shares;
@@ -72,6 +73,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(files::status))
         .routes(routes!(files::download))
         .routes(routes!(files::restore))
+        .routes(routes!(search::search))
+        .routes(routes!(search::suggest))
         .routes(routes!(content::content))
         .routes(routes!(thumbnails::thumbnail))
         .routes(routes!(admin::tenants::create))

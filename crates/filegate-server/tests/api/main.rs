@@ -30,6 +30,7 @@ mod receiver;
 mod requests;
 mod scanning;
 mod sealing;
+mod search;
 mod share_notices;
 mod shares;
 mod support;
