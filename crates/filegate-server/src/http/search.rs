@@ -26,6 +26,7 @@ use crate::state::AppState;
 
 /// The parameters of `GET /v1/search`, for the reference (they are read as pairs).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SearchParams {
     /// Words (typo-tolerant: exact up to 4 characters, 1 edit from 5, 2 from 9; the last
@@ -158,8 +159,8 @@ fn parse_search(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestParams {
-    /// What is being typed (at most 64 characters).
-    q: String,
+    /// What is being typed (at most 64 characters); nothing completes to nothing.
+    q: Option<String>,
     /// 1 to 20, default 8.
     limit: Option<u32>,
 }
@@ -174,7 +175,7 @@ pub async fn suggest(
     Query(params): Query<SuggestParams>,
 ) -> ApiResult<Json<SuggestionList>> {
     let limit = params.limit.unwrap_or(DEFAULT_SUGGESTIONS);
-    let suggestions = search::suggest(&state.services, &p, &params.q, limit).await?;
+    let suggestions = search::suggest(&state.services, &p, params.q.as_deref().unwrap_or_default(), limit).await?;
     Ok(Json(SuggestionList {
         suggestions: suggestions
             .into_iter()

@@ -96,8 +96,9 @@ async fn an_identical_upload_shares_the_bytes_without_an_upload() {
     assert_eq!(app.stored_objects(), objects, "no bytes were stored again");
 
     // Its own pipeline runs over the shared bytes, announced like any upload: the processing
-    // job, and the events `file.uploaded` (committed with the new row), `processing`, `ready`.
-    assert_eq!(app.run_jobs().await, 1 + 3);
+    // job, and the events `file.uploaded` (committed with the new row), `processing`, `ready`,
+    // and its search index entry once it is ready.
+    assert_eq!(app.run_jobs().await, 1 + 3 + 1);
     let copy = app.client.get_file(&created.file_id).await.expect("get");
     assert_eq!(copy.status, "ready");
     assert_eq!(copy.path, "copies/b.bin");

@@ -28,6 +28,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/files"),
     ("post", "/v1/files"),
     ("get", "/v1/files/changes"),
+    ("get", "/v1/search"),
+    ("get", "/v1/search/suggest"),
     ("get", "/v1/files/{id}"),
     ("patch", "/v1/files/{id}"),
     ("delete", "/v1/files/{id}"),

@@ -29,8 +29,9 @@ async fn an_upload_is_processed_to_ready_with_its_sha256() {
         "uploaded"
     );
 
-    // The processing job, and the events it announces: uploaded, processing, ready.
-    assert_eq!(app.run_jobs().await, 1 + 3);
+    // The processing job, the events it announces (uploaded, processing, ready) and the
+    // search index update of the ready file.
+    assert_eq!(app.run_jobs().await, 1 + 3 + 1);
     let status = app.client.file_status(&file.id).await.expect("status");
     assert_eq!(status.status, "ready");
     assert_eq!(status.status_reason, None);
@@ -109,8 +110,13 @@ async fn a_stage_that_keeps_failing_is_retried_then_fails_the_file() {
     let file = uploaded_then_lost(&app, "hashonly").await;
 
     // Three attempts, then the job is buried; besides them the queue delivers the three
-    // events of the file's story: uploaded, processing, failed.
-    assert_eq!(app.run_jobs().await, 3 + 3, "three attempts and three events");
+    // events of the file's story: uploaded, processing, failed; and the search index entry of
+    // the failed file (failed files are found, with their reason).
+    assert_eq!(
+        app.run_jobs().await,
+        3 + 3 + 1,
+        "three attempts, three events, one index update"
+    );
     let status = app.client.file_status(&file.id).await.expect("status");
     assert_eq!(status.status, "failed");
     let reason = status.status_reason.expect("a failed file says why");

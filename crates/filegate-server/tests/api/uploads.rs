@@ -296,8 +296,9 @@ async fn completing_twice_answers_the_same_file_and_processes_it_once() {
     assert_eq!(first.status, "uploaded");
     assert_eq!(second, first, "a repeated complete answers the stored file unchanged");
 
-    // One processing job, plus the events of one story: uploaded, processing, ready.
-    assert_eq!(app.run_jobs().await, 1 + 3, "one processing job");
+    // One processing job, plus the events of one story (uploaded, processing, ready) and
+    // one search index update.
+    assert_eq!(app.run_jobs().await, 1 + 3 + 1, "one processing job");
     let third = app
         .client
         .complete_upload(&id, &completion(bytes.len(), &etag))

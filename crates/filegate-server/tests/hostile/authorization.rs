@@ -158,6 +158,9 @@ const ACCESS: &[Route] = &[
     route("post", "/v1/files", Roles(WRITERS), N, Body::Form),
     route("delete", "/v1/files", Roles(WRITERS), N, Body::DeleteOwnUpload),
     route("get", "/v1/files/changes", Roles(READERS), N, Body::Empty),
+    // Search too: a partner's machine finds only its own files.
+    route("get", "/v1/search", SEE_FILES, N, Body::Empty),
+    route("get", "/v1/search/suggest", SEE_FILES, N, Body::Empty),
     route("get", "/v1/files/{id}", SEE_FILES, Target::File, Body::Empty),
     route("patch", "/v1/files/{id}", Roles(WRITERS), Target::File, J(r#"{"metadata": {"k": "v"}}"#)),
     route("delete", "/v1/files/{id}", Roles(WRITERS), Target::File, Body::Empty),
