@@ -62,6 +62,18 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Rebuild the search index from the database (the embedded index needs the server stopped).
+    Reindex {
+        /// A TOML config file, as for `serve`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Data directory [default: ./filegate-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Only this tenant [default: every tenant].
+        #[arg(long, value_name = "T")]
+        tenant: Option<String>,
+    },
     /// Print a signed JWT for a data directory (alone on stdout).
     Token {
         #[arg(long, default_value = "./filegate-data")]
@@ -86,6 +98,8 @@ pub enum Command {
     Download(DownloadArgs),
     /// List files.
     Ls(LsArgs),
+    /// Find files by words (typo-tolerant), type, bucket and metadata.
+    Search(SearchArgs),
     /// Show one file.
     Stat(TargetArgs),
     /// Delete files (they can be restored until the bucket's retention ends).
@@ -208,6 +222,24 @@ pub struct LsArgs {
     /// At most this many files.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Words (the last one may be the beginning of a word) and "quoted phrases".
+    #[arg(value_name = "QUERY", default_value = "")]
+    pub query: String,
+    /// A content type (text/csv) or a family (image/*).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub content_type: Option<String>,
+    #[arg(long, value_name = "B")]
+    pub bucket: Option<String>,
+    /// Only files whose metadata KEY is VALUE (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub meta: Vec<(String, String)>,
+    /// At most this many files.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: u32,
 }
 
 #[derive(Args)]

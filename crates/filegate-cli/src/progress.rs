@@ -115,6 +115,23 @@ impl Progress for FileBar {
     }
 }
 
+/// A bar counting items (`reindex`: files), on stderr when it is a terminal; hidden
+/// otherwise, so scripts and logs get the final line alone.
+pub fn counter(prefix: &str) -> ProgressBar {
+    use std::io::IsTerminal as _;
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(style(
+        "{prefix:>12} [{bar:30}] {pos}/{len} files {per_sec} eta {eta} {msg}",
+    ));
+    bar.set_prefix(prefix.to_owned());
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

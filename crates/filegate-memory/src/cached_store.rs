@@ -308,6 +308,10 @@ impl MetadataStore for CachedStore {
         self.inner.get_tenant(id).await
     }
 
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.inner.list_tenants().await
+    }
+
     async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
         self.inner.create_bucket(bucket).await
     }

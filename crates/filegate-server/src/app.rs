@@ -40,7 +40,7 @@ pub struct Gateway {
 }
 
 /// The use cases' rules from a validated config (the config holds every tunable default).
-fn settings(config: &Config) -> anyhow::Result<Settings> {
+pub(crate) fn settings(config: &Config) -> anyhow::Result<Settings> {
     Ok(Settings {
         upload_url_ttl: Duration::from_secs(config.uploads.url_ttl_secs),
         upload_expiry_grace: Duration::from_secs(config.uploads.expiry_grace_secs),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod engines;
 pub mod http;
+pub mod reindex;
 pub mod secret;
 pub mod state;
 pub mod telemetry;
@@ -19,3 +20,4 @@ mod generated_docs;
 
 pub use app::{Gateway, serve, work};
 pub use config::Config;
+pub use reindex::reindex;

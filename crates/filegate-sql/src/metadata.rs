@@ -56,6 +56,11 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         row.map(Tenant::try_from).transpose()
     }
 
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = self.read_all(sql::list_tenants()).await?;
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
     async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
         self.write(sql::insert_bucket(bucket)?)
             .await

@@ -40,6 +40,11 @@ pub(crate) fn select_tenant<DB: Dialect>(id: &TenantId) -> QueryBuilder<DB> {
     q
 }
 
+/// By id.
+pub(crate) fn list_tenants<DB: Dialect>() -> QueryBuilder<DB> {
+    QueryBuilder::new("SELECT id, created_at FROM tenants ORDER BY id")
+}
+
 #[derive(FromRow)]
 pub struct BucketRow {
     tenant: String,

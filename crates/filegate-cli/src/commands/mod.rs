@@ -7,6 +7,7 @@ mod exchange;
 mod files;
 mod login;
 mod requests;
+mod search;
 mod serve;
 mod share;
 mod target;
@@ -28,15 +29,19 @@ pub async fn run(cli: Cli, out: &Output) -> Result<Exit, Failure> {
     let Cli { global, command } = cli;
     let connect = || profile::connect(&global);
     match command {
-        command @ (Command::Serve { .. } | Command::Worker { .. } | Command::Token { .. }) => serve::run(command)
-            .await
-            .map(|()| Exit::Ok)
-            .map_err(|e| Failure::new(Exit::Failure, format!("{e:#}"))),
+        command
+        @ (Command::Serve { .. } | Command::Worker { .. } | Command::Reindex { .. } | Command::Token { .. }) => {
+            serve::run(command)
+                .await
+                .map(|()| Exit::Ok)
+                .map_err(|e| Failure::new(Exit::Failure, format!("{e:#}")))
+        }
         Command::Completions { shell } => completions::run(shell),
         Command::Login(args) => login::run(args, &global, out).await,
         Command::Upload(args) => upload::run(&connect()?, args, out).await,
         Command::Download(args) => download::run(&connect()?, args, out).await,
         Command::Ls(args) => files::ls(&connect()?, args, out).await,
+        Command::Search(args) => search::run(&connect()?, args, out).await,
         Command::Stat(args) => files::stat(&connect()?, args, out).await,
         Command::Rm(args) => files::rm(&connect()?, args, out).await,
         Command::Restore(args) => files::restore(&connect()?, args, out).await,

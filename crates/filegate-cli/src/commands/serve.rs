@@ -1,5 +1,5 @@
-//! The server side: `serve` runs the gateway, `worker` the processing workers, `token`
-//! prints a JWT for a data directory.
+//! The server side: `serve` runs the gateway, `worker` the processing workers, `reindex`
+//! rebuilds the search index, `token` prints a JWT for a data directory.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use filegate_server::{Config, Gateway, telemetry, tokens};
 
 use crate::cli::Command;
 
-/// Runs `serve`, `worker` or `token` (the caller sends every other command elsewhere).
+/// Runs `serve`, `worker`, `reindex` or `token` (the caller sends every other command elsewhere).
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve {
@@ -36,6 +36,27 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             telemetry::init(&config.log);
             eprintln!("filegate: worker started");
             filegate_server::work(config, shutdown_signal()).await
+        }
+        Command::Reindex {
+            config,
+            data_dir,
+            tenant,
+        } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            telemetry::init(&config.log);
+            let bar = crate::progress::counter("reindex");
+            let indexed = filegate_server::reindex(config, tenant.as_deref(), |tenant, read, total| {
+                bar.set_length(total);
+                bar.set_position(read);
+                bar.set_message(tenant.to_string());
+            })
+            .await;
+            bar.finish_and_clear();
+            eprintln!("filegate: {} files searchable", indexed?);
+            Ok(())
         }
         Command::Token {
             data_dir,

@@ -63,6 +63,19 @@ impl Server {
         }
     }
 
+    /// Stops the server (as a crash would), lets `between` work on its data directory, and
+    /// starts it again there.
+    pub fn restart(&mut self, between: impl FnOnce(&Path)) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        between(self.data.path());
+        let (child, url) = spawn_server(self.data.path(), &[]);
+        self.child = Some(child);
+        self.url = url;
+    }
+
     /// A token of `role` for tenant `default`.
     pub fn token(&self, role: &str) -> String {
         let out = Command::new(BIN)

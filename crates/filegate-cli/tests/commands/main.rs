@@ -3,5 +3,6 @@
 mod errors;
 mod files;
 mod harness;
+mod search;
 mod transfers;
 mod watch;

@@ -22,6 +22,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Creates a tenant with its first bucket, atomically. `Conflict` when the tenant exists.
     async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// Every tenant, by id (for operator tools that walk them all: `filegate reindex`).
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
     /// `Conflict` when a bucket of that name exists in the tenant.
     async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError>;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::archives::LOOKUP_BATCH;
 use super::context::{HasArchives, HasClock, HasSearch, HasStore};
-use crate::domain::Facet;
+use crate::domain::{After, Facet, FileQuery, PageStart};
 use crate::domain::{
     FacetCounts, FileAction, FileId, FileRecord, MAX_SEARCH_DEPTH, MAX_SUGGEST_CHARS, MAX_SUGGESTIONS, Principal,
     Reach, SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText, Suggestion, TenantId,
@@ -150,5 +150,44 @@ pub async fn index_file(
     match file.as_ref().and_then(SearchDocument::of) {
         Some(document) => cx.search().upsert(&[document]).await,
         None => cx.search().remove(tenant, &[id]).await,
+    }
+}
+
+/// Files read and written per step of a rebuild.
+const REINDEX_BATCH: u32 = 1000;
+
+/// Rebuilds the tenant's index from the database: empties it, then writes every searchable
+/// file, a thousand at a time, telling `progress` how many files were read of how many.
+/// Searches meanwhile see the files written so far.
+pub async fn reindex(
+    cx: &(impl HasStore + HasSearch),
+    tenant: &TenantId,
+    mut progress: impl FnMut(u64, u64),
+) -> std::result::Result<u64, StoreError> {
+    cx.search().clear(tenant).await?;
+    let mut query = FileQuery {
+        limit: REINDEX_BATCH,
+        start: PageStart::Offset(0),
+        ..FileQuery::default()
+    };
+    let (mut read, mut indexed, mut total) = (0u64, 0u64, 0u64);
+    loop {
+        let (mut page, count) = cx.store().list_files(tenant, &query).await?;
+        if let Some(count) = count {
+            total = count;
+        }
+        let more = page.len() > REINDEX_BATCH as usize;
+        page.truncate(REINDEX_BATCH as usize);
+        let documents: Vec<SearchDocument> = page.iter().filter_map(SearchDocument::of).collect();
+        if !documents.is_empty() {
+            cx.search().upsert(&documents).await?;
+        }
+        read += page.len() as u64;
+        indexed += documents.len() as u64;
+        progress(read, total.max(read));
+        match page.last() {
+            Some(last) if more => query.start = PageStart::After(After::of(last, query.sort.key)),
+            _ => return Ok(indexed),
+        }
     }
 }

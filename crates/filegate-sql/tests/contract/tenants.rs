@@ -31,6 +31,11 @@ pub async fn tenant_and_first_bucket_are_created_together(store: Store, _queue: 
     assert_eq!(store.get_bucket(&acme, &bname("x")).await.unwrap(), None);
 
     assert_eq!(store.get_tenant(&tid("nobody")).await.unwrap(), None);
+    // The refused tenant is not listed either; the listing is by id.
+    let before = store.list_tenants().await.unwrap();
+    assert_eq!(before.iter().filter(|t| t.id == acme).count(), 1);
+    assert!(before.iter().all(|t| t.id != stray.id));
+    assert!(before.windows(2).all(|w| w[0].id < w[1].id));
 }
 
 pub async fn buckets_are_created_updated_and_listed_per_tenant(store: Store, _queue: Queue) {
