@@ -41,7 +41,20 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 
 #[tokio::test]
 async fn a_patients_documents_are_found_by_number_typo_prefix_and_facets() {
-    let app = TestApp::spawn().await;
+    patients_documents(&TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn a_patients_documents_are_found_the_same_way_on_postgresql() {
+    let Some(database) = crate::engines::postgres_database().await else {
+        return;
+    };
+    let url = database.url.clone();
+    patients_documents(&TestApp::spawn_with(|c| c.database = Some(url)).await).await;
+    database.drop_database().await;
+}
+
+async fn patients_documents(app: &TestApp) {
     let client = &app.client;
     let referral = ready_with(
         &app,
@@ -50,8 +63,8 @@ async fn a_patients_documents_are_found_by_number_typo_prefix_and_facets() {
         &[("subject", "9434765919")],
     )
     .await;
-    let ward = ready_with(&app, client, "2026/ward-a.csv", &[("subject", "9434765919")]).await;
-    let other = ready_with(&app, client, "2026/ward-b.csv", &[("subject", "1111111111")]).await;
+    let ward = ready_with(app, client, "2026/ward-a.csv", &[("subject", "9434765919")]).await;
+    let other = ready_with(app, client, "2026/ward-b.csv", &[("subject", "1111111111")]).await;
 
     let by_number = client.search(&Search::words("9434765919 ")).await.expect("search");
     assert_eq!(by_number.total, 2);
