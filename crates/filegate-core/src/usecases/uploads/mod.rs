@@ -195,6 +195,7 @@ fn instructions_for(services: &Services, file: &FileRecord, expires_at: DateTime
     let constraints = UploadConstraints {
         size: file.size,
         content_type: file.content_type.clone(),
+        sha256: file.declared_sha256.clone(),
     };
     let blobs = &services.blobs;
     Ok(match &file.upload {
@@ -292,7 +293,7 @@ pub async fn complete(services: &Services, principal: &Principal, id: FileId, do
 
     let mut sha256 = None;
     if file.declared_sha256.is_some() || done.sha256.is_some() {
-        let (actual, _) = verify::sha256_of(services.blobs.as_ref(), &file.blob_key).await?;
+        let actual = verify::stored_sha256(services.blobs.as_ref(), &file.blob_key, &meta).await?;
         // The sha256 declared at create binds every completion: bytes that differ from it
         // can never complete this file, so they are removed to make room for the right ones.
         if file
