@@ -122,10 +122,15 @@ pub async fn scan_stage(work: &Path, runs: usize, size: usize) -> anyhow::Result
     let clamd = Clamd::start(&work.join("clamd"), size).await?;
     let env = [("FILEGATE_SCANNER__URL", clamd.url.clone())];
     let scanner = filegate_clamd::ClamdScanner::from_url(&clamd.url)?;
-    let (mut filegate, mut memory) = (Samples::default(), Samples::default());
+    let (mut filegate, mut hashed, mut memory) = (Samples::default(), Samples::default(), Samples::default());
     for run in 0..runs {
         let dir = work.join(format!("scan-{run}"));
         filegate.push(through_pipeline(&dir, &env, &["verify", "scan"], &input, size, None).await?);
+        std::fs::remove_dir_all(&dir).ok();
+        // What a new bucket runs when a scanner is configured: the hash too.
+        let dir = work.join(format!("scan-hash-{run}"));
+        let stages = ["verify", "hash", "scan"];
+        hashed.push(through_pipeline(&dir, &env, &stages, &input, size, None).await?);
         std::fs::remove_dir_all(&dir).ok();
 
         let chunks: Vec<std::io::Result<Bytes>> = (0..data.len())
