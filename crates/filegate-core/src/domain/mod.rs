@@ -21,6 +21,7 @@ mod request;
 mod share;
 mod status;
 mod tenant;
+mod transition;
 mod trigger;
 mod webhook;
 
@@ -45,5 +46,6 @@ pub use request::*;
 pub use share::*;
 pub use status::FileStatus;
 pub use tenant::*;
+pub use transition::{ProcessingOutcome, Verdict, processing_started};
 pub use trigger::*;
 pub use webhook::*;

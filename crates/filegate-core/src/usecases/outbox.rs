@@ -27,10 +27,23 @@ pub(crate) async fn save_with(
     work: Vec<Job>,
     events: Vec<FileEvent>,
 ) -> Result<FileRecord, StoreError> {
+    store
+        .update_file(next, expected, &jobs_of_change(previous, next, work, events))
+        .await
+}
+
+/// What commits with the change from `previous` to `next`: `work`, the event announcing the
+/// change, then `events`.
+pub(crate) fn jobs_of_change(
+    previous: FileStatus,
+    next: &FileRecord,
+    work: Vec<Job>,
+    events: Vec<FileEvent>,
+) -> Vec<NewJob> {
     let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
     jobs.push(NewJob::now(Job::PublishEvent {
         event: FileEvent::of_change(previous, next),
     }));
     jobs.extend(events.into_iter().map(|event| NewJob::now(Job::PublishEvent { event })));
-    store.update_file(next, expected, &jobs).await
+    jobs
 }
