@@ -48,7 +48,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
-use filegate_core::domain::{ChangeCursor, ChangePage, Quota, TenantUsage};
+use filegate_core::domain::{ChangeCursor, ChangePage, ProcessingOutcome, Quota, TenantUsage};
 use filegate_core::ports::{Cache, MetadataStore, NewJob};
 
 const EPOCH_SHARDS: usize = 256;
@@ -401,6 +401,28 @@ impl MetadataStore for CachedStore {
     ) -> Result<FileRecord, StoreError> {
         let result = self.inner.update_file(file, expected, jobs).await;
         self.invalidate(&file_key(&file.tenant, file.id)).await;
+        result
+    }
+
+    async fn start_processing(
+        &self,
+        seen: &FileRecord,
+        at: DateTime<Utc>,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        let result = self.inner.start_processing(seen, at, jobs).await;
+        self.invalidate(&file_key(&seen.tenant, seen.id)).await;
+        result
+    }
+
+    async fn finish_processing(
+        &self,
+        seen: &FileRecord,
+        outcome: &ProcessingOutcome,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        let result = self.inner.finish_processing(seen, outcome, jobs).await;
+        self.invalidate(&file_key(&seen.tenant, seen.id)).await;
         result
     }
 

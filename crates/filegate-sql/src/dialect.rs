@@ -203,6 +203,7 @@ pub trait Dialect:
     + Fetch<(bool,)>
     + Fetch<(String,)>
     + Fetch<(Option<String>,)>
+    + Fetch<(String, i64)>
     + Fetch<(i64, i64)>
     + Fetch<(i64, i64, i64)>
     + Fetch<(Option<i64>, Option<i64>)>

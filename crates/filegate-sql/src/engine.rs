@@ -3,7 +3,7 @@
 //! enqueued jobs wake workers, and the few operations an engine does its own way for speed
 //! or for concurrency: claims ([`Claims`]: PostgreSQL's `SKIP LOCKED`, SQLite's ranking off
 //! the writer) and, on SQLite, group-committed file updates and one-trip inserts (it
-//! overrides [`Engine::insert_file`] and [`Engine::update_file`]). Everything else is the
+//! overrides [`Engine::insert_file`], [`Engine::update_file`] and [`Engine::transition`]). Everything else is the
 //! same SQL on both engines.
 
 use std::future::Future;
@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::dialect::Dialect;
 use crate::files::{insert_within_quota, update_locked};
+use crate::transitions::{Transition, transition_locked};
 
 /// A connection of the engine's database.
 pub type Conn<E> = <<E as Engine>::DB as Database>::Connection;
@@ -75,6 +76,16 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
         jobs: &[NewJob],
     ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
         update_locked(self, file, expected, jobs)
+    }
+
+    /// `MetadataStore::start_processing` and `finish_processing`: by default, the guarded
+    /// narrow update and its jobs in one write transaction (`crate::transitions`).
+    fn transition(
+        &self,
+        t: &Transition,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
+        transition_locked(self, t, jobs)
     }
 }
 

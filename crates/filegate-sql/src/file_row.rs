@@ -262,7 +262,7 @@ pub(crate) fn column_names() -> String {
     COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
 }
 
-fn bind_value<DB: Dialect>(q: &mut QueryBuilder<DB>, value: Value<'_>) {
+pub(crate) fn bind_value<DB: Dialect>(q: &mut QueryBuilder<DB>, value: Value<'_>) {
     match value {
         Value::Text(s) => q.bind_value(s),
         Value::MaybeText(s) => q.bind_value(s),
@@ -273,7 +273,7 @@ fn bind_value<DB: Dialect>(q: &mut QueryBuilder<DB>, value: Value<'_>) {
 }
 
 /// A change number's value in a statement: bound, or the engine's expression.
-fn push_change_seq<DB: Dialect>(q: &mut QueryBuilder<DB>, change_seq: ChangeSeq) {
+pub(crate) fn push_change_seq<DB: Dialect>(q: &mut QueryBuilder<DB>, change_seq: ChangeSeq) {
     match change_seq {
         ChangeSeq::Taken(n) => q.bind_value(n),
         ChangeSeq::Drawn(expression) => q.push(expression),

@@ -46,6 +46,7 @@ mod shares;
 mod sqlite;
 mod store;
 mod tenants;
+mod transitions;
 mod webhooks;
 
 pub use postgres::PostgresStore;

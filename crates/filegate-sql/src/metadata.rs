@@ -1,13 +1,13 @@
 //! `MetadataStore`: which statements each call runs, where (a reader, the writer, a write
 //! transaction) and how rows become domain values. The statements sit with their tables
-//! (`tenants`, `file_row`, `files`, `listing`, `blobs`, `quotas`); the two writes an engine
-//! does its own way are `Engine::insert_file` and `Engine::update_file`.
+//! (`tenants`, `file_row`, `files`, `listing`, `blobs`, `quotas`); the writes an engine
+//! does its own way are `Engine::insert_file`, `Engine::update_file` and `Engine::transition`.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus, Quota,
-    Sha256Hex, Tenant, TenantId, TenantUsage,
+    ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus,
+    ProcessingOutcome, Quota, Sha256Hex, Tenant, TenantId, TenantUsage,
 };
 use filegate_core::ports::{MetadataStore, NewJob};
 use sqlx::QueryBuilder;
@@ -24,6 +24,7 @@ use crate::listing::{FileListing, file_listing};
 use crate::quotas::{enforce_quota, read_quota, read_usage, write_quota};
 use crate::store::{SqlStore, commit, commit_waking};
 use crate::tenants::{self as sql, ApiKeyRow, BucketRow, TenantRow};
+use crate::transitions::Transition;
 
 #[async_trait::async_trait]
 impl<E: Engine> MetadataStore for SqlStore<E> {
@@ -117,6 +118,24 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
         self.engine.update_file(file, expected, jobs).await
+    }
+
+    async fn start_processing(
+        &self,
+        seen: &FileRecord,
+        at: DateTime<Utc>,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        self.engine.transition(&Transition::start(seen, at), jobs).await
+    }
+
+    async fn finish_processing(
+        &self,
+        seen: &FileRecord,
+        outcome: &ProcessingOutcome,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError> {
+        self.engine.transition(&Transition::finish(seen, outcome)?, jobs).await
     }
 
     async fn list_files(

@@ -159,6 +159,8 @@ impl LocalBlobStore {
             remove_upload(&dir, &scratch);
             Ok(BlobMeta {
                 size: assembled.size,
+                // Assembled with the kernel's copy, never hashed whole.
+                sha256: None,
                 etag: ETag::new_unchecked(etag),
             })
         })

@@ -39,7 +39,7 @@ use url::Url;
 
 pub use self::config::S3Config;
 use self::errors::{Failure, read_bounded, transport};
-use self::presign::check_key;
+use self::presign::{CHECKSUM_MODE, check_key, vouched_sha256};
 pub use self::presign::{MAX_VALIDITY, content_disposition};
 pub use self::upload::PART_SIZE;
 
@@ -188,8 +188,13 @@ impl S3BlobStore {
 
     async fn head_object(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
         check_key(key)?;
-        let url = self.internal(&self.bucket.head_object(Some(&self.credentials), key));
-        let resp = self.send(self.client.head(url), "head an object").await?;
+        let mut action = self.bucket.head_object(Some(&self.credentials), key);
+        action.headers_mut().insert(CHECKSUM_MODE.0, CHECKSUM_MODE.1);
+        let request = self
+            .client
+            .head(self.internal(&action))
+            .header(CHECKSUM_MODE.0, CHECKSUM_MODE.1);
+        let resp = self.send(request, "head an object").await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
@@ -200,7 +205,8 @@ impl S3BlobStore {
                     .and_then(|v| v.parse::<u64>().ok())
                     .ok_or_else(|| StoreError::Other(anyhow::anyhow!("S3 HEAD answered without a Content-Length")))?;
                 let etag = etag_from(resp.headers().get(ETAG), "HeadObject")?;
-                Ok(Some(BlobMeta { size, etag }))
+                let sha256 = vouched_sha256(resp.headers());
+                Ok(Some(BlobMeta { size, etag, sha256 }))
             }
             _ => Err(Failure::read(resp).await.into_error("head an object")),
         }

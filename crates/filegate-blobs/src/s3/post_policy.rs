@@ -163,6 +163,7 @@ mod tests {
         let c = UploadConstraints {
             size: 18233,
             content_type: ContentType::parse("text/csv").unwrap(),
+            sha256: None,
         };
         let policy = PostPolicy {
             bucket: "media",

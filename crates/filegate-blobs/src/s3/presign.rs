@@ -10,6 +10,10 @@
 //! type or size fails with `403 SignatureDoesNotMatch`. The payload itself is unsigned
 //! (`UNSIGNED-PAYLOAD`); its length is pinned by `content-length`.
 //!
+//! When the client declared a sha256, it also signs `x-amz-checksum-sha256`: S3 stores only
+//! bytes with that digest, and vouches for it on `HEAD` (so `complete` need not read the
+//! bytes back to check it).
+//!
 //! It also signs `if-none-match: *`: the URL creates the object once, and S3 answers any
 //! later `PUT` to it with `412 Precondition Failed` while the URL is still valid. Without
 //! it, whoever holds the URL could replace the bytes of a file after `complete` verified
@@ -20,6 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
+use filegate_core::domain::Sha256Hex;
 use filegate_core::ports::{Disposition, DownloadOptions, SignedRequest, UploadConstraints};
 use rusty_s3::S3Action;
 use url::Url;
@@ -30,6 +35,13 @@ use crate::key;
 /// The signed header that makes a presigned `PUT` create its object once (S3's
 /// conditional write): a second `PUT` to the same URL is refused, not stored.
 pub const CREATE_ONLY: (&str, &str) = ("if-none-match", "*");
+
+/// The signed header that pins a presigned `PUT`'s bytes to the sha256 the client declared
+/// (base64 of the digest): S3 refuses other bytes (`400 BadDigest`), keeps the checksum with
+/// the object, and reports it on a `HEAD` asking for it ([`CHECKSUM_MODE`]).
+pub const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
+/// The signed header that makes a `HEAD` report the object's checksums.
+pub const CHECKSUM_MODE: (&str, &str) = ("x-amz-checksum-mode", "ENABLED");
 
 /// The longest validity S3 accepts for a presigned URL.
 pub const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -64,6 +76,26 @@ pub(super) fn sign_until<'a>(
 /// own download routes answer with.
 pub fn content_disposition(disposition: Disposition, filename: &str) -> String {
     disposition.header_value(filename)
+}
+
+/// `x-amz-checksum-sha256`'s value for a digest: its 32 bytes in base64.
+fn checksum_of(sha256: &Sha256Hex) -> Result<String, StoreError> {
+    use base64::Engine as _;
+    let digest =
+        hex::decode(sha256.as_str()).map_err(|e| StoreError::Input(format!("a sha256 that is not hex: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
+/// The whole-object SHA-256 a `HEAD` answer vouches for: its `x-amz-checksum-sha256`, unless
+/// that is a multipart upload's checksum of its parts' checksums (`…-N`, or a
+/// `x-amz-checksum-type` other than `FULL_OBJECT`), which says nothing of the bytes.
+pub(super) fn vouched_sha256(headers: &reqwest::header::HeaderMap) -> Option<Sha256Hex> {
+    let value = headers.get(CHECKSUM_SHA256)?.to_str().ok()?;
+    let kind = headers.get("x-amz-checksum-type").and_then(|v| v.to_str().ok());
+    if value.contains('-') || kind.is_some_and(|k| !k.eq_ignore_ascii_case("FULL_OBJECT")) {
+        return None;
+    }
+    Sha256Hex::parse(value).ok()
 }
 
 /// S3 numbers parts 1 to 10 000.
@@ -108,15 +140,23 @@ impl S3BlobStore {
         action.headers_mut().insert("content-length", length.clone());
         action.headers_mut().insert("content-type", content_type.clone());
         action.headers_mut().insert(CREATE_ONLY.0, CREATE_ONLY.1);
+        let checksum = c.sha256.as_ref().map(checksum_of).transpose()?;
+        if let Some(checksum) = &checksum {
+            action.headers_mut().insert(CHECKSUM_SHA256, checksum.clone());
+        }
         let url = sign_until(&action, expires_at, now)?;
+        let mut headers = BTreeMap::from([
+            ("content-length".to_owned(), length),
+            ("content-type".to_owned(), content_type),
+            (CREATE_ONLY.0.to_owned(), CREATE_ONLY.1.to_owned()),
+        ]);
+        if let Some(checksum) = checksum {
+            headers.insert(CHECKSUM_SHA256.to_owned(), checksum);
+        }
         Ok(SignedRequest {
             method: "PUT".into(),
             url: url.into(),
-            headers: BTreeMap::from([
-                ("content-length".to_owned(), length),
-                ("content-type".to_owned(), content_type),
-                (CREATE_ONLY.0.to_owned(), CREATE_ONLY.1.to_owned()),
-            ]),
+            headers,
             fields: BTreeMap::new(),
         })
     }
@@ -193,6 +233,34 @@ mod tests {
             content_disposition(Disposition::Inline, "dossier m\u{e9}dical \"1\".pdf\r\n"),
             "inline; filename=\"dossier m_dical _1_.pdf__\"; filename*=UTF-8''dossier%20m%C3%A9dical%20%221%22.pdf%0D%0A"
         );
+    }
+
+    #[test]
+    fn only_a_whole_objects_checksum_vouches_for_its_sha256() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let hello = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=";
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        let vouched = vouched_sha256(&headers(&[(CHECKSUM_SHA256, hello)])).expect("a whole-object checksum");
+        assert_eq!(
+            vouched.as_str(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(checksum_of(&vouched).unwrap(), hello);
+        let full = headers(&[(CHECKSUM_SHA256, hello), ("x-amz-checksum-type", "FULL_OBJECT")]);
+        assert_eq!(vouched_sha256(&full), Some(vouched));
+        for refused in [
+            headers(&[(CHECKSUM_SHA256, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=-3")]),
+            headers(&[(CHECKSUM_SHA256, hello), ("x-amz-checksum-type", "COMPOSITE")]),
+            headers(&[]),
+        ] {
+            assert_eq!(vouched_sha256(&refused), None, "{refused:?}");
+        }
     }
 
     #[test]

@@ -128,7 +128,12 @@ impl S3BlobStore {
         if parts.finished() {
             let size = first.len() as u64;
             let etag = self.put_whole(key, first).await?;
-            return Ok(BlobMeta { size, etag });
+            // filegate's own writes declare no checksum: the pipeline hashes them.
+            return Ok(BlobMeta {
+                size,
+                etag,
+                sha256: None,
+            });
         }
         let upload_id = self.create_upload(key, &ContentType::octet_stream()).await?;
         let guard = AbortOnDrop::new(self, key, &upload_id);

@@ -16,6 +16,7 @@ fn constraints() -> UploadConstraints {
     UploadConstraints {
         size: 18233,
         content_type: ContentType::parse("text/csv; charset=utf-8").unwrap(),
+        sha256: None,
     }
 }
 fn download() -> DownloadOptions {

@@ -35,6 +35,7 @@ async fn presigned_requests_verify_and_pin_what_they_promise() {
     let c = UploadConstraints {
         size: 18233,
         content_type: ContentType::parse("text/csv").unwrap(),
+        sha256: None,
     };
 
     let put = f.store.presign_put(KEY, &c, soon).unwrap();

@@ -23,6 +23,7 @@ mod search;
 mod share;
 mod status;
 mod tenant;
+mod transition;
 mod trigger;
 mod webhook;
 
@@ -49,5 +50,6 @@ pub use search::*;
 pub use share::*;
 pub use status::FileStatus;
 pub use tenant::*;
+pub use transition::{ProcessingOutcome, Verdict, processing_started};
 pub use trigger::*;
 pub use webhook::*;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use crate::domain::{ByteRange, ContentType, ETag};
+use crate::domain::{ByteRange, ContentType, ETag, Sha256Hex};
 use crate::error::StoreError;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -19,13 +19,20 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 pub struct BlobMeta {
     pub size: u64,
     pub etag: ETag,
+    /// The SHA-256 of the object's bytes when the store vouches for it: it computed the
+    /// digest over exactly these bytes as they were stored (the local store while writing
+    /// them; an S3 store that checked a signed `x-amz-checksum-sha256` and reports it as a
+    /// whole-object checksum). `None` when it cannot say: the bytes are then read back.
+    pub sha256: Option<Sha256Hex>,
 }
 
-/// What a signed upload pins: the exact size and the content type.
+/// What a signed upload pins: the exact size and the content type, and the bytes' SHA-256
+/// when the client declared one (a store that can refuses other bytes outright).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadConstraints {
     pub size: u64,
     pub content_type: ContentType,
+    pub sha256: Option<Sha256Hex>,
 }
 
 /// A request the client makes directly to storage.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus,
-    Sha256Hex, Tenant, TenantId,
+    ProcessingOutcome, Sha256Hex, Tenant, TenantId,
 };
 use crate::domain::{Quota, TenantUsage};
 use crate::error::StoreError;
@@ -66,6 +66,28 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError>;
+    /// The pipeline's first transition, narrow: `uploaded` → `processing`, writing only the
+    /// status and `updated_at = at`, and only if the stored file is still `seen` (status
+    /// `uploaded` and `seen.change_seq`). Like [`update_file`](Self::update_file) it
+    /// assigns a new `change_seq` and enqueues `jobs` in the same transaction, and returns
+    /// the stored row. `NotFound` when absent; `Conflict` when the status or the change
+    /// number moved (the caller reads the file again to tell which).
+    async fn start_processing(
+        &self,
+        seen: &FileRecord,
+        at: DateTime<Utc>,
+        jobs: &[NewJob],
+    ) -> Result<FileRecord, StoreError>;
+    /// The pipeline's last transition, narrow: `processing` → the outcome's verdict, writing
+    /// only what [`ProcessingOutcome`] holds, and only if the stored file is still `seen`
+    /// (status `processing` and `seen.change_seq`). Otherwise as
+    /// [`start_processing`](Self::start_processing).
+    async fn finish_processing(
+        &self,
+        seen: &FileRecord,
+        outcome: &ProcessingOutcome,
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError>;
     /// Files matching `query`, in its sort order with the id as tie-breaker, starting after

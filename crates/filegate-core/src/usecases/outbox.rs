@@ -27,6 +27,19 @@ pub(crate) async fn save_with(
     work: Vec<Job>,
     events: Vec<FileEvent>,
 ) -> Result<FileRecord, StoreError> {
+    store
+        .update_file(next, expected, &jobs_of_change(previous, next, work, events))
+        .await
+}
+
+/// What commits with the change from `previous` to `next`: `work`, the event announcing the
+/// change, then `events`.
+pub(crate) fn jobs_of_change(
+    previous: FileStatus,
+    next: &FileRecord,
+    work: Vec<Job>,
+    events: Vec<FileEvent>,
+) -> Vec<NewJob> {
     let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
     // The file's search entry appears, changes or goes: the index follows in a job that
     // commits with the change, so a crash cannot leave the index behind for good.
@@ -40,5 +53,5 @@ pub(crate) async fn save_with(
         event: FileEvent::of_change(previous, next),
     }));
     jobs.extend(events.into_iter().map(|event| NewJob::now(Job::PublishEvent { event })));
-    store.update_file(next, expected, &jobs).await
+    jobs
 }

@@ -12,7 +12,7 @@ use crate::common::TestApp;
 use crate::support::{content_of, files_under, pattern, sha256_hex};
 
 /// `POST /v1/uploads` declaring the size and sha256 of `bytes`.
-async fn create_declaring(client: &Client, bucket: &str, path: &str, bytes: &[u8]) -> UploadCreated {
+pub(crate) async fn create_declaring(client: &Client, bucket: &str, path: &str, bytes: &[u8]) -> UploadCreated {
     client
         .create_upload(&CreateUpload {
             bucket: bucket.into(),

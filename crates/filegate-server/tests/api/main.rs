@@ -26,6 +26,7 @@ mod proxied_uploads;
 mod public;
 mod quotas;
 mod rate_limits;
+mod reads_once;
 mod receiver;
 mod requests;
 mod scanning;

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use aws_lc_rs::error::Unspecified;
 use filegate_core::Error;
-use filegate_core::domain::{EventPattern, Origin, Principal, Role, TenantId, WebhookUrl};
+use filegate_core::domain::{EventPattern, TenantId, WebhookUrl};
 use filegate_core::usecases::notifications::Notifications;
 use filegate_core::usecases::{Services, exchange, webhooks};
 use filegate_crypto::Sealer;
 
 use crate::common::TestApp;
+use crate::support::default_admin;
 
 fn no_randomness(_: &mut [u8]) -> Result<(), Unspecified> {
     Err(Unspecified)
@@ -31,15 +32,6 @@ fn without_randomness(app: &TestApp) -> Services {
     }
 }
 
-fn admin() -> Principal {
-    Principal {
-        subject: "alice".into(),
-        tenant: TenantId::parse("default").unwrap(),
-        roles: vec![Role::Admin],
-        origin: Origin::default(),
-    }
-}
-
 fn is_unavailable<T>(result: Result<T, Error>) -> bool {
     matches!(result, Err(Error::Unavailable { .. }))
 }
@@ -53,7 +45,7 @@ async fn a_webhook_is_not_created_when_its_secret_cannot_be_sealed() {
         events: vec![EventPattern::parse("*").unwrap()],
         secret: None,
     };
-    assert!(is_unavailable(webhooks::create(&services, &admin(), new).await));
+    assert!(is_unavailable(webhooks::create(&services, &default_admin(), new).await));
     assert_eq!(app.client.list_webhooks().await.expect("list").items.len(), 0);
 }
 
@@ -61,7 +53,7 @@ async fn a_webhook_is_not_created_when_its_secret_cannot_be_sealed() {
 async fn no_exchange_passphrase_is_stored_when_it_cannot_be_sealed() {
     let app = TestApp::spawn().await;
     let services = without_randomness(&app);
-    assert!(is_unavailable(exchange::current(&services, &admin()).await));
+    assert!(is_unavailable(exchange::current(&services, &default_admin()).await));
     let tenant = TenantId::parse("default").unwrap();
     assert_eq!(services.exchange.passphrases(&tenant).await.unwrap().len(), 0);
 }

@@ -16,6 +16,17 @@ pub const TINY_PNG: [u8; 67] = [
     0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
+/// An admin of the `default` tenant, for tests that call a use case themselves.
+pub fn default_admin() -> filegate_core::domain::Principal {
+    use filegate_core::domain::{Origin, Principal, Role, TenantId};
+    Principal {
+        subject: "alice".into(),
+        tenant: TenantId::parse("default").unwrap(),
+        roles: vec![Role::Admin],
+        origin: Origin::default(),
+    }
+}
+
 /// The lowercase hex SHA-256 of `bytes`, computed here, independently of the server.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -12,7 +12,7 @@
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! SQLite's own: the connections ([`SqliteEngine`]), the SQL fragments that differ
 //! (`dialect`), and what makes the one writer go further: whole transactions sent in one
-//! trip (`one_trip`), file updates committed in groups (`file_updates`), and claims ranked
+//! trip (`one_trip`), file updates and transitions committed in groups (`file_updates`), and claims ranked
 //! off the writer (`queue`).
 
 mod dialect;
@@ -39,7 +39,8 @@ use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
 use crate::files::{insert_within_quota, refused, select_status};
 use crate::store::SqlStore;
-use file_updates::{FileUpdates, Update};
+use crate::transitions::{Transition, refusal};
+use file_updates::{Change, FileUpdates, Update};
 
 /// How long a connection waits on another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -183,8 +184,10 @@ impl Engine for SqliteEngine {
         jobs: &[NewJob],
     ) -> Result<FileRecord, StoreError> {
         let update = Update {
-            file: file.clone(),
-            expected: expected.to_vec(),
+            change: Change::Whole {
+                file: Box::new(file.clone()),
+                expected: expected.to_vec(),
+            },
             jobs: jobs.to_vec(),
         };
         if let Some(stored) = self.updates.run(update).await? {
@@ -196,5 +199,17 @@ impl Engine for SqliteEngine {
             .fetch_optional(&mut conn)
             .await?;
         Err(refused(file.id, stored.map(|(s,)| s), expected))
+    }
+
+    /// In the group commit too (see `file_updates`).
+    async fn transition(&self, t: &Transition, jobs: &[NewJob]) -> Result<FileRecord, StoreError> {
+        let update = Update {
+            change: Change::Narrow(t.clone()),
+            jobs: jobs.to_vec(),
+        };
+        match self.updates.run(update).await? {
+            Some(stored) => Ok(stored),
+            None => Err(refusal(self, t).await),
+        }
     }
 }

@@ -20,6 +20,7 @@ mod queue;
 mod quotas;
 mod shares;
 mod tenants;
+mod transitions;
 mod updates;
 mod webhooks;
 
@@ -49,6 +50,7 @@ pub use queue::*;
 pub use quotas::*;
 pub use shares::*;
 pub use tenants::*;
+pub use transitions::*;
 pub use updates::*;
 pub use webhooks::*;
 
@@ -64,6 +66,8 @@ macro_rules! scenarios {
             update_is_compare_and_set_and_commits_its_job,
             an_update_whose_job_fails_changes_nothing,
             concurrent_updates_each_commit_whole_or_not_at_all,
+            narrow_transitions_write_only_what_the_pipeline_owns,
+            transitions_committed_beside_updates_each_keep_their_own_guard,
             tenants_never_see_each_others_files,
             change_feed_is_ordered_and_includes_deletions,
             change_feed_followers_miss_no_write,

@@ -4,11 +4,11 @@
 use tracing::Instrument as _;
 
 use super::{Halt, StageContext, StageError, ready, registry, streams};
-use crate::domain::{FileId, FileRecord, FileStatus, TenantId};
+use crate::domain::{FileId, FileRecord, FileStatus, ProcessingOutcome, TenantId, Verdict, processing_started};
 use crate::error::StoreError;
 use crate::usecases::Services;
 use crate::usecases::audit::{self, Actor};
-use crate::usecases::outbox::{save, save_with};
+use crate::usecases::outbox::{jobs_of_change, save};
 
 /// Processes one file. Idempotent: a file that is gone, deleted or already past processing
 /// is left as it is, and a run cut off half-way simply runs again. Reads skip the cache
@@ -41,30 +41,17 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     };
 
     // A retry finds the file already `processing`: nothing to announce again.
-    let file = if file.status == FileStatus::Uploaded {
-        let mut processing = file.clone();
-        processing.status = FileStatus::Processing;
-        processing.updated_at = services.clock.now();
-        match save(
-            services.store.as_ref(),
-            file.status,
-            &processing,
-            &[FileStatus::Uploaded],
-            None,
-        )
-        .await
-        {
-            Ok(f) => f,
-            // Deleted (or otherwise moved on) meanwhile: not ours to finish.
-            Err(StoreError::NotFound) => return Ok(()),
-            Err(StoreError::Conflict(seen)) => return Err(moved(seen)),
-            Err(e) => return Err(e.into()),
+    let seen = if file.status == FileStatus::Uploaded {
+        match transition(services, file, Step::Start).await? {
+            Some(processing) => processing,
+            // Deleted meanwhile: not ours to finish.
+            None => return Ok(()),
         }
     } else {
         file
     };
 
-    let mut ctx = StageContext::new(services, &bucket, file);
+    let mut ctx = StageContext::new(services, &bucket, seen.clone());
     for stage in registry() {
         if bucket.policy.stages.iter().any(|s| s == stage.name()) {
             stage
@@ -77,49 +64,86 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         }
     }
 
-    // Re-read so that a rename or metadata change made while the stages ran survives: the
-    // pipeline writes back only what it owns.
-    let outcome = ctx.file;
-    let Some(mut ready) = services.store.get_file_fresh(tenant, file_id).await? else {
+    // Only what the pipeline owns is written back, so a rename or metadata change made
+    // while the stages ran survives. The status change is the alert: `file.quarantined`
+    // goes out through the outbox in the same transaction, to webhooks and the broker, like
+    // every status change.
+    let found = ctx.file;
+    let outcome = ProcessingOutcome {
+        verdict: match ctx.halt {
+            None => Verdict::Ready,
+            Some(Halt::Quarantine { signature }) => Verdict::Quarantined { signature },
+        },
+        sha256: found.sha256,
+        processing: found.processing,
+        blob_key: found.blob_key,
+        size: found.size,
+        content_type: found.content_type,
+        etag: found.etag,
+        at: services.clock.now(),
+    };
+    let Some(saved) = transition(services, seen, Step::Finish(&outcome)).await? else {
         return Ok(());
     };
-    let previous_blob_key = ready.blob_key.clone();
-    ready.sha256 = outcome.sha256;
-    ready.processing = outcome.processing;
-    // `decrypt` replaces the bytes: the file now describes the plaintext.
-    ready.blob_key = outcome.blob_key;
-    ready.size = outcome.size;
-    ready.content_type = outcome.content_type;
-    ready.etag = outcome.etag;
-    // The status change is the alert: `file.quarantined` goes out through the outbox in the
-    // same transaction, to webhooks and the broker, like every status change.
-    (ready.status, ready.status_reason) = match ctx.halt {
-        None => (FileStatus::Ready, None),
-        Some(Halt::Quarantine { signature }) => (FileStatus::Quarantined, Some(signature.chars().take(500).collect())),
-    };
-    ready.updated_at = services.clock.now();
-    let (work, events) = ready::follow_up(&ready, &previous_blob_key);
-    match save_with(
-        services.store.as_ref(),
-        FileStatus::Processing,
-        &ready,
-        &[FileStatus::Processing],
-        work,
-        events,
-    )
-    .await
-    {
-        Ok(saved) => {
-            tracing::info!(status = %saved.status, "file processed");
-            if saved.status == FileStatus::Quarantined {
-                audit_quarantine(services, &saved).await?;
-            }
-            Ok(())
-        }
-        Err(StoreError::NotFound) => Ok(()),
-        Err(StoreError::Conflict(seen)) => Err(moved(seen)),
-        Err(e) => Err(e.into()),
+    tracing::info!(status = %saved.status, "file processed");
+    if saved.status == FileStatus::Quarantined {
+        audit_quarantine(services, &saved).await?;
     }
+    Ok(())
+}
+
+/// The pipeline's two transitions.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    /// `uploaded` → `processing`.
+    Start,
+    /// `processing` → the verdict, with what the stages found.
+    Finish(&'a ProcessingOutcome),
+}
+
+/// How often a transition is tried again from a file that changed under it (a rename, a
+/// metadata change) before the job is retried instead.
+const TRANSITION_TRIES: usize = 3;
+
+/// Makes `step` from the file as last `seen`, with the jobs and events it causes in the same
+/// transaction; `None` when the file is gone. A file changed meanwhile by someone else, but
+/// still in the status the step starts from, is read again and the step made from what is
+/// stored (its event then tells the new path); one whose status moved on is left to a retry,
+/// which finds it done or gone.
+async fn transition(
+    services: &Services,
+    mut seen: FileRecord,
+    step: Step<'_>,
+) -> Result<Option<FileRecord>, StageError> {
+    let store = services.store.as_ref();
+    for _ in 0..TRANSITION_TRIES {
+        let result = match step {
+            Step::Start => {
+                let at = services.clock.now();
+                let next = processing_started(&seen, at);
+                let jobs = jobs_of_change(seen.status, &next, Vec::new(), Vec::new());
+                store.start_processing(&seen, at, &jobs).await
+            }
+            Step::Finish(outcome) => {
+                let next = outcome.applied_to(&seen);
+                let (work, events) = ready::follow_up(&next, &seen.blob_key);
+                let jobs = jobs_of_change(seen.status, &next, work, events);
+                store.finish_processing(&seen, outcome, &jobs).await
+            }
+        };
+        let refused = match result {
+            Ok(stored) => return Ok(Some(stored)),
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(StoreError::Conflict(refused)) => refused,
+            Err(e) => return Err(e.into()),
+        };
+        match store.get_file_fresh(&seen.tenant, seen.id).await? {
+            None => return Ok(None),
+            Some(stored) if stored.status == seen.status => seen = stored,
+            Some(_) => return Err(moved(refused)),
+        }
+    }
+    Err(moved(format!("file {} kept changing", seen.id)))
 }
 
 /// Security staff find every quarantine in the audit trail, exactly once however often the

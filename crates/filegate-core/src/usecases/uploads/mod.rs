@@ -197,6 +197,7 @@ fn instructions_for(
     let constraints = UploadConstraints {
         size: file.size,
         content_type: file.content_type.clone(),
+        sha256: file.declared_sha256.clone(),
     };
     let blobs = cx.blobs();
     Ok(match &file.upload {
@@ -299,7 +300,7 @@ pub async fn complete(
 
     let mut sha256 = None;
     if file.declared_sha256.is_some() || done.sha256.is_some() {
-        let (actual, _) = verify::sha256_of(cx.blobs(), &file.blob_key).await?;
+        let actual = verify::stored_sha256(cx.blobs(), &file.blob_key, &meta).await?;
         // The sha256 declared at create binds every completion: bytes that differ from it
         // can never complete this file, so they are removed to make room for the right ones.
         if file

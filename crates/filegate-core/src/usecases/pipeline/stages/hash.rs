@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Stage, StageContext, StageError};
-use crate::usecases::verify::sha256_of;
+use super::{Stage, StageContext, StageError, one_pass};
 
 pub struct Hash;
 
@@ -18,7 +17,8 @@ impl Stage for Hash {
         if ctx.file.sha256.is_some() {
             return Ok(());
         }
-        let (digest, size) = sha256_of(ctx.services.blobs.as_ref(), &ctx.file.blob_key).await?;
+        // One read, which the scanner shares when the bucket scans too.
+        let (digest, size) = one_pass::hash(ctx).await?;
         if size != ctx.file.size {
             return Err(StageError::Fail(format!(
                 "read {size} bytes, {} were confirmed",

@@ -10,6 +10,7 @@ pub mod decrypt;
 pub mod hash;
 pub mod index;
 pub mod metadata;
+mod one_pass;
 pub mod scan;
 pub mod sniff;
 pub mod thumbnail;
@@ -27,6 +28,8 @@ pub struct StageContext<'a> {
     pub halt: Option<Halt>,
     /// The start of the stored bytes, read once for every stage that looks at a header.
     pub(crate) prefix: Option<Prefix>,
+    /// The scan verdict `hash` reached on its read of the bytes, for `scan` (`one_pass`).
+    pub(crate) scanned: Option<one_pass::Scanned>,
 }
 
 impl<'a> StageContext<'a> {
@@ -37,6 +40,7 @@ impl<'a> StageContext<'a> {
             file,
             halt: None,
             prefix: None,
+            scanned: None,
         }
     }
 }

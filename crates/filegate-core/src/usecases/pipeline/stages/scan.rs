@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use super::{Halt, Stage, StageContext, StageError};
+use super::{Halt, Stage, StageContext, StageError, one_pass};
 use crate::ports::{ScanError, ScanVerdict};
 use crate::usecases::Services;
 
@@ -34,8 +34,15 @@ impl Stage for Scan {
                 "the bucket asks for a virus scan and no scanner is configured"
             ))
         })?;
-        let body = ctx.services.blobs.get(&ctx.file.blob_key, None).await?;
-        match scanner.scan(body).await {
+        // `hash` may have scanned the bytes on its read already (`one_pass`).
+        let verdict = match one_pass::take_scan(ctx) {
+            Some(verdict) => verdict,
+            None => {
+                let body = ctx.services.blobs.get(&ctx.file.blob_key, None).await?;
+                scanner.scan(body).await
+            }
+        };
+        match verdict {
             Ok(ScanVerdict::Clean) => {
                 ctx.file.processing.scan = Some(CLEAN.into());
                 Ok(())
