@@ -32,8 +32,9 @@ pub(crate) async fn save_with(
         .await
 }
 
-/// What commits with the change from `previous` to `next`: `work`, the event announcing the
-/// change, then `events`.
+/// What commits with the change from `previous` to `next`: `work`, the search index update
+/// when the file's entry appears, changes or goes, the event announcing the change, then
+/// `events`.
 pub(crate) fn jobs_of_change(
     previous: FileStatus,
     next: &FileRecord,

@@ -56,13 +56,7 @@ async fn a_patients_documents_are_found_the_same_way_on_postgresql() {
 
 async fn patients_documents(app: &TestApp) {
     let client = &app.client;
-    let referral = ready_with(
-        &app,
-        client,
-        "2026/radiology/referral.pdf",
-        &[("subject", "9434765919")],
-    )
-    .await;
+    let referral = ready_with(app, client, "2026/radiology/referral.pdf", &[("subject", "9434765919")]).await;
     let ward = ready_with(app, client, "2026/ward-a.csv", &[("subject", "9434765919")]).await;
     let other = ready_with(app, client, "2026/ward-b.csv", &[("subject", "1111111111")]).await;
 
