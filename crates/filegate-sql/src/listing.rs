@@ -127,7 +127,7 @@ pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &Tena
 
 /// The smallest string greater than every string starting with `prefix` (by code point,
 /// which is UTF-8 byte order), or `None` when there is none.
-fn prefix_end(prefix: &str) -> Option<String> {
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);

@@ -1,0 +1,298 @@
+//! One search as one statement: the matches (words and every filter in the `WHERE` clause,
+//! so a page is never short) are gathered once, then the page, the total and each facet are
+//! read from them, each as rows of `(part, label, n, score)`.
+
+use filegate_core::StoreError;
+use filegate_core::domain::{
+    Facet, FacetCounts, FacetRange, FileId, MAX_FACET_VALUES, SearchFilter, SearchHit, SearchHits, SearchQuery,
+    SearchSort, SortKey, TypeFilter, created_ranges, size_ranges,
+};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use super::text::TsQueries;
+use crate::convert::{count, micros, to_i64};
+use crate::errors::{bad_row, store_err};
+use crate::listing::prefix_end;
+
+/// The `part` of a row: a hit of the page (`label` its id, `n` its place), the total, or the
+/// count of one facet value.
+const PAGE: i32 = 0;
+const TOTAL: i32 = 1;
+
+fn facet_part(facet: Facet) -> i32 {
+    match facet {
+        Facet::ContentType => 2,
+        Facet::Bucket => 3,
+        Facet::Created => 4,
+        Facet::Size => 5,
+    }
+}
+
+type Row = (i32, String, i64, f32);
+
+pub(super) async fn run(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    text: Option<&TsQueries>,
+) -> Result<SearchHits, StoreError> {
+    let rows: Vec<Row> = statement(query, text)
+        .build_query_as()
+        .fetch_all(conn)
+        .await
+        .map_err(store_err)?;
+    decode(query, rows)
+}
+
+fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Postgres> {
+    let mut q =
+        QueryBuilder::new("WITH hits AS MATERIALIZED (SELECT file_id, created_at, name, size, bucket, content_type, ");
+    match text {
+        Some(ts) => {
+            // Every match ranks; one with the words as typed ranks above one found
+            // through typos only.
+            q.push("(ts_rank(words, ")
+                .push_bind(ts.all.clone())
+                .push("::tsquery) + ts_rank(words, ")
+                .push_bind(ts.exact.clone())
+                .push("::tsquery))::real AS score");
+        }
+        None => {
+            q.push("0::real AS score");
+        }
+    }
+    q.push(" FROM search_documents WHERE tenant = ")
+        .push_bind(query.tenant.as_str().to_owned());
+    if let Some(ts) = text {
+        q.push(" AND words @@ ").push_bind(ts.all.clone()).push("::tsquery");
+    }
+    push_filters(&mut q, &query.filter);
+
+    let order = order_by(query.sort);
+    q.push(format_args!(
+        "), page AS (SELECT file_id, score, row_number() OVER (ORDER BY {order}) AS n \
+         FROM (SELECT * FROM hits ORDER BY {order} LIMIT "
+    ))
+    .push_bind(i64::from(query.limit))
+    .push(" OFFSET ")
+    .push_bind(i64::from(query.offset))
+    .push(format_args!(
+        ") p) SELECT {PAGE}, file_id, n, score FROM page \
+         UNION ALL SELECT {TOTAL}, '', count(*), 0 FROM hits"
+    ));
+    for &facet in &query.facets {
+        let part = facet_part(facet);
+        match facet {
+            Facet::ContentType | Facet::Bucket => {
+                let column = if facet == Facet::Bucket {
+                    "bucket"
+                } else {
+                    "content_type"
+                };
+                q.push(format_args!(
+                    " UNION ALL (SELECT {part}, {column}, count(*), 0 FROM hits GROUP BY {column} \
+                     ORDER BY count(*) DESC, {column} LIMIT {MAX_FACET_VALUES})"
+                ));
+            }
+            Facet::Created | Facet::Size => {
+                let (column, ranges) = if facet == Facet::Created {
+                    ("created_at", created_ranges(query.now))
+                } else {
+                    ("size", size_ranges())
+                };
+                q.push(format_args!(" UNION ALL SELECT {part}, "));
+                push_range_label(&mut q, column, &ranges);
+                q.push(" AS label, count(*), 0 FROM hits GROUP BY label");
+            }
+        }
+    }
+    q
+}
+
+/// `ORDER BY` of the hits: best match then newest, or the list's order; the id breaks ties.
+fn order_by(sort: SearchSort) -> String {
+    match sort {
+        SearchSort::Relevance => "score DESC, created_at DESC, file_id DESC".to_owned(),
+        SearchSort::By(sort) => {
+            let column = match sort.key {
+                SortKey::CreatedAt => "created_at",
+                SortKey::Name => "name",
+                SortKey::Size => "size",
+            };
+            let dir = if sort.descending { "DESC" } else { "ASC" };
+            format!("{column} {dir}, file_id {dir}")
+        }
+    }
+}
+
+/// The label of the range `column`'s value falls in (the ranges cover every value once).
+fn push_range_label(q: &mut QueryBuilder<Postgres>, column: &str, ranges: &[FacetRange]) {
+    q.push("CASE");
+    for range in ranges {
+        q.push(" WHEN TRUE");
+        if let Some(from) = range.from {
+            q.push(format_args!(" AND {column} >= ")).push_bind(from);
+        }
+        if let Some(to) = range.to {
+            q.push(format_args!(" AND {column} < ")).push_bind(to);
+        }
+        q.push(" THEN ").push_bind(range.label.to_owned());
+    }
+    q.push(" END");
+}
+
+/// `AND …` for every filter set.
+fn push_filters(q: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
+    // PostgreSQL refuses NUL in text, and no stored value holds one: such a filter matches
+    // nothing rather than failing.
+    let texts = filter
+        .prefix
+        .iter()
+        .chain(&filter.external_id)
+        .chain(&filter.owner)
+        .chain(filter.metadata.iter().flat_map(|(k, v)| [k, v]));
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        q.push(" AND FALSE");
+        return;
+    }
+    if let Some(owner) = &filter.owner {
+        q.push(" AND owner = ").push_bind(owner.clone());
+    }
+    if let Some(bucket) = &filter.bucket {
+        q.push(" AND bucket = ").push_bind(bucket.as_str().to_owned());
+    }
+    if let Some(prefix) = filter.prefix.as_deref().filter(|p| !p.is_empty()) {
+        // A range, as the list does: no wildcard to escape, and the index serves it.
+        q.push(" AND path >= ").push_bind(prefix.to_owned());
+        if let Some(end) = prefix_end(prefix) {
+            q.push(" AND path < ").push_bind(end);
+        }
+    }
+    match &filter.content_type {
+        Some(TypeFilter::Exact(t)) => {
+            q.push(" AND (declared_type = ")
+                .push_bind(t.clone())
+                .push(" OR sniffed_type = ")
+                .push_bind(t.clone())
+                .push(")");
+        }
+        Some(TypeFilter::Family(f)) => {
+            q.push(" AND (split_part(declared_type, '/', 1) = ")
+                .push_bind(f.clone())
+                .push(" OR split_part(sniffed_type, '/', 1) = ")
+                .push_bind(f.clone())
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(after) = filter.created_after {
+        q.push(" AND created_at > ").push_bind(micros(after));
+    }
+    if let Some(before) = filter.created_before {
+        q.push(" AND created_at < ").push_bind(micros(before));
+    }
+    if let Some(min) = filter.size_min {
+        match to_i64("size_min", min) {
+            Ok(min) => q.push(" AND size >= ").push_bind(min),
+            // Larger than any size a file can have.
+            Err(_) => q.push(" AND FALSE"),
+        };
+    }
+    if let Some(max) = filter.size_max.and_then(|m| to_i64("size_max", m).ok()) {
+        q.push(" AND size <= ").push_bind(max);
+    }
+    if !filter.metadata.is_empty() {
+        match metadata_object(&filter.metadata) {
+            // One containment test for every pair: the GIN index serves it.
+            Some(object) => q.push(" AND metadata @> ").push_bind(object).push("::jsonb"),
+            // The same key asked with two values: no file has both.
+            None => q.push(" AND FALSE"),
+        };
+    }
+    if let Some(external_id) = &filter.external_id {
+        q.push(" AND external_id = ").push_bind(external_id.clone());
+    }
+}
+
+/// `{"key": "value", …}` for `metadata @>`, or `None` when a key is asked with two values.
+pub(crate) fn metadata_object(pairs: &[(String, String)]) -> Option<String> {
+    let mut object = serde_json::Map::new();
+    for (key, value) in pairs {
+        match object.insert(key.clone(), serde_json::Value::String(value.clone())) {
+            Some(serde_json::Value::String(earlier)) if earlier != *value => return None,
+            _ => {}
+        }
+    }
+    Some(serde_json::Value::Object(object).to_string())
+}
+
+fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError> {
+    let mut page: Vec<(i64, SearchHit)> = Vec::new();
+    let mut total = 0;
+    let mut values: Vec<(i32, String, u64)> = Vec::new();
+    for (part, label, n, score) in rows {
+        match part {
+            PAGE => {
+                let id = FileId::parse(&label).map_err(|e| bad_row("search document id", e))?;
+                page.push((n, SearchHit { id, score }));
+            }
+            TOTAL => total = count("search", n)?,
+            _ => values.push((part, label, count("facet", n)?)),
+        }
+    }
+    page.sort_by_key(|(n, _)| *n);
+    let mut facets = FacetCounts::new();
+    for &facet in &query.facets {
+        let part = facet_part(facet);
+        let mut counted: Vec<(String, u64)> = values
+            .iter()
+            .filter(|(p, _, _)| *p == part)
+            .map(|(_, label, n)| (label.clone(), *n))
+            .collect();
+        let shown = match facet {
+            Facet::ContentType | Facet::Bucket => {
+                counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                counted
+            }
+            // Every range in its order, the empty ones too.
+            Facet::Created | Facet::Size => {
+                let ranges = if facet == Facet::Created {
+                    created_ranges(query.now)
+                } else {
+                    size_ranges()
+                };
+                ranges
+                    .iter()
+                    .map(|r| {
+                        let n = counted.iter().find(|(l, _)| l == r.label).map_or(0, |(_, n)| *n);
+                        (r.label.to_owned(), n)
+                    })
+                    .collect()
+            }
+        };
+        facets.insert(facet, shown);
+    }
+    Ok(SearchHits {
+        hits: page.into_iter().map(|(_, hit)| hit).collect(),
+        total,
+        facets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_pairs_are_one_object_and_a_key_asked_twice_differently_matches_nothing() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            metadata_object(&[pair("ward", "a"), pair("subject", "12\"3")]).as_deref(),
+            Some(r#"{"subject":"12\"3","ward":"a"}"#)
+        );
+        assert!(metadata_object(&[pair("ward", "a"), pair("ward", "a")]).is_some());
+        assert_eq!(metadata_object(&[pair("ward", "a"), pair("ward", "b")]), None);
+    }
+}
