@@ -44,8 +44,17 @@ CREATE TABLE search_documents (
     image_width    BIGINT,
     image_height   BIGINT,
     words          TSVECTOR         NOT NULL,
-    -- SearchDocument::completions(): what this document adds to the suggestion counts.
-    completions    TEXT[]           NOT NULL,
+    PRIMARY KEY (tenant, file_id)
+);
+
+-- SearchDocument::completions() of each document: what it adds to the suggestion counts,
+-- read back when it is replaced or removed. Apart, because only writes read it: every
+-- search reads the rows of search_documents it matches, and these would widen them by a
+-- third.
+CREATE TABLE search_document_completions (
+    tenant       TEXT COLLATE "C" NOT NULL,
+    file_id      TEXT COLLATE "C" NOT NULL,
+    completions  TEXT[]           NOT NULL,
     PRIMARY KEY (tenant, file_id)
 );
 

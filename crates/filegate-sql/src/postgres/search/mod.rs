@@ -4,9 +4,11 @@
 //! indexed) are core's, in `domain::search`.
 //!
 //! - `stored`: a document as stored, and what it adds to the counts;
-//! - `text`: the query's words as tsqueries, typos looked up in the vocabulary;
+//! - `text`: the query's words as tsqueries;
+//! - `typos`: the words of the vocabulary a query word may be a typo of;
 //! - `find`: the search statement (filters, order, page, total, facets);
-//! - `suggest`: completions of a prefix.
+//! - `suggest`: completions of a prefix;
+//! - `write`: the statements and locks of a write.
 //!
 //! A write reads the entries it replaces and changes the counts by the difference, in one
 //! transaction holding the lock of each document's slot (two writers of one file take
@@ -16,6 +18,8 @@ mod find;
 mod stored;
 mod suggest;
 mod text;
+mod typos;
+mod write;
 
 use std::collections::BTreeMap;
 
@@ -23,18 +27,11 @@ use async_trait::async_trait;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileId, SearchDocument, SearchHits, SearchQuery, Suggestion, TenantId};
 use filegate_core::ports::SearchIndex;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::PostgresStore;
 use crate::errors::store_err;
-use stored::{Counts, Entry, stored};
-
-/// The first keys of the advisory locks a write takes (the second is the tenant's hash, or
-/// the document's slot): "srch" and "srcd".
-const TENANT_LOCKS: i32 = 0x7372_6368;
-const DOCUMENT_LOCKS: i32 = 0x7372_6364;
-/// How many locks the documents of all tenants share (a power of two).
-const DOCUMENT_SLOTS: i32 = 64;
+use stored::{Counts, stored};
+use write::{EntryRow, apply_counts, lock, uncount};
 
 #[async_trait]
 impl SearchIndex for PostgresStore {
@@ -61,32 +58,11 @@ impl SearchIndex for PostgresStore {
 
         let mut tx = self.engine.pool.begin().await.map_err(store_err)?;
         lock(&mut tx, &keys).await?;
-        // The documents replaced are read in the statement that replaces them, after the
-        // locks: what it reads is what it overwrites.
-        let mut q = QueryBuilder::<Postgres>::new("WITH input AS (SELECT * FROM jsonb_to_recordset(");
-        q.push_bind(serde_json::Value::Array(records).to_string()).push(
-            "::jsonb) AS d(tenant text, file_id text, bucket text, path text, name text, folders text[], \
-                 declared_type text, sniffed_type text, metadata jsonb, external_id text, owner text, \
-                 status text, size int8, created_at int8, updated_at int8, image_width int8, \
-                 image_height int8, words text, completions text[])), \
-             old AS (SELECT s.tenant, s.owner, tsvector_to_array(s.words) AS lexemes, s.completions \
-                 FROM search_documents s JOIN input i ON s.tenant = i.tenant AND s.file_id = i.file_id), \
-             written AS (INSERT INTO search_documents (tenant, file_id, bucket, path, name, folders, \
-                 declared_type, sniffed_type, metadata, external_id, owner, status, size, created_at, \
-                 updated_at, image_width, image_height, words, completions) \
-               SELECT tenant, file_id, bucket, path, name, folders, declared_type, sniffed_type, metadata, \
-                 external_id, owner, status, size, created_at, updated_at, image_width, image_height, \
-                 words::tsvector, completions FROM input ORDER BY tenant, file_id \
-               ON CONFLICT (tenant, file_id) DO UPDATE SET bucket = excluded.bucket, path = excluded.path, \
-                 name = excluded.name, folders = excluded.folders, declared_type = excluded.declared_type, \
-                 sniffed_type = excluded.sniffed_type, metadata = excluded.metadata, \
-                 external_id = excluded.external_id, owner = excluded.owner, status = excluded.status, \
-                 size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at, \
-                 image_width = excluded.image_width, image_height = excluded.image_height, \
-                 words = excluded.words, completions = excluded.completions) \
-             SELECT tenant, owner, lexemes, completions FROM old",
-        );
-        let replaced: Vec<EntryRow> = q.build_query_as().fetch_all(&mut *tx).await.map_err(store_err)?;
+        let replaced: Vec<EntryRow> = write::replace(records)
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_err)?;
         uncount(&mut counts, replaced);
         apply_counts(&mut tx, counts).await?;
         tx.commit().await.map_err(store_err)
@@ -103,12 +79,11 @@ impl SearchIndex for PostgresStore {
 
         let mut tx = self.engine.pool.begin().await.map_err(store_err)?;
         lock(&mut tx, &keys).await?;
-        let mut q = QueryBuilder::<Postgres>::new("DELETE FROM search_documents WHERE tenant = ");
-        q.push_bind(tenant.as_str().to_owned())
-            .push(" AND file_id = ANY(")
-            .push_bind(ids)
-            .push(") RETURNING tenant, owner, tsvector_to_array(words), completions");
-        let removed: Vec<EntryRow> = q.build_query_as().fetch_all(&mut *tx).await.map_err(store_err)?;
+        let removed: Vec<EntryRow> = write::delete(tenant, ids)
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_err)?;
         let mut counts = Counts::default();
         uncount(&mut counts, removed);
         apply_counts(&mut tx, counts).await?;
@@ -116,7 +91,7 @@ impl SearchIndex for PostgresStore {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchHits, StoreError> {
-        // A transaction: the typo lookup sets its similarity threshold for it alone.
+        // A transaction: the typo lookup sets its similarity thresholds for it alone.
         let mut tx = self.engine.pool.begin().await.map_err(store_err)?;
         let ts = text::ts_queries(&mut tx, &query.tenant, &query.text).await?;
         let hits = find::run(&mut tx, query, ts.as_ref()).await?;
@@ -137,17 +112,8 @@ impl SearchIndex for PostgresStore {
 
     async fn clear(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut tx = self.engine.pool.begin().await.map_err(store_err)?;
-        // Alone: no write of this tenant's documents runs meanwhile.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(TENANT_LOCKS)
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        for statement in [
-            "DELETE FROM search_documents WHERE tenant = $1",
-            "DELETE FROM search_terms WHERE tenant = $1",
-        ] {
+        write::lock_tenant(&mut tx, tenant).await?;
+        for statement in write::CLEAR {
             sqlx::query(statement)
                 .bind(tenant.as_str())
                 .execute(&mut *tx)
@@ -156,76 +122,4 @@ impl SearchIndex for PostgresStore {
         }
         tx.commit().await.map_err(store_err)
     }
-}
-
-/// What a stored document counted for, as read back: tenant, owner, lexemes, completions.
-type EntryRow = (String, String, Vec<String>, Vec<String>);
-
-/// Counts the documents of `rows`, replaced or removed, once less.
-fn uncount(counts: &mut Counts, rows: Vec<EntryRow>) {
-    for (tenant, owner, lexemes, completions) in rows {
-        let entry = Entry {
-            tenant,
-            owner,
-            lexemes: lexemes.into_iter().collect(),
-            completions: completions.into_iter().collect(),
-        };
-        counts.add(&entry, -1);
-    }
-}
-
-/// Takes the locks of a write of these (tenant, file id) documents: each tenant's shared
-/// lock, then the lock of each document's slot, every writer in the same order (no
-/// deadlock). Documents share [`DOCUMENT_SLOTS`] slots, so that a batch of thousands takes
-/// a bounded number of locks (PostgreSQL's lock table is small); writers of different
-/// documents in one slot merely take turns.
-async fn lock(conn: &mut PgConnection, keys: &[(String, String)]) -> Result<(), StoreError> {
-    let (tenants, ids): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
-    sqlx::query(
-        "SELECT CASE WHEN k.space = $1 THEN pg_advisory_xact_lock_shared(k.space, k.key) \
-                     ELSE pg_advisory_xact_lock(k.space, k.key) END \
-         FROM (SELECT $1 AS space, hashtext(t) AS key FROM unnest($3::text[]) t \
-               UNION \
-               SELECT $2, hashtext(t || '/' || f) & $5 FROM unnest($3::text[], $4::text[]) u(t, f) \
-               ORDER BY space DESC, key) k",
-    )
-    .bind(TENANT_LOCKS)
-    .bind(DOCUMENT_LOCKS)
-    .bind(tenants)
-    .bind(ids)
-    .bind(DOCUMENT_SLOTS - 1)
-    .execute(conn)
-    .await
-    .map_err(store_err)?;
-    Ok(())
-}
-
-/// Changes the counts by `counts` (one statement, rows in key order), then deletes the ones
-/// that reached 0.
-async fn apply_counts(conn: &mut PgConnection, counts: Counts) -> Result<(), StoreError> {
-    let c = counts.into_columns();
-    if c.deltas.is_empty() {
-        return Ok(());
-    }
-    for statement in [
-        "INSERT INTO search_terms (tenant, kind, owner, text, files) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) \
-         ORDER BY 1, 2, 3, 4 \
-         ON CONFLICT (tenant, kind, owner, text) DO UPDATE SET files = search_terms.files + excluded.files",
-        "DELETE FROM search_terms s USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) \
-             AS d(tenant, kind, owner, text, delta) \
-         WHERE d.delta < 0 AND s.tenant = d.tenant AND s.kind = d.kind AND s.owner = d.owner \
-           AND s.text = d.text AND s.files <= 0",
-    ] {
-        sqlx::query(statement)
-            .bind(&c.tenants)
-            .bind(&c.kinds)
-            .bind(&c.owners)
-            .bind(&c.texts)
-            .bind(&c.deltas)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_err)?;
-    }
-    Ok(())
 }

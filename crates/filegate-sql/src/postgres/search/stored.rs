@@ -57,7 +57,7 @@ pub(super) fn tsvector(doc: &SearchDocument) -> (String, BTreeSet<String>) {
         if !literal.is_empty() {
             literal.push(' ');
         }
-        push_quoted(&mut literal, lexeme);
+        literal.push_str(&quoted(lexeme));
         literal.push(':');
         let list: Vec<String> = list.iter().map(|(p, w)| format!("{p}{w}")).collect();
         literal.push_str(&list.join(","));
@@ -67,16 +67,8 @@ pub(super) fn tsvector(doc: &SearchDocument) -> (String, BTreeSet<String>) {
 
 /// `'text'` as `tsvector` and `tsquery` input read it: quotes doubled, backslashes escaped.
 /// (Core's words hold neither; the quoting keeps it so whatever they hold.)
-pub(super) fn push_quoted(out: &mut String, text: &str) {
-    out.push('\'');
-    for c in text.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
+pub(super) fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// Text as a PostgreSQL text value can hold it: NUL is refused there. Documents come from
@@ -233,9 +225,7 @@ mod tests {
 
     #[test]
     fn quotes_and_backslashes_are_escaped() {
-        let mut out = String::new();
-        push_quoted(&mut out, r"it's a\b");
-        assert_eq!(out, r"'it''s a\\b'");
+        assert_eq!(quoted(r"it's a\b"), r"'it''s a\\b'");
     }
 
     #[test]
