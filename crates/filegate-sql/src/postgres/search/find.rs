@@ -2,6 +2,8 @@
 //! so a page is never short) are gathered once, then the page, the total and each facet are
 //! read from them, each as rows of `(part, label, n, score)`.
 
+use std::collections::BTreeSet;
+
 use filegate_core::StoreError;
 use filegate_core::domain::{
     Facet, FacetCounts, FacetRange, FileId, MAX_FACET_VALUES, SearchFilter, SearchHit, SearchHits, SearchQuery,
@@ -44,17 +46,34 @@ pub(super) async fn run(
 }
 
 fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Postgres> {
-    let mut q =
-        QueryBuilder::new("WITH hits AS MATERIALIZED (SELECT file_id, created_at, name, size, bucket, content_type, ");
+    // The matches carry only what the order and the facets read: they may be many, and a
+    // narrow row keeps them in memory.
+    let mut columns = BTreeSet::from(["file_id"]);
+    match query.sort {
+        SearchSort::Relevance => columns.insert("created_at"),
+        SearchSort::By(sort) => columns.insert(sort_column(sort.key)),
+    };
+    for facet in &query.facets {
+        columns.insert(match facet {
+            Facet::ContentType => "content_type",
+            Facet::Bucket => "bucket",
+            Facet::Created => "created_at",
+            Facet::Size => "size",
+        });
+    }
+    let columns: Vec<&str> = columns.into_iter().collect();
+    let mut q = QueryBuilder::new(format!("WITH hits AS MATERIALIZED (SELECT {}, ", columns.join(", ")));
     match text {
         Some(ts) => {
-            // Every match ranks; one with the words as typed ranks above one found
-            // through typos only.
-            q.push("(ts_rank(words, ")
-                .push_bind(ts.all.clone())
-                .push("::tsquery) + ts_rank(words, ")
-                .push_bind(ts.exact.clone())
-                .push("::tsquery))::real AS score");
+            q.push("(ts_rank(words, ").push_bind(ts.all.clone()).push("::tsquery)");
+            if ts.expanded {
+                // A match with a word as typed ranks above every match found through
+                // typos only.
+                q.push(" + CASE WHEN words @@ ")
+                    .push_bind(ts.exact.clone())
+                    .push("::tsquery THEN 1 ELSE 0 END");
+            }
+            q.push(")::real AS score");
         }
         None => {
             q.push("0::real AS score");
@@ -113,14 +132,17 @@ fn order_by(sort: SearchSort) -> String {
     match sort {
         SearchSort::Relevance => "score DESC, created_at DESC, file_id DESC".to_owned(),
         SearchSort::By(sort) => {
-            let column = match sort.key {
-                SortKey::CreatedAt => "created_at",
-                SortKey::Name => "name",
-                SortKey::Size => "size",
-            };
             let dir = if sort.descending { "DESC" } else { "ASC" };
-            format!("{column} {dir}, file_id {dir}")
+            format!("{} {dir}, file_id {dir}", sort_column(sort.key))
         }
+    }
+}
+
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::CreatedAt => "created_at",
+        SortKey::Name => "name",
+        SortKey::Size => "size",
     }
 }
 

@@ -12,11 +12,13 @@ use super::stored::quoted;
 use super::typos::close_words;
 
 /// The tsqueries of a search: `all` finds the matches, `exact` (the words as typed, any of
-/// them) ranks those that have them above those found only through typos.
+/// them) ranks those that have them above those found only through typos, when there are
+/// any (`expanded`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct TsQueries {
     pub all: String,
     pub exact: String,
+    pub expanded: bool,
 }
 
 /// The tsqueries for `text`, looking typos up on `conn` (which must be in a transaction:
@@ -37,6 +39,7 @@ pub(super) async fn ts_queries(
 fn compose(text: &SearchText, mut expansions: BTreeMap<usize, Vec<String>>) -> TsQueries {
     let mut all = Vec::new();
     let mut exact = Vec::new();
+    let expanded = expansions.values().any(|close| !close.is_empty());
     for (i, term) in text.terms.iter().enumerate() {
         match term {
             Term::Word { text: word, prefix, .. } => {
@@ -63,6 +66,7 @@ fn compose(text: &SearchText, mut expansions: BTreeMap<usize, Vec<String>>) -> T
     TsQueries {
         all: all.join(" & "),
         exact: exact.join(" | "),
+        expanded,
     }
 }
 
@@ -80,5 +84,7 @@ mod tests {
             "('radiolgy' | 'radiology') & ('ward' <-> '12') & ('o') & ('bri':*)"
         );
         assert_eq!(q.exact, "'radiolgy' | ('ward' <-> '12') | 'o' | 'bri':*");
+        assert!(q.expanded);
+        assert!(!compose(&text, BTreeMap::new()).expanded);
     }
 }
