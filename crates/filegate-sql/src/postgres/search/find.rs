@@ -13,8 +13,9 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::text::TsQueries;
 use crate::convert::{count, micros, to_i64};
+use crate::dialect::Dialect as _;
 use crate::errors::{bad_row, store_err};
-use crate::listing::prefix_end;
+use crate::listing::{metadata_pairs, prefix_end};
 
 /// The `part` of a row: a hit of the page (`label` its id, `n` its place), the total, or the
 /// count of one facet value.
@@ -84,7 +85,7 @@ fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Post
     if let Some(ts) = text {
         q.push(" AND words @@ ").push_bind(ts.all.clone()).push("::tsquery");
     }
-    push_filters(&mut q, &query.filter);
+    push_filters(&mut q, query.tenant.as_str(), &query.filter);
 
     let order = order_by(query.sort);
     q.push(format_args!(
@@ -163,7 +164,7 @@ fn push_range_label(q: &mut QueryBuilder<Postgres>, column: &str, ranges: &[Face
 }
 
 /// `AND …` for every filter set.
-fn push_filters(q: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
+fn push_filters(q: &mut QueryBuilder<Postgres>, tenant: &str, filter: &SearchFilter) {
     // PostgreSQL refuses NUL in text, and no stored value holds one: such a filter matches
     // nothing rather than failing.
     let texts = filter
@@ -226,28 +227,16 @@ fn push_filters(q: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
         q.push(" AND size <= ").push_bind(max);
     }
     if !filter.metadata.is_empty() {
-        match metadata_object(&filter.metadata) {
-            // One containment test for every pair: the GIN index serves it.
-            Some(object) => q.push(" AND metadata @> ").push_bind(object).push("::jsonb"),
-            // The same key asked with two values: no file has both.
-            None => q.push(" AND FALSE"),
-        };
+        match metadata_pairs(&filter.metadata) {
+            Some(pairs) => Postgres::push_metadata_match(q, tenant, &pairs),
+            None => {
+                q.push(" AND FALSE");
+            }
+        }
     }
     if let Some(external_id) = &filter.external_id {
         q.push(" AND external_id = ").push_bind(external_id.clone());
     }
-}
-
-/// `{"key": "value", …}` for `metadata @>`, or `None` when a key is asked with two values.
-pub(crate) fn metadata_object(pairs: &[(String, String)]) -> Option<String> {
-    let mut object = serde_json::Map::new();
-    for (key, value) in pairs {
-        match object.insert(key.clone(), serde_json::Value::String(value.clone())) {
-            Some(serde_json::Value::String(earlier)) if earlier != *value => return None,
-            _ => {}
-        }
-    }
-    Some(serde_json::Value::Object(object).to_string())
 }
 
 fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError> {
@@ -301,20 +290,4 @@ fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError>
         total,
         facets,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_pairs_are_one_object_and_a_key_asked_twice_differently_matches_nothing() {
-        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        assert_eq!(
-            metadata_object(&[pair("ward", "a"), pair("subject", "12\"3")]).as_deref(),
-            Some(r#"{"subject":"12\"3","ward":"a"}"#)
-        );
-        assert!(metadata_object(&[pair("ward", "a"), pair("ward", "a")]).is_some());
-        assert_eq!(metadata_object(&[pair("ward", "a"), pair("ward", "b")]), None);
-    }
 }
