@@ -31,6 +31,16 @@ fn facet_part(facet: Facet) -> i32 {
     }
 }
 
+/// The column a facet counts by.
+fn facet_column(facet: Facet) -> &'static str {
+    match facet {
+        Facet::ContentType => "content_type",
+        Facet::Bucket => "bucket",
+        Facet::Created => "created_at",
+        Facet::Size => "size",
+    }
+}
+
 type Row = (i32, String, i64, f32);
 
 pub(super) async fn run(
@@ -54,14 +64,7 @@ fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Post
         SearchSort::Relevance => columns.insert("created_at"),
         SearchSort::By(sort) => columns.insert(sort_column(sort.key)),
     };
-    for facet in &query.facets {
-        columns.insert(match facet {
-            Facet::ContentType => "content_type",
-            Facet::Bucket => "bucket",
-            Facet::Created => "created_at",
-            Facet::Size => "size",
-        });
-    }
+    columns.extend(query.facets.iter().map(|&f| facet_column(f)));
     let columns: Vec<&str> = columns.into_iter().collect();
     let mut q = QueryBuilder::new(format!("WITH hits AS MATERIALIZED (SELECT {}, ", columns.join(", ")));
     match text {
@@ -100,27 +103,17 @@ fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Post
          UNION ALL SELECT {TOTAL}, '', count(*), 0 FROM hits"
     ));
     for &facet in &query.facets {
-        let part = facet_part(facet);
+        let (part, column) = (facet_part(facet), facet_column(facet));
         match facet {
             Facet::ContentType | Facet::Bucket => {
-                let column = if facet == Facet::Bucket {
-                    "bucket"
-                } else {
-                    "content_type"
-                };
                 q.push(format_args!(
                     " UNION ALL (SELECT {part}, {column}, count(*), 0 FROM hits GROUP BY {column} \
                      ORDER BY count(*) DESC, {column} LIMIT {MAX_FACET_VALUES})"
                 ));
             }
             Facet::Created | Facet::Size => {
-                let (column, ranges) = if facet == Facet::Created {
-                    ("created_at", created_ranges(query.now))
-                } else {
-                    ("size", size_ranges())
-                };
                 q.push(format_args!(" UNION ALL SELECT {part}, "));
-                push_range_label(&mut q, column, &ranges);
+                push_range_label(&mut q, column, &ranges(facet, query));
                 q.push(" AS label, count(*), 0 FROM hits GROUP BY label");
             }
         }
@@ -144,6 +137,14 @@ fn sort_column(key: SortKey) -> &'static str {
         SortKey::CreatedAt => "created_at",
         SortKey::Name => "name",
         SortKey::Size => "size",
+    }
+}
+
+/// The ranges of a range facet.
+fn ranges(facet: Facet, query: &SearchQuery) -> Vec<FacetRange> {
+    match facet {
+        Facet::Created => created_ranges(query.now),
+        _ => size_ranges(),
     }
 }
 
@@ -268,20 +269,13 @@ fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError>
                 counted
             }
             // Every range in its order, the empty ones too.
-            Facet::Created | Facet::Size => {
-                let ranges = if facet == Facet::Created {
-                    created_ranges(query.now)
-                } else {
-                    size_ranges()
-                };
-                ranges
-                    .iter()
-                    .map(|r| {
-                        let n = counted.iter().find(|(l, _)| l == r.label).map_or(0, |(_, n)| *n);
-                        (r.label.to_owned(), n)
-                    })
-                    .collect()
-            }
+            Facet::Created | Facet::Size => ranges(facet, query)
+                .iter()
+                .map(|r| {
+                    let n = counted.iter().find(|(l, _)| l == r.label).map_or(0, |(_, n)| *n);
+                    (r.label.to_owned(), n)
+                })
+                .collect(),
         };
         facets.insert(facet, shown);
     }
