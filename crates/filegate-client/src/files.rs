@@ -20,6 +20,12 @@ pub struct ListFiles {
     pub created_before: Option<DateTime<Utc>>,
     pub min_size: Option<u64>,
     pub max_size: Option<u64>,
+    /// `metadata.KEY=VALUE`: only the files whose metadata has every one of these pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<(String, String)>,
+    /// Only the files with this external id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     /// `created_at`, `-created_at`, `name` or `size`.
     pub sort: Option<String>,
     pub limit: Option<u32>,
@@ -38,7 +44,7 @@ impl ListFiles {
     }
 
     /// The query string's pairs, in a stable order.
-    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
         let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         let pairs = [
             ("bucket", self.bucket.clone()),
@@ -49,12 +55,18 @@ impl ListFiles {
             ("created_before", self.created_before.as_ref().map(time)),
             ("min_size", self.min_size.map(|v| v.to_string())),
             ("max_size", self.max_size.map(|v| v.to_string())),
+            ("external_id", self.external_id.clone()),
             ("sort", self.sort.clone()),
             ("limit", self.limit.map(|v| v.to_string())),
             ("cursor", self.cursor.clone()),
             ("offset", self.offset.map(|v| v.to_string())),
         ];
-        pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+        let metadata = self.metadata.iter().map(|(k, v)| (format!("metadata.{k}"), v.clone()));
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .chain(metadata)
+            .collect()
     }
 }
 
@@ -218,8 +230,8 @@ mod tests {
             ..ListFiles::bucket("reports")
         };
         let pairs = q.query_pairs();
-        assert_eq!(pairs[0], ("bucket", "reports".to_owned()));
-        assert!(pairs.contains(&("created_after", "2026-11-01T08:00:00Z".to_owned())));
+        assert_eq!(pairs[0], ("bucket".to_owned(), "reports".to_owned()));
+        assert!(pairs.contains(&("created_after".to_owned(), "2026-11-01T08:00:00Z".to_owned())));
         assert_eq!(pairs.len(), 7);
         let url = with_query(Url::parse("http://h/v1/files").unwrap(), pairs);
         assert_eq!(
@@ -231,6 +243,20 @@ mod tests {
         );
         let back: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         assert_eq!(back[1], ("prefix".into(), "2026/11 ward&a".into()));
+    }
+
+    #[test]
+    fn metadata_pairs_and_the_external_id_are_filters_too() {
+        let q = ListFiles {
+            metadata: vec![("subject".into(), "9434765919".into()), ("ward".into(), "a&b".into())],
+            external_id: Some("MRN 1".into()),
+            ..ListFiles::default()
+        };
+        let url = with_query(Url::parse("http://h/v1/files").unwrap(), q.query_pairs());
+        assert_eq!(
+            url.query(),
+            Some("external_id=MRN+1&metadata.subject=9434765919&metadata.ward=a%26b")
+        );
     }
 
     #[test]

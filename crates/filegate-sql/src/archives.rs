@@ -1,6 +1,5 @@
-//! Zip bundles (`ArchiveStore`): the row, the statements (the same text everywhere but how
-//! a metadata value is read out of the JSON column: [`Dialect::push_metadata_value`]) and
-//! the port.
+//! Zip bundles (`ArchiveStore`): the row, the statements (the same text everywhere; the
+//! files a query picks are found by the list's filters) and the port.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
@@ -173,17 +172,11 @@ pub(crate) fn files_matching<DB: Dialect>(tenant: &TenantId, query: &ArchiveQuer
         bucket: query.bucket.clone(),
         prefix: query.prefix.clone(),
         status: Some(FileStatus::Ready),
+        metadata: query.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         ..FileQuery::default()
     };
     let mut q = QueryBuilder::<DB>::new(concat!("SELECT ", file_columns!(), " FROM files"));
     push_filters(&mut q, tenant, &filters);
-    for (key, value) in &query.metadata {
-        // Keys and values were parsed (`Metadata::parse`): keys are `[A-Za-z0-9._-]`, so the
-        // quoted JSON path cannot be broken out of; both are bound, never spliced.
-        q.push(" AND ");
-        DB::push_metadata_value(&mut q, key);
-        q.push(" = ").bind_value(value.clone());
-    }
     q.push(" ORDER BY path, id LIMIT ").bind_value(i64::from(limit));
     q
 }

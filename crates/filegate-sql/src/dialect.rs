@@ -11,6 +11,7 @@
 //! or `&mut *tx`), through [`Run`], whose futures are boxed and `Send` by their signature,
 //! so async code generic over the engine never has to prove it.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -233,6 +234,13 @@ pub trait Dialect:
     /// have ended; SQLite: nothing (a change is numbered when it commits).
     const CHANGE_HORIZON: &'static str;
 
+    /// Precedes `tenant` in the list's filters when a filter that few files meet
+    /// (`metadata.KEY=VALUE`, `external_id`) has an index of its own: SQLite, which plans
+    /// without statistics, would otherwise walk the tenant's files in the list's order and
+    /// test each; `+` keeps the condition but not its index. PostgreSQL's statistics tell
+    /// it: nothing.
+    const NOT_BY_INDEX: &'static str;
+
     /// The queue's "now", `now` being the caller's clock: SQLite binds it; PostgreSQL
     /// measures leases by the database's clock, the same for every process.
     fn push_now(q: &mut QueryBuilder<Self>, now: DateTime<Utc>);
@@ -247,8 +255,10 @@ pub trait Dialect:
     /// `text` as a text column can hold it (PostgreSQL refuses NUL).
     fn storable_text(text: &str) -> String;
 
-    /// The text value of the key `key` of the `metadata` JSON object.
-    fn push_metadata_value(q: &mut QueryBuilder<Self>, key: &str);
+    /// ` AND …`: the file's metadata has every pair of `pairs` (`metadata.KEY=VALUE`), read
+    /// through an index (PostgreSQL: containment, `@>`, with a GIN index; SQLite: the
+    /// `file_metadata` table its triggers keep).
+    fn push_metadata_match(q: &mut QueryBuilder<Self>, tenant: &str, pairs: &BTreeMap<String, String>);
 
     /// `SELECT DISTINCT <size as text>` of every thumbnail in `processing.thumbnails` of the
     /// tenant's files with this blob; entries that are not objects are left out.

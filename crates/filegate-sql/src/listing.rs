@@ -3,6 +3,8 @@
 //! each engine wants). Text comparisons assume byte order: SQLite compares TEXT that way,
 //! and PostgreSQL's key columns are declared `COLLATE "C"`.
 
+use std::collections::BTreeMap;
+
 use filegate_core::StoreError;
 use filegate_core::domain::{FileQuery, PageStart, SortKey, SortValue, TenantId};
 use sqlx::{Database, QueryBuilder};
@@ -63,7 +65,11 @@ pub(crate) fn file_listing<DB: Dialect>(tenant: &TenantId, query: &FileQuery) ->
 
 /// `WHERE …` for every filter of `query`, scoped to `tenant`.
 pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &TenantId, query: &FileQuery) {
-    qb.push(" WHERE tenant = ").bind_value(tenant.as_str().to_owned());
+    let narrow = !query.metadata.is_empty() || query.external_id.is_some();
+    qb.push(" WHERE ")
+        .push(if narrow { DB::NOT_BY_INDEX } else { "" })
+        .push("tenant = ")
+        .bind_value(tenant.as_str().to_owned());
     if let Some(bucket) = &query.bucket {
         qb.push(" AND bucket = ").bind_value(bucket.as_str().to_owned());
     }
@@ -74,7 +80,8 @@ pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &Tena
     // No stored path or type contains NUL (they are parsed without control characters), and
     // PostgreSQL refuses NUL in text: such a filter matches nothing rather than failing.
     let has_nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
-    if has_nul(&query.prefix) || has_nul(&query.content_type) {
+    let metadata_has_nul = query.metadata.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'));
+    if has_nul(&query.prefix) || has_nul(&query.content_type) || has_nul(&query.external_id) || metadata_has_nul {
         qb.push(" AND 0 = 1");
         return;
     }
@@ -123,11 +130,37 @@ pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &Tena
     if let Some(owner) = &query.owner {
         qb.push(" AND owner = ").bind_value(owner.clone());
     }
+    if let Some(external_id) = &query.external_id {
+        qb.push(" AND external_id = ").bind_value(external_id.clone());
+    }
+    if !query.metadata.is_empty() {
+        match metadata_pairs(&query.metadata) {
+            Some(pairs) => DB::push_metadata_match(qb, tenant.as_str(), &pairs),
+            None => {
+                qb.push(" AND 0 = 1");
+            }
+        }
+    }
+}
+
+/// The pairs of `metadata.KEY=VALUE` filters, each key once, or `None` when a key is asked
+/// with two values (no file has both).
+pub(crate) fn metadata_pairs(pairs: &[(String, String)]) -> Option<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for (key, value) in pairs {
+        if map
+            .insert(key.clone(), value.clone())
+            .is_some_and(|earlier| earlier != *value)
+        {
+            return None;
+        }
+    }
+    Some(map)
 }
 
 /// The smallest string greater than every string starting with `prefix` (by code point,
 /// which is UTF-8 byte order), or `None` when there is none.
-fn prefix_end(prefix: &str) -> Option<String> {
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
@@ -141,7 +174,15 @@ fn prefix_end(prefix: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::{metadata_pairs, prefix_end};
+
+    #[test]
+    fn a_key_asked_with_two_values_matches_nothing() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let once = metadata_pairs(&[pair("ward", "a"), pair("subject", "12"), pair("ward", "a")]).unwrap();
+        assert_eq!(once.len(), 2);
+        assert_eq!(metadata_pairs(&[pair("ward", "a"), pair("ward", "b")]), None);
+    }
 
     #[test]
     fn prefix_end_bounds_exactly_the_strings_with_the_prefix() {

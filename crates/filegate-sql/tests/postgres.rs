@@ -1,12 +1,14 @@
-//! The contract scenarios against PostgreSQL, one fresh database per test, plus what is
-//! particular to a database that several processes share: two stores (two pools, as two
-//! processes would have) claiming and waking each other, migrations racing, the listener
-//! surviving a dropped connection, and a server that cannot be reached.
+//! The contract scenarios against PostgreSQL, one fresh database per test (the search
+//! scenarios too: `PostgresStore` is also a `SearchIndex`), plus what is particular to a
+//! database that several processes share: two stores (two pools, as two processes would
+//! have) claiming and waking each other, migrations racing, the listener surviving a
+//! dropped connection, and a server that cannot be reached.
 //!
 //! The server comes from `FILEGATE_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1/test`).
 //! Unset, the tests are skipped with a note, except under `CI=true`, where they fail.
 
 mod contract;
+mod search;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -143,6 +145,26 @@ macro_rules! share_contract_tests {
 }
 
 contract::share_scenarios!(share_contract_tests);
+
+macro_rules! search_tests {
+    ($($name:ident),* $(,)?) => {
+        mod search_index {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    with_db(|url| async move {
+                        let index: search::Index = connect(&url).await;
+                        search::$name(index).await;
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+search::search_scenarios!(search_tests);
 contract::archive_scenarios!(exchange_contract_tests);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

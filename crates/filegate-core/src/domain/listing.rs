@@ -150,6 +150,11 @@ pub struct FileQuery {
     pub created_before: Option<DateTime<Utc>>,
     pub min_size: Option<u64>,
     pub max_size: Option<u64>,
+    /// `metadata.KEY=VALUE`: each key present with exactly this value
+    /// (`parse_metadata_filters`).
+    pub metadata: Vec<(String, String)>,
+    /// Only the files with this external id (seed 001's patient number).
+    pub external_id: Option<String>,
     /// Only the files this subject created: set by the use case for a principal that may
     /// see no others (a partner's machine), never from the query string.
     pub owner: Option<String>,

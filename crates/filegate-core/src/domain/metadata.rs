@@ -21,10 +21,7 @@ impl Metadata {
             return Err(invalid(format!("at most {MAX_ENTRIES} metadata entries")));
         }
         for (k, v) in &map {
-            let key_ok = !k.is_empty()
-                && k.len() <= MAX_KEY_BYTES
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-            if !key_ok {
+            if !is_key(k) {
                 return Err(invalid(format!(
                     "metadata key {k:?} must be 1-{MAX_KEY_BYTES} characters of A-Z a-z 0-9 - _ ."
                 )));
@@ -45,6 +42,37 @@ impl Metadata {
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.0
     }
+}
+
+/// 1 to [`MAX_KEY_BYTES`] characters of `A-Z a-z 0-9 - _ .`.
+fn is_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= MAX_KEY_BYTES && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// `metadata.KEY=VALUE` filters of a query string (`GET /v1/files`, `GET /v1/search`), as
+/// `(KEY, VALUE)` pairs: each key a metadata key, each value one a file could hold, at most
+/// [`super::MAX_METADATA_FILTERS`] of them. A file matches when it has every pair.
+pub fn parse_metadata_filters(pairs: Vec<(String, String)>) -> Result<Vec<(String, String)>, Error> {
+    let invalid = |m: String| Error::invalid(ErrorCode::InvalidQuery, m);
+    if pairs.len() > super::MAX_METADATA_FILTERS {
+        return Err(invalid(format!(
+            "at most {} metadata.KEY=VALUE filters",
+            super::MAX_METADATA_FILTERS
+        )));
+    }
+    for (k, v) in &pairs {
+        if !is_key(k) {
+            return Err(invalid(format!(
+                "metadata.{k} is not a metadata key: 1-{MAX_KEY_BYTES} characters of A-Z a-z 0-9 - _ ."
+            )));
+        }
+        if v.len() > MAX_VALUE_BYTES || v.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "metadata.{k} must be at most {MAX_VALUE_BYTES} bytes without control characters"
+            )));
+        }
+    }
+    Ok(pairs)
 }
 
 impl<'de> Deserialize<'de> for Metadata {
@@ -68,5 +96,26 @@ mod tests {
         assert!(Metadata::parse(long).is_err());
         let many = (0..=MAX_ENTRIES).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(Metadata::parse(many).is_err());
+    }
+
+    #[test]
+    fn metadata_filters_are_keys_and_values_a_file_could_hold() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let ok = vec![pair("subject", "9434765919"), pair("ward", ""), pair("subject", "12")];
+        assert_eq!(parse_metadata_filters(ok.clone()).unwrap(), ok);
+        for bad in [
+            pair("", "x"),
+            pair("a b", "x"),
+            pair("k\"", "x"),
+            pair("k", "a\0b"),
+            pair("k", &"v".repeat(2049)),
+        ] {
+            let err = parse_metadata_filters(vec![bad.clone()]).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidQuery, "{bad:?}");
+        }
+        let many = (0..=crate::domain::MAX_METADATA_FILTERS)
+            .map(|i| pair(&format!("k{i}"), "v"))
+            .collect();
+        assert!(parse_metadata_filters(many).is_err());
     }
 }

@@ -40,7 +40,7 @@ pub use html::escape_html;
 pub use ids::*;
 pub use image::{ExifFields, ImageInfo, ImageLimits, MediaError};
 pub use listing::*;
-pub use metadata::Metadata;
+pub use metadata::{Metadata, parse_metadata_filters};
 pub use path::{FileName, ObjectPath, parse_prefix};
 pub use principal::{FileAction, Origin, Permission, Principal, Reach, Role};
 pub use quota::*;

@@ -31,6 +31,42 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(BadRequest))]
 pub struct Path<T>(pub T);
 
+/// A query string with `metadata.KEY=VALUE` parameters, KEY any metadata key: those are
+/// taken apart (`metadata`, in their order, KEY without the `metadata.`), and the others
+/// deserialize into `T` as [`Query`] would (unknown ones refused, if `T` says so).
+pub struct MetadataQuery<T> {
+    pub params: T,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// What precedes a metadata key in a query parameter's name.
+const METADATA_PARAM: &str = "metadata.";
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for MetadataQuery<T> {
+    type Rejection = BadRequest;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let invalid = |e: serde_urlencoded::de::Error| {
+            BadRequest(error_response(
+                ErrorCode::InvalidQuery,
+                format!("Failed to deserialize query string: {e}"),
+            ))
+        };
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).map_err(invalid)?;
+        let (metadata, others): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(k, _)| k.starts_with(METADATA_PARAM));
+        let metadata = metadata
+            .into_iter()
+            .map(|(k, v)| (k[METADATA_PARAM.len()..].to_owned(), v))
+            .collect();
+        // The others back into a query string (they came out of one, so they go back in)
+        // for `T`'s own rules: types, defaults, unknown names.
+        let others = serde_urlencoded::to_string(&others).unwrap_or_default();
+        let params = serde_urlencoded::from_str(&others).map_err(invalid)?;
+        Ok(Self { params, metadata })
+    }
+}
+
 /// A request axum could not even parse.
 pub struct BadRequest(Response);
 

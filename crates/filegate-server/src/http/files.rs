@@ -8,14 +8,15 @@ use serde::Deserialize;
 use filegate_api::{BatchDeleted, ChangeList, DownloadView, FileList, FileView, PatchFile, StatusView};
 use filegate_core::domain::{
     BucketName, ChangeCursor, DEFAULT_PAGE, FileId, FileQuery, FileStatus, MAX_PAGE, Metadata, ObjectPath, PageStart,
-    Sort, decode_cursor, parse_prefix,
+    Sort, decode_cursor, parse_metadata_filters, parse_prefix,
 };
 use filegate_core::ports::Disposition;
 use filegate_core::usecases::files::{self, FileChange};
+use filegate_core::usecases::uploads::parse_external_id;
 use filegate_core::{Error, ErrorCode, Result};
 
 use super::error::ApiResult;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, MetadataQuery, Path, Query};
 use super::views;
 use crate::auth::Authenticated;
 use crate::state::AppState;
@@ -73,7 +74,9 @@ pub async fn download(
     }))
 }
 
+// Read through `MetadataQuery`, which utoipa does not know for a query: say where they are.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     bucket: Option<String>,
@@ -84,6 +87,8 @@ pub struct ListParams {
     created_before: Option<DateTime<Utc>>,
     min_size: Option<u64>,
     max_size: Option<u64>,
+    /// Only the files with this external id (as given at upload).
+    external_id: Option<String>,
     /// `created_at`, `-created_at`, `name`, `-name`, `size`, `-size`.
     sort: Option<String>,
     /// 1 to 1000, default 50.
@@ -93,7 +98,7 @@ pub struct ListParams {
     offset: Option<u64>,
 }
 
-fn parse_list(params: ListParams) -> Result<FileQuery> {
+fn parse_list(params: ListParams, metadata: Vec<(String, String)>) -> Result<FileQuery> {
     let sort = params.sort.as_deref().map(Sort::parse).transpose()?.unwrap_or_default();
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
@@ -130,6 +135,8 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
         created_before: params.created_before,
         min_size: params.min_size,
         max_size: params.max_size,
+        metadata: parse_metadata_filters(metadata)?,
+        external_id: params.external_id.as_deref().map(parse_external_id).transpose()?,
         owner: None,
         sort,
         limit,
@@ -138,14 +145,16 @@ fn parse_list(params: ListParams) -> Result<FileQuery> {
 }
 
 /// Files of the caller's tenant, filtered, sorted, paginated with a stable order.
-#[utoipa::path(get, path = "/v1/files", tag = "files", params(ListParams),
+#[utoipa::path(get, path = "/v1/files", tag = "files",
+    params(ListParams, ("metadata.KEY" = Option<String>, Query,
+        description = "Only the files whose metadata has KEY with exactly this value; repeat for more keys (all must hold, at most 16).")),
     responses((status = 200, body = FileList), (status = 400, body = filegate_api::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Query(params): Query<ListParams>,
+    query: MetadataQuery<ListParams>,
 ) -> ApiResult<Json<FileList>> {
-    let page = files::list(&state.services, &p, parse_list(params)?).await?;
+    let page = files::list(&state.services, &p, parse_list(query.params, query.metadata)?).await?;
     Ok(Json(FileList {
         items: page.items.into_iter().map(views::file).collect(),
         next_cursor: page.next_cursor,

@@ -17,6 +17,7 @@ mod files;
 mod in_flight;
 mod lifecycle;
 mod listing;
+mod listing_by_metadata;
 mod media;
 mod multipart_uploads;
 mod narrow_context;

@@ -3,6 +3,7 @@
 //! (`FOR UPDATE`, `FOR SHARE`) because writers run concurrently, "now" is the database's
 //! clock, and text cannot hold NUL.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ impl Dialect for Postgres {
     const JSON: &'static str = "::jsonb";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const FOR_SHARE: &'static str = " FOR SHARE";
+    const NOT_BY_INDEX: &'static str = "";
     const CHANGE_XID: &'static str = "pg_current_xact_id()::text::bigint";
     // A sub-select: evaluated once per statement, so the index range stays one range.
     const CHANGE_HORIZON: &'static str =
@@ -46,8 +48,15 @@ impl Dialect for Postgres {
         text.replace('\0', "\u{fffd}")
     }
 
-    fn push_metadata_value(q: &mut QueryBuilder<Self>, key: &str) {
-        q.push("metadata ->> ").bind_value(key.to_owned());
+    fn push_metadata_match(q: &mut QueryBuilder<Self>, _tenant: &str, pairs: &BTreeMap<String, String>) {
+        // One containment test for every pair: the GIN index on metadata serves it.
+        let object: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        q.push(" AND metadata @> ")
+            .bind_value(serde_json::Value::Object(object).to_string())
+            .push("::jsonb");
     }
 
     fn thumbnail_sizes(tenant: &str, blob_key: &str) -> QueryBuilder<Self> {

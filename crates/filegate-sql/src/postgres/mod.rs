@@ -11,12 +11,13 @@
 //!
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! PostgreSQL's own: the connections ([`PgEngine`]), the SQL fragments that differ
-//! (`dialect`), the `SKIP LOCKED` claim (`queue`) and the `LISTEN`/`NOTIFY` wake-ups
-//! (`wakeups`).
+//! (`dialect`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
+//! (`wakeups`) and the search index (`search`: `PostgresStore` is a `SearchIndex` too).
 
 mod announcer;
 mod dialect;
 mod queue;
+mod search;
 mod wakeups;
 
 use std::str::FromStr;

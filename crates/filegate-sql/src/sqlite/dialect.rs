@@ -2,6 +2,7 @@
 //! `json_each`/`json_extract`, lists travel as one JSON array, the write transaction holds
 //! the whole database (no row locks to ask for), and "now" is the caller's clock.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +28,7 @@ impl Dialect for Sqlite {
     const JSON: &'static str = "";
     const FOR_UPDATE: &'static str = "";
     const FOR_SHARE: &'static str = "";
+    const NOT_BY_INDEX: &'static str = "+";
     const CHANGE_XID: &'static str = "0";
     const CHANGE_HORIZON: &'static str = "";
 
@@ -49,12 +51,18 @@ impl Dialect for Sqlite {
         text.to_owned()
     }
 
-    fn push_metadata_value(q: &mut QueryBuilder<Self>, key: &str) {
-        // Keys were parsed (`Metadata::parse`): `[A-Za-z0-9._-]`, so the quoted JSON path
-        // cannot be broken out of; it is bound, never spliced.
-        q.push("json_extract(metadata, ")
-            .bind_value(format!("$.\"{key}\""))
-            .push(")");
+    fn push_metadata_match(q: &mut QueryBuilder<Self>, tenant: &str, pairs: &BTreeMap<String, String>) {
+        // Each pair through the index of `file_metadata` (migration 0012), which the
+        // triggers on `files` keep: the files that have it, not a scan of the tenant's.
+        for (key, value) in pairs {
+            q.push(" AND id IN (SELECT file_id FROM file_metadata WHERE tenant = ")
+                .bind_value(tenant.to_owned())
+                .push(" AND key = ")
+                .bind_value(key.clone())
+                .push(" AND value = ")
+                .bind_value(value.clone())
+                .push(")");
+        }
     }
 
     fn thumbnail_sizes(tenant: &str, blob_key: &str) -> QueryBuilder<Self> {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use filegate_core::domain::{FileQuery, FileStatus, TenantId};
+use filegate_core::domain::{FileQuery, FileRecord, FileStatus, Metadata, TenantId};
 
 use super::{Queue, Store, bname, bucket, ct, new_file, now, secs, tenant};
 
@@ -300,4 +300,172 @@ pub async fn a_listing_narrowed_to_an_owner(store: Store, _queue: Queue) {
         3,
         "no owner: everyone's"
     );
+}
+
+fn with_metadata(tenant: &TenantId, path: &str, pairs: &[(&str, &str)], external_id: Option<&str>) -> FileRecord {
+    let mut f = new_file(tenant, path);
+    f.metadata = Metadata::parse(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()).unwrap();
+    f.external_id = external_id.map(str::to_owned);
+    f
+}
+
+fn by_metadata(pairs: &[(&str, &str)]) -> FileQuery {
+    FileQuery {
+        metadata: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ..FileQuery::default()
+    }
+}
+
+/// Seed 001's clinician: a patient's files by their number, as metadata or as the external
+/// id, with any other filter, never another tenant's, and kept current when the metadata
+/// changes.
+pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: Queue) {
+    let a = tenant(&store, "a").await;
+    let b = tenant(&store, "b").await;
+    let patient = "9434765919";
+    for f in [
+        with_metadata(&a, "p1/scan.pdf", &[("subject", patient), ("ward", "a")], Some(patient)),
+        with_metadata(
+            &a,
+            "p1/report.pdf",
+            &[("subject", patient), ("ward", "b")],
+            Some(patient),
+        ),
+        with_metadata(
+            &a,
+            "p2/scan.pdf",
+            &[("subject", "1111111111"), ("ward", "a")],
+            Some("1111111111"),
+        ),
+        with_metadata(&a, "odd/x", &[("note", "it's \"x\" 100% _\\")], None),
+        with_metadata(&b, "p1/scan.pdf", &[("subject", patient)], Some(patient)),
+    ] {
+        store.insert_file(&f).await.unwrap();
+    }
+    let mut gone = with_metadata(&a, "p1/gone.pdf", &[("subject", patient)], Some(patient));
+    gone.status = FileStatus::Deleted;
+    store.insert_file(&gone).await.unwrap();
+
+    let cases: Vec<(FileQuery, &[&str])> = vec![
+        (by_metadata(&[("subject", patient)]), &["p1/scan.pdf", "p1/report.pdf"]),
+        (by_metadata(&[("subject", patient), ("ward", "a")]), &["p1/scan.pdf"]),
+        (
+            by_metadata(&[("ward", "a"), ("subject", patient), ("ward", "a")]),
+            &["p1/scan.pdf"],
+        ),
+        (by_metadata(&[("ward", "a"), ("ward", "b")]), &[]),
+        (by_metadata(&[("ward", "A")]), &[]),
+        (by_metadata(&[("nothing", "a")]), &[]),
+        (by_metadata(&[("subject", "943476591")]), &[]),
+        (by_metadata(&[("note", "it's \"x\" 100% _\\")]), &["odd/x"]),
+        (by_metadata(&[("note", "\0")]), &[]),
+        (
+            FileQuery {
+                external_id: Some(patient.into()),
+                ..FileQuery::default()
+            },
+            &["p1/scan.pdf", "p1/report.pdf"],
+        ),
+        (
+            FileQuery {
+                external_id: Some(patient.into()),
+                ..by_metadata(&[("ward", "b")])
+            },
+            &["p1/report.pdf"],
+        ),
+        (
+            FileQuery {
+                external_id: Some("1111111111".into()),
+                prefix: Some("p1/".into()),
+                ..FileQuery::default()
+            },
+            &[],
+        ),
+        (
+            FileQuery {
+                status: Some(FileStatus::Deleted),
+                ..by_metadata(&[("subject", patient)])
+            },
+            &["p1/gone.pdf"],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(paths(&store, &a, query.clone()).await, set(expected), "{query:?}");
+    }
+
+    // A change of metadata moves the file from one answer to the other.
+    let (found, _) = store
+        .list_files(
+            &a,
+            &FileQuery {
+                limit: 10,
+                ..by_metadata(&[("subject", "1111111111")])
+            },
+        )
+        .await
+        .unwrap();
+    let mut moved = found[0].clone();
+    moved.metadata = Metadata::parse([("subject".to_owned(), patient.to_owned())].into()).unwrap();
+    store.update_file(&moved, &[FileStatus::Pending], &[]).await.unwrap();
+    assert_eq!(
+        paths(&store, &a, by_metadata(&[("subject", "1111111111")])).await,
+        set(&[])
+    );
+    assert_eq!(
+        paths(&store, &a, by_metadata(&[("subject", patient)])).await,
+        set(&["p1/scan.pdf", "p1/report.pdf", "p2/scan.pdf"])
+    );
+    assert_eq!(
+        paths(&store, &a, by_metadata(&[("ward", "a")])).await,
+        set(&["p1/scan.pdf"]),
+        "the pairs it no longer has are gone"
+    );
+
+    // Pages of a filtered list: every file once, by cursor and by offset with the total.
+    for i in 0..5 {
+        store
+            .insert_file(&with_metadata(&a, &format!("series/{i}"), &[("series", "s-1")], None))
+            .await
+            .unwrap();
+    }
+    let series = FileQuery {
+        limit: 2,
+        sort: filegate_core::domain::Sort::parse("name").unwrap(),
+        ..by_metadata(&[("series", "s-1")])
+    };
+    let mut seen = Vec::new();
+    let mut start = filegate_core::domain::PageStart::First;
+    loop {
+        let (rows, _) = store
+            .list_files(
+                &a,
+                &FileQuery {
+                    start,
+                    ..series.clone()
+                },
+            )
+            .await
+            .unwrap();
+        let page = &rows[..rows.len().min(2)];
+        seen.extend(page.iter().map(|f| f.path.to_string()));
+        if rows.len() <= 2 {
+            break;
+        }
+        start = filegate_core::domain::PageStart::After(filegate_core::domain::After::of(
+            page.last().unwrap(),
+            filegate_core::domain::SortKey::Name,
+        ));
+    }
+    assert_eq!(seen, ["series/0", "series/1", "series/2", "series/3", "series/4"]);
+    let (rows, total) = store
+        .list_files(
+            &a,
+            &FileQuery {
+                start: filegate_core::domain::PageStart::Offset(4),
+                ..series
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (1, Some(5)));
 }

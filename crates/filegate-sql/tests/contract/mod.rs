@@ -74,6 +74,7 @@ macro_rules! scenarios {
             sweep_finds_expired_uploads_and_ended_retention,
             list_applies_every_filter,
             a_listing_narrowed_to_an_owner,
+            list_finds_files_by_metadata_and_external_id,
             prefix_characters_are_literal,
             every_sort_order_pages_through_every_file_once,
             offset_pages_report_the_total,
