@@ -72,10 +72,12 @@ struct DatabasePorts {
     shares: Arc<dyn ShareStore>,
     paths: Arc<dyn FilesByPath>,
     archives: Arc<dyn ArchiveStore>,
+    /// The database's own (PostgreSQL), or an embedded index beside it (SQLite).
+    search: Arc<dyn SearchIndex>,
 }
 
 impl DatabasePorts {
-    fn of<S>(db: Arc<S>) -> Self
+    fn of<S>(db: Arc<S>, search: Arc<dyn SearchIndex>) -> Self
     where
         S: MetadataStore
             + JobQueue
@@ -95,6 +97,7 @@ impl DatabasePorts {
             shares: db.clone(),
             archives: db.clone(),
             paths: db,
+            search,
         }
     }
 }
@@ -153,11 +156,18 @@ impl Engines {
             shares,
             paths,
             archives,
+            search,
         } = match scheme(config.database.as_deref()) {
-            None | Some("sqlite") => DatabasePorts::of(Arc::new(SqliteStore::open(&sqlite_path(config)?).await?)),
+            None | Some("sqlite") => {
+                let db = Arc::new(SqliteStore::open(&sqlite_path(config)?).await?);
+                // The embedded index, in the data directory beside the database.
+                DatabasePorts::of(db, Arc::new(TantivyIndex::open(&config.data_dir.join(SEARCH_DIR))?))
+            }
             Some("postgres" | "postgresql") => {
                 let url = config.database.as_deref().unwrap_or_default();
-                DatabasePorts::of(Arc::new(PostgresStore::connect(url).await.context("database")?))
+                let db = Arc::new(PostgresStore::connect(url).await.context("database")?);
+                // PostgreSQL's own full text, in the same database: every gateway shares it.
+                DatabasePorts::of(db.clone(), db)
             }
             Some(other) => anyhow::bail!("database: unsupported scheme {other:?} (sqlite://, postgres://)"),
         };
@@ -255,8 +265,6 @@ impl Engines {
                 Some(clamd)
             }
         };
-        // The search index: embedded in the data directory.
-        let search: Arc<dyn SearchIndex> = Arc::new(TantivyIndex::open(&config.data_dir.join(SEARCH_DIR))?);
         let services = Services {
             store,
             queue: database_queue,

@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use filegate_api::{SearchHitView, SearchResultList, SuggestionList, SuggestionView};
 use filegate_core::domain::{
-    BucketName, DEFAULT_SEARCH_PAGE, DEFAULT_SUGGESTIONS, Facet, FileStatus, MAX_METADATA_FILTERS, MAX_SEARCH_PAGE,
-    SearchFilter, SearchSort, SearchText, TypeFilter, decode_search_cursor, parse_prefix,
+    BucketName, DEFAULT_SEARCH_PAGE, DEFAULT_SUGGESTIONS, Facet, FileStatus, MAX_SEARCH_PAGE, SearchFilter, SearchSort,
+    SearchText, TypeFilter, decode_search_cursor, parse_metadata_filters, parse_prefix,
 };
 use filegate_core::usecases::search::{self, SearchRequest};
 use filegate_core::{Error, ErrorCode, Result};
@@ -107,11 +107,7 @@ fn parse_search(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
     let mut cursor = None;
     for (key, value) in pairs {
         if let Some(meta_key) = key.strip_prefix("metadata.") {
-            if meta_key.is_empty() || filter.metadata.len() >= MAX_METADATA_FILTERS {
-                return Err(invalid(format!(
-                    "metadata filters are metadata.KEY=VALUE, at most {MAX_METADATA_FILTERS}"
-                )));
-            }
+            // Checked together below, as the list checks them.
             filter.metadata.push((meta_key.to_owned(), value));
             continue;
         }
@@ -152,6 +148,7 @@ fn parse_search(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
     if let Some(cursor) = cursor {
         request.offset = decode_search_cursor(request.sort, &cursor)?;
     }
+    filter.metadata = parse_metadata_filters(std::mem::take(&mut filter.metadata))?;
     request.filter = filter;
     Ok(request)
 }
