@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use super::Services;
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasLookups, HasStore};
+use super::context::{HasAudit, HasClock, HasLookups, HasScanner, HasStore};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::usecases::pipeline;
@@ -48,28 +47,25 @@ impl PolicyChange {
     }
 }
 
-// `check`, `create` and `update` keep `&Services` (not capabilities, `usecases::context`):
-// the pipeline's `check_stages` and `default_stages` still take it, as the stages they ask
-// do; they narrow when the pipeline does.
-fn check(services: &Services, policy: &BucketPolicy) -> Result<()> {
+fn check(cx: &impl HasScanner, policy: &BucketPolicy) -> Result<()> {
     policy.validate()?;
-    pipeline::check_stages(&policy.stages, services)
+    pipeline::check_stages(&policy.stages, cx)
 }
 
-#[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
+#[tracing::instrument(skip(cx, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasClock + HasScanner),
     principal: &Principal,
     name: BucketName,
     change: PolicyChange,
 ) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
     let policy = change.apply(BucketPolicy {
-        stages: pipeline::default_stages(services),
+        stages: pipeline::default_stages(cx),
         ..BucketPolicy::default()
     });
-    check(services, &policy)?;
-    let now = services.clock.now();
+    check(cx, &policy)?;
+    let now = cx.clock().now();
     let bucket = Bucket {
         tenant: principal.tenant.clone(),
         name,
@@ -77,33 +73,33 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    services.store.create_bucket(&bucket).await.map_err(|e| match e {
+    cx.store().create_bucket(&bucket).await.map_err(|e| match e {
         StoreError::Conflict(_) => Error::conflict(ErrorCode::BucketExists, "a bucket with this name exists"),
         other => other.into(),
     })?;
-    audit_policy(services, principal, "bucket.created", &bucket).await;
+    audit_policy(cx, principal, "bucket.created", &bucket).await;
     Ok(bucket)
 }
 
-#[tracing::instrument(skip(services, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
+#[tracing::instrument(skip(cx, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn update(
-    services: &Services,
+    cx: &(impl HasStore + HasAudit + HasClock + HasLookups + HasScanner),
     principal: &Principal,
     name: &BucketName,
     change: PolicyChange,
 ) -> Result<Bucket> {
     principal.require(Permission::Administer)?;
-    let mut bucket = stored(services, principal, name).await?;
+    let mut bucket = stored(cx, principal, name).await?;
     bucket.policy = change.apply(bucket.policy);
-    check(services, &bucket.policy)?;
-    bucket.updated_at = services.clock.now();
-    let updated = services.store.update_bucket(&bucket).await;
-    services.lookups.forget_bucket(&bucket.tenant, &bucket.name).await;
+    check(cx, &bucket.policy)?;
+    bucket.updated_at = cx.clock().now();
+    let updated = cx.store().update_bucket(&bucket).await;
+    cx.lookups().forget_bucket(&bucket.tenant, &bucket.name).await;
     updated.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("bucket"),
         other => other.into(),
     })?;
-    audit_policy(services, principal, "bucket.updated", &bucket).await;
+    audit_policy(cx, principal, "bucket.updated", &bucket).await;
     Ok(bucket)
 }
 

@@ -13,8 +13,8 @@
 //! others as a plain reference.
 //!
 //! Only the fields some use case outside the pipeline reads have a capability yet; the
-//! pipeline (`usecases::pipeline`) still takes `&Services`, and so do the use cases that ask
-//! it for the stage list (`buckets::create`, `buckets::update`, `tenants::create`, ...).
+//! pipeline's worker and stages (`usecases::pipeline`) take `&Services`: a worker runs every
+//! stage, and between them they touch nearly every engine.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use super::triggers::Triggers;
 use super::{Services, Settings};
 use crate::ports::{
     ArchiveStore, AuditLog, BlobStore, Clock, ExchangeStore, FilesByPath, JobQueue, Lookups, MetadataStore,
-    PasswordHasher, SearchIndex, SecretSealer, ShareStore,
+    PasswordHasher, Scanner, SearchIndex, SecretSealer, ShareStore,
 };
 
 /// Declares each capability trait and implements it for [`Services`] by handing out the
@@ -83,4 +83,15 @@ capabilities! {
     pub trait HasTriggers { fn triggers(&self) -> &Triggers; }
     /// Bucket policies, quotas and webhook lists as recently read.
     pub trait HasLookups { fn lookups(&self) -> &dyn Lookups; }
+}
+
+/// The virus scanner, when this deployment has one (which stages a bucket may ask for).
+pub trait HasScanner {
+    fn scanner(&self) -> Option<&dyn Scanner>;
+}
+
+impl HasScanner for Services {
+    fn scanner(&self) -> Option<&dyn Scanner> {
+        self.scanner.as_deref()
+    }
 }

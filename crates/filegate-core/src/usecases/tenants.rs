@@ -1,36 +1,39 @@
 //! Tenants: created by a superadmin, each with its `default` bucket.
 
-use super::Services;
 use super::audit::{self, Actor};
-use super::context::HasStore;
+use super::context::{HasAudit, HasClock, HasLookups, HasScanner, HasSettings, HasStore};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal, Tenant, TenantId};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
-#[tracing::instrument(skip(services, principal), fields(actor = %principal.subject))]
-pub async fn create(services: &Services, principal: &Principal, id: TenantId) -> Result<Tenant> {
+#[tracing::instrument(skip(cx, principal), fields(actor = %principal.subject))]
+pub async fn create(
+    cx: &(impl HasStore + HasAudit + HasSettings + HasClock + HasLookups + HasScanner),
+    principal: &Principal,
+    id: TenantId,
+) -> Result<Tenant> {
     principal.require(Permission::Operate)?;
-    let tenant = create_unchecked(services, id).await.map_err(|e| match e {
+    let tenant = create_unchecked(cx, id).await.map_err(|e| match e {
         Error::Conflict { .. } => Error::conflict(ErrorCode::TenantExists, "a tenant with this id exists"),
         other => other,
     })?;
     // In the superadmin's own trail, and in the new tenant's, whose admins see who made it.
     let details = serde_json::json!({"tenant": tenant.id.as_str()});
     let actor = Actor::of(principal);
-    audit::record_change(services, &actor, "tenant.created", None, details.clone()).await;
+    audit::record_change(cx, &actor, "tenant.created", None, details.clone()).await;
     let in_new = Actor {
         tenant: tenant.id.clone(),
         ..actor
     };
-    audit::record_change(services, &in_new, "tenant.created", None, details).await;
+    audit::record_change(cx, &in_new, "tenant.created", None, details).await;
     Ok(tenant)
 }
 
 /// Creates a tenant and its `default` bucket. Used at first start, without a principal.
-// `create`, `create_unchecked` and `ensure_default` keep `&Services` (not capabilities,
-// `usecases::context`): the pipeline's `default_stages` still takes it; they narrow when the
-// pipeline does.
-pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenant> {
-    let now = services.clock.now();
+pub async fn create_unchecked(
+    cx: &(impl HasStore + HasSettings + HasClock + HasLookups + HasScanner),
+    id: TenantId,
+) -> Result<Tenant> {
+    let now = cx.clock().now();
     let tenant = Tenant {
         id: id.clone(),
         created_at: now,
@@ -39,26 +42,26 @@ pub async fn create_unchecked(services: &Services, id: TenantId) -> Result<Tenan
         tenant: id,
         name: BucketName::default_bucket(),
         policy: BucketPolicy {
-            stages: crate::usecases::pipeline::default_stages(services),
+            stages: crate::usecases::pipeline::default_stages(cx),
             ..BucketPolicy::default()
         },
         created_at: now,
         updated_at: now,
     };
-    services.store.create_tenant(&tenant, &bucket).await?;
+    cx.store().create_tenant(&tenant, &bucket).await?;
     // A second write: should it fail, the tenant exists unlimited and the error says so; a
     // superadmin sets its quota (`PUT /v1/admin/quotas`).
-    super::quotas::apply_default(services, &tenant.id).await?;
+    super::quotas::apply_default(cx, &tenant.id).await?;
     Ok(tenant)
 }
 
 /// Makes sure the `default` tenant exists (first start of a fresh data directory).
-pub async fn ensure_default(services: &Services) -> Result<bool> {
+pub async fn ensure_default(cx: &(impl HasStore + HasSettings + HasClock + HasLookups + HasScanner)) -> Result<bool> {
     let id = TenantId::default_tenant();
-    if services.store.get_tenant(&id).await?.is_some() {
+    if cx.store().get_tenant(&id).await?.is_some() {
         return Ok(false);
     }
-    match create_unchecked(services, id).await {
+    match create_unchecked(cx, id).await {
         Ok(_) => Ok(true),
         // Another process started at the same moment and won the race.
         Err(Error::Conflict { .. }) => Ok(false),

@@ -23,7 +23,7 @@ pub use sweep::sweep;
 pub use worker::{JobOutcome, Worker, WorkerSettings, backoff};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::usecases::Services;
+use crate::usecases::context::HasScanner;
 
 /// The stages this build can run, in pipeline order.
 pub fn registry() -> Vec<Box<dyn Stage>> {
@@ -45,20 +45,20 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
 /// scanner was configured keep their stages; an admin adds `scan` to them.
 /// Named explicitly (not "the whole registry"): a stage that only makes sense for some
 /// buckets (`decrypt`) must be chosen, and `index` waits for search.
-pub fn default_stages(services: &Services) -> Vec<String> {
+pub fn default_stages(cx: &impl HasScanner) -> Vec<String> {
     ["verify", "hash", "scan", "sniff", "metadata", "thumbnail"]
         .into_iter()
-        .filter(|name| *name != "scan" || services.scanner.is_some())
+        .filter(|name| *name != "scan" || cx.scanner().is_some())
         .map(str::to_owned)
         .collect()
 }
 
 /// Refuses a policy naming a stage this deployment cannot run (`scan` without a scanner):
 /// a stage that is asked for is never skipped silently.
-pub fn check_stages(names: &[String], services: &Services) -> Result<()> {
+pub fn check_stages(names: &[String], cx: &impl HasScanner) -> Result<()> {
     let available: Vec<&'static str> = registry()
         .iter()
-        .filter(|s| s.available(services))
+        .filter(|s| s.available(cx))
         .map(|s| s.name())
         .collect();
     match names.iter().find(|n| !available.contains(&n.as_str())) {

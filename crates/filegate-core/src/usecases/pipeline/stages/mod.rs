@@ -5,6 +5,7 @@ use futures::TryStreamExt as _;
 
 use crate::domain::{Bucket, ByteRange, FileRecord};
 use crate::usecases::Services;
+use crate::usecases::context::HasScanner;
 
 pub mod decrypt;
 pub mod hash;
@@ -86,7 +87,7 @@ pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether this deployment can run the stage (`scan` needs a configured scanner). A
     /// policy naming an unavailable stage is refused when it is set.
-    fn available(&self, _services: &Services) -> bool {
+    fn available(&self, _cx: &dyn HasScanner) -> bool {
         true
     }
     /// Runs the stage. Must be idempotent: a job can run twice, or be cut off anywhere.

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{Halt, Stage, StageContext, StageError, one_pass};
 use crate::ports::{ScanError, ScanVerdict};
-use crate::usecases::Services;
+use crate::usecases::context::HasScanner;
 
 pub struct Scan;
 
@@ -22,8 +22,8 @@ impl Stage for Scan {
         "scan"
     }
 
-    fn available(&self, services: &Services) -> bool {
-        services.scanner.is_some()
+    fn available(&self, cx: &dyn HasScanner) -> bool {
+        cx.scanner().is_some()
     }
 
     async fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
