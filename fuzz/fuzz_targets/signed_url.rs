@@ -79,6 +79,7 @@ fuzz_target!(|input: Input| {
             let c = UploadConstraints {
                 size,
                 content_type: ct(&content_type),
+                sha256: None,
             };
             let url = signer.put_url(&base, &key, &c, expires_at);
             ("PUT", GrantKind::Put(c), Sent::Url(query(&url)))
@@ -109,6 +110,7 @@ fuzz_target!(|input: Input| {
             let c = UploadConstraints {
                 size,
                 content_type: ct(&content_type),
+                sha256: None,
             };
             let (_, fields) = signer.form(&base, &key, &c, expires_at);
             ("POST", GrantKind::Put(c), Sent::Form(fields))
