@@ -68,6 +68,10 @@ async fn patients_documents(app: &TestApp) {
         assert_eq!(hit.highlights["metadata.subject"], "<mark>9434765919</mark>");
     }
 
+    assert!(
+        ids(client, &Search::words("9434765918 ")).await.is_empty(),
+        "a patient number one digit off finds nobody's documents"
+    );
     assert_eq!(
         ids(client, &Search::words("radiolgy ")).await,
         std::slice::from_ref(&referral),

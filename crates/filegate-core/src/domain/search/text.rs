@@ -35,7 +35,12 @@ pub fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// How many edits a query word may be away from an indexed word and still match it.
+/// Numbers match exactly: a patient, order or account number one digit off is another
+/// patient's, not a typo worth forgiving.
 pub fn typo_budget(word: &str) -> u8 {
+    if word.chars().all(|c| c.is_numeric()) {
+        return 0;
+    }
     match word.chars().count() {
         0..=4 => 0,
         5..=8 => 1,
@@ -184,6 +189,8 @@ mod tests {
         assert_eq!(typo_budget("wards"), 1);
         assert_eq!(typo_budget("radiology"), 2);
         assert_eq!(typo_budget(&"x".repeat(40)), 0);
+        assert_eq!(typo_budget("9434765919"), 0, "a number one digit off is another number");
+        assert_eq!(typo_budget("ward2026"), 1);
     }
 
     #[test]
