@@ -9,12 +9,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::wakeups::LaneWakeups;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
 use filegate_core::ports::{ClaimedJob, Lane, NewJob};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
-use tokio::sync::Notify;
 
 use crate::dialect::Dialect;
 use crate::files::{insert_within_quota, update_locked};
@@ -55,8 +55,8 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
     /// Workers in this process are woken through [`Engine::work`].
     fn announce_jobs(&self);
 
-    /// Wakes the workers of this process that wait for work (`JobQueue::wait_for_work`).
-    fn work(&self) -> &Notify;
+    /// Wakes the workers of this process that wait for work (`JobQueue::wait_for_lane`).
+    fn work(&self) -> &LaneWakeups;
 
     /// Closes every connection; later calls fail with `Unavailable`.
     fn close(&self) -> impl Future<Output = ()> + Send;

@@ -47,6 +47,7 @@ mod sqlite;
 mod store;
 mod tenants;
 mod transitions;
+mod wakeups;
 mod webhooks;
 
 pub use postgres::PostgresStore;

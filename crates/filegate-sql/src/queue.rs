@@ -141,7 +141,10 @@ impl<E: Engine> JobQueue for SqlStore<E> {
     }
 
     async fn wait_for_work(&self, max: Duration) {
-        // Timing out is the normal way to return when nothing was enqueued.
-        let _ = tokio::time::timeout(max, self.engine.work().notified()).await;
+        self.engine.work().wait_any(max).await;
+    }
+
+    async fn wait_for_lane(&self, lane: Lane, max: Duration) {
+        self.engine.work().wait(lane, max).await;
     }
 }

@@ -99,7 +99,7 @@ pub(crate) async fn commit_waking<E: Engine>(
     if !jobs.is_empty() {
         // `notify_one` stores a permit when nobody waits yet, so a worker that is between a
         // fruitless claim and its wait still sees these jobs.
-        engine.work().notify_one();
+        engine.work().wake();
         engine.announce_jobs();
     }
     Ok(())

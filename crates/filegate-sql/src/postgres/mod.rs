@@ -24,13 +24,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wakeups::LaneWakeups;
 use anyhow::Context as _;
 use filegate_core::StoreError;
 use sqlx::migrate::MigrateError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
-use tokio::sync::Notify;
 
 use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
@@ -146,7 +146,7 @@ impl Engine for PgEngine {
     }
 
     /// Workers in other processes hear the `NOTIFY` through their own listener.
-    fn work(&self) -> &Notify {
+    fn work(&self) -> &LaneWakeups {
         self.wakeups.work()
     }
 

@@ -1,6 +1,6 @@
 //! Waking idle workers: each store keeps one connection that `LISTEN`s on `filegate_jobs`,
 //! and turns every notification (sent by an enqueue in any process, at its commit) into a
-//! `Notify::notify_one`, which `wait_for_work` waits on.
+//! `LaneWakeups::wake`, which the waiting worker loops wait on.
 //!
 //! An optimisation only: a worker still returns from `wait_for_work` at its timeout and
 //! claims, so a notification lost while the connection was down delays work, never loses it.
@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wakeups::LaneWakeups;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::JOBS_CHANNEL;
@@ -21,7 +21,7 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 
 pub(super) struct Wakeups {
-    work: Arc<Notify>,
+    work: Arc<LaneWakeups>,
     listener: JoinHandle<()>,
 }
 
@@ -33,14 +33,14 @@ impl Wakeups {
             acquire_timeout,
         };
         let listener = subscriber.subscribe().await?;
-        let work = Arc::new(Notify::new());
+        let work = Arc::new(LaneWakeups::default());
         let listener = tokio::spawn(subscriber.run(listener, work.clone()));
         Ok(Self { work, listener })
     }
 
     /// What `wait_for_work` waits on: notified by every notification heard, and by enqueues
     /// in this process.
-    pub fn work(&self) -> &Notify {
+    pub fn work(&self) -> &LaneWakeups {
         &self.work
     }
 
@@ -76,20 +76,20 @@ impl Subscriber {
         Ok(listener)
     }
 
-    async fn run(self, mut listener: PgListener, work: Arc<Notify>) {
+    async fn run(self, mut listener: PgListener, work: Arc<LaneWakeups>) {
         let mut retry = FIRST_RETRY;
         loop {
             match listener.try_recv().await {
                 Ok(Some(_)) => {
                     retry = FIRST_RETRY;
-                    work.notify_one();
+                    work.wake();
                     continue;
                 }
                 Ok(None) => {
                     // sqlx noticed the connection drop and subscribed again on a new one;
                     // whatever was sent in between is lost, so let a worker look.
                     tracing::warn!("the job listener's connection to PostgreSQL dropped; listening again");
-                    work.notify_one();
+                    work.wake();
                     continue;
                 }
                 Err(sqlx::Error::PoolClosed) => return,
@@ -111,7 +111,7 @@ impl Subscriber {
             };
             tracing::info!("the job listener is listening again");
             // Anything enqueued while it was away: let a worker look.
-            work.notify_one();
+            work.wake();
         }
     }
 }

@@ -31,7 +31,9 @@ use filegate_core::domain::{FileId, FileRecord, FileStatus};
 use filegate_core::ports::NewJob;
 use sqlx::FromRow as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::wakeups::LaneWakeups;
 
 use super::one_trip::{one_trip, to_completion};
 use crate::convert::{micros, to_json};
@@ -163,12 +165,12 @@ pub(super) struct FileUpdates {
 struct Writer {
     pool: SqlitePool,
     /// Woken when a committed update enqueued jobs.
-    work: Arc<Notify>,
+    work: Arc<LaneWakeups>,
 }
 
 impl FileUpdates {
     /// Starts the batching task (so: inside a Tokio runtime).
-    pub(super) fn start(pool: SqlitePool, work: Arc<Notify>) -> Self {
+    pub(super) fn start(pool: SqlitePool, work: Arc<LaneWakeups>) -> Self {
         let (queue, queued) = mpsc::channel(QUEUE);
         let writer = Writer { pool, work };
         tokio::spawn(write_batches(writer.clone(), queued));
@@ -270,7 +272,7 @@ impl Writer {
         {
             // `notify_one` stores a permit when nobody waits yet, so a worker between a
             // fruitless claim and its wait still sees these jobs.
-            self.work.notify_one();
+            self.work.wake();
         }
         Ok(outcomes)
     }

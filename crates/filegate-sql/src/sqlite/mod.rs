@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wakeups::LaneWakeups;
 use anyhow::Context as _;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
@@ -32,7 +33,6 @@ use filegate_core::ports::NewJob;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
-use tokio::sync::Notify;
 
 use crate::dialect::Run as _;
 use crate::engine::{ChangeSeq, Engine};
@@ -58,7 +58,7 @@ pub struct SqliteEngine {
     writer: SqlitePool,
     reader: SqlitePool,
     /// Wakes `wait_for_work` in this process when a job is enqueued.
-    work: Arc<Notify>,
+    work: Arc<LaneWakeups>,
     /// Commits the file updates that arrive together in one transaction.
     updates: FileUpdates,
 }
@@ -108,7 +108,7 @@ impl SqlStore<SqliteEngine> {
             .await
             .with_context(|| format!("opening readers on the SQLite database {}", path.display()))?;
 
-        let work = Arc::new(Notify::new());
+        let work = Arc::new(LaneWakeups::default());
         Ok(Self::new(SqliteEngine {
             updates: FileUpdates::start(writer.clone(), work.clone()),
             writer,
@@ -156,7 +156,7 @@ impl Engine for SqliteEngine {
     /// Nothing to tell: every process sharing the file polls (`wait_for_work` times out).
     fn announce_jobs(&self) {}
 
-    fn work(&self) -> &Notify {
+    fn work(&self) -> &LaneWakeups {
         &self.work
     }
 
