@@ -124,6 +124,15 @@ impl Principal {
         }
     }
 
+    /// The owner a listing or search of files for `action` is narrowed to: none for a
+    /// principal that reaches the whole tenant, itself for one that reaches only its own.
+    pub fn owner_filter(&self, action: FileAction) -> Result<Option<&str>, Error> {
+        Ok(match self.reach(action)? {
+            Reach::Tenant => None,
+            Reach::Own => Some(self.subject.as_str()),
+        })
+    }
+
     /// Refuses `action` on a file that `owner` created unless it is within reach. A file
     /// out of reach answers 404 like a missing one, so a partner's machine cannot confirm
     /// that another's file id exists.

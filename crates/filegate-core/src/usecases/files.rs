@@ -9,7 +9,7 @@ use super::context::{HasAudit, HasBlobs, HasClock, HasDownloads, HasLookups, Has
 use super::{buckets, chrono_duration, outbox};
 use crate::domain::{
     After, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus,
-    Metadata, ObjectPath, Permission, Principal, Reach, encode_cursor,
+    Metadata, ObjectPath, Permission, Principal, encode_cursor,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
@@ -190,10 +190,7 @@ fn etag_list_matches(header: &str, etag: &str) -> bool {
 /// A page of files. The tenant is the principal's (and, for a principal that sees only its
 /// own files, the owner too); the order is total (id breaks ties).
 pub async fn list(cx: &impl HasStore, principal: &Principal, mut query: FileQuery) -> Result<FilePage> {
-    query.owner = match principal.reach(FileAction::See)? {
-        Reach::Tenant => None,
-        Reach::Own => Some(principal.subject.clone()),
-    };
+    query.owner = principal.owner_filter(FileAction::See)?.map(str::to_owned);
     let (mut items, total) = cx.store().list_files(&principal.tenant, &query).await?;
     let limit = query.limit as usize;
     let more = items.len() > limit;

@@ -13,7 +13,7 @@ use super::context::{HasArchives, HasClock, HasSearch, HasStore};
 use crate::domain::{After, Facet, FileQuery, PageStart};
 use crate::domain::{
     FacetCounts, FileAction, FileId, FileRecord, MAX_SEARCH_DEPTH, MAX_SUGGEST_CHARS, MAX_SUGGESTIONS, Principal,
-    Reach, SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText, Suggestion, TenantId,
+    SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText, Suggestion, TenantId,
     encode_search_cursor, highlights, is_searchable, words,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
@@ -55,10 +55,7 @@ pub async fn search(
     request: SearchRequest,
 ) -> Result<SearchResults> {
     let mut filter = request.filter;
-    filter.owner = match principal.reach(FileAction::See)? {
-        Reach::Tenant => None,
-        Reach::Own => Some(principal.subject.clone()),
-    };
+    filter.owner = principal.owner_filter(FileAction::See)?.map(str::to_owned);
     if filter.status.is_some_and(|s| !is_searchable(s)) {
         return Err(Error::invalid(
             ErrorCode::InvalidQuery,
@@ -120,10 +117,7 @@ async fn current(cx: &impl HasArchives, tenant: &TenantId, ids: &[FileId]) -> Re
 
 /// Completions of what is being typed: the last words of `q`, lowercased.
 pub async fn suggest(cx: &impl HasSearch, principal: &Principal, q: &str, limit: u32) -> Result<Vec<Suggestion>> {
-    let owner = match principal.reach(FileAction::See)? {
-        Reach::Tenant => None,
-        Reach::Own => Some(principal.subject.as_str()),
-    };
+    let owner = principal.owner_filter(FileAction::See)?;
     let prefix = q.trim_start().to_lowercase();
     if prefix.chars().count() > MAX_SUGGEST_CHARS {
         return Err(Error::invalid(
