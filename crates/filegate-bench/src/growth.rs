@@ -5,10 +5,9 @@
 //! positions, one request at a time.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use chrono::{DateTime, TimeZone as _, Utc};
 use filegate_client::{Client, ListFiles};
 use filegate_core::domain::{
     After, BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex,
@@ -19,40 +18,12 @@ use sha2::{Digest as _, Sha256};
 use crate::deploy::{Deployment, Kind};
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
-use crate::stats::{Samples, millis, quantile};
+use crate::seed::{Store, epoch};
+use crate::stats::{Latency, timed};
 
 /// Rows per seeding transaction.
 const SEED_BATCH: usize = 10_000;
 const PAGE: u32 = 50;
-
-/// Where rows go: the store of the deployment's database.
-enum Store {
-    Sqlite(filegate_sql::SqliteStore),
-    Postgres(filegate_sql::PostgresStore),
-}
-
-impl Store {
-    async fn open(deployment: &Deployment, data_dir: &Path) -> anyhow::Result<Self> {
-        Ok(match &deployment.database_url {
-            Some(url) => Store::Postgres(filegate_sql::PostgresStore::connect(url).await?),
-            None => Store::Sqlite(filegate_sql::SqliteStore::open(&data_dir.join("filegate.db")).await?),
-        })
-    }
-
-    async fn insert(&self, files: &[FileRecord]) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.insert_files_bulk(files).await?,
-            Store::Postgres(s) => s.insert_files_bulk(files).await?,
-        }
-        Ok(())
-    }
-
-    async fn close(self) {
-        if let Store::Sqlite(s) = self {
-            s.close().await;
-        }
-    }
-}
 
 /// The seeded file number `i`: `ready`, created 10 ms after file `i - 1`.
 fn seeded(i: usize) -> FileRecord {
@@ -91,10 +62,6 @@ fn seeded(i: usize) -> FileRecord {
     }
 }
 
-fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default()
-}
-
 /// A small deterministic generator for the deep positions (no `rand` needed).
 struct Positions(u64);
 
@@ -104,19 +71,6 @@ impl Positions {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 % below.max(1) as u64) as usize
-    }
-}
-
-#[derive(Default, Clone)]
-struct Latency {
-    p50: Samples,
-    p99: Samples,
-}
-
-impl Latency {
-    fn push(&mut self, values: &[Duration]) {
-        self.p50.push(millis(quantile(values, 0.5).unwrap_or_default()));
-        self.p99.push(millis(quantile(values, 0.99).unwrap_or_default()));
     }
 }
 
@@ -162,11 +116,11 @@ pub async fn growth(
         let server = Filegate::serve(&dir, false, &deployment.env).await?;
         let client = server.client()?;
         // Warm the caches once, as a running server's would be.
-        timed(&client, requests.min(20), |_| first_page(&client)).await?;
+        timed(requests.min(20), |_| first_page(&client, PAGE)).await?;
         for _ in 0..runs {
             level
                 .first_page
-                .push(&timed(&client, requests, |_| first_page(&client)).await?);
+                .push(&timed(requests, |_| first_page(&client, PAGE)).await?);
             let cursors: Vec<String> = (0..requests)
                 .map(|_| {
                     let (micros, id) = keys[positions.next(keys.len())];
@@ -181,11 +135,11 @@ pub async fn growth(
                 .collect();
             level
                 .deep_page
-                .push(&timed(&client, requests, |n| deep_page(&client, &cursors[n])).await?);
+                .push(&timed(requests, |n| deep_page(&client, &cursors[n])).await?);
             let since: Vec<u64> = (0..requests).map(|_| positions.next(files) as u64).collect();
             level
                 .changes
-                .push(&timed(&client, requests, |n| changes(&client, since[n])).await?);
+                .push(&timed(requests, |n| changes(&client, since[n])).await?);
         }
         server.stop().await?;
         results.push(level);
@@ -194,29 +148,15 @@ pub async fn growth(
     Ok(section(deployment.kind, requests, &results))
 }
 
-/// `count` requests one after another, each timed.
-async fn timed<'a, F, Fut>(_client: &Client, count: usize, op: F) -> anyhow::Result<Vec<Duration>>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + 'a,
-{
-    let mut out = Vec::with_capacity(count);
-    for n in 0..count {
-        let t = Instant::now();
-        op(n).await?;
-        out.push(t.elapsed());
-    }
-    Ok(out)
-}
-
-async fn first_page(client: &Client) -> anyhow::Result<()> {
+/// The list's first page of `limit` files (the search benchmark's baseline too).
+pub async fn first_page(client: &Client, limit: u32) -> anyhow::Result<()> {
     let page = client
         .list_files(&ListFiles {
-            limit: Some(PAGE),
+            limit: Some(limit),
             ..ListFiles::default()
         })
         .await?;
-    anyhow::ensure!(page.items.len() == PAGE as usize, "a short first page");
+    anyhow::ensure!(page.items.len() == limit as usize, "a short first page");
     Ok(())
 }
 

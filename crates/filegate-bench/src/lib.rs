@@ -7,6 +7,7 @@
 //! seconds that the suite still works.
 
 mod control;
+mod corpus;
 mod data;
 mod dataplane;
 mod deploy;
@@ -18,6 +19,8 @@ mod nginx;
 mod pipeline;
 mod process;
 mod report;
+mod search;
+mod seed;
 mod stages;
 mod stats;
 
@@ -49,6 +52,8 @@ enum Command {
     Pipeline(RunArgs),
     /// Only the growth measurements (list and change feed at 10k, 100k, 1M files).
     Growth(RunArgs),
+    /// Only the search measurements (queries, suggestions, reindex at 10k, 100k, 1M files).
+    Search(RunArgs),
     /// Fault injection: uploads under kill -9, engine outages and a full disk; counts what
     /// was lost (see `faults`). Fails when any count but the recovery time is not 0.
     Faults(faults::FaultArgs),
@@ -62,6 +67,8 @@ enum Command {
     },
     #[command(name = "__worker", hide = true)]
     Worker { data_dir: PathBuf },
+    #[command(name = "__reindex", hide = true)]
+    Reindex { data_dir: PathBuf },
 }
 
 #[derive(clap::Args, Clone)]
@@ -99,6 +106,9 @@ struct RunArgs {
     /// Only these control-plane concurrencies (for profiling; default 1, 16 and 64).
     #[arg(long, hide = true, value_delimiter = ',')]
     concurrency: Vec<usize>,
+    /// Only these search levels, in files (for profiling; default 10k, 100k and 1M).
+    #[arg(long, hide = true, value_delimiter = ',')]
+    search_levels: Vec<usize>,
     /// Seconds per control-plane loop (for profiling; default 4).
     #[arg(long, hide = true)]
     loop_seconds: Option<u64>,
@@ -126,6 +136,7 @@ struct Sizes {
     control: control::Plan,
     growth_levels: Vec<usize>,
     growth_requests: usize,
+    search: search::Plan,
 }
 
 impl Sizes {
@@ -142,6 +153,11 @@ impl Sizes {
                 },
                 growth_levels: vec![200, 1000],
                 growth_requests: 10,
+                search: search::Plan {
+                    levels: vec![1000],
+                    requests: 10,
+                    probes: 3,
+                },
             }
         } else {
             Self {
@@ -155,6 +171,11 @@ impl Sizes {
                 },
                 growth_levels: vec![10_000, 100_000, 1_000_000],
                 growth_requests: 200,
+                search: search::Plan {
+                    levels: vec![10_000, 100_000, 1_000_000],
+                    requests: 200,
+                    probes: 100,
+                },
             }
         }
     }
@@ -186,12 +207,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
         } => process::run_child("serve", data_dir, !no_workers, listen).await,
         Command::Worker { data_dir } => process::run_child("worker", data_dir, true, None).await,
+        Command::Reindex { data_dir } => process::run_child("reindex", data_dir, false, None).await,
         Command::Faults(args) => faults::run(args).await,
         Command::All(args) => measure(args, "all").await,
         Command::DataPlane(args) => measure(args, "data-plane").await,
         Command::ControlPlane(args) => measure(args, "control-plane").await,
         Command::Pipeline(args) => measure(args, "pipeline").await,
         Command::Growth(args) => measure(args, "growth").await,
+        Command::Search(args) => measure(args, "search").await,
     }
 }
 
@@ -207,6 +230,9 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
     if !args.concurrency.is_empty() {
         sizes.control.concurrency = args.concurrency.iter().map(|&c| c.max(1)).collect();
     }
+    if !args.search_levels.is_empty() {
+        sizes.search.levels = args.search_levels.clone();
+    }
     if let Some(secs) = args.loop_seconds {
         sizes.control.duration = Duration::from_secs(secs.max(1));
     }
@@ -215,7 +241,8 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
         None => tempfile::tempdir()?,
     };
     let urls = args.urls();
-    let with_nginx = !args.smoke;
+    // nginx is the baseline of the data and control planes only.
+    let with_nginx = !args.smoke && ["all", "data-plane", "control-plane"].contains(&which);
     if with_nginx && nginx::binary().is_none() {
         anyhow::bail!("nginx is not installed: run bench/nginx.sh (or bench/run.sh, which does)");
     }
@@ -272,6 +299,21 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
             let dir = work.path().join(format!("growth-{kind:?}"));
             let deployment = Deployment::start(kind, &urls, &dir).await?;
             let section = growth::growth(&dir, runs, &sizes.growth_levels, sizes.growth_requests, &deployment).await;
+            deployment.finish().await?;
+            sections.push(section?);
+            std::fs::remove_dir_all(&dir).ok();
+        }
+    }
+    if part("search") {
+        for kind in [Kind::Embedded, Kind::Postgres] {
+            if let Some(why) = kind.missing(&urls) {
+                skipped.push(format!("search on {}: {why}", kind.label()));
+                continue;
+            }
+            eprintln!("search: {}", kind.label());
+            let dir = work.path().join(format!("search-{kind:?}"));
+            let deployment = Deployment::start(kind, &urls, &dir).await?;
+            let section = search::search(&dir, runs, &sizes.search, &deployment).await;
             deployment.finish().await?;
             sections.push(section?);
             std::fs::remove_dir_all(&dir).ok();

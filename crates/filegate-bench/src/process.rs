@@ -39,6 +39,11 @@ pub async fn run_child(
             println!("{READY_LINE}-");
             filegate_server::work(config, terminated()).await
         }
+        "reindex" => {
+            let indexed = filegate_server::reindex(config, None, |_, _, _| {}).await?;
+            println!("{READY_LINE}{indexed}");
+            Ok(())
+        }
         other => bail!("unknown child role {other}"),
     }
 }
@@ -47,6 +52,31 @@ async fn terminated() {
     if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         term.recv().await;
     }
+}
+
+/// `filegate reindex` over `data_dir` in a process of its own, to its end: how many files
+/// it indexed, and how long the process took (start-up included).
+pub async fn reindex(data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<(u64, Duration)> {
+    let exe = std::env::current_exe().context("locating the benchmark binary")?;
+    let started = std::time::Instant::now();
+    let output = Command::new(exe)
+        .args(["__reindex".to_owned(), data_dir.display().to_string()])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .context("running reindex")?;
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("reindex failed ({}): {stdout}", output.status);
+    }
+    let indexed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(READY_LINE))
+        .and_then(|n| n.trim().parse().ok())
+        .with_context(|| format!("unexpected reindex output {stdout:?}"))?;
+    Ok((indexed, took))
 }
 
 /// A running filegate process, stopped (SIGTERM, then killed) when dropped.

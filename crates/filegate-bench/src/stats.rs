@@ -71,6 +71,36 @@ pub fn ratio(a: &Samples, b: &Samples) -> String {
     format!("{:.2}", a.median() / b.median())
 }
 
+/// The p50 and p99 of each run of a latency measurement.
+#[derive(Default, Clone)]
+pub struct Latency {
+    pub p50: Samples,
+    pub p99: Samples,
+}
+
+impl Latency {
+    /// Adds one run's latencies.
+    pub fn push(&mut self, values: &[Duration]) {
+        self.p50.push(millis(quantile(values, 0.5).unwrap_or_default()));
+        self.p99.push(millis(quantile(values, 0.99).unwrap_or_default()));
+    }
+}
+
+/// `count` requests one after another (`op(n)` is the `n`th), each timed.
+pub async fn timed<F, Fut>(count: usize, op: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut out = Vec::with_capacity(count);
+    for n in 0..count {
+        let t = std::time::Instant::now();
+        op(n).await?;
+        out.push(t.elapsed());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,8 @@ pub(crate) fn dedup_source_qualifies<DB: Dialect>(file: &FileValues<'_>, source:
 pub(crate) fn blob_in_use<DB: Dialect>(tenant: &TenantId, blob_key: &str, except: FileId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new("SELECT EXISTS (SELECT 1 FROM files WHERE blob_key = ");
     q.bind_value(blob_key);
-    q.push(" AND tenant = ").bind_value(tenant.as_str());
+    q.push(format_args!(" AND {}tenant = ", DB::NOT_BY_INDEX))
+        .bind_value(tenant.as_str());
     q.push(" AND id <> ").bind_value(except.to_string());
     q.push(" AND status NOT IN ('expired', 'purged'))");
     q
@@ -62,7 +63,7 @@ pub(crate) fn blob_in_use<DB: Dialect>(tenant: &TenantId, blob_key: &str, except
 pub(crate) fn blob_statuses<DB: Dialect>(tenant: &TenantId, blob_key: &str) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new("SELECT DISTINCT status FROM files WHERE blob_key = ");
     q.bind_value(blob_key)
-        .push(" AND tenant = ")
+        .push(format_args!(" AND {}tenant = ", DB::NOT_BY_INDEX))
         .bind_value(tenant.as_str());
     q
 }

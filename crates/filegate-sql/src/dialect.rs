@@ -234,11 +234,11 @@ pub trait Dialect:
     /// have ended; SQLite: nothing (a change is numbered when it commits).
     const CHANGE_HORIZON: &'static str;
 
-    /// Precedes `tenant` in the list's filters when a filter that few files meet
-    /// (`metadata.KEY=VALUE`, `external_id`) has an index of its own: SQLite, which plans
-    /// without statistics, would otherwise walk the tenant's files in the list's order and
-    /// test each; `+` keeps the condition but not its index. PostgreSQL's statistics tell
-    /// it: nothing.
+    /// Precedes `tenant` where a condition that few files meet has an index of its own: the
+    /// list's `metadata.KEY=VALUE` and `external_id` filters, reads by ids or by blob.
+    /// SQLite, which plans without statistics, would otherwise walk every file of the
+    /// tenant through a tenant index and test each; `+` keeps the condition but not its
+    /// index (`sqlite/plans.rs` checks the plans). PostgreSQL's statistics tell it: nothing.
     const NOT_BY_INDEX: &'static str;
 
     /// The queue's "now", `now` being the caller's clock: SQLite binds it; PostgreSQL

@@ -31,4 +31,10 @@ pub trait SearchIndex: Send + Sync + 'static {
     ) -> Result<Vec<Suggestion>, StoreError>;
     /// Takes every file of the tenant out of the index (before it is rebuilt).
     async fn clear(&self, tenant: &TenantId) -> Result<(), StoreError>;
+    /// A rebuild has written every document: whatever the engine keeps about its contents
+    /// for planning (PostgreSQL's statistics of the search tables) is brought up to date,
+    /// so the first searches after it are planned for what the index now holds.
+    async fn rebuilt(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

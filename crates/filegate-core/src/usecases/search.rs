@@ -147,12 +147,13 @@ pub async fn index_file(
     }
 }
 
-/// Files read and written per step of a rebuild.
-const REINDEX_BATCH: u32 = 1000;
+/// Files read and written per step of a rebuild: one commit of the index each.
+const REINDEX_BATCH: u32 = 5000;
 
 /// Rebuilds the tenant's index from the database: empties it, then writes every searchable
-/// file, a thousand at a time, telling `progress` how many files were read of how many.
-/// Searches meanwhile see the files written so far.
+/// file, a batch at a time, telling `progress` how many files were read of how many. Each
+/// batch is read while the one before is written (the database and the index work at
+/// once). Searches meanwhile see the files written so far.
 pub async fn reindex(
     cx: &(impl HasStore + HasSearch),
     tenant: &TenantId,
@@ -165,23 +166,36 @@ pub async fn reindex(
         ..FileQuery::default()
     };
     let (mut read, mut indexed, mut total) = (0u64, 0u64, 0u64);
+    let mut writing: Vec<SearchDocument> = Vec::new();
     loop {
-        let (mut page, count) = cx.store().list_files(tenant, &query).await?;
+        let write = async {
+            if writing.is_empty() {
+                Ok(())
+            } else {
+                cx.search().upsert(&writing).await
+            }
+        };
+        let (written, listed) = futures::join!(write, cx.store().list_files(tenant, &query));
+        written?;
+        let (mut page, count) = listed?;
         if let Some(count) = count {
             total = count;
         }
         let more = page.len() > REINDEX_BATCH as usize;
         page.truncate(REINDEX_BATCH as usize);
-        let documents: Vec<SearchDocument> = page.iter().filter_map(SearchDocument::of).collect();
-        if !documents.is_empty() {
-            cx.search().upsert(&documents).await?;
-        }
+        writing = page.iter().filter_map(SearchDocument::of).collect();
         read += page.len() as u64;
-        indexed += documents.len() as u64;
+        indexed += writing.len() as u64;
         progress(read, total.max(read));
         match page.last() {
             Some(last) if more => query.start = PageStart::After(After::of(last, query.sort.key)),
-            _ => return Ok(indexed),
+            _ => {
+                if !writing.is_empty() {
+                    cx.search().upsert(&writing).await?;
+                }
+                cx.search().rebuilt().await?;
+                return Ok(indexed);
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ impl Dialect for Sqlite {
              FROM files, json_each(files.processing, '$.thumbnails') AS t WHERE files.blob_key = ",
         );
         q.bind_value(blob_key.to_owned())
-            .push(" AND files.tenant = ")
+            .push(" AND +files.tenant = ")
             .bind_value(tenant.to_owned())
             .push(" AND t.type = 'object'");
         q

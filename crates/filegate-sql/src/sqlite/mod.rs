@@ -18,6 +18,8 @@
 mod dialect;
 mod file_updates;
 mod one_trip;
+#[cfg(test)]
+mod plans;
 mod private_file;
 mod queue;
 

@@ -122,4 +122,15 @@ impl SearchIndex for PostgresStore {
         }
         tx.commit().await.map_err(store_err)
     }
+
+    async fn rebuilt(&self) -> Result<(), StoreError> {
+        // Autovacuum would analyze the rewritten tables within a minute or so; until then
+        // the planner, knowing nothing of the words, read every document of the tenant
+        // for a word that a third of them have (44 ms instead of 6 at 10,000 files).
+        sqlx::query("ANALYZE search_documents, search_terms")
+            .execute(&self.engine.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
 }
