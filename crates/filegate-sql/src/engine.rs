@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::wakeups::LaneWakeups;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
-use filegate_core::ports::{ClaimedJob, Lane, NewJob};
+use filegate_core::ports::{ClaimedJob, Effects, Lane};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
 
@@ -62,30 +62,36 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send;
 
     /// `MetadataStore::insert_file`: by default, one write transaction that checks the
-    /// tenant's quota first (`crate::files::insert_within_quota`).
-    fn insert_file(&self, file: &FileRecord) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        insert_within_quota(self, file)
+    /// tenant's quota first, then inserts the row and its effects
+    /// (`crate::files::insert_within_quota`).
+    fn insert_file(
+        &self,
+        file: &FileRecord,
+        effects: &Effects,
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
+        insert_within_quota(self, file, effects)
     }
 
     /// `MetadataStore::update_file`: by default, one write transaction that locks the row,
-    /// checks its status, writes it and inserts the jobs (`crate::files::update_locked`).
+    /// checks its status, writes it and inserts the jobs and audit records
+    /// (`crate::files::update_locked`).
     fn update_file(
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        update_locked(self, file, expected, jobs)
+        update_locked(self, file, expected, effects)
     }
 
     /// `MetadataStore::start_processing` and `finish_processing`: by default, the guarded
-    /// narrow update and its jobs in one write transaction (`crate::transitions`).
+    /// narrow update and its effects in one write transaction (`crate::transitions`).
     fn transition(
         &self,
         t: &Transition,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        transition_locked(self, t, jobs)
+        transition_locked(self, t, effects)
     }
 }
 

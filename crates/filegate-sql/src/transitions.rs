@@ -1,8 +1,9 @@
 //! The pipeline's narrow transitions (`MetadataStore::start_processing` and
 //! `finish_processing`): one `UPDATE` of only the columns the pipeline owns, guarded by the
 //! status and the change number the pipeline last saw, taking a new change number (so the
-//! change feed shows it) and committing with its jobs (the outbox). A file read once, then
-//! two such updates, where each transition used to rewrite every column of a row read again.
+//! change feed shows it) and committing with its effects (the outbox's jobs, the audit
+//! records). A file read once, then two such updates, where each transition used to
+//! rewrite every column of a row read again.
 //!
 //! Written once for both engines: by default a write transaction ([`transition_locked`]);
 //! SQLite runs it in its group commit instead (`sqlite::file_updates`), from the same
@@ -11,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{FileId, FileRecord, FileStatus, ProcessingOutcome};
-use filegate_core::ports::NewJob;
+use filegate_core::ports::Effects;
 use sqlx::QueryBuilder;
 
 use crate::convert::{micros, to_i64, to_json};
@@ -20,8 +21,7 @@ use crate::engine::{ChangeSeq, Engine};
 use crate::errors::status_conflict;
 use crate::file_row::{FileRow, Value, bind_value, file_columns, push_change_seq};
 use crate::files::take_change_seq;
-use crate::jobs::insert_jobs;
-use crate::store::commit_waking;
+use crate::store::{commit_waking, write_effects};
 
 /// The columns a transition may write: what the pipeline owns. Anything else of the file (its
 /// path, metadata, owner, …) stays as stored, whoever changed it meanwhile.
@@ -131,13 +131,13 @@ fn update_narrow<DB: Dialect>(t: &Transition, change_seq: ChangeSeq) -> QueryBui
     q
 }
 
-/// `Engine::transition` by default: the guarded update and its jobs in one write
+/// `Engine::transition` by default: the guarded update and its effects in one write
 /// transaction. The update's own row lock makes the guard and the write one step; nothing
-/// is written (and no job enqueued) when it matches no row.
+/// is written (no job enqueued, no record appended) when it matches no row.
 pub(crate) async fn transition_locked<E: Engine>(
     engine: &E,
     t: &Transition,
-    jobs: &[NewJob],
+    effects: &Effects,
 ) -> Result<FileRecord, StoreError> {
     let mut tx = engine.begin_write().await?;
     let seq = take_change_seq::<E>(&mut tx).await?;
@@ -146,8 +146,8 @@ pub(crate) async fn transition_locked<E: Engine>(
         drop(tx);
         return Err(refusal(engine, t).await);
     };
-    insert_jobs::<E>(&mut tx, jobs).await?;
-    commit_waking(engine, tx, jobs).await?;
+    write_effects::<E>(&mut tx, effects).await?;
+    commit_waking(engine, tx, &effects.jobs).await?;
     FileRecord::try_from(row)
 }
 

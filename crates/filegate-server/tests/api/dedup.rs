@@ -2,6 +2,7 @@
 //! bucket, by policy) gets a new file sharing that file's bytes, without an upload; the
 //! bytes are reference-counted, so removing one file never removes what another uses.
 
+use filegate_core::ports::Effects;
 use bytes::Bytes;
 use chrono::Utc;
 use filegate_client::Client;
@@ -263,7 +264,7 @@ async fn removing_one_sharing_file_keeps_the_bytes_the_other_uses() {
     record.processing.thumbnails = vec![serde_json::json!({"size": 64}), serde_json::json!({"size": 256})];
     app.services
         .store
-        .update_file(&record, &[filegate_core::domain::FileStatus::Ready], &[])
+        .update_file(&record, &[filegate_core::domain::FileStatus::Ready], &Effects::NONE)
         .await
         .expect("record thumbnails");
     for size in [64, 256] {

@@ -4,6 +4,7 @@
 //! `Services`. Not through the server like the rest of this binary: the point is the
 //! use case's signature.
 
+use filegate_core::ports::Effects;
 use chrono::{Duration, Utc};
 use filegate_core::domain::{
     AuditQuery, Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, Metadata, NewFile, ObjectPath,
@@ -92,7 +93,7 @@ async fn a_rename_runs_on_the_store_and_clock_alone() {
         encryption: None,
         request_id: None,
     });
-    let file = store.insert_file(&file).await.expect("insert file");
+    let file = store.insert_file(&file, &Effects::NONE).await.expect("insert file");
     // A day later than the wall clock: the use case reads the context's clock, no other.
     let clock = ManualClock::starting_now();
     clock.advance(Duration::days(1));

@@ -2,6 +2,7 @@
 //! headers and its ETag, fit for a CDN; nothing else is reachable that way, and a refusal
 //! never says which part was missing.
 
+use filegate_core::ports::Effects;
 use bytes::Bytes;
 use filegate_client::api::{BucketPolicyChange, CreateBucket};
 use filegate_core::domain::{FileId, FileStatus, TenantId};
@@ -131,7 +132,7 @@ async fn private_missing_and_unready_files_are_never_reachable_without_credentia
     next.status = FileStatus::Quarantined;
     app.services
         .store
-        .update_file(&next, &[stored.status], &[])
+        .update_file(&next, &[stored.status], &Effects::NONE)
         .await
         .unwrap();
 

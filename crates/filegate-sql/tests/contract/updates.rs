@@ -2,6 +2,7 @@
 //! beside it. (SQLite commits the updates that arrive together in one transaction; one that
 //! fails there must fail alone.)
 
+use filegate_core::ports::Effects;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub async fn concurrent_updates_each_commit_whole_or_not_at_all(store: Store, qu
     for i in 0..48 {
         files.push(
             store
-                .insert_file(&new_file(&a, &format!("in/{i:02}.bin")))
+                .insert_file(&new_file(&a, &format!("in/{i:02}.bin")), &Effects::NONE)
                 .await
                 .unwrap(),
         );
@@ -69,7 +70,7 @@ pub async fn concurrent_updates_each_commit_whole_or_not_at_all(store: Store, qu
     .collect();
     let calls: Vec<BoxFuture<'_, Result<FileRecord, StoreError>>> = updates
         .iter()
-        .map(|(next, expected, job)| store.update_file(next, expected, std::slice::from_ref(job)))
+        .map(|(next, expected, job)| store.update_file(next, expected, &Effects::jobs([job.clone()])))
         .collect();
     let results = join_all(calls).await;
 
