@@ -81,11 +81,18 @@ pub(crate) fn audit_values(r: &AuditRecord) -> Result<serde_json::Value, StoreEr
 /// One `INSERT` of `records`, in their order (so their `seq`s follow it). One statement: all
 /// of them are stored, or none.
 pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<QueryBuilder<DB>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO audit_log ({AUDIT_WRITTEN}) "));
+    push_audit_rows(&mut q, records)?;
+    q.push(" ON CONFLICT (id) DO NOTHING");
+    Ok(q)
+}
+
+/// `VALUES (…), (…)`: the rows of `records`, for [`AUDIT_WRITTEN`].
+pub(crate) fn push_audit_rows<DB: Dialect>(q: &mut QueryBuilder<DB>, records: &[AuditRecord]) -> Result<(), StoreError> {
     let details = records
         .iter()
         .map(|r| serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO audit_log ({AUDIT_WRITTEN}) "));
     q.push_values(records.iter().zip(details), |mut row, (r, details)| {
         row.bind_value(r.id.to_string())
             .bind_value(r.tenant.as_str().to_owned())
@@ -99,8 +106,7 @@ pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<Query
             .bind_value(details)
             .push_unseparated(DB::JSON);
     });
-    q.push(" ON CONFLICT (id) DO NOTHING");
-    Ok(q)
+    Ok(())
 }
 
 /// Appends `records` in the caller's write transaction (the change they describe commits

@@ -11,11 +11,13 @@
 //!
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! PostgreSQL's own: the connections ([`PgEngine`]), the SQL fragments that differ
-//! (`dialect`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
+//! (`dialect`), a file's write with its jobs and audit records as one statement
+//! (`file_writes`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
 //! (`wakeups`) and the search index (`search`: `PostgresStore` is a `SearchIndex` too).
 
 mod announcer;
 mod dialect;
+mod file_writes;
 mod queue;
 mod search;
 mod wakeups;
@@ -27,12 +29,15 @@ use std::time::Duration;
 use crate::wakeups::LaneWakeups;
 use anyhow::Context as _;
 use filegate_core::StoreError;
+use filegate_core::domain::{FileRecord, FileStatus};
+use filegate_core::ports::Effects;
 use sqlx::migrate::MigrateError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::engine::{ChangeSeq, Engine};
+use crate::transitions::Transition;
 use crate::errors::store_err;
 use crate::store::SqlStore;
 use announcer::Announcer;
@@ -154,5 +159,25 @@ impl Engine for PgEngine {
         self.wakeups.stop();
         self.announcer.stop();
         self.pool.close().await;
+    }
+
+    /// One statement with its effects, for a tenant without a quota (`file_writes`).
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
+        self.insert_one(file, effects).await
+    }
+
+    /// One statement with its effects (`file_writes`).
+    async fn update_file(
+        &self,
+        file: &FileRecord,
+        expected: &[FileStatus],
+        effects: &Effects,
+    ) -> Result<FileRecord, StoreError> {
+        self.update_one(file, expected, effects).await
+    }
+
+    /// One statement with its effects (`file_writes`).
+    async fn transition(&self, t: &Transition, effects: &Effects) -> Result<FileRecord, StoreError> {
+        self.transition_one(t, effects).await
     }
 }

@@ -200,7 +200,7 @@ impl Engine for SqliteEngine {
         }
         // Nothing was written: the file is gone, or its status was not one expected.
         let mut conn = self.writer().await?;
-        let stored: Option<(String,)> = select_status::<Sqlite>(file.tenant.as_str(), &file.id.to_string(), "")
+        let stored: Option<(String,)> = select_status::<Sqlite>(file.tenant.as_str(), &file.id.to_string())
             .fetch_optional(&mut conn)
             .await?;
         Err(refused(file.id, stored.map(|(s,)| s), expected))
