@@ -47,6 +47,8 @@ mod shares;
 mod sqlite;
 mod store;
 mod tenants;
+#[doc(hidden)]
+pub mod testing;
 mod transitions;
 mod wakeups;
 mod webhooks;

@@ -199,28 +199,17 @@ fn waiter(queue: &Arc<PostgresStore>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move { queue.wait_for_work(Duration::from_secs(60)).await })
 }
 
-/// Makes the audit trail of the database at `url` refuse every record (a trigger that
-/// raises on insert), or take them again.
-async fn refuse_audit(url: &str, refuse: bool) {
-    let mut conn = PgConnection::connect(url).await.expect("connect to the test database");
-    let sql = if refuse {
-        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN RAISE EXCEPTION 'the audit trail refuses records'; END; $$; \
-         CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit();"
-    } else {
-        "DROP TRIGGER refuse_audit ON audit_log; DROP FUNCTION refuse_audit();"
-    };
-    sqlx::raw_sql(sql).execute(&mut conn).await.expect("change the audit trigger");
-    let _ = conn.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_commits_with_its_audit_records_or_not_at_all() {
     with_db(|url| async move {
         let store = connect(&url).await;
         contract::a_change_commits_with_its_audit_records_or_not_at_all(store.clone(), store.clone(), store, |refuse| {
             let url = url.clone();
-            async move { refuse_audit(&url, refuse).await }
+            async move {
+                filegate_sql::testing::refuse_audit_postgres(&url, refuse)
+                    .await
+                    .expect("change the audit trigger");
+            }
         })
         .await;
     })

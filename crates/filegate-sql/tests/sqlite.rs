@@ -76,30 +76,17 @@ async fn bulk_inserted_rows_are_the_rows_insert_file_writes() {
     .await;
 }
 
-/// Makes the audit trail of the database at `path` refuse every record (a trigger that
-/// aborts each insert), or take them again; from a connection of its own, as another
-/// process would.
-async fn refuse_audit(path: &std::path::Path, refuse: bool) {
-    use sqlx::Connection as _;
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open the database");
-    let sql = if refuse {
-        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
-         BEGIN SELECT RAISE(ABORT, 'the audit trail refuses records'); END;"
-    } else {
-        "DROP TRIGGER refuse_audit;"
-    };
-    sqlx::raw_sql(sql).execute(&mut conn).await.expect("change the audit trigger");
-    let _ = conn.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_commits_with_its_audit_records_or_not_at_all() {
     let (dir, store) = open().await;
     let path = dir.path().join("filegate.db");
     contract::a_change_commits_with_its_audit_records_or_not_at_all(store.clone(), store.clone(), store, |refuse| {
         let path = path.clone();
-        async move { refuse_audit(&path, refuse).await }
+        async move {
+            filegate_sql::testing::refuse_audit_sqlite(&path, refuse)
+                .await
+                .expect("change the audit trigger");
+        }
     })
     .await;
 }

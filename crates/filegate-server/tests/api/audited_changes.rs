@@ -94,21 +94,13 @@ where
 #[tokio::test]
 async fn a_change_the_trail_refuses_is_not_made_on_sqlite() {
     let app = TestApp::spawn().await;
-    let path = app.data_dir.path().join("filegate.db");
+    let path = app.data_dir.path().join(filegate_server::engines::DATABASE_FILE);
     a_change_the_trail_refuses_is_not_made(&app, |refuse| {
         let path = path.clone();
         async move {
-            use sqlx::Connection as _;
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
-            let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open the database");
-            let sql = if refuse {
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
-                 BEGIN SELECT RAISE(ABORT, 'the audit trail refuses records'); END;"
-            } else {
-                "DROP TRIGGER refuse_audit;"
-            };
-            sqlx::raw_sql(sql).execute(&mut conn).await.expect("change the audit trigger");
-            let _ = conn.close().await;
+            filegate_sql::testing::refuse_audit_sqlite(&path, refuse)
+                .await
+                .expect("change the audit trigger");
         }
     })
     .await;
@@ -124,17 +116,9 @@ async fn a_change_the_trail_refuses_is_not_made_on_postgresql() {
     a_change_the_trail_refuses_is_not_made(&app, |refuse| {
         let url = url.clone();
         async move {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-            let sql = if refuse {
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'the audit trail refuses records'; END; $$; \
-                 CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit();"
-            } else {
-                "DROP TRIGGER refuse_audit ON audit_log; DROP FUNCTION refuse_audit();"
-            };
-            sqlx::raw_sql(sql).execute(&mut conn).await.expect("change the audit trigger");
-            let _ = conn.close().await;
+            filegate_sql::testing::refuse_audit_postgres(&url, refuse)
+                .await
+                .expect("change the audit trigger");
         }
     })
     .await;
