@@ -4,8 +4,8 @@
 //! Metadata, jobs and the audit trail live in the same database, so a file's state change,
 //! the jobs it causes and its audit records commit in one transaction
 //! (`MetadataStore::update_file` with its `Effects`): the transactional outbox, and a trail
-//! that never misses a committed change. Each engine has its own migrations (`migrations/<engine>/`) and
-//! passes the same contract tests (`tests/contract`).
+//! that never misses a committed change. Each engine has its own migrations
+//! (`migrations/<engine>/`) and passes the same contract tests (`tests/contract`).
 //!
 //! - [`SqliteStore`]: one SQLite file in WAL mode; the embedded default.
 //! - [`PostgresStore`]: a PostgreSQL database shared by any number of gateway and worker

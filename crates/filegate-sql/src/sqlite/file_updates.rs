@@ -10,9 +10,10 @@
 //!
 //! Each update keeps its own meaning inside the batch: it bumps the change counter, updates
 //! its row only if the stored status is one it expects (taking the new counter value), and
-//! inserts its jobs and appends its audit records only if its row now carries that value. An update whose status did not
-//! match returns no row and changes nothing but the counter (a gap in the change numbers,
-//! which readers never rely on); the caller then looks at why. When a statement fails (a
+//! inserts its jobs and appends its audit records only if its row now carries that value.
+//! An update whose status did not match returns no row and changes nothing but the counter
+//! (a gap in the change numbers, which readers never rely on); the caller then looks at
+//! why. When a statement fails (a
 //! job id that exists, an audit record the database refuses), the whole batch rolls back
 //! and its updates run again one by one, so one refused update fails only its own caller.
 //!
@@ -73,9 +74,9 @@ const SET: usize = 6;
 /// the `u.key + 1`-th of those numbers, transition `u.key` the one after all the updates'.
 /// A row is written only if its guard holds (the stored status is one the update expects;
 /// for a transition, its status and change number are the ones it saw), and its jobs and
-/// audit records are written only if its row now carries its number. A transition writes only the owned
-/// columns its object names (`json_type` tells an absent name, kept, from a `null`, set).
-/// `?2` is the jobs' creation time.
+/// audit records are written only if its row now carries its number. A transition writes
+/// only the owned columns its object names (`json_type` tells an absent name, kept, from a
+/// `null`, set). `?2` is the jobs' creation time.
 static BATCH: LazyLock<String> = LazyLock::new(|| {
     let counter = "(SELECT value FROM change_counter WHERE id = 1)";
     let (updates, transitions) = ("?1, '$[0]'", "?1, '$[1]'");
