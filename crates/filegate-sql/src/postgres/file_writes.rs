@@ -105,9 +105,11 @@ impl PgEngine {
         if expected.is_empty() {
             q.push("NULL");
         }
-        let mut statuses = q.separated(", ");
-        for status in expected {
-            statuses.push_bind(status.as_str());
+        for (i, status) in expected.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind_value(status.as_str());
         }
         q.push(concat!(") RETURNING ", file_columns!()));
         push_effects(&mut q, effects)?;
