@@ -57,7 +57,8 @@ impl TryFrom<AuditRow> for AuditRecord {
 }
 
 /// The columns of `audit_log` an append writes, in the order [`audit_values`] gives them.
-pub(crate) const AUDIT_WRITTEN: &str = "id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details";
+pub(crate) const AUDIT_WRITTEN: &str =
+    "id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details";
 
 /// One record as a JSON array of [`AUDIT_WRITTEN`]'s values, for the statements that read
 /// their rows from JSON (SQLite's one-trip batches). `details` goes in as a string: the
@@ -88,7 +89,10 @@ pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<Query
 }
 
 /// `VALUES (…), (…)`: the rows of `records`, for [`AUDIT_WRITTEN`].
-pub(crate) fn push_audit_rows<DB: Dialect>(q: &mut QueryBuilder<DB>, records: &[AuditRecord]) -> Result<(), StoreError> {
+pub(crate) fn push_audit_rows<DB: Dialect>(
+    q: &mut QueryBuilder<DB>,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
     let details = records
         .iter()
         .map(|r| serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e)))

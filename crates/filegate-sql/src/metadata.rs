@@ -134,7 +134,9 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         outcome: &ProcessingOutcome,
         effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        self.engine.transition(&Transition::finish(seen, outcome)?, effects).await
+        self.engine
+            .transition(&Transition::finish(seen, outcome)?, effects)
+            .await
     }
 
     async fn list_files(

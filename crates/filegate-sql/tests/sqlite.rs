@@ -97,13 +97,19 @@ async fn data_survives_reopening_and_migrations_run_once() {
     let path = dir.path().join("nested.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    let file = store.insert_file(&contract::new_file(&a, "kept.txt"), &Effects::NONE).await.unwrap();
+    let file = store
+        .insert_file(&contract::new_file(&a, "kept.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&path).await.unwrap();
     assert_eq!(reopened.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
     // The change sequence carries on from where it was.
-    let next = reopened.insert_file(&contract::new_file(&a, "next.txt"), &Effects::NONE).await.unwrap();
+    let next = reopened
+        .insert_file(&contract::new_file(&a, "next.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     assert!(next.change_seq > file.change_seq);
 }
 
@@ -120,7 +126,10 @@ async fn the_database_and_its_directory_are_private_to_the_owner() {
     let path = data.join("filegate.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    store.insert_file(&contract::new_file(&a, "private.txt"), &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&contract::new_file(&a, "private.txt"), &Effects::NONE)
+        .await
+        .unwrap();
 
     assert_eq!(mode(&path), 0o600, "the database");
     for suffix in ["-wal", "-shm"] {

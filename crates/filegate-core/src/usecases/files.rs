@@ -8,8 +8,8 @@ use super::audit::{self, Actor};
 use super::context::{HasAudit, HasBlobs, HasClock, HasDownloads, HasLookups, HasSettings, HasStore};
 use super::{buckets, chrono_duration, outbox};
 use crate::domain::{
-    After, AuditRecord, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus,
-    Metadata, ObjectPath, Permission, Principal, encode_cursor,
+    After, AuditRecord, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord,
+    FileStatus, Metadata, ObjectPath, Permission, Principal, encode_cursor,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
@@ -283,11 +283,7 @@ pub async fn delete(
 
 /// Undoes a soft delete within the retention period: the file returns to its old status.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn restore(
-    cx: &(impl HasStore + HasClock),
-    principal: &Principal,
-    id: FileId,
-) -> Result<FileRecord> {
+pub async fn restore(cx: &(impl HasStore + HasClock), principal: &Principal, id: FileId) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
     let file = load(cx, principal, id).await?;
     if file.status != FileStatus::Deleted {

@@ -105,11 +105,7 @@ fn not_pending(request: &FileRequest) -> Error {
 
 /// `DELETE /v1/requests/{id}` (admin): only a pending request can be cancelled.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, request_id = %id))]
-pub async fn cancel(
-    cx: &(impl HasExchange + HasClock),
-    principal: &Principal,
-    id: RequestId,
-) -> Result<FileRequest> {
+pub async fn cancel(cx: &(impl HasExchange + HasClock), principal: &Principal, id: RequestId) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
     let record = audit::entry(
         cx,

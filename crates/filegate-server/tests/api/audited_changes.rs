@@ -34,7 +34,9 @@ where
     Fut: Future<Output = ()>,
 {
     let admin = &app.client;
-    let file = app.ready_file(admin, "default", "ward/a.csv", b"patient,unit\n1,icu\n").await;
+    let file = app
+        .ready_file(admin, "default", "ward/a.csv", b"patient,unit\n1,icu\n")
+        .await;
     let objects = app.stored_objects().len();
     let rename = PatchFile {
         path: Some("ward/b.csv".into()),
@@ -66,8 +68,12 @@ where
         ("ward/a.csv", "ready"),
         "neither the rename nor the delete happened"
     );
-    assert_eq!(file_ids(admin).await, [file.id.clone()], "no new file");
-    assert_eq!(app.stored_objects().len(), objects, "the refused upload's bytes are gone");
+    assert_eq!(file_ids(admin).await, std::slice::from_ref(&file.id), "no new file");
+    assert_eq!(
+        app.stored_objects().len(),
+        objects,
+        "the refused upload's bytes are gone"
+    );
     assert_eq!(actions(admin, &file.id).await, ["file.uploaded", "file.upload_created"]);
     assert_eq!(app.run_jobs().await, 0, "no job of a change that was not made");
 

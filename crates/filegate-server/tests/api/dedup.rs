@@ -2,12 +2,12 @@
 //! bucket, by policy) gets a new file sharing that file's bytes, without an upload; the
 //! bytes are reference-counted, so removing one file never removes what another uses.
 
-use filegate_core::ports::Effects;
 use bytes::Bytes;
 use chrono::Utc;
 use filegate_client::Client;
 use filegate_client::api::{BucketPolicyChange, CreateBucket, CreateUpload, UploadCreated, UploadInstructions};
 use filegate_core::domain::{FileId, TenantId, thumbnail_key};
+use filegate_core::ports::Effects;
 
 use crate::common::TestApp;
 use crate::support::{content_of, files_under, pattern, sha256_hex};

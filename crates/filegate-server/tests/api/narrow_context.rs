@@ -4,13 +4,13 @@
 //! `Services`. Not through the server like the rest of this binary: the point is the
 //! use case's signature.
 
-use filegate_core::ports::Effects;
 use chrono::{Duration, Utc};
 use filegate_core::domain::{
     AuditQuery, Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, Metadata, NewFile, ObjectPath,
     Principal, Role, Tenant, TenantId, UploadPlan,
 };
 use filegate_core::error::Error;
+use filegate_core::ports::Effects;
 use filegate_core::ports::{AuditLog, Clock, ManualClock, MetadataStore};
 use filegate_core::usecases::context::{HasAudit, HasClock, HasStore};
 use filegate_core::usecases::{audit, files};

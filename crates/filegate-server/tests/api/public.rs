@@ -2,10 +2,10 @@
 //! headers and its ETag, fit for a CDN; nothing else is reachable that way, and a refusal
 //! never says which part was missing.
 
-use filegate_core::ports::Effects;
 use bytes::Bytes;
 use filegate_client::api::{BucketPolicyChange, CreateBucket};
 use filegate_core::domain::{FileId, FileStatus, TenantId};
+use filegate_core::ports::Effects;
 use reqwest::{Response, header};
 
 use crate::common::TestApp;

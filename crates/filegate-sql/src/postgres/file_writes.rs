@@ -41,7 +41,9 @@ fn push_effects(q: &mut QueryBuilder<Postgres>, effects: &Effects) -> Result<(),
         q.push(") AS j WHERE EXISTS (SELECT 1 FROM changed))");
     }
     if !effects.audit.is_empty() {
-        q.push(format!(", audited AS (INSERT INTO audit_log ({AUDIT_WRITTEN}) SELECT * FROM ("));
+        q.push(format!(
+            ", audited AS (INSERT INTO audit_log ({AUDIT_WRITTEN}) SELECT * FROM ("
+        ));
         push_audit_rows(q, &effects.audit)?;
         q.push(") AS a WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT (id) DO NOTHING)");
     }
@@ -145,7 +147,7 @@ mod tests {
     fn sql(effects: &Effects) -> String {
         let mut q = QueryBuilder::<Postgres>::new("WITH changed AS (UPDATE files SET size = 1 RETURNING id");
         push_effects(&mut q, effects).unwrap();
-        q.sql().to_owned()
+        q.sql().as_str().to_owned()
     }
 
     /// The jobs and records are inserted only with a returned row, the records once per id.
@@ -169,9 +171,20 @@ mod tests {
             tenant,
             file_id: filegate_core::domain::FileId::new(),
         });
-        assert_eq!(sql(&Effects::NONE), "WITH changed AS (UPDATE files SET size = 1 RETURNING id) SELECT * FROM changed");
+        assert_eq!(
+            sql(&Effects::NONE),
+            "WITH changed AS (UPDATE files SET size = 1 RETURNING id) SELECT * FROM changed"
+        );
         let both = sql(&Effects::jobs([job]).audited(record));
-        assert!(both.contains(") AS j WHERE EXISTS (SELECT 1 FROM changed)), audited AS (INSERT INTO audit_log ("), "{both}");
-        assert!(both.ends_with(") AS a WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT (id) DO NOTHING) SELECT * FROM changed"), "{both}");
+        assert!(
+            both.contains(") AS j WHERE EXISTS (SELECT 1 FROM changed)), audited AS (INSERT INTO audit_log ("),
+            "{both}"
+        );
+        assert!(
+            both.ends_with(
+                ") AS a WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT (id) DO NOTHING) SELECT * FROM changed"
+            ),
+            "{both}"
+        );
     }
 }

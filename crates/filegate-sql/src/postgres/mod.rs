@@ -37,9 +37,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::engine::{ChangeSeq, Engine};
-use crate::transitions::Transition;
 use crate::errors::store_err;
 use crate::store::SqlStore;
+use crate::transitions::Transition;
 use announcer::Announcer;
 use wakeups::Wakeups;
 

@@ -113,7 +113,8 @@ static INSERT_UNLIMITED: LazyLock<String> = LazyLock::new(|| {
     let values: Vec<String> = (0..COLUMNS.len()).map(|i| format!("?{}", i + FIRST_COLUMN)).collect();
     let (id, tenant) = (param("id"), param("tenant"));
     let counter = "(SELECT value FROM change_counter WHERE id = 1)";
-    let inserted = format!("EXISTS (SELECT 1 FROM files WHERE id = ?{id} AND tenant = ?{tenant} AND change_seq = {counter})");
+    let inserted =
+        format!("EXISTS (SELECT 1 FROM files WHERE id = ?{id} AND tenant = ?{tenant} AND change_seq = {counter})");
     format!(
         "BEGIN IMMEDIATE; \
          UPDATE change_counter SET value = value + 1 WHERE id = 1; \

@@ -73,7 +73,10 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
     // An insert: no row, no job.
     let second = new_file(&a, "ward/b.csv");
     let r = store
-        .insert_file(&second, &audited(&second, "file.upload_created", Some(process(&second))))
+        .insert_file(
+            &second,
+            &audited(&second, "file.upload_created", Some(process(&second))),
+        )
         .await;
     assert!(refused(&r), "{r:?}");
     assert_eq!(store.get_file(&a, second.id).await.unwrap(), None);
@@ -84,7 +87,11 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
     renamed.path = ObjectPath::parse("ward/renamed.csv").unwrap();
     renamed.updated_at = file.updated_at + secs(1);
     let r = store
-        .update_file(&renamed, &[FileStatus::Pending], &audited(&file, "file.updated", Some(process(&file))))
+        .update_file(
+            &renamed,
+            &[FileStatus::Pending],
+            &audited(&file, "file.updated", Some(process(&file))),
+        )
         .await;
     assert!(refused(&r), "{r:?}");
     assert_eq!(store.get_file(&a, file.id).await.unwrap().as_ref(), Some(&file));
@@ -134,7 +141,11 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
             assert_eq!(stored.status, FileStatus::Uploaded);
         }
     }
-    assert_eq!(queue.stats().await.unwrap().queued, 4, "the jobs of the committed updates only");
+    assert_eq!(
+        queue.stats().await.unwrap().queued,
+        4,
+        "the jobs of the committed updates only"
+    );
 
     // The pipeline's narrow transitions.
     let uploaded = outcomes[1].as_ref().unwrap().clone();
@@ -167,7 +178,10 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
     refuse_audit(true).await;
     let r = store.finish_processing(&processing, &outcome, &finish).await;
     assert!(refused(&r), "{r:?}");
-    assert_eq!(store.get_file(&a, uploaded.id).await.unwrap().as_ref(), Some(&processing));
+    assert_eq!(
+        store.get_file(&a, uploaded.id).await.unwrap().as_ref(),
+        Some(&processing)
+    );
 
     refuse_audit(false).await;
 
@@ -188,13 +202,23 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
 
     // What was refused commits now, with its record and its job.
     let r = store
-        .update_file(&renamed, &[FileStatus::Pending], &audited(&file, "file.updated", Some(process(&file))))
+        .update_file(
+            &renamed,
+            &[FileStatus::Pending],
+            &audited(&file, "file.updated", Some(process(&file))),
+        )
         .await
         .unwrap();
     assert_eq!(r.path.as_str(), "ward/renamed.csv");
-    assert_eq!(actions(&audit, &a, file.id).await, ["file.upload_created", "file.updated"]);
+    assert_eq!(
+        actions(&audit, &a, file.id).await,
+        ["file.upload_created", "file.updated"]
+    );
     store
-        .insert_file(&second, &audited(&second, "file.upload_created", Some(process(&second))))
+        .insert_file(
+            &second,
+            &audited(&second, "file.upload_created", Some(process(&second))),
+        )
         .await
         .unwrap();
     assert_eq!(actions(&audit, &a, second.id).await, ["file.upload_created"]);

@@ -38,7 +38,10 @@ fn sharing(tenant: &TenantId, path: &str, source: &FileRecord) -> FileRecord {
 async fn set_status(store: &Store, f: &FileRecord, status: FileStatus) -> FileRecord {
     let mut next = f.clone();
     next.status = status;
-    store.update_file(&next, &[f.status], &Effects::NONE).await.expect("status change")
+    store
+        .update_file(&next, &[f.status], &Effects::NONE)
+        .await
+        .expect("status change")
 }
 
 pub async fn dedup_sources_are_ready_files_with_the_computed_hash(store: Store, _queue: Queue) {
@@ -193,7 +196,10 @@ pub async fn thumbnail_sizes_of_every_row_sharing_a_blob(store: Store, _queue: Q
     let source = store.insert_file(&source, &Effects::NONE).await.unwrap();
     let mut copy = sharing(&a, "copy", &source);
     copy.processing.thumbnails = vec![serde_json::json!({"size": 64}), serde_json::json!({"size": 1024})];
-    let copy = store.insert_deduplicated(&copy, source.id, &Effects::NONE).await.unwrap();
+    let copy = store
+        .insert_deduplicated(&copy, source.id, &Effects::NONE)
+        .await
+        .unwrap();
     // Purged rows count too: their thumbnails are still on the blob.
     set_status(&store, &copy, FileStatus::Purged).await;
     let unrelated = ready(&store, &a, "unrelated", &sha('b')).await;
@@ -259,7 +265,10 @@ pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue
     let mut renamed = one.clone();
     renamed.metadata =
         filegate_core::domain::Metadata::parse([("k".to_owned(), "v".to_owned())].into_iter().collect()).unwrap();
-    let written = store.update_file(&renamed, &[FileStatus::Ready], &Effects::NONE).await.unwrap();
+    let written = store
+        .update_file(&renamed, &[FileStatus::Ready], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(written.download_count, 6);
 }
 

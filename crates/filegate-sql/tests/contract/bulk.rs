@@ -19,7 +19,10 @@ where
     Fut: Future<Output = Result<(), StoreError>>,
 {
     let t = tenant(&store, "bulk").await;
-    let first = store.insert_file(&new_file(&t, "first.bin"), &Effects::NONE).await.expect("one insert");
+    let first = store
+        .insert_file(&new_file(&t, "first.bin"), &Effects::NONE)
+        .await
+        .expect("one insert");
     let files: Vec<FileRecord> = (0..FILES)
         .map(|i| {
             let mut f = new_file(&t, &format!("bulk/{i:05}.bin"));

@@ -98,7 +98,10 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
     assert_eq!(exchange.list_requests(&a, None, 2).await.unwrap().len(), 2);
 
     // Fulfilling commits the event job with it.
-    let file = store.insert_file(&new_file(&a, "extract.csv"), &Effects::NONE).await.unwrap();
+    let file = store
+        .insert_file(&new_file(&a, "extract.csv"), &Effects::NONE)
+        .await
+        .unwrap();
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({"request_id": r1.id}));
     let job = NewJob::now(Job::PublishEvent { event });
     let at = now() + secs(5);
@@ -138,7 +141,14 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
         .await;
     assert!(matches!(other, Err(StoreError::NotFound)), "{other:?}");
     let missing = exchange
-        .close_request(&a, RequestId::new(), RequestStatus::Cancelled, None, now(), &Effects::NONE)
+        .close_request(
+            &a,
+            RequestId::new(),
+            RequestStatus::Cancelled,
+            None,
+            now(),
+            &Effects::NONE,
+        )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);

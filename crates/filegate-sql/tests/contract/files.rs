@@ -62,7 +62,10 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
 /// not the queue — and the store goes on working: the next update commits.
 pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
-    let pending = store.insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE).await.unwrap();
+    let pending = store
+        .insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE)
+        .await
+        .unwrap();
     let job = NewJob::now(Job::ProcessFile {
         tenant: a.clone(),
         file_id: pending.id,
@@ -96,7 +99,10 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     store.create_bucket(&bucket(&a, "archive")).await.unwrap();
-    let pending = store.insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE).await.unwrap();
+    let pending = store
+        .insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE)
+        .await
+        .unwrap();
 
     let mut next = pending.clone();
     next.status = FileStatus::Uploaded;
@@ -130,7 +136,9 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "nowhere");
-    let r = store.update_file(&unknown, &[FileStatus::Pending], &Effects::NONE).await;
+    let r = store
+        .update_file(&unknown, &[FileStatus::Pending], &Effects::NONE)
+        .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
@@ -167,14 +175,20 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     // An update without a job enqueues nothing.
     let mut ready = updated.clone();
     ready.status = FileStatus::Ready;
-    store.update_file(&ready, &[FileStatus::Uploaded], &Effects::NONE).await.unwrap();
+    store
+        .update_file(&ready, &[FileStatus::Uploaded], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(queue.stats().await.unwrap().queued, 0);
 }
 
 pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    let mine = store.insert_file(&new_file(&a, "secret.txt"), &Effects::NONE).await.unwrap();
+    let mine = store
+        .insert_file(&new_file(&a, "secret.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     settle_feed(&store, &a, &mine).await;
 
     assert_eq!(store.get_file(&b, mine.id).await.unwrap(), None);
@@ -207,15 +221,26 @@ pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue:
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let one = store.insert_file(&new_file(&a, "one"), &Effects::NONE).await.unwrap();
-    let theirs = store.insert_file(&new_file(&b, "theirs"), &Effects::NONE).await.unwrap();
+    let theirs = store
+        .insert_file(&new_file(&b, "theirs"), &Effects::NONE)
+        .await
+        .unwrap();
     let two = store.insert_file(&new_file(&a, "two"), &Effects::NONE).await.unwrap();
     let three = store.insert_file(&new_file(&a, "three"), &Effects::NONE).await.unwrap();
     let deleted = store
-        .update_file(&set_status(&one, FileStatus::Deleted), &[FileStatus::Pending], &Effects::NONE)
+        .update_file(
+            &set_status(&one, FileStatus::Deleted),
+            &[FileStatus::Pending],
+            &Effects::NONE,
+        )
         .await
         .unwrap();
     let purged = store
-        .update_file(&set_status(&two, FileStatus::Purged), &[FileStatus::Pending], &Effects::NONE)
+        .update_file(
+            &set_status(&two, FileStatus::Purged),
+            &[FileStatus::Pending],
+            &Effects::NONE,
+        )
         .await
         .unwrap();
 

@@ -57,7 +57,10 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         f.status = status;
         store.insert_file(&f, &Effects::NONE).await.unwrap();
     }
-    store.insert_file(&new_file(&b, "docs/a.txt"), &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&new_file(&b, "docs/a.txt"), &Effects::NONE)
+        .await
+        .unwrap();
 
     let q = FileQuery::default;
     let live = [
@@ -407,7 +410,10 @@ pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: 
         .unwrap();
     let mut moved = found[0].clone();
     moved.metadata = Metadata::parse([("subject".to_owned(), patient.to_owned())].into()).unwrap();
-    store.update_file(&moved, &[FileStatus::Pending], &Effects::NONE).await.unwrap();
+    store
+        .update_file(&moved, &[FileStatus::Pending], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(
         paths(&store, &a, by_metadata(&[("subject", "1111111111")])).await,
         set(&[])
@@ -425,7 +431,10 @@ pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: 
     // Pages of a filtered list: every file once, by cursor and by offset with the total.
     for i in 0..5 {
         store
-            .insert_file(&with_metadata(&a, &format!("series/{i}"), &[("series", "s-1")], None), &Effects::NONE)
+            .insert_file(
+                &with_metadata(&a, &format!("series/{i}"), &[("series", "s-1")], None),
+                &Effects::NONE,
+            )
             .await
             .unwrap();
     }

@@ -1,7 +1,7 @@
 //! Paging: every sort order walked page by page with keyset cursors; offsets with totals.
 
-use filegate_core::ports::Effects;
 use filegate_core::domain::{After, FileId, FileQuery, FileRecord, PageStart, Sort, SortKey};
+use filegate_core::ports::Effects;
 
 use super::{Queue, Store, bname, bucket, new_file, now, secs, tenant};
 

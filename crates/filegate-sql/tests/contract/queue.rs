@@ -347,7 +347,10 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
         producers.spawn(async move {
             let mut jobs = Vec::new();
             for i in 0..15 {
-                let pending = store.insert_file(&new_file(&a, &format!("up/{i}")), &Effects::NONE).await.unwrap();
+                let pending = store
+                    .insert_file(&new_file(&a, &format!("up/{i}")), &Effects::NONE)
+                    .await
+                    .unwrap();
                 let mut uploaded = pending.clone();
                 uploaded.status = FileStatus::Uploaded;
                 let job = NewJob::now(Job::ProcessFile {

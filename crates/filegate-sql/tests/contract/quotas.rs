@@ -2,11 +2,11 @@
 //! the transaction that inserts, to the exact byte and file; the usage counts every file
 //! that holds storage (`expired` and `purged` rows do not), per bucket.
 
-use filegate_core::ports::Effects;
 use filegate_core::StoreError;
 use filegate_core::domain::{
     FileRecord, FileStatus, Quota, QuotaExceeded, QuotaLimit, Sha256Hex, StorageUsage, UploadPlan,
 };
+use filegate_core::ports::Effects;
 
 use super::{Queue, Store, bname, bucket, new_file, now, tenant, tid};
 
@@ -27,7 +27,10 @@ fn exceeded(result: Result<FileRecord, StoreError>) -> QuotaExceeded {
 async fn set_status(store: &Store, f: &FileRecord, status: FileStatus) -> FileRecord {
     let mut next = f.clone();
     next.status = status;
-    store.update_file(&next, &[f.status], &Effects::NONE).await.expect("status change")
+    store
+        .update_file(&next, &[f.status], &Effects::NONE)
+        .await
+        .expect("status change")
 }
 
 pub async fn quotas_are_stored_per_tenant_and_unlimited_by_default(store: Store, _queue: Queue) {
@@ -63,7 +66,10 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
     };
     store.set_tenant_quota(&a, &quota, now()).await.unwrap();
 
-    store.insert_file(&sized(&a, "sixty", 60), &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&sized(&a, "sixty", 60), &Effects::NONE)
+        .await
+        .unwrap();
     store
         .insert_file(&sized(&a, "forty", 40), &Effects::NONE)
         .await
@@ -89,7 +95,10 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
 
     // Another tenant is not limited by it.
     let b = tenant(&store, "b").await;
-    store.insert_file(&sized(&b, "big", 1_000_000), &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&sized(&b, "big", 1_000_000), &Effects::NONE)
+        .await
+        .unwrap();
 }
 
 pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queue: Queue) {
@@ -98,7 +107,10 @@ pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queu
     store.create_bucket(&bucket(&a, "photos")).await.unwrap();
     assert_eq!(store.tenant_usage(&a).await.unwrap().total, StorageUsage::default());
 
-    let pending = store.insert_file(&sized(&a, "pending", 1), &Effects::NONE).await.unwrap();
+    let pending = store
+        .insert_file(&sized(&a, "pending", 1), &Effects::NONE)
+        .await
+        .unwrap();
     let mut kinds = Vec::new();
     for (i, status) in [
         FileStatus::Uploaded,
@@ -116,7 +128,10 @@ pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queu
         f.status = status;
         kinds.push(store.insert_file(&f, &Effects::NONE).await.unwrap());
     }
-    store.insert_file(&sized(&b, "theirs", 1000), &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&sized(&b, "theirs", 1000), &Effects::NONE)
+        .await
+        .unwrap();
 
     let usage = store.tenant_usage(&a).await.unwrap();
     assert_eq!(usage.total, StorageUsage { bytes: 61, files: 7 });
@@ -201,7 +216,11 @@ pub async fn concurrent_inserts_never_pass_a_quota_together(store: Store, _queue
     let inserts = (0..25).map(|i| {
         let store = store.clone();
         let a = a.clone();
-        tokio::spawn(async move { store.insert_file(&sized(&a, &format!("f{i}"), 10), &Effects::NONE).await })
+        tokio::spawn(async move {
+            store
+                .insert_file(&sized(&a, &format!("f{i}"), 10), &Effects::NONE)
+                .await
+        })
     });
     let mut accepted = 0;
     for insert in futures::future::join_all(inserts).await {

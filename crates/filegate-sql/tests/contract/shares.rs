@@ -312,7 +312,10 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
         (FileStatus::Ready, "default", "img/logo.png"),
         (FileStatus::Ready, "site", "img/logo.png.bak"),
     ] {
-        store.insert_file(&at(0, status, &a, bucket, p), &Effects::NONE).await.unwrap();
+        store
+            .insert_file(&at(0, status, &a, bucket, p), &Effects::NONE)
+            .await
+            .unwrap();
     }
     store.create_bucket(&bucket(&b, "site")).await.unwrap();
     store

@@ -29,7 +29,10 @@ async fn uploaded(store: &Store, f: &FileRecord) -> FileRecord {
     let mut next = f.clone();
     next.status = FileStatus::Uploaded;
     next.updated_at = f.updated_at + secs(1);
-    store.update_file(&next, &[FileStatus::Pending], &Effects::NONE).await.unwrap()
+    store
+        .update_file(&next, &[FileStatus::Pending], &Effects::NONE)
+        .await
+        .unwrap()
 }
 
 async fn claimed_only(queue: &Queue, job: &NewJob) {
@@ -58,12 +61,22 @@ fn is_conflict(r: &Result<FileRecord, StoreError>) -> bool {
 
 pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
-    let read = uploaded(&store, &store.insert_file(&new_file(&a, "in/scan.pdf"), &Effects::NONE).await.unwrap()).await;
+    let read = uploaded(
+        &store,
+        &store
+            .insert_file(&new_file(&a, "in/scan.pdf"), &Effects::NONE)
+            .await
+            .unwrap(),
+    )
+    .await;
 
     // Renamed after the pipeline read it: the start from the old copy writes nothing.
     let mut renamed = read.clone();
     renamed.path = ObjectPath::parse("in/renamed.pdf").unwrap();
-    let renamed = store.update_file(&renamed, &[FileStatus::Uploaded], &Effects::NONE).await.unwrap();
+    let renamed = store
+        .update_file(&renamed, &[FileStatus::Uploaded], &Effects::NONE)
+        .await
+        .unwrap();
     let at = renamed.updated_at + secs(1);
     let job = marker(&read);
     let stale = store.start_processing(&read, at, &Effects::jobs([job.clone()])).await;

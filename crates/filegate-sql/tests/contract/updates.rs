@@ -68,9 +68,11 @@ pub async fn concurrent_updates_each_commit_whole_or_not_at_all(store: Store, qu
             .map(|(f, job)| (uploaded(f), vec![FileStatus::Pending], job.clone())),
     )
     .collect();
+    let effects: Vec<Effects> = updates.iter().map(|(_, _, job)| Effects::jobs([job.clone()])).collect();
     let calls: Vec<BoxFuture<'_, Result<FileRecord, StoreError>>> = updates
         .iter()
-        .map(|(next, expected, job)| store.update_file(next, expected, &Effects::jobs([job.clone()])))
+        .zip(&effects)
+        .map(|((next, expected, _), effects)| store.update_file(next, expected, effects))
         .collect();
     let results = join_all(calls).await;
 

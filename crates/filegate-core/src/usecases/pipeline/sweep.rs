@@ -41,7 +41,16 @@ pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Resul
         let actor = Actor::system(file.tenant.clone(), "sweeper");
         let details = json!({"reason": reason, "blob_key": file.blob_key});
         let record = audit::entry_once(services, &actor, key, &action, Some(file.id), details);
-        match save(services.store.as_ref(), file.status, &next, &[file.status], Some(job), Some(record)).await {
+        match save(
+            services.store.as_ref(),
+            file.status,
+            &next,
+            &[file.status],
+            Some(job),
+            Some(record),
+        )
+        .await
+        {
             Ok(_) => changed += 1,
             // Completed or restored at the last moment: it is no longer due.
             Err(StoreError::Conflict(_) | StoreError::NotFound) => {}

@@ -8,8 +8,8 @@ use super::audit::{self, Actor};
 use super::context::{HasBlobs, HasClock, HasExchange, HasLookups, HasSettings, HasStore};
 use super::{buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
-    AuditRecord, BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata, NewFile,
-    ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    AuditRecord, BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata,
+    NewFile, ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{Effects, Job, SignedRequest, UploadConstraints};
@@ -345,7 +345,16 @@ pub async fn complete(
         file_id: file.id,
     };
     let record = uploaded_record(cx, principal, &next);
-    match outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job), Some(record)).await {
+    match outbox::save(
+        cx.store(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+        Some(record),
+    )
+    .await
+    {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
             Ok(stored)
@@ -428,11 +437,7 @@ pub async fn complete_batch(
 
 /// Aborts a pending upload: frees the parts and bytes; the file ends `expired`.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn abort(
-    cx: &(impl HasStore + HasClock),
-    principal: &Principal,
-    id: FileId,
-) -> Result<FileRecord> {
+pub async fn abort(cx: &(impl HasStore + HasClock), principal: &Principal, id: FileId) -> Result<FileRecord> {
     principal.reach(FileAction::FinishUpload)?;
     let file = pending_file(cx, principal, id).await?;
     let mut next = file.clone();
@@ -441,7 +446,15 @@ pub async fn abort(
     next.updated_at = cx.clock().now();
     let job = remove_blob_job(&file);
     let record = audit::entry(cx, &Actor::of(principal), "file.upload_aborted", Some(id), json!({}));
-    Ok(outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job), Some(record)).await?)
+    Ok(outbox::save(
+        cx.store(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+        Some(record),
+    )
+    .await?)
 }
 
 /// The audit record of bytes that arrived and were verified, whichever way they came: it
