@@ -47,10 +47,6 @@ impl Effects {
         self.audit.push(record);
         self
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty() && self.audit.is_empty()
-    }
 }
 
 /// Every method is scoped by tenant where the data belongs to one; no method returns a row

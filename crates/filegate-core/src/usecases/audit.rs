@@ -5,15 +5,16 @@
 //! out: when the trail cannot be written, the caller gets 503 and no data.
 //!
 //! A change to a file (an upload created, completed or aborted, a rename, a delete, a
-//! restore, an expiry or purge, a quarantine, a dedup, a request fulfilled by a file) carries
-//! its record into the store's write: [`entry`] (or [`entry_once`]) makes it, and the store
-//! writes it in the change's own transaction (`ports::Effects`). The change and its record
-//! commit together or not at all; when the record cannot be written, nothing changed and the
-//! caller gets the error.
+//! restore, an expiry or purge, a quarantine, a dedup) and a file request's close (fulfilled
+//! by a file, or cancelled) carries its record into the store's write: [`entry`] (or
+//! [`entry_once`]) makes it, and the store writes it in the change's own transaction
+//! (`ports::Effects`). The change and its record commit together or not at all; when the
+//! record cannot be written, nothing changed and the caller gets the error.
 //!
 //! Changes to other things (API keys, buckets, webhooks, tenants, quotas, alerts, shares,
-//! triggers, file requests created or cancelled, passphrase rotations) are still recorded
-//! right after they commit, with [`record_change`]: their stores do not take records.
+//! triggers, zip bundles, file requests created, passphrase rotations) are still recorded
+//! right after they commit, with [`record_change`] (or [`record_once`] from a job): their
+//! stores do not take records.
 
 use uuid::Uuid;
 
