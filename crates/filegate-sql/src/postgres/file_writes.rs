@@ -18,18 +18,15 @@ use filegate_core::domain::{FileRecord, FileStatus};
 use filegate_core::ports::Effects;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::PgEngine;
+use super::{CHANGE_SEQ as SEQ, PgEngine};
 use crate::audit::{AUDIT_WRITTEN, push_audit_rows};
 use crate::dialect::{BindExt as _, Run as _};
-use crate::engine::{ChangeSeq, Engine as _};
+use crate::engine::Engine as _;
 use crate::errors::exists;
 use crate::file_row::{FileRow, FileValues, column_names, file_columns, push_row_values, push_update};
 use crate::files::{insert_within_quota, refused, select_status};
 use crate::jobs::{JOB_COLUMNS, push_job_rows};
 use crate::transitions::{Transition, push_update_narrow, refusal};
-
-/// The change number of a written row: drawn from the sequence by the statement itself.
-const SEQ: ChangeSeq = ChangeSeq::Drawn("nextval('files_change_seq')");
 
 /// Closes the `changed` part that `q` holds (a statement `RETURNING` the file's columns),
 /// adds the inserts of `effects`, each only if `changed` returned a row, and selects that row.

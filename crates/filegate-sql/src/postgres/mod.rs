@@ -51,6 +51,9 @@ const MAX_CONNECTIONS: u32 = 16;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The channel every store listens on and every enqueue notifies.
 const JOBS_CHANNEL: &str = "filegate_jobs";
+/// The change number of every written row of `files`: drawn from a sequence by the
+/// statement that writes it.
+const CHANGE_SEQ: ChangeSeq = ChangeSeq::Drawn("nextval('files_change_seq')");
 
 /// `MetadataStore`, `JobQueue` and the other ports over one PostgreSQL database. Cheap to
 /// clone; the clones share one connection pool and one notification listener.
@@ -141,7 +144,7 @@ impl Engine for PgEngine {
     /// no row that every writer locks. The feed's order comes from the writing
     /// transaction's id (`Dialect::CHANGE_XID`), not from these numbers.
     async fn take_change_seqs(_: &mut PgConnection, n: usize) -> Result<Vec<ChangeSeq>, StoreError> {
-        Ok(vec![ChangeSeq::Drawn("nextval('files_change_seq')"); n])
+        Ok(vec![CHANGE_SEQ; n])
     }
 
     /// `NOTIFY` every listening store, after the commit and for many commits at once
