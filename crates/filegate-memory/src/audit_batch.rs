@@ -1,8 +1,10 @@
 //! `BatchedAuditLog`: the audit appends that arrive together are written together.
 //!
-//! Every upload appends two records (created, uploaded) right after its own writes. On
-//! SQLite each append was a transaction of its own on the one writer connection, a third of
-//! an upload cycle's trips to it; on PostgreSQL a round trip and a commit each. Here a task
+//! The records of file changes commit with the changes themselves (`ports::Effects`); what
+//! comes here are the appends of audited reads (each download, each passphrase read, each
+//! share link opened: recorded before the data is handed out) and of changes to other
+//! things (keys, buckets, webhooks, …). On SQLite each append was a transaction of its own
+//! on the one writer connection; on PostgreSQL a round trip and a commit each. Here a task
 //! takes whatever appends have gathered while its previous write ran (up to
 //! [`MAX_BATCH`]) and stores them with one `append_many`. Nothing waits for a batch to fill:
 //! a lone append is written at once, and under load the batches grow by themselves.

@@ -49,7 +49,7 @@ use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, FileId, FileQuery, FileRecord, FileStatus, Sha256Hex, Tenant, TenantId,
 };
 use filegate_core::domain::{ChangeCursor, ChangePage, ProcessingOutcome, Quota, TenantUsage};
-use filegate_core::ports::{Cache, MetadataStore, NewJob};
+use filegate_core::ports::{Cache, Effects, MetadataStore};
 
 const EPOCH_SHARDS: usize = 256;
 /// At most this many failed invalidations are remembered; past it, this instance stops
@@ -344,8 +344,8 @@ impl MetadataStore for CachedStore {
         self.inner.revoke_api_key(tenant, id, at).await
     }
 
-    async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
-        let result = self.inner.insert_file(file).await;
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
+        let result = self.inner.insert_file(file, effects).await;
         self.invalidate(&file_key(&file.tenant, file.id)).await;
         result
     }
@@ -397,9 +397,9 @@ impl MetadataStore for CachedStore {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        let result = self.inner.update_file(file, expected, jobs).await;
+        let result = self.inner.update_file(file, expected, effects).await;
         self.invalidate(&file_key(&file.tenant, file.id)).await;
         result
     }
@@ -408,9 +408,9 @@ impl MetadataStore for CachedStore {
         &self,
         seen: &FileRecord,
         at: DateTime<Utc>,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        let result = self.inner.start_processing(seen, at, jobs).await;
+        let result = self.inner.start_processing(seen, at, effects).await;
         self.invalidate(&file_key(&seen.tenant, seen.id)).await;
         result
     }
@@ -419,9 +419,9 @@ impl MetadataStore for CachedStore {
         &self,
         seen: &FileRecord,
         outcome: &ProcessingOutcome,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        let result = self.inner.finish_processing(seen, outcome, jobs).await;
+        let result = self.inner.finish_processing(seen, outcome, effects).await;
         self.invalidate(&file_key(&seen.tenant, seen.id)).await;
         result
     }
@@ -466,9 +466,9 @@ impl MetadataStore for CachedStore {
         &self,
         file: &FileRecord,
         source: FileId,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        let result = self.inner.insert_deduplicated(file, source, jobs).await;
+        let result = self.inner.insert_deduplicated(file, source, effects).await;
         self.invalidate(&file_key(&file.tenant, file.id)).await;
         result
     }

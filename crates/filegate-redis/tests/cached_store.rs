@@ -6,6 +6,7 @@
 
 mod common;
 
+use filegate_core::ports::Effects;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +25,10 @@ async fn advance(store: &CachedStore, file: &FileRecord, from: FileStatus, to: F
         status: to,
         ..file.clone()
     };
-    store.update_file(&next, &[from], &[]).await.expect("update file")
+    store
+        .update_file(&next, &[from], &Effects::NONE)
+        .await
+        .expect("update file")
 }
 
 async fn status(store: &CachedStore, file: &FileRecord) -> FileStatus {
@@ -42,7 +46,10 @@ async fn reads_go_through_the_memory_cache_and_writes_invalidate_it() {
     let cache = Arc::new(MemoryCache::default());
     let store = CachedStore::new(sqlite(dir.path()).await, cache.clone());
     let tenant = tenant(&store, "acme").await;
-    let file = store.insert_file(&pending_file(&tenant, "a.txt")).await.unwrap();
+    let file = store
+        .insert_file(&pending_file(&tenant, "a.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     let key = file_key(&tenant, file.id);
 
     assert_eq!(cache.get(&key).await.unwrap(), None, "inserts are not cached");
@@ -64,7 +71,7 @@ async fn reads_go_through_the_memory_cache_and_writes_invalidate_it() {
         ..file.clone()
     };
     assert!(matches!(
-        store.update_file(&wrong, &[FileStatus::Pending], &[]).await,
+        store.update_file(&wrong, &[FileStatus::Pending], &Effects::NONE).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(cache.get(&key).await.unwrap(), None);
@@ -73,7 +80,7 @@ async fn reads_go_through_the_memory_cache_and_writes_invalidate_it() {
     // Absent files are not cached (an insert must show at once).
     let missing = pending_file(&tenant, "later.txt");
     assert_eq!(store.get_file(&tenant, missing.id).await.unwrap(), None);
-    store.insert_file(&missing).await.unwrap();
+    store.insert_file(&missing, &Effects::NONE).await.unwrap();
     assert_eq!(status(&store, &missing).await, FileStatus::Pending);
 }
 
@@ -83,7 +90,10 @@ async fn reads_after_a_write_never_see_an_older_version(cache: Arc<dyn Cache>) {
     let dir = tempfile::tempdir().unwrap();
     let store = CachedStore::new(sqlite(dir.path()).await, cache);
     let tenant = tenant(&store, "acme").await;
-    let file = store.insert_file(&pending_file(&tenant, "hot.txt")).await.unwrap();
+    let file = store
+        .insert_file(&pending_file(&tenant, "hot.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     let committed = Arc::new(AtomicI64::new(file.change_seq));
 
     let mut readers = Vec::new();
@@ -114,7 +124,10 @@ async fn reads_after_a_write_never_see_an_older_version(cache: Arc<dyn Cache>) {
             size: i,
             ..current.clone()
         };
-        current = store.update_file(&next, &[FileStatus::Pending], &[]).await.unwrap();
+        current = store
+            .update_file(&next, &[FileStatus::Pending], &Effects::NONE)
+            .await
+            .unwrap();
         committed.store(current.change_seq, Ordering::SeqCst);
         tokio::task::yield_now().await;
     }
@@ -148,7 +161,10 @@ async fn two_gateways_sharing_redis_and_the_database_see_each_others_writes() {
     let one = CachedStore::new(sqlite(dir.path()).await, Arc::new(redis(&url, &prefix).cache()));
     let two = CachedStore::new(sqlite(dir.path()).await, Arc::new(redis(&url, &prefix).cache()));
     let tenant = tenant(&one, "acme").await;
-    let file = one.insert_file(&pending_file(&tenant, "shared.bin")).await.unwrap();
+    let file = one
+        .insert_file(&pending_file(&tenant, "shared.bin"), &Effects::NONE)
+        .await
+        .unwrap();
 
     assert_eq!(status(&one, &file).await, FileStatus::Pending);
     assert_eq!(status(&two, &file).await, FileStatus::Pending);
@@ -204,7 +220,10 @@ async fn a_tenant_never_gets_another_tenants_entry() {
     let store = CachedStore::new(sqlite(dir.path()).await, Arc::new(redis(&url, &prefix).cache()));
     let acme = tenant(&store, "acme").await;
     let other = tenant(&store, "other").await;
-    let file = store.insert_file(&pending_file(&acme, "secret.pdf")).await.unwrap();
+    let file = store
+        .insert_file(&pending_file(&acme, "secret.pdf"), &Effects::NONE)
+        .await
+        .unwrap();
 
     assert!(
         store.get_file(&acme, file.id).await.unwrap().is_some(),
@@ -240,7 +259,10 @@ async fn with_redis_stopped_mid_run_requests_still_succeed() {
     let store = CachedStore::new(sqlite(dir.path()).await, Arc::new(redis.cache()));
     let limiter = GuardedLimiter::new(Arc::new(redis.rate_limiter()));
     let tenant = tenant(&store, "acme").await;
-    let file = store.insert_file(&pending_file(&tenant, "a.txt")).await.unwrap();
+    let file = store
+        .insert_file(&pending_file(&tenant, "a.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(status(&store, &file).await, FileStatus::Pending);
     limiter.enforce("user-1", 3, Duration::from_secs(60)).await.unwrap();
 
@@ -252,7 +274,10 @@ async fn with_redis_stopped_mid_run_requests_still_succeed() {
     assert_eq!(status(&store, &file).await, FileStatus::Pending);
     let uploaded = advance(&store, &file, FileStatus::Pending, FileStatus::Uploaded).await;
     assert_eq!(status(&store, &file).await, FileStatus::Uploaded);
-    let second = store.insert_file(&pending_file(&tenant, "b.txt")).await.unwrap();
+    let second = store
+        .insert_file(&pending_file(&tenant, "b.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(status(&store, &second).await, FileStatus::Pending);
     for _ in 0..10 {
         // Past the limit of 3, but the limiter is down: every request goes through.
@@ -313,7 +338,10 @@ async fn a_failed_invalidation_is_retried_until_it_lands() {
         Arc::new(Redis::open(&config(&url)).unwrap().cache()),
     );
     let tenant = tenant(&two, "acme").await;
-    let file = two.insert_file(&pending_file(&tenant, "a.txt")).await.unwrap();
+    let file = two
+        .insert_file(&pending_file(&tenant, "a.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(status(&one, &file).await, FileStatus::Pending);
     let key = format!("filegate:cache:{}", file_key(&tenant, file.id));
     let cached = |admin: &redis::aio::MultiplexedConnection| {

@@ -1,6 +1,8 @@
 //! The audit trail (`AuditLog`): the row, the statements (the same text everywhere; the
 //! query builder numbers placeholders per engine) and the port. Appending is `INSERT … ON
-//! CONFLICT (id) DO NOTHING` (idempotent by id) in both dialects.
+//! CONFLICT (id) DO NOTHING` (idempotent by id) in both dialects. The records of a file's
+//! change are appended in its write transaction ([`insert_audit`], through
+//! `crate::store::write_effects`; SQLite's one-trip batches have their own statements).
 
 use filegate_core::StoreError;
 use filegate_core::domain::{AuditAction, AuditQuery, AuditRecord, FileId, TenantId};
@@ -8,8 +10,8 @@ use filegate_core::ports::AuditLog;
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::convert::{micros, time};
-use crate::dialect::{BindExt as _, Dialect};
-use crate::engine::Engine;
+use crate::dialect::{BindExt as _, Dialect, Run as _};
+use crate::engine::{Conn, Engine};
 use crate::errors::bad_row;
 use crate::store::SqlStore;
 
@@ -54,16 +56,47 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
+/// The columns of `audit_log` an append writes, in the order [`audit_values`] gives them.
+pub(crate) const AUDIT_WRITTEN: &str =
+    "id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details";
+
+/// One record as a JSON array of [`AUDIT_WRITTEN`]'s values, for the statements that read
+/// their rows from JSON (SQLite's one-trip batches). `details` goes in as a string: the
+/// stored text is exactly what [`audit_insert`] stores.
+pub(crate) fn audit_values(r: &AuditRecord) -> Result<serde_json::Value, StoreError> {
+    let details = serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e))?;
+    Ok(serde_json::json!([
+        r.id.to_string(),
+        r.tenant.as_str(),
+        r.actor,
+        r.action,
+        r.file_id.map(|f| f.to_string()),
+        r.request_id,
+        r.client_ip,
+        r.user_agent,
+        micros(r.at),
+        details,
+    ]))
+}
+
 /// One `INSERT` of `records`, in their order (so their `seq`s follow it). One statement: all
 /// of them are stored, or none.
 pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<QueryBuilder<DB>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO audit_log ({AUDIT_WRITTEN}) "));
+    push_audit_rows(&mut q, records)?;
+    q.push(" ON CONFLICT (id) DO NOTHING");
+    Ok(q)
+}
+
+/// `VALUES (…), (…)`: the rows of `records`, for [`AUDIT_WRITTEN`].
+pub(crate) fn push_audit_rows<DB: Dialect>(
+    q: &mut QueryBuilder<DB>,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
     let details = records
         .iter()
         .map(|r| serde_json::to_string(&r.details).map_err(|e| crate::errors::unstorable("audit.details", e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut q = QueryBuilder::<DB>::new(
-        "INSERT INTO audit_log (id, tenant, actor, action, file_id, request_id, client_ip, user_agent, at, details) ",
-    );
     q.push_values(records.iter().zip(details), |mut row, (r, details)| {
         row.bind_value(r.id.to_string())
             .bind_value(r.tenant.as_str().to_owned())
@@ -77,8 +110,17 @@ pub(crate) fn audit_insert<DB: Dialect>(records: &[AuditRecord]) -> Result<Query
             .bind_value(details)
             .push_unseparated(DB::JSON);
     });
-    q.push(" ON CONFLICT (id) DO NOTHING");
-    Ok(q)
+    Ok(())
+}
+
+/// Appends `records` in the caller's write transaction (the change they describe commits
+/// with them), in one statement however many there are; nothing when there are none.
+pub(crate) async fn insert_audit<E: Engine>(conn: &mut Conn<E>, records: &[AuditRecord]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    audit_insert::<E::DB>(records)?.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// The tenant's records matching `query`, newest first, `limit + 1` of them.

@@ -33,7 +33,7 @@ pub(crate) fn find_dedup_source<DB: Dialect>(
 
 /// A row while `source` is still a `ready` file of the new file's tenant, blob and content,
 /// held (`FOR SHARE`, where the engine needs it) until the insert commits: a delete
-/// (`update_file` locks the row `FOR UPDATE`) waits for this insert, and then the RemoveBlob
+/// (`update_file`'s `UPDATE` locks the row) waits for this insert, and then the RemoveBlob
 /// check that follows its purge sees the new row. A source changed meanwhile is re-checked
 /// on its newest version (READ COMMITTED), so a source deleted first is not found here.
 /// SQLite's write transaction holds the whole database instead.

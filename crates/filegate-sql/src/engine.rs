@@ -2,9 +2,10 @@
 //! statements run, how a write transaction starts, how change numbers are taken, how
 //! enqueued jobs wake workers, and the few operations an engine does its own way for speed
 //! or for concurrency: claims ([`Claims`]: PostgreSQL's `SKIP LOCKED`, SQLite's ranking off
-//! the writer) and, on SQLite, group-committed file updates and one-trip inserts (it
-//! overrides [`Engine::insert_file`], [`Engine::update_file`] and [`Engine::transition`]). Everything else is the
-//! same SQL on both engines.
+//! the writer) and a file's writes with their effects ([`Engine::insert_file`],
+//! [`Engine::update_file`] and [`Engine::transition`]: SQLite's group commit and one-trip
+//! inserts, PostgreSQL's single statements). Everything else is the same SQL on both
+//! engines.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,13 +13,12 @@ use std::time::Duration;
 use crate::wakeups::LaneWakeups;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
-use filegate_core::ports::{ClaimedJob, Lane, NewJob};
+use filegate_core::ports::{ClaimedJob, Effects, Lane};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
 
 use crate::dialect::Dialect;
-use crate::files::{insert_within_quota, update_locked};
-use crate::transitions::{Transition, transition_locked};
+use crate::transitions::Transition;
 
 /// A connection of the engine's database.
 pub type Conn<E> = <<E as Engine>::DB as Database>::Connection;
@@ -61,32 +61,33 @@ pub trait Engine: Claims + Clone + Send + Sync + 'static {
     /// Closes every connection; later calls fail with `Unavailable`.
     fn close(&self) -> impl Future<Output = ()> + Send;
 
-    /// `MetadataStore::insert_file`: by default, one write transaction that checks the
-    /// tenant's quota first (`crate::files::insert_within_quota`).
-    fn insert_file(&self, file: &FileRecord) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        insert_within_quota(self, file)
-    }
+    /// `MetadataStore::insert_file`: the row and its effects (jobs, audit records) in one
+    /// transaction; for a tenant with a quota, after checking it there
+    /// (`crate::files::insert_within_quota`).
+    fn insert_file(
+        &self,
+        file: &FileRecord,
+        effects: &Effects,
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send;
 
-    /// `MetadataStore::update_file`: by default, one write transaction that locks the row,
-    /// checks its status, writes it and inserts the jobs (`crate::files::update_locked`).
+    /// `MetadataStore::update_file`: the compare-and-set and its effects in one
+    /// transaction; when nothing was written, `NotFound` or `Conflict` as the stored row says
+    /// (`crate::files::refused`).
     fn update_file(
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
-    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        update_locked(self, file, expected, jobs)
-    }
+        effects: &Effects,
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send;
 
-    /// `MetadataStore::start_processing` and `finish_processing`: by default, the guarded
-    /// narrow update and its jobs in one write transaction (`crate::transitions`).
+    /// `MetadataStore::start_processing` and `finish_processing`: the guarded narrow update
+    /// and its effects in one transaction (`crate::transitions`); when nothing was written,
+    /// `crate::transitions::refusal`.
     fn transition(
         &self,
         t: &Transition,
-        jobs: &[NewJob],
-    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send {
-        transition_locked(self, t, jobs)
-    }
+        effects: &Effects,
+    ) -> impl Future<Output = Result<FileRecord, StoreError>> + Send;
 }
 
 /// The change number a written row of `files` takes.

@@ -6,15 +6,14 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     FileId, FileRequest, PassphraseVersion, RequestId, RequestParameters, RequestStatus, TenantId,
 };
-use filegate_core::ports::{ExchangeStore, NewJob};
+use filegate_core::ports::{Effects, ExchangeStore};
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::convert::{from_json, micros, opt_time, tenant_id, time, to_json, uuid};
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::jobs::insert_jobs;
-use crate::store::{SqlStore, commit, commit_waking};
+use crate::store::{SqlStore, commit, commit_waking, write_effects};
 
 /// The columns `PassphraseRow` reads.
 const PASSPHRASE_COLUMNS: &str = "tenant, version, sealed, created_at, created_by, retired_at";
@@ -179,7 +178,7 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
         to: RequestStatus,
         file_id: Option<FileId>,
         at: DateTime<Utc>,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRequest, StoreError> {
         let mut check = QueryBuilder::<E::DB>::new("SELECT status FROM file_requests");
         push_request_key(&mut check, tenant, id);
@@ -201,8 +200,8 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
             Some(other) => return Err(request_conflict(id, other)),
         }
         let row: RequestRow = update.fetch_one(&mut tx).await?;
-        insert_jobs::<E>(&mut tx, jobs).await?;
-        commit_waking(&self.engine, tx, jobs).await?;
+        write_effects::<E>(&mut tx, effects).await?;
+        commit_waking(&self.engine, tx, &effects.jobs).await?;
         FileRequest::try_from(row)
     }
 }

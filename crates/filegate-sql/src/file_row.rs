@@ -284,12 +284,18 @@ pub(crate) fn push_change_seq<DB: Dialect>(q: &mut QueryBuilder<DB>, change_seq:
 /// change's place in the feed.
 pub(crate) fn push_row<DB: Dialect>(q: &mut QueryBuilder<DB>, v: &FileValues<'_>, change_seq: ChangeSeq) {
     q.push("(");
+    push_row_values(q, v, change_seq);
+    q.push(")");
+}
+
+/// [`push_row`] without the parentheses: `v1, v2, …, change_seq, change_xid`.
+pub(crate) fn push_row_values<DB: Dialect>(q: &mut QueryBuilder<DB>, v: &FileValues<'_>, change_seq: ChangeSeq) {
     for c in &COLUMNS {
         bind_value(q, (c.value)(v));
         q.push(", ");
     }
     push_change_seq(q, change_seq);
-    q.push(", ").push(DB::CHANGE_XID).push(")");
+    q.push(", ").push(DB::CHANGE_XID);
 }
 
 /// `INSERT INTO files (…) VALUES `, rows to follow ([`push_row`]).
@@ -308,20 +314,18 @@ pub(crate) fn insert_file<DB: Dialect>(v: &FileValues<'_>, change_seq: ChangeSeq
     q
 }
 
-/// Writes every updated column of the file (found by tenant and id) with `change_seq`,
-/// returning the stored row.
-pub(crate) fn update_file<DB: Dialect>(v: &FileValues<'_>, change_seq: ChangeSeq) -> QueryBuilder<DB> {
-    let mut q = QueryBuilder::new("UPDATE files SET ");
+/// `UPDATE files SET … WHERE tenant = … AND id = …`: writes every updated column of the
+/// file with `change_seq`; the caller adds its guard to the `WHERE`, and a `RETURNING`.
+pub(crate) fn push_update<DB: Dialect>(q: &mut QueryBuilder<DB>, v: &FileValues<'_>, change_seq: ChangeSeq) {
+    q.push("UPDATE files SET ");
     for c in COLUMNS.iter().filter(|c| c.updated) {
         q.push(c.name).push(" = ");
-        bind_value(&mut q, (c.value)(v));
+        bind_value(q, (c.value)(v));
         q.push(", ");
     }
     q.push("change_seq = ");
-    push_change_seq(&mut q, change_seq);
+    push_change_seq(q, change_seq);
     q.push(", change_xid = ").push(DB::CHANGE_XID);
     q.push(" WHERE tenant = ").bind_value(v.tenant);
     q.push(" AND id = ").bind_value(v.id.as_str());
-    q.push(concat!(" RETURNING ", file_columns!()));
-    q
 }

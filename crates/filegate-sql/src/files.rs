@@ -1,22 +1,21 @@
 //! File records' statements beyond the columns (`file_row`): reading one, the change feed,
-//! the sweeper's query, and the write transactions of an insert (quota checked first) and
-//! of a compare-and-set update with its jobs. The engines call the two transactions from
-//! `Engine::insert_file` and `Engine::update_file`, SQLite after its faster paths.
+//! the sweeper's query, why a compare-and-set wrote nothing, and the write transaction of an
+//! insert with its effects (jobs and audit records) after its quota check, which the engines
+//! run from `Engine::insert_file` when the tenant has a quota.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{ChangeCursor, FileId, FileRecord, FileStatus, TenantId};
-use filegate_core::ports::NewJob;
+use filegate_core::ports::Effects;
 use sqlx::QueryBuilder;
 
 use crate::convert::micros;
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::{ChangeSeq, Conn, Engine};
 use crate::errors::{exists, status_conflict};
-use crate::file_row::{FileRow, FileValues, file_columns, insert_file, update_file};
-use crate::jobs::insert_jobs;
+use crate::file_row::{FileRow, FileValues, file_columns, insert_file};
 use crate::quotas::enforce_quota;
-use crate::store::{commit, commit_waking};
+use crate::store::{commit_waking, write_effects};
 
 pub(crate) fn select_file<DB: Dialect>(tenant: &TenantId, id: FileId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
@@ -70,10 +69,10 @@ pub(crate) fn due_for_sweep<DB: Dialect>(
     q
 }
 
-/// The stored status of a file, for a compare-and-set; `lock` follows the `SELECT`.
-pub(crate) fn select_status<DB: Dialect>(tenant: &str, id: &str, lock: &str) -> QueryBuilder<DB> {
+/// The stored status of a file: why a compare-and-set wrote nothing ([`refused`]).
+pub(crate) fn select_status<DB: Dialect>(tenant: &str, id: &str) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new("SELECT status FROM files WHERE tenant = ");
-    q.bind_value(tenant).push(" AND id = ").bind_value(id).push(lock);
+    q.bind_value(tenant).push(" AND id = ").bind_value(id);
     q
 }
 
@@ -94,8 +93,13 @@ pub(crate) async fn take_change_seq<E: Engine>(conn: &mut Conn<E>) -> Result<Cha
         .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the engine gave no change number")))
 }
 
-/// Inserts `file` in one write transaction, after checking its tenant's quota there.
-pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord) -> Result<FileRecord, StoreError> {
+/// Inserts `file` with its `effects` in one write transaction, after checking its tenant's
+/// quota there.
+pub(crate) async fn insert_within_quota<E: Engine>(
+    engine: &E,
+    file: &FileRecord,
+    effects: &Effects,
+) -> Result<FileRecord, StoreError> {
     let v = FileValues::of(file)?;
     let mut tx = engine.begin_write().await?;
     enforce_quota::<E::DB>(&mut tx, &file.tenant, file.size).await?;
@@ -104,35 +108,7 @@ pub(crate) async fn insert_within_quota<E: Engine>(engine: &E, file: &FileRecord
         .fetch_one(&mut tx)
         .await
         .map_err(exists(format!("file {}", file.id)))?;
-    commit::<E>(tx).await?;
-    FileRecord::try_from(row)
-}
-
-/// The compare-and-set update with its jobs in one write transaction. The row is read
-/// `FOR UPDATE` (where the engine needs it) and stays locked to the commit: no other writer
-/// changes the status between this check and the update. The change number is taken after
-/// the check, as late as possible.
-pub(crate) async fn update_locked<E: Engine>(
-    engine: &E,
-    file: &FileRecord,
-    expected: &[FileStatus],
-    jobs: &[NewJob],
-) -> Result<FileRecord, StoreError> {
-    let v = FileValues::of(file)?;
-    let mut tx = engine.begin_write().await?;
-    let stored: Option<(String,)> = select_status::<E::DB>(v.tenant, &v.id, E::DB::FOR_UPDATE)
-        .fetch_optional(&mut tx)
-        .await?;
-    let stored = stored.map(|(s,)| s);
-    if !stored
-        .as_deref()
-        .is_some_and(|s| expected.iter().any(|e| e.as_str() == s))
-    {
-        return Err(refused(file.id, stored, expected));
-    }
-    let seq = take_change_seq::<E>(&mut tx).await?;
-    let row: FileRow = update_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
-    insert_jobs::<E>(&mut tx, jobs).await?;
-    commit_waking(engine, tx, jobs).await?;
+    write_effects::<E>(&mut tx, effects).await?;
+    commit_waking(engine, tx, &effects.jobs).await?;
     FileRecord::try_from(row)
 }

@@ -35,10 +35,20 @@ pub(crate) async fn insert_jobs<E: Engine>(conn: &mut Conn<E>, jobs: &[NewJob]) 
     if jobs.is_empty() {
         return Ok(());
     }
+    let mut q = QueryBuilder::<E::DB>::new(format!("INSERT INTO jobs ({JOB_COLUMNS}) "));
+    push_job_rows(&mut q, jobs)?;
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The columns of `jobs` an enqueue writes, in the order [`push_job_rows`] gives them.
+pub(crate) const JOB_COLUMNS: &str = "id, kind, payload, run_at, lane, tenant, attempts, created_at";
+
+/// `VALUES (…), (…)`: the rows of `jobs` ([`job_values`], then `attempts` 0 and `created_at`
+/// the queue's "now"), for [`JOB_COLUMNS`].
+pub(crate) fn push_job_rows<DB: Dialect>(q: &mut QueryBuilder<DB>, jobs: &[NewJob]) -> Result<(), StoreError> {
     let now = Utc::now();
-    let mut q = QueryBuilder::<E::DB>::new(
-        "INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) VALUES ",
-    );
+    q.push("VALUES ");
     for (i, job) in jobs.iter().enumerate() {
         let (id, kind, payload, run_at, lane, tenant) = job_values(job)?;
         if i > 0 {
@@ -46,15 +56,14 @@ pub(crate) async fn insert_jobs<E: Engine>(conn: &mut Conn<E>, jobs: &[NewJob]) 
         }
         q.push("(").bind_value(id);
         q.push(", ").bind_value(kind);
-        q.push(", ").bind_value(payload).push(E::DB::JSON);
+        q.push(", ").bind_value(payload).push(DB::JSON);
         q.push(", ").bind_value(run_at);
         q.push(", ").bind_value(lane);
         q.push(", ").bind_value(tenant);
         q.push(", 0, ");
-        E::DB::push_now(&mut q, now);
+        DB::push_now(q, now);
         q.push(")");
     }
-    q.execute(&mut *conn).await?;
     Ok(())
 }
 

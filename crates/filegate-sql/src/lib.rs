@@ -1,10 +1,11 @@
 //! filegate's SQL engines: the `MetadataStore`, the database `JobQueue` and the other ports
 //! that live in the database.
 //!
-//! Metadata and jobs live in the same database, so a file's state change and the job it
-//! causes commit in one transaction (`MetadataStore::update_file` with a job): the
-//! transactional outbox. Each engine has its own migrations (`migrations/<engine>/`) and
-//! passes the same contract tests (`tests/contract`).
+//! Metadata, jobs and the audit trail live in the same database, so a file's state change,
+//! the jobs it causes and its audit records commit in one transaction
+//! (`MetadataStore::update_file` with its `Effects`): the transactional outbox, and a trail
+//! that never misses a committed change. Each engine has its own migrations
+//! (`migrations/<engine>/`) and passes the same contract tests (`tests/contract`).
 //!
 //! - [`SqliteStore`]: one SQLite file in WAL mode; the embedded default.
 //! - [`PostgresStore`]: a PostgreSQL database shared by any number of gateway and worker
@@ -22,8 +23,8 @@
 //!   row locks, the queue's clock, JSON and array handling);
 //! - `engine::Engine`, on each engine's connections: where statements run, how a write
 //!   transaction starts, change numbers, wake-ups, and the operations an engine does its
-//!   own way (SQLite's group commit and one-trip inserts, PostgreSQL's `SKIP LOCKED`
-//!   claims).
+//!   own way (a file's writes with their effects: SQLite's group commit and one-trip
+//!   inserts, PostgreSQL's single statements; and PostgreSQL's `SKIP LOCKED` claims).
 
 mod archives;
 mod audit;
@@ -46,6 +47,8 @@ mod shares;
 mod sqlite;
 mod store;
 mod tenants;
+#[doc(hidden)]
+pub mod testing;
 mod transitions;
 mod wakeups;
 mod webhooks;

@@ -9,7 +9,7 @@ use filegate_core::domain::{
     ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus,
     ProcessingOutcome, Quota, Sha256Hex, Tenant, TenantId, TenantUsage,
 };
-use filegate_core::ports::{MetadataStore, NewJob};
+use filegate_core::ports::{Effects, MetadataStore};
 use sqlx::QueryBuilder;
 
 use crate::blobs::{blob_in_use, blob_statuses, dedup_source_qualifies, find_dedup_source};
@@ -19,10 +19,9 @@ use crate::engine::Engine;
 use crate::errors::{bad_row, exists};
 use crate::file_row::{FileRow, FileValues, change_page, insert_file, records};
 use crate::files::{changed_files, due_for_sweep, select_file, take_change_seq};
-use crate::jobs::insert_jobs;
 use crate::listing::{FileListing, file_listing};
 use crate::quotas::{enforce_quota, read_quota, read_usage, write_quota};
-use crate::store::{SqlStore, commit, commit_waking};
+use crate::store::{SqlStore, commit, commit_waking, write_effects};
 use crate::tenants::{self as sql, ApiKeyRow, BucketRow, TenantRow};
 use crate::transitions::Transition;
 
@@ -102,8 +101,8 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         self.write_found(sql::revoke_api_key(tenant, id, at)).await
     }
 
-    async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
-        self.engine.insert_file(file).await
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
+        self.engine.insert_file(file, effects).await
     }
 
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
@@ -115,27 +114,29 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        self.engine.update_file(file, expected, jobs).await
+        self.engine.update_file(file, expected, effects).await
     }
 
     async fn start_processing(
         &self,
         seen: &FileRecord,
         at: DateTime<Utc>,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        self.engine.transition(&Transition::start(seen, at), jobs).await
+        self.engine.transition(&Transition::start(seen, at), effects).await
     }
 
     async fn finish_processing(
         &self,
         seen: &FileRecord,
         outcome: &ProcessingOutcome,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
-        self.engine.transition(&Transition::finish(seen, outcome)?, jobs).await
+        self.engine
+            .transition(&Transition::finish(seen, outcome)?, effects)
+            .await
     }
 
     async fn list_files(
@@ -193,7 +194,7 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         &self,
         file: &FileRecord,
         source: FileId,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
         let v = FileValues::of(file)?;
         let mut tx = self.engine.begin_write().await?;
@@ -209,8 +210,8 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         }
         let seq = take_change_seq::<E>(&mut tx).await?;
         let row: FileRow = insert_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
-        insert_jobs::<E>(&mut tx, jobs).await?;
-        commit_waking(&self.engine, tx, jobs).await?;
+        write_effects::<E>(&mut tx, effects).await?;
+        commit_waking(&self.engine, tx, &effects.jobs).await?;
         FileRecord::try_from(row)
     }
 

@@ -5,11 +5,13 @@
 //! atomic by itself), or in a transaction that inserts jobs and then wakes the workers.
 
 use filegate_core::StoreError;
-use filegate_core::ports::NewJob;
+use filegate_core::ports::{Effects, NewJob};
 use sqlx::{QueryBuilder, Transaction};
 
+use crate::audit::insert_audit;
 use crate::dialect::{Exec, Fetch, Run as _};
-use crate::engine::Engine;
+use crate::engine::{Conn, Engine};
+use crate::jobs::insert_jobs;
 
 /// `MetadataStore`, `JobQueue` and the other ports over one SQL database. Cheap to clone:
 /// clones share the engine's pools.
@@ -86,6 +88,13 @@ impl<E: Engine> SqlStore<E> {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes what commits with a change (`Effects`) in the caller's write transaction: its jobs
+/// (the outbox) and its audit records. Commit with [`commit_waking`] and `effects.jobs`.
+pub(crate) async fn write_effects<E: Engine>(conn: &mut Conn<E>, effects: &Effects) -> Result<(), StoreError> {
+    insert_jobs::<E>(conn, &effects.jobs).await?;
+    insert_audit::<E>(conn, &effects.audit).await
 }
 
 /// Commits `tx`, in which `jobs` were inserted (`crate::jobs::insert_jobs`), then, when

@@ -1,27 +1,24 @@
 //! The pipeline's narrow transitions (`MetadataStore::start_processing` and
 //! `finish_processing`): one `UPDATE` of only the columns the pipeline owns, guarded by the
 //! status and the change number the pipeline last saw, taking a new change number (so the
-//! change feed shows it) and committing with its jobs (the outbox). A file read once, then
-//! two such updates, where each transition used to rewrite every column of a row read again.
+//! change feed shows it) and committing with its effects (the outbox's jobs, the audit
+//! records). A file read once, then two such updates, where each transition used to
+//! rewrite every column of a row read again.
 //!
-//! Written once for both engines: by default a write transaction ([`transition_locked`]);
-//! SQLite runs it in its group commit instead (`sqlite::file_updates`), from the same
-//! [`Transition`].
+//! Each engine writes a [`Transition`] with its effects its own way: SQLite in its group
+//! commit (`sqlite::file_updates`), PostgreSQL as one statement ([`push_update_narrow`]
+//! with the effects, `postgres::file_writes`).
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{FileId, FileRecord, FileStatus, ProcessingOutcome};
-use filegate_core::ports::NewJob;
 use sqlx::QueryBuilder;
 
 use crate::convert::{micros, to_i64, to_json};
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::{ChangeSeq, Engine};
 use crate::errors::status_conflict;
-use crate::file_row::{FileRow, Value, bind_value, file_columns, push_change_seq};
-use crate::files::take_change_seq;
-use crate::jobs::insert_jobs;
-use crate::store::commit_waking;
+use crate::file_row::{Value, bind_value, file_columns, push_change_seq};
 
 /// The columns a transition may write: what the pipeline owns. Anything else of the file (its
 /// path, metadata, owner, …) stays as stored, whoever changed it meanwhile.
@@ -112,43 +109,22 @@ impl Transition {
 }
 
 /// The guarded `UPDATE` of `t` with `change_seq`, returning the stored row (none when the
-/// file is gone or moved on).
-fn update_narrow<DB: Dialect>(t: &Transition, change_seq: ChangeSeq) -> QueryBuilder<DB> {
-    let mut q = QueryBuilder::new("UPDATE files SET ");
+/// file is gone or moved on), pushed onto `q`.
+pub(crate) fn push_update_narrow<DB: Dialect>(q: &mut QueryBuilder<DB>, t: &Transition, change_seq: ChangeSeq) {
+    q.push("UPDATE files SET ");
     for (column, set) in &t.set {
         q.push(*column).push(" = ");
-        bind_value(&mut q, set.value());
+        bind_value(q, set.value());
         q.push(", ");
     }
     q.push("change_seq = ");
-    push_change_seq(&mut q, change_seq);
+    push_change_seq(q, change_seq);
     q.push(", change_xid = ").push(DB::CHANGE_XID);
     q.push(" WHERE tenant = ").bind_value(t.tenant.as_str());
     q.push(" AND id = ").bind_value(t.id.to_string());
     q.push(" AND status = ").bind_value(t.from.as_str());
     q.push(" AND change_seq = ").bind_value(t.seen_change);
     q.push(concat!(" RETURNING ", file_columns!()));
-    q
-}
-
-/// `Engine::transition` by default: the guarded update and its jobs in one write
-/// transaction. The update's own row lock makes the guard and the write one step; nothing
-/// is written (and no job enqueued) when it matches no row.
-pub(crate) async fn transition_locked<E: Engine>(
-    engine: &E,
-    t: &Transition,
-    jobs: &[NewJob],
-) -> Result<FileRecord, StoreError> {
-    let mut tx = engine.begin_write().await?;
-    let seq = take_change_seq::<E>(&mut tx).await?;
-    let row: Option<FileRow> = update_narrow::<E::DB>(t, seq).fetch_optional(&mut tx).await?;
-    let Some(row) = row else {
-        drop(tx);
-        return Err(refusal(engine, t).await);
-    };
-    insert_jobs::<E>(&mut tx, jobs).await?;
-    commit_waking(engine, tx, jobs).await?;
-    FileRecord::try_from(row)
 }
 
 /// Why `t` wrote nothing: the file is gone (`NotFound`), or its status or its change number

@@ -10,6 +10,7 @@
 mod contract;
 mod search;
 
+use filegate_core::ports::Effects;
 use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -199,6 +200,28 @@ fn waiter(queue: &Arc<PostgresStore>) -> tokio::task::JoinHandle<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_commits_with_its_audit_records_or_not_at_all() {
+    with_db(|url| async move {
+        let store = connect(&url).await;
+        contract::a_change_commits_with_its_audit_records_or_not_at_all(
+            store.clone(),
+            store.clone(),
+            store,
+            |refuse| {
+                let url = url.clone();
+                async move {
+                    filegate_sql::testing::refuse_audit_postgres(&url, refuse)
+                        .await
+                        .expect("change the audit trigger");
+                }
+            },
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_claiming_at_once_never_get_the_same_job() {
     with_db(|url| async move {
         let (a, b) = (connect(&url).await, connect(&url).await);
@@ -249,14 +272,19 @@ async fn work_enqueued_in_one_process_wakes_a_worker_waiting_in_another() {
             .unwrap();
 
         let waiting = waiter(&b);
-        let pending = a.insert_file(&contract::new_file(&t, "x")).await.unwrap();
+        let pending = a
+            .insert_file(&contract::new_file(&t, "x"), &Effects::NONE)
+            .await
+            .unwrap();
         let mut uploaded = pending.clone();
         uploaded.status = FileStatus::Uploaded;
         let j = NewJob::now(Job::ProcessFile {
             tenant: t,
             file_id: pending.id,
         });
-        a.update_file(&uploaded, &[FileStatus::Pending], &[j]).await.unwrap();
+        a.update_file(&uploaded, &[FileStatus::Pending], &Effects::jobs([j]))
+            .await
+            .unwrap();
         tokio::time::timeout(DEADLINE, waiting)
             .await
             .expect("woken by update_file committing a job on the other store")
@@ -355,7 +383,10 @@ async fn migrations_apply_once_however_many_processes_start_together() {
             .expect("concurrent starts all succeed");
         let store: contract::Store = Arc::new(stores[0].clone());
         let a = contract::tenant(&store, "a").await;
-        let file = store.insert_file(&contract::new_file(&a, "kept.txt")).await.unwrap();
+        let file = store
+            .insert_file(&contract::new_file(&a, "kept.txt"), &Effects::NONE)
+            .await
+            .unwrap();
         for s in &stores {
             s.close().await;
         }
@@ -366,7 +397,10 @@ async fn migrations_apply_once_however_many_processes_start_together() {
         let store: contract::Store = again.clone();
         contract::settle_feed(&store, &a, &file).await;
         let after_file = store.changed_files(&a, contract::START, 10).await.unwrap().next_since;
-        let next = again.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
+        let next = again
+            .insert_file(&contract::new_file(&a, "next.txt"), &Effects::NONE)
+            .await
+            .unwrap();
         assert!(next.change_seq > file.change_seq);
         contract::settle_feed(&store, &a, &next).await;
         assert_eq!(store.changed_files(&a, after_file, 10).await.unwrap().items, vec![next]);
@@ -397,8 +431,14 @@ async fn a_change_that_commits_late_is_not_skipped_by_the_feed() {
     with_db(|url| async move {
         let store: contract::Store = connect(&url).await;
         let a = contract::tenant(&store, "a").await;
-        let late = store.insert_file(&contract::new_file(&a, "late.txt")).await.unwrap();
-        let early = store.insert_file(&contract::new_file(&a, "early.txt")).await.unwrap();
+        let late = store
+            .insert_file(&contract::new_file(&a, "late.txt"), &Effects::NONE)
+            .await
+            .unwrap();
+        let early = store
+            .insert_file(&contract::new_file(&a, "early.txt"), &Effects::NONE)
+            .await
+            .unwrap();
         contract::settle_feed(&store, &a, &early).await;
 
         // The slow writer: its transaction has its id before the store's write below.
@@ -416,7 +456,10 @@ async fn a_change_that_commits_late_is_not_skipped_by_the_feed() {
         // Meanwhile the store commits a change of the other file, and a follower reads.
         let mut uploaded = early.clone();
         uploaded.status = FileStatus::Uploaded;
-        let early_now = store.update_file(&uploaded, &[FileStatus::Pending], &[]).await.unwrap();
+        let early_now = store
+            .update_file(&uploaded, &[FileStatus::Pending], &Effects::NONE)
+            .await
+            .unwrap();
         // `late.txt` as last committed; `early.txt` changed after the open transaction began.
         let start = store.changed_files(&a, contract::START, 10).await.unwrap();
         assert_eq!(

@@ -3,6 +3,7 @@
 
 mod contract;
 
+use filegate_core::ports::Effects;
 use std::sync::Arc;
 
 use filegate_core::StoreError;
@@ -75,19 +76,40 @@ async fn bulk_inserted_rows_are_the_rows_insert_file_writes() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_commits_with_its_audit_records_or_not_at_all() {
+    let (dir, store) = open().await;
+    let path = dir.path().join("filegate.db");
+    contract::a_change_commits_with_its_audit_records_or_not_at_all(store.clone(), store.clone(), store, |refuse| {
+        let path = path.clone();
+        async move {
+            filegate_sql::testing::refuse_audit_sqlite(&path, refuse)
+                .await
+                .expect("change the audit trigger");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    let file = store.insert_file(&contract::new_file(&a, "kept.txt")).await.unwrap();
+    let file = store
+        .insert_file(&contract::new_file(&a, "kept.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&path).await.unwrap();
     assert_eq!(reopened.get_file(&a, file.id).await.unwrap(), Some(file.clone()));
     // The change sequence carries on from where it was.
-    let next = reopened.insert_file(&contract::new_file(&a, "next.txt")).await.unwrap();
+    let next = reopened
+        .insert_file(&contract::new_file(&a, "next.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     assert!(next.change_seq > file.change_seq);
 }
 
@@ -104,7 +126,10 @@ async fn the_database_and_its_directory_are_private_to_the_owner() {
     let path = data.join("filegate.db");
     let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
     let a = contract::tenant(&store, "a").await;
-    store.insert_file(&contract::new_file(&a, "private.txt")).await.unwrap();
+    store
+        .insert_file(&contract::new_file(&a, "private.txt"), &Effects::NONE)
+        .await
+        .unwrap();
 
     assert_eq!(mode(&path), 0o600, "the database");
     for suffix in ["-wal", "-shm"] {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{FileId, FileRequest, PassphraseVersion, RequestId, RequestStatus, TenantId};
 use crate::error::StoreError;
-use crate::ports::queue::NewJob;
+use crate::ports::metadata::Effects;
 
 /// Scoped by tenant like `MetadataStore`: no method returns another tenant's row.
 #[async_trait]
@@ -28,7 +28,8 @@ pub trait ExchangeStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRequest>, StoreError>;
     /// Compare-and-set from `pending` to `to` (`fulfilled` with `file_id`, or `cancelled`),
-    /// enqueueing `jobs` (its events) in the same transaction. Returns the stored request.
+    /// writing `effects` (its events, its audit record) in the same transaction. Returns the
+    /// stored request.
     /// `NotFound` when absent; `Conflict` when it is no longer pending.
     async fn close_request(
         &self,
@@ -37,6 +38,6 @@ pub trait ExchangeStore: Send + Sync + 'static {
         to: RequestStatus,
         file_id: Option<FileId>,
         at: DateTime<Utc>,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRequest, StoreError>;
 }

@@ -4,12 +4,50 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord, FileStatus,
-    ProcessingOutcome, Sha256Hex, Tenant, TenantId,
+    ApiKey, ApiKeyId, AuditRecord, Bucket, BucketName, ChangeCursor, ChangePage, FileId, FileQuery, FileRecord,
+    FileStatus, ProcessingOutcome, Sha256Hex, Tenant, TenantId,
 };
 use crate::domain::{Quota, TenantUsage};
 use crate::error::StoreError;
 use crate::ports::queue::NewJob;
+
+/// What commits with a change, in the change's own transaction: the jobs it causes (its
+/// work and the events announcing it: the transactional outbox) and the audit records that
+/// tell who made it. A store writes the change and all of these, or none of them: a change
+/// can never commit without its record, nor a record be written for a change that did not.
+///
+/// Appending a record is idempotent by its id (as [`AuditLog::append`]), so a job that runs
+/// twice may carry the same `record_once` record twice.
+///
+/// [`AuditLog::append`]: crate::ports::AuditLog::append
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    pub jobs: Vec<NewJob>,
+    pub audit: Vec<AuditRecord>,
+}
+
+impl Effects {
+    /// Nothing but the change itself.
+    pub const NONE: Self = Self {
+        jobs: Vec::new(),
+        audit: Vec::new(),
+    };
+
+    /// These jobs, and no audit record.
+    pub fn jobs(jobs: impl Into<Vec<NewJob>>) -> Self {
+        Self {
+            jobs: jobs.into(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// These effects and `record`.
+    #[must_use]
+    pub fn audited(mut self, record: AuditRecord) -> Self {
+        self.audit.push(record);
+        self
+    }
+}
 
 /// Every method is scoped by tenant where the data belongs to one; no method returns a row
 /// of another tenant. Methods return `StoreError::NotFound` / `Conflict` as documented, and
@@ -42,11 +80,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Sets `revoked_at` (idempotent). `NotFound` when absent.
     async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Inserts a new file row and returns it with its `change_seq` assigned.
+    /// Inserts a new file row with its `effects` (jobs and audit records) in one transaction
+    /// and returns it with its `change_seq` assigned.
     /// `Conflict` when the id exists; `QuotaExceeded` when the tenant's quota does not allow
     /// one more file of `file.size` bytes, checked against its usage in the same
     /// transaction, so concurrent inserts cannot together pass a limit.
-    async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError>;
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError>;
     /// Any status, deleted and purged included.
     async fn get_file(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
     /// [`get_file`](Self::get_file) from the store of record, never from a copy a cache
@@ -59,26 +98,27 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Compare-and-set: writes every mutable field of `file` (all but id, tenant, created_at
     /// and `download_count`, which only [`MetadataStore::add_download_counts`] changes) if
     /// the stored status is one of `expected`, assigns a new `change_seq`, and — in the same
-    /// transaction — enqueues `jobs` (the work and the events the change causes: this is the
-    /// transactional outbox). Returns the stored row.
-    /// `NotFound` when absent; `Conflict` when the stored status is not in `expected`.
+    /// transaction — writes `effects`: enqueues its jobs (the work and the events the change
+    /// causes: this is the transactional outbox) and appends its audit records. Returns the
+    /// stored row. `NotFound` when absent; `Conflict` when the stored status is not in
+    /// `expected` (then nothing is written, effects included).
     async fn update_file(
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError>;
     /// The pipeline's first transition, narrow: `uploaded` → `processing`, writing only the
     /// status and `updated_at = at`, and only if the stored file is still `seen` (status
     /// `uploaded` and `seen.change_seq`). Like [`update_file`](Self::update_file) it
-    /// assigns a new `change_seq` and enqueues `jobs` in the same transaction, and returns
+    /// assigns a new `change_seq` and writes `effects` in the same transaction, and returns
     /// the stored row. `NotFound` when absent; `Conflict` when the status or the change
     /// number moved (the caller reads the file again to tell which).
     async fn start_processing(
         &self,
         seen: &FileRecord,
         at: DateTime<Utc>,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError>;
     /// The pipeline's last transition, narrow: `processing` → the outcome's verdict, writing
     /// only what [`ProcessingOutcome`] holds, and only if the stored file is still `seen`
@@ -88,7 +128,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         seen: &FileRecord,
         outcome: &ProcessingOutcome,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError>;
     /// Files matching `query`, in its sort order with the id as tie-breaker, starting after
     /// its cursor or at its offset. Returns at most `query.limit + 1` rows so the caller can
@@ -123,7 +163,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         size: u64,
         bucket: Option<&BucketName>,
     ) -> Result<Option<FileRecord>, StoreError>;
-    /// Inserts `file`, which shares the blob of `source`, and enqueues `jobs` — only if, in
+    /// Inserts `file`, which shares the blob of `source`, and writes `effects` — only if, in
     /// the same transaction, `source` (same tenant) is still `ready` with `file`'s blob key,
     /// sha256 and size; the source row is locked until commit, so it cannot be deleted
     /// meanwhile. Returns the stored row. `Conflict` when the source no longer qualifies or
@@ -133,7 +173,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         file: &FileRecord,
         source: FileId,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError>;
     /// Whether a file of `tenant` other than `except` references `blob_key` in a status that
     /// still needs the bytes (anything but `expired` and `purged`).

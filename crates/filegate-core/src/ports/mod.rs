@@ -32,7 +32,7 @@ pub use exchange::ExchangeStore;
 pub use lookups::Lookups;
 pub use mailer::{Email, LogMailer, MailError, Mailer};
 pub use media::{Media, RenderedThumbnail};
-pub use metadata::MetadataStore;
+pub use metadata::{Effects, MetadataStore};
 pub use notifications::*;
 pub use passwords::{HashError, PasswordHasher};
 pub use queue::*;

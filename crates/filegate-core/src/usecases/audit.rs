@@ -2,8 +2,19 @@
 //! request id, client IP, user agent, time, details), and admins read it back.
 //!
 //! A read that is audited (a download, a passphrase) is recorded *before* the data is handed
-//! out: when the trail cannot be written, the caller gets 503 and no data. A change is
-//! recorded right after it commits.
+//! out: when the trail cannot be written, the caller gets 503 and no data.
+//!
+//! A change to a file (an upload created, completed or aborted, a rename, a delete, a
+//! restore, an expiry or purge, a quarantine, a dedup) and a file request's close (fulfilled
+//! by a file, or cancelled) carries its record into the store's write: [`entry`] (or
+//! [`entry_once`]) makes it, and the store writes it in the change's own transaction
+//! (`ports::Effects`). The change and its record commit together or not at all; when the
+//! record cannot be written, nothing changed and the caller gets the error.
+//!
+//! Changes to other things (API keys, buckets, webhooks, tenants, quotas, alerts, shares,
+//! triggers, zip bundles, file requests created, passphrase rotations) are still recorded
+//! right after they commit, with [`record_change`] (or [`record_once`] from a job): their
+//! stores do not take records.
 
 use uuid::Uuid;
 
@@ -38,7 +49,44 @@ impl Actor {
     }
 }
 
-/// Appends one record for a change that has already committed. The change stands whatever
+/// A record of `action`, to be written with the change it describes (`ports::Effects`).
+pub fn entry(
+    cx: &impl HasClock,
+    actor: &Actor,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) -> AuditRecord {
+    entry_once(cx, actor, Uuid::now_v7(), action, file_id, details)
+}
+
+/// [`entry`] under a stable `key` (see [`once_key`]): for changes made by jobs that may run
+/// twice, whose record is then written at most once.
+pub fn entry_once(
+    cx: &impl HasClock,
+    actor: &Actor,
+    key: Uuid,
+    action: &str,
+    file_id: Option<FileId>,
+    details: serde_json::Value,
+) -> AuditRecord {
+    AuditRecord {
+        id: key,
+        tenant: actor.tenant.clone(),
+        actor: actor.subject.clone(),
+        action: action.to_owned(),
+        file_id,
+        request_id: actor.origin.request_id.clone(),
+        client_ip: actor.origin.client_ip.clone(),
+        user_agent: actor.origin.user_agent.clone(),
+        at: cx.clock().now(),
+        details,
+        seq: 0,
+    }
+}
+
+/// Appends one record for a change that has already committed, to something whose store
+/// does not take records with its writes (see the module). The change stands whatever
 /// happens here, so a failure to append is logged and counted
 /// (`filegate_audit_failures_total`), not returned: answering an error for a committed
 /// change would make the client retry something that happened.
@@ -67,7 +115,8 @@ pub async fn record(
 }
 
 /// Appends one record at most once per `key`, however often it is called: for actions
-/// recorded by jobs that may run twice. Make the key with [`once_key`].
+/// recorded by jobs that may run twice, outside a file's change. Make the key with
+/// [`once_key`].
 pub async fn record_once(
     cx: &(impl HasAudit + HasClock),
     actor: &Actor,
@@ -93,19 +142,7 @@ async fn append(
     file_id: Option<FileId>,
     details: serde_json::Value,
 ) -> Result<()> {
-    let record = AuditRecord {
-        id,
-        tenant: actor.tenant.clone(),
-        actor: actor.subject.clone(),
-        action: action.to_owned(),
-        file_id,
-        request_id: actor.origin.request_id.clone(),
-        client_ip: actor.origin.client_ip.clone(),
-        user_agent: actor.origin.user_agent.clone(),
-        at: cx.clock().now(),
-        details,
-        seq: 0,
-    };
+    let record = entry_once(cx, actor, id, action, file_id, details);
     cx.audit().append(&record).await?;
     tracing::debug!(action, actor = %record.actor, "audited");
     Ok(())

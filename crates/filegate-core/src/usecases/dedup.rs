@@ -24,13 +24,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasStore};
+use super::context::{HasClock, HasStore};
 use super::uploads::NewUpload;
 use crate::domain::{
     Bucket, BucketName, DedupScope, FileEvent, FileRecord, FileStatus, NewFile, Principal, Sha256Hex, UploadPlan,
 };
 use crate::error::{Result, StoreError};
-use crate::ports::{Job, NewJob};
+use crate::ports::{Effects, Job, NewJob};
 
 /// How often a dedup looks for another source when the one it found went away (deleted)
 /// between the lookup and the insert; after that the client simply uploads.
@@ -82,7 +82,7 @@ fn shared_record(principal: &Principal, req: &NewUpload, source: &FileRecord, no
 
 /// The new file sharing an existing blob, or `None` when this upload must send its bytes.
 pub(crate) async fn share_existing(
-    cx: &(impl HasStore + HasAudit + HasClock),
+    cx: &(impl HasStore + HasClock),
     principal: &Principal,
     bucket: &Bucket,
     req: &NewUpload,
@@ -100,26 +100,34 @@ pub(crate) async fn share_existing(
             return Ok(None);
         };
         let file = shared_record(principal, req, &source, now);
-        let jobs = [
-            NewJob::now(Job::ProcessFile {
-                tenant: file.tenant.clone(),
-                file_id: file.id,
-            }),
-            NewJob::now(Job::PublishEvent {
-                event: FileEvent::of_change(FileStatus::Pending, &file),
-            }),
-        ];
-        match cx.store().insert_deduplicated(&file, source.id, &jobs).await {
+        let details = json!({
+            "bucket": file.bucket.as_str(),
+            "path": file.path.to_string(),
+            "size": file.size,
+            "sha256": sha256.to_string(),
+            "source": source.id.to_string(),
+        });
+        let effects = Effects {
+            jobs: vec![
+                NewJob::now(Job::ProcessFile {
+                    tenant: file.tenant.clone(),
+                    file_id: file.id,
+                }),
+                NewJob::now(Job::PublishEvent {
+                    event: FileEvent::of_change(FileStatus::Pending, &file),
+                }),
+            ],
+            audit: vec![audit::entry(
+                cx,
+                &Actor::of(principal),
+                "file.deduplicated",
+                Some(file.id),
+                details,
+            )],
+        };
+        match cx.store().insert_deduplicated(&file, source.id, &effects).await {
             Ok(stored) => {
                 tracing::info!(file_id = %stored.id, source = %source.id, size = stored.size, "upload deduplicated");
-                let details = json!({
-                    "bucket": stored.bucket.as_str(),
-                    "path": stored.path.to_string(),
-                    "size": stored.size,
-                    "sha256": sha256.to_string(),
-                    "source": source.id.to_string(),
-                });
-                audit::record_change(cx, &Actor::of(principal), "file.deduplicated", Some(stored.id), details).await;
                 return Ok(Some(stored));
             }
             // The source stopped being `ready` (deleted) since the lookup: look again.

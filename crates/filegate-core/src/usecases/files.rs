@@ -8,8 +8,8 @@ use super::audit::{self, Actor};
 use super::context::{HasAudit, HasBlobs, HasClock, HasDownloads, HasLookups, HasSettings, HasStore};
 use super::{buckets, chrono_duration, outbox};
 use crate::domain::{
-    After, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord, FileStatus,
-    Metadata, ObjectPath, Permission, Principal, encode_cursor,
+    After, AuditRecord, ByteRange, ChangeCursor, ChangePage, FileAction, FileId, FilePage, FileQuery, FileRecord,
+    FileStatus, Metadata, ObjectPath, Permission, Principal, encode_cursor,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{ByteStream, Disposition, DownloadOptions, Job};
@@ -224,7 +224,7 @@ pub struct FileChange {
 
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn patch(
-    cx: &(impl HasStore + HasAudit + HasClock),
+    cx: &(impl HasStore + HasClock),
     principal: &Principal,
     id: FileId,
     change: FileChange,
@@ -245,19 +245,18 @@ pub async fn patch(
         next.metadata = metadata;
     }
     next.updated_at = cx.clock().now();
-    let saved = write_if_unchanged(cx, &next, file.status, None).await?;
     let details = json!({
-        "path": {"from": file.path.to_string(), "to": saved.path.to_string()},
-        "metadata_changed": file.metadata != saved.metadata,
+        "path": {"from": file.path.to_string(), "to": next.path.to_string()},
+        "metadata_changed": file.metadata != next.metadata,
     });
-    audit::record_change(cx, &Actor::of(principal), "file.updated", Some(id), details).await;
-    Ok(saved)
+    let record = audit::entry(cx, &Actor::of(principal), "file.updated", Some(id), details);
+    write_if_unchanged(cx, &next, file.status, None, record).await
 }
 
 /// Soft delete: answered at once; the bytes go after the bucket's retention.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn delete(
-    cx: &(impl HasStore + HasAudit + HasClock + HasLookups),
+    cx: &(impl HasStore + HasClock + HasLookups),
     principal: &Principal,
     id: FileId,
 ) -> Result<FileRecord> {
@@ -277,19 +276,14 @@ pub async fn delete(
     next.deleted_at = Some(now);
     next.purge_after = Some(now + chrono::Duration::days(i64::from(bucket.policy.retention_days)));
     next.updated_at = now;
-    let saved = write_if_unchanged(cx, &next, file.status, None).await?;
-    let details = json!({"path": saved.path.to_string(), "purge_after": saved.purge_after});
-    audit::record_change(cx, &Actor::of(principal), "file.deleted", Some(id), details).await;
-    Ok(saved)
+    let details = json!({"path": next.path.to_string(), "purge_after": next.purge_after});
+    let record = audit::entry(cx, &Actor::of(principal), "file.deleted", Some(id), details);
+    write_if_unchanged(cx, &next, file.status, None, record).await
 }
 
 /// Undoes a soft delete within the retention period: the file returns to its old status.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn restore(
-    cx: &(impl HasStore + HasAudit + HasClock),
-    principal: &Principal,
-    id: FileId,
-) -> Result<FileRecord> {
+pub async fn restore(cx: &(impl HasStore + HasClock), principal: &Principal, id: FileId) -> Result<FileRecord> {
     principal.require(Permission::Write)?;
     let file = load(cx, principal, id).await?;
     if file.status != FileStatus::Deleted {
@@ -315,19 +309,20 @@ pub async fn restore(
     next.deleted_at = None;
     next.purge_after = None;
     next.updated_at = cx.clock().now();
-    let saved = write_if_unchanged(cx, &next, FileStatus::Deleted, job).await?;
-    let details = json!({"path": saved.path.to_string(), "status": saved.status});
-    audit::record_change(cx, &Actor::of(principal), "file.restored", Some(id), details).await;
-    Ok(saved)
+    let details = json!({"path": next.path.to_string(), "status": next.status});
+    let record = audit::entry(cx, &Actor::of(principal), "file.restored", Some(id), details);
+    write_if_unchanged(cx, &next, FileStatus::Deleted, job, record).await
 }
 
+/// Writes `next` with its `job` and its audit `record` if the file is still `seen`.
 async fn write_if_unchanged(
     cx: &impl HasStore,
     next: &FileRecord,
     seen: FileStatus,
     job: Option<Job>,
+    record: AuditRecord,
 ) -> Result<FileRecord> {
-    outbox::save(cx.store(), seen, next, &[seen], job)
+    outbox::save(cx.store(), seen, next, &[seen], job, Some(record))
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => Error::conflict(
@@ -347,7 +342,7 @@ pub struct BatchDeleted {
 /// Deletes up to 1000 files in one request. Ids that are malformed, unknown, another tenant's
 /// or already deleted are listed as `not_found`; the others are deleted.
 pub async fn delete_many(
-    cx: &(impl HasStore + HasAudit + HasSettings + HasClock + HasLookups),
+    cx: &(impl HasStore + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     ids: Vec<String>,
 ) -> Result<BatchDeleted> {

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 
-use super::context::{HasAudit, HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
+use super::context::{HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
 use super::proxied::{self, ProxiedUpload};
 use crate::domain::{
     BucketName, ContentType, FileName, FileRecord, Metadata, ObjectPath, Permission, Principal, parse_prefix,
@@ -24,7 +24,7 @@ pub struct NewImage {
 }
 
 pub async fn upload(
-    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     req: NewImage,
 ) -> Result<FileRecord> {

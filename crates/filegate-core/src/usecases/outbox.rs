@@ -1,35 +1,27 @@
-//! The one way core writes a changed file: the new state, the work it causes, and the event
-//! announcing it commit together (the transactional outbox), or none of them does.
+//! The one way core writes a changed file: the new state, the work it causes, the event
+//! announcing it and the audit record telling who made it commit together (the
+//! transactional outbox), or none of them does.
 
-use crate::domain::{FileEvent, FileRecord, FileStatus, is_searchable};
+use crate::domain::{AuditRecord, FileEvent, FileRecord, FileStatus, is_searchable};
 use crate::error::StoreError;
-use crate::ports::{Job, MetadataStore, NewJob};
+use crate::ports::{Effects, Job, MetadataStore, NewJob};
 
 /// Writes `next` if the stored status is one of `expected`, enqueueing `work` (if any) and
-/// the event for the change from `previous`.
+/// the event for the change from `previous`, and appending `audit` (if any), all in one
+/// transaction.
 pub(crate) async fn save(
     store: &dyn MetadataStore,
     previous: FileStatus,
     next: &FileRecord,
     expected: &[FileStatus],
     work: Option<Job>,
+    audit: Option<AuditRecord>,
 ) -> Result<FileRecord, StoreError> {
-    save_with(store, previous, next, expected, work.into_iter().collect(), Vec::new()).await
-}
-
-/// [`save`] with any number of jobs, and `events` besides the change's own (alerts that the
-/// change carries, so they are announced exactly when it commits, and once).
-pub(crate) async fn save_with(
-    store: &dyn MetadataStore,
-    previous: FileStatus,
-    next: &FileRecord,
-    expected: &[FileStatus],
-    work: Vec<Job>,
-    events: Vec<FileEvent>,
-) -> Result<FileRecord, StoreError> {
-    store
-        .update_file(next, expected, &jobs_of_change(previous, next, work, events))
-        .await
+    let effects = Effects {
+        jobs: jobs_of_change(previous, next, work.into_iter().collect(), Vec::new()),
+        audit: audit.into_iter().collect(),
+    };
+    store.update_file(next, expected, &effects).await
 }
 
 /// What commits with the change from `previous` to `next`: `work`, the search index update

@@ -2,14 +2,14 @@
 //! signed URL), and the shared step
 //! that `images` uses too. The body goes straight to the blob store, never whole in memory.
 
-use super::context::{HasAudit, HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
+use super::context::{HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
 use super::{buckets, chrono_duration, outbox, quotas};
 use crate::domain::{
     BucketName, ContentType, FileId, FileRecord, FileStatus, Metadata, NewFile, ObjectPath, Permission, Principal,
     UploadPlan, blob_key_for,
 };
 use crate::error::{Error, Result, StoreError};
-use crate::ports::{ByteStream, Job};
+use crate::ports::{ByteStream, Effects, Job};
 
 #[derive(Debug, Clone)]
 pub struct ProxiedUpload {
@@ -25,7 +25,7 @@ pub struct ProxiedUpload {
 /// stores nothing and records nothing.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
 pub async fn upload(
-    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     req: ProxiedUpload,
     body: ByteStream,
@@ -54,7 +54,7 @@ pub async fn upload(
         })?;
 
     // Bytes first, then the row: a crash in between leaves unreferenced bytes, never a row
-    // pointing at nothing. The pending row expires by itself if we die before the update.
+    // pointing at nothing.
     let now = cx.clock().now();
     let mut record = FileRecord::pending(NewFile {
         id,
@@ -74,8 +74,19 @@ pub async fn upload(
         request_id: None,
     });
     record.etag = Some(meta.etag);
-    let pending = match cx.store().insert_file(&record).await {
-        Ok(pending) => pending,
+    // The bytes are all there: the file is born `uploaded`, and its processing, its event
+    // and its audit record commit with the row.
+    record.status = FileStatus::Uploaded;
+    let job = Job::ProcessFile {
+        tenant: record.tenant.clone(),
+        file_id: id,
+    };
+    let effects = Effects {
+        jobs: outbox::jobs_of_change(FileStatus::Pending, &record, vec![job], Vec::new()),
+        audit: vec![super::uploads::uploaded_record(cx, principal, &record)],
+    };
+    let stored = match cx.store().insert_file(&record, &effects).await {
+        Ok(stored) => stored,
         Err(e) => {
             // Refused (the quota, most likely): the bytes must not stay behind unreferenced.
             if let Err(delete) = cx.blobs().delete(&blob_key).await {
@@ -84,21 +95,6 @@ pub async fn upload(
             return Err(e.into());
         }
     };
-    let mut uploaded = pending;
-    uploaded.status = FileStatus::Uploaded;
-    let job = Job::ProcessFile {
-        tenant: uploaded.tenant.clone(),
-        file_id: id,
-    };
-    let stored = outbox::save(
-        cx.store(),
-        FileStatus::Pending,
-        &uploaded,
-        &[FileStatus::Pending],
-        Some(job),
-    )
-    .await?;
     tracing::info!(file_id = %stored.id, size = stored.size, "proxied upload stored");
-    super::uploads::audit_uploaded(cx, principal, &stored).await;
     Ok(stored)
 }

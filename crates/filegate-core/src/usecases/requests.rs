@@ -13,7 +13,7 @@ use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::ports::{Job, NewJob};
+use crate::ports::{Effects, Job, NewJob};
 use crate::usecases::pipeline::StageError;
 
 /// Most requests one listing returns.
@@ -105,12 +105,15 @@ fn not_pending(request: &FileRequest) -> Error {
 
 /// `DELETE /v1/requests/{id}` (admin): only a pending request can be cancelled.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, request_id = %id))]
-pub async fn cancel(
-    cx: &(impl HasAudit + HasExchange + HasClock),
-    principal: &Principal,
-    id: RequestId,
-) -> Result<FileRequest> {
+pub async fn cancel(cx: &(impl HasExchange + HasClock), principal: &Principal, id: RequestId) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
+    let record = audit::entry(
+        cx,
+        &Actor::of(principal),
+        "request.cancelled",
+        None,
+        json!({ "request_id": id }),
+    );
     match cx
         .exchange()
         .close_request(
@@ -119,19 +122,11 @@ pub async fn cancel(
             RequestStatus::Cancelled,
             None,
             cx.clock().now(),
-            &[],
+            &Effects::NONE.audited(record),
         )
         .await
     {
         Ok(cancelled) => {
-            audit::record_change(
-                cx,
-                &Actor::of(principal),
-                "request.cancelled",
-                None,
-                json!({ "request_id": id }),
-            )
-            .await;
             tracing::info!("file request cancelled");
             Ok(cancelled)
         }
@@ -158,7 +153,7 @@ pub(crate) async fn require_pending(cx: &impl HasExchange, tenant: &TenantId, id
 /// move; a request closed meanwhile (cancelled, or fulfilled by another file) stays as is.
 #[tracing::instrument(skip(cx))]
 pub(crate) async fn fulfil(
-    cx: &(impl HasStore + HasAudit + HasExchange + HasClock),
+    cx: &(impl HasStore + HasExchange + HasClock),
     tenant: &TenantId,
     id: RequestId,
     file_id: FileId,
@@ -167,7 +162,16 @@ pub(crate) async fn fulfil(
         return Ok(());
     };
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({ "request_id": id }));
-    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    // The record commits with the move to `fulfilled`, once per request.
+    let record = audit::entry_once(
+        cx,
+        &Actor::system(tenant.clone(), "pipeline"),
+        audit::once_key("request.fulfilled", &id.to_string()),
+        "request.fulfilled",
+        Some(file_id),
+        json!({ "request_id": id }),
+    );
+    let effects = Effects::jobs([NewJob::now(Job::PublishEvent { event })]).audited(record);
     match cx
         .exchange()
         .close_request(
@@ -176,36 +180,27 @@ pub(crate) async fn fulfil(
             RequestStatus::Fulfilled,
             Some(file_id),
             cx.clock().now(),
-            &jobs,
+            &effects,
         )
         .await
     {
         Ok(_) => {
             tracing::info!("file request fulfilled");
+            Ok(())
         }
         Err(StoreError::NotFound) => {
             tracing::warn!("the file request no longer exists");
-            return Ok(());
+            Ok(())
         }
         Err(StoreError::Conflict(_)) => {
+            // Closed already: fulfilled by this file on an earlier run (its record committed
+            // with it), or closed otherwise before this file was ready.
             let current = cx.exchange().get_request(tenant, id).await?;
             if current.as_ref().and_then(|r| r.file_id) != Some(file_id) {
                 tracing::info!(status = ?current.map(|r| r.status), "the file request was closed before this file was ready");
-                return Ok(());
             }
-            // Fulfilled by this file on an earlier run that stopped before auditing.
+            Ok(())
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    // Once per request, even when this job runs again after a crash right here.
-    audit::record_once(
-        cx,
-        &Actor::system(tenant.clone(), "pipeline"),
-        audit::once_key("request.fulfilled", &id.to_string()),
-        "request.fulfilled",
-        Some(file_id),
-        json!({ "request_id": id }),
-    )
-    .await
-    .map_err(|e| StageError::Retry(anyhow::Error::new(e)))
 }

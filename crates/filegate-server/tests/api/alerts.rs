@@ -3,6 +3,7 @@
 
 use filegate_api::{AlertRecipients, CreateWebhook};
 use filegate_core::domain::{FileEvent, FileId, TenantId};
+use filegate_core::ports::Effects;
 use filegate_core::ports::{Job, NewJob};
 
 use crate::common::TestApp;
@@ -24,7 +25,11 @@ async fn emit(app: &TestApp, tenant: &str, file_id: &str, kind: &str, data: serd
     let event = FileEvent::about(kind, &file, data);
     app.services
         .store
-        .update_file(&file, &[file.status], &[NewJob::now(Job::PublishEvent { event })])
+        .update_file(
+            &file,
+            &[file.status],
+            &Effects::jobs([NewJob::now(Job::PublishEvent { event })]),
+        )
         .await
         .expect("outbox write");
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 use filegate_client::Client;
 use filegate_client::api::{BucketPolicyChange, CreateBucket, CreateUpload, UploadCreated, UploadInstructions};
 use filegate_core::domain::{FileId, TenantId, thumbnail_key};
+use filegate_core::ports::Effects;
 
 use crate::common::TestApp;
 use crate::support::{content_of, files_under, pattern, sha256_hex};
@@ -263,7 +264,7 @@ async fn removing_one_sharing_file_keeps_the_bytes_the_other_uses() {
     record.processing.thumbnails = vec![serde_json::json!({"size": 64}), serde_json::json!({"size": 256})];
     app.services
         .store
-        .update_file(&record, &[filegate_core::domain::FileStatus::Ready], &[])
+        .update_file(&record, &[filegate_core::domain::FileStatus::Ready], &Effects::NONE)
         .await
         .expect("record thumbnails");
     for size in [64, 256] {

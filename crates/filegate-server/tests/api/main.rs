@@ -6,6 +6,7 @@ mod common;
 mod alerts;
 mod archives;
 mod audit;
+mod audited_changes;
 mod bucket_limits;
 mod content;
 mod dedup;

@@ -10,6 +10,7 @@ use filegate_core::domain::{
     Principal, Role, Tenant, TenantId, UploadPlan,
 };
 use filegate_core::error::Error;
+use filegate_core::ports::Effects;
 use filegate_core::ports::{AuditLog, Clock, ManualClock, MetadataStore};
 use filegate_core::usecases::context::{HasAudit, HasClock, HasStore};
 use filegate_core::usecases::{audit, files};
@@ -92,7 +93,7 @@ async fn a_rename_runs_on_the_store_and_clock_alone() {
         encryption: None,
         request_id: None,
     });
-    let file = store.insert_file(&file).await.expect("insert file");
+    let file = store.insert_file(&file, &Effects::NONE).await.expect("insert file");
     // A day later than the wall clock: the use case reads the context's clock, no other.
     let clock = ManualClock::starting_now();
     clock.advance(Duration::days(1));

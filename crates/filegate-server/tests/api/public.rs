@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use filegate_client::api::{BucketPolicyChange, CreateBucket};
 use filegate_core::domain::{FileId, FileStatus, TenantId};
+use filegate_core::ports::Effects;
 use reqwest::{Response, header};
 
 use crate::common::TestApp;
@@ -131,7 +132,7 @@ async fn private_missing_and_unready_files_are_never_reachable_without_credentia
     next.status = FileStatus::Quarantined;
     app.services
         .store
-        .update_file(&next, &[stored.status], &[])
+        .update_file(&next, &[stored.status], &Effects::NONE)
         .await
         .unwrap();
 

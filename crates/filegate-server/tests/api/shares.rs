@@ -3,6 +3,7 @@
 //! under concurrent requests), passwords and their lockout, files that may not be served,
 //! and tenancy.
 
+use filegate_core::ports::Effects;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -453,7 +454,7 @@ async fn files_that_are_deleted_quarantined_or_not_ready_are_not_served_through_
     quarantined.status = FileStatus::Quarantined;
     app.services
         .store
-        .update_file(&quarantined, &[stored.status], &[])
+        .update_file(&quarantined, &[stored.status], &Effects::NONE)
         .await
         .unwrap();
     let answer = get(&app, token, "/download", &[]).await;

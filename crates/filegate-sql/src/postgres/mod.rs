@@ -11,11 +11,13 @@
 //!
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! PostgreSQL's own: the connections ([`PgEngine`]), the SQL fragments that differ
-//! (`dialect`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
+//! (`dialect`), a file's write with its jobs and audit records as one statement
+//! (`file_writes`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
 //! (`wakeups`) and the search index (`search`: `PostgresStore` is a `SearchIndex` too).
 
 mod announcer;
 mod dialect;
+mod file_writes;
 mod queue;
 mod search;
 mod wakeups;
@@ -27,6 +29,8 @@ use std::time::Duration;
 use crate::wakeups::LaneWakeups;
 use anyhow::Context as _;
 use filegate_core::StoreError;
+use filegate_core::domain::{FileRecord, FileStatus};
+use filegate_core::ports::Effects;
 use sqlx::migrate::MigrateError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -35,6 +39,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
 use crate::store::SqlStore;
+use crate::transitions::Transition;
 use announcer::Announcer;
 use wakeups::Wakeups;
 
@@ -46,6 +51,9 @@ const MAX_CONNECTIONS: u32 = 16;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The channel every store listens on and every enqueue notifies.
 const JOBS_CHANNEL: &str = "filegate_jobs";
+/// The change number of every written row of `files`: drawn from a sequence by the
+/// statement that writes it.
+const CHANGE_SEQ: ChangeSeq = ChangeSeq::Drawn("nextval('files_change_seq')");
 
 /// `MetadataStore`, `JobQueue` and the other ports over one PostgreSQL database. Cheap to
 /// clone; the clones share one connection pool and one notification listener.
@@ -136,7 +144,7 @@ impl Engine for PgEngine {
     /// no row that every writer locks. The feed's order comes from the writing
     /// transaction's id (`Dialect::CHANGE_XID`), not from these numbers.
     async fn take_change_seqs(_: &mut PgConnection, n: usize) -> Result<Vec<ChangeSeq>, StoreError> {
-        Ok(vec![ChangeSeq::Drawn("nextval('files_change_seq')"); n])
+        Ok(vec![CHANGE_SEQ; n])
     }
 
     /// `NOTIFY` every listening store, after the commit and for many commits at once
@@ -154,5 +162,25 @@ impl Engine for PgEngine {
         self.wakeups.stop();
         self.announcer.stop();
         self.pool.close().await;
+    }
+
+    /// One statement with its effects, for a tenant without a quota (`file_writes`).
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
+        self.insert_one(file, effects).await
+    }
+
+    /// One statement with its effects (`file_writes`).
+    async fn update_file(
+        &self,
+        file: &FileRecord,
+        expected: &[FileStatus],
+        effects: &Effects,
+    ) -> Result<FileRecord, StoreError> {
+        self.update_one(file, expected, effects).await
+    }
+
+    /// One statement with its effects (`file_writes`).
+    async fn transition(&self, t: &Transition, effects: &Effects) -> Result<FileRecord, StoreError> {
+        self.transition_one(t, effects).await
     }
 }

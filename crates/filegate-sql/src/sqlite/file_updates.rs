@@ -10,11 +10,12 @@
 //!
 //! Each update keeps its own meaning inside the batch: it bumps the change counter, updates
 //! its row only if the stored status is one it expects (taking the new counter value), and
-//! inserts its jobs only if its row now carries that value. An update whose status did not
-//! match returns no row and changes nothing but the counter (a gap in the change numbers,
-//! which readers never rely on); the caller then looks at why. When a statement fails (a
-//! job id that exists, say), the whole batch rolls back and its updates run again one by
-//! one, so one refused update fails only its own caller.
+//! inserts its jobs and appends its audit records only if its row now carries that value.
+//! An update whose status did not match returns no row and changes nothing but the counter
+//! (a gap in the change numbers, which readers never rely on); the caller then looks at
+//! why. When a statement fails (a
+//! job id that exists, an audit record the database refuses), the whole batch rolls back
+//! and its updates run again one by one, so one refused update fails only its own caller.
 //!
 //! The pipeline's narrow transitions (`crate::transitions`) ride in the same batches, in a
 //! second array: each writes only its owned columns, and only if its file is still at the
@@ -28,14 +29,15 @@ use std::sync::{Arc, LazyLock};
 
 use filegate_core::StoreError;
 use filegate_core::domain::{FileId, FileRecord, FileStatus};
-use filegate_core::ports::NewJob;
+use filegate_core::ports::Effects;
 use sqlx::FromRow as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::wakeups::LaneWakeups;
 
-use super::one_trip::{one_trip, to_completion};
+use super::one_trip::{audit_from_json, jobs_from_json, one_trip, to_completion};
+use crate::audit::audit_values;
 use crate::convert::{micros, to_json};
 use crate::errors::store_err;
 use crate::file_row::{COLUMNS, FileRow, FileValues, Value, file_columns};
@@ -48,16 +50,17 @@ const MAX_BATCH: usize = 64;
 const QUEUE: usize = 4 * MAX_BATCH;
 
 /// Where [`update_json`] puts an update's parts: its key, the statuses it expects, its jobs,
-/// then the value of each updated column of [`COLUMNS`], in their order. A transition
-/// ([`transition_json`]) has the same first four (one expected status), then the change
-/// number it saw and an object of its owned columns' new values.
+/// its audit records, then the value of each updated column of [`COLUMNS`], in their order.
+/// A transition ([`transition_json`]) has the same first five (one expected status), then
+/// the change number it saw and an object of its owned columns' new values.
 const ID: usize = 0;
 const TENANT: usize = 1;
 const EXPECTED: usize = 2;
 const JOBS: usize = 3;
-const FIRST_COLUMN: usize = 4;
-const SEEN: usize = 4;
-const SET: usize = 5;
+const AUDIT: usize = 4;
+const FIRST_COLUMN: usize = 5;
+const SEEN: usize = 5;
+const SET: usize = 6;
 
 /// The batch, whatever its size, as one fixed text: the updates come as one JSON array
 /// (`?1 -> 0`, see [`update_json`]) and the transitions as another (`?1 -> 1`, see
@@ -70,10 +73,10 @@ const SET: usize = 5;
 /// The counter is bumped once per update and transition; update `u.key` (its index) takes
 /// the `u.key + 1`-th of those numbers, transition `u.key` the one after all the updates'.
 /// A row is written only if its guard holds (the stored status is one the update expects;
-/// for a transition, its status and change number are the ones it saw), and its jobs are
-/// inserted only if its row now carries its number. A transition writes only the owned
-/// columns its object names (`json_type` tells an absent name, kept, from a `null`, set).
-/// `?2` is the jobs' creation time.
+/// for a transition, its status and change number are the ones it saw), and its jobs and
+/// audit records are written only if its row now carries its number. A transition writes
+/// only the owned columns its object names (`json_type` tells an absent name, kept, from a
+/// `null`, set). `?2` is the jobs' creation time.
 static BATCH: LazyLock<String> = LazyLock::new(|| {
     let counter = "(SELECT value FROM change_counter WHERE id = 1)";
     let (updates, transitions) = ("?1, '$[0]'", "?1, '$[1]'");
@@ -89,14 +92,23 @@ static BATCH: LazyLock<String> = LazyLock::new(|| {
         .iter()
         .map(|c| format!("{c} = CASE WHEN json_type(u.value, '$[{SET}].{c}') IS NULL THEN files.{c} ELSE u.value -> {SET} ->> '{c}' END"))
         .collect();
-    let jobs = |array: &str, seq: &str| {
+    let written = |seq: &str| {
         format!(
-            "INSERT INTO jobs (id, kind, payload, run_at, lane, tenant, attempts, created_at) \
-             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, 0, ?2 \
-             FROM json_each({array}) AS u, json_each(u.value -> {JOBS}) AS j \
-             WHERE EXISTS (SELECT 1 FROM files WHERE files.id = u.value ->> {ID} \
-             AND files.tenant = u.value ->> {TENANT} AND files.change_seq = {seq}); "
+            "EXISTS (SELECT 1 FROM files WHERE files.id = u.value ->> {ID} \
+             AND files.tenant = u.value ->> {TENANT} AND files.change_seq = {seq})"
         )
+    };
+    let effects = |array: &str, seq: &str| {
+        let jobs = jobs_from_json(
+            &format!("json_each({array}) AS u, json_each(u.value -> {JOBS}) AS j"),
+            "?2",
+            &written(seq),
+        );
+        let audit = audit_from_json(
+            &format!("json_each({array}) AS u, json_each(u.value -> {AUDIT}) AS a"),
+            &written(seq),
+        );
+        jobs + &audit
     };
     format!(
         "BEGIN IMMEDIATE; \
@@ -108,19 +120,20 @@ static BATCH: LazyLock<String> = LazyLock::new(|| {
          UPDATE files SET {narrow_set}, change_seq = {narrow_seq} FROM json_each({transitions}) AS u \
          WHERE files.id = u.value ->> {ID} AND files.tenant = u.value ->> {TENANT} \
          AND files.status = u.value ->> {EXPECTED} AND files.change_seq = u.value ->> {SEEN} RETURNING {columns}; \
-         {whole_jobs}{narrow_jobs}COMMIT;",
+         {whole_effects}{narrow_effects}COMMIT;",
         set = set.join(", "),
         narrow_set = narrow_set.join(", "),
         columns = file_columns!(),
-        whole_jobs = jobs(updates, &seq),
-        narrow_jobs = jobs(transitions, &narrow_seq),
+        whole_effects = effects(updates, &seq),
+        narrow_effects = effects(transitions, &narrow_seq),
     )
 });
 
-/// What an update asks for: the change, and `jobs` to enqueue with it.
+/// What an update asks for: the change, and the `effects` (jobs, audit records) to write
+/// with it.
 pub(super) struct Update {
     pub change: Change,
-    pub jobs: Vec<NewJob>,
+    pub effects: Effects,
 }
 
 /// A file update's write.
@@ -256,8 +269,8 @@ impl Writer {
         let (mut whole, mut narrow) = (Vec::new(), Vec::new());
         for update in updates {
             match &update.change {
-                Change::Whole { file, expected } => whole.push(update_json(file, expected, &update.jobs)?),
-                Change::Narrow(t) => narrow.push(transition_json(t, &update.jobs)?),
+                Change::Whole { file, expected } => whole.push(update_json(file, expected, &update.effects)?),
+                Change::Narrow(t) => narrow.push(transition_json(t, &update.effects)?),
             }
         }
         let query = sqlx::query(BATCH.as_str())
@@ -268,7 +281,7 @@ impl Writer {
         if updates
             .iter()
             .zip(&outcomes)
-            .any(|(u, stored)| stored.is_some() && !u.jobs.is_empty())
+            .any(|(u, stored)| stored.is_some() && !u.effects.jobs.is_empty())
         {
             // `notify_one` stores a permit when nobody waits yet, so a worker between a
             // fruitless claim and its wait still sees these jobs.
@@ -281,24 +294,33 @@ impl Writer {
 /// One update as [`BATCH`] reads it: a JSON array whose positions its statements name
 /// ([`ID`] …). The JSON-valued columns go in as strings, so the stored text is exactly
 /// `FileValues`'.
-fn update_json(file: &FileRecord, expected: &[FileStatus], jobs: &[NewJob]) -> Result<serde_json::Value, StoreError> {
+fn update_json(file: &FileRecord, expected: &[FileStatus], effects: &Effects) -> Result<serde_json::Value, StoreError> {
     let f = FileValues::of(file)?;
     let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
-    let jobs = jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
+    let (jobs, audit) = effects_values(effects)?;
     let mut parts = vec![
         serde_json::json!(f.id),
         serde_json::json!(f.tenant),
         serde_json::json!(expected),
-        serde_json::json!(jobs),
+        jobs,
+        audit,
     ];
     parts.extend(COLUMNS.iter().filter(|c| c.updated).map(|c| json_value((c.value)(&f))));
     Ok(serde_json::Value::Array(parts))
 }
 
-/// One transition as [`BATCH`] reads it: its key, the status it starts from, its jobs, the
-/// change number it saw, and its owned columns' new values by name.
-fn transition_json(t: &Transition, jobs: &[NewJob]) -> Result<serde_json::Value, StoreError> {
-    let jobs = jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
+/// An update's jobs and audit records, each a JSON array of rows ([`job_values`],
+/// [`audit_values`]).
+fn effects_values(effects: &Effects) -> Result<(serde_json::Value, serde_json::Value), StoreError> {
+    let jobs = effects.jobs.iter().map(job_values).collect::<Result<Vec<_>, _>>()?;
+    let audit = effects.audit.iter().map(audit_values).collect::<Result<Vec<_>, _>>()?;
+    Ok((serde_json::json!(jobs), serde_json::Value::Array(audit)))
+}
+
+/// One transition as [`BATCH`] reads it: its key, the status it starts from, its jobs, its
+/// audit records, the change number it saw, and its owned columns' new values by name.
+fn transition_json(t: &Transition, effects: &Effects) -> Result<serde_json::Value, StoreError> {
+    let (jobs, audit) = effects_values(effects)?;
     let set: serde_json::Map<String, serde_json::Value> = t
         .set
         .iter()
@@ -309,6 +331,7 @@ fn transition_json(t: &Transition, jobs: &[NewJob]) -> Result<serde_json::Value,
         t.tenant,
         t.from.as_str(),
         jobs,
+        audit,
         t.seen_change,
         set
     ]))
@@ -365,6 +388,7 @@ mod tests {
             );
         }
         assert!(BATCH.contains(&format!("u.value -> {EXPECTED})")) && BATCH.contains(&format!("u.value -> {JOBS})")));
+        assert!(BATCH.contains(&format!("json_each(u.value -> {AUDIT}) AS a WHERE EXISTS")));
         assert!(!BATCH.contains(&format!("->> {}", FIRST_COLUMN + updated)));
         assert!(BATCH.contains("status = u.value ->> ") && BATCH.contains("request_id = u.value ->> "));
     }

@@ -31,7 +31,7 @@ use crate::wakeups::LaneWakeups;
 use anyhow::Context as _;
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
-use filegate_core::ports::NewJob;
+use filegate_core::ports::Effects;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -168,12 +168,17 @@ impl Engine for SqliteEngine {
         self.writer.close().await;
     }
 
-    /// The common case, a tenant without a quota, in one trip to the writer; otherwise the
-    /// quota is checked in a write transaction first.
-    async fn insert_file(&self, file: &FileRecord) -> Result<FileRecord, StoreError> {
-        match one_trip::insert_unlimited(self.writer.clone(), file.clone()).await? {
-            Some(inserted) => Ok(inserted),
-            None => insert_within_quota(self, file).await,
+    /// The common case, a tenant without a quota, in one trip to the writer with the file's
+    /// effects; otherwise the quota is checked in a write transaction first.
+    async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
+        match one_trip::insert_unlimited(self.writer.clone(), file.clone(), effects.clone()).await? {
+            Some(inserted) => {
+                if !effects.jobs.is_empty() {
+                    self.work.wake();
+                }
+                Ok(inserted)
+            }
+            None => insert_within_quota(self, file, effects).await,
         }
     }
 
@@ -183,31 +188,31 @@ impl Engine for SqliteEngine {
         &self,
         file: &FileRecord,
         expected: &[FileStatus],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<FileRecord, StoreError> {
         let update = Update {
             change: Change::Whole {
                 file: Box::new(file.clone()),
                 expected: expected.to_vec(),
             },
-            jobs: jobs.to_vec(),
+            effects: effects.clone(),
         };
         if let Some(stored) = self.updates.run(update).await? {
             return Ok(stored);
         }
         // Nothing was written: the file is gone, or its status was not one expected.
         let mut conn = self.writer().await?;
-        let stored: Option<(String,)> = select_status::<Sqlite>(file.tenant.as_str(), &file.id.to_string(), "")
+        let stored: Option<(String,)> = select_status::<Sqlite>(file.tenant.as_str(), &file.id.to_string())
             .fetch_optional(&mut conn)
             .await?;
         Err(refused(file.id, stored.map(|(s,)| s), expected))
     }
 
     /// In the group commit too (see `file_updates`).
-    async fn transition(&self, t: &Transition, jobs: &[NewJob]) -> Result<FileRecord, StoreError> {
+    async fn transition(&self, t: &Transition, effects: &Effects) -> Result<FileRecord, StoreError> {
         let update = Update {
             change: Change::Narrow(t.clone()),
-            jobs: jobs.to_vec(),
+            effects: effects.clone(),
         };
         match self.updates.run(update).await? {
             Some(stored) => Ok(stored),

@@ -1,5 +1,6 @@
 //! Zip bundle records and the file selections they are made from (`ArchiveStore`).
 
+use filegate_core::ports::Effects;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,7 +196,7 @@ async fn file(
     f.bucket = bname(bucket);
     f.status = status;
     f.metadata = Metadata::parse(meta.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()).unwrap();
-    store.insert_file(&f).await.expect("insert file")
+    store.insert_file(&f, &Effects::NONE).await.expect("insert file")
 }
 
 pub async fn archive_selections_find_the_tenants_files_by_id_and_ready_ones_by_query(

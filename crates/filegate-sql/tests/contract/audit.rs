@@ -11,7 +11,7 @@ use super::{Store, now, secs, tenant};
 
 pub type Audit = Arc<dyn AuditLog>;
 
-fn record(tenant: &TenantId, actor: &str, action: &str, file_id: Option<FileId>) -> AuditRecord {
+pub(super) fn record(tenant: &TenantId, actor: &str, action: &str, file_id: Option<FileId>) -> AuditRecord {
     AuditRecord {
         id: uuid::Uuid::now_v7(),
         tenant: tenant.clone(),

@@ -1,6 +1,7 @@
 //! Shared blobs and download counts: the dedup lookup and its atomic insert, whether a blob
 //! is still in use, the thumbnails of a blob, batched download counts.
 
+use filegate_core::ports::Effects;
 use std::time::Duration;
 
 use filegate_core::StoreError;
@@ -20,7 +21,7 @@ async fn ready(store: &Store, tenant: &TenantId, path: &str, hash: &Sha256Hex) -
     let mut f = new_file(tenant, path);
     f.status = FileStatus::Ready;
     f.sha256 = Some(hash.clone());
-    store.insert_file(&f).await.expect("insert ready file")
+    store.insert_file(&f, &Effects::NONE).await.expect("insert ready file")
 }
 
 /// A new `uploaded` file of `tenant` sharing `source`'s blob.
@@ -37,7 +38,10 @@ fn sharing(tenant: &TenantId, path: &str, source: &FileRecord) -> FileRecord {
 async fn set_status(store: &Store, f: &FileRecord, status: FileStatus) -> FileRecord {
     let mut next = f.clone();
     next.status = status;
-    store.update_file(&next, &[f.status], &[]).await.expect("status change")
+    store
+        .update_file(&next, &[f.status], &Effects::NONE)
+        .await
+        .expect("status change")
 }
 
 pub async fn dedup_sources_are_ready_files_with_the_computed_hash(store: Store, _queue: Queue) {
@@ -50,11 +54,11 @@ pub async fn dedup_sources_are_ready_files_with_the_computed_hash(store: Store, 
     // whose hash was computed but is not ready, and another tenant's ready file.
     let mut declared = new_file(&a, "declared");
     declared.declared_sha256 = Some(hash.clone());
-    store.insert_file(&declared).await.unwrap();
+    store.insert_file(&declared, &Effects::NONE).await.unwrap();
     let mut uploaded = new_file(&a, "uploaded");
     uploaded.status = FileStatus::Uploaded;
     uploaded.sha256 = Some(hash.clone());
-    store.insert_file(&uploaded).await.unwrap();
+    store.insert_file(&uploaded, &Effects::NONE).await.unwrap();
     ready(&store, &b, "theirs", &hash).await;
     assert_eq!(store.find_dedup_source(&a, &hash, 100, None).await.unwrap(), None);
 
@@ -63,7 +67,7 @@ pub async fn dedup_sources_are_ready_files_with_the_computed_hash(store: Store, 
     elsewhere.bucket = bname("other");
     elsewhere.status = FileStatus::Ready;
     elsewhere.sha256 = Some(hash.clone());
-    let elsewhere = store.insert_file(&elsewhere).await.unwrap();
+    let elsewhere = store.insert_file(&elsewhere, &Effects::NONE).await.unwrap();
     assert_eq!(
         store.find_dedup_source(&a, &hash, 100, None).await.unwrap(),
         Some(elsewhere.clone())
@@ -103,22 +107,22 @@ pub async fn a_dedup_insert_commits_only_while_its_source_is_ready(store: Store,
     // A row that does not share the source's blob (or hash) is refused.
     let mut wrong_blob = copy.clone();
     wrong_blob.blob_key = format!("{}-x", source.blob_key);
-    let r = store.insert_deduplicated(&wrong_blob, source.id, &[]).await;
+    let r = store.insert_deduplicated(&wrong_blob, source.id, &Effects::NONE).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     let mut wrong_hash = copy.clone();
     wrong_hash.sha256 = Some(sha('b'));
-    let r = store.insert_deduplicated(&wrong_hash, source.id, &[]).await;
+    let r = store.insert_deduplicated(&wrong_hash, source.id, &Effects::NONE).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     // Another tenant cannot point at this tenant's file.
     let b = tenant(&store, "b").await;
     let foreign = sharing(&b, "foreign", &source);
-    let r = store.insert_deduplicated(&foreign, source.id, &[]).await;
+    let r = store.insert_deduplicated(&foreign, source.id, &Effects::NONE).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     assert_eq!(store.get_file(&b, foreign.id).await.unwrap(), None);
 
     // While the source is ready: the row and its job commit together.
     let stored = store
-        .insert_deduplicated(&copy, source.id, std::slice::from_ref(&event))
+        .insert_deduplicated(&copy, source.id, &Effects::jobs([event.clone()]))
         .await
         .unwrap();
     assert_eq!(stored, super::with_seq(&copy, stored.change_seq));
@@ -134,7 +138,7 @@ pub async fn a_dedup_insert_commits_only_while_its_source_is_ready(store: Store,
         tenant: a.clone(),
         file_id: late.id,
     });
-    let r = store.insert_deduplicated(&late, source.id, &[job]).await;
+    let r = store.insert_deduplicated(&late, source.id, &Effects::jobs([job])).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     assert_eq!(store.get_file(&a, late.id).await.unwrap(), None);
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
@@ -155,7 +159,7 @@ pub async fn a_blob_is_in_use_while_a_live_row_references_it(store: Store, _queu
     assert!(!store.blob_in_use(&b, &key, nobody).await.unwrap(), "scoped by tenant");
 
     let copy = store
-        .insert_deduplicated(&sharing(&a, "copy", &source), source.id, &[])
+        .insert_deduplicated(&sharing(&a, "copy", &source), source.id, &Effects::NONE)
         .await
         .unwrap();
     assert!(store.blob_in_use(&a, &key, source.id).await.unwrap());
@@ -172,7 +176,7 @@ pub async fn a_blob_is_in_use_while_a_live_row_references_it(store: Store, _queu
 
     let mut pending = new_file(&a, "pending");
     pending.status = FileStatus::Pending;
-    let pending = store.insert_file(&pending).await.unwrap();
+    let pending = store.insert_file(&pending, &Effects::NONE).await.unwrap();
     assert!(store.blob_in_use(&a, &pending.blob_key, nobody).await.unwrap());
     set_status(&store, &pending, FileStatus::Expired).await;
     assert!(!store.blob_in_use(&a, &pending.blob_key, nobody).await.unwrap());
@@ -189,10 +193,13 @@ pub async fn thumbnail_sizes_of_every_row_sharing_a_blob(store: Store, _queue: Q
         serde_json::json!("not an object"),
         serde_json::json!({"size": "big"}),
     ];
-    let source = store.insert_file(&source).await.unwrap();
+    let source = store.insert_file(&source, &Effects::NONE).await.unwrap();
     let mut copy = sharing(&a, "copy", &source);
     copy.processing.thumbnails = vec![serde_json::json!({"size": 64}), serde_json::json!({"size": 1024})];
-    let copy = store.insert_deduplicated(&copy, source.id, &[]).await.unwrap();
+    let copy = store
+        .insert_deduplicated(&copy, source.id, &Effects::NONE)
+        .await
+        .unwrap();
     // Purged rows count too: their thumbnails are still on the blob.
     set_status(&store, &copy, FileStatus::Purged).await;
     let unrelated = ready(&store, &a, "unrelated", &sha('b')).await;
@@ -258,7 +265,10 @@ pub async fn download_counts_add_up_without_a_change(store: Store, _queue: Queue
     let mut renamed = one.clone();
     renamed.metadata =
         filegate_core::domain::Metadata::parse([("k".to_owned(), "v".to_owned())].into_iter().collect()).unwrap();
-    let written = store.update_file(&renamed, &[FileStatus::Ready], &[]).await.unwrap();
+    let written = store
+        .update_file(&renamed, &[FileStatus::Ready], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(written.download_count, 6);
 }
 
@@ -276,7 +286,7 @@ pub async fn the_statuses_of_every_row_sharing_a_blob(store: Store, _queue: Queu
     assert!(store.blob_statuses(&a, "t/a/nothing").await.unwrap().is_empty());
 
     let copy = store
-        .insert_deduplicated(&sharing(&a, "copy", &source), source.id, &[])
+        .insert_deduplicated(&sharing(&a, "copy", &source), source.id, &Effects::NONE)
         .await
         .unwrap();
     let copy = set_status(&store, &copy, FileStatus::Ready).await;

@@ -1,6 +1,7 @@
 //! `insert_files_bulk` (each engine's own method, for benchmarks and imports): the rows it
 //! writes are the rows `insert_file` writes one by one, in one transaction.
 
+use filegate_core::ports::Effects;
 use std::future::Future;
 
 use filegate_core::StoreError;
@@ -18,7 +19,10 @@ where
     Fut: Future<Output = Result<(), StoreError>>,
 {
     let t = tenant(&store, "bulk").await;
-    let first = store.insert_file(&new_file(&t, "first.bin")).await.expect("one insert");
+    let first = store
+        .insert_file(&new_file(&t, "first.bin"), &Effects::NONE)
+        .await
+        .expect("one insert");
     let files: Vec<FileRecord> = (0..FILES)
         .map(|i| {
             let mut f = new_file(&t, &format!("bulk/{i:05}.bin"));
@@ -74,7 +78,7 @@ where
     assert_eq!(store.get_file(&t, fresh.id).await.expect("get"), None);
     // And the feed goes on after the bulk rows.
     let next = store
-        .insert_file(&new_file(&t, "last.bin"))
+        .insert_file(&new_file(&t, "last.bin"), &Effects::NONE)
         .await
         .expect("insert after");
     assert!(next.change_seq > feed.last().map_or(0, |f| f.change_seq));

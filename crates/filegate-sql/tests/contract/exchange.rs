@@ -1,5 +1,6 @@
 //! Exchange passphrase versions and file requests.
 
+use filegate_core::ports::Effects;
 use std::time::Duration;
 
 use filegate_core::StoreError;
@@ -97,7 +98,10 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
     assert_eq!(exchange.list_requests(&a, None, 2).await.unwrap().len(), 2);
 
     // Fulfilling commits the event job with it.
-    let file = store.insert_file(&new_file(&a, "extract.csv")).await.unwrap();
+    let file = store
+        .insert_file(&new_file(&a, "extract.csv"), &Effects::NONE)
+        .await
+        .unwrap();
     let event = FileEvent::about("request.fulfilled", &file, serde_json::json!({"request_id": r1.id}));
     let job = NewJob::now(Job::PublishEvent { event });
     let at = now() + secs(5);
@@ -108,7 +112,7 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
             RequestStatus::Fulfilled,
             Some(file.id),
             at,
-            std::slice::from_ref(&job),
+            &Effects::jobs([job.clone()]),
         )
         .await
         .unwrap();
@@ -128,22 +132,29 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
             RequestStatus::Cancelled,
             None,
             now(),
-            std::slice::from_ref(&job),
+            &Effects::jobs([job.clone()]),
         )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let other = exchange
-        .close_request(&b, r2.id, RequestStatus::Cancelled, None, now(), &[])
+        .close_request(&b, r2.id, RequestStatus::Cancelled, None, now(), &Effects::NONE)
         .await;
     assert!(matches!(other, Err(StoreError::NotFound)), "{other:?}");
     let missing = exchange
-        .close_request(&a, RequestId::new(), RequestStatus::Cancelled, None, now(), &[])
+        .close_request(
+            &a,
+            RequestId::new(),
+            RequestStatus::Cancelled,
+            None,
+            now(),
+            &Effects::NONE,
+        )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     let cancelled = exchange
-        .close_request(&a, r2.id, RequestStatus::Cancelled, None, now(), &[])
+        .close_request(&a, r2.id, RequestStatus::Cancelled, None, now(), &Effects::NONE)
         .await
         .unwrap();
     assert_eq!((cancelled.status, cancelled.file_id), (RequestStatus::Cancelled, None));

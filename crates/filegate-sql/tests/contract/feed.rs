@@ -1,5 +1,6 @@
 //! The change feed under concurrent writers.
 
+use filegate_core::ports::Effects;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,10 +45,16 @@ pub async fn change_feed_followers_miss_no_write(store: Store, _queue: Queue) {
         let (store, a) = (store.clone(), a.clone());
         writers.spawn(async move {
             for i in 0..FILES_EACH {
-                let pending = store.insert_file(&new_file(&a, &format!("w{w}/{i}"))).await.unwrap();
+                let pending = store
+                    .insert_file(&new_file(&a, &format!("w{w}/{i}")), &Effects::NONE)
+                    .await
+                    .unwrap();
                 let mut uploaded = pending.clone();
                 uploaded.status = FileStatus::Uploaded;
-                store.update_file(&uploaded, &[FileStatus::Pending], &[]).await.unwrap();
+                store
+                    .update_file(&uploaded, &[FileStatus::Pending], &Effects::NONE)
+                    .await
+                    .unwrap();
             }
         });
     }

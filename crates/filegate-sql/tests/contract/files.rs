@@ -1,5 +1,6 @@
 //! File records: round trip, compare-and-set with its job, isolation, change feed, sweep.
 
+use filegate_core::ports::Effects;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -47,12 +48,12 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
     f.deleted_at = Some(now());
     f.purge_after = Some(now() + secs(86_400));
 
-    let stored = store.insert_file(&f).await.unwrap();
+    let stored = store.insert_file(&f, &Effects::NONE).await.unwrap();
     assert!(stored.change_seq > 0);
     assert_eq!(stored, super::with_seq(&f, stored.change_seq));
     assert_eq!(store.get_file(&a, f.id).await.unwrap(), Some(stored.clone()));
 
-    let dup = store.insert_file(&f).await;
+    let dup = store.insert_file(&f, &Effects::NONE).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     assert_eq!(store.get_file(&a, f.id).await.unwrap(), Some(stored));
 }
@@ -61,7 +62,10 @@ pub async fn file_records_round_trip_every_field(store: Store, _queue: Queue) {
 /// not the queue — and the store goes on working: the next update commits.
 pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
-    let pending = store.insert_file(&new_file(&a, "in/report.pdf")).await.unwrap();
+    let pending = store
+        .insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE)
+        .await
+        .unwrap();
     let job = NewJob::now(Job::ProcessFile {
         tenant: a.clone(),
         file_id: pending.id,
@@ -72,7 +76,7 @@ pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queu
     next.updated_at = pending.updated_at + secs(1);
 
     let clash = store
-        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&job))
+        .update_file(&next, &[FileStatus::Pending], &Effects::jobs([job.clone()]))
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert_eq!(store.get_file(&a, pending.id).await.unwrap(), Some(pending.clone()));
@@ -83,7 +87,7 @@ pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queu
         file_id: pending.id,
     });
     let updated = store
-        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&fresh))
+        .update_file(&next, &[FileStatus::Pending], &Effects::jobs([fresh.clone()]))
         .await
         .unwrap();
     assert_eq!(updated.status, FileStatus::Uploaded);
@@ -95,7 +99,10 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     store.create_bucket(&bucket(&a, "archive")).await.unwrap();
-    let pending = store.insert_file(&new_file(&a, "in/report.pdf")).await.unwrap();
+    let pending = store
+        .insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE)
+        .await
+        .unwrap();
 
     let mut next = pending.clone();
     next.status = FileStatus::Uploaded;
@@ -114,7 +121,7 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
         .update_file(
             &next,
             &[FileStatus::Ready, FileStatus::Processing],
-            std::slice::from_ref(&job),
+            &Effects::jobs([job.clone()]),
         )
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict(_))), "{wrong:?}");
@@ -125,16 +132,18 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     let mut foreign = next.clone();
     foreign.tenant = b.clone();
     let r = store
-        .update_file(&foreign, &[FileStatus::Pending], std::slice::from_ref(&job))
+        .update_file(&foreign, &[FileStatus::Pending], &Effects::jobs([job.clone()]))
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "nowhere");
-    let r = store.update_file(&unknown, &[FileStatus::Pending], &[]).await;
+    let r = store
+        .update_file(&unknown, &[FileStatus::Pending], &Effects::NONE)
+        .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     let updated = store
-        .update_file(&next, &[FileStatus::Pending], std::slice::from_ref(&job))
+        .update_file(&next, &[FileStatus::Pending], &Effects::jobs([job.clone()]))
         .await
         .unwrap();
     assert!(updated.change_seq > pending.change_seq);
@@ -161,19 +170,25 @@ pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: 
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
 
     // A second CAS from the old status now fails: the status moved on.
-    let again = store.update_file(&next, &[FileStatus::Pending], &[]).await;
+    let again = store.update_file(&next, &[FileStatus::Pending], &Effects::NONE).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     // An update without a job enqueues nothing.
     let mut ready = updated.clone();
     ready.status = FileStatus::Ready;
-    store.update_file(&ready, &[FileStatus::Uploaded], &[]).await.unwrap();
+    store
+        .update_file(&ready, &[FileStatus::Uploaded], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(queue.stats().await.unwrap().queued, 0);
 }
 
 pub async fn tenants_never_see_each_others_files(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    let mine = store.insert_file(&new_file(&a, "secret.txt")).await.unwrap();
+    let mine = store
+        .insert_file(&new_file(&a, "secret.txt"), &Effects::NONE)
+        .await
+        .unwrap();
     settle_feed(&store, &a, &mine).await;
 
     assert_eq!(store.get_file(&b, mine.id).await.unwrap(), None);
@@ -205,16 +220,27 @@ fn set_status(f: &filegate_core::domain::FileRecord, status: FileStatus) -> file
 pub async fn change_feed_is_ordered_and_includes_deletions(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    let one = store.insert_file(&new_file(&a, "one")).await.unwrap();
-    let theirs = store.insert_file(&new_file(&b, "theirs")).await.unwrap();
-    let two = store.insert_file(&new_file(&a, "two")).await.unwrap();
-    let three = store.insert_file(&new_file(&a, "three")).await.unwrap();
+    let one = store.insert_file(&new_file(&a, "one"), &Effects::NONE).await.unwrap();
+    let theirs = store
+        .insert_file(&new_file(&b, "theirs"), &Effects::NONE)
+        .await
+        .unwrap();
+    let two = store.insert_file(&new_file(&a, "two"), &Effects::NONE).await.unwrap();
+    let three = store.insert_file(&new_file(&a, "three"), &Effects::NONE).await.unwrap();
     let deleted = store
-        .update_file(&set_status(&one, FileStatus::Deleted), &[FileStatus::Pending], &[])
+        .update_file(
+            &set_status(&one, FileStatus::Deleted),
+            &[FileStatus::Pending],
+            &Effects::NONE,
+        )
         .await
         .unwrap();
     let purged = store
-        .update_file(&set_status(&two, FileStatus::Purged), &[FileStatus::Pending], &[])
+        .update_file(
+            &set_status(&two, FileStatus::Purged),
+            &[FileStatus::Pending],
+            &Effects::NONE,
+        )
         .await
         .unwrap();
 
@@ -268,7 +294,7 @@ pub async fn sweep_finds_expired_uploads_and_ended_retention(store: Store, _queu
             f.upload_expires_at = t + secs(expires);
             f.purge_after = purge.map(|p| t + secs(p));
             let store = store.clone();
-            async move { store.insert_file(&f).await.unwrap() }
+            async move { store.insert_file(&f, &Effects::NONE).await.unwrap() }
         };
     let expired_a = insert(&a, "expired-a", FileStatus::Pending, -60, None).await;
     let expired_b = insert(&b, "expired-b", FileStatus::Pending, -30, None).await;

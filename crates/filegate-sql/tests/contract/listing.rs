@@ -1,5 +1,6 @@
 //! Listing filters: each one alone, and together.
 
+use filegate_core::ports::Effects;
 use std::collections::BTreeSet;
 
 use filegate_core::domain::{FileQuery, FileRecord, FileStatus, Metadata, TenantId};
@@ -54,9 +55,12 @@ pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
         f.size = size;
         f.created_at = t + secs(age);
         f.status = status;
-        store.insert_file(&f).await.unwrap();
+        store.insert_file(&f, &Effects::NONE).await.unwrap();
     }
-    store.insert_file(&new_file(&b, "docs/a.txt")).await.unwrap();
+    store
+        .insert_file(&new_file(&b, "docs/a.txt"), &Effects::NONE)
+        .await
+        .unwrap();
 
     let q = FileQuery::default;
     let live = [
@@ -258,7 +262,7 @@ pub async fn prefix_characters_are_literal(store: Store, _queue: Queue) {
     for path in [
         "100%/a", "100x/b", "1000/c", "a_b/c", "axb/d", "Docs/e", "docs/f", "été/x", "étz/y",
     ] {
-        store.insert_file(&new_file(&a, path)).await.unwrap();
+        store.insert_file(&new_file(&a, path), &Effects::NONE).await.unwrap();
     }
     let by_prefix = |p: &str| FileQuery {
         prefix: Some(p.into()),
@@ -282,7 +286,7 @@ pub async fn a_listing_narrowed_to_an_owner(store: Store, _queue: Queue) {
     for (path, owner) in [("x/1", "partner"), ("x/2", "someone"), ("x/3", "partner")] {
         let mut f = new_file(&a, path);
         f.owner = owner.to_owned();
-        store.insert_file(&f).await.unwrap();
+        store.insert_file(&f, &Effects::NONE).await.unwrap();
     }
     let mine = FileQuery {
         owner: Some("partner".into()),
@@ -340,11 +344,11 @@ pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: 
         with_metadata(&a, "odd/x", &[("note", "it's \"x\" 100% _\\")], None),
         with_metadata(&b, "p1/scan.pdf", &[("subject", patient)], Some(patient)),
     ] {
-        store.insert_file(&f).await.unwrap();
+        store.insert_file(&f, &Effects::NONE).await.unwrap();
     }
     let mut gone = with_metadata(&a, "p1/gone.pdf", &[("subject", patient)], Some(patient));
     gone.status = FileStatus::Deleted;
-    store.insert_file(&gone).await.unwrap();
+    store.insert_file(&gone, &Effects::NONE).await.unwrap();
 
     let cases: Vec<(FileQuery, &[&str])> = vec![
         (by_metadata(&[("subject", patient)]), &["p1/scan.pdf", "p1/report.pdf"]),
@@ -406,7 +410,10 @@ pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: 
         .unwrap();
     let mut moved = found[0].clone();
     moved.metadata = Metadata::parse([("subject".to_owned(), patient.to_owned())].into()).unwrap();
-    store.update_file(&moved, &[FileStatus::Pending], &[]).await.unwrap();
+    store
+        .update_file(&moved, &[FileStatus::Pending], &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(
         paths(&store, &a, by_metadata(&[("subject", "1111111111")])).await,
         set(&[])
@@ -424,7 +431,10 @@ pub async fn list_finds_files_by_metadata_and_external_id(store: Store, _queue: 
     // Pages of a filtered list: every file once, by cursor and by offset with the total.
     for i in 0..5 {
         store
-            .insert_file(&with_metadata(&a, &format!("series/{i}"), &[("series", "s-1")], None))
+            .insert_file(
+                &with_metadata(&a, &format!("series/{i}"), &[("series", "s-1")], None),
+                &Effects::NONE,
+            )
             .await
             .unwrap();
     }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 mod archives;
+mod atomic;
 mod audit;
 mod blobs;
 mod bulk;
@@ -38,6 +39,7 @@ use filegate_core::ports::{JobQueue, MetadataStore};
 pub const START: filegate_core::domain::ChangeCursor = filegate_core::domain::ChangeCursor::START;
 
 pub use archives::*;
+pub use atomic::*;
 pub use audit::*;
 pub use blobs::*;
 pub use bulk::*;

@@ -1,6 +1,7 @@
 //! Paging: every sort order walked page by page with keyset cursors; offsets with totals.
 
 use filegate_core::domain::{After, FileId, FileQuery, FileRecord, PageStart, Sort, SortKey};
+use filegate_core::ports::Effects;
 
 use super::{Queue, Store, bname, bucket, new_file, now, secs, tenant};
 
@@ -31,11 +32,11 @@ pub async fn every_sort_order_pages_through_every_file_once(store: Store, _queue
         let mut f = new_file(&a, &format!("d{i}/n{}.txt", i % 5));
         f.size = [5, 5, 7, 9][(i % 4) as usize];
         f.created_at = t + secs(i / 3);
-        files.push(store.insert_file(&f).await.unwrap());
+        files.push(store.insert_file(&f, &Effects::NONE).await.unwrap());
     }
     let mut elsewhere = new_file(&a, "d0/n0.txt");
     elsewhere.bucket = bname("other");
-    store.insert_file(&elsewhere).await.unwrap();
+    store.insert_file(&elsewhere, &Effects::NONE).await.unwrap();
 
     for tag in ["created_at", "-created_at", "name", "-name", "size", "-size"] {
         let sort = Sort::parse(tag).unwrap();
@@ -71,7 +72,7 @@ pub async fn offset_pages_report_the_total(store: Store, _queue: Queue) {
     for i in 0..12_u64 {
         let mut f = new_file(&a, &format!("f{i:02}"));
         f.size = i;
-        files.push(store.insert_file(&f).await.unwrap());
+        files.push(store.insert_file(&f, &Effects::NONE).await.unwrap());
     }
     let sort = Sort::parse("-size").unwrap();
     let order = expected_order(&files, sort);

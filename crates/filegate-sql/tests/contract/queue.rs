@@ -1,5 +1,6 @@
 //! The job queue: leases, retries, dead letters, concurrency and wake-ups.
 
+use filegate_core::ports::Effects;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -346,7 +347,10 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
         producers.spawn(async move {
             let mut jobs = Vec::new();
             for i in 0..15 {
-                let pending = store.insert_file(&new_file(&a, &format!("up/{i}"))).await.unwrap();
+                let pending = store
+                    .insert_file(&new_file(&a, &format!("up/{i}")), &Effects::NONE)
+                    .await
+                    .unwrap();
                 let mut uploaded = pending.clone();
                 uploaded.status = FileStatus::Uploaded;
                 let job = NewJob::now(Job::ProcessFile {
@@ -354,7 +358,7 @@ pub async fn concurrent_uploads_and_claims(store: Store, queue: Queue) {
                     file_id: pending.id,
                 });
                 store
-                    .update_file(&uploaded, &[FileStatus::Pending], std::slice::from_ref(&job))
+                    .update_file(&uploaded, &[FileStatus::Pending], &Effects::jobs([job.clone()]))
                     .await
                     .unwrap();
                 jobs.push(job.job);
@@ -410,7 +414,7 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
         let queue = queue.clone();
         async move { queue.wait_for_work(Duration::from_secs(60)).await }
     });
-    let pending = store.insert_file(&new_file(&a, "x")).await.unwrap();
+    let pending = store.insert_file(&new_file(&a, "x"), &Effects::NONE).await.unwrap();
     let mut uploaded = pending.clone();
     uploaded.status = FileStatus::Uploaded;
     let j = NewJob::now(Job::ProcessFile {
@@ -418,7 +422,7 @@ pub async fn waiting_workers_wake_on_new_work(store: Store, queue: Queue) {
         file_id: pending.id,
     });
     store
-        .update_file(&uploaded, &[FileStatus::Pending], std::slice::from_ref(&j))
+        .update_file(&uploaded, &[FileStatus::Pending], &Effects::jobs([j.clone()]))
         .await
         .unwrap();
     tokio::time::timeout(DEADLINE, waiter)

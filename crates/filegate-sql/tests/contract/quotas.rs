@@ -6,6 +6,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     FileRecord, FileStatus, Quota, QuotaExceeded, QuotaLimit, Sha256Hex, StorageUsage, UploadPlan,
 };
+use filegate_core::ports::Effects;
 
 use super::{Queue, Store, bname, bucket, new_file, now, tenant, tid};
 
@@ -26,7 +27,10 @@ fn exceeded(result: Result<FileRecord, StoreError>) -> QuotaExceeded {
 async fn set_status(store: &Store, f: &FileRecord, status: FileStatus) -> FileRecord {
     let mut next = f.clone();
     next.status = status;
-    store.update_file(&next, &[f.status], &[]).await.expect("status change")
+    store
+        .update_file(&next, &[f.status], &Effects::NONE)
+        .await
+        .expect("status change")
 }
 
 pub async fn quotas_are_stored_per_tenant_and_unlimited_by_default(store: Store, _queue: Queue) {
@@ -62,14 +66,17 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
     };
     store.set_tenant_quota(&a, &quota, now()).await.unwrap();
 
-    store.insert_file(&sized(&a, "sixty", 60)).await.unwrap();
     store
-        .insert_file(&sized(&a, "forty", 40))
+        .insert_file(&sized(&a, "sixty", 60), &Effects::NONE)
+        .await
+        .unwrap();
+    store
+        .insert_file(&sized(&a, "forty", 40), &Effects::NONE)
         .await
         .expect("exactly max_bytes");
     let over = sized(&a, "one-more-byte", 1);
     assert_eq!(
-        exceeded(store.insert_file(&over).await),
+        exceeded(store.insert_file(&over, &Effects::NONE).await),
         QuotaExceeded {
             limit: QuotaLimit::Bytes,
             used: 100,
@@ -80,15 +87,18 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
     assert_eq!(store.get_file(&a, over.id).await.unwrap(), None, "nothing was written");
 
     store
-        .insert_file(&sized(&a, "empty", 0))
+        .insert_file(&sized(&a, "empty", 0), &Effects::NONE)
         .await
         .expect("exactly max_files");
-    let e = exceeded(store.insert_file(&sized(&a, "fourth", 0)).await);
+    let e = exceeded(store.insert_file(&sized(&a, "fourth", 0), &Effects::NONE).await);
     assert_eq!((e.limit, e.used, e.max), (QuotaLimit::Files, 3, 3));
 
     // Another tenant is not limited by it.
     let b = tenant(&store, "b").await;
-    store.insert_file(&sized(&b, "big", 1_000_000)).await.unwrap();
+    store
+        .insert_file(&sized(&b, "big", 1_000_000), &Effects::NONE)
+        .await
+        .unwrap();
 }
 
 pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queue: Queue) {
@@ -97,7 +107,10 @@ pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queu
     store.create_bucket(&bucket(&a, "photos")).await.unwrap();
     assert_eq!(store.tenant_usage(&a).await.unwrap().total, StorageUsage::default());
 
-    let pending = store.insert_file(&sized(&a, "pending", 1)).await.unwrap();
+    let pending = store
+        .insert_file(&sized(&a, "pending", 1), &Effects::NONE)
+        .await
+        .unwrap();
     let mut kinds = Vec::new();
     for (i, status) in [
         FileStatus::Uploaded,
@@ -113,9 +126,12 @@ pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queu
         let mut f = sized(&a, &format!("f{i}"), 10);
         f.bucket = bname("photos");
         f.status = status;
-        kinds.push(store.insert_file(&f).await.unwrap());
+        kinds.push(store.insert_file(&f, &Effects::NONE).await.unwrap());
     }
-    store.insert_file(&sized(&b, "theirs", 1000)).await.unwrap();
+    store
+        .insert_file(&sized(&b, "theirs", 1000), &Effects::NONE)
+        .await
+        .unwrap();
 
     let usage = store.tenant_usage(&a).await.unwrap();
     assert_eq!(usage.total, StorageUsage { bytes: 61, files: 7 });
@@ -144,7 +160,7 @@ pub async fn a_dedup_insert_counts_its_full_size_against_the_quota(store: Store,
     let mut source = sized(&a, "source", 100);
     source.status = FileStatus::Ready;
     source.sha256 = Some(Sha256Hex::parse(&"a".repeat(64)).unwrap());
-    let source = store.insert_file(&source).await.unwrap();
+    let source = store.insert_file(&source, &Effects::NONE).await.unwrap();
     store
         .set_tenant_quota(
             &a,
@@ -161,7 +177,7 @@ pub async fn a_dedup_insert_counts_its_full_size_against_the_quota(store: Store,
     copy.blob_key = source.blob_key.clone();
     copy.sha256 = source.sha256.clone();
     copy.upload = UploadPlan::Deduplicated { source: source.id };
-    let e = match store.insert_deduplicated(&copy, source.id, &[]).await {
+    let e = match store.insert_deduplicated(&copy, source.id, &Effects::NONE).await {
         Err(StoreError::QuotaExceeded(e)) => e,
         other => panic!("expected QuotaExceeded, got {other:?}"),
     };
@@ -178,7 +194,7 @@ pub async fn a_dedup_insert_counts_its_full_size_against_the_quota(store: Store,
         .await
         .unwrap();
     store
-        .insert_deduplicated(&copy, source.id, &[])
+        .insert_deduplicated(&copy, source.id, &Effects::NONE)
         .await
         .expect("exactly the limit");
     assert_eq!(store.tenant_usage(&a).await.unwrap().total.bytes, 200);
@@ -200,7 +216,11 @@ pub async fn concurrent_inserts_never_pass_a_quota_together(store: Store, _queue
     let inserts = (0..25).map(|i| {
         let store = store.clone();
         let a = a.clone();
-        tokio::spawn(async move { store.insert_file(&sized(&a, &format!("f{i}"), 10)).await })
+        tokio::spawn(async move {
+            store
+                .insert_file(&sized(&a, &format!("f{i}"), 10), &Effects::NONE)
+                .await
+        })
     });
     let mut accepted = 0;
     for insert in futures::future::join_all(inserts).await {

@@ -1,6 +1,7 @@
 //! Share links and files by path: round trips, lookups by token hash, the atomic access
 //! count against the download limit, the password attempt counter, the newest ready file.
 
+use filegate_core::ports::Effects;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ const LEASE: Duration = Duration::from_secs(60);
 async fn shared_file(store: &Store, tenant: &TenantId, path: &str) -> FileRecord {
     let mut f = new_file(tenant, path);
     f.status = FileStatus::Ready;
-    store.insert_file(&f).await.expect("insert file")
+    store.insert_file(&f, &Effects::NONE).await.expect("insert file")
 }
 
 fn share(tenant: &TenantId, file: &FileRecord, max_downloads: Option<u32>) -> Share {
@@ -296,11 +297,11 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
         f
     };
     let old = store
-        .insert_file(&at(-20, FileStatus::Ready, &a, "site", "img/logo.png"))
+        .insert_file(&at(-20, FileStatus::Ready, &a, "site", "img/logo.png"), &Effects::NONE)
         .await
         .unwrap();
     let current = store
-        .insert_file(&at(-10, FileStatus::Ready, &a, "site", "img/logo.png"))
+        .insert_file(&at(-10, FileStatus::Ready, &a, "site", "img/logo.png"), &Effects::NONE)
         .await
         .unwrap();
     // Newer, but not (yet, or ever) servable; elsewhere; or another path that shares a prefix.
@@ -311,11 +312,14 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
         (FileStatus::Ready, "default", "img/logo.png"),
         (FileStatus::Ready, "site", "img/logo.png.bak"),
     ] {
-        store.insert_file(&at(0, status, &a, bucket, p)).await.unwrap();
+        store
+            .insert_file(&at(0, status, &a, bucket, p), &Effects::NONE)
+            .await
+            .unwrap();
     }
     store.create_bucket(&bucket(&b, "site")).await.unwrap();
     store
-        .insert_file(&at(5, FileStatus::Ready, &b, "site", "img/logo.png"))
+        .insert_file(&at(5, FileStatus::Ready, &b, "site", "img/logo.png"), &Effects::NONE)
         .await
         .unwrap();
 

@@ -3,6 +3,7 @@
 //! change number the feed shows, and commits with its jobs. (SQLite runs them in its group
 //! commit, beside whole-row updates; one refused there must fail alone.)
 
+use filegate_core::ports::Effects;
 use std::time::Duration;
 
 use filegate_core::StoreError;
@@ -28,7 +29,10 @@ async fn uploaded(store: &Store, f: &FileRecord) -> FileRecord {
     let mut next = f.clone();
     next.status = FileStatus::Uploaded;
     next.updated_at = f.updated_at + secs(1);
-    store.update_file(&next, &[FileStatus::Pending], &[]).await.unwrap()
+    store
+        .update_file(&next, &[FileStatus::Pending], &Effects::NONE)
+        .await
+        .unwrap()
 }
 
 async fn claimed_only(queue: &Queue, job: &NewJob) {
@@ -57,15 +61,25 @@ fn is_conflict(r: &Result<FileRecord, StoreError>) -> bool {
 
 pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
-    let read = uploaded(&store, &store.insert_file(&new_file(&a, "in/scan.pdf")).await.unwrap()).await;
+    let read = uploaded(
+        &store,
+        &store
+            .insert_file(&new_file(&a, "in/scan.pdf"), &Effects::NONE)
+            .await
+            .unwrap(),
+    )
+    .await;
 
     // Renamed after the pipeline read it: the start from the old copy writes nothing.
     let mut renamed = read.clone();
     renamed.path = ObjectPath::parse("in/renamed.pdf").unwrap();
-    let renamed = store.update_file(&renamed, &[FileStatus::Uploaded], &[]).await.unwrap();
+    let renamed = store
+        .update_file(&renamed, &[FileStatus::Uploaded], &Effects::NONE)
+        .await
+        .unwrap();
     let at = renamed.updated_at + secs(1);
     let job = marker(&read);
-    let stale = store.start_processing(&read, at, std::slice::from_ref(&job)).await;
+    let stale = store.start_processing(&read, at, &Effects::jobs([job.clone()])).await;
     assert!(is_conflict(&stale), "{stale:?}");
     assert_eq!(store.get_file(&a, read.id).await.unwrap().as_ref(), Some(&renamed));
     assert_eq!(queue.claim("w", LEASE).await.unwrap(), None);
@@ -75,7 +89,7 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
     settle_feed(&store, &a, &renamed).await;
     let feed_before = store.changed_files(&a, START, 100).await.unwrap().next_since;
     let started = store
-        .start_processing(&renamed, at, std::slice::from_ref(&job))
+        .start_processing(&renamed, at, &Effects::jobs([job.clone()]))
         .await
         .unwrap();
     let mut expect = with_seq(&renamed, started.change_seq);
@@ -89,7 +103,7 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
     );
     claimed_only(&queue, &job).await;
     // Once: the status moved on.
-    let again = store.start_processing(&renamed, at, &[]).await;
+    let again = store.start_processing(&renamed, at, &Effects::NONE).await;
     assert!(is_conflict(&again), "{again:?}");
 
     // Tagged while the stages ran: the finish from the copy before it writes nothing.
@@ -97,7 +111,7 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
     tagged.external_id = Some("case-7".into());
     tagged.metadata = Metadata::parse([("ward".to_owned(), "4b".to_owned())].into()).unwrap();
     let tagged = store
-        .update_file(&tagged, &[FileStatus::Processing], &[])
+        .update_file(&tagged, &[FileStatus::Processing], &Effects::NONE)
         .await
         .unwrap();
     let outcome = ProcessingOutcome {
@@ -118,7 +132,7 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
     };
     let job = marker(&tagged);
     let stale = store
-        .finish_processing(&started, &outcome, std::slice::from_ref(&job))
+        .finish_processing(&started, &outcome, &Effects::jobs([job.clone()]))
         .await;
     assert!(is_conflict(&stale), "{stale:?}");
     assert_eq!(store.get_file(&a, read.id).await.unwrap().as_ref(), Some(&tagged));
@@ -127,7 +141,7 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
     settle_feed(&store, &a, &tagged).await;
     let feed_before = store.changed_files(&a, START, 100).await.unwrap().next_since;
     let done = store
-        .finish_processing(&tagged, &outcome, std::slice::from_ref(&job))
+        .finish_processing(&tagged, &outcome, &Effects::jobs([job.clone()]))
         .await
         .unwrap();
     assert_eq!(done, with_seq(&outcome.applied_to(&tagged), done.change_seq));
@@ -146,17 +160,17 @@ pub async fn narrow_transitions_write_only_what_the_pipeline_owns(store: Store, 
         std::slice::from_ref(&done)
     );
     claimed_only(&queue, &job).await;
-    let again = store.finish_processing(&tagged, &outcome, &[]).await;
+    let again = store.finish_processing(&tagged, &outcome, &Effects::NONE).await;
     assert!(is_conflict(&again), "{again:?}");
 
     // Another tenant's view of the file, or a file never stored: NotFound.
     let b = tenant(&store, "b").await;
     let mut foreign = tagged.clone();
     foreign.tenant = b;
-    let r = store.finish_processing(&foreign, &outcome, &[]).await;
+    let r = store.finish_processing(&foreign, &outcome, &Effects::NONE).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let unknown = new_file(&a, "never/stored.pdf");
-    let r = store.start_processing(&unknown, at, &[]).await;
+    let r = store.start_processing(&unknown, at, &Effects::NONE).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(queue.stats().await.unwrap().queued, 0);
 }
@@ -166,7 +180,7 @@ pub async fn transitions_committed_beside_updates_each_keep_their_own_guard(stor
     let mut files = Vec::new();
     for i in 0..24 {
         let pending = store
-            .insert_file(&new_file(&a, &format!("in/{i:02}.bin")))
+            .insert_file(&new_file(&a, &format!("in/{i:02}.bin")), &Effects::NONE)
             .await
             .unwrap();
         files.push(uploaded(&store, &pending).await);
@@ -190,9 +204,10 @@ pub async fn transitions_committed_beside_updates_each_keep_their_own_guard(stor
             ..f.clone()
         })
         .collect();
+    let effects: Vec<Effects> = jobs.iter().map(|j| Effects::jobs([j.clone()])).collect();
     let calls: Vec<BoxFuture<'_, Result<FileRecord, StoreError>>> = (0..files.len())
         .map(|i| {
-            let job = std::slice::from_ref(&jobs[i]);
+            let job = &effects[i];
             match i % 3 {
                 0 => store.start_processing(&files[i], at, job),
                 1 => store.start_processing(&stale[i], at, job),

@@ -2,6 +2,7 @@
 //! beside it. (SQLite commits the updates that arrive together in one transaction; one that
 //! fails there must fail alone.)
 
+use filegate_core::ports::Effects;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub async fn concurrent_updates_each_commit_whole_or_not_at_all(store: Store, qu
     for i in 0..48 {
         files.push(
             store
-                .insert_file(&new_file(&a, &format!("in/{i:02}.bin")))
+                .insert_file(&new_file(&a, &format!("in/{i:02}.bin")), &Effects::NONE)
                 .await
                 .unwrap(),
         );
@@ -67,9 +68,11 @@ pub async fn concurrent_updates_each_commit_whole_or_not_at_all(store: Store, qu
             .map(|(f, job)| (uploaded(f), vec![FileStatus::Pending], job.clone())),
     )
     .collect();
+    let effects: Vec<Effects> = updates.iter().map(|(_, _, job)| Effects::jobs([job.clone()])).collect();
     let calls: Vec<BoxFuture<'_, Result<FileRecord, StoreError>>> = updates
         .iter()
-        .map(|(next, expected, job)| store.update_file(next, expected, std::slice::from_ref(job)))
+        .zip(&effects)
+        .map(|((next, expected, _), effects)| store.update_file(next, expected, effects))
         .collect();
     let results = join_all(calls).await;
 

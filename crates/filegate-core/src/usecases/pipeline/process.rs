@@ -4,8 +4,11 @@
 use tracing::Instrument as _;
 
 use super::{Halt, StageContext, StageError, ready, registry, streams};
-use crate::domain::{FileId, FileRecord, FileStatus, ProcessingOutcome, TenantId, Verdict, processing_started};
+use crate::domain::{
+    AuditRecord, FileId, FileRecord, FileStatus, ProcessingOutcome, TenantId, Verdict, processing_started,
+};
 use crate::error::StoreError;
+use crate::ports::Effects;
 use crate::usecases::Services;
 use crate::usecases::audit::{self, Actor};
 use crate::usecases::outbox::{jobs_of_change, save};
@@ -19,10 +22,6 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
     let Some(file) = services.store.get_file_fresh(tenant, file_id).await? else {
         return Ok(());
     };
-    if file.status == FileStatus::Quarantined {
-        // A run that quarantined the file and died before auditing it: finish that part.
-        return audit_quarantine(services, &file).await;
-    }
     if !matches!(file.status, FileStatus::Uploaded | FileStatus::Processing) {
         tracing::debug!(status = %file.status, "nothing to do");
         return Ok(());
@@ -86,9 +85,6 @@ pub async fn process_file(services: &Services, tenant: &TenantId, file_id: FileI
         return Ok(());
     };
     tracing::info!(status = %saved.status, "file processed");
-    if saved.status == FileStatus::Quarantined {
-        audit_quarantine(services, &saved).await?;
-    }
     Ok(())
 }
 
@@ -121,14 +117,17 @@ async fn transition(
             Step::Start => {
                 let at = services.clock.now();
                 let next = processing_started(&seen, at);
-                let jobs = jobs_of_change(seen.status, &next, Vec::new(), Vec::new());
-                store.start_processing(&seen, at, &jobs).await
+                let effects = Effects::jobs(jobs_of_change(seen.status, &next, Vec::new(), Vec::new()));
+                store.start_processing(&seen, at, &effects).await
             }
             Step::Finish(outcome) => {
                 let next = outcome.applied_to(&seen);
                 let (work, events) = ready::follow_up(&next, &seen.blob_key);
-                let jobs = jobs_of_change(seen.status, &next, work, events);
-                store.finish_processing(&seen, outcome, &jobs).await
+                let effects = Effects {
+                    jobs: jobs_of_change(seen.status, &next, work, events),
+                    audit: quarantine_record(services, &next).into_iter().collect(),
+                };
+                store.finish_processing(&seen, outcome, &effects).await
             }
         };
         let refused = match result {
@@ -146,10 +145,14 @@ async fn transition(
     Err(moved(format!("file {} kept changing", seen.id)))
 }
 
-/// Security staff find every quarantine in the audit trail, exactly once however often the
-/// job runs (the key is derived from the file). A failure here retries the job, which then
-/// finds the file quarantined and records it again under the same key.
-async fn audit_quarantine(services: &Services, file: &FileRecord) -> Result<(), StageError> {
+/// Security staff find every quarantine in the audit trail: the record of a file that
+/// `finish` quarantines commits with that transition (a trail that cannot be written fails
+/// the transition, and the job retries), once however often the job runs (the key is derived
+/// from the file). `None` for any other verdict.
+fn quarantine_record(services: &Services, file: &FileRecord) -> Option<AuditRecord> {
+    if file.status != FileStatus::Quarantined {
+        return None;
+    }
     let actor = Actor::system(file.tenant.clone(), "pipeline");
     let action = "file.quarantined";
     let details = serde_json::json!({
@@ -158,16 +161,14 @@ async fn audit_quarantine(services: &Services, file: &FileRecord) -> Result<(), 
         "path": file.path.to_string(),
         "sha256": file.sha256.as_ref().map(ToString::to_string),
     });
-    audit::record_once(
+    Some(audit::entry_once(
         services,
         &actor,
         audit::once_key(action, &file.id.to_string()),
         action,
         Some(file.id),
         details,
-    )
-    .await
-    .map_err(|e| StageError::Retry(anyhow::anyhow!("recording the quarantine in the audit trail: {e}")))
+    ))
 }
 
 /// Marks a file `failed` with a reason, unless it has moved on meanwhile.
@@ -190,6 +191,7 @@ pub(crate) async fn mark_failed(
         previous,
         &failed,
         &[FileStatus::Uploaded, FileStatus::Processing],
+        None,
         None,
     )
     .await

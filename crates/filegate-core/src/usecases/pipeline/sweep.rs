@@ -34,19 +34,24 @@ pub async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -> Resul
         next.status_reason = Some(reason.into());
         next.updated_at = now;
         let job = remove_blob_job(&file);
-        match save(services.store.as_ref(), file.status, &next, &[file.status], Some(job)).await {
-            Ok(_) => {
-                changed += 1;
-                // Once per file, even if two sweepers raced to the same row.
-                let action = format!("file.{status}");
-                let key = audit::once_key(&action, &file.id.to_string());
-                let actor = Actor::system(file.tenant.clone(), "sweeper");
-                let details = json!({"reason": reason, "blob_key": file.blob_key});
-                if let Err(e) = audit::record_once(services, &actor, key, &action, Some(file.id), details).await {
-                    metrics::counter!("filegate_audit_failures_total").increment(1);
-                    tracing::error!(error = %e, file_id = %file.id, action, "could not audit the sweep");
-                }
-            }
+        // Once per file, even if two sweepers raced to the same row; it commits with the
+        // change.
+        let action = format!("file.{status}");
+        let key = audit::once_key(&action, &file.id.to_string());
+        let actor = Actor::system(file.tenant.clone(), "sweeper");
+        let details = json!({"reason": reason, "blob_key": file.blob_key});
+        let record = audit::entry_once(services, &actor, key, &action, Some(file.id), details);
+        match save(
+            services.store.as_ref(),
+            file.status,
+            &next,
+            &[file.status],
+            Some(job),
+            Some(record),
+        )
+        .await
+        {
+            Ok(_) => changed += 1,
             // Completed or restored at the last moment: it is no longer due.
             Err(StoreError::Conflict(_) | StoreError::NotFound) => {}
             Err(e) => return Err(e),

@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasBlobs, HasClock, HasExchange, HasLookups, HasSettings, HasStore};
+use super::context::{HasBlobs, HasClock, HasExchange, HasLookups, HasSettings, HasStore};
 use super::{buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
-    BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata, NewFile,
-    ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    AuditRecord, BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata,
+    NewFile, ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::ports::{Job, SignedRequest, UploadConstraints};
+use crate::ports::{Effects, Job, SignedRequest, UploadConstraints};
 
 mod multipart;
 
@@ -89,7 +89,7 @@ pub fn parse_external_id(s: &str) -> Result<String> {
 
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.bucket))]
 pub async fn create(
-    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasExchange + HasClock + HasLookups),
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasExchange + HasClock + HasLookups),
     principal: &Principal,
     req: NewUpload,
 ) -> Result<CreatedUpload> {
@@ -165,7 +165,15 @@ pub async fn create(
         encryption: req.encryption,
         request_id: req.request_id,
     });
-    let file = match cx.store().insert_file(&record).await {
+    let details = json!({"bucket": record.bucket.as_str(), "path": record.path.to_string(), "size": record.size});
+    let audited = Effects::NONE.audited(audit::entry(
+        cx,
+        &Actor::of(principal),
+        "file.upload_created",
+        Some(record.id),
+        details,
+    ));
+    let file = match cx.store().insert_file(&record, &audited).await {
         Ok(file) => file,
         Err(e) => {
             // A concurrent upload took the room since the precheck (or the database failed):
@@ -180,8 +188,6 @@ pub async fn create(
     };
     let instructions = instructions_for(cx, &file, expires_at)?;
     tracing::info!(file_id = %file.id, size = file.size, "upload created");
-    let details = json!({"bucket": file.bucket.as_str(), "path": file.path.to_string(), "size": file.size});
-    audit::record_change(cx, &Actor::of(principal), "file.upload_created", Some(file.id), details).await;
     Ok(CreatedUpload {
         file,
         expires_at,
@@ -245,7 +251,7 @@ async fn pending_file(cx: &impl HasStore, principal: &Principal, id: FileId) -> 
 /// lost the first answer may retry). A mismatch leaves the file `pending` and completable.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
 pub async fn complete(
-    cx: &(impl HasStore + HasBlobs + HasAudit + HasClock + HasLookups),
+    cx: &(impl HasStore + HasBlobs + HasClock + HasLookups),
     principal: &Principal,
     id: FileId,
     done: Completion,
@@ -338,10 +344,19 @@ pub async fn complete(
         tenant: file.tenant.clone(),
         file_id: file.id,
     };
-    match outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job)).await {
+    let record = uploaded_record(cx, principal, &next);
+    match outbox::save(
+        cx.store(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+        Some(record),
+    )
+    .await
+    {
         Ok(stored) => {
             tracing::info!(size = stored.size, "upload completed");
-            audit_uploaded(cx, principal, &stored).await;
             Ok(stored)
         }
         // A concurrent complete won; answer with what it stored (not a cached copy of the
@@ -402,7 +417,7 @@ pub type BatchItem = (FileId, Completion);
 
 /// Completes several uploads; each item succeeds or fails on its own.
 pub async fn complete_batch(
-    cx: &(impl HasStore + HasBlobs + HasAudit + HasSettings + HasClock + HasLookups),
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasClock + HasLookups),
     principal: &Principal,
     items: Vec<BatchItem>,
 ) -> Result<Vec<(FileId, Result<FileRecord>)>> {
@@ -422,11 +437,7 @@ pub async fn complete_batch(
 
 /// Aborts a pending upload: frees the parts and bytes; the file ends `expired`.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %id))]
-pub async fn abort(
-    cx: &(impl HasStore + HasAudit + HasClock),
-    principal: &Principal,
-    id: FileId,
-) -> Result<FileRecord> {
+pub async fn abort(cx: &(impl HasStore + HasClock), principal: &Principal, id: FileId) -> Result<FileRecord> {
     principal.reach(FileAction::FinishUpload)?;
     let file = pending_file(cx, principal, id).await?;
     let mut next = file.clone();
@@ -434,20 +445,28 @@ pub async fn abort(
     next.status_reason = Some("upload aborted".into());
     next.updated_at = cx.clock().now();
     let job = remove_blob_job(&file);
-    let saved = outbox::save(cx.store(), file.status, &next, &[FileStatus::Pending], Some(job)).await?;
-    audit::record_change(cx, &Actor::of(principal), "file.upload_aborted", Some(id), json!({})).await;
-    Ok(saved)
+    let record = audit::entry(cx, &Actor::of(principal), "file.upload_aborted", Some(id), json!({}));
+    Ok(outbox::save(
+        cx.store(),
+        file.status,
+        &next,
+        &[FileStatus::Pending],
+        Some(job),
+        Some(record),
+    )
+    .await?)
 }
 
-/// The audit record of bytes that arrived and were verified, whichever way they came.
-pub(crate) async fn audit_uploaded(cx: &(impl HasAudit + HasClock), principal: &Principal, file: &FileRecord) {
+/// The audit record of bytes that arrived and were verified, whichever way they came: it
+/// commits with the file's move to `uploaded`.
+pub(crate) fn uploaded_record(cx: &impl HasClock, principal: &Principal, file: &FileRecord) -> AuditRecord {
     let details = json!({
         "bucket": file.bucket.as_str(),
         "path": file.path.to_string(),
         "size": file.size,
         "sha256": file.sha256.as_ref().map(ToString::to_string),
     });
-    audit::record_change(cx, &Actor::of(principal), "file.uploaded", Some(file.id), details).await;
+    audit::entry(cx, &Actor::of(principal), "file.uploaded", Some(file.id), details)
 }
 
 /// The job that frees a file's unfinished multipart parts, and its bytes and thumbnails

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::pending_file;
 use crate::domain::{ETag, FileAction, FileId, FileRecord, FileStatus, Principal, UploadPlan, parse_blob_key};
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 use crate::usecases::chrono_duration;
 use crate::usecases::context::{HasBlobs, HasClock, HasSettings, HasStore};
 
@@ -84,7 +85,7 @@ pub async fn part_urls_for(
         let mut next = file.clone();
         next.upload_expires_at = expires_at;
         cx.store()
-            .update_file(&next, &[FileStatus::Pending], &[])
+            .update_file(&next, &[FileStatus::Pending], &Effects::NONE)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => Error::conflict(ErrorCode::WrongStatus, "the file is no longer pending"),
