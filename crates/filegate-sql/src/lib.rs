@@ -36,6 +36,7 @@ mod errors;
 mod exchange;
 mod file_row;
 mod files;
+mod folders;
 mod jobs;
 mod listing;
 mod metadata;

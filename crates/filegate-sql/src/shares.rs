@@ -273,6 +273,18 @@ impl<E: Engine> ShareStore for SqlStore<E> {
 
 #[async_trait::async_trait]
 impl<E: Engine> FilesByPath for SqlStore<E> {
+    async fn folders(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        folder: &str,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.list_folders(tenant, bucket, folder, owner, after, limit).await
+    }
+
     async fn ready_file_at(
         &self,
         tenant: &TenantId,
