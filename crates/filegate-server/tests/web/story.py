@@ -1,0 +1,277 @@
+"""A person uses the web app in a real (headless) Chromium, driven through chromedriver.
+
+Run by tests/web/main.rs against a server it started; everything comes from the
+environment (see `main.rs`). Every wait is a condition with a deadline, never a sleep.
+Writes a JSON result (the share link, the QR code's screenshot) for the Rust side to check.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ENV = os.environ
+BASE = ENV["WEB_BASE_URL"]
+TOKEN = ENV["WEB_TOKEN"]
+READER_TOKEN = ENV["WEB_READER_TOKEN"]
+UPLOADS = [ENV["WEB_UPLOAD_A"], ENV["WEB_UPLOAD_B"]]
+DOWNLOADS = ENV["WEB_DOWNLOADS"]
+SHOTS = ENV["WEB_SCREENSHOTS"]
+RESULT = ENV["WEB_RESULT"]
+DEADLINE = 60
+
+
+def step(text):
+    print(f"step: {text}", flush=True)
+
+
+def browser():
+    options = Options()
+    options.binary_location = ENV["FILEGATE_TEST_CHROMIUM"]
+    profile = tempfile.mkdtemp(prefix="filegate-chromium-")
+    for flag in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+    ]:
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": DOWNLOADS, "download.prompt_for_download": False}
+    )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=ENV["FILEGATE_TEST_CHROMEDRIVER"])
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": DOWNLOADS})
+    return driver
+
+
+def wait(driver, condition, what, timeout=DEADLINE):
+    """Waits until `condition(driver)` is truthy (exceptions count as not yet)."""
+
+    def check(d):
+        try:
+            return condition(d)
+        except (StaleElementReferenceException, WebDriverException):
+            return False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    except Exception as e:
+        shot(driver, "failure")
+        raise AssertionError(f"waited {timeout}s for {what}; url {driver.current_url}") from e
+
+
+def find(driver, css, what=None):
+    return wait(driver, lambda d: visible(d, css), what or css)
+
+
+def visible(driver, css):
+    for el in driver.find_elements(By.CSS_SELECTOR, css):
+        if el.is_displayed():
+            return el
+    return None
+
+
+def text_of(driver, css):
+    el = visible(driver, css)
+    return el.text if el else ""
+
+
+def shot(driver, name):
+    path = os.path.join(SHOTS, f"{name}.png")
+    driver.save_screenshot(path)
+    return path
+
+
+def row(driver, name):
+    return visible(driver, f'tr[data-name="{name}"]')
+
+
+def sign_in(driver, token):
+    field = find(driver, "#credential")
+    field.clear()
+    field.send_keys(token)
+    field.send_keys(Keys.ENTER)
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    driver = browser()
+    result = {}
+    try:
+        story(driver, result)
+    finally:
+        problems = [
+            entry["message"]
+            for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]
+        ]
+        driver.quit()
+    if problems:
+        raise AssertionError("the page broke its policy or threw:\n" + "\n".join(problems))
+    with open(RESULT, "w") as f:
+        json.dump(result, f)
+    print("story: every step passed", flush=True)
+
+
+def story(driver, result):
+    name_a, name_b = (os.path.basename(p) for p in UPLOADS)
+
+    step("a wrong token is refused in a sentence, with the request id")
+    driver.get(BASE + "/app/")
+    sign_in(driver, "not-a-token")
+    notice = find(driver, ".signin .notice.error", "the refusal")
+    assert "was not accepted" in notice.text, notice.text
+    assert "Request id:" in notice.text, notice.text
+    shot(driver, "sign-in-refused")
+
+    step("the right token opens the buckets")
+    sign_in(driver, TOKEN)
+    find(driver, 'nav.side a[href="/app/b/default/"]', "the bucket list").click()
+    wait(driver, lambda d: d.current_url.endswith("/app/b/default/"), "the bucket's URL")
+
+    step("into a folder, and back up by the breadcrumbs")
+    find(driver, 'tr.folder[data-folder="reports/"] a').click()
+    find(driver, 'tr.folder[data-folder="reports/2026/"] a').click()
+    find(driver, 'tr[data-name="seed.txt"]', "the file already in the folder")
+    crumbs = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav.crumbs a")]
+    assert crumbs == ["default", "reports", "2026"], crumbs
+    driver.find_element(By.CSS_SELECTOR, 'nav.crumbs a[href="/app/b/default/reports/"]').click()
+    find(driver, 'tr[data-name="summary.txt"]', "the parent folder's file")
+    find(driver, 'tr.folder[data-folder="reports/2026/"] a').click()
+    find(driver, 'tr[data-name="seed.txt"]')
+    assert driver.current_url.endswith("/app/b/default/reports/2026/"), driver.current_url
+
+    step("two files uploaded through the file input reach ready")
+    upload = driver.find_element(By.ID, "upload-input")
+    upload.send_keys("\n".join(UPLOADS))
+    find(driver, ".tray", "the upload tray")
+    for name in (name_a, name_b):
+        wait(driver, lambda d, n=name: (r := row(d, n)) and r.get_attribute("data-status") == "ready", f"{name} ready")
+    assert "Ready" in row(driver, name_a).text
+    summary = text_of(driver, ".tray .total .hint")
+    assert summary.startswith("2 of 2 ready"), summary
+    shot(driver, "folder-light")
+
+    step("the keyboard reaches the search box")
+    driver.find_element(By.TAG_NAME, "body").send_keys("/")
+    assert driver.switch_to.active_element.get_attribute("id") == "search"
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+    step("download one: the bytes are the ones uploaded")
+    row(driver, name_a).find_element(By.CSS_SELECTOR, "td.name a").click()
+    find(driver, "#download").click()
+    target = os.path.join(DOWNLOADS, name_a)
+    wait(driver, lambda d: os.path.exists(target) and not os.path.exists(target + ".crdownload"), "the download")
+    with open(UPLOADS[0], "rb") as a, open(target, "rb") as b:
+        assert a.read() == b.read(), "downloaded bytes differ"
+    shot(driver, "file-panel")
+
+    step("rename")
+    renamed = "renamed-" + name_a
+    find(driver, "#rename").click()
+    field = find(driver, "dialog #new-path")
+    field.clear()
+    field.send_keys("reports/2026/" + renamed)
+    field.send_keys(Keys.ENTER)
+    wait(driver, lambda d: text_of(d, "h1.title") == renamed, "the new name")
+
+    step("share: the link and its QR code; the link gives the bytes to anyone")
+    find(driver, "#share").click()
+    Select(find(driver, "#share-permission")).select_by_value("download")
+    find(driver, "dialog button.primary").click()
+    link = find(driver, "#share-link").get_attribute("value")
+    qr = find(driver, "#share-qr")
+    wait(driver, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr), "the QR code")
+    result["share_url"] = link
+    result["qr_png"] = os.path.join(SHOTS, "share-qr.png")
+    qr.screenshot(result["qr_png"])
+    shot(driver, "share-dialog")
+    with urllib.request.urlopen(link + "/download") as response, open(UPLOADS[0], "rb") as a:
+        assert response.read() == a.read(), "the shared link gave other bytes"
+    find(driver, "dialog button.primary").click()
+
+    step("delete with confirmation, then restore from Deleted")
+    find(driver, "#delete").click()
+    confirm = find(driver, "dialog #confirm")
+    assert "restored" in text_of(driver, "dialog p"), text_of(driver, "dialog p")
+    confirm.click()
+    wait(driver, lambda d: d.current_url.endswith("/app/b/default/reports/2026/"), "back in the folder")
+    find(driver, ".notice.ok", "the deletion's message")
+    find(driver, f'tr[data-name="{name_b}"]')
+    assert row(driver, renamed) is None, "the deleted file is still listed"
+    find(driver, 'nav.side a[href="/app/deleted"]').click()
+    find(driver, f'tr[data-name="{renamed}"]', "the file among the deleted")
+    shot(driver, "deleted")
+    find(driver, f'button[aria-label="Restore {renamed}"]').click()
+    wait(driver, lambda d: "was restored" in text_of(d, ".notice.ok"), "the restore's message")
+    driver.get(BASE + "/app/b/default/reports/2026/")
+    find(driver, f'tr[data-name="{renamed}"]', "the restored file in its folder")
+
+    step("search: suggestions, then the hit with its words highlighted")
+    word = os.path.splitext(name_b)[0].split("-")[-1]
+    box = find(driver, "#search")
+    box.send_keys(word)
+    find(driver, "#suggestions li", "a suggestion")
+    box.send_keys(Keys.ENTER)
+    wait(driver, lambda d: "/app/search?q=" + word in d.current_url, "the search URL")
+    mark = find(driver, "ol.hits li mark", "a highlighted hit")
+    assert mark.text.lower() == word.lower(), mark.text
+    assert driver.find_elements(By.CSS_SELECTOR, "ol.hits li a")[0].text.endswith(name_b)
+    facet = find(driver, ".facets input[type=checkbox]", "a facet")
+    facet.click()
+    wait(driver, lambda d: "type=" in d.current_url or "bucket=" in d.current_url, "the facet in the URL")
+    find(driver, "ol.hits li mark")
+    shot(driver, "search")
+
+    step("dark, and a phone's width")
+    driver.get(BASE + "/app/b/default/reports/2026/")
+    find(driver, f'tr[data-name="{name_b}"]')
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    )
+    shot(driver, "folder-dark")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    driver.set_window_size(360, 780)
+    find(driver, f'tr[data-name="{name_b}"]')
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a phone"
+    shot(driver, "folder-phone")
+    driver.set_window_size(1280, 900)
+
+    step("a reader sees no upload or delete")
+    find(driver, "#sign-out").click()
+    sign_in(driver, READER_TOKEN)
+    find(driver, f'tr[data-name="{name_b}"]', "the folder, as a reader")
+    assert visible(driver, "#upload") is None, "a reader is offered Upload"
+    assert not driver.find_elements(By.CSS_SELECTOR, "table.files input[type=checkbox]"), "a reader can select to delete"
+    row(driver, name_b).find_element(By.CSS_SELECTOR, "td.name a").click()
+    find(driver, "#download")
+    for control in ("#delete", "#rename", "#share"):
+        assert visible(driver, control) is None, f"a reader is offered {control}"
+    shot(driver, "file-panel-reader")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # the Rust side shows this output
+        print(f"story failed: {e!r}", file=sys.stderr, flush=True)
+        raise
