@@ -58,7 +58,7 @@ fn main() {
             None
         } else {
             let compressed = gzip(&bytes);
-            (compressed.len() as f64) < bytes.len() as f64 * WORTH_IT).then(|| {
+            ((compressed.len() as f64) < bytes.len() as f64 * WORTH_IT).then(|| {
                 let target = out.join(format!("asset-{i}.gz"));
                 std::fs::write(&target, compressed).expect("write gzip");
                 target

@@ -1,11 +1,11 @@
 //! The web app in a real browser: Debian's headless Chromium, driven by selenium through
 //! chromedriver (`story.py` beside this file), against a server this test starts on its own
 //! port and data directory, with its workers running as in production. The story: a wrong
-//! token then a right one, folders and breadcrumbs, two uploads followed to `ready`, a
-//! download compared byte for byte, rename, share (link opened anonymously, QR code read
-//! back here from the page's pixels), delete and restore, search with highlights and a
-//! facet, dark and phone-width screenshots, and a reader offered nothing that writes —
-//! whom the server refuses anyway.
+//! token then a right one, folders and breadcrumbs, two uploads (one of 12 MiB, its parts
+//! sent in parallel) followed to `ready`, a download compared byte for byte, rename, share
+//! (the link opened anonymously, its QR code read back here from the page's pixels), delete
+//! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
+//! reader offered nothing that writes — whom the server refuses anyway.
 //!
 //! Needs `FILEGATE_TEST_CHROMIUM`, `FILEGATE_TEST_CHROMEDRIVER` and
 //! `FILEGATE_TEST_SELENIUM_PYTHON` (`scripts/browser.sh`, called by `scripts/engines.sh`,
@@ -70,6 +70,24 @@ fn read_qr(png: &std::path::Path) -> String {
     grids[0].decode().expect("the QR code decodes").1
 }
 
+/// Uploads a file and waits (with a deadline) until the server's own workers made it ready.
+async fn seed(app: &TestApp, path: &str, bytes: &'static [u8]) {
+    let file = app
+        .client
+        .upload_bytes("default", path, "text/plain", bytes::Bytes::from_static(bytes))
+        .await
+        .expect("upload");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = app.client.get_file(&file.id).await.expect("get").status;
+        if status == "ready" {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path} is still {status} after 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chromium() {
     let Some(browser) = Browser::from_env() else {
@@ -78,17 +96,20 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     let app = TestApp::spawn_with(|c| {
         // The pipeline runs by itself, as in production: the page follows it to `ready`.
         c.workers.enabled = true;
+        // The first upload (12 MiB) goes in three parts, sent in parallel by the page.
+        c.uploads.multipart_threshold = 8 * 1024 * 1024;
+        c.uploads.part_size = 5 * 1024 * 1024;
     })
     .await;
-    app.ready_file(&app.client, "default", "reports/2026/seed.txt", b"already here")
-        .await;
-    app.ready_file(&app.client, "default", "reports/summary.txt", b"one level up")
-        .await;
+    seed(&app, "reports/2026/seed.txt", b"already here").await;
+    seed(&app, "reports/summary.txt", b"one level up").await;
 
     let work = tempfile::tempdir().expect("temp dir");
     let upload_a = work.path().join("ward-report-alpha.txt");
     let upload_b = work.path().join("ward-report-beta.csv");
-    let bytes_a: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let bytes_a: Vec<u8> = (0..12 * 1024 * 1024 + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     std::fs::write(&upload_a, &bytes_a).expect("write");
     std::fs::write(&upload_b, b"ward,patients\na,12\nb,7\n").expect("write");
     let downloads = work.path().join("downloads");
@@ -135,11 +156,14 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     assert_eq!(qr, link, "the QR code on the page is the link");
 
     // The page offered a reader nothing that writes; the server refuses it anyway.
-    let reader = app.client_as("default", "reader");
     let files = app.client.list_files(&Default::default()).await.expect("list");
-    let some = &files.items[0];
-    let refused = reader.delete_file(&some.id).await.expect_err("a reader cannot delete");
-    assert!(format!("{refused:?}").contains("forbidden"), "{refused:?}");
+    let refused = reqwest::Client::new()
+        .delete(format!("{}/v1/files/{}", app.base_url, files.items[0].id))
+        .bearer_auth(app.token("default", "reader"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 403, "a reader cannot delete");
     for name in ["folder-light", "folder-dark", "folder-phone", "file-panel", "share-dialog", "search", "deleted"] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }

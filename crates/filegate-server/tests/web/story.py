@@ -9,7 +9,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import urllib.request
 
 from selenium import webdriver
@@ -82,6 +81,12 @@ def find(driver, css, what=None):
     return wait(driver, lambda d: visible(d, css), what or css)
 
 
+def click(driver, css, what=None):
+    """Clicks the element once it is there and clickable (a view re-rendering under the
+    pointer is retried, not failed)."""
+    wait(driver, lambda d: (el := visible(d, css)) is not None and (el.click() or True), what or f"click {css}")
+
+
 def visible(driver, css):
     for el in driver.find_elements(By.CSS_SELECTOR, css):
         if el.is_displayed():
@@ -144,18 +149,18 @@ def story(driver, result):
 
     step("the right token opens the buckets")
     sign_in(driver, TOKEN)
-    find(driver, 'nav.side a[href="/app/b/default/"]', "the bucket list").click()
+    click(driver, 'nav.side a[href="/app/b/default/"]', "the bucket list")
     wait(driver, lambda d: d.current_url.endswith("/app/b/default/"), "the bucket's URL")
 
     step("into a folder, and back up by the breadcrumbs")
-    find(driver, 'tr.folder[data-folder="reports/"] a').click()
-    find(driver, 'tr.folder[data-folder="reports/2026/"] a').click()
+    click(driver, 'tr.folder[data-folder="reports/"] a')
+    click(driver, 'tr.folder[data-folder="reports/2026/"] a')
     find(driver, 'tr[data-name="seed.txt"]', "the file already in the folder")
     crumbs = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav.crumbs a")]
     assert crumbs == ["default", "reports", "2026"], crumbs
     driver.find_element(By.CSS_SELECTOR, 'nav.crumbs a[href="/app/b/default/reports/"]').click()
     find(driver, 'tr[data-name="summary.txt"]', "the parent folder's file")
-    find(driver, 'tr.folder[data-folder="reports/2026/"] a').click()
+    click(driver, 'tr.folder[data-folder="reports/2026/"] a')
     find(driver, 'tr[data-name="seed.txt"]')
     assert driver.current_url.endswith("/app/b/default/reports/2026/"), driver.current_url
 
@@ -166,8 +171,7 @@ def story(driver, result):
     for name in (name_a, name_b):
         wait(driver, lambda d, n=name: (r := row(d, n)) and r.get_attribute("data-status") == "ready", f"{name} ready")
     assert "Ready" in row(driver, name_a).text
-    summary = text_of(driver, ".tray .total .hint")
-    assert summary.startswith("2 of 2 ready"), summary
+    wait(driver, lambda d: text_of(d, ".tray .total .hint").startswith("2 of 2 ready"), "the tray's total")
     shot(driver, "folder-light")
 
     step("the keyboard reaches the search box")
@@ -177,7 +181,7 @@ def story(driver, result):
 
     step("download one: the bytes are the ones uploaded")
     row(driver, name_a).find_element(By.CSS_SELECTOR, "td.name a").click()
-    find(driver, "#download").click()
+    click(driver, "#download")
     target = os.path.join(DOWNLOADS, name_a)
     wait(driver, lambda d: os.path.exists(target) and not os.path.exists(target + ".crdownload"), "the download")
     with open(UPLOADS[0], "rb") as a, open(target, "rb") as b:
@@ -186,7 +190,7 @@ def story(driver, result):
 
     step("rename")
     renamed = "renamed-" + name_a
-    find(driver, "#rename").click()
+    click(driver, "#rename")
     field = find(driver, "dialog #new-path")
     field.clear()
     field.send_keys("reports/2026/" + renamed)
@@ -194,9 +198,9 @@ def story(driver, result):
     wait(driver, lambda d: text_of(d, "h1.title") == renamed, "the new name")
 
     step("share: the link and its QR code; the link gives the bytes to anyone")
-    find(driver, "#share").click()
+    click(driver, "#share")
     Select(find(driver, "#share-permission")).select_by_value("download")
-    find(driver, "dialog button.primary").click()
+    click(driver, "dialog button.primary")
     link = find(driver, "#share-link").get_attribute("value")
     qr = find(driver, "#share-qr")
     wait(driver, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr), "the QR code")
@@ -206,21 +210,21 @@ def story(driver, result):
     shot(driver, "share-dialog")
     with urllib.request.urlopen(link + "/download") as response, open(UPLOADS[0], "rb") as a:
         assert response.read() == a.read(), "the shared link gave other bytes"
-    find(driver, "dialog button.primary").click()
+    click(driver, "dialog button.primary")
 
     step("delete with confirmation, then restore from Deleted")
-    find(driver, "#delete").click()
-    confirm = find(driver, "dialog #confirm")
+    click(driver, "#delete")
+    find(driver, "dialog #confirm")
     assert "restored" in text_of(driver, "dialog p"), text_of(driver, "dialog p")
-    confirm.click()
+    click(driver, "dialog #confirm")
     wait(driver, lambda d: d.current_url.endswith("/app/b/default/reports/2026/"), "back in the folder")
     find(driver, ".notice.ok", "the deletion's message")
     find(driver, f'tr[data-name="{name_b}"]')
     assert row(driver, renamed) is None, "the deleted file is still listed"
-    find(driver, 'nav.side a[href="/app/deleted"]').click()
+    click(driver, 'nav.side a[href="/app/deleted"]')
     find(driver, f'tr[data-name="{renamed}"]', "the file among the deleted")
     shot(driver, "deleted")
-    find(driver, f'button[aria-label="Restore {renamed}"]').click()
+    click(driver, f'button[aria-label="Restore {renamed}"]')
     wait(driver, lambda d: "was restored" in text_of(d, ".notice.ok"), "the restore's message")
     driver.get(BASE + "/app/b/default/reports/2026/")
     find(driver, f'tr[data-name="{renamed}"]', "the restored file in its folder")
@@ -249,15 +253,17 @@ def story(driver, result):
     )
     shot(driver, "folder-dark")
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
-    driver.set_window_size(360, 780)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 360, "height": 780, "deviceScaleFactor": 1, "mobile": True}
+    )
     find(driver, f'tr[data-name="{name_b}"]')
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
     shot(driver, "folder-phone")
-    driver.set_window_size(1280, 900)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     step("a reader sees no upload or delete")
-    find(driver, "#sign-out").click()
+    click(driver, "#sign-out")
     sign_in(driver, READER_TOKEN)
     find(driver, f'tr[data-name="{name_b}"]', "the folder, as a reader")
     assert visible(driver, "#upload") is None, "a reader is offered Upload"

@@ -1,13 +1,13 @@
 // The web app's entry: sign-in when there is no credential, then the view the URL names,
 // rendered again on every navigation. Keyboard: `/` focuses the search, `u` uploads into
-// the folder shown. Files dropped anywhere on a folder view are uploaded into it.
+// the folder shown, Delete asks to delete the selected files. Files dropped anywhere on a folder view are uploaded into it.
 
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
 import { clearMessages, errorNotice, setRegion } from "./errors.js";
 import { current, navigate, onNavigate, start } from "./router.js";
 import { credential, may, onSignOut, remember, whoami } from "./session.js";
-import { enqueue } from "./upload.js";
+import { cancelAll, clearFinished, enqueue } from "./upload.js";
 import { renderFolder } from "./views/browse.js";
 import { renderDeleted } from "./views/deleted.js";
 import { renderFile } from "./views/file.js";
@@ -42,6 +42,9 @@ async function boot() {
   if (location.pathname === "/" || location.pathname === "/app") navigate("/app/", { replace: true });
   onNavigate(render);
   onSignOut((reason) => {
+    // The next person to sign in in this tab sees none of these uploads.
+    cancelAll();
+    clearFinished();
     teardown();
     showSignIn(reason.expired);
   });
@@ -84,6 +87,12 @@ function render(route) {
   document.title = `${TITLES[route.view](route)} · filegate`;
   const result = VIEWS[route.view](view, route, { signal: controller.signal });
   stopView = typeof result === "function" ? result : null;
+  // The link that was followed is gone: the new view gets the focus (so that a screen
+  // reader starts there), unless the person is typing in the header's search box.
+  if (!frame.top.contains(document.activeElement)) {
+    window.scrollTo(0, 0);
+    frame.main.focus({ preventScroll: true });
+  }
 }
 
 function typing(target) {

@@ -151,8 +151,18 @@ export function renderFolder(main, route, { signal }) {
 
   const stopScroll = infinite(sentinel, loadPage);
 
+  // Delete asks to delete what is selected.
+  const onKey = (event) => {
+    const ids = table.selected();
+    if (event.key !== "Delete" || ids.length === 0 || event.target.closest("input:not([type=checkbox]), textarea, dialog")) return;
+    event.preventDefault();
+    deleteSelected(ids);
+  };
+  document.addEventListener("keydown", onKey);
+
   // Finished uploads into this folder show up without a reload.
   const seen = new Map();
+  const shown = new Map();
   const stopFollowing = onChange((item) => {
     if (signal.aborted || !item || item.bucket !== bucket || !item.fileId) return;
     const parent = item.path.slice(0, item.path.lastIndexOf("/") + 1);
@@ -161,6 +171,10 @@ export function renderFolder(main, route, { signal }) {
     seen.set(item.fileId, item.status);
     get(`/v1/files/${encodeURIComponent(item.fileId)}`, undefined, { signal })
       .then((file) => {
+        // Answers can cross: never replace a newer state with an older one.
+        const at = Date.parse(file.updated_at);
+        if (shown.has(file.id) && shown.get(file.id) > at) return;
+        shown.set(file.id, at);
         if (table.tbody.querySelector(`tr[data-id="${CSS.escape(file.id)}"]`)) table.update(file);
         else table.add([file]);
         empty.hidden = true;
@@ -171,6 +185,7 @@ export function renderFolder(main, route, { signal }) {
   return () => {
     stopScroll();
     stopFollowing();
+    document.removeEventListener("keydown", onKey);
   };
 }
 

@@ -28,6 +28,7 @@ function nameCell(file) {
  */
 export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption, onSelect, extra }) {
   const selection = new Set();
+  let pending = null;
   const tbody = h("tbody");
   const all = h("input", {
     type: "checkbox",
@@ -108,15 +109,19 @@ export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption
     element: h("div", { class: "table-wrap" }, table),
     tbody,
     add(files) {
-      tbody.querySelectorAll("tr.placeholder").forEach((tr) => tr.remove());
-      for (const file of files) tbody.append(fileRow(file));
+      for (const file of files) {
+        // A file added while earlier pages loaded (an upload) is not listed twice.
+        if (!tbody.querySelector(`tr[data-id="${CSS.escape(file.id)}"]`)) tbody.append(fileRow(file));
+      }
     },
     addRow(tr) {
       tbody.append(tr);
     },
+    /** Placeholder rows while a page loads, only past 150 ms (a fast answer shows none). */
     setLoading(loading) {
+      clearTimeout(pending);
       tbody.querySelectorAll("tr.placeholder").forEach((tr) => tr.remove());
-      if (loading) tbody.append(...placeholders());
+      if (loading) pending = setTimeout(() => tbody.append(...placeholders()), 150);
       table.setAttribute("aria-busy", String(loading));
     },
     /** Replaces one file's row (after its status or name changed). */
