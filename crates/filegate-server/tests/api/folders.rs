@@ -33,6 +33,8 @@ async fn me_says_who_the_caller_is_and_what_its_roles_allow() {
         admin["permissions"],
         serde_json::json!(["read", "write", "upload", "administer", "exchange"])
     );
+    let writer = app.client_as("default", "writer").me().await.expect("me");
+    assert_eq!(writer.permissions, ["read", "write", "upload"]);
     let (status, wrong) = get_json(&app, "not-a-token", "/v1/me").await;
     assert_eq!(status, 401);
     assert_eq!(wrong["error"]["code"], "invalid-token");
@@ -58,6 +60,8 @@ async fn readers_see_the_bucket_names_and_what_they_accept() {
     assert_eq!(scans["encrypted"], false);
     assert_eq!(scans["allowed_content_types"], serde_json::json!(["image/png"]));
     assert!(scans.get("stages").is_none(), "the full policy stays with the admins");
+    let exchange = app.client_as("default", "exchange").buckets().await.expect("an uploader sees them too");
+    assert_eq!(exchange.items.len(), 2);
     let (status, _) = get_json(&app, &app.token("default", "reader"), "/v1/admin/buckets").await;
     assert_eq!(status, 403);
 }
@@ -85,6 +89,9 @@ async fn a_folder_lists_its_subfolders_then_its_own_files() {
     assert_eq!(status, 200);
     let paths: Vec<&str> = files["items"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["reports/a.txt"]);
+    let through_client = app.client.folders("default", "reports/2026/", None).await.expect("folders");
+    let names: Vec<&str> = through_client.items.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["11", "12"]);
     let (_, top_files) = get_json(&app, &token, "/v1/files?bucket=default&delimiter=/").await;
     assert_eq!(top_files["items"].as_array().unwrap().len(), 1);
 

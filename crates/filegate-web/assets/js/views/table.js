@@ -12,7 +12,9 @@ export const COLUMNS = [
   { key: "size", label: "Size", sort: "size", num: true, cell: (f) => size(f.size) },
   { key: "type", label: "Type", cell: (f) => kind(f.content_type) },
   { key: "status", label: "Status", cell: (f) => badge(f.status, f.status_reason) },
-  { key: "modified", label: "Modified", sort: "created_at", cell: (f) => time(f.updated_at) },
+  // Sorted by when it was uploaded, which the API orders by (a rename changes `updated_at`,
+  // shown in the file's panel as Modified).
+  { key: "modified", label: "Uploaded", sort: "created_at", cell: (f) => time(f.created_at) },
   { key: "downloads", label: "Downloads", num: true, cell: (f) => String(f.download_count) },
 ];
 
