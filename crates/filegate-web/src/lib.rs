@@ -58,13 +58,13 @@ mod tests {
 
     #[test]
     fn every_module_the_app_imports_is_embedded() {
-        for asset in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
-            let text = std::str::from_utf8(asset.body).unwrap();
-            let dir = asset.path.rsplit_once('/').map_or("", |(d, _)| d);
+        for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let text = std::str::from_utf8(module.body).unwrap();
+            let dir = module.path.rsplit_once('/').map_or("", |(d, _)| d);
             for import in text.split("from \"").skip(1) {
                 let target = import.split('"').next().unwrap();
                 let resolved = resolve(dir, target);
-                assert!(asset(&resolved).is_some(), "{} imports {target}, not embedded", asset.path);
+                assert!(asset(&resolved).is_some(), "{} imports {target}, not embedded", module.path);
             }
         }
     }
