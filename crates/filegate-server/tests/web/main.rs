@@ -59,11 +59,13 @@ fn screenshots_dir() -> PathBuf {
     base.join("web-screenshots")
 }
 
-/// Decodes the QR code in a screenshot (a PNG of the page's pixels) to its text.
+/// Decodes the QR code in a screenshot (a PNG of the page's pixels) to its text, as a
+/// phone's camera would: black and white, whatever the scale the page drew it at.
 fn read_qr(png: &std::path::Path) -> String {
-    let image = image::open(png).expect("the QR screenshot is an image").to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(image.width() as usize, image.height() as usize, |x, y| {
-        image.get_pixel(x as u32, y as u32).0[0]
+    let shot = image::open(png).expect("the QR screenshot is an image").to_luma8();
+    let scaled = image::imageops::resize(&shot, shot.width() * 3, shot.height() * 3, image::imageops::FilterType::Nearest);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(scaled.width() as usize, scaled.height() as usize, |x, y| {
+        if scaled.get_pixel(x as u32, y as u32).0[0] < 128 { 0 } else { 255 }
     });
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code in the screenshot");

@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog>: it traps the focus, Escape closes it, and the
 // focus returns to where it was.
 
-import { h } from "../dom.js";
+import { append, h } from "../dom.js";
 import { errorNotice } from "../errors.js";
 
 /** Opens a dialog with `content`; resolves with what `close(value)` was given (or null). */
@@ -15,7 +15,7 @@ export function openDialog(title, build) {
       result = value;
       dialog.close();
     };
-    dialog.append(...[build(close, dialog)].flat());
+    append(dialog, [build(close, dialog)]);
     dialog.addEventListener("close", () => {
       dialog.remove();
       if (before && before.isConnected) before.focus();

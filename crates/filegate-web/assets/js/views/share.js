@@ -89,7 +89,7 @@ function showLink(created) {
       ),
       copied,
       created.email_queued ? h("p", { class: "hint" }, `The link is on its way to ${created.recipient_email}.`) : null,
-      h("img", { class: "qr", id: "share-qr", src: created.qr_url, alt: "QR code of the link", width: "192", height: "192" }),
+      h("img", { class: "qr", id: "share-qr", src: created.qr_url, alt: "QR code of the link", width: "240", height: "240" }),
       h("div", { class: "buttons" }, h("button", { type: "button", class: "primary", onclick: () => close(true), autofocus: true }, "Done")),
     ];
   });
