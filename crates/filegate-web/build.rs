@@ -39,7 +39,9 @@ fn main() {
     }
     let version = hex::encode(&hasher.finalize()[..8]);
 
-    let mut code = format!("/// The directory every asset is served under: a hash of them all.\npub const VERSION: &str = {version:?};\n\n");
+    let mut code = format!(
+        "/// The directory every asset is served under: a hash of them all.\npub const VERSION: &str = {version:?};\n\n"
+    );
     code.push_str("/// Every embedded asset, by its path below `assets/`.\npub static ASSETS: &[Asset] = &[\n");
     for (i, (name, path)) in files.iter().enumerate() {
         let mut bytes = std::fs::read(path).expect("read asset");

@@ -53,7 +53,11 @@ mod tests {
             let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
             !name.is_empty() && rest[name.len()..].starts_with('=')
         });
-        assert!(handler.is_none(), "inline event handler: on{}", handler.unwrap_or_default());
+        assert!(
+            handler.is_none(),
+            "inline event handler: on{}",
+            handler.unwrap_or_default()
+        );
     }
 
     #[test]
@@ -64,7 +68,11 @@ mod tests {
             for import in text.split("from \"").skip(1) {
                 let target = import.split('"').next().unwrap();
                 let resolved = resolve(dir, target);
-                assert!(asset(&resolved).is_some(), "{} imports {target}, not embedded", module.path);
+                assert!(
+                    asset(&resolved).is_some(),
+                    "{} imports {target}, not embedded",
+                    module.path
+                );
             }
         }
     }

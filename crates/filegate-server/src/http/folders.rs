@@ -52,7 +52,10 @@ fn parse(params: FolderParams) -> Result<Parsed> {
     // A cursor is a folder name: one segment of a path.
     let after = match params.cursor {
         Some(c) if c.is_empty() || c.contains('/') || c.chars().any(char::is_control) => {
-            return Err(Error::invalid(ErrorCode::InvalidCursor, "the cursor is not one of ours"));
+            return Err(Error::invalid(
+                ErrorCode::InvalidCursor,
+                "the cursor is not one of ours",
+            ));
         }
         other => other,
     };

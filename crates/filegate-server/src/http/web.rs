@@ -155,7 +155,12 @@ fn accepts_gzip(request: &HeaderMap) -> bool {
         .any(|coding| {
             let mut parts = coding.split(';');
             let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim().replace(' ', "").as_str(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            let refused = parts.any(|p| {
+                matches!(
+                    p.trim().replace(' ', "").as_str(),
+                    "q=0" | "q=0.0" | "q=0.00" | "q=0.000"
+                )
+            });
             name.eq_ignore_ascii_case("gzip") && !refused
         })
 }
@@ -196,18 +201,29 @@ mod tests {
 
         let config = Config {
             public_url: Some("https://files.example.org/gateway".into()),
-            storage: Some("s3://docs?endpoint=http://127.0.0.1:9000&region=x&path_style=true&access_key=a&secret_key=b".into()),
+            storage: Some(
+                "s3://docs?endpoint=http://127.0.0.1:9000&region=x&path_style=true&access_key=a&secret_key=b".into(),
+            ),
             ..Config::default()
         };
         let csp = content_security_policy(&config).unwrap();
-        assert!(csp.contains("connect-src 'self' http://127.0.0.1:9000 https://files.example.org;"), "{csp}");
-        assert!(csp.contains("img-src 'self' blob: http://127.0.0.1:9000 https://files.example.org;"), "{csp}");
+        assert!(
+            csp.contains("connect-src 'self' http://127.0.0.1:9000 https://files.example.org;"),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("img-src 'self' blob: http://127.0.0.1:9000 https://files.example.org;"),
+            "{csp}"
+        );
 
         let virtual_host = Config {
             storage: Some("s3://docs?region=eu-west-1&access_key=a&secret_key=b".into()),
             ..Config::default()
         };
         let csp = content_security_policy(&virtual_host).unwrap();
-        assert!(csp.contains("connect-src 'self' https://docs.s3.eu-west-1.amazonaws.com;"), "{csp}");
+        assert!(
+            csp.contains("connect-src 'self' https://docs.s3.eu-west-1.amazonaws.com;"),
+            "{csp}"
+        );
     }
 }

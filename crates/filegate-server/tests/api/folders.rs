@@ -53,14 +53,23 @@ async fn readers_see_the_bucket_names_and_what_they_accept() {
     app.client.create_bucket(&request).await.expect("bucket");
     let (status, list) = get_json(&app, &app.token("default", "reader"), "/v1/buckets").await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["default", "scans"]);
     let scans = &list["items"][1];
     assert_eq!(scans["public"], true);
     assert_eq!(scans["encrypted"], false);
     assert_eq!(scans["allowed_content_types"], serde_json::json!(["image/png"]));
     assert!(scans.get("stages").is_none(), "the full policy stays with the admins");
-    let exchange = app.client_as("default", "exchange").buckets().await.expect("an uploader sees them too");
+    let exchange = app
+        .client_as("default", "exchange")
+        .buckets()
+        .await
+        .expect("an uploader sees them too");
     assert_eq!(exchange.items.len(), 2);
     let (status, _) = get_json(&app, &app.token("default", "reader"), "/v1/admin/buckets").await;
     assert_eq!(status, 403);
@@ -69,7 +78,14 @@ async fn readers_see_the_bucket_names_and_what_they_accept() {
 #[tokio::test]
 async fn a_folder_lists_its_subfolders_then_its_own_files() {
     let app = TestApp::spawn().await;
-    for path in ["top.txt", "reports/a.txt", "reports/2026/11/w.csv", "reports/2026/12/x.csv", "reports/2027/y.csv", "img/z.png"] {
+    for path in [
+        "top.txt",
+        "reports/a.txt",
+        "reports/2026/11/w.csv",
+        "reports/2026/12/x.csv",
+        "reports/2027/y.csv",
+        "img/z.png",
+    ] {
         app.ready_file(&app.client, "default", path, path.as_bytes()).await;
     }
     let token = app.token("default", "reader");
@@ -82,14 +98,28 @@ async fn a_folder_lists_its_subfolders_then_its_own_files() {
     let (_, page) = get_json(&app, &token, "/v1/folders?bucket=default&prefix=reports/&limit=1").await;
     assert_eq!(page["items"][0]["prefix"], "reports/2026/");
     assert_eq!(page["next_cursor"], "2026");
-    let (_, rest) = get_json(&app, &token, "/v1/folders?bucket=default&prefix=reports/&limit=1&cursor=2026").await;
+    let (_, rest) = get_json(
+        &app,
+        &token,
+        "/v1/folders?bucket=default&prefix=reports/&limit=1&cursor=2026",
+    )
+    .await;
     assert_eq!(rest["items"][0]["name"], "2027");
 
     let (status, files) = get_json(&app, &token, "/v1/files?bucket=default&prefix=reports/&delimiter=/").await;
     assert_eq!(status, 200);
-    let paths: Vec<&str> = files["items"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = files["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, ["reports/a.txt"]);
-    let through_client = app.client.folders("default", "reports/2026/", None).await.expect("folders");
+    let through_client = app
+        .client
+        .folders("default", "reports/2026/", None)
+        .await
+        .expect("folders");
     let names: Vec<&str> = through_client.items.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["11", "12"]);
     let (_, top_files) = get_json(&app, &token, "/v1/files?bucket=default&delimiter=/").await;

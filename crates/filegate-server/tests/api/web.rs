@@ -13,11 +13,18 @@ fn http() -> reqwest::Client {
 }
 
 async fn fetch(app: &TestApp, path: &str) -> reqwest::Response {
-    http().get(format!("{}{path}", app.base_url)).send().await.expect("request")
+    http()
+        .get(format!("{}{path}", app.base_url))
+        .send()
+        .await
+        .expect("request")
 }
 
-fn header<'a>(resp: &'a reqwest::Response, name: header::HeaderName) -> &'a str {
-    resp.headers().get(&name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+fn header(resp: &reqwest::Response, name: header::HeaderName) -> &str {
+    resp.headers()
+        .get(&name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 /// The shell's asset directory, as the shell names it.
@@ -30,17 +37,38 @@ fn asset_dir(html: &str) -> String {
 #[tokio::test]
 async fn every_app_url_answers_with_the_shell_and_its_strict_policy() {
     let app = TestApp::spawn().await;
-    for path in ["/", "/app", "/app/", "/app/b/default/reports/2026/", "/app/f/01JX", "/app/search?q=ward", "/app/x"] {
+    for path in [
+        "/",
+        "/app",
+        "/app/",
+        "/app/b/default/reports/2026/",
+        "/app/f/01JX",
+        "/app/search?q=ward",
+        "/app/x",
+    ] {
         let resp = fetch(&app, path).await;
         assert_eq!(resp.status(), 200, "{path}");
-        assert_eq!(header(&resp, header::CONTENT_TYPE), "text/html; charset=utf-8", "{path}");
+        assert_eq!(
+            header(&resp, header::CONTENT_TYPE),
+            "text/html; charset=utf-8",
+            "{path}"
+        );
         assert_eq!(header(&resp, header::CACHE_CONTROL), "no-cache", "{path}");
         let csp = header(&resp, header::CONTENT_SECURITY_POLICY).to_owned();
-        assert!(csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self';"), "{path}: {csp}");
-        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self';"),
+            "{path}: {csp}"
+        );
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
         assert_eq!(header(&resp, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
         let html = resp.text().await.unwrap();
-        assert!(html.contains("<script type=\"module\" src=\"/assets/"), "{path}: {html}");
+        assert!(
+            html.contains("<script type=\"module\" src=\"/assets/"),
+            "{path}: {html}"
+        );
     }
 }
 
@@ -53,7 +81,10 @@ async fn assets_live_under_their_hash_for_a_year_and_the_shell_is_revalidated() 
 
     let js = fetch(&app, &format!("{dir}/js/main.js")).await;
     assert_eq!(js.status(), 200);
-    assert_eq!(header(&js, header::CACHE_CONTROL), "public, max-age=31536000, immutable");
+    assert_eq!(
+        header(&js, header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(header(&js, header::CONTENT_TYPE), "text/javascript; charset=utf-8");
     assert!(header(&js, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"));
     let css = fetch(&app, &format!("{dir}/app.css")).await;
@@ -61,10 +92,17 @@ async fn assets_live_under_their_hash_for_a_year_and_the_shell_is_revalidated() 
     assert!(css.text().await.unwrap().contains("prefers-color-scheme: dark"));
 
     // Another version's asset (an old page after an upgrade) and unknown names: JSON 404s.
-    for path in ["/assets/0000000000000000/js/main.js".to_owned(), format!("{dir}/js/nothing.js"), format!("{dir}/index.html")] {
+    for path in [
+        "/assets/0000000000000000/js/main.js".to_owned(),
+        format!("{dir}/js/nothing.js"),
+        format!("{dir}/index.html"),
+    ] {
         let resp = fetch(&app, &path).await;
         assert_eq!(resp.status(), 404, "{path}");
-        assert!(header(&resp, header::CONTENT_TYPE).starts_with("application/json"), "{path}");
+        assert!(
+            header(&resp, header::CONTENT_TYPE).starts_with("application/json"),
+            "{path}"
+        );
     }
 
     let again = http()
@@ -82,7 +120,12 @@ async fn assets_come_gzipped_to_clients_that_take_gzip() {
     let dir = asset_dir(&fetch(&app, "/").await.text().await.unwrap());
     let url = format!("{}{dir}/app.css", app.base_url);
     let plain = http().get(&url).send().await.unwrap().bytes().await.unwrap();
-    let zipped = http().get(&url).header(header::ACCEPT_ENCODING, "gzip, br").send().await.unwrap();
+    let zipped = http()
+        .get(&url)
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(header(&zipped, header::CONTENT_ENCODING), "gzip");
     assert_eq!(header(&zipped, header::VARY), "accept-encoding");
     let body = zipped.bytes().await.unwrap();
@@ -96,7 +139,10 @@ async fn the_api_keeps_its_json_answers_beside_the_app() {
     for path in ["/v1/unknown", "/v1", "/nothing-here", "/s"] {
         let resp = fetch(&app, path).await;
         assert_eq!(resp.status(), 404, "{path}");
-        assert!(header(&resp, header::CONTENT_TYPE).starts_with("application/json"), "{path}");
+        assert!(
+            header(&resp, header::CONTENT_TYPE).starts_with("application/json"),
+            "{path}"
+        );
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not-found", "{path}");
     }
@@ -110,7 +156,10 @@ async fn the_app_can_be_turned_off() {
     for path in ["/", "/app/", "/app/b/default/"] {
         let resp = fetch(&app, path).await;
         assert_eq!(resp.status(), 404, "{path}");
-        assert!(header(&resp, header::CONTENT_TYPE).starts_with("application/json"), "{path}");
+        assert!(
+            header(&resp, header::CONTENT_TYPE).starts_with("application/json"),
+            "{path}"
+        );
     }
     assert_eq!(fetch(&app, "/healthz").await.status(), 200);
 }

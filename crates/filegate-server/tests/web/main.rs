@@ -63,10 +63,20 @@ fn screenshots_dir() -> PathBuf {
 /// phone's camera would: black and white, whatever the scale the page drew it at.
 fn read_qr(png: &std::path::Path) -> String {
     let shot = image::open(png).expect("the QR screenshot is an image").to_luma8();
-    let scaled = image::imageops::resize(&shot, shot.width() * 3, shot.height() * 3, image::imageops::FilterType::Nearest);
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(scaled.width() as usize, scaled.height() as usize, |x, y| {
-        if scaled.get_pixel(x as u32, y as u32).0[0] < 128 { 0 } else { 255 }
-    });
+    let scaled = image::imageops::resize(
+        &shot,
+        shot.width() * 3,
+        shot.height() * 3,
+        image::imageops::FilterType::Nearest,
+    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(scaled.width() as usize, scaled.height() as usize, |x, y| {
+            if scaled.get_pixel(x as u32, y as u32).0[0] < 128 {
+                0
+            } else {
+                255
+            }
+        });
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code in the screenshot");
     grids[0].decode().expect("the QR code decodes").1
@@ -85,7 +95,10 @@ async fn seed(app: &TestApp, path: &str, bytes: &'static [u8]) {
         if status == "ready" {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{path} is still {status} after 30 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} is still {status} after 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -154,7 +167,9 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&result).expect("result")).expect("JSON");
     let link = result["share_url"].as_str().expect("a share link");
     assert!(link.starts_with(&format!("{}/s/", app.base_url)), "{link}");
-    let qr = read_qr(std::path::Path::new(result["qr_png"].as_str().expect("a QR screenshot")));
+    let qr = read_qr(std::path::Path::new(
+        result["qr_png"].as_str().expect("a QR screenshot"),
+    ));
     assert_eq!(qr, link, "the QR code on the page is the link");
 
     // The page offered a reader nothing that writes; the server refuses it anyway.
@@ -166,7 +181,15 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .await
         .expect("request");
     assert_eq!(refused.status(), 403, "a reader cannot delete");
-    for name in ["folder-light", "folder-dark", "folder-phone", "file-panel", "share-dialog", "search", "deleted"] {
+    for name in [
+        "folder-light",
+        "folder-dark",
+        "folder-phone",
+        "file-panel",
+        "share-dialog",
+        "search",
+        "deleted",
+    ] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }
 }

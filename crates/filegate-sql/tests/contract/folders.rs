@@ -28,7 +28,10 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
     }
     // Deleted and purged files make no folder; another owner's files show only unnarrowed;
     // another tenant's never.
-    for (p, status) in [("gone/x.txt", FileStatus::Deleted), ("purged/x.txt", FileStatus::Purged)] {
+    for (p, status) in [
+        ("gone/x.txt", FileStatus::Deleted),
+        ("purged/x.txt", FileStatus::Purged),
+    ] {
         let mut f = new_file(&a, p);
         f.status = status;
         store.insert_file(&f).await.unwrap();
@@ -51,7 +54,10 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
         ["2026", "2027", "a b", "b.txt.d", "theirs"],
         "byte order of the paths; files directly in the folder are no folders"
     );
-    assert_eq!(folders("docs/", Some("user-1"), None, 100).await, ["2026", "2027", "a b", "b.txt.d"]);
+    assert_eq!(
+        folders("docs/", Some("user-1"), None, 100).await,
+        ["2026", "2027", "a b", "b.txt.d"]
+    );
     assert_eq!(folders("docs/2026/", None, None, 100).await, ["11", "12"]);
     assert_eq!(folders("docs/2026/11/", None, None, 100).await, Vec::<String>::new());
     assert_eq!(folders("nothing/", None, None, 100).await, Vec::<String>::new());
@@ -61,7 +67,10 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
     assert_eq!(folders("docs/", None, Some("b.txt.d"), 2).await, ["theirs"]);
     assert_eq!(folders("", None, Some("docs"), 10).await, ["docs0", "img"]);
     assert!(paths.folders(&b, &d, "", None, None, 10).await.unwrap() == ["secret"]);
-    assert!(paths.folders(&a, &d, "docs", None, None, 10).await.is_err(), "a folder ends with /");
+    assert!(
+        paths.folders(&a, &d, "docs", None, None, 10).await.is_err(),
+        "a folder ends with /"
+    );
 
     let direct = |prefix: &'static str| {
         let store = store.clone();
@@ -82,5 +91,9 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
     assert_eq!(direct("").await, set(&["top.txt"]));
     assert_eq!(direct("docs/").await, set(&["docs/a.txt", "docs/b.txt"]));
     assert_eq!(direct("docs/2026/11/").await, set(&["docs/2026/11/ward-a.csv"]));
-    assert_eq!(direct("100%_/").await, set(&["100%_/w.txt"]), "no wildcard in the prefix");
+    assert_eq!(
+        direct("100%_/").await,
+        set(&["100%_/w.txt"]),
+        "no wildcard in the prefix"
+    );
 }
