@@ -7,9 +7,12 @@
 //! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
 //! reader offered nothing that writes — whom the server refuses anyway.
 //!
-//! Needs `FILEGATE_TEST_CHROMIUM`, `FILEGATE_TEST_CHROMEDRIVER` and
-//! `FILEGATE_TEST_SELENIUM_PYTHON` (`scripts/browser.sh`, called by `scripts/engines.sh`,
-//! installs and exports them). Without them the test skips, except under `CI=true`, where
+//! Every main screen is checked with axe-core in the page: no serious or critical WCAG 2.1
+//! A/AA violation (contrast included), light, dark and at a phone's width.
+//!
+//! Needs `FILEGATE_TEST_CHROMIUM`, `FILEGATE_TEST_CHROMEDRIVER`,
+//! `FILEGATE_TEST_SELENIUM_PYTHON` and `FILEGATE_TEST_AXE` (`scripts/browser.sh`, called by
+//! `scripts/engines.sh`, installs and exports them). Without them the test skips, except under `CI=true`, where
 //! it fails. Screenshots of each main screen land in
 //! `$CARGO_TARGET_DIR/web-screenshots` (or the temp dir) for a reviewer to look at.
 
@@ -25,6 +28,7 @@ struct Browser {
     chromium: String,
     chromedriver: String,
     python: String,
+    axe: String,
 }
 
 impl Browser {
@@ -34,18 +38,20 @@ impl Browser {
             var("FILEGATE_TEST_CHROMIUM"),
             var("FILEGATE_TEST_CHROMEDRIVER"),
             var("FILEGATE_TEST_SELENIUM_PYTHON"),
+            var("FILEGATE_TEST_AXE"),
         ) {
-            (Some(chromium), Some(chromedriver), Some(python)) => Some(Self {
+            (Some(chromium), Some(chromedriver), Some(python), Some(axe)) => Some(Self {
                 chromium,
                 chromedriver,
                 python,
+                axe,
             }),
             _ => {
                 assert!(
                     std::env::var("CI").as_deref() != Ok("true"),
-                    "CI=true, and FILEGATE_TEST_CHROMIUM, FILEGATE_TEST_CHROMEDRIVER or \
-                     FILEGATE_TEST_SELENIUM_PYTHON is not set: the web app must be tested in a browser \
-                     (scripts/browser.sh installs them)"
+                    "CI=true, and FILEGATE_TEST_CHROMIUM, FILEGATE_TEST_CHROMEDRIVER, \
+                     FILEGATE_TEST_SELENIUM_PYTHON or FILEGATE_TEST_AXE is not set: the web app must be \
+                     tested in a browser (scripts/browser.sh installs them)"
                 );
                 eprintln!("skipped: no browser (run scripts/browser.sh and export what it prints)");
                 None
@@ -138,6 +144,7 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .arg(&story)
         .env("FILEGATE_TEST_CHROMIUM", &browser.chromium)
         .env("FILEGATE_TEST_CHROMEDRIVER", &browser.chromedriver)
+        .env("FILEGATE_TEST_AXE", &browser.axe)
         .env("WEB_BASE_URL", &app.base_url)
         .env("WEB_TOKEN", app.token_for("default", "writer", "web-writer"))
         .env("WEB_READER_TOKEN", app.token_for("default", "reader", "web-reader"))
@@ -156,6 +163,8 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Shown by `cargo nextest run --no-capture` (or on failure): the steps and what axe said.
+    println!("{stdout}");
     assert!(
         output.status.success(),
         "the browser story failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
@@ -171,6 +180,7 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         result["qr_png"].as_str().expect("a QR screenshot"),
     ));
     assert_eq!(qr, link, "the QR code on the page is the link");
+    assert_eq!(result["audited"].as_array().map(Vec::len), Some(8), "every main screen audited: {result}");
 
     // The page offered a reader nothing that writes; the server refuses it anyway.
     let files = app.client.list_files(&Default::default()).await.expect("list");

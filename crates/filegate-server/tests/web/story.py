@@ -28,6 +28,9 @@ DOWNLOADS = ENV["WEB_DOWNLOADS"]
 SHOTS = ENV["WEB_SCREENSHOTS"]
 RESULT = ENV["WEB_RESULT"]
 DEADLINE = 60
+with open(ENV["FILEGATE_TEST_AXE"]) as f:
+    AXE = f.read()
+AUDITED = []
 
 
 def step(text):
@@ -105,6 +108,28 @@ def shot(driver, name):
     return path
 
 
+def audit(driver, screen):
+    """axe-core in the page (run through the driver, outside the page's CSP): no serious or
+    critical violation of WCAG 2.1 A and AA (contrast included) on this screen."""
+    driver.execute_script(AXE)
+    violations = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+          .then((r) => done(r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" "))}))))
+          .catch((e) => done([{id: "axe-failed", impact: "critical", help: String(e), nodes: []}]));
+        """
+    )
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    for v in violations:
+        print(f"axe, {screen}: {v['impact']} {v['id']}: {v['help']} {v['nodes']}", flush=True)
+    if bad:
+        shot(driver, f"a11y-{screen}")
+        raise AssertionError(f"accessibility, {screen}: " + json.dumps(bad, indent=1))
+    AUDITED.append(screen)
+
+
 def row(driver, name):
     return visible(driver, f'tr[data-name="{name}"]')
 
@@ -131,6 +156,7 @@ def main():
         driver.quit()
     if problems:
         raise AssertionError("the page broke its policy or threw:\n" + "\n".join(problems))
+    result["audited"] = AUDITED
     with open(RESULT, "w") as f:
         json.dump(result, f)
     print("story: every step passed", flush=True)
@@ -146,6 +172,7 @@ def story(driver, result):
     assert "was not accepted" in notice.text, notice.text
     assert "Request id:" in notice.text, notice.text
     shot(driver, "sign-in-refused")
+    audit(driver, "sign-in")
 
     step("the right token opens the buckets")
     sign_in(driver, TOKEN)
@@ -173,6 +200,7 @@ def story(driver, result):
     assert "Ready" in row(driver, name_a).text
     wait(driver, lambda d: text_of(d, ".tray .total .hint").startswith("2 of 2 ready"), "the tray's total")
     shot(driver, "folder-light")
+    audit(driver, "folder")
 
     step("the keyboard reaches the search box")
     driver.find_element(By.TAG_NAME, "body").send_keys("/")
@@ -187,6 +215,7 @@ def story(driver, result):
     with open(UPLOADS[0], "rb") as a, open(target, "rb") as b:
         assert a.read() == b.read(), "downloaded bytes differ"
     shot(driver, "file-panel")
+    audit(driver, "file panel")
 
     step("rename")
     renamed = "renamed-" + name_a
@@ -208,6 +237,7 @@ def story(driver, result):
     result["qr_png"] = os.path.join(SHOTS, "share-qr.png")
     qr.screenshot(result["qr_png"])
     shot(driver, "share-dialog")
+    audit(driver, "share dialog")
     with urllib.request.urlopen(link + "/download") as response, open(UPLOADS[0], "rb") as a:
         assert response.read() == a.read(), "the shared link gave other bytes"
     click(driver, "dialog button.primary")
@@ -224,6 +254,7 @@ def story(driver, result):
     click(driver, 'nav.side a[href="/app/deleted"]')
     find(driver, f'tr[data-name="{renamed}"]', "the file among the deleted")
     shot(driver, "deleted")
+    audit(driver, "deleted")
     click(driver, f'button[aria-label="Restore {renamed}"]')
     wait(driver, lambda d: "was restored" in text_of(d, ".notice.ok"), "the restore's message")
     driver.get(BASE + "/app/b/default/reports/2026/")
@@ -244,6 +275,7 @@ def story(driver, result):
     wait(driver, lambda d: "type=" in d.current_url or "bucket=" in d.current_url, "the facet in the URL")
     find(driver, "ol.hits li mark")
     shot(driver, "search")
+    audit(driver, "search")
 
     step("dark, and a phone's width")
     driver.get(BASE + "/app/b/default/reports/2026/")
@@ -252,6 +284,7 @@ def story(driver, result):
         "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
     )
     shot(driver, "folder-dark")
+    audit(driver, "folder, dark")
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride", {"width": 360, "height": 780, "deviceScaleFactor": 1, "mobile": True}
@@ -260,6 +293,7 @@ def story(driver, result):
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
     shot(driver, "folder-phone")
+    audit(driver, "folder, phone width")
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     step("a reader sees no upload or delete")
