@@ -5,7 +5,8 @@
 //! sent in parallel) followed to `ready`, a download compared byte for byte, rename, share
 //! (the link opened anonymously, its QR code read back here from the page's pixels), delete
 //! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
-//! reader offered nothing that writes — whom the server refuses anyway.
+//! reader signed in with an API key, offered nothing that writes — whom the server refuses
+//! anyway.
 //!
 //! Every main screen is checked with axe-core in the page: no serious or critical WCAG 2.1
 //! A/AA violation (contrast included), light, dark and at a phone's width.
@@ -139,6 +140,16 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     std::fs::create_dir_all(&shots).expect("mkdir");
     let result = work.path().join("result.json");
 
+    // The reader signs in with an API key, the writer with a token: both kinds of credential.
+    let reader_key = app
+        .client
+        .create_api_key(&filegate_api::CreateApiKey {
+            name: "web reader".into(),
+            roles: vec!["reader".into()],
+        })
+        .await
+        .expect("an API key")
+        .key;
     let story = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/story.py");
     let run = tokio::process::Command::new(&browser.python)
         .arg(&story)
@@ -147,7 +158,7 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .env("FILEGATE_TEST_AXE", &browser.axe)
         .env("WEB_BASE_URL", &app.base_url)
         .env("WEB_TOKEN", app.token_for("default", "writer", "web-writer"))
-        .env("WEB_READER_TOKEN", app.token_for("default", "reader", "web-reader"))
+        .env("WEB_READER_TOKEN", &reader_key)
         .env("WEB_UPLOAD_A", &upload_a)
         .env("WEB_UPLOAD_B", &upload_b)
         .env("WEB_DOWNLOADS", &downloads)
@@ -186,7 +197,7 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     let files = app.client.list_files(&Default::default()).await.expect("list");
     let refused = reqwest::Client::new()
         .delete(format!("{}/v1/files/{}", app.base_url, files.items[0].id))
-        .bearer_auth(app.token("default", "reader"))
+        .bearer_auth(&reader_key)
         .send()
         .await
         .expect("request");

@@ -296,7 +296,7 @@ def story(driver, result):
     audit(driver, "folder, phone width")
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
-    step("a reader sees no upload or delete")
+    step("a reader, signed in with an API key, sees no upload or delete")
     click(driver, "#sign-out")
     sign_in(driver, READER_TOKEN)
     find(driver, f'tr[data-name="{name_b}"]', "the folder, as a reader")
