@@ -191,7 +191,11 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         result["qr_png"].as_str().expect("a QR screenshot"),
     ));
     assert_eq!(qr, link, "the QR code on the page is the link");
-    assert_eq!(result["audited"].as_array().map(Vec::len), Some(8), "every main screen audited: {result}");
+    assert_eq!(
+        result["audited"].as_array().map(Vec::len),
+        Some(8),
+        "every main screen audited: {result}"
+    );
 
     // The page offered a reader nothing that writes; the server refuses it anyway.
     let files = app.client.list_files(&Default::default()).await.expect("list");
