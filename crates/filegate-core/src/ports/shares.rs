@@ -1,5 +1,5 @@
-//! `ShareStore`: share links, in SQLite or PostgreSQL; and `FilesByPath`, the lookup behind
-//! the unsigned URLs of public buckets.
+//! `ShareStore`: share links, in SQLite or PostgreSQL; and `FilesByPath`, the lookups behind
+//! the unsigned URLs of public buckets and the folder view.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
