@@ -202,6 +202,18 @@ def story(driver, result):
     shot(driver, "folder-light")
     audit(driver, "folder")
 
+    step("a file dropped on the page is uploaded into the folder shown")
+    driver.execute_script(
+        """
+        const data = new DataTransfer();
+        data.items.add(new File(["dropped on the page\\n"], "dropped.txt", {type: "text/plain"}));
+        for (const type of ["dragover", "drop"]) {
+          document.querySelector("main").dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+        }
+        """
+    )
+    wait(driver, lambda d: (r := row(d, "dropped.txt")) and r.get_attribute("data-status") == "ready", "dropped.txt ready")
+
     step("the keyboard reaches the search box")
     driver.find_element(By.TAG_NAME, "body").send_keys("/")
     assert driver.switch_to.active_element.get_attribute("id") == "search"

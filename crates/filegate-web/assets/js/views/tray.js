@@ -1,5 +1,7 @@
 // The upload tray: every file with its own progress bar and speed, then its pipeline status
 // (uploaded → processing → ready, or the reason), a total, and cancel per file and for all.
+// Once every upload has ended it folds down to its total, so that it covers nothing; Show
+// opens it again (and a new upload does).
 
 import { h, replace } from "../dom.js";
 import { describe } from "../errors.js";
@@ -8,6 +10,9 @@ import { cancel, cancelAll, clearFinished, onChange, uploads } from "../upload.j
 
 let tray = null;
 const rows = new Map();
+/** The person chose Show or Hide since the last new upload: leave it as they chose. */
+let chosen = false;
+const ENDED = ["done", "failed", "cancelled"];
 
 export function startTray() {
   onChange((item) => render(item));
@@ -35,13 +40,18 @@ function ensure() {
     list,
   );
   toggle.addEventListener("click", () => {
-    const collapsed = root.classList.toggle("collapsed");
-    toggle.textContent = collapsed ? "Show" : "Hide";
-    toggle.setAttribute("aria-expanded", String(!collapsed));
+    chosen = true;
+    fold(!root.classList.contains("collapsed"));
   });
   document.body.append(root);
-  tray = { root, total, summary, list };
+  tray = { root, total, summary, list, toggle };
   return tray;
+}
+
+function fold(collapsed) {
+  tray.root.classList.toggle("collapsed", collapsed);
+  tray.toggle.textContent = collapsed ? "Show" : "Hide";
+  tray.toggle.setAttribute("aria-expanded", String(!collapsed));
 }
 
 function render(item) {
@@ -64,6 +74,7 @@ function render(item) {
       const row = makeRow(i);
       rows.set(i.key, row);
       t.list.append(row.li);
+      chosen = false;
     }
   }
   const changed = item ? [item] : all;
@@ -76,6 +87,7 @@ function render(item) {
   const failed = all.filter((i) => i.state === "failed").length;
   t.summary.textContent =
     `${finished} of ${all.length} ready` + (failed ? `, ${failed} failed` : "") + ` · ${size(sent)} of ${size(bytes)} sent`;
+  if (!chosen) fold(all.every((i) => ENDED.includes(i.state)));
 }
 
 function makeRow(item) {
