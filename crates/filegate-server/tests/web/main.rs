@@ -2,7 +2,8 @@
 //! chromedriver (`story.py` beside this file), against a server this test starts on its own
 //! port and data directory, with its workers running as in production. The story: a wrong
 //! token then a right one, folders and breadcrumbs, two uploads (one of 12 MiB, its parts
-//! sent in parallel) and a file dropped on the page followed to `ready`, a download compared byte for byte, rename, share
+//! sent in parallel) and a file dropped on the page followed to `ready`, two of them
+//! downloaded as one zip, a download compared byte for byte, rename, share
 //! (the link opened anonymously, its QR code read back here from the page's pixels), delete
 //! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
 //! reader signed in with an API key, offered nothing that writes — whom the server refuses

@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import urllib.request
+import zipfile
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
@@ -214,6 +215,24 @@ def story(driver, result):
     )
     wait(driver, lambda d: (r := row(d, "dropped.txt")) and r.get_attribute("data-status") == "ready", "dropped.txt ready")
 
+    step("two files selected come as one zip with their bytes")
+    for name in (name_a, name_b):
+        click(driver, f'input[aria-label="Select {name}"]')
+    click(driver, "#zip-selected")
+    wait(driver, lambda d: "is downloading" in text_of(d, ".notice.ok"), "the zip")
+
+    def the_zip(_):
+        done = [f for f in os.listdir(DOWNLOADS) if f.endswith(".zip")]
+        return done and not any(f.endswith(".crdownload") for f in os.listdir(DOWNLOADS)) and done[0]
+
+    bundle = wait(driver, the_zip, "the zip's download")
+    with zipfile.ZipFile(os.path.join(DOWNLOADS, bundle)) as z:
+        for path in UPLOADS:
+            with open(path, "rb") as f:
+                assert z.read("reports/2026/" + os.path.basename(path)) == f.read(), f"{path} differs in the zip"
+    for name in (name_a, name_b):
+        click(driver, f'input[aria-label="Select {name}"]')
+
     step("the keyboard reaches the search box")
     driver.find_element(By.TAG_NAME, "body").send_keys("/")
     assert driver.switch_to.active_element.get_attribute("id") == "search"
@@ -313,7 +332,9 @@ def story(driver, result):
     sign_in(driver, READER_TOKEN)
     find(driver, f'tr[data-name="{name_b}"]', "the folder, as a reader")
     assert visible(driver, "#upload") is None, "a reader is offered Upload"
-    assert not driver.find_elements(By.CSS_SELECTOR, "table.files input[type=checkbox]"), "a reader can select to delete"
+    click(driver, f'input[aria-label="Select {name_b}"]')
+    find(driver, "#zip-selected", "a reader may download a selection")
+    assert visible(driver, "#delete-selected") is None, "a reader is offered Delete for a selection"
     row(driver, name_b).find_element(By.CSS_SELECTOR, "td.name a").click()
     find(driver, "#download")
     for control in ("#delete", "#rename", "#share"):

@@ -4,6 +4,7 @@
 // together; an empty folder is a drop zone that says what to do.
 
 import { del, get } from "../api.js";
+import { downloadZip } from "../bundle.js";
 import { h, hidden, icon, replace } from "../dom.js";
 import { showError, showMessage } from "../errors.js";
 import { folderUrl, navigate } from "../router.js";
@@ -20,6 +21,7 @@ export function renderFolder(main, route, { signal }) {
   const { bucket, folder } = route;
   const sort = SORTS.includes(route.params.get("sort")) ? route.params.get("sort") : "name";
   const info = bucketInfo(bucket);
+  const canRead = may("read");
   const canWrite = may("write");
   const canUpload = may("upload");
 
@@ -42,7 +44,7 @@ export function renderFolder(main, route, { signal }) {
     : null;
   const table = fileTable({
     sort,
-    selectable: canWrite,
+    selectable: canRead,
     caption: `Folders and files in ${bucket}/${folder}`,
     onSort: (next) => navigate(folderUrl(bucket, folder, { sort: next })),
     onSelect: (ids) => showSelection(ids),
@@ -80,8 +82,19 @@ export function renderFolder(main, route, { signal }) {
     replace(
       selectionBar,
       h("span", {}, `${ids.length} selected`),
-      h("button", { type: "button", class: "small", id: "delete-selected", onclick: () => deleteSelected(ids) }, icon("trash"), "Delete"),
+      h("button", { type: "button", class: "small", id: "zip-selected", onclick: () => zipSelected(ids) }, icon("download"), "Download as zip"),
+      canWrite
+        ? h("button", { type: "button", class: "small", id: "delete-selected", onclick: () => deleteSelected(ids) }, icon("trash"), "Delete")
+        : null,
     );
+  }
+
+  async function zipSelected(ids) {
+    try {
+      await downloadZip(ids, (text) => showMessage(text));
+    } catch (error) {
+      showError(error, "Making the zip");
+    }
   }
 
   async function deleteSelected(ids) {
@@ -118,7 +131,7 @@ export function renderFolder(main, route, { signal }) {
     while (!foldersDone && !signal.aborted) {
       const page = await get("/v1/folders", { bucket, prefix: folder, cursor: folderCursor }, { signal });
       const items = sort === "-name" ? [...page.items].reverse() : page.items;
-      for (const f of items) table.addRow(folderRow(bucket, f, canWrite));
+      for (const f of items) table.addRow(folderRow(bucket, f, canRead));
       folderCursor = page.next_cursor;
       foldersDone = !folderCursor;
     }
@@ -154,7 +167,7 @@ export function renderFolder(main, route, { signal }) {
   // Delete asks to delete what is selected.
   const onKey = (event) => {
     const ids = table.selected();
-    if (event.key !== "Delete" || ids.length === 0 || event.target.closest("input:not([type=checkbox]), textarea, dialog")) return;
+    if (event.key !== "Delete" || !canWrite || ids.length === 0 || event.target.closest("input:not([type=checkbox]), textarea, dialog")) return;
     event.preventDefault();
     deleteSelected(ids);
   };
