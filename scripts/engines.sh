@@ -57,6 +57,8 @@ fi
 SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
 # The contract validator and the bad-input generator (Python, in a venv of their own).
 PYTHON_TOOLS_EXPORT=$("$(dirname "$0")/python-tools.sh")
+# Debian's chromium and chromium-driver, and selenium, for the web app's browser test.
+BROWSER_EXPORT=$("$(dirname "$0")/browser.sh")
 "$(dirname "$0")/clamd.sh"
 
 cat <<EXPORTS
@@ -67,4 +69,5 @@ export FILEGATE_TEST_AGE=\${FILEGATE_TEST_AGE:-$(command -v age)}
 export FILEGATE_TEST_S3S_FS=\${FILEGATE_TEST_S3S_FS:-$S3S_FS}
 $SMTP_EXPORT
 $PYTHON_TOOLS_EXPORT
+$BROWSER_EXPORT
 EXPORTS

@@ -80,6 +80,21 @@ pub struct FileList {
     pub total: Option<u64>,
 }
 
+/// A folder directly in the one asked about: a path prefix some live file is below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FolderView {
+    /// Its own name (one path segment).
+    pub name: String,
+    /// Its full prefix, ending with `/`: what to list next (`GET /v1/files?prefix=…&delimiter=/`).
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FolderList {
+    pub items: Vec<FolderView>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeList {
     /// Changed files, oldest change first; deleted ones have `status: "deleted"`.

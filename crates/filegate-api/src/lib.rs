@@ -2,6 +2,7 @@
 //! domain types at its edge and renders domain records into these; the client sends and
 //! receives them. Field names are `snake_case`, times RFC 3339 UTC, sizes bytes.
 
+mod account;
 mod admin;
 mod archives;
 mod audit;
@@ -17,6 +18,7 @@ mod triggers;
 mod uploads;
 mod webhooks;
 
+pub use account::*;
 pub use admin::*;
 pub use archives::*;
 pub use audit::*;

@@ -14,6 +14,9 @@ use crate::{Client, ContentResponse, Error, Result};
 pub struct ListFiles {
     pub bucket: Option<String>,
     pub prefix: Option<String>,
+    /// `/`: only the files directly in the folder `prefix` names, not in its subfolders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
     pub status: Option<String>,
     pub content_type: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
@@ -49,6 +52,7 @@ impl ListFiles {
         let pairs = [
             ("bucket", self.bucket.clone()),
             ("prefix", self.prefix.clone()),
+            ("delimiter", self.delimiter.clone()),
             ("status", self.status.clone()),
             ("content_type", self.content_type.clone()),
             ("created_after", self.created_after.as_ref().map(time)),

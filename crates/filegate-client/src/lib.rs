@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+mod account;
 mod admin;
 mod audit;
 mod download;

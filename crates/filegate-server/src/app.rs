@@ -94,6 +94,11 @@ impl Gateway {
         let first_start = tenants::ensure_default(&services).await?;
 
         let (routes, doc) = http::routes(&config.http, config.uploads.max_image_bytes);
+        let routes = if config.web.enabled {
+            routes.merge(http::web::routes(&config)?)
+        } else {
+            routes
+        };
         let state = AppState {
             services: services.clone(),
             auth: Arc::new(Authenticator::new(

@@ -40,6 +40,7 @@ mod files;
 mod jobs;
 mod listing;
 mod metadata;
+mod paths;
 mod postgres;
 mod queue;
 mod quotas;

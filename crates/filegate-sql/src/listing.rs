@@ -92,6 +92,12 @@ pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &Tena
             qb.push(" AND path < ").bind_value(end);
         }
     }
+    if query.direct {
+        // A file is directly in the folder when its path is the folder and its name.
+        qb.push(" AND path = ")
+            .bind_value(query.prefix.clone().unwrap_or_default())
+            .push(" || name");
+    }
     if let Some(pattern) = &query.content_type {
         let pattern = pattern
             .split(';')

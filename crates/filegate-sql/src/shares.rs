@@ -1,20 +1,16 @@
-//! Share links (`ShareStore`) and files by path (`FilesByPath`): the row, the statements
+//! Share links (`ShareStore`): the row, the statements
 //! (one text for every engine; the query builder numbers the placeholders) and the ports.
 
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
-use filegate_core::domain::FileRecord;
-use filegate_core::domain::{
-    BucketName, EmailAddress, FileId, ObjectPath, PasswordHash, Share, ShareId, SharePermission, TenantId, TokenHash,
-};
-use filegate_core::ports::{FilesByPath, NewJob, ShareStore};
+use filegate_core::domain::{EmailAddress, FileId, PasswordHash, Share, ShareId, SharePermission, TenantId, TokenHash};
+use filegate_core::ports::{NewJob, ShareStore};
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::convert::{micros, opt_time, tenant_id, time, uuid};
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::file_row::{FileRow, file_columns};
 use crate::jobs::insert_jobs;
 use crate::store::{SqlStore, commit_waking};
 
@@ -187,22 +183,6 @@ pub(crate) fn clear_password_failures<DB: Dialect>(tenant: &TenantId, id: ShareI
     q
 }
 
-/// The newest `ready` file at a path (`files_by_path` index).
-pub(crate) fn ready_file_at<DB: Dialect>(
-    tenant: &TenantId,
-    bucket: &BucketName,
-    path: &ObjectPath,
-) -> QueryBuilder<DB> {
-    let mut q = QueryBuilder::<DB>::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
-    q.bind_value(tenant.as_str().to_owned())
-        .push(" AND bucket = ")
-        .bind_value(bucket.as_str().to_owned())
-        .push(" AND path = ")
-        .bind_value(path.to_string())
-        .push(" AND status = 'ready' ORDER BY created_at DESC, id DESC LIMIT 1");
-    q
-}
-
 #[async_trait::async_trait]
 impl<E: Engine> ShareStore for SqlStore<E> {
     async fn create_share(&self, share: &Share, jobs: &[NewJob]) -> Result<(), StoreError> {
@@ -268,18 +248,5 @@ impl<E: Engine> ShareStore for SqlStore<E> {
     async fn clear_password_failures(&self, tenant: &TenantId, id: ShareId) -> Result<(), StoreError> {
         self.write(clear_password_failures(tenant, id)).await?;
         Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl<E: Engine> FilesByPath for SqlStore<E> {
-    async fn ready_file_at(
-        &self,
-        tenant: &TenantId,
-        bucket: &BucketName,
-        path: &ObjectPath,
-    ) -> Result<Option<FileRecord>, StoreError> {
-        let row: Option<FileRow> = self.read_optional(ready_file_at(tenant, bucket, path)).await?;
-        row.map(FileRecord::try_from).transpose()
     }
 }

@@ -142,6 +142,9 @@ fn sort_tag(sort: Sort) -> String {
 pub struct FileQuery {
     pub bucket: Option<BucketName>,
     pub prefix: Option<String>,
+    /// Only the files directly in the folder `prefix` names (it ends with `/`, or is empty
+    /// for the bucket's top), not those in its subfolders: `delimiter=/`.
+    pub direct: bool,
     /// `None` lists every status except `deleted` and `purged`.
     pub status: Option<FileStatus>,
     /// Matches the essence (`text/csv`) or a `type/*` pattern.

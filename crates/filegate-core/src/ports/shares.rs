@@ -1,5 +1,5 @@
-//! `ShareStore`: share links, in SQLite or PostgreSQL; and `FilesByPath`, the lookup behind
-//! the unsigned URLs of public buckets.
+//! `ShareStore`: share links, in SQLite or PostgreSQL; and `FilesByPath`, the lookups behind
+//! the unsigned URLs of public buckets and the folder view.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,9 +51,22 @@ pub trait ShareStore: Send + Sync + 'static {
     async fn clear_password_failures(&self, tenant: &TenantId, id: ShareId) -> Result<(), StoreError>;
 }
 
-/// Files by their logical path, for public buckets' stable URLs.
+/// Files by their logical path, for public buckets' stable URLs and the folder view.
 #[async_trait]
 pub trait FilesByPath: Send + Sync + 'static {
+    /// The names of the folders directly in `folder` (empty, or ending with `/`) of
+    /// `bucket`: the distinct next path segments of files below it that have a `/` after
+    /// it, in byte order, after `after` (a folder name), at most `limit`. Files that are
+    /// deleted or purged do not count; with `owner`, only that subject's files do.
+    async fn folders(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        folder: &str,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// The newest `ready` file of `tenant` at `bucket`/`path` (a new upload to the same path
     /// replaces what the URL serves once it is ready).
     async fn ready_file_at(

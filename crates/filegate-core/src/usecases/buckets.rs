@@ -118,6 +118,16 @@ pub async fn list(cx: &impl HasStore, principal: &Principal) -> Result<Vec<Bucke
     Ok(cx.store().list_buckets(&principal.tenant).await?)
 }
 
+/// The tenant's buckets for anyone who reads or uploads files: which buckets there are to
+/// browse or upload to (a client shows their names, and checks sizes and types before it
+/// sends). Their full policy stays with the admins ([`list`]).
+pub async fn visible(cx: &impl HasStore, principal: &Principal) -> Result<Vec<Bucket>> {
+    if !principal.may(Permission::Read) {
+        principal.require(Permission::Upload)?;
+    }
+    Ok(cx.store().list_buckets(&principal.tenant).await?)
+}
+
 /// The principal's tenant's bucket, or `NotFound` — another tenant's bucket never shows.
 /// Read from the store: for read-modify-write.
 async fn stored(cx: &impl HasStore, principal: &Principal, name: &BucketName) -> Result<Bucket> {

@@ -25,6 +25,7 @@ pub mod disposition;
 pub mod downloads;
 pub mod exchange;
 pub mod files;
+pub mod folders;
 pub mod images;
 pub mod notifications;
 pub mod pipeline;

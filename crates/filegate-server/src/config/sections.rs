@@ -348,6 +348,23 @@ pub struct HttpConfig {
     pub health_reserve: usize,
 }
 
+/// `[web]`: the web app, served by the binary at `/` and `/app/…` (its files are embedded:
+/// nothing to build or install). It speaks only the public HTTP API, with the token or API
+/// key a person signs in with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the web app. Off: `/`, `/app/…` and `/assets/…` answer 404 like any unknown
+    /// route, and the API is unchanged.
+    pub enabled: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// Logs, written to stderr.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]

@@ -80,7 +80,11 @@ pub async fn download(
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     bucket: Option<String>,
+    /// Paths beginning with this; a folder ends with `/`.
     prefix: Option<String>,
+    /// `/`: only the files directly in the folder `prefix` names, not those in its
+    /// subfolders (which `GET /v1/folders` lists).
+    delimiter: Option<String>,
     status: Option<String>,
     content_type: Option<String>,
     created_after: Option<DateTime<Utc>>,
@@ -126,9 +130,22 @@ fn parse_list(params: ListParams, metadata: Vec<(String, String)>) -> Result<Fil
         }
         None => None,
     };
+    let prefix = params.prefix.as_deref().map(parse_prefix).transpose()?;
+    let direct = match params.delimiter.as_deref() {
+        None => false,
+        Some("/") if prefix.as_deref().is_none_or(|p| p.is_empty() || p.ends_with('/')) => true,
+        Some("/") => {
+            return Err(Error::invalid(
+                ErrorCode::InvalidQuery,
+                "with delimiter=/, the prefix is a folder: empty or ending with /",
+            ));
+        }
+        Some(_) => return Err(Error::invalid(ErrorCode::InvalidQuery, "the only delimiter is /")),
+    };
     Ok(FileQuery {
         bucket: params.bucket.as_deref().map(BucketName::parse).transpose()?,
-        prefix: params.prefix.as_deref().map(parse_prefix).transpose()?,
+        prefix,
+        direct,
         status: params.status.as_deref().map(str::parse::<FileStatus>).transpose()?,
         content_type,
         created_after: params.created_after,

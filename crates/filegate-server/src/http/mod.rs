@@ -19,6 +19,7 @@ use filegate_core::{Error, ErrorCode};
 use crate::config::HttpConfig;
 use crate::state::AppState;
 
+pub mod account;
 pub mod admin;
 pub mod archives;
 pub mod audit;
@@ -30,6 +31,7 @@ pub mod error;
 pub mod exchange;
 pub mod extract;
 pub mod files;
+pub mod folders;
 pub mod form_head;
 pub mod idle_body;
 pub mod images;
@@ -50,6 +52,7 @@ pub mod thumbnails;
 pub mod triggers;
 pub mod uploads;
 pub mod views;
+pub mod web;
 pub mod webhooks;
 
 /// The routes and the OpenAPI document generated from them.
@@ -67,6 +70,9 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .routes(routes!(uploads::parts))
         .routes(routes!(uploads::complete))
         .routes(routes!(uploads::abort))
+        .routes(routes!(account::me))
+        .routes(routes!(account::buckets))
+        .routes(routes!(folders::list))
         .routes(routes!(files::list, files::delete_many))
         .routes(routes!(files::changes))
         .routes(routes!(files::get, files::patch, files::delete))

@@ -17,7 +17,7 @@ use filegate_core::ErrorCode;
     components(schemas(filegate_api::ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "uploads"), (name = "files"), (name = "search", description = "full text over names, folders and metadata; completions"), (name = "admin"), (name = "audit"), (name = "webhooks"), (name = "exchange"), (name = "requests"), (name = "operations"), (name = "signed", description = "URLs signed by filegate for the local store"), (name = "shares", description = "share links: managed with a token, opened by whoever holds the link"), (name = "public", description = "unsigned URLs of public buckets"))
+    tags((name = "account", description = "who the caller is, what it may do, which buckets there are"), (name = "uploads"), (name = "files"), (name = "search", description = "full text over names, folders and metadata; completions"), (name = "admin"), (name = "audit"), (name = "webhooks"), (name = "exchange"), (name = "requests"), (name = "operations"), (name = "signed", description = "URLs signed by filegate for the local store"), (name = "shares", description = "share links: managed with a token, opened by whoever holds the link"), (name = "public", description = "unsigned URLs of public buckets"))
 )]
 pub struct ApiDoc;
 

@@ -58,6 +58,8 @@ const SUPERADMINS: &[Caller] = &[Superadmin];
 const EXCHANGERS: &[Caller] = &[Exchange, Admin, Superadmin];
 /// Who may create an upload.
 const UPLOADERS: &[Caller] = &[Writer, Admin, Superadmin, Exchange];
+/// Every signed-in caller.
+const SIGNED_IN: &[Caller] = &[Reader, Writer, Admin, Superadmin, Exchange];
 /// A partner's machine, on the files it uploaded.
 const PARTNER: &[Caller] = &[Exchange];
 
@@ -153,7 +155,12 @@ const ACCESS: &[Route] = &[
     route("post", "/v1/uploads/{file_id}/parts", FINISH_UPLOADS, Target::File, J(r#"{"numbers": [1]}"#)),
     route("post", "/v1/uploads/{file_id}/complete", FINISH_UPLOADS, Target::File, J("{}")),
     route("delete", "/v1/uploads/{file_id}", FINISH_UPLOADS, Target::File, Body::Empty),
-    // A partner's machine lists only its own files (see the test below).
+    // Who the caller is, and the buckets to browse or upload to.
+    route("get", "/v1/me", Roles(SIGNED_IN), N, Body::Empty),
+    route("get", "/v1/buckets", Roles(SIGNED_IN), N, Body::Empty),
+    // A partner's machine lists only its own files (see the test below), and the folders
+    // only its own files are in.
+    route("get", "/v1/folders", SEE_FILES, N, Body::Empty),
     route("get", "/v1/files", SEE_FILES, N, Body::Empty),
     route("post", "/v1/files", Roles(WRITERS), N, Body::Form),
     route("delete", "/v1/files", Roles(WRITERS), N, Body::DeleteOwnUpload),

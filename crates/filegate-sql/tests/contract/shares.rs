@@ -24,6 +24,7 @@ macro_rules! share_scenarios {
             concurrent_downloads_never_pass_the_limit,
             password_attempts_are_counted_with_compare_and_set,
             the_newest_ready_file_at_a_path_is_found,
+            folders_are_the_next_segments_of_live_paths,
         );
     };
 }

@@ -1,0 +1,221 @@
+//! The web app in a real browser: Debian's headless Chromium, driven by selenium through
+//! chromedriver (`story.py` beside this file), against a server this test starts on its own
+//! port and data directory, with its workers running as in production. The story: a wrong
+//! token then a right one, folders and breadcrumbs, two uploads (one of 12 MiB, its parts
+//! sent in parallel) and a file dropped on the page followed to `ready`, two of them
+//! downloaded as one zip, a download compared byte for byte, rename, share
+//! (the link opened anonymously, its QR code read back here from the page's pixels), delete
+//! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
+//! reader signed in with an API key, offered nothing that writes — whom the server refuses
+//! anyway.
+//!
+//! Every main screen is checked with axe-core in the page: no serious or critical WCAG 2.1
+//! A/AA violation (contrast included), light, dark and at a phone's width.
+//!
+//! Needs `FILEGATE_TEST_CHROMIUM`, `FILEGATE_TEST_CHROMEDRIVER`,
+//! `FILEGATE_TEST_SELENIUM_PYTHON` and `FILEGATE_TEST_AXE` (`scripts/browser.sh`, called by
+//! `scripts/engines.sh`, installs and exports them). Without them the test skips, except under `CI=true`, where
+//! it fails. Screenshots of each main screen land in
+//! `$CARGO_TARGET_DIR/web-screenshots` (or the temp dir) for a reviewer to look at.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::TestApp;
+
+struct Browser {
+    chromium: String,
+    chromedriver: String,
+    python: String,
+    axe: String,
+}
+
+impl Browser {
+    fn from_env() -> Option<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match (
+            var("FILEGATE_TEST_CHROMIUM"),
+            var("FILEGATE_TEST_CHROMEDRIVER"),
+            var("FILEGATE_TEST_SELENIUM_PYTHON"),
+            var("FILEGATE_TEST_AXE"),
+        ) {
+            (Some(chromium), Some(chromedriver), Some(python), Some(axe)) => Some(Self {
+                chromium,
+                chromedriver,
+                python,
+                axe,
+            }),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true, and FILEGATE_TEST_CHROMIUM, FILEGATE_TEST_CHROMEDRIVER, \
+                     FILEGATE_TEST_SELENIUM_PYTHON or FILEGATE_TEST_AXE is not set: the web app must be \
+                     tested in a browser (scripts/browser.sh installs them)"
+                );
+                eprintln!("skipped: no browser (run scripts/browser.sh and export what it prints)");
+                None
+            }
+        }
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    base.join("web-screenshots")
+}
+
+/// Decodes the QR code in a screenshot (a PNG of the page's pixels) to its text, as a
+/// phone's camera would: black and white, whatever the scale the page drew it at.
+fn read_qr(png: &std::path::Path) -> String {
+    let shot = image::open(png).expect("the QR screenshot is an image").to_luma8();
+    let scaled = image::imageops::resize(
+        &shot,
+        shot.width() * 3,
+        shot.height() * 3,
+        image::imageops::FilterType::Nearest,
+    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(scaled.width() as usize, scaled.height() as usize, |x, y| {
+            if scaled.get_pixel(x as u32, y as u32).0[0] < 128 {
+                0
+            } else {
+                255
+            }
+        });
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the screenshot");
+    grids[0].decode().expect("the QR code decodes").1
+}
+
+/// Uploads a file and waits (with a deadline) until the server's own workers made it ready.
+async fn seed(app: &TestApp, path: &str, bytes: &'static [u8]) {
+    let file = app
+        .client
+        .upload_bytes("default", path, "text/plain", bytes::Bytes::from_static(bytes))
+        .await
+        .expect("upload");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = app.client.get_file(&file.id).await.expect("get").status;
+        if status == "ready" {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} is still {status} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chromium() {
+    let Some(browser) = Browser::from_env() else {
+        return;
+    };
+    let app = TestApp::spawn_with(|c| {
+        // The pipeline runs by itself, as in production: the page follows it to `ready`.
+        c.workers.enabled = true;
+        // The first upload (12 MiB) goes in three parts, sent in parallel by the page.
+        c.uploads.multipart_threshold = 8 * 1024 * 1024;
+        c.uploads.part_size = 5 * 1024 * 1024;
+    })
+    .await;
+    seed(&app, "reports/2026/seed.txt", b"already here").await;
+    seed(&app, "reports/summary.txt", b"one level up").await;
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let upload_a = work.path().join("ward-report-alpha.txt");
+    let upload_b = work.path().join("ward-report-beta.csv");
+    let bytes_a: Vec<u8> = (0..12 * 1024 * 1024 + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&upload_a, &bytes_a).expect("write");
+    std::fs::write(&upload_b, b"ward,patients\na,12\nb,7\n").expect("write");
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("mkdir");
+    let shots = screenshots_dir();
+    std::fs::create_dir_all(&shots).expect("mkdir");
+    let result = work.path().join("result.json");
+
+    // The reader signs in with an API key, the writer with a token: both kinds of credential.
+    let reader_key = app
+        .client
+        .create_api_key(&filegate_api::CreateApiKey {
+            name: "web reader".into(),
+            roles: vec!["reader".into()],
+        })
+        .await
+        .expect("an API key")
+        .key;
+    let story = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/story.py");
+    let run = tokio::process::Command::new(&browser.python)
+        .arg(&story)
+        .env("FILEGATE_TEST_CHROMIUM", &browser.chromium)
+        .env("FILEGATE_TEST_CHROMEDRIVER", &browser.chromedriver)
+        .env("FILEGATE_TEST_AXE", &browser.axe)
+        .env("WEB_BASE_URL", &app.base_url)
+        .env("WEB_TOKEN", app.token_for("default", "writer", "web-writer"))
+        .env("WEB_READER_TOKEN", &reader_key)
+        .env("WEB_UPLOAD_A", &upload_a)
+        .env("WEB_UPLOAD_B", &upload_b)
+        .env("WEB_DOWNLOADS", &downloads)
+        .env("WEB_SCREENSHOTS", &shots)
+        .env("WEB_RESULT", &result)
+        // Selenium must not look for (or download) a driver or a browser of its own.
+        .env("SE_OFFLINE", "true")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("the browser story finished within 5 minutes")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Shown by `cargo nextest run --no-capture` (or on failure): the steps and what axe said.
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser story failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        shots.display()
+    );
+    assert!(stdout.contains("story: every step passed"), "{stdout}");
+
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&result).expect("result")).expect("JSON");
+    let link = result["share_url"].as_str().expect("a share link");
+    assert!(link.starts_with(&format!("{}/s/", app.base_url)), "{link}");
+    let qr = read_qr(std::path::Path::new(
+        result["qr_png"].as_str().expect("a QR screenshot"),
+    ));
+    assert_eq!(qr, link, "the QR code on the page is the link");
+    assert_eq!(
+        result["audited"].as_array().map(Vec::len),
+        Some(8),
+        "every main screen audited: {result}"
+    );
+
+    // The page offered a reader nothing that writes; the server refuses it anyway.
+    let files = app.client.list_files(&Default::default()).await.expect("list");
+    let refused = reqwest::Client::new()
+        .delete(format!("{}/v1/files/{}", app.base_url, files.items[0].id))
+        .bearer_auth(&reader_key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 403, "a reader cannot delete");
+    for name in [
+        "folder-light",
+        "folder-dark",
+        "folder-phone",
+        "file-panel",
+        "share-dialog",
+        "search",
+        "deleted",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
+    }
+}
