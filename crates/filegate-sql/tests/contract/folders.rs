@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use filegate_core::domain::{FileQuery, FileStatus};
+use filegate_core::ports::Effects;
 
 use super::{Paths, Queue, Shares, Store, bname, new_file, tenant};
 
@@ -24,7 +25,7 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
         "100%_/w.txt",
     ];
     for p in live {
-        store.insert_file(&new_file(&a, p)).await.unwrap();
+        store.insert_file(&new_file(&a, p), &Effects::NONE).await.unwrap();
     }
     // Deleted and purged files make no folder; another owner's files show only unnarrowed;
     // another tenant's never.
@@ -34,12 +35,15 @@ pub async fn folders_are_the_next_segments_of_live_paths(store: Store, _queue: Q
     ] {
         let mut f = new_file(&a, p);
         f.status = status;
-        store.insert_file(&f).await.unwrap();
+        store.insert_file(&f, &Effects::NONE).await.unwrap();
     }
     let mut theirs = new_file(&a, "docs/theirs/t.txt");
     theirs.owner = "user-2".into();
-    store.insert_file(&theirs).await.unwrap();
-    store.insert_file(&new_file(&b, "secret/s.txt")).await.unwrap();
+    store.insert_file(&theirs, &Effects::NONE).await.unwrap();
+    store
+        .insert_file(&new_file(&b, "secret/s.txt"), &Effects::NONE)
+        .await
+        .unwrap();
 
     let d = bname("default");
     let folders = |folder: &'static str, owner: Option<&'static str>, after: Option<&'static str>, limit: u32| {
