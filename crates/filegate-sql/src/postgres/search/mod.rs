@@ -125,8 +125,9 @@ impl SearchIndex for PostgresStore {
 
     async fn rebuilt(&self) -> Result<(), StoreError> {
         // Autovacuum would analyze the rewritten tables within a minute or so; until then
-        // the planner, knowing nothing of the words, read every document of the tenant
-        // for a word that a third of them have (44 ms instead of 6 at 10,000 files).
+        // the planner, knowing nothing of the words, read every document of the tenant to
+        // test each (44 ms for a word on a third of 10,000 files, whose matches the word
+        // index gives in 6 ms once the statistics are there).
         sqlx::query("ANALYZE search_documents, search_terms")
             .execute(&self.engine.pool)
             .await
