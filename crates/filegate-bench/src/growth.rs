@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use crate::deploy::{Deployment, Kind};
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
-use crate::seed::{Store, epoch};
+use crate::seed::{Store, analyze, epoch};
 use crate::stats::{Latency, timed};
 
 /// Rows per seeding transaction.
@@ -106,6 +106,7 @@ pub async fn growth(
             keys.extend(batch.iter().map(|f| (f.created_at.timestamp_micros(), f.id)));
         }
         store.close().await;
+        analyze(deployment).await?;
         let mut level = Level {
             files,
             seed_secs: started.elapsed().as_secs_f64(),

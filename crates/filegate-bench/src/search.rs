@@ -19,7 +19,7 @@ use crate::deploy::{Deployment, Kind};
 use crate::growth::first_page;
 use crate::process::{Filegate, reindex};
 use crate::report::{Section, target_line};
-use crate::seed::{Store, epoch};
+use crate::seed::{Store, analyze, epoch};
 use crate::stats::{Latency, millis, quantile, timed};
 
 /// Rows per seeding transaction.
@@ -75,6 +75,7 @@ pub async fn search(work: &Path, runs: usize, plan: &Plan, deployment: &Deployme
             seeded += batch.len();
         }
         store.close().await;
+        analyze(deployment).await?;
         let seed_secs = started.elapsed().as_secs_f64();
         let (indexed, took) = reindex(&dir, &deployment.env).await?;
         // The probes of earlier levels are in the index too.

@@ -37,6 +37,19 @@ impl Store {
     }
 }
 
+/// After a bulk seeding: PostgreSQL's statistics of `files`, as autovacuum keeps them on a
+/// live system. It catches up a minute or so after a load, but the measurement starts at
+/// once, and without them the planner read a tenant's whole index beside the metadata
+/// index for a patient's ten files (6.6 ms at 100k files, 0.12 ms after `ANALYZE`).
+pub async fn analyze(deployment: &Deployment) -> anyhow::Result<()> {
+    if let Some(url) = &deployment.database_url {
+        let pool = sqlx::PgPool::connect(url).await?;
+        sqlx::query("ANALYZE files").execute(&pool).await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
 /// The first seeded file's creation time; the others follow it.
 pub fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default()
