@@ -111,8 +111,12 @@ async fn a_clean_file_is_ready_with_scan_clean() {
 #[tokio::test]
 async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
     let Some(upstream) = clamd_url() else { return };
-    // clamd is "down": nothing listens where the gateway looks for it.
-    let port = dead_port();
+    // clamd is "down": nothing listens where the gateway looks for it. The port stays
+    // bound (not listening: connections are refused) so that no other test takes it
+    // before clamd "comes back" on it below.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.bind(([127, 0, 0, 1], 0).into()).expect("a free port");
+    let port = socket.local_addr().expect("its address").port();
     let app = TestApp::spawn_with(move |c| {
         c.scanner.url = Some(format!("tcp://127.0.0.1:{port}"));
         c.workers.backoff_base_secs = 0;
@@ -153,9 +157,7 @@ async fn an_unreachable_clamd_is_retried_and_the_file_waits() {
     assert_eq!((status, body["checks"]["scanner"].as_str()), (503, Some("unavailable")));
 
     // clamd comes back on that port: the retry scans and the file is ready.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("rebind the port");
+    let listener = socket.listen(128).expect("listen on the port");
     let upstream = upstream.trim_start_matches("tcp://").to_owned();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
