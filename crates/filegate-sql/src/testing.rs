@@ -1,7 +1,7 @@
 //! For tests of the engines and of the server above them: what a test cannot make happen
 //! through the ports. Not used by filegate itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sqlx::Connection as _;
 
@@ -33,4 +33,27 @@ pub async fn refuse_audit_postgres(url: &str, refuse: bool) -> Result<(), sqlx::
     };
     sqlx::raw_sql(sql).execute(&mut conn).await?;
     conn.close().await
+}
+
+/// A test database's audit trail, made to refuse records or take them again.
+#[derive(Debug, Clone)]
+pub enum AuditTrail {
+    /// The SQLite database file.
+    Sqlite(PathBuf),
+    /// The PostgreSQL database URL.
+    Postgres(String),
+}
+
+impl AuditTrail {
+    /// [`refuse_audit_sqlite`] or [`refuse_audit_postgres`]; panics when the trigger cannot
+    /// be changed (the test cannot go on).
+    pub async fn refuse(&self, refuse: bool) {
+        let changed = match self {
+            AuditTrail::Sqlite(path) => refuse_audit_sqlite(path, refuse).await,
+            AuditTrail::Postgres(url) => refuse_audit_postgres(url, refuse).await,
+        };
+        if let Err(e) = changed {
+            panic!("cannot change the audit trigger: {e}");
+        }
+    }
 }

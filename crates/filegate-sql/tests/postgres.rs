@@ -207,14 +207,7 @@ async fn a_change_commits_with_its_audit_records_or_not_at_all() {
             store.clone(),
             store.clone(),
             store,
-            |refuse| {
-                let url = url.clone();
-                async move {
-                    filegate_sql::testing::refuse_audit_postgres(&url, refuse)
-                        .await
-                        .expect("change the audit trigger");
-                }
-            },
+            filegate_sql::testing::AuditTrail::Postgres(url.clone()),
         )
         .await;
     })

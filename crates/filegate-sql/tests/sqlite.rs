@@ -80,14 +80,12 @@ async fn bulk_inserted_rows_are_the_rows_insert_file_writes() {
 async fn a_change_commits_with_its_audit_records_or_not_at_all() {
     let (dir, store) = open().await;
     let path = dir.path().join("filegate.db");
-    contract::a_change_commits_with_its_audit_records_or_not_at_all(store.clone(), store.clone(), store, |refuse| {
-        let path = path.clone();
-        async move {
-            filegate_sql::testing::refuse_audit_sqlite(&path, refuse)
-                .await
-                .expect("change the audit trigger");
-        }
-    })
+    contract::a_change_commits_with_its_audit_records_or_not_at_all(
+        store.clone(),
+        store.clone(),
+        store,
+        filegate_sql::testing::AuditTrail::Sqlite(path),
+    )
     .await;
 }
 

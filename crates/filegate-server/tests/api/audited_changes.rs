@@ -4,7 +4,7 @@
 //! again the same requests succeed with their records in the trail. On SQLite, and on
 //! PostgreSQL when `FILEGATE_TEST_POSTGRES_URL` is set (always under `CI=true`).
 
-use std::future::Future;
+use filegate_sql::testing::AuditTrail;
 
 use bytes::Bytes;
 use filegate_api::{AuditFilter, CreateUpload, PatchFile};
@@ -28,11 +28,7 @@ async fn file_ids(client: &Client) -> Vec<String> {
     list.items.into_iter().map(|f| f.id).collect()
 }
 
-async fn a_change_the_trail_refuses_is_not_made<F, Fut>(app: &TestApp, refuse_audit: F)
-where
-    F: Fn(bool) -> Fut,
-    Fut: Future<Output = ()>,
-{
+async fn a_change_the_trail_refuses_is_not_made(app: &TestApp, trail: AuditTrail) {
     let admin = &app.client;
     let file = app
         .ready_file(admin, "default", "ward/a.csv", b"patient,unit\n1,icu\n")
@@ -51,7 +47,7 @@ where
     };
     let form = FormUpload::new("default", "ward/d.csv", "text/csv");
 
-    refuse_audit(true).await;
+    trail.refuse(true).await;
 
     let refused = api_error(admin.patch_file(&file.id, &rename).await);
     assert_eq!(refused.0, 500, "{refused:?}");
@@ -77,7 +73,7 @@ where
     assert_eq!(actions(admin, &file.id).await, ["file.uploaded", "file.upload_created"]);
     assert_eq!(app.run_jobs().await, 0, "no job of a change that was not made");
 
-    refuse_audit(false).await;
+    trail.refuse(false).await;
 
     let renamed = admin.patch_file(&file.id, &rename).await.expect("rename");
     assert_eq!(renamed.path, "ward/b.csv");
@@ -101,15 +97,7 @@ where
 async fn a_change_the_trail_refuses_is_not_made_on_sqlite() {
     let app = TestApp::spawn().await;
     let path = app.data_dir.path().join(filegate_server::engines::DATABASE_FILE);
-    a_change_the_trail_refuses_is_not_made(&app, |refuse| {
-        let path = path.clone();
-        async move {
-            filegate_sql::testing::refuse_audit_sqlite(&path, refuse)
-                .await
-                .expect("change the audit trigger");
-        }
-    })
-    .await;
+    a_change_the_trail_refuses_is_not_made(&app, AuditTrail::Sqlite(path)).await;
 }
 
 #[tokio::test]
@@ -119,15 +107,7 @@ async fn a_change_the_trail_refuses_is_not_made_on_postgresql() {
     };
     let url = database.url.clone();
     let app = TestApp::spawn_with(|c| c.database = Some(url.clone())).await;
-    a_change_the_trail_refuses_is_not_made(&app, |refuse| {
-        let url = url.clone();
-        async move {
-            filegate_sql::testing::refuse_audit_postgres(&url, refuse)
-                .await
-                .expect("change the audit trigger");
-        }
-    })
-    .await;
+    a_change_the_trail_refuses_is_not_made(&app, AuditTrail::Postgres(url)).await;
     drop(app);
     database.drop_database().await;
 }

@@ -4,11 +4,11 @@
 //! record. So a record can never be lost after its change committed.
 //!
 //! Each engine's test binary makes its own trail refuse records (a trigger that aborts every
-//! insert into `audit_log`) through the `refuse_audit` hook; it covers every write that
+//! insert into `audit_log`) through its `AuditTrail`; it covers every write that
 //! takes records, on each of the engine's paths (SQLite's one-trip insert, its group commit
 //! of whole-row updates and narrow transitions, alone and in a batch).
 
-use std::future::Future;
+use filegate_sql::testing::AuditTrail;
 
 use filegate_core::StoreError;
 use filegate_core::domain::{
@@ -51,15 +51,12 @@ fn refused(r: &Result<FileRecord, StoreError>) -> bool {
     matches!(r, Err(StoreError::Other(_) | StoreError::Unavailable(_)))
 }
 
-pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
+pub async fn a_change_commits_with_its_audit_records_or_not_at_all(
     store: Store,
     queue: Queue,
     audit: Audit,
-    refuse_audit: F,
-) where
-    F: Fn(bool) -> Fut,
-    Fut: Future<Output = ()>,
-{
+    trail: AuditTrail,
+) {
     let a = tenant(&store, "a").await;
     let first = new_file(&a, "ward/a.csv");
     let file = store
@@ -68,7 +65,7 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
         .unwrap();
     assert_eq!(actions(&audit, &a, file.id).await, ["file.upload_created"]);
 
-    refuse_audit(true).await;
+    trail.refuse(true).await;
 
     // An insert: no row, no job.
     let second = new_file(&a, "ward/b.csv");
@@ -155,7 +152,7 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
     assert!(refused(&r), "{r:?}");
     assert_eq!(store.get_file(&a, uploaded.id).await.unwrap().as_ref(), Some(&uploaded));
 
-    refuse_audit(false).await;
+    trail.refuse(false).await;
 
     let processing = store.start_processing(&uploaded, at, &start).await.unwrap();
     assert_eq!(processing.status, FileStatus::Processing);
@@ -175,7 +172,7 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
     let quarantine: AuditRecord = record(&a, "system:pipeline", "file.quarantined", Some(uploaded.id));
     let finish = Effects::NONE.audited(quarantine.clone());
 
-    refuse_audit(true).await;
+    trail.refuse(true).await;
     let r = store.finish_processing(&processing, &outcome, &finish).await;
     assert!(refused(&r), "{r:?}");
     assert_eq!(
@@ -183,7 +180,7 @@ pub async fn a_change_commits_with_its_audit_records_or_not_at_all<F, Fut>(
         Some(&processing)
     );
 
-    refuse_audit(false).await;
+    trail.refuse(false).await;
 
     let quarantined = store.finish_processing(&processing, &outcome, &finish).await.unwrap();
     assert_eq!(quarantined.status, FileStatus::Quarantined);
