@@ -19,11 +19,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike as _, Duration, Timelike as _, Utc};
-use filegate_core::domain::{
-    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex,
-    TenantId, UploadPlan, blob_key_for,
-};
-use sha2::{Digest as _, Sha256};
+use filegate_core::domain::{ContentType, FileRecord, Metadata, ObjectPath, Processing};
+
+use crate::seed::ready_file;
 
 const DEPARTMENTS: &[&str] = &[
     "radiology",
@@ -217,11 +215,10 @@ pub fn subject_of(i: usize) -> String {
     format!("{}", 1_000_000_000 + d.next() % 9_000_000_000)
 }
 
-/// The file number `i` of the corpus, `ready`, in tenant `default`'s bucket `default`.
+/// The file number `i` of the corpus, `ready`, in tenant `default`'s bucket `default`
+/// ([`ready_file`] with the corpus's path, type, size, owner and metadata).
 pub fn file(i: usize, first_created: DateTime<Utc>) -> FileRecord {
     let mut d = Draws::new(i as u64);
-    let tenant = TenantId::default_tenant();
-    let id = FileId::new();
     let at = first_created + Duration::minutes(i as i64);
     let person = d.pick(PEOPLE);
     let folder = format!("{}/{}/{person}", d.pick(DEPARTMENTS), 2019 + d.below(8));
@@ -275,21 +272,10 @@ pub fn file(i: usize, first_created: DateTime<Utc>) -> FileRecord {
         metadata.insert("camera".to_owned(), format!("ward camera {}", 1 + d.below(12)));
     }
     let image = (content_type == "image/jpeg").then(|| serde_json::json!({"width": 4032, "height": 3024}));
-    let digest = Sha256::digest(i.to_le_bytes());
+    let path = ObjectPath::parse(&format!("{folder}/{name}")).expect("a valid path");
     FileRecord {
-        blob_key: blob_key_for(&tenant, id),
-        id,
-        tenant,
-        bucket: BucketName::default_bucket(),
-        path: ObjectPath::parse(&format!("{folder}/{name}")).expect("a valid path"),
         size: 2048 + d.next() % (40 << 20),
         content_type: ContentType::parse(content_type).expect("a valid type"),
-        declared_sha256: None,
-        sha256: Some(Sha256Hex::from_digest(&digest)),
-        etag: Some(ETag::new_unchecked(hex::encode(&digest[..16]))),
-        status: FileStatus::Ready,
-        status_reason: None,
-        previous_status: None,
         owner: format!("user-{}", d.skewed(50)),
         external_id: (i % 4 == 1).then(|| format!("DOC-{i:08}")),
         metadata: Metadata::parse(metadata).expect("valid metadata"),
@@ -299,16 +285,7 @@ pub fn file(i: usize, first_created: DateTime<Utc>) -> FileRecord {
             image,
             ..Processing::default()
         },
-        download_count: 0,
-        upload: UploadPlan::Put,
-        upload_expires_at: at + Duration::hours(1),
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-        purge_after: None,
-        change_seq: 0,
-        encryption: None,
-        request_id: None,
+        ..ready_file(i, path, at)
     }
 }
 

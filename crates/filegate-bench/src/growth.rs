@@ -9,16 +9,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use filegate_client::{Client, ListFiles};
-use filegate_core::domain::{
-    After, BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex,
-    Sort, SortValue, TenantId, UploadPlan, blob_key_for, encode_cursor,
-};
-use sha2::{Digest as _, Sha256};
+use filegate_core::domain::{After, FileId, FileRecord, ObjectPath, Sort, SortValue, encode_cursor};
 
 use crate::deploy::{Deployment, Kind};
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
-use crate::seed::{Store, analyze, epoch};
+use crate::seed::{Store, analyze, epoch, ready_file};
 use crate::stats::{Latency, timed};
 
 /// Rows per seeding transaction.
@@ -27,39 +23,8 @@ const PAGE: u32 = 50;
 
 /// The seeded file number `i`: `ready`, created 10 ms after file `i - 1`.
 fn seeded(i: usize) -> FileRecord {
-    let tenant = TenantId::default_tenant();
-    let id = FileId::new();
-    let at = epoch() + chrono::Duration::milliseconds(10 * i as i64);
-    let digest = Sha256::digest(i.to_le_bytes());
-    FileRecord {
-        blob_key: blob_key_for(&tenant, id),
-        id,
-        tenant,
-        bucket: BucketName::default_bucket(),
-        path: ObjectPath::parse(&format!("growth/{:03}/{i:08}.bin", i % 1000)).expect("a valid path"),
-        size: 1024 + (i as u64 % 4096),
-        content_type: ContentType::octet_stream(),
-        declared_sha256: None,
-        sha256: Some(Sha256Hex::from_digest(&digest)),
-        etag: Some(ETag::new_unchecked(hex::encode(&digest[..16]))),
-        status: FileStatus::Ready,
-        status_reason: None,
-        previous_status: None,
-        owner: "bench".into(),
-        external_id: None,
-        metadata: Metadata::default(),
-        processing: Processing::default(),
-        download_count: 0,
-        upload: UploadPlan::Put,
-        upload_expires_at: at + chrono::Duration::hours(1),
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-        purge_after: None,
-        change_seq: 0,
-        encryption: None,
-        request_id: None,
-    }
+    let path = ObjectPath::parse(&format!("growth/{:03}/{i:08}.bin", i % 1000)).expect("a valid path");
+    ready_file(i, path, epoch() + chrono::Duration::milliseconds(10 * i as i64))
 }
 
 /// A small deterministic generator for the deep positions (no `rand` needed).

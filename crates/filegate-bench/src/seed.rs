@@ -4,7 +4,11 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use filegate_core::domain::FileRecord;
+use filegate_core::domain::{
+    BucketName, ContentType, ETag, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing, Sha256Hex,
+    TenantId, UploadPlan, blob_key_for,
+};
+use sha2::{Digest as _, Sha256};
 
 use crate::deploy::Deployment;
 
@@ -53,4 +57,42 @@ pub async fn analyze(deployment: &Deployment) -> anyhow::Result<()> {
 /// The first seeded file's creation time; the others follow it.
 pub fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default()
+}
+
+/// Seeded file number `i` at `path`: `ready` in tenant `default`'s bucket `default`, created
+/// `at`, with a sha256 and etag of its own; 1–5 KiB of `application/octet-stream`, owned by
+/// `bench`, no metadata (a corpus sets what it varies).
+pub fn ready_file(i: usize, path: ObjectPath, at: DateTime<Utc>) -> FileRecord {
+    let tenant = TenantId::default_tenant();
+    let id = FileId::new();
+    let digest = Sha256::digest(i.to_le_bytes());
+    FileRecord {
+        blob_key: blob_key_for(&tenant, id),
+        id,
+        tenant,
+        bucket: BucketName::default_bucket(),
+        path,
+        size: 1024 + (i as u64 % 4096),
+        content_type: ContentType::octet_stream(),
+        declared_sha256: None,
+        sha256: Some(Sha256Hex::from_digest(&digest)),
+        etag: Some(ETag::new_unchecked(hex::encode(&digest[..16]))),
+        status: FileStatus::Ready,
+        status_reason: None,
+        previous_status: None,
+        owner: "bench".into(),
+        external_id: None,
+        metadata: Metadata::default(),
+        processing: Processing::default(),
+        download_count: 0,
+        upload: UploadPlan::Put,
+        upload_expires_at: at + chrono::Duration::hours(1),
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+        purge_after: None,
+        change_seq: 0,
+        encryption: None,
+        request_id: None,
+    }
 }
