@@ -22,9 +22,14 @@ pub struct SearchHitView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchResultList {
     pub items: Vec<SearchHitView>,
-    /// Every file matching, not only this page's.
+    /// Every file matching, not only this page's, counted up to 10,000: when more match,
+    /// this is 10,000 and `total_is_lower_bound` is true.
     pub total: u64,
-    /// Per facet asked for: value (or range) → files, over the whole result. Values most
+    /// More files than `total` match (narrow the query to count them).
+    #[serde(default)]
+    pub total_is_lower_bound: bool,
+    /// Per facet asked for: value (or range) → files, over the whole result (over the
+    /// newest 10,000 matches when `total_is_lower_bound`). Values most
     /// frequent first; ranges in their order (`past_day` … `older`, `under_100kib` …
     /// `100mib_and_over`), empty ones included.
     #[schema(value_type = Object)]

@@ -17,6 +17,7 @@ mod search;
 mod suggest;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -156,15 +157,31 @@ impl TantivyIndex {
 impl SearchIndex for TantivyIndex {
     async fn upsert(&self, documents: &[SearchDocument]) -> Result<(), StoreError> {
         let fields = &self.inner.fields;
-        let delete = documents.iter().map(|d| fields.id_term(&d.id.to_string())).collect();
-        let add = documents.iter().map(|d| fields.document(d)).collect();
+        // The last of a file's documents wins: a delete removes only what was added before
+        // it, so two documents of one file in a batch would both stay.
+        let mut latest: HashMap<FileId, &SearchDocument> = HashMap::with_capacity(documents.len());
+        for doc in documents {
+            latest.insert(doc.id, doc);
+        }
+        let delete = latest.keys().map(|id| fields.id_term(&id.to_string())).collect();
+        let add = latest.values().map(|d| fields.document(d)).collect();
         self.change(delete, add).await
     }
 
-    async fn remove(&self, _tenant: &TenantId, ids: &[FileId]) -> Result<(), StoreError> {
+    async fn remove(&self, tenant: &TenantId, ids: &[FileId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Only the tenant's own entries: a file id of another tenant names nothing here.
+        let (tenant, wanted) = (tenant.clone(), ids.to_vec());
+        let held = self
+            .read(move |searcher, fields| search::held_by(searcher, fields, &tenant, &wanted))
+            .await?;
+        if held.is_empty() {
+            return Ok(());
+        }
         let fields = &self.inner.fields;
-        // File ids are unique across tenants: the id alone names the entry.
-        let delete = ids.iter().map(|id| fields.id_term(&id.to_string())).collect();
+        let delete = held.iter().map(|id| fields.id_term(&id.to_string())).collect();
         self.change(delete, Vec::new()).await
     }
 

@@ -21,7 +21,7 @@ const LONGEST_WORD: usize = 64;
 /// character, which object paths and metadata keys cannot hold.
 pub const SEPARATOR: char = '\u{1f}';
 /// Bumped whenever the fields change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -64,7 +64,8 @@ impl Fields {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         let fields = Fields {
-            id: b.add_text_field("id", STRING | STORED),
+            // Fast: pages read their ids from the column and orders break ties by it.
+            id: b.add_text_field("id", STRING | STORED | FAST),
             tenant: b.add_text_field("tenant", STRING),
             owner: b.add_text_field("owner", STRING),
             bucket: b.add_text_field("bucket", STRING | FAST),
@@ -147,6 +148,9 @@ impl Fields {
         }
         d.add_text(self.other_text, &doc.bucket);
         d.add_text(self.other_text, &doc.declared_type);
+        if let Some(sniffed) = doc.sniffed_type.as_deref().filter(|s| *s != doc.declared_type) {
+            d.add_text(self.other_text, sniffed);
+        }
         for completion in doc.completions() {
             d.add_text(self.suggest, suggest_term(&doc.tenant, None, &completion));
             d.add_text(

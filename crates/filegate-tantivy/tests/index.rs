@@ -4,8 +4,8 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use filegate_core::domain::{
-    BucketName, Facet, FileId, FileStatus, SearchDocument, SearchFilter, SearchQuery, SearchSort, SearchText, Sort,
-    TenantId, TypeFilter,
+    BucketName, Facet, FileId, FileStatus, MAX_SEARCH_MATCHES, SearchDocument, SearchFilter, SearchQuery, SearchSort,
+    SearchText, Sort, TenantId, TypeFilter,
 };
 use filegate_core::ports::SearchIndex;
 use filegate_tantivy::TantivyIndex;
@@ -51,6 +51,7 @@ fn query(tenant_name: &str, q: &str) -> SearchQuery {
         limit: 20,
         facets: Vec::new(),
         now: Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap(),
+        max_matches: MAX_SEARCH_MATCHES,
     }
 }
 

@@ -22,7 +22,11 @@ pub async fn run(conn: &Connection, args: SearchArgs, out: &Output) -> Result<Ex
     };
     let results = conn.client.search(&search).await?;
     if out.is_json() {
-        out.json(&json!({"items": results.items, "total": results.total}))?;
+        out.json(&json!({
+            "items": results.items,
+            "total": results.total,
+            "total_is_lower_bound": results.total_is_lower_bound,
+        }))?;
         return Ok(Exit::Ok);
     }
     let bold = std::io::stdout().is_terminal();
@@ -48,7 +52,8 @@ pub async fn run(conn: &Connection, args: SearchArgs, out: &Output) -> Result<Ex
             out.line(format!("{:>50}  {field}: {}", "", marked(value, bold)));
         }
     }
-    out.note(format!("{} of {} files", results.items.len(), results.total));
+    let more = if results.total_is_lower_bound { "+" } else { "" };
+    out.note(format!("{} of {}{more} files", results.items.len(), results.total));
     Ok(Exit::Ok)
 }
 

@@ -12,9 +12,9 @@ use super::archives::LOOKUP_BATCH;
 use super::context::{HasArchives, HasClock, HasSearch, HasStore};
 use crate::domain::{After, Facet, FileQuery, PageStart};
 use crate::domain::{
-    FacetCounts, FileAction, FileId, FileRecord, MAX_SEARCH_DEPTH, MAX_SUGGEST_CHARS, MAX_SUGGESTIONS, Principal,
-    SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText, Suggestion, TenantId,
-    encode_search_cursor, highlights, is_searchable, words,
+    FacetCounts, FileAction, FileId, FileRecord, MAX_SEARCH_DEPTH, MAX_SEARCH_MATCHES, MAX_SUGGEST_CHARS,
+    MAX_SUGGESTIONS, Principal, SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText,
+    Suggestion, TenantId, encode_search_cursor, highlights, is_searchable, words,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 
@@ -43,6 +43,8 @@ pub struct Found {
 pub struct SearchResults {
     pub items: Vec<Found>,
     pub total: u64,
+    /// More files than `total` match (see [`MAX_SEARCH_MATCHES`]).
+    pub total_is_lower_bound: bool,
     pub facets: FacetCounts,
     pub next_cursor: Option<String>,
 }
@@ -77,8 +79,14 @@ pub async fn search(
         limit: request.limit,
         facets: request.facets,
         now: cx.clock().now(),
+        max_matches: MAX_SEARCH_MATCHES,
     };
-    let SearchHits { hits, total, facets } = cx.search().search(&query).await?;
+    let SearchHits {
+        hits,
+        total,
+        total_is_lower_bound,
+        facets,
+    } = cx.search().search(&query).await?;
     let end = query.offset.saturating_add(hits.len() as u32);
     let next_cursor = (u64::from(end) < total && end < MAX_SEARCH_DEPTH && hits.len() as u32 == query.limit)
         .then(|| encode_search_cursor(query.sort, end));
@@ -99,6 +107,7 @@ pub async fn search(
     Ok(SearchResults {
         items,
         total,
+        total_is_lower_bound,
         facets,
         next_cursor,
     })

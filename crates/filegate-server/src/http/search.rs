@@ -88,6 +88,7 @@ pub async fn search(
             })
             .collect(),
         total: results.total,
+        total_is_lower_bound: results.total_is_lower_bound,
         facets,
         next_cursor: results.next_cursor,
     }))

@@ -371,6 +371,87 @@ pub async fn facets_count_the_whole_result(index: Index) {
     assert!(!hits.facets.contains_key(&Facet::Created), "only the facets asked for");
 }
 
+pub async fn beyond_its_bound_a_search_works_on_the_newest_matches(index: Index) {
+    let t = now();
+    // Eight reports an hour apart (report-0 the newest), in two buckets, and a newer memo.
+    let mut docs = Vec::new();
+    for i in 0..8 {
+        let mut d = doc("a", &format!("ward/report-{i}.pdf"));
+        d.created_at = t - Duration::hours(i);
+        d.bucket = if i % 2 == 0 { "even" } else { "odd" }.into();
+        docs.push(d);
+    }
+    let mut memo = doc("a", "ward/memo.pdf");
+    memo.created_at = t + Duration::minutes(1);
+    docs.push(memo);
+    index.upsert(&docs).await.unwrap();
+    let paths = |hits: &filegate_core::domain::SearchHits| -> Vec<String> {
+        hits.hits
+            .iter()
+            .map(|h| {
+                docs.iter()
+                    .find(|d| d.id == h.id)
+                    .map_or("?".into(), |d| d.path.clone())
+            })
+            .collect()
+    };
+    let reports = |ns: &[u32]| -> Vec<String> { ns.iter().map(|n| format!("ward/report-{n}.pdf")).collect() };
+
+    let mut q = query("a", "report");
+    q.now = t;
+    q.max_matches = 5;
+    q.facets = vec![Facet::Bucket, Facet::Created];
+    let hits = run(&index, &q).await;
+    assert_eq!((hits.total, hits.total_is_lower_bound), (5, true), "at least 5");
+    let mut found = paths(&hits);
+    found.sort();
+    assert_eq!(found, reports(&[0, 1, 2, 3, 4]), "the newest five are ranked");
+    assert_eq!(
+        hits.facets[&Facet::Bucket],
+        [("even".to_owned(), 3), ("odd".to_owned(), 2)],
+        "facets count the five"
+    );
+    assert_eq!(hits.facets[&Facet::Created].iter().map(|(_, n)| n).sum::<u64>(), 5);
+
+    // Every order and page draws from the same five.
+    q.sort = SearchSort::By(Sort {
+        key: SortKey::Name,
+        descending: true,
+    });
+    q.limit = 2;
+    q.offset = 3;
+    let hits = run(&index, &q).await;
+    assert_eq!(paths(&hits), reports(&[1, 0]));
+    assert!(hits.total_is_lower_bound);
+
+    // At the bound or under it, the count is exact.
+    q.offset = 0;
+    q.limit = 100;
+    for max in [8, 9, 100] {
+        q.max_matches = max;
+        let hits = run(&index, &q).await;
+        assert_eq!(
+            (hits.total, hits.total_is_lower_bound, hits.hits.len()),
+            (8, false, 8),
+            "{max}"
+        );
+    }
+
+    // Without words, the newest of every file.
+    let mut all = query("a", "");
+    all.max_matches = 3;
+    let hits = run(&index, &all).await;
+    assert_eq!((hits.total, hits.total_is_lower_bound), (3, true));
+    assert_eq!(
+        paths(&hits),
+        [
+            "ward/memo.pdf".to_owned(),
+            reports(&[0])[0].clone(),
+            reports(&[1])[0].clone()
+        ]
+    );
+}
+
 pub async fn other_tenants_and_owners_are_never_found_or_counted(index: Index) {
     let mut mine = doc("a", "ward/report.pdf");
     mine.metadata = vec![("subject".into(), "12".into())];

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use filegate_core::domain::{
-    FileId, FileStatus, SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort, SearchText, TenantId,
+    FileId, FileStatus, MAX_SEARCH_MATCHES, SearchDocument, SearchFilter, SearchHits, SearchQuery, SearchSort,
+    SearchText, TenantId,
 };
 use filegate_core::ports::SearchIndex;
 
@@ -36,6 +37,7 @@ macro_rules! search_scenarios {
             every_filter_narrows_the_search,
             relevance_and_list_orders_page_through_every_match_once,
             facets_count_the_whole_result,
+            beyond_its_bound_a_search_works_on_the_newest_matches,
             other_tenants_and_owners_are_never_found_or_counted,
             suggestions_rank_by_files_within_their_scope,
             replaced_and_removed_documents_are_forgotten,
@@ -102,6 +104,7 @@ pub fn query(tenant: &str, q: &str) -> SearchQuery {
         limit: 100,
         facets: Vec::new(),
         now: now(),
+        max_matches: MAX_SEARCH_MATCHES,
     }
 }
 

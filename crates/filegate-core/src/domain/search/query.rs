@@ -17,6 +17,11 @@ pub const MAX_SEARCH_PAGE: u32 = 100;
 /// How deep pages go: a search is for finding, a listing (`GET /v1/files`) for walking
 /// everything. Bounds the work of a far page.
 pub const MAX_SEARCH_DEPTH: u32 = 10_000;
+/// The most matches a search works on: it counts matches up to this many (beyond, the total
+/// is a lower bound, as Elasticsearch's `track_total_hits` answers), counts its facets over
+/// at most this many (the newest), and PostgreSQL ranks only these. A word on half of a
+/// million files would otherwise cost a read of each of them for every keystroke.
+pub const MAX_SEARCH_MATCHES: u32 = MAX_SEARCH_DEPTH;
 /// Most `metadata.KEY=VALUE` filters in one query.
 pub const MAX_METADATA_FILTERS: usize = 16;
 
@@ -295,6 +300,10 @@ pub struct SearchQuery {
     pub facets: Vec<Facet>,
     /// What "past day" is measured from.
     pub now: DateTime<Utc>,
+    /// How many matches the engine works on ([`MAX_SEARCH_MATCHES`]; smaller in tests).
+    /// When more match, it answers a total of exactly this with `total_is_lower_bound`,
+    /// and counts the facets over the newest this many.
+    pub max_matches: u32,
 }
 
 /// One file an engine found, with how well it matched (higher is better; 0 without words).
@@ -307,12 +316,15 @@ pub struct SearchHit {
 /// Counts per value (or range label), in the order to show them.
 pub type FacetCounts = BTreeMap<Facet, Vec<(String, u64)>>;
 
-/// What an engine answers: one page of hits in order, how many match in all, and the
-/// facets over all of them.
+/// What an engine answers: one page of hits in order, how many match, and the facets over
+/// them (over the newest `max_matches` when more match).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchHits {
     pub hits: Vec<SearchHit>,
+    /// Every match when `total_is_lower_bound` is false; else the query's `max_matches`.
     pub total: u64,
+    /// More than `total` files match.
+    pub total_is_lower_bound: bool,
     pub facets: FacetCounts,
 }
 

@@ -1,6 +1,7 @@
-//! One search as one statement: the matches (words and every filter in the `WHERE` clause,
-//! so a page is never short) are gathered once, then the page, the total and each facet are
-//! read from them, each as rows of `(part, label, n, score)`.
+//! One search as one statement: the newest matches (words and every filter in the `WHERE`
+//! clause, so a page is never short), at most the query's `max_matches`, are gathered and
+//! ranked once, then the page, the total and each facet are read from them, each as rows of
+//! `(part, label, n, score)`.
 
 use std::collections::BTreeSet;
 
@@ -59,14 +60,31 @@ pub(super) async fn run(
 fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Postgres> {
     // The matches carry only what the order and the facets read: they may be many, and a
     // narrow row keeps them in memory.
-    let mut columns = BTreeSet::from(["file_id"]);
-    match query.sort {
-        SearchSort::Relevance => columns.insert("created_at"),
-        SearchSort::By(sort) => columns.insert(sort_column(sort.key)),
-    };
+    let mut columns = BTreeSet::from(["file_id", "created_at"]);
+    if let SearchSort::By(sort) = query.sort {
+        columns.insert(sort_column(sort.key));
+    }
     columns.extend(query.facets.iter().map(|&f| facet_column(f)));
-    let columns: Vec<&str> = columns.into_iter().collect();
-    let mut q = QueryBuilder::new(format!("WITH hits AS MATERIALIZED (SELECT {}, ", columns.join(", ")));
+    let columns = columns.into_iter().collect::<Vec<_>>().join(", ");
+    let max = i64::from(query.max_matches);
+
+    // The newest matches, one more than the search works on (that one only says there are
+    // more): the planner either walks the tenant's files newest first and stops, when the
+    // words are common, or takes the few that have them from the word index.
+    let words = if text.is_some() { ", words" } else { "" };
+    let mut q = QueryBuilder::new(format!(
+        "WITH newest AS MATERIALIZED (SELECT {columns}{words} FROM search_documents WHERE tenant = "
+    ));
+    q.push_bind(query.tenant.as_str().to_owned());
+    if let Some(ts) = text {
+        q.push(" AND words @@ ").push_bind(ts.all.clone()).push("::tsquery");
+    }
+    push_filters(&mut q, query.tenant.as_str(), &query.filter);
+    q.push(" ORDER BY created_at DESC, file_id DESC LIMIT ")
+        .push_bind(max + 1);
+
+    // Those the search works on, ranked: only they are scored.
+    q.push(format!("), hits AS MATERIALIZED (SELECT {columns}, "));
     match text {
         Some(ts) => {
             q.push("(ts_rank(words, ").push_bind(ts.all.clone()).push("::tsquery)");
@@ -83,12 +101,8 @@ fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Post
             q.push("0::real AS score");
         }
     }
-    q.push(" FROM search_documents WHERE tenant = ")
-        .push_bind(query.tenant.as_str().to_owned());
-    if let Some(ts) = text {
-        q.push(" AND words @@ ").push_bind(ts.all.clone()).push("::tsquery");
-    }
-    push_filters(&mut q, query.tenant.as_str(), &query.filter);
+    q.push(" FROM newest ORDER BY created_at DESC, file_id DESC LIMIT ")
+        .push_bind(max);
 
     let order = order_by(query.sort);
     q.push(format_args!(
@@ -100,7 +114,7 @@ fn statement(query: &SearchQuery, text: Option<&TsQueries>) -> QueryBuilder<Post
     .push_bind(i64::from(query.offset))
     .push(format_args!(
         ") p) SELECT {PAGE}, file_id, n, score FROM page \
-         UNION ALL SELECT {TOTAL}, '', count(*), 0 FROM hits"
+         UNION ALL SELECT {TOTAL}, '', count(*), 0 FROM newest"
     ));
     for &facet in &query.facets {
         let (part, column) = (facet_part(facet), facet_column(facet));
@@ -242,7 +256,7 @@ fn push_filters(q: &mut QueryBuilder<Postgres>, tenant: &str, filter: &SearchFil
 
 fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError> {
     let mut page: Vec<(i64, SearchHit)> = Vec::new();
-    let mut total = 0;
+    let mut counted = 0;
     let mut values: Vec<(i32, String, u64)> = Vec::new();
     for (part, label, n, score) in rows {
         match part {
@@ -250,7 +264,7 @@ fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError>
                 let id = FileId::parse(&label).map_err(|e| bad_row("search document id", e))?;
                 page.push((n, SearchHit { id, score }));
             }
-            TOTAL => total = count("search", n)?,
+            TOTAL => counted = count("search", n)?,
             _ => values.push((part, label, count("facet", n)?)),
         }
     }
@@ -279,9 +293,11 @@ fn decode(query: &SearchQuery, rows: Vec<Row>) -> Result<SearchHits, StoreError>
         };
         facets.insert(facet, shown);
     }
+    let max = u64::from(query.max_matches);
     Ok(SearchHits {
         hits: page.into_iter().map(|(_, hit)| hit).collect(),
-        total,
+        total: counted.min(max),
+        total_is_lower_bound: counted > max,
         facets,
     })
 }

@@ -68,7 +68,9 @@ export function renderSearch(main, route, { signal }) {
         { signal },
       );
       if (first) {
-        summary.textContent = answer.total === 0 ? "Nothing found." : `${answer.total} file${answer.total === 1 ? "" : "s"} found.`;
+        summary.textContent = answer.total === 0
+          ? "Nothing found."
+          : `${answer.total}${answer.total_is_lower_bound ? "+" : ""} file${answer.total === 1 ? "" : "s"} found.`;
         renderFacets(facets, answer.facets || {}, params);
         first = false;
       }
