@@ -134,26 +134,33 @@ impl Relay {
     }
 
     /// Publishes the claimed jobs (confirms awaited together), completes the confirmed ones
-    /// and reschedules the others.
+    /// (one statement for all of them) and reschedules the others.
     async fn relay(&self, claimed: &[ClaimedJob]) {
         let published = futures::future::join_all(claimed.iter().map(|job| self.publish(job))).await;
+        let mut confirmed = Vec::with_capacity(claimed.len());
         for (job, result) in claimed.iter().zip(published) {
-            let settled = match result {
-                Ok(()) => self.outbox.complete(job.id, &self.id).await,
+            match result {
+                Ok(()) => confirmed.push(job.id),
                 Err(e) => {
                     let delay = backoff(self.settings.backoff_base, self.settings.backoff_max, job.attempt);
                     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                     tracing::warn!(job_id = %job.id, kind = job.job.kind(), error = %e, retry_in = ?delay, "relay publish failed");
-                    self.outbox.retry(job.id, &self.id, run_at, &e.to_string()).await
+                    match self.outbox.retry(job.id, &self.id, run_at, &e.to_string()).await {
+                        Ok(()) => {}
+                        // Another relay took the job over (our lease ran out): it publishes it again.
+                        Err(StoreError::NotFound) => {
+                            tracing::warn!(job_id = %job.id, "outbox lease lost while relaying")
+                        }
+                        Err(e) => tracing::warn!(job_id = %job.id, error = %e, "could not reschedule a relayed job"),
+                    }
                 }
-            };
-            match settled {
-                Ok(()) => {}
-                // Another relay took the job over (our lease ran out): it publishes it again.
-                Err(StoreError::NotFound) => tracing::warn!(job_id = %job.id, "outbox lease lost while relaying"),
-                // The lease ends and the job is relayed again: a duplicate, never a loss.
-                Err(e) => tracing::warn!(job_id = %job.id, error = %e, "could not settle a relayed job"),
             }
+        }
+        // A job whose lease ran out meanwhile is skipped (another relay publishes it again);
+        // if the statement fails, the leases end and the jobs are relayed again: a
+        // duplicate, never a loss.
+        if let Err(e) = self.outbox.complete_batch(&confirmed, &self.id).await {
+            tracing::warn!(jobs = confirmed.len(), error = %e, "could not settle relayed jobs");
         }
     }
 

@@ -140,7 +140,7 @@ impl Deployment {
         Ok(deployment)
     }
 
-    /// Drops the database, deletes the RabbitMQ queues (and the jobs left in them: the
+    /// Drops the database (unless `FILEGATE_BENCH_KEEP_DATABASE` is set), deletes the RabbitMQ queues (and the jobs left in them: the
     /// control plane runs no worker), stops the S3 server.
     pub async fn finish(mut self) -> anyhow::Result<()> {
         if let Some(config) = self.amqp.take() {
@@ -154,6 +154,11 @@ impl Deployment {
             s3.kill().await.ok();
         }
         if let Some(db) = self.database.take() {
+            // Kept on request, to look at the plans of what was measured (`EXPLAIN`).
+            if std::env::var_os("FILEGATE_BENCH_KEEP_DATABASE").is_some() {
+                eprintln!("bench: kept the database {} (drop it yourself)", db.name);
+                return Ok(());
+            }
             let admin = sqlx::PgPool::connect(&db.admin_url).await?;
             sqlx::query(AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -34,7 +34,7 @@ use filegate_core::ports::Effects;
 use sqlx::migrate::MigrateError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Connection as _, PgConnection, Postgres, Transaction};
 
 use crate::engine::{ChangeSeq, Engine};
 use crate::errors::store_err;
@@ -49,6 +49,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 16;
 /// Idle connections beyond what the load needs are closed after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// A connection idle longer than this is pinged before it is handed out (the server may
+/// have restarted or dropped it meanwhile); one that was just returned is not. sqlx's
+/// default pings every time: one more round trip for every write of a busy gateway.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 /// The channel every store listens on and every enqueue notifies.
 const JOBS_CHANNEL: &str = "filegate_jobs";
 /// The change number of every written row of `files`: drawn from a sequence by the
@@ -82,6 +86,15 @@ impl SqlStore<PgEngine> {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .idle_timeout(IDLE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_WHEN_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(store_err)
