@@ -33,6 +33,7 @@ mod engines;
 #[allow(dead_code)]
 mod idp;
 mod oidc;
+mod perf;
 
 use std::path::PathBuf;
 use std::time::Duration;
