@@ -283,7 +283,7 @@ def story(driver, result):
     big = os.path.basename(BIG)
     # Parts 3 to 5 are held by the browser (never sent) until the page reloads.
     driver.execute_cdp_cmd("Fetch.enable", {"patterns": [{"urlPattern": f"*&part={n}&*"} for n in (3, 4, 5)]})
-    driver.find_element(By.ID, "upload-input").send_keys(BIG)
+    wait(driver, lambda d: d.find_element(By.ID, "upload-input"), "the folder view").send_keys(BIG)
     journal = "const j = JSON.parse(sessionStorage.getItem('filegate.uploads') || '[]'); return j.length ? Object.keys(j[0].parts).length : 0"
     wait(driver, lambda d: d.execute_script(journal) == 2, "two parts stored")
     driver.refresh()
@@ -291,7 +291,7 @@ def story(driver, result):
     offer = find(driver, f'.tray li[data-path="reports/2026/{big}"][data-state="interrupted"]', "the offer to resume")
     assert "2 of 5 parts stored" in offer.text, offer.text
     shot(driver, "upload-resume")
-    driver.find_element(By.CSS_SELECTOR, "input[data-resume]").send_keys(BIG)
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "input[data-resume]"), "the resume input").send_keys(BIG)
     wait(driver, lambda d: (r := row(d, big)) and r.get_attribute("data-status") == "ready", f"{big} ready")
     sent = driver.execute_script(
         "return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('&part='))"
@@ -479,6 +479,8 @@ def admin(driver, renamed):
     step("an admin sees a file's audit trail and its download count")
     click(driver, "#sign-out")
     sign_in(driver, ADMIN_TOKEN)
+    # Signed in (the credential kept) before the page is loaded anew.
+    find(driver, "#sign-out", "the admin signed in")
     driver.get(BASE + FOLDER)
     find(driver, f'tr[data-name="{renamed}"]').find_element(By.CSS_SELECTOR, "td.name a").click()
     for action in ("file.download_url_issued", "file.updated", "share.created", "file.deleted", "file.restored"):
