@@ -16,6 +16,19 @@ pub struct MeView {
     /// webhooks, audit), `operate` (tenants), `exchange` (the exchange passphrase, file
     /// requests).
     pub permissions: Vec<String>,
+    /// The deployment's limits a client should respect before asking (a zip of a whole
+    /// search stops gathering at them rather than asking for a bundle that is refused).
+    #[serde(default)]
+    pub limits: ClientLimits,
+}
+
+/// Limits of this deployment that shape what a client asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClientLimits {
+    /// Most files in one zip bundle (`archives.max_files`).
+    pub archive_max_files: u32,
+    /// Most bytes of files in one zip bundle (`archives.max_bytes`).
+    pub archive_max_bytes: u64,
 }
 
 /// A bucket as readers and uploaders see it: what to browse, and what it accepts.
@@ -36,4 +49,40 @@ pub struct BucketSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BucketSummaryList {
     pub items: Vec<BucketSummary>,
+}
+
+/// `GET /v1/auth/config`: how a browser may sign in, asked before anyone is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuthConfigView {
+    /// Sign-in with the identity provider (authorization code with PKCE), when configured.
+    pub oidc: Option<OidcView>,
+}
+
+/// Where to send the browser: `authorization_endpoint?response_type=code&client_id&
+/// redirect_uri&scope&state&code_challenge&code_challenge_method=S256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OidcView {
+    /// The provider's name, for "Sign in with {name}".
+    pub name: String,
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub client_id: String,
+    pub scopes: String,
+}
+
+/// `POST /v1/auth/token`: the code the provider sent the browser back with, and the PKCE
+/// verifier whose challenge went with the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcTokenRequest {
+    pub code: String,
+    pub code_verifier: String,
+    /// The `redirect_uri` the authorization request named (the provider checks they match).
+    pub redirect_uri: String,
+}
+
+/// A bearer token this server accepts, from the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignInToken {
+    pub token: String,
 }

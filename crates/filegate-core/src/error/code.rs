@@ -95,6 +95,7 @@ error_codes! {
     InvalidToken => ("invalid-token", 401, "The token does not verify (signature, issuer, audience, claims)."),
     TokenExpired => ("token-expired", 401, "The token has expired."),
     InvalidCredentials => ("invalid-credentials", 401, "The API key is not valid (unknown, revoked or malformed)."),
+    InvalidGrant => ("invalid-grant", 401, "The identity provider refused a web sign-in's code (expired, used already, or its PKCE verifier does not match)."),
     // 403: known, but not allowed.
     Forbidden => ("forbidden", 403, "The principal's roles do not allow this."),
     SignatureInvalid => ("signature-invalid", 403, "A signed URL's signature is missing or does not match the request."),

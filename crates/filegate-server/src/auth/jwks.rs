@@ -299,7 +299,7 @@ impl JwksVerifier {
     }
 
     async fn fetch_keys(&self) -> anyhow::Result<HashMap<String, Vec<VerifyingKey>>> {
-        let mut response = self
+        let response = self
             .client
             .get(self.settings.jwks_url.clone())
             .header(http::header::ACCEPT, "application/json, application/jwk-set+json")
@@ -310,17 +310,7 @@ impl JwksVerifier {
             "the JWKS endpoint answered {}",
             response.status()
         );
-        if response.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
-            anyhow::bail!("the JWKS document is larger than {MAX_JWKS_BYTES} bytes");
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            anyhow::ensure!(
-                body.len() + chunk.len() <= MAX_JWKS_BYTES,
-                "the JWKS document is larger than {MAX_JWKS_BYTES} bytes"
-            );
-            body.extend_from_slice(&chunk);
-        }
+        let body = super::read_limited(response, MAX_JWKS_BYTES, "the JWKS document").await?;
         parse_key_set(&body)
     }
 }

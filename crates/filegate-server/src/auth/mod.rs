@@ -19,9 +19,11 @@ use crate::state::AppState;
 
 pub mod jwks;
 pub mod jwt;
+pub mod oidc;
 
 use jwks::{JwksSettings, JwksVerifier};
 use jwt::JwtKeys;
+use oidc::{Endpoints, OidcClient, OidcSettings};
 
 /// `[auth]`: an external identity provider whose tokens filegate accepts besides its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -40,6 +42,20 @@ pub struct AuthConfig {
     pub roles_claim: String,
     /// The tenant for provider tokens without a `tenant` claim. Unset: such tokens are refused.
     pub default_tenant: Option<String>,
+    /// The web app's client id at the provider (a public client: authorization code with
+    /// PKCE, no secret; its redirect URI `{public_url}/app/auth/callback`). Set: the sign-in
+    /// page offers "Sign in with `provider_name`". Needs `jwks_url`.
+    pub client_id: Option<String>,
+    /// The provider's name on the sign-in button.
+    pub provider_name: String,
+    /// The scopes the web app asks for (space separated; `openid` is needed).
+    pub scopes: String,
+    /// The provider's authorization endpoint. Unset: read from its discovery document
+    /// (`{issuer}/.well-known/openid-configuration`). Set it together with `token_endpoint`.
+    pub authorization_endpoint: Option<String>,
+    /// The provider's token endpoint (filegate exchanges the code there, not the page).
+    /// Unset: from the discovery document.
+    pub token_endpoint: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -50,6 +66,11 @@ impl Default for AuthConfig {
             audience: None,
             roles_claim: "roles".into(),
             default_tenant: None,
+            client_id: None,
+            provider_name: "your organisation".into(),
+            scopes: "openid profile email".into(),
+            authorization_endpoint: None,
+            token_endpoint: None,
         }
     }
 }
@@ -62,6 +83,7 @@ impl AuthConfig {
                 ("issuer", self.issuer.is_some()),
                 ("audience", self.audience.is_some()),
                 ("default_tenant", self.default_tenant.is_some()),
+                ("client_id", self.client_id.is_some()),
             ] {
                 anyhow::ensure!(!set, "auth.{name} is set but auth.jwks_url is not");
             }
@@ -97,6 +119,57 @@ impl AuthConfig {
             .transpose()?;
         Ok(Some(settings))
     }
+
+    /// The web app's sign-in with the provider, `None` without `client_id`.
+    pub fn oidc_settings(&self) -> anyhow::Result<Option<OidcSettings>> {
+        let Some(client_id) = self.client_id.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(jwks) = self.jwks_settings()? else {
+            anyhow::bail!("auth.client_id is set but auth.jwks_url is not");
+        };
+        anyhow::ensure!(
+            self.scopes.split_whitespace().any(|s| s == "openid"),
+            "auth.scopes must include openid"
+        );
+        let endpoint = |name: &str, value: &str| -> anyhow::Result<url::Url> {
+            let url = url::Url::parse(value.trim()).map_err(|e| anyhow::anyhow!("auth.{name} {value:?}: {e}"))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "auth.{name} must be http or https"
+            );
+            Ok(url)
+        };
+        let endpoints = match (self.authorization_endpoint.as_deref(), self.token_endpoint.as_deref()) {
+            (Some(a), Some(t)) => Some(Endpoints {
+                authorization: endpoint("authorization_endpoint", a)?,
+                token: endpoint("token_endpoint", t)?,
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("auth.authorization_endpoint and auth.token_endpoint are set together, or neither"),
+        };
+        Ok(Some(OidcSettings {
+            issuer: jwks.issuer,
+            client_id: client_id.to_owned(),
+            name: self.provider_name.trim().to_owned(),
+            scopes: self.scopes.split_whitespace().collect::<Vec<_>>().join(" "),
+            endpoints,
+        }))
+    }
+}
+
+/// The body of an identity provider's answer, refused past `max` bytes (announced or sent):
+/// a provider's documents are small, and a huge one must not fill our memory.
+async fn read_limited(mut response: reqwest::Response, max: usize, what: &str) -> anyhow::Result<Vec<u8>> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        anyhow::bail!("{what} is larger than {max} bytes");
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        anyhow::ensure!(body.len() + chunk.len() <= max, "{what} is larger than {max} bytes");
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Decides how to verify a bearer token: HS256 with the data directory's key, RS256/ES256
@@ -105,6 +178,7 @@ impl AuthConfig {
 pub struct Authenticator {
     jwt: Arc<JwtKeys>,
     jwks: Option<JwksVerifier>,
+    oidc: Option<OidcClient>,
 }
 
 impl Authenticator {
@@ -112,7 +186,12 @@ impl Authenticator {
     /// incomplete or invalid `[auth]` section; fetches nothing yet (keys load on first use).
     pub fn new(jwt: impl Into<Arc<JwtKeys>>, config: &AuthConfig) -> anyhow::Result<Self> {
         let jwks = config.jwks_settings()?.map(JwksVerifier::new).transpose()?;
-        Ok(Self { jwt: jwt.into(), jwks })
+        let oidc = config.oidc_settings()?.map(OidcClient::new).transpose()?;
+        Ok(Self {
+            jwt: jwt.into(),
+            jwks,
+            oidc,
+        })
     }
 
     /// Only filegate's own tokens.
@@ -120,6 +199,7 @@ impl Authenticator {
         Self {
             jwt: jwt.into(),
             jwks: None,
+            oidc: None,
         }
     }
 
@@ -129,6 +209,11 @@ impl Authenticator {
 
     pub fn jwks(&self) -> Option<&JwksVerifier> {
         self.jwks.as_ref()
+    }
+
+    /// The web app's sign-in with the identity provider, when configured.
+    pub fn oidc(&self) -> Option<&OidcClient> {
+        self.oidc.as_ref()
     }
 
     /// The principal a bearer JWT stands for. Does not check that the tenant exists.

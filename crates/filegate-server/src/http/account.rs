@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 
-use filegate_api::{BucketSummary, BucketSummaryList, MeView};
+use filegate_api::{BucketSummary, BucketSummaryList, ClientLimits, MeView};
 use filegate_core::domain::Permission;
 use filegate_core::usecases::buckets;
 
@@ -22,10 +22,11 @@ const PERMISSIONS: [(Permission, &str); 6] = [
     (Permission::Exchange, "exchange"),
 ];
 
-/// The caller: tenant, subject, roles, and what they allow.
+/// The caller: tenant, subject, roles, what they allow, and the limits to respect.
 #[utoipa::path(get, path = "/v1/me", tag = "account",
     responses((status = 200, body = MeView), (status = 401, body = filegate_api::ErrorBody)))]
-pub async fn me(Authenticated(p): Authenticated) -> ApiResult<Json<MeView>> {
+pub async fn me(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<MeView>> {
+    let settings = &state.services.settings;
     Ok(Json(MeView {
         tenant: p.tenant.to_string(),
         subject: p.subject.clone(),
@@ -35,6 +36,10 @@ pub async fn me(Authenticated(p): Authenticated) -> ApiResult<Json<MeView>> {
             .filter(|(permission, _)| p.may(*permission))
             .map(|(_, name)| (*name).to_owned())
             .collect(),
+        limits: ClientLimits {
+            archive_max_files: settings.archive_max_files,
+            archive_max_bytes: settings.archive_max_bytes,
+        },
     }))
 }
 

@@ -48,6 +48,7 @@ pub mod search;
 pub mod share_links;
 pub mod share_page;
 pub mod shares;
+pub mod sign_in;
 pub mod thumbnails;
 pub mod triggers;
 pub mod uploads;
@@ -126,8 +127,8 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
     (router.merge(signed), doc)
 }
 
-/// The routes anyone may call without credentials that serve files: share links (`/s/…`)
-/// and public buckets (`/p/…`), each group under its per-client limit. Share links get the
+/// The routes anyone may call without credentials: share links (`/s/…`), public buckets
+/// (`/p/…`) and the web app's sign-in (`/v1/auth/…`), each group under its per-client limit. Share links get the
 /// strict `anonymous` class (their tokens and passwords must not be guessable by volume);
 /// public files the `signed_urls` class, as a page full of images (or a CDN edge) asks for
 /// many at once. `/p/…` takes any path below the bucket, which OpenAPI paths cannot
@@ -145,7 +146,13 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
     let public = OpenApiRouter::new()
         .route("/p/{tenant}/{bucket}/{*path}", get(public::content))
         .route_layer(axum::middleware::from_fn(rate_limit::signed_urls));
-    shares.merge(public)
+    // The web app's sign-in with the identity provider: before anyone is signed in.
+    let sign_in = OpenApiRouter::new()
+        .routes(routes!(sign_in::config))
+        .routes(routes!(sign_in::token))
+        .route_layer(axum::middleware::from_fn(rate_limit::anonymous))
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    shares.merge(public).merge(sign_in)
 }
 
 /// The middleware stack, outermost first: request id (and the JSON safety net), metrics,

@@ -27,6 +27,9 @@ async fn me_says_who_the_caller_is_and_what_its_roles_allow() {
     assert_eq!(me["subject"], "ada");
     assert_eq!(me["roles"], serde_json::json!(["reader"]));
     assert_eq!(me["permissions"], serde_json::json!(["read"]));
+    // What a client must not ask beyond: the zip of a whole search stops gathering there.
+    assert_eq!(me["limits"]["archive_max_files"], 10_000);
+    assert_eq!(me["limits"]["archive_max_bytes"], 10_737_418_240_u64);
 
     let (_, admin) = get_json(&app, &app.token("default", "admin"), "/v1/me").await;
     assert_eq!(

@@ -25,6 +25,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/uploads/{file_id}/complete"),
     ("delete", "/v1/uploads/{file_id}"),
     ("get", "/v1/me"),
+    ("get", "/v1/auth/config"),
+    ("post", "/v1/auth/token"),
     ("get", "/v1/buckets"),
     ("get", "/v1/folders"),
     ("get", "/v1/files"),

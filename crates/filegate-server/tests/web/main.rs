@@ -2,12 +2,16 @@
 //! chromedriver (`story.py` beside this file), against a server this test starts on its own
 //! port and data directory, with its workers running as in production. The story: a wrong
 //! token then a right one, folders and breadcrumbs, two uploads (one of 12 MiB, its parts
-//! sent in parallel) and a file dropped on the page followed to `ready`, two of them
-//! downloaded as one zip, a download compared byte for byte, rename, share
-//! (the link opened anonymously, its QR code read back here from the page's pixels), delete
-//! and restore, search with highlights and a facet, dark and phone-width screenshots, and a
-//! reader signed in with an API key, offered nothing that writes — whom the server refuses
-//! anyway.
+//! sent in parallel), a file and a whole folder dropped on the page, followed to `ready`; a
+//! failed file's badge with its reason, status and type filters, sorting, the grid with its
+//! thumbnails; a 20 MiB upload interrupted by a reload after two of its five parts and
+//! resumed (only the other three sent, the bytes compared here); two files downloaded as one
+//! zip, a download compared byte for byte, a picture's panel (size, EXIF, detected type),
+//! rename, share (the link opened anonymously, its QR code read back here from the page's
+//! pixels), delete and restore, search with highlights, the type, date and size facets and
+//! the zip of a whole search, dark and phone-width screenshots, a reader signed in with an
+//! API key, offered nothing that writes — whom the server refuses anyway — and an admin who
+//! sees a file's audit trail and download count.
 //!
 //! Every main screen is checked with axe-core in the page: no serious or critical WCAG 2.1
 //! A/AA violation (contrast included), light, dark and at a phone's width.
@@ -20,6 +24,16 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// The pictures of the processing tests: a JPEG with EXIF, a decompression bomb.
+#[path = "../api/engines.rs"]
+#[allow(dead_code)]
+mod engines;
+// The identity provider's keys (real ES256), for the OpenID Connect sign-in.
+#[path = "../jwks/idp.rs"]
+#[allow(dead_code)]
+mod idp;
+mod oidc;
+mod perf;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,25 +104,88 @@ fn read_qr(png: &std::path::Path) -> String {
     grids[0].decode().expect("the QR code decodes").1
 }
 
-/// Uploads a file and waits (with a deadline) until the server's own workers made it ready.
-async fn seed(app: &TestApp, path: &str, bytes: &'static [u8]) {
+/// Uploads a file and waits (with a deadline) until the server's own workers decided
+/// `status` (`ready`, or `failed` for a file the pipeline refuses).
+async fn seed(app: &TestApp, path: &str, content_type: &str, bytes: Vec<u8>, status: &str) {
     let file = app
         .client
-        .upload_bytes("default", path, "text/plain", bytes::Bytes::from_static(bytes))
+        .upload_bytes("default", path, content_type, bytes::Bytes::from(bytes))
         .await
         .expect("upload");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = app.client.get_file(&file.id).await.expect("get").status;
-        if status == "ready" {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} is still {status} after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let settled = app
+        .client
+        .wait_until_processed(&file.id, Duration::from_secs(30))
+        .await
+        .expect("processed within 30 s");
+    assert_eq!(settled.status, status, "{path}: {settled:?}");
+}
+
+/// The bytes of the live file at `path` in the default bucket.
+async fn stored(app: &TestApp, path: &str) -> Vec<u8> {
+    let list = app
+        .client
+        .list_files(&filegate_client::ListFiles {
+            prefix: Some(path.to_owned()),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let file = list
+        .items
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} was not uploaded"));
+    assert_eq!(file.status, "ready", "{path}");
+    let content = app
+        .client
+        .content(&file.id, filegate_client::ContentRequest::default())
+        .await
+        .expect("content");
+    content.bytes().await.expect("bytes").to_vec()
+}
+
+fn path(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs `story.py`'s story `name` in Chromium with `env` (and the browser's tools, the
+/// screenshot directory and a result file), fails with its output unless every step passed,
+/// and returns the JSON result it wrote.
+async fn run_story(browser: &Browser, name: &str, env: &[(&str, String)]) -> serde_json::Value {
+    let work = tempfile::tempdir().expect("temp dir");
+    let result = work.path().join("result.json");
+    let shots = screenshots_dir();
+    std::fs::create_dir_all(&shots).expect("mkdir");
+    let story = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/story.py");
+    let run = tokio::process::Command::new(&browser.python)
+        .arg(&story)
+        .env("WEB_STORY", name)
+        .env("FILEGATE_TEST_CHROMIUM", &browser.chromium)
+        .env("FILEGATE_TEST_CHROMEDRIVER", &browser.chromedriver)
+        .env("FILEGATE_TEST_AXE", &browser.axe)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("WEB_SCREENSHOTS", &shots)
+        .env("WEB_RESULT", &result)
+        // Selenium must not look for (or download) a driver or a browser of its own.
+        .env("SE_OFFLINE", "true")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(420), run)
+        .await
+        .expect("the browser story finished within 7 minutes")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Shown by `cargo nextest run --no-capture` (or on failure): the steps and what axe said.
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser story {name} failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        shots.display()
+    );
+    assert!(stdout.contains("story: every step passed"), "{stdout}");
+    serde_json::from_slice(&std::fs::read(&result).expect("result")).expect("JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -122,10 +199,32 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         // The first upload (12 MiB) goes in three parts, sent in parallel by the page.
         c.uploads.multipart_threshold = 8 * 1024 * 1024;
         c.uploads.part_size = 5 * 1024 * 1024;
+        // The file panel's download count is written within a second.
+        c.downloads.count_flush_secs = 1;
     })
     .await;
-    seed(&app, "reports/2026/seed.txt", b"already here").await;
-    seed(&app, "reports/summary.txt", b"one level up").await;
+    seed(
+        &app,
+        "reports/2026/seed.txt",
+        "text/plain",
+        b"already here".to_vec(),
+        "ready",
+    )
+    .await;
+    seed(
+        &app,
+        "reports/summary.txt",
+        "text/plain",
+        b"one level up".to_vec(),
+        "ready",
+    )
+    .await;
+    // A picture with EXIF (its thumbnail in the grid, its facts in the panel) and one the
+    // pipeline refuses (a failed badge with its reason).
+    let camera = engines::jpeg_with_exif(640, 480, "Filegate", "Bedside Camera", 1);
+    seed(&app, "reports/2026/camera.jpg", "image/jpeg", camera, "ready").await;
+    let bomb = engines::png_bomb(100_000, 100_000);
+    seed(&app, "reports/2026/bomb.png", "image/png", bomb, "failed").await;
 
     let work = tempfile::tempdir().expect("temp dir");
     let upload_a = work.path().join("ward-report-alpha.txt");
@@ -135,11 +234,20 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .collect();
     std::fs::write(&upload_a, &bytes_a).expect("write");
     std::fs::write(&upload_b, b"ward,patients\na,12\nb,7\n").expect("write");
+    // 20 MiB and a bit: five parts, the page interrupted (reloaded) after two of them.
+    let upload_big = work.path().join("big-scan.bin");
+    let bytes_big: Vec<u8> = (0..20 * 1024 * 1024 + 777u32)
+        .map(|i| (i.wrapping_mul(40_503) >> 7) as u8)
+        .collect();
+    std::fs::write(&upload_big, &bytes_big).expect("write");
+    // A folder dropped whole: its files land below the folder shown, their paths kept.
+    let dropped = work.path().join("scans");
+    std::fs::create_dir_all(dropped.join("sub")).expect("mkdir");
+    std::fs::write(dropped.join("a.txt"), b"scan a\n").expect("write");
+    std::fs::write(dropped.join("sub/b.txt"), b"scan b, one level down\n").expect("write");
     let downloads = work.path().join("downloads");
     std::fs::create_dir_all(&downloads).expect("mkdir");
     let shots = screenshots_dir();
-    std::fs::create_dir_all(&shots).expect("mkdir");
-    let result = work.path().join("result.json");
 
     // The reader signs in with an API key, the writer with a token: both kinds of credential.
     let reader_key = app
@@ -151,41 +259,18 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
         .await
         .expect("an API key")
         .key;
-    let story = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/story.py");
-    let run = tokio::process::Command::new(&browser.python)
-        .arg(&story)
-        .env("FILEGATE_TEST_CHROMIUM", &browser.chromium)
-        .env("FILEGATE_TEST_CHROMEDRIVER", &browser.chromedriver)
-        .env("FILEGATE_TEST_AXE", &browser.axe)
-        .env("WEB_BASE_URL", &app.base_url)
-        .env("WEB_TOKEN", app.token_for("default", "writer", "web-writer"))
-        .env("WEB_READER_TOKEN", &reader_key)
-        .env("WEB_UPLOAD_A", &upload_a)
-        .env("WEB_UPLOAD_B", &upload_b)
-        .env("WEB_DOWNLOADS", &downloads)
-        .env("WEB_SCREENSHOTS", &shots)
-        .env("WEB_RESULT", &result)
-        // Selenium must not look for (or download) a driver or a browser of its own.
-        .env("SE_OFFLINE", "true")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(300), run)
-        .await
-        .expect("the browser story finished within 5 minutes")
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // Shown by `cargo nextest run --no-capture` (or on failure): the steps and what axe said.
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the browser story failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status,
-        shots.display()
-    );
-    assert!(stdout.contains("story: every step passed"), "{stdout}");
-
-    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&result).expect("result")).expect("JSON");
+    let env = [
+        ("WEB_BASE_URL", app.base_url.clone()),
+        ("WEB_TOKEN", app.token_for("default", "writer", "web-writer")),
+        ("WEB_READER_TOKEN", reader_key.clone()),
+        ("WEB_ADMIN_TOKEN", app.token_for("default", "admin", "web-admin")),
+        ("WEB_UPLOAD_A", path(&upload_a)),
+        ("WEB_UPLOAD_B", path(&upload_b)),
+        ("WEB_UPLOAD_BIG", path(&upload_big)),
+        ("WEB_DROP_DIR", path(&dropped)),
+        ("WEB_DOWNLOADS", path(&downloads)),
+    ];
+    let result = run_story(&browser, "main", &env).await;
     let link = result["share_url"].as_str().expect("a share link");
     assert!(link.starts_with(&format!("{}/s/", app.base_url)), "{link}");
     let qr = read_qr(std::path::Path::new(
@@ -194,8 +279,20 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     assert_eq!(qr, link, "the QR code on the page is the link");
     assert_eq!(
         result["audited"].as_array().map(Vec::len),
-        Some(8),
+        Some(13),
         "every main screen audited: {result}"
+    );
+
+    // The upload resumed after the reload is the file, byte for byte; the dropped folder's
+    // files kept their paths.
+    assert!(
+        stored(&app, "reports/2026/big-scan.bin").await == bytes_big,
+        "the resumed upload differs"
+    );
+    assert_eq!(stored(&app, "reports/2026/scans/a.txt").await, b"scan a\n");
+    assert_eq!(
+        stored(&app, "reports/2026/scans/sub/b.txt").await,
+        b"scan b, one level down\n"
     );
 
     // The page offered a reader nothing that writes; the server refuses it anyway.
@@ -209,12 +306,18 @@ async fn a_person_signs_in_browses_uploads_shares_restores_and_searches_in_chrom
     assert_eq!(refused.status(), 403, "a reader cannot delete");
     for name in [
         "folder-light",
+        "folder-grid",
         "folder-dark",
         "folder-phone",
         "file-panel",
         "share-dialog",
         "search",
         "deleted",
+        "upload-resume",
+        "file-panel-admin",
+        "admin-buckets",
+        "admin-keys",
+        "admin-audit",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }

@@ -5,10 +5,12 @@ environment (see `main.rs`). Every wait is a condition with a deadline, never a 
 Writes a JSON result (the share link, the QR code's screenshot) for the Rust side to check.
 """
 
+import io
 import json
 import os
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -20,12 +22,18 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+FOLDER = "/app/b/default/reports/2026/"
+
 ENV = os.environ
+STORY = ENV.get("WEB_STORY", "main")
 BASE = ENV["WEB_BASE_URL"]
-TOKEN = ENV["WEB_TOKEN"]
-READER_TOKEN = ENV["WEB_READER_TOKEN"]
-UPLOADS = [ENV["WEB_UPLOAD_A"], ENV["WEB_UPLOAD_B"]]
-DOWNLOADS = ENV["WEB_DOWNLOADS"]
+TOKEN = ENV.get("WEB_TOKEN")
+READER_TOKEN = ENV.get("WEB_READER_TOKEN")
+ADMIN_TOKEN = ENV.get("WEB_ADMIN_TOKEN")
+UPLOADS = [ENV.get("WEB_UPLOAD_A"), ENV.get("WEB_UPLOAD_B")]
+BIG = ENV.get("WEB_UPLOAD_BIG")
+DROP_DIR = ENV.get("WEB_DROP_DIR")
+DOWNLOADS = ENV.get("WEB_DOWNLOADS", tempfile.gettempdir())
 SHOTS = ENV["WEB_SCREENSHOTS"]
 RESULT = ENV["WEB_RESULT"]
 DEADLINE = 60
@@ -135,6 +143,17 @@ def row(driver, name):
     return visible(driver, f'tr[data-name="{name}"]')
 
 
+def names(driver, css):
+    """The data-name of every element `css` matches, in page order."""
+    return [el.get_attribute("data-name") for el in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def choose(driver, css, value, in_url):
+    """Picks `value` in the select `css` and waits until `in_url(url)` says the URL followed."""
+    wait(driver, lambda d: Select(visible(d, css)).select_by_value(value) or True, f"choose {value} in {css}")
+    wait(driver, lambda d: in_url(d.current_url), f"the URL after choosing {value} in {css}")
+
+
 def sign_in(driver, token):
     field = find(driver, "#credential")
     field.clear()
@@ -147,7 +166,7 @@ def main():
     driver = browser()
     result = {}
     try:
-        story(driver, result)
+        {"main": story, "oidc": oidc_story, "perf": perf_story}[STORY](driver, result)
     finally:
         problems = [
             entry["message"]
@@ -215,6 +234,71 @@ def story(driver, result):
     )
     wait(driver, lambda d: (r := row(d, "dropped.txt")) and r.get_attribute("data-status") == "ready", "dropped.txt ready")
 
+    step("a folder dropped on the page is uploaded whole, its paths kept")
+    for kind in ("dragEnter", "dragOver", "drop"):
+        driver.execute_cdp_cmd(
+            "Input.dispatchDragEvent",
+            {"type": kind, "x": 640, "y": 500, "data": {"items": [], "files": [DROP_DIR], "dragOperationsMask": 1}},
+        )
+    # Read whether or not the tray has folded down (it does once every upload has ended).
+    deepest = '.tray li[data-path="reports/2026/scans/sub/b.txt"] .state'
+    wait(driver, lambda d: d.execute_script("const e = document.querySelector(arguments[0]); return e && e.textContent", deepest) == "Ready", "the dropped folder's deepest file ready")
+    click(driver, 'tr.folder[data-folder="reports/2026/scans/"] a', "the dropped folder, listed")
+    find(driver, 'tr[data-name="a.txt"]', "a.txt in the dropped folder")
+    click(driver, 'tr.folder[data-folder="reports/2026/scans/sub/"] a')
+    find(driver, 'tr[data-name="b.txt"]', "b.txt one level down")
+    driver.get(BASE + FOLDER)
+
+    step("a failed file says why; status and type filters; sorting")
+    bomb = find(driver, 'tr[data-name="bomb.png"]', "the refused picture")
+    assert bomb.get_attribute("data-status") == "failed"
+    reason = bomb.find_element(By.CSS_SELECTOR, ".reason").text
+    assert reason.startswith("image-too-large"), reason
+    choose(driver, "#filter-status", "failed", lambda url: "status=failed" in url)
+    wait(driver, lambda d: names(d, "tr[data-id]") == ["bomb.png"], "only the failed file")
+    choose(driver, "#filter-status", "", lambda url: "status=" not in url)
+    choose(driver, "#filter-type", "image/*", lambda url: "type=image" in url)
+    wait(driver, lambda d: sorted(names(d, "tr[data-id]")) == ["bomb.png", "camera.jpg"], "only the pictures")
+    driver.get(BASE + FOLDER)
+    click(driver, "th.col-size button", "sort by size")
+    wait(driver, lambda d: "sort=size" in d.current_url and names(d, "tr[data-id]")[:1] == ["seed.txt"], "smallest first")
+    click(driver, "th.col-size button", "sort by size, descending")
+    wait(driver, lambda d: "sort=-size" in d.current_url and names(d, "tr[data-id]")[:1] == [name_a], "largest first")
+
+    step("the grid: thumbnails load as their tiles come into view")
+    click(driver, "#as-grid")
+    wait(driver, lambda d: "view=grid" in d.current_url, "the grid in the URL")
+    thumb = 'ul.grid li[data-name="camera.jpg"] img.thumb'
+    wait(driver, lambda d: d.execute_script(
+        "const i = document.querySelector(arguments[0]); return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0", thumb), "camera.jpg's thumbnail")
+    failed_tile = visible(driver, 'ul.grid li[data-name="bomb.png"]')
+    assert "image-too-large" in failed_tile.text, failed_tile.text
+    choose(driver, "#sort-by", "size", lambda url: "sort=size" in url)
+    wait(driver, lambda d: names(d, "ul.grid li[data-id]")[:1] == ["seed.txt"], "the grid, smallest first")
+    shot(driver, "folder-grid")
+    audit(driver, "folder, grid")
+    driver.get(BASE + FOLDER)
+
+    step("a large upload interrupted by a reload resumes where it stopped")
+    big = os.path.basename(BIG)
+    # Parts 3 to 5 are held by the browser (never sent) until the page reloads.
+    driver.execute_cdp_cmd("Fetch.enable", {"patterns": [{"urlPattern": f"*&part={n}&*"} for n in (3, 4, 5)]})
+    wait(driver, lambda d: d.find_element(By.ID, "upload-input"), "the folder view").send_keys(BIG)
+    journal = "const j = JSON.parse(sessionStorage.getItem('filegate.uploads') || '[]'); return j.length ? Object.keys(j[0].parts).length : 0"
+    wait(driver, lambda d: d.execute_script(journal) == 2, "two parts stored")
+    driver.refresh()
+    driver.execute_cdp_cmd("Fetch.disable", {})
+    offer = find(driver, f'.tray li[data-path="reports/2026/{big}"][data-state="interrupted"]', "the offer to resume")
+    assert "2 of 5 parts stored" in offer.text, offer.text
+    shot(driver, "upload-resume")
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "input[data-resume]"), "the resume input").send_keys(BIG)
+    wait(driver, lambda d: (r := row(d, big)) and r.get_attribute("data-status") == "ready", f"{big} ready")
+    sent = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('&part='))"
+    )
+    numbers = sorted(int(n.split("&part=")[1].split("&")[0]) for n in sent)
+    assert numbers == [3, 4, 5], f"after the reload only parts 3 to 5 are sent, not {numbers}"
+
     step("two files selected come as one zip with their bytes")
     for name in (name_a, name_b):
         click(driver, f'input[aria-label="Select {name}"]')
@@ -247,6 +331,19 @@ def story(driver, result):
         assert a.read() == b.read(), "downloaded bytes differ"
     shot(driver, "file-panel")
     audit(driver, "file panel")
+
+    step("a picture's panel: its preview, size, EXIF and detected type")
+    driver.get(BASE + FOLDER)
+    row(driver, "camera.jpg") or find(driver, 'tr[data-name="camera.jpg"]')
+    row(driver, "camera.jpg").find_element(By.CSS_SELECTOR, "td.name a").click()
+    find(driver, ".preview img", "the preview")
+    facts = text_of(driver, "main")
+    for expected in ("640 × 480 px", "Filegate", "Bedside Camera", "image/jpeg"):
+        assert expected in facts, f"{expected!r} not in the panel"
+    driver.back()
+    row(driver, name_a) or find(driver, f'tr[data-name="{name_a}"]')
+    row(driver, name_a).find_element(By.CSS_SELECTOR, "td.name a").click()
+    find(driver, "#download")
 
     step("rename")
     renamed = "renamed-" + name_a
@@ -308,6 +405,22 @@ def story(driver, result):
     shot(driver, "search")
     audit(driver, "search")
 
+    step("search: date and size facets, then the whole search as one zip")
+    driver.get(BASE + "/app/search?q=ward")
+    find(driver, "#facet-created-past_day", "the date facet")
+    click(driver, "#facet-size-under_100kib", "the size facet")
+    wait(driver, lambda d: "size=under_100kib" in d.current_url, "the size facet in the URL")
+    wait(driver, lambda d: [a.text.strip() for a in d.find_elements(By.CSS_SELECTOR, "ol.hits li > a")] == [name_b], "only the small hit")
+    click(driver, "#facet-created-past_day")
+    wait(driver, lambda d: "created=past_day" in d.current_url and visible(d, "ol.hits li mark") is not None, "uploaded today")
+    click(driver, "#zip-search", "Download all as zip")
+    link = find(driver, "#bundle-link", "the bundle's link").get_attribute("href")
+    with urllib.request.urlopen(link) as response:
+        bundle_bytes = response.read()
+    with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as z, open(UPLOADS[1], "rb") as f:
+        assert z.namelist() == ["reports/2026/" + name_b], z.namelist()
+        assert z.read("reports/2026/" + name_b) == f.read(), "the search's zip holds other bytes"
+
     step("dark, and a phone's width")
     driver.get(BASE + "/app/b/default/reports/2026/")
     find(driver, f'tr[data-name="{name_b}"]')
@@ -340,6 +453,179 @@ def story(driver, result):
     for control in ("#delete", "#rename", "#share"):
         assert visible(driver, control) is None, f"a reader is offered {control}"
     shot(driver, "file-panel-reader")
+
+    admin(driver, renamed)
+
+
+def fact(driver, label):
+    """The value of the file panel's fact `label`."""
+    return driver.execute_script(
+        "const dt = [...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === arguments[0]);"
+        "return dt ? dt.nextElementSibling.textContent : null",
+        label,
+    )
+
+
+def api_status(token, path):
+    request = urllib.request.Request(BASE + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def admin(driver, renamed):
+    step("an admin sees a file's audit trail and its download count")
+    click(driver, "#sign-out")
+    sign_in(driver, ADMIN_TOKEN)
+    # Signed in (the credential kept) before the page is loaded anew.
+    find(driver, "#sign-out", "the admin signed in")
+    driver.get(BASE + FOLDER)
+    find(driver, f'tr[data-name="{renamed}"]').find_element(By.CSS_SELECTOR, "td.name a").click()
+    for action in ("file.download_url_issued", "file.updated", "share.created", "file.deleted", "file.restored"):
+        find(driver, f'#audit tr[data-action="{action}"]', f"{action} in the file's audit trail")
+    # Counted in memory, written within a second: the panel shows it once written.
+    def counted(d):
+        shown = fact(d, "Downloads")
+        if shown is not None and int(shown) == 0:
+            d.refresh()  # the panel was drawn before the count was written: ask again
+        return shown is not None and int(shown) >= 1
+
+    wait(driver, counted, "the download count")
+    shot(driver, "file-panel-admin")
+    audit(driver, "file panel, admin")
+
+    step("admin: a bucket is created and listed")
+    click(driver, 'nav.side a[href="/app/admin/buckets"]', "Administration")
+    find(driver, "table.admin tr[data-key=default]", "the default bucket")
+    find(driver, "#bucket-name").send_keys("scans-2026")
+    find(driver, "#bucket-types").send_keys("application/pdf, image/png")
+    click(driver, "#new-bucket button[type=submit]")
+    row_ = find(driver, "table.admin tr[data-key=scans-2026]", "the new bucket")
+    assert "application/pdf, image/png" in row_.text, row_.text
+    find(driver, 'nav.side a[href="/app/b/scans-2026/"]', "the new bucket in the side navigation")
+    shot(driver, "admin-buckets")
+    audit(driver, "admin, buckets")
+
+    step("admin: an API key is shown once, works, and is revoked")
+    click(driver, 'nav.tabs a[href="/app/admin/keys"]')
+    find(driver, "#key-name").send_keys("ward scanner")
+    Select(find(driver, "#key-role")).select_by_value("writer")
+    click(driver, "#new-key button[type=submit]")
+    key = find(driver, "#new-key-secret", "the new key").get_attribute("value")
+    assert key.startswith("fgk_"), key
+    assert api_status(key, "/v1/me") == 200, "the new key is refused"
+    shot(driver, "admin-keys")
+    audit(driver, "admin, API keys")
+    click(driver, 'button[aria-label="Revoke ward scanner"]')
+    click(driver, "dialog #confirm")
+    wait(driver, lambda d: "Revoked" in text_of(d, 'table.admin tr[data-key="ward scanner"]'), "the key revoked")
+    assert api_status(key, "/v1/me") == 401, "a revoked key still works"
+
+    step("admin: a webhook is created (its secret shown once) and deleted")
+    click(driver, 'nav.tabs a[href="/app/admin/webhooks"]')
+    find(driver, "#webhook-url").send_keys("https://hooks.example.org/filegate")
+    click(driver, "#new-webhook button[type=submit]")
+    secret = find(driver, "#new-webhook-secret", "the signing secret").get_attribute("value")
+    assert secret.startswith("whsec_"), secret
+    click(driver, 'button[aria-label="Delete the webhook to https://hooks.example.org/filegate"]')
+    click(driver, "dialog #confirm")
+    wait(driver, lambda d: "No webhooks yet." in text_of(d, "main"), "no webhooks left")
+
+    step("admin: usage, and the audit trail filtered")
+    click(driver, 'nav.tabs a[href="/app/admin/usage"]')
+    usage = find(driver, "#usage", "the usage")
+    assert "no quota" in usage.text, usage.text
+    find(driver, 'table.admin tr[data-key="default"]', "the default bucket's usage")
+    click(driver, 'nav.tabs a[href="/app/admin/audit"]')
+    find(driver, "#audit-action").send_keys("api_key.*")
+    click(driver, "#audit-filters button[type=submit]")
+    wait(driver, lambda d: "action=api_key" in d.current_url, "the filter in the URL")
+    find(driver, '.audit-trail tr[data-action="api_key.revoked"]', "the key's revocation")
+    actions = {el.get_attribute("data-action") for el in driver.find_elements(By.CSS_SELECTOR, ".audit-trail tr[data-action]")}
+    assert actions == {"api_key.created", "api_key.revoked"}, actions
+    shot(driver, "admin-audit")
+    audit(driver, "admin, audit")
+
+
+def oidc_story(driver, result):
+    step("sign in with the identity provider: there and back, signed in")
+    driver.get(BASE + "/app/b/default/")
+    button = find(driver, "#sign-in-provider", "the provider's button")
+    assert button.text == "Sign in with Hospital Login", button.text
+    shot(driver, "sign-in-provider")
+    audit(driver, "sign-in, provider")
+    button.click()
+    wait(driver, lambda d: d.current_url == BASE + "/app/b/default/", "back where the sign-in started")
+    who = find(driver, ".who span", "who is signed in").text
+    result["signed_in_as"] = who
+    find(driver, 'nav.side a[href="/app/b/default/"]', "the buckets")
+    # The code is gone from the address bar and the tab keeps no verifier.
+    assert "code=" not in driver.current_url, driver.current_url
+    assert driver.execute_script("return sessionStorage.getItem('filegate.oidc')") is None
+
+    step("a provider's answer this tab did not ask for is refused")
+    click(driver, "#sign-out")
+    driver.get(BASE + "/app/auth/callback?code=forged&state=forged")
+    notice = find(driver, ".signin .notice.error", "the refusal")
+    assert "not started in this tab" in notice.text, notice.text
+
+
+# Injected before the page's own scripts (through the driver, so outside the page's CSP):
+# when the first file row appears, and the largest contentful paint.
+FIRST_ROWS = """
+window.__firstRows = null;
+window.__lcp = null;
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__lcp = e.startTime; })
+  .observe({type: "largest-contentful-paint", buffered: true});
+new MutationObserver((_, observer) => {
+  if (document.querySelector("tr[data-id]")) { window.__firstRows = performance.now(); observer.disconnect(); }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def perf_story(driver, result):
+    """Measures, does not judge: the bytes the page loads and when a folder of 10,000 files
+    shows its first rows, cold (empty cache) and warm (the assets cached, as on every visit
+    after the first), five times each."""
+    folder = BASE + "/app/b/default/ward/"
+    driver.get(BASE + "/app/")
+    driver.execute_script("sessionStorage.setItem('filegate.credential', arguments[0])", TOKEN)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FIRST_ROWS})
+    driver.execute_cdp_cmd("Network.enable", {})
+    runs = {"cold": [], "warm": []}
+    for kind in ("cold", "warm"):
+        for _ in range(5):
+            if kind == "cold":
+                driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+            driver.get(folder)
+            wait(driver, lambda d: d.execute_script("return window.__firstRows !== null && window.__lcp !== null"), "the first rows")
+            wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr[data-id]")) >= 100, "the first page")
+            numbers = driver.execute_script(
+                """
+                const nav = performance.getEntriesByType("navigation")[0];
+                const res = performance.getEntriesByType("resource");
+                const own = res.filter((r) => r.name.includes("/assets/"));
+                const api = res.filter((r) => r.name.includes("/v1/"));
+                return {
+                  first_rows_ms: window.__firstRows, lcp_ms: window.__lcp,
+                  dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+                  shell_bytes: nav.encodedBodySize,
+                  asset_bytes: own.reduce((s, r) => s + r.encodedBodySize, 0),
+                  asset_transfer_bytes: own.reduce((s, r) => s + r.transferSize, 0),
+                  assets: own.length, api_calls: api.length,
+                  rows: document.querySelectorAll("tr[data-id]").length,
+                };
+                """
+            )
+            runs[kind].append(numbers)
+    for kind, samples in runs.items():
+        for key in ("first_rows_ms", "lcp_ms", "dom_content_loaded_ms"):
+            values = sorted(s[key] for s in samples)
+            result[f"{kind}_{key}"] = {"median": values[len(values) // 2], "min": values[0], "max": values[-1]}
+        result[f"{kind}_sample"] = samples[0]
+    shot(driver, "folder-10000")
 
 
 if __name__ == "__main__":

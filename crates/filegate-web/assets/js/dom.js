@@ -79,3 +79,21 @@ const ICONS = {
 export function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);
 }
+
+/** A hidden file input (opened by a visible button's `click()`) that hands the files picked
+ * to `onFiles` and empties itself, so the same file can be picked again. */
+export function filePicker(attrs, onFiles) {
+  const input = h("input", {
+    type: "file",
+    class: "visually-hidden",
+    tabindex: "-1",
+    "aria-hidden": "true",
+    ...attrs,
+    onchange: () => {
+      const files = [...input.files];
+      input.value = "";
+      if (files.length) onFiles(files);
+    },
+  });
+  return input;
+}

@@ -59,6 +59,17 @@ export function badge(status, reason) {
   return h("span", { class: `badge ${status}`, title: reason || false }, statusLabel(status));
 }
 
+/** The badge, and for a file the pipeline refused (failed, quarantined) its reason in words
+ * beside it: the reason is what a person needs to act on, so it is shown, not hidden in a
+ * tooltip. */
+export function statusCell(file) {
+  const refused = file.status === "failed" || file.status === "quarantined";
+  return [
+    badge(file.status, file.status_reason),
+    refused && file.status_reason ? h("span", { class: "reason" }, file.status_reason) : null,
+  ];
+}
+
 /** The type as people say it: `PDF`, `PNG image`, the essence otherwise. */
 export function kind(contentType) {
   const essence = (contentType || "").split(";")[0].trim();

@@ -1,20 +1,25 @@
 // The web app's entry: sign-in when there is no credential, then the view the URL names,
 // rendered again on every navigation. Keyboard: `/` focuses the search, `u` uploads into
-// the folder shown, Delete asks to delete the selected files. Files dropped anywhere on a folder view are uploaded into it.
+// the folder shown, Delete asks to delete the selected files. Files and folders dropped
+// anywhere on a folder view are uploaded into it (folders whole, their paths kept).
 
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
 import { clearMessages, errorNotice, setRegion } from "./errors.js";
 import { current, navigate, onNavigate, start } from "./router.js";
 import { credential, may, onSignOut, remember, whoami } from "./session.js";
-import { cancelAll, clearFinished, enqueue } from "./upload.js";
+import { droppedFiles } from "./drop.js";
+import { CALLBACK, finishSignIn } from "./oidc.js";
+import { forgetAll } from "./resume.js";
+import { cancelAll, clearFinished, enqueue, offerInterrupted } from "./upload.js";
 import { renderFolder } from "./views/browse.js";
+import { renderAdmin } from "./views/admin/index.js";
 import { renderDeleted } from "./views/deleted.js";
 import { renderFile } from "./views/file.js";
 import { renderHome } from "./views/home.js";
 import { highlight, layout, teardown } from "./views/layout.js";
 import { renderSearch } from "./views/search.js";
-import { renderSignIn } from "./views/signin.js";
+import { acceptToken, renderSignIn } from "./views/signin.js";
 import { startTray } from "./views/tray.js";
 
 const VIEWS = {
@@ -23,6 +28,7 @@ const VIEWS = {
   file: renderFile,
   deleted: renderDeleted,
   search: renderSearch,
+  admin: renderAdmin,
 };
 
 const TITLES = {
@@ -31,6 +37,7 @@ const TITLES = {
   file: () => "File",
   deleted: () => "Deleted files",
   search: (r) => `Search: ${r.params.get("q") || ""}`,
+  admin: () => "Administration",
 };
 
 let stopView = null;
@@ -41,10 +48,12 @@ async function boot() {
   startTray();
   if (location.pathname === "/" || location.pathname === "/app") navigate("/app/", { replace: true });
   onNavigate(render);
+  if (location.pathname === CALLBACK) return finishProvider();
   onSignOut((reason) => {
     // The next person to sign in in this tab sees none of these uploads.
     cancelAll();
     clearFinished();
+    forgetAll();
     teardown();
     showSignIn(reason.expired);
   });
@@ -57,13 +66,35 @@ async function boot() {
     if (error.status !== 401) replace(document.getElementById("main"), errorNotice(error, "Starting"));
     return;
   }
+  signedIn();
+}
+
+/** Back from the identity provider: the code becomes a token (or the refusal a sentence),
+ * and the address bar loses the code at once. */
+async function finishProvider() {
+  const params = new URLSearchParams(location.search);
+  history.replaceState(null, "", "/app/");
+  try {
+    const { token, back } = await finishSignIn(params);
+    await acceptToken(token);
+    history.replaceState(null, "", back);
+    signedIn();
+  } catch (error) {
+    if (error.back) history.replaceState(null, "", error.back);
+    showSignIn(error);
+  }
+}
+
+/** Once someone is signed in: their view, and the uploads a reload interrupted. */
+function signedIn() {
   render(current());
+  if (may("upload")) offerInterrupted();
 }
 
 function showSignIn(expired) {
   stop();
   document.title = "Sign in · filegate";
-  renderSignIn(document.getElementById("main"), () => render(current()), { expired });
+  renderSignIn(document.getElementById("main"), signedIn, { expired });
 }
 
 function stop() {
@@ -121,12 +152,12 @@ document.addEventListener("dragover", (event) => {
 document.addEventListener("dragleave", (event) => {
   if (event.relatedTarget === null) document.body.classList.remove("dropping");
 });
-document.addEventListener("drop", (event) => {
+document.addEventListener("drop", async (event) => {
   document.body.classList.remove("dropping");
   const route = current();
-  if (route.view !== "folder" || !may("upload") || !event.dataTransfer.files.length) return;
+  if (route.view !== "folder" || !may("upload") || !event.dataTransfer.types.includes("Files")) return;
   event.preventDefault();
-  enqueue([...event.dataTransfer.files], route.bucket, route.folder);
+  enqueue(await droppedFiles(event.dataTransfer), route.bucket, route.folder);
 });
 
 boot();

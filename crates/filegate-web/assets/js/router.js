@@ -6,6 +6,8 @@
 //   /app/f/{file id}               a file's panel
 //   /app/deleted?bucket=…          deleted files, to restore
 //   /app/search?q=…&type=…&bucket=… search results
+//   /app/admin/{section}?…         the admin pages (buckets, keys, webhooks, usage, audit)
+//   /app/auth/callback?code=…      where the identity provider sends the browser back
 
 const listeners = new Set();
 
@@ -34,6 +36,7 @@ export function parse(pathname, params) {
   if (kind === "f" && rest[0]) return { view: "file", id: decode(rest[0]), params };
   if (kind === "deleted") return { view: "deleted", params };
   if (kind === "search") return { view: "search", params };
+  if (kind === "admin") return { view: "admin", section: decode(rest[0] || ""), params };
   return { view: "home", params };
 }
 
@@ -50,6 +53,10 @@ export function fileUrl(id) {
 
 export function searchUrl(params) {
   return withParams("/app/search", params);
+}
+
+export function adminUrl(section, params) {
+  return withParams(`/app/admin/${encodeURIComponent(section)}`, params);
 }
 
 export function deletedUrl(params) {

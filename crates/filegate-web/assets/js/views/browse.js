@@ -1,25 +1,65 @@
 // A folder of a bucket: breadcrumbs, the Upload button, the subfolders first (they come
 // from `GET /v1/folders`), then the files directly in it (`GET /v1/files?delimiter=/`),
-// page after page as the table's end scrolls into view. Files can be selected and deleted
-// together; an empty folder is a drop zone that says what to do.
+// page after page as the end scrolls into view, as a table or a grid of thumbnails. The
+// order, the filters (status, type) and the table or grid are in the URL
+// (`?sort=-size&status=failed&type=image/*&view=grid`), so reload and bookmarks keep them.
+// Files can be selected and deleted together; an empty folder is a drop zone that says what
+// to do.
 
 import { del, get } from "../api.js";
 import { downloadZip } from "../bundle.js";
-import { h, hidden, icon, replace } from "../dom.js";
+import { filePicker, h, icon, replace } from "../dom.js";
 import { showError, showMessage } from "../errors.js";
 import { folderUrl, navigate } from "../router.js";
 import { bucket as bucketInfo, may } from "../session.js";
 import { enqueue, onChange } from "../upload.js";
 import { confirmDialog } from "./dialogs.js";
+import { fileGrid } from "./grid.js";
 import { fileTable, infinite } from "./table.js";
 
 const PAGE = 100;
-const SORTS = ["name", "-name", "size", "-size", "created_at", "-created_at"];
+const SORTS = [
+  ["name", "Name, A to Z"],
+  ["-name", "Name, Z to A"],
+  ["size", "Smallest first"],
+  ["-size", "Largest first"],
+  ["created_at", "Oldest first"],
+  ["-created_at", "Newest first"],
+];
+/** The statuses a person filters by (`GET /v1/files?status=`). */
+const STATUSES = [
+  ["", "Any status"],
+  ["ready", "Ready"],
+  ["processing", "Processing"],
+  ["pending", "Waiting for upload"],
+  ["failed", "Failed"],
+  ["quarantined", "Quarantined"],
+];
+/** Types by family, or one type (`GET /v1/files?content_type=`). */
+const TYPES = [
+  ["", "Any type"],
+  ["image/*", "Pictures"],
+  ["application/pdf", "PDFs"],
+  ["text/*", "Text and CSV"],
+  ["audio/*", "Audio"],
+  ["video/*", "Video"],
+];
+
+/** The one of `choices` the URL names, or the first. */
+function chosen(params, key, choices) {
+  const value = params.get(key) || "";
+  return choices.some(([v]) => v === value) ? value : choices[0][0];
+}
 
 /** The folder view; returns a function that stops it. */
 export function renderFolder(main, route, { signal }) {
   const { bucket, folder } = route;
-  const sort = SORTS.includes(route.params.get("sort")) ? route.params.get("sort") : "name";
+  const sort = chosen(route.params, "sort", SORTS);
+  const status_ = chosen(route.params, "status", STATUSES);
+  const type = chosen(route.params, "type", TYPES);
+  const grid = route.params.get("view") === "grid";
+  const state = { sort, status: status_, type, view: grid ? "grid" : "" };
+  const go = (change) => navigate(folderUrl(bucket, folder, { ...state, ...change }));
   const info = bucketInfo(bucket);
   const canRead = may("read");
   const canWrite = may("write");
@@ -27,35 +67,32 @@ export function renderFolder(main, route, { signal }) {
 
   const status = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
   const selectionBar = h("div", { class: "row selection", hidden: true });
-  const picker = h("input", {
-    type: "file",
-    multiple: true,
-    id: "upload-input",
-    class: "visually-hidden",
-    tabindex: "-1",
-    "aria-hidden": "true",
-    onchange: () => {
-      if (picker.files.length) enqueue([...picker.files], bucket, folder);
-      picker.value = "";
-    },
-  });
+  const picker = filePicker({ multiple: true, id: "upload-input" }, (files) => enqueue(files, bucket, folder));
+  // Each file keeps its path below the folder picked (`webkitRelativePath`).
+  const folderPicker = filePicker({ webkitdirectory: true, id: "upload-folder-input" }, (files) => enqueue(files, bucket, folder));
   const uploadButton = canUpload
-    ? h("button", { type: "button", class: "primary", id: "upload", "aria-keyshortcuts": "u", onclick: () => picker.click() }, icon("upload"), "Upload")
+    ? [
+        h("button", { type: "button", class: "primary", id: "upload", "aria-keyshortcuts": "u", onclick: () => picker.click() }, icon("upload"), "Upload"),
+        h("button", { type: "button", id: "upload-folder", onclick: () => folderPicker.click() }, icon("folder"), "Upload a folder"),
+        folderPicker,
+      ]
     : null;
-  const table = fileTable({
-    sort,
-    selectable: canRead,
-    caption: `Folders and files in ${bucket}/${folder}`,
-    onSort: (next) => navigate(folderUrl(bucket, folder, { sort: next })),
-    onSelect: (ids) => showSelection(ids),
-  });
+  const caption = `Folders and files in ${bucket}/${folder}`;
+  const table = grid
+    ? fileGrid({ selectable: canRead, caption, onSelect: (ids) => showSelection(ids), signal })
+    : fileTable({ sort, selectable: canRead, caption, onSort: (next) => go({ sort: next }), onSelect: (ids) => showSelection(ids) });
+  const filtered = Boolean(status_ || type);
   const sentinel = h("div", { class: "sentinel" });
   const more = h("div", { class: "more" });
   const empty = h(
     "div",
     { class: "empty", hidden: true },
-    h("p", {}, "This folder is empty."),
-    canUpload ? h("p", {}, "Drop files here, or press Upload (or the U key) to choose some.") : h("p", {}, "Nothing has been uploaded here yet."),
+    filtered
+      ? [h("p", {}, "No file here matches these filters."), h("p", {}, h("a", { href: folderUrl(bucket, folder, { view: state.view }) }, "Show every file"))]
+      : [
+          h("p", {}, "This folder is empty."),
+          canUpload ? h("p", {}, "Drop files or folders here, or press Upload (or the U key) to choose some.") : h("p", {}, "Nothing has been uploaded here yet."),
+        ],
   );
 
   replace(
@@ -70,6 +107,7 @@ export function renderFolder(main, route, { signal }) {
       info && info.encrypted ? h("p", { class: "hint" }, icon("key"), " Encrypted exchange bucket: only files encrypted with the exchange passphrase are accepted (use the command-line client).") : null,
       selectionBar,
     ),
+    viewBar(state, go),
     status,
     table.element,
     empty,
@@ -127,11 +165,18 @@ export function renderFolder(main, route, { signal }) {
   let fileCursor;
   let done = false;
 
+  const folders = new Set();
+  function addFolder(f) {
+    if (folders.has(f.prefix)) return;
+    folders.add(f.prefix);
+    table.addFolder(folderUrl(bucket, f.prefix, { view: state.view }), f);
+  }
+
   async function loadFolders() {
     while (!foldersDone && !signal.aborted) {
       const page = await get("/v1/folders", { bucket, prefix: folder, cursor: folderCursor }, { signal });
       const items = sort === "-name" ? [...page.items].reverse() : page.items;
-      for (const f of items) table.addRow(folderRow(bucket, f, canRead));
+      for (const f of items) addFolder(f);
       folderCursor = page.next_cursor;
       foldersDone = !folderCursor;
     }
@@ -144,7 +189,7 @@ export function renderFolder(main, route, { signal }) {
       if (!foldersDone) await loadFolders();
       const page = await get(
         "/v1/files",
-        { bucket, prefix: folder, delimiter: "/", sort, limit: PAGE, cursor: fileCursor },
+        { bucket, prefix: folder, delimiter: "/", sort, status: status_, content_type: type, limit: PAGE, cursor: fileCursor },
         { signal },
       );
       table.setLoading(false);
@@ -179,7 +224,15 @@ export function renderFolder(main, route, { signal }) {
   const stopFollowing = onChange((item) => {
     if (signal.aborted || !item || item.bucket !== bucket || !item.fileId) return;
     const parent = item.path.slice(0, item.path.lastIndexOf("/") + 1);
-    if (parent !== folder) return;
+    if (parent !== folder) {
+      // A dropped folder's file: its folder here shows up once the folders are listed.
+      if (foldersDone && parent.startsWith(folder) && item.status && item.status !== "pending") {
+        const name = parent.slice(folder.length).split("/")[0];
+        addFolder({ name, prefix: `${folder}${name}/` });
+        empty.hidden = true;
+      }
+      return;
+    }
     if (seen.get(item.fileId) === item.status || !item.status || item.status === "pending") return;
     seen.set(item.fileId, item.status);
     get(`/v1/files/${encodeURIComponent(item.fileId)}`, undefined, { signal })
@@ -188,31 +241,45 @@ export function renderFolder(main, route, { signal }) {
         const at = Date.parse(file.updated_at);
         if (shown.has(file.id) && shown.get(file.id) > at) return;
         shown.set(file.id, at);
-        if (table.tbody.querySelector(`tr[data-id="${CSS.escape(file.id)}"]`)) table.update(file);
-        else table.add([file]);
+        if (table.has(file.id)) table.update(file);
+        else if (!filtered) table.add([file]);
         empty.hidden = true;
       })
       .catch(() => {});
   });
 
   return () => {
+    table.stop();
     stopScroll();
     stopFollowing();
     document.removeEventListener("keydown", onKey);
   };
 }
 
-function folderRow(bucket, f, selectable) {
+/** Table or grid, the order (for the grid, which has no headers to click) and the filters;
+ * each choice is a new URL. */
+function viewBar(state, go) {
+  const select = (id, label, choices, value, key) => [
+    h("label", { class: "inline", for: id }, label),
+    h(
+      "select",
+      { id, class: "compact", onchange: (e) => go({ [key]: e.target.value }) },
+      choices.map(([v, text]) => h("option", { value: v, selected: v === value }, text)),
+    ),
+  ];
+  const grid = state.view === "grid";
   return h(
-    "tr",
-    { class: "folder", dataset: { folder: f.prefix } },
-    selectable ? h("td", { class: "col-check" }) : null,
-    h("td", { class: "col-name name" }, h("a", { href: folderUrl(bucket, f.prefix) }, icon("folder"), f.name, hidden(", folder"))),
-    h("td", { class: "col-size num" }),
-    h("td", { class: "col-type" }, "Folder"),
-    h("td", { class: "col-status" }),
-    h("td", { class: "col-modified" }),
-    h("td", { class: "col-downloads num" }),
+    "div",
+    { class: "toolbar viewbar" },
+    h(
+      "div",
+      { class: "switch", role: "group", "aria-label": "Show as" },
+      h("button", { type: "button", class: "small", id: "as-table", "aria-pressed": String(!grid), onclick: () => go({ view: "" }) }, "Table"),
+      h("button", { type: "button", class: "small", id: "as-grid", "aria-pressed": String(grid), onclick: () => go({ view: "grid" }) }, "Grid"),
+    ),
+    select("filter-status", "Status", STATUSES, state.status, "status"),
+    select("filter-type", "Type", TYPES, state.type, "type"),
+    grid ? select("sort-by", "Order", SORTS, state.sort, "sort") : null,
   );
 }
 

@@ -1,13 +1,15 @@
 // A file's panel (`/app/f/{id}`): preview, what it is, what processing found, its sha256,
-// its shares, and what the role allows doing with it. A file still being processed is
-// followed until the pipeline decides.
+// its shares, for admins its audit trail (`GET /v1/audit?file_id=`), and what the role
+// allows doing with it. A file still being processed is followed until the pipeline decides.
 
 import { api, del, get, patch, route } from "../api.js";
 import { h, icon, replace } from "../dom.js";
 import { flash, showError, showMessage } from "../errors.js";
 import { badge, date, kind, settling, size, time } from "../format.js";
 import { fileUrl, folderUrl, navigate } from "../router.js";
-import { bucket as bucketInfo, credential, may } from "../session.js";
+import { bucket as bucketInfo, may } from "../session.js";
+import { thumbnailUrl } from "../thumbs.js";
+import { auditList } from "./audit.js";
 import { crumbs } from "./browse.js";
 import { confirmDialog, formDialog } from "./dialogs.js";
 import { shareDialog } from "./share.js";
@@ -76,6 +78,7 @@ export function renderFile(main, route_, { signal }) {
 
     const preview = h("div", { class: "preview", hidden: !(p.thumbnails && p.thumbnails.length) });
     const shares = h("div", {});
+    const trail = may("administer") ? auditList({ file_id: file.id }, { signal, compact: true }) : null;
     replace(
       main,
       crumbs(file.bucket, folder, { last: false }),
@@ -103,6 +106,9 @@ export function renderFile(main, route_, { signal }) {
             ? h("section", { class: "card", "aria-labelledby": "meta-title" }, h("h2", { id: "meta-title" }, "Metadata"), dl(Object.entries(file.metadata)))
             : null,
           writer && live ? h("section", { class: "card", "aria-labelledby": "shares-title" }, h("h2", { id: "shares-title" }, "Shares"), shares) : null,
+          trail
+            ? h("section", { class: "card", id: "audit", "aria-labelledby": "audit-title" }, h("h2", { id: "audit-title" }, "Audit trail"), trail)
+            : null,
         ),
         h(
           "aside",
@@ -125,13 +131,10 @@ export function renderFile(main, route_, { signal }) {
 
   async function loadPreview(file, box) {
     try {
-      const response = await fetch(`/v1/files/${encodeURIComponent(file.id)}/thumbnail?size=256`, {
-        headers: { Authorization: `Bearer ${credential()}` },
-        signal,
-      });
-      if (!response.ok) return;
+      const url = await thumbnailUrl(file.id, 256, signal);
+      if (!url) return;
       if (objectUrl) URL.revokeObjectURL(objectUrl);
-      objectUrl = URL.createObjectURL(await response.blob());
+      objectUrl = url;
       replace(box, h("img", { src: objectUrl, alt: `Preview of ${file.name}` }));
     } catch {
       box.hidden = true;

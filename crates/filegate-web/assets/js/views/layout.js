@@ -3,8 +3,8 @@
 // exchange buckets) and the Deleted view.
 
 import { h, hidden, icon, replace } from "../dom.js";
-import { folderUrl, deletedUrl } from "../router.js";
-import { bucketList, signOut, whoami } from "../session.js";
+import { adminUrl, folderUrl, deletedUrl } from "../router.js";
+import { bucketList, may, signOut, whoami } from "../session.js";
 import { searchBox } from "./searchbox.js";
 
 let frame = null;
@@ -48,7 +48,8 @@ export function teardown() {
 /** Marks where the user is in the side navigation. */
 export function highlight(route) {
   if (!frame) return;
-  const here = route.view === "folder" ? `bucket:${route.bucket}` : route.view === "deleted" ? "deleted" : "";
+  const here =
+    route.view === "folder" ? `bucket:${route.bucket}` : route.view === "deleted" ? "deleted" : route.view === "admin" ? "admin" : "";
   const item = (key, href, symbol, label, extra) =>
     h(
       "li",
@@ -64,6 +65,6 @@ export function highlight(route) {
     h("h2", { id: "buckets-title" }, "Buckets"),
     h("ul", { "aria-labelledby": "buckets-title" }, buckets),
     h("h2", {}, "More"),
-    h("ul", {}, item("deleted", deletedUrl(), "trash", "Deleted")),
+    h("ul", {}, item("deleted", deletedUrl(), "trash", "Deleted"), may("administer") ? item("admin", adminUrl("buckets"), "key", "Administration") : null),
   );
 }

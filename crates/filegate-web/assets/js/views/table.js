@@ -3,7 +3,7 @@
 // API's cursor), fixed row heights and placeholder rows so nothing jumps while loading.
 
 import { h, hidden, icon, replace } from "../dom.js";
-import { badge, kind, size, time } from "../format.js";
+import { kind, size, statusCell, time } from "../format.js";
 import { fileUrl } from "../router.js";
 
 /** The columns of a file row: key, header, sort key (or none), cell. */
@@ -11,7 +11,7 @@ export const COLUMNS = [
   { key: "name", label: "Name", sort: "name", cell: (f) => nameCell(f) },
   { key: "size", label: "Size", sort: "size", num: true, cell: (f) => size(f.size) },
   { key: "type", label: "Type", cell: (f) => kind(f.content_type) },
-  { key: "status", label: "Status", cell: (f) => badge(f.status, f.status_reason) },
+  { key: "status", label: "Status", cell: (f) => statusCell(f) },
   // Sorted by when it was uploaded, which the API orders by (a rename changes `updated_at`,
   // shown in the file's panel as Modified).
   { key: "modified", label: "Uploaded", sort: "created_at", cell: (f) => time(f.created_at) },
@@ -25,8 +25,9 @@ function nameCell(file) {
 
 /**
  * `fileTable({columns, sort, onSort, selectable, caption})`: returns `{element, add(files),
- * addRow(tr), setLoading(bool), selected(), clear(), row(id)}`; `onSelect(ids)` is called
- * when the selection changes.
+ * addFolder(href, folder), has(id), update(file), remove(id), setLoading(bool), selected(),
+ * clear(), isEmpty(), stop()}`; `onSelect(ids)` is called when the selection changes. The
+ * grid (`grid.js`) answers the same.
  */
 export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption, onSelect, extra }) {
   const selection = new Set();
@@ -90,7 +91,7 @@ export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption
       tr.setAttribute("aria-selected", "false");
     }
     for (const c of columns) {
-      tr.append(h("td", { class: [`col-${c.key}`, c.key === "name" ? "name" : "", c.num ? "num" : ""].join(" ").trim() }, c.cell(file)));
+      tr.append(h("td", { class: cellClass(c) }, c.cell(file)));
     }
     if (extra) tr.append(h("td", {}, extra(file)));
     return tr;
@@ -116,9 +117,25 @@ export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption
         if (!tbody.querySelector(`tr[data-id="${CSS.escape(file.id)}"]`)) tbody.append(fileRow(file));
       }
     },
-    addRow(tr) {
-      tbody.append(tr);
+    /** A folder's row (folders come first, before any file). */
+    addFolder(href, f) {
+      tbody.append(
+        h(
+          "tr",
+          { class: "folder", dataset: { folder: f.prefix } },
+          selectable ? h("td", { class: "col-check" }) : null,
+          columns.map((c) =>
+            h(
+              "td",
+              { class: cellClass(c) },
+              c.key === "name" ? h("a", { href }, icon("folder"), f.name, hidden(", folder")) : c.key === "type" ? "Folder" : null,
+            ),
+          ),
+          extra ? h("td", {}) : null,
+        ),
+      );
     },
+    has: (id) => tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`) !== null,
     /** Placeholder rows while a page loads, only past 150 ms (a fast answer shows none). */
     setLoading(loading) {
       clearTimeout(pending);
@@ -150,7 +167,12 @@ export function fileTable({ columns = COLUMNS, sort, onSort, selectable, caption
       replace(tbody);
     },
     isEmpty: () => tbody.querySelector("tr:not(.placeholder)") === null,
+    stop() {},
   };
+}
+
+function cellClass(c) {
+  return [`col-${c.key}`, c.key === "name" ? "name" : "", c.num ? "num" : ""].join(" ").trim();
 }
 
 function sortDirection(sort, key) {

@@ -1,12 +1,13 @@
 // The upload tray: every file with its own progress bar and speed, then its pipeline status
 // (uploaded → processing → ready, or the reason), a total, and cancel per file and for all.
 // Once every upload has ended it folds down to its total, so that it covers nothing; Show
-// opens it again (and a new upload does).
+// opens it again (and a new upload does). An upload a reload interrupted asks for its file
+// again (a page cannot reopen a file by itself) and then goes on where it stopped.
 
-import { h, replace } from "../dom.js";
+import { filePicker, h, replace } from "../dom.js";
 import { describe } from "../errors.js";
 import { size, statusLabel } from "../format.js";
-import { cancel, cancelAll, clearFinished, onChange, uploads } from "../upload.js";
+import { cancel, cancelAll, clearFinished, onChange, resumeWith, uploads } from "../upload.js";
 
 let tray = null;
 const rows = new Map();
@@ -94,14 +95,20 @@ function makeRow(item) {
   const bar = h("progress", { max: String(item.file.size || 1), value: "0", "aria-label": `Progress of ${item.path}` });
   const text = h("span", { class: "state" });
   const button = h("button", { type: "button", class: "small", onclick: () => cancel(item) }, "Cancel");
+  const picker = filePicker({ dataset: { resume: item.fileId || "" } }, ([file]) => {
+    if (!resumeWith(item, file)) {
+      replace(text, `${file.name} is not the file that was being sent (${item.file.name}, ${size(item.file.size)}). Choose that one.`);
+    }
+  });
+  const resume = h("button", { type: "button", class: "small primary", hidden: true, onclick: () => picker.click() }, "Resume…");
   const li = h(
     "li",
     { dataset: { path: item.path } },
     h("div", { class: "name" }, item.path),
     bar,
-    h("div", { class: "line" }, text, h("span", { class: "spacer" }), button),
+    h("div", { class: "line" }, text, h("span", { class: "spacer" }), picker, resume, button),
   );
-  return { li, bar, text, button };
+  return { li, bar, text, button, resume };
 }
 
 function update(row, item) {
@@ -111,13 +118,19 @@ function update(row, item) {
   row.li.dataset.status = item.status || "";
   let words;
   switch (item.state) {
+    case "interrupted": {
+      const have = Object.keys(item.resume.parts).length;
+      words = `Interrupted: ${have} of ${item.resume.partCount} parts stored. Choose the same file to go on.`;
+      break;
+    }
     case "queued":
       words = "Waiting";
       break;
     case "sending": {
       const seconds = (performance.now() - item.started) / 1000;
       const speed = seconds > 0.5 ? ` · ${size(item.sent / seconds)}/s` : "";
-      words = `Sending ${size(item.sent)} of ${size(item.file.size)}${speed}`;
+      const resumed = item.resume ? ` (resumed: ${Object.keys(item.resume.parts).length} parts were already stored)` : "";
+      words = `Sending ${size(item.sent)} of ${size(item.file.size)}${speed}${resumed}`;
       break;
     }
     case "completing":
@@ -137,5 +150,7 @@ function update(row, item) {
       words = item.state;
   }
   replace(row.text, words);
-  row.button.hidden = !["queued", "sending", "completing", "following"].includes(item.state);
+  row.li.dataset.resumed = item.resume ? String(Object.keys(item.resume.parts).length) : "";
+  row.resume.hidden = item.state !== "interrupted";
+  row.button.hidden = !["interrupted", "queued", "sending", "completing", "following"].includes(item.state);
 }
