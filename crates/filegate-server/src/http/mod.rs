@@ -50,6 +50,7 @@ pub mod share_page;
 pub mod shares;
 pub mod thumbnails;
 pub mod triggers;
+pub mod tus;
 pub mod uploads;
 pub mod views;
 pub mod web;
@@ -123,7 +124,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .route("/blob-form", post(blob::form))
         .route_layer(axum::middleware::from_fn(rate_limit::signed_urls))
         .layer(DefaultBodyLimit::disable());
-    (router.merge(signed), doc)
+    (router.merge(signed).merge(tus::routes()), doc)
 }
 
 /// The routes anyone may call without credentials that serve files: share links (`/s/…`)
@@ -170,7 +171,7 @@ pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
-/// Browsers on other origins may call the API and PUT to the signed URLs.
+/// Browsers on other origins may call the API (tus included) and PUT to the signed URLs.
 fn cors(http: &HttpConfig) -> CorsLayer {
     let origins = if http.cors_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
@@ -188,12 +189,18 @@ fn cors(http: &HttpConfig) -> CorsLayer {
             Method::DELETE,
         ])
         .allow_headers(Any)
-        .expose_headers([
-            header::ETAG,
-            header::CONTENT_RANGE,
-            header::CONTENT_DISPOSITION,
-            header::CONTENT_LENGTH,
-            HeaderName::from_static("x-request-id"),
-        ])
+        .expose_headers(
+            [
+                header::ETAG,
+                header::CONTENT_RANGE,
+                header::CONTENT_DISPOSITION,
+                header::CONTENT_LENGTH,
+                header::LOCATION,
+                HeaderName::from_static("x-request-id"),
+            ]
+            .into_iter()
+            .chain(tus::exposed_headers())
+            .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(3600))
 }
