@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{self, Read as _};
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -37,13 +37,22 @@ const BATCH: usize = 256 * 1024;
 fn open_locked(dir: &Path) -> Result<(File, bool), StoreError> {
     let path = dir.join(DATA_FILE);
     let created = !path.exists();
-    let file = modes::open_or_create(&path).map_err(|e| io_error("open an appending upload", e))?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+    // Read too: finishing hashes what was written.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(modes::FILE_MODE)
+        .open(&path)
+        .map_err(|e| io_error("open an appending upload", e))?;
+    // `flock`: held by this open file alone, and let go when it closes, however the request ends.
+    match file.try_lock() {
         Ok(()) => Ok((file, created)),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(StoreError::Conflict(
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(
             "another request is appending to this upload".into(),
         )),
-        Err(e) => Err(io_error("lock an appending upload", e.into())),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error("lock an appending upload", e)),
     }
 }
 

@@ -132,7 +132,9 @@ impl S3BlobStore {
                     .await?;
                 state.parts.push(etag.as_str().to_owned());
             }
-            buffer.push(chunk);
+            if !chunk.is_empty() {
+                buffer.push(chunk);
+            }
         }
         let offset = state.in_parts() + buffer.len() as u64;
         if limits.length == Some(offset) {

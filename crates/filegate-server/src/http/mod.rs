@@ -150,7 +150,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The middleware stack, outermost first: request id (and the JSON safety net), metrics,
-/// CORS, panic catching.
+/// what `OPTIONS` tells tus clients, CORS, panic catching.
 pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
     router
         .fallback(|| async { error::ApiError(Error::not_found("route")) })
@@ -167,6 +167,7 @@ pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
             },
         ))
         .layer(cors(http))
+        .layer(axum::middleware::from_fn(tus::advertise))
         .layer(axum::middleware::from_fn(metrics::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }

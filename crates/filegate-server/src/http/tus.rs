@@ -4,15 +4,18 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{options, post};
+use axum::routing::{head, post};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use filegate_core::domain::{
-    ChecksumAlgorithm, FileId, MAX_FILE_SIZE, TusMetadata, UploadChecksum, parse_tus_number, parse_upload_length,
+    ChecksumAlgorithm, FileId, MAX_FILE_SIZE, Principal, TusMetadata, UploadChecksum, parse_tus_number,
+    parse_upload_length,
 };
 use filegate_core::ports::ByteStream;
 use filegate_core::usecases::tus::{self, NewTusUpload, Patch, TusStatus};
@@ -45,12 +48,9 @@ pub const EXPOSED: [&str; 10] = [
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/tus", post(create).options(capabilities))
-        .route("/v1/tus/", post(create).options(capabilities))
-        .route(
-            "/v1/tus/{id}",
-            options(capabilities).head(head).patch(patch).delete(terminate),
-        )
+        .route("/v1/tus", post(create))
+        .route("/v1/tus/", post(create))
+        .route("/v1/tus/{id}", head(status).patch(patch).delete(terminate))
         .layer(axum::middleware::map_response(resumable))
         .layer(DefaultBodyLimit::disable())
 }
@@ -68,17 +68,28 @@ async fn resumable(mut response: Response) -> Response {
     response
 }
 
-/// `OPTIONS`: what this server speaks. Public: browsers ask before they send credentials.
-async fn capabilities() -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert("tus-version", HeaderValue::from_static(VERSION));
-    headers.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
-    headers.insert("tus-max-size", HeaderValue::from(MAX_FILE_SIZE));
-    headers.insert(
-        "tus-checksum-algorithm",
-        HeaderValue::from_static(ChecksumAlgorithm::ADVERTISED),
-    );
-    (StatusCode::NO_CONTENT, headers).into_response()
+/// `OPTIONS` on `/v1/tus…`: what this server speaks. Public (browsers ask before they send
+/// credentials), and outside the CORS layer, which answers every `OPTIONS` itself: its
+/// answer gains these headers, and one that is no CORS preflight becomes tus's `204`.
+pub async fn advertise(request: Request, next: Next) -> Response {
+    let tus = request.method() == Method::OPTIONS && request.uri().path().starts_with("/v1/tus");
+    let preflight = request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = next.run(request).await;
+    if tus {
+        if !preflight {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
+        let headers = response.headers_mut();
+        headers.insert("tus-resumable", HeaderValue::from_static(VERSION));
+        headers.insert("tus-version", HeaderValue::from_static(VERSION));
+        headers.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
+        headers.insert("tus-max-size", HeaderValue::from(MAX_FILE_SIZE));
+        headers.insert(
+            "tus-checksum-algorithm",
+            HeaderValue::from_static(ChecksumAlgorithm::ADVERTISED),
+        );
+    }
+    response
 }
 
 /// A header as text; one that is not is refused.
@@ -137,12 +148,29 @@ fn patch_of(headers: &HeaderMap, offset: u64) -> Result<Patch> {
     })
 }
 
-fn stream_of(state: &AppState, body: Body) -> (ByteStream, idle_body::Stalled) {
-    let (body, stalled) = idle_body::limit(body, state.body_idle_timeout);
-    (
-        Box::pin(body.into_data_stream().map_err(std::io::Error::other)),
-        stalled,
-    )
+/// Appends `body` in a task of its own: a client that goes away mid-body may take this
+/// request's future with it, but the append still ends on its own terms (what arrived is
+/// kept, the lease given back) instead of being cut off between two of its writes.
+async fn append(state: &AppState, principal: &Principal, id: FileId, patch: Patch, body: Body) -> Result<TusStatus> {
+    let idle = state.body_idle_timeout;
+    let (body, stalled) = idle_body::limit(body, idle);
+    let body: ByteStream = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
+    let (services, principal) = (state.services.clone(), principal.clone());
+    tokio::spawn(async move { tus::append(&services, &principal, id, patch, body).await })
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a tus append task failed: {e}")))?
+        .map_err(|e| match stalled.happened() {
+            // Unlike a signed upload's, what arrived before the stall counts (unless a checksum
+            // could not be checked: the error then says so).
+            true if e.code() == ErrorCode::BodyInvalid => Error::invalid(
+                ErrorCode::BodyTimeout,
+                format!(
+                    "no bytes of the body arrived for {} s; HEAD tells what was kept",
+                    idle.as_secs_f64()
+                ),
+            ),
+            _ => e,
+        })
 }
 
 /// RFC 7231's date, as `Upload-Expires` carries it.
@@ -188,9 +216,8 @@ async fn create(
     let file = tus::create(&state.services, &principal, NewTusUpload { meta, length }).await?;
     let mut status = TusStatus::of(&file);
     if let Some(patch) = patch {
-        let (body, _) = stream_of(&state, body);
         // The upload exists whatever its first bytes met: the client asks where it stands.
-        match tus::append(&state.services, &principal, file.id, patch, body).await {
+        match append(&state, &principal, file.id, patch, body).await {
             Ok(appended) => status = appended,
             Err(e) => tracing::info!(error = %e, "the bytes sent with a tus creation were not all kept"),
         }
@@ -215,7 +242,7 @@ fn file_id(id: &str) -> Result<FileId> {
 }
 
 /// `HEAD`: the offset, the length, the metadata; never cached.
-async fn head(
+async fn status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
@@ -253,11 +280,7 @@ async fn patch(
         text(&headers, "upload-offset")?
             .ok_or_else(|| Error::invalid(ErrorCode::InvalidTusHeader, "send Upload-Offset"))?,
     )?;
-    let patch = patch_of(&headers, offset)?;
-    let (body, stalled) = stream_of(&state, body);
-    let status = tus::append(&state.services, &principal, id, patch, body)
-        .await
-        .map_err(|e| stalled.explain(state.body_idle_timeout, e))?;
+    let status = append(&state, &principal, id, patch_of(&headers, offset)?, body).await?;
     Ok((StatusCode::NO_CONTENT, progress(&status)).into_response())
 }
 

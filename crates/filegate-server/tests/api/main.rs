@@ -44,6 +44,7 @@ mod shares;
 mod support;
 mod triggers;
 mod tus;
+mod tus_clients;
 mod uploads;
 mod web;
 mod webhooks;

@@ -473,3 +473,25 @@ async fn tus_refuses_bad_requests_and_changes_nothing() {
     assert_eq!(tus.head(&location).await.offset(), 3);
     assert_eq!(tus.head("/v1/tus/not-an-id").await.status, StatusCode::NOT_FOUND);
 }
+
+/// An acknowledged offset survives a restart of the gateway (local directory, SQLite): the
+/// next gateway on the same data directory answers it and takes the rest.
+#[tokio::test]
+async fn tus_offsets_survive_a_restart() {
+    let app = TestApp::spawn().await;
+    let data = pattern(3 * MIB + 5, 8);
+    let tus = Tus::new(&app, "default", "writer");
+    let location = tus.create("default", "restart.bin", data.len() as u64).await;
+    assert_eq!(tus.patch(&location, 0, &data[..MIB], &[]).await.offset(), MIB as u64);
+
+    let app = app.restart().await;
+    let tus = Tus::new(&app, "default", "writer");
+    assert_eq!(tus.head(&location).await.offset(), MIB as u64);
+    let done = tus.patch(&location, MIB as u64, &data[MIB..], &[]).await;
+    assert_eq!(
+        (done.status, done.offset()),
+        (StatusCode::NO_CONTENT, data.len() as u64)
+    );
+    app.run_jobs().await;
+    assert_eq!(content_of(&app.client, file_id(&location)).await, data);
+}

@@ -123,7 +123,8 @@ pub async fn append(
             .clone();
         tokio::select! {
             appended = cx.blobs().append(&file.blob_key, &from, body, limits) => appended,
-            lost = renew(cx, &latest) => Err(lost),
+            // Another request holds the upload now: it records, not this one.
+            lost = renew(cx, &latest) => return Err(lost),
         }
     };
     let latest = latest.into_inner().unwrap_or_else(PoisonError::into_inner);
