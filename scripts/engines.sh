@@ -59,6 +59,8 @@ SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
 PYTHON_TOOLS_EXPORT=$("$(dirname "$0")/python-tools.sh")
 # Debian's chromium and chromium-driver, and selenium, for the web app's browser test.
 BROWSER_EXPORT=$("$(dirname "$0")/browser.sh")
+# tuspy, the stock tus client of the tus tests (Python, in a venv of its own).
+TUS_EXPORT=$("$(dirname "$0")/tus-clients.sh")
 "$(dirname "$0")/clamd.sh"
 
 cat <<EXPORTS
@@ -70,4 +72,5 @@ export FILEGATE_TEST_S3S_FS=\${FILEGATE_TEST_S3S_FS:-$S3S_FS}
 $SMTP_EXPORT
 $PYTHON_TOOLS_EXPORT
 $BROWSER_EXPORT
+$TUS_EXPORT
 EXPORTS

@@ -426,6 +426,12 @@ impl MetadataStore for CachedStore {
         result
     }
 
+    async fn record_upload(&self, seen: &FileRecord, next: &FileRecord) -> Result<FileRecord, StoreError> {
+        let result = self.inner.record_upload(seen, next).await;
+        self.invalidate(&file_key(&seen.tenant, seen.id)).await;
+        result
+    }
+
     async fn list_files(
         &self,
         tenant: &TenantId,

@@ -139,6 +139,12 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
             .await
     }
 
+    async fn record_upload(&self, seen: &FileRecord, next: &FileRecord) -> Result<FileRecord, StoreError> {
+        self.engine
+            .transition(&Transition::upload(seen, next)?, &Effects::NONE)
+            .await
+    }
+
     async fn list_files(
         &self,
         tenant: &TenantId,

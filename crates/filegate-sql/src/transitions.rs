@@ -22,7 +22,7 @@ use crate::file_row::{Value, bind_value, file_columns, push_change_seq};
 
 /// The columns a transition may write: what the pipeline owns. Anything else of the file (its
 /// path, metadata, owner, …) stays as stored, whoever changed it meanwhile.
-pub(crate) const OWNED: [&str; 10] = [
+pub(crate) const OWNED: [&str; 12] = [
     "status",
     "status_reason",
     "sha256",
@@ -33,6 +33,8 @@ pub(crate) const OWNED: [&str; 10] = [
     "content_type",
     "content_essence",
     "updated_at",
+    "upload",
+    "upload_expires_at",
 ];
 
 /// One owned column's new value, encoded as the column stores it.
@@ -105,6 +107,19 @@ impl Transition {
             ("updated_at", Set::Int(micros(o.at))),
         ];
         Ok(Self::of(seen, FileStatus::Processing, set))
+    }
+}
+
+impl Transition {
+    /// A pending upload's progress (tus): its plan, expiry, size (a length declared late).
+    pub(crate) fn upload(seen: &FileRecord, next: &FileRecord) -> Result<Self, StoreError> {
+        let set = vec![
+            ("size", Set::Int(to_i64("file.size", next.size)?)),
+            ("updated_at", Set::Int(micros(next.updated_at))),
+            ("upload", Set::Json(to_json("file.upload", &next.upload)?)),
+            ("upload_expires_at", Set::Int(micros(next.upload_expires_at))),
+        ];
+        Ok(Self::of(seen, FileStatus::Pending, set))
     }
 }
 

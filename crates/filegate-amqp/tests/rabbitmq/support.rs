@@ -256,6 +256,7 @@ pub fn remove_blob() -> Job {
         file_id: FileId::new(),
         blob_key: format!("objects/{}", uuid::Uuid::new_v4()),
         multipart_upload_id: None,
+        appending: false,
         thumbnail_sizes: Vec::new(),
     }
 }

@@ -11,6 +11,7 @@
 //! paths, so a key cannot also be the directory of a longer key (`a` and `a/b`); filegate's
 //! keys (`t/<tenant>/<uuid>`) never collide that way.
 
+mod append;
 mod dir_sync;
 mod etag;
 mod etag_xattr;
@@ -27,7 +28,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{ByteRange, ContentType, ETag};
-use filegate_core::ports::{BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints};
+use filegate_core::ports::{
+    AppendLimits, Appended, Appending, BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest,
+    UploadConstraints,
+};
 use url::Url;
 
 use self::scratch::Scratch;
@@ -272,5 +276,28 @@ impl BlobStore for LocalBlobStore {
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         self.abort_upload(key, upload_id).await
+    }
+
+    async fn begin_append(
+        &self,
+        key: &str,
+        _content_type: &ContentType,
+        _part_size: u64,
+    ) -> Result<Appending, StoreError> {
+        self.begin_appending(key).await
+    }
+
+    async fn append(
+        &self,
+        key: &str,
+        from: &Appending,
+        body: ByteStream,
+        limits: AppendLimits,
+    ) -> Result<Appended, StoreError> {
+        self.append_body(key, from, body, limits).await
+    }
+
+    async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
+        self.finish_appending(key, at).await
     }
 }

@@ -79,7 +79,7 @@ impl LocalBlobStore {
     }
 
     /// The directory of `upload_id`, if it exists and belongs to `key`; `NotFound` otherwise.
-    async fn upload_dir(&self, key: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
+    pub(super) async fn upload_dir(&self, key: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
         self.object_path(key)?;
         key::validate_upload_id(upload_id).map_err(|e| StoreError::Input(e.to_string()))?;
         let dir = self.multipart.join(upload_id);
@@ -264,7 +264,7 @@ fn assemble(dir: &Path, parts: &[(u32, String)], scratch: &Path) -> Result<Assem
 
 /// Moves the upload out of sight in one rename, then deletes it. Failing to delete costs
 /// only disk space until the next sweep, so it is logged, not returned.
-fn remove_upload(dir: &Path, scratch: &Path) {
+pub(super) fn remove_upload(dir: &Path, scratch: &Path) {
     let grave = scratch.join(format!("{}.dead", uuid::Uuid::new_v4().simple()));
     match fs::rename(dir, &grave) {
         Ok(()) => {

@@ -40,6 +40,11 @@ impl TempPath {
         }
     }
 
+    /// A file that stays if the commit it is handed to fails (an appending upload's data).
+    pub(crate) fn kept(path: PathBuf) -> Self {
+        Self { path, armed: false }
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

@@ -10,9 +10,11 @@
 //! - [`config`]: the `s3://bucket?...` URL and the environment variables.
 //! - `presign`, `post_policy`: what clients get.
 //! - `upload`, `multipart`: filegate's own streaming `put`, and multipart uploads.
+//! - `append`: appending uploads (tus), a multipart upload plus a small tail object.
 //! - `form_upload`: a form's bytes land beside the file's key until `complete` adopts them.
 //! - `errors`: S3 answers → [`StoreError`].
 
+mod append;
 pub mod config;
 mod errors;
 mod form_upload;
@@ -29,7 +31,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{ByteRange, ContentType, ETag};
-use filegate_core::ports::{BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints};
+use filegate_core::ports::{
+    AppendLimits, Appended, Appending, BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest,
+    UploadConstraints,
+};
 use futures::TryStreamExt as _;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderValue, RANGE};
@@ -344,6 +349,33 @@ impl BlobStore for S3BlobStore {
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         self.abort_upload(key, upload_id).await
+    }
+
+    async fn begin_append(
+        &self,
+        key: &str,
+        content_type: &ContentType,
+        part_size: u64,
+    ) -> Result<Appending, StoreError> {
+        self.begin_appending(key, content_type, part_size).await
+    }
+
+    async fn append(
+        &self,
+        key: &str,
+        from: &Appending,
+        body: ByteStream,
+        limits: AppendLimits,
+    ) -> Result<Appended, StoreError> {
+        self.append_body(key, from, body, limits).await
+    }
+
+    async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
+        self.finish_appending(key, at).await
+    }
+
+    async fn abort_append(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.abort_appending(key, upload_id).await
     }
 
     async fn adopt_form_upload(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {

@@ -32,7 +32,7 @@ pub(super) struct Part {
 }
 
 impl Part {
-    fn push(&mut self, chunk: Bytes) {
+    pub fn push(&mut self, chunk: Bytes) {
         self.len += chunk.len();
         self.chunks.push(chunk);
     }
@@ -149,7 +149,7 @@ impl S3BlobStore {
         }
     }
 
-    async fn put_whole(&self, key: &str, part: Part) -> Result<filegate_core::domain::ETag, StoreError> {
+    pub(super) async fn put_whole(&self, key: &str, part: Part) -> Result<filegate_core::domain::ETag, StoreError> {
         let url = self.internal(&self.bucket.put_object(Some(&self.credentials), key));
         let request = self
             .client

@@ -24,6 +24,8 @@ pub enum UploadPlan {
     },
     /// Streamed through the gateway (`POST /v1/files`, `POST /v1/images`).
     Proxied,
+    /// tus (docs/tus.md): the client appends the bytes in order; the state of the upload.
+    Tus(super::TusUpload),
     /// No bytes were sent: the file shares the blob of `source`, a `ready` file of the same
     /// tenant whose computed sha256 and size matched (dedup).
     Deduplicated { source: FileId },

@@ -25,6 +25,7 @@ mod status;
 mod tenant;
 mod transition;
 mod trigger;
+mod tus;
 mod webhook;
 
 pub use archive::*;
@@ -52,4 +53,5 @@ pub use status::FileStatus;
 pub use tenant::*;
 pub use transition::{ProcessingOutcome, Verdict, processing_started};
 pub use trigger::*;
+pub use tus::*;
 pub use webhook::*;

@@ -89,6 +89,7 @@ error_codes! {
     PartMismatch => ("part-mismatch", 400, "The parts listed to complete a multipart upload are not the ones stored."),
     ContentTypeMismatch => ("content-type-mismatch", 400, "An image's bytes are not of the content type it was sent as."),
     BodyInvalid => ("body-invalid", 400, "An upload body broke off or was malformed."),
+    InvalidTusHeader => ("invalid-tus-header", 400, "A tus header (`Upload-Offset`, `Upload-Length`, `Upload-Defer-Length`) does not parse, is missing, or declares a length the upload cannot take."),
     BadRequest => ("bad-request", 400, "The HTTP layer refused the request before a route saw it (sent with the status it chose)."),
     // 401: who is asking is not known.
     Unauthenticated => ("unauthenticated", 401, "No credentials were sent: send `Authorization: Bearer <token or API key>`."),
@@ -123,18 +124,26 @@ error_codes! {
     TooManyWebhooks => ("too-many-webhooks", 409, "The tenant has as many webhooks as it may."),
     RequestNotPending => ("request-not-pending", 409, "The file request is no longer pending."),
     Conflict => ("conflict", 409, "The request conflicts with the current state of the thing."),
+    OffsetMismatch => ("offset-mismatch", 409, "A tus `PATCH`'s `Upload-Offset` is not the upload's stored offset (`HEAD` answers it)."),
+    // 412: a precondition of the protocol.
+    TusVersionUnsupported => ("tus-version-unsupported", 412, "A tus request's `Tus-Resumable` is missing or not `1.0.0` (the answer's `Tus-Version` lists what is spoken)."),
     // 413, 415, 416.
     FileTooLarge => ("file-too-large", 413, "A file is larger than the bucket or the route allows."),
     BodyTooLarge => ("body-too-large", 413, "The request body is larger than the route accepts."),
     ArchiveTooLarge => ("archive-too-large", 413, "A zip bundle would hold more than `archives.max_files` files or `archives.max_bytes` bytes."),
     QuotaExceeded => ("quota-exceeded", 413, "The tenant's storage quota does not allow this; the message names the limit (`max_bytes` or `max_files`), the usage and the maximum."),
+    UploadLengthExceeded => ("upload-length-exceeded", 413, "A tus `PATCH` would store more bytes than the upload's `Upload-Length`; nothing of it was kept."),
     UnsupportedContentType => ("unsupported-content-type", 415, "The file's content type is not on the bucket's (or the image route's) allow-list."),
     UnsupportedMediaType => ("unsupported-media-type", 415, "The request body's `Content-Type` is not the one the route reads."),
     RangeNotSatisfiable => ("range-not-satisfiable", 416, "The `Range` lies outside the file."),
     RangeUnsupported => ("range-unsupported", 416, "The `Range` asks for more than one range."),
+    // 423: someone else is at it.
+    UploadLocked => ("upload-locked", 423, "Another request is appending to this tus upload; retry after the `Retry-After` header's seconds."),
     // 429: slow down.
     RateLimited => ("rate-limited", 429, "Too many requests; retry after the `Retry-After` header's seconds."),
     ShareLocked => ("share-locked", 429, "Too many wrong share passwords; retry after the `Retry-After` header's seconds."),
+    // 460: tus's own status.
+    TusChecksumMismatch => ("checksum-mismatch", 460, "A tus `PATCH` body does not have its `Upload-Checksum`; nothing of it was kept, the offset is unchanged."),
     // 5xx: not the client's fault.
     Internal => ("internal", 500, "A bug or an unexpected failure; quote the request id when reporting it."),
     TriggerFailed => ("trigger-failed", 502, "A sync trigger's target could not be reached."),

@@ -107,6 +107,41 @@ pub struct DownloadOptions {
     pub content_type: ContentType,
 }
 
+/// Where an appending upload (tus) stands in storage: what a store needs to go on, kept by
+/// the caller (in the file's row) between requests, so any gateway can go on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Appending {
+    /// The store's upload (a multipart upload's id).
+    pub upload_id: String,
+    /// Bytes stored and durable.
+    pub offset: u64,
+    /// The store's own state beyond the offset (S3: the part size, the parts' etags, which
+    /// tail slot holds the bytes past them); `null` for a store that needs none.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub engine: serde_json::Value,
+}
+
+/// What one [`BlobStore::append`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The state after the append: durable, but only what the caller records counts (the
+    /// next append starts from the state it is given, whatever else was written).
+    pub state: Appending,
+    /// The body broke off (the client went away): `state` holds what arrived before.
+    pub broke: Option<String>,
+}
+
+/// What an append may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendLimits {
+    /// The offset the bytes must not pass: `TooLarge(max_offset)` as soon as one would
+    /// (then nothing of the body is in the returned state, as there is none).
+    pub max_offset: u64,
+    /// The upload's length when known: an append that reaches it stored the last byte (S3
+    /// sends what is left as the last part instead of keeping a tail).
+    pub length: Option<u64>,
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Cheap check for `/readyz` (the directory is writable, the bucket answers).
@@ -157,6 +192,33 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<BlobMeta, StoreError>;
     /// Frees the parts. Idempotent.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+
+    /// Starts an appending upload (tus) for `key`: bytes arrive in order, over many calls.
+    /// `part_size` is the size of the pieces a store that sends parts cuts them into (at
+    /// least S3's 5 MiB); a store that appends to a file ignores it.
+    async fn begin_append(
+        &self,
+        key: &str,
+        content_type: &ContentType,
+        part_size: u64,
+    ) -> Result<Appending, StoreError>;
+    /// Appends `body` at `from.offset`, dropping whatever an earlier append left past it, and
+    /// answers the new state once it is durable. `Conflict` when another append to the
+    /// upload is running; `NotFound` when the upload is gone; `TooLarge` past the limits.
+    async fn append(
+        &self,
+        key: &str,
+        from: &Appending,
+        body: ByteStream,
+        limits: AppendLimits,
+    ) -> Result<Appended, StoreError>;
+    /// Makes the appended bytes the object at `key` (once: an object already there is
+    /// answered as it is) and frees the upload.
+    async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError>;
+    /// Frees an appending upload and anything it keeps beside the object. Idempotent.
+    async fn abort_append(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.abort_multipart(key, upload_id).await
+    }
 
     /// Makes what a form from [`presign_post`](Self::presign_post) brought the object at
     /// `key`, for good, and answers it (`None`: nothing arrived). Once this answered, a form

@@ -130,6 +130,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         outcome: &ProcessingOutcome,
         effects: &Effects,
     ) -> Result<FileRecord, StoreError>;
+    /// A pending upload's progress (tus, docs/tus.md), narrow: writes only `upload`,
+    /// `upload_expires_at`, `size` and `updated_at` of `next`, and only if the stored file is
+    /// still `seen` (status `pending` and `seen.change_seq`), taking a new change number.
+    /// Returns the stored row. `NotFound` when absent; `Conflict` when the status or the
+    /// change number moved: of two requests racing on one upload, one wins.
+    async fn record_upload(&self, seen: &FileRecord, next: &FileRecord) -> Result<FileRecord, StoreError>;
     /// Files matching `query`, in its sort order with the id as tie-breaker, starting after
     /// its cursor or at its offset. Returns at most `query.limit + 1` rows so the caller can
     /// tell whether another page follows, and the total count when `query.start` is an offset.

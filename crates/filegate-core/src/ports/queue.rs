@@ -27,6 +27,9 @@ pub enum Job {
         blob_key: String,
         #[serde(default)]
         multipart_upload_id: Option<String>,
+        /// The upload is a tus upload (`BlobStore::abort_append` frees it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        appending: bool,
         /// The thumbnail sizes the file recorded (`thumbnail_key(blob_key, size)`).
         #[serde(default)]
         thumbnail_sizes: Vec<u32>,
@@ -363,6 +366,7 @@ mod tests {
                 file_id: id,
                 blob_key: format!("t/default/{id}"),
                 multipart_upload_id: None,
+                appending: false,
                 thumbnail_sizes: Vec::new(),
             }
         );

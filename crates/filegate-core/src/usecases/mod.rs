@@ -38,6 +38,7 @@ pub mod shares;
 pub mod tenants;
 pub mod thumbnails;
 pub mod triggers;
+pub mod tus;
 pub mod uploads;
 pub mod webhooks;
 

@@ -24,9 +24,14 @@ use filegate_core::{Error, ErrorCode};
 pub struct Stalled(Arc<AtomicBool>);
 
 impl Stalled {
+    /// Whether the body ended because it stalled.
+    pub fn happened(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
     /// The error to answer with if the body stalled (the consumer's own error otherwise).
     pub fn explain(&self, idle: Duration, otherwise: Error) -> Error {
-        if self.0.load(Ordering::Acquire) {
+        if self.happened() {
             Error::invalid(
                 ErrorCode::BodyTimeout,
                 format!(

@@ -51,6 +51,7 @@ pub mod shares;
 pub mod sign_in;
 pub mod thumbnails;
 pub mod triggers;
+pub mod tus;
 pub mod uploads;
 pub mod views;
 pub mod web;
@@ -124,7 +125,7 @@ pub fn routes(http: &HttpConfig, max_image_bytes: u64) -> (Router<AppState>, uto
         .route("/blob-form", post(blob::form))
         .route_layer(axum::middleware::from_fn(rate_limit::signed_urls))
         .layer(DefaultBodyLimit::disable());
-    (router.merge(signed), doc)
+    (router.merge(signed).merge(tus::routes()), doc)
 }
 
 /// The routes anyone may call without credentials: share links (`/s/…`), public buckets
@@ -156,7 +157,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The middleware stack, outermost first: request id (and the JSON safety net), metrics,
-/// CORS, panic catching.
+/// what `OPTIONS` tells tus clients, CORS, panic catching.
 pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
     router
         .fallback(|| async { error::ApiError(Error::not_found("route")) })
@@ -173,11 +174,12 @@ pub fn with_middleware(router: Router, http: &HttpConfig) -> Router {
             },
         ))
         .layer(cors(http))
+        .layer(axum::middleware::from_fn(tus::advertise))
         .layer(axum::middleware::from_fn(metrics::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
-/// Browsers on other origins may call the API and PUT to the signed URLs.
+/// Browsers on other origins may call the API (tus included) and PUT to the signed URLs.
 fn cors(http: &HttpConfig) -> CorsLayer {
     let origins = if http.cors_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
@@ -195,12 +197,18 @@ fn cors(http: &HttpConfig) -> CorsLayer {
             Method::DELETE,
         ])
         .allow_headers(Any)
-        .expose_headers([
-            header::ETAG,
-            header::CONTENT_RANGE,
-            header::CONTENT_DISPOSITION,
-            header::CONTENT_LENGTH,
-            HeaderName::from_static("x-request-id"),
-        ])
+        .expose_headers(
+            [
+                header::ETAG,
+                header::CONTENT_RANGE,
+                header::CONTENT_DISPOSITION,
+                header::CONTENT_LENGTH,
+                header::LOCATION,
+                HeaderName::from_static("x-request-id"),
+            ]
+            .into_iter()
+            .chain(tus::exposed_headers())
+            .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(3600))
 }

@@ -60,13 +60,14 @@ impl PostgresDatabase {
     }
 }
 
-fn env(name: &str) -> Option<String> {
+/// `name`'s value, or `None` (test skipped) — a failure under `CI=true`.
+pub fn env(name: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
-                "{name} is not set, and CI=true: the clamd tests must run (scripts/clamd.sh)"
+                "{name} is not set, and CI=true: the tests that need it must run (scripts/engines.sh)"
             );
             eprintln!("skipped: {name} is not set (eval \"$(scripts/engines.sh)\")");
             None

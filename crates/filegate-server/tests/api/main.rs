@@ -2,6 +2,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// The S3 server of the blob store's own tests (s3s-fs, which checks signatures).
+#[path = "../../../filegate-blobs/tests/s3s_fs/mod.rs"]
+#[allow(dead_code)]
+mod s3s_fs;
 
 mod alerts;
 mod archives;
@@ -39,6 +43,8 @@ mod share_notices;
 mod shares;
 mod support;
 mod triggers;
+mod tus;
+mod tus_clients;
 mod uploads;
 mod web;
 mod webhooks;

@@ -11,7 +11,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use filegate_client::api::{CreateBucket, UploadInstructions};
 use filegate_core::domain::{ByteRange, ContentType, ETag, FileId, FileStatus, Sha256Hex};
-use filegate_core::ports::{BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest, UploadConstraints};
+use filegate_core::ports::{
+    AppendLimits, Appended, Appending, BlobMeta, BlobStore, ByteStream, DownloadOptions, SignedRequest,
+    UploadConstraints,
+};
 use filegate_core::usecases::Services;
 use filegate_core::usecases::pipeline::Worker;
 use filegate_core::usecases::uploads::{self, Completion};
@@ -69,6 +72,24 @@ impl BlobStore for Counting {
     }
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         self.inner.abort_multipart(key, upload_id).await
+    }
+    async fn begin_append(&self, key: &str, ct: &ContentType, part_size: u64) -> Result<Appending, StoreError> {
+        self.inner.begin_append(key, ct, part_size).await
+    }
+    async fn append(
+        &self,
+        key: &str,
+        from: &Appending,
+        body: ByteStream,
+        l: AppendLimits,
+    ) -> Result<Appended, StoreError> {
+        self.inner.append(key, from, body, l).await
+    }
+    async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
+        self.inner.finish_append(key, at).await
+    }
+    async fn abort_append(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.inner.abort_append(key, upload_id).await
     }
     async fn adopt_form_upload(&self, key: &str) -> Result<Option<BlobMeta>, StoreError> {
         self.inner.adopt_form_upload(key).await

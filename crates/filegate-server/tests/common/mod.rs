@@ -51,7 +51,22 @@ impl TestApp {
                 level: "debug".into(),
             });
         }
-        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(tempfile::tempdir().expect("temp dir"), adjust, clock).await
+    }
+
+    /// Stops this gateway and starts another on the same data directory, with the default
+    /// config, as a restart does: what the first one acknowledged must still be there.
+    pub async fn restart(mut self) -> Self {
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        drop(self);
+        Self::spawn_in(data_dir, |_| {}, std::sync::Arc::new(filegate_core::ports::SystemClock)).await
+    }
+
+    async fn spawn_in(
+        data_dir: TempDir,
+        adjust: impl FnOnce(&mut Config),
+        clock: std::sync::Arc<dyn filegate_core::ports::Clock>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local addr");
         let mut config = Config {

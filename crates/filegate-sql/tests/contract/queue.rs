@@ -33,6 +33,7 @@ pub async fn claimed_jobs_are_leased_then_completed(_store: Store, queue: Queue)
         file_id: FileId::new(),
         blob_key: "t/a/x".into(),
         multipart_upload_id: Some("mp-1".into()),
+        appending: false,
         thumbnail_sizes: vec![64, 256],
     });
     queue.enqueue(&j).await.unwrap();

@@ -17,6 +17,7 @@ pub(crate) fn follow_up(ready: &FileRecord, previous_blob_key: &str) -> (Vec<Job
             file_id: ready.id,
             blob_key: previous_blob_key.to_owned(),
             multipart_upload_id: None,
+            appending: false,
             // Thumbnails are made after decrypt, from the plaintext: none of the ciphertext.
             thumbnail_sizes: Vec::new(),
         });

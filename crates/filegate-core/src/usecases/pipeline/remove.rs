@@ -39,14 +39,18 @@ pub(crate) struct Removal<'a> {
     pub file_id: FileId,
     pub blob_key: &'a str,
     pub multipart_upload_id: Option<&'a str>,
+    /// The upload is a tus upload: freed with what it keeps beside the object.
+    pub appending: bool,
     pub thumbnail_sizes: &'a [u32],
 }
 
 pub(crate) async fn remove_blob(services: &Services, job: Removal<'_>) -> Result<(), StageError> {
     // The parts of an unfinished multipart upload belong to this pending file alone: no file
     // can share a blob before it is `ready`.
-    if let Some(upload_id) = job.multipart_upload_id {
-        services.blobs.abort_multipart(job.blob_key, upload_id).await?;
+    match job.multipart_upload_id {
+        Some(upload_id) if job.appending => services.blobs.abort_append(job.blob_key, upload_id).await?,
+        Some(upload_id) => services.blobs.abort_multipart(job.blob_key, upload_id).await?,
+        None => {}
     }
     if services
         .store

@@ -165,6 +165,7 @@ impl Worker {
                 file_id,
                 blob_key,
                 multipart_upload_id,
+                appending,
                 thumbnail_sizes,
             } => {
                 let removal = Removal {
@@ -172,6 +173,7 @@ impl Worker {
                     file_id: *file_id,
                     blob_key,
                     multipart_upload_id: multipart_upload_id.as_deref(),
+                    appending: *appending,
                     thumbnail_sizes,
                 };
                 remove_blob(&self.services, removal).await

@@ -16,8 +16,8 @@ use crate::ports::{Effects, Job, SignedRequest, UploadConstraints};
 
 mod multipart;
 
-use multipart::{assemble, part_count_for, part_size_for, part_urls};
-pub use multipart::{part_limit, part_urls_for};
+pub use multipart::{MIN_PART_SIZE, part_limit, part_size_for, part_urls_for};
+use multipart::{assemble, part_count_for, part_urls};
 
 /// How the client wants to send the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +226,12 @@ fn instructions_for(
             Instructions::Single(blobs.presign_put(&file.blob_key, &constraints, expires_at)?)
         }
         UploadPlan::Deduplicated { .. } => Instructions::Deduplicated,
+        // Created by `tus::create`, which answers tus's way.
+        UploadPlan::Tus(_) => {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a tus upload has no signed instructions"
+            )));
+        }
     })
 }
 
@@ -277,6 +283,7 @@ pub async fn complete(
         UploadPlan::Multipart {
             upload_id, part_count, ..
         } => assemble(cx, &file, upload_id, *part_count, &done.parts).await?,
+        UploadPlan::Tus(tus) => super::tus::finish_bytes(cx, &file, tus).await?,
         // A form that is still valid can post again: what it brought so far becomes the
         // file's bytes for good, so that the ones verified below are the ones served.
         UploadPlan::Form => cx
@@ -472,15 +479,17 @@ pub(crate) fn uploaded_record(cx: &impl HasClock, principal: &Principal, file: &
 /// The job that frees a file's unfinished multipart parts, and its bytes and thumbnails
 /// unless another file still uses them.
 pub(crate) fn remove_blob_job(file: &FileRecord) -> Job {
-    let multipart_upload_id = match &file.upload {
-        UploadPlan::Multipart { upload_id, .. } => Some(upload_id.clone()),
-        _ => None,
+    let (multipart_upload_id, appending) = match &file.upload {
+        UploadPlan::Multipart { upload_id, .. } => (Some(upload_id.clone()), false),
+        UploadPlan::Tus(tus) => (Some(tus.appending.upload_id.clone()), true),
+        _ => (None, false),
     };
     Job::RemoveBlob {
         tenant: file.tenant.clone(),
         file_id: file.id,
         blob_key: file.blob_key.clone(),
         multipart_upload_id,
+        appending,
         thumbnail_sizes: file.thumbnail_sizes(),
     }
 }
