@@ -284,8 +284,17 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
         }
     }
     if part("pipeline") {
-        eprintln!("pipeline: {} small files", sizes.small_files);
-        sections.push(pipeline::small_files(work.path(), runs, sizes.small_files, sizes.small_size).await?);
+        // The embedded figure and the scale-out one, each on its own engines.
+        for kind in [Kind::Embedded, Kind::ScaleOut] {
+            if let Some(why) = kind.missing(&urls) {
+                skipped.push(format!("pipeline on {}: {why}", kind.label()));
+                continue;
+            }
+            eprintln!("pipeline: {} small files, {}", sizes.small_files, kind.label());
+            sections.push(
+                pipeline::small_files(work.path(), runs, sizes.small_files, sizes.small_size, kind, &urls).await?,
+            );
+        }
         eprintln!("pipeline: hash stage on {} MiB", sizes.big_file >> 20);
         sections.push(pipeline::hash_stage(work.path(), runs, sizes.big_file).await?);
     }

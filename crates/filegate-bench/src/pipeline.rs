@@ -12,6 +12,7 @@ use filegate_client::{Client, ListFiles, Payload, UploadSource};
 use futures::{StreamExt as _, TryStreamExt as _};
 use sha2::{Digest as _, Sha256};
 
+use crate::deploy::{Deployment, EngineUrls, Kind};
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
 use crate::stats::{Samples, ratio};
@@ -65,30 +66,38 @@ async fn upload_many(client: &Client, count: usize, size: usize, concurrency: us
         .context("uploading the small files")
 }
 
-/// Files per second from `complete` to `ready`: the files are uploaded and completed with no
-/// worker running, then a worker process starts and the clock runs until the last is ready.
-pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) -> anyhow::Result<Section> {
+/// Files per second from `complete` to `ready` on `kind`'s engines: the files are uploaded
+/// and completed with no worker running, then a worker process starts and the clock runs
+/// until the last is ready. Each run has a deployment of its own (a fresh database, S3
+/// server and queue), so that runs neither share files nor count each other's.
+pub async fn small_files(
+    work: &Path,
+    runs: usize,
+    count: usize,
+    size: usize,
+    kind: Kind,
+    urls: &EngineUrls,
+) -> anyhow::Result<Section> {
     let mut rate = Samples::default();
     let mut baseline = Samples::default();
     let mut worker_peak = Samples::default();
     for run in 0..runs {
-        let dir = work.join(format!("small-{run}"));
-        let server = Filegate::serve(&dir, false, &[]).await?;
-        let client = server.client()?;
-        upload_many(&client, count, size, 32).await?;
-
-        let started = Instant::now();
-        let worker = Filegate::worker(&dir, &[]).await?;
-        wait_ready(&client, "default", count as u64, Duration::from_secs(600)).await?;
-        rate.push(count as f64 / started.elapsed().as_secs_f64());
-        if let Some((_, peak)) = worker.memory_kib() {
-            worker_peak.push(peak as f64 / 1024.0);
+        let dir = work.join(format!("small-{kind:?}-{run}"));
+        let deployment = Deployment::start(kind, urls, &dir).await?;
+        let measured = small_files_once(&dir, count, size, &deployment).await;
+        deployment.finish().await?;
+        let (files_per_s, peak) = measured?;
+        rate.push(files_per_s);
+        if let Some(peak) = peak {
+            worker_peak.push(peak);
         }
-        worker.stop().await?;
-        server.stop().await?;
 
-        // The limit of the per-file work: read each stored object and hash it, in one loop.
-        let objects = dir.join("objects");
+        // The limit of the per-file work: read each stored object and hash it, in one loop
+        // (the local directory's objects, or the files the S3 server keeps them in).
+        let objects = match kind {
+            Kind::ScaleOut => dir.join("s3").join("files"),
+            Kind::Embedded | Kind::Postgres => dir.join("objects"),
+        };
         let started = Instant::now();
         let hashed = hash_tree(&objects)?;
         ensure!(hashed >= count, "found {hashed} objects, expected {count}");
@@ -96,11 +105,18 @@ pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) ->
         std::fs::remove_dir_all(&dir).ok();
     }
     let kib = size / 1024;
-    let mut section = Section::new(format!("Pipeline: {count} × {kib} KiB files, `complete` → `ready`"));
+    let mut section = Section::new(format!(
+        "Pipeline: {count} × {kib} KiB files, `complete` → `ready`, {}",
+        kind.label()
+    ));
+    let queue = match kind {
+        Kind::ScaleOut => "jobs relayed through RabbitMQ",
+        Kind::Embedded | Kind::Postgres => "jobs in the database",
+    };
     section.table(
         &["measurement", "median (min–max)", "baseline, same run", "ratio"],
         vec![vec![
-            "files per second through the default bucket's stages (verify, hash, sniff, metadata, thumbnail), one worker process, default concurrency".into(),
+            format!("files per second through the default bucket's stages (verify, hash, sniff, metadata, thumbnail), one worker process, default concurrency, {queue}"),
             format!("{} files/s", rate.summary(0)),
             format!(
                 "read + sha256 of every stored object in one loop: {} files/s",
@@ -118,6 +134,28 @@ pub async fn small_files(work: &Path, runs: usize, count: usize, size: usize) ->
         rate.median() >= 1000.0,
     ));
     Ok(section)
+}
+
+/// One run: uploads `count` files through a gateway without workers, then times a worker
+/// process taking them all to `ready`. Files per second and the worker's peak RSS in MiB.
+async fn small_files_once(
+    dir: &Path,
+    count: usize,
+    size: usize,
+    deployment: &Deployment,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let server = Filegate::serve(dir, false, &deployment.env).await?;
+    let client = server.client()?;
+    upload_many(&client, count, size, 32).await?;
+
+    let started = Instant::now();
+    let worker = Filegate::worker(dir, &deployment.env).await?;
+    wait_ready(&client, "default", count as u64, Duration::from_secs(600)).await?;
+    let files_per_s = count as f64 / started.elapsed().as_secs_f64();
+    let peak = worker.memory_kib().map(|(_, peak)| peak as f64 / 1024.0);
+    worker.stop().await?;
+    server.stop().await?;
+    Ok((files_per_s, peak))
 }
 
 fn hash_tree(dir: &Path) -> anyhow::Result<usize> {

@@ -26,7 +26,7 @@ fn the_smoke_run_writes_a_report_with_every_section() {
         "# filegate benchmark report",
         "## Data plane:",
         "## Control plane: embedded",
-        "## Pipeline:",
+        "## Pipeline: 50 × 10 KiB files, `complete` → `ready`, embedded",
         "## Hash stage",
         "## Growth: list and change feed, embedded",
         "## Scan stage",
@@ -40,6 +40,7 @@ fn the_smoke_run_writes_a_report_with_every_section() {
         ]);
         if set("FILEGATE_TEST_AMQP_URL") && set("FILEGATE_TEST_S3S_FS") {
             headings.push("## Control plane: scale-out");
+            headings.push("## Pipeline: 50 × 10 KiB files, `complete` → `ready`, scale-out");
         }
     }
     for heading in headings {
