@@ -10,8 +10,9 @@
 //! compare-and-set as reading the status `FOR UPDATE` first, without that round trip.
 //!
 //! Where nothing was written, the caller looks at why with a read of its own (only then).
-//! An insert for a tenant with a quota, a dedup insert and a file request's close keep the
-//! transaction of `crate::files` and `crate::exchange` (the quota row is locked first).
+//! Inserts are batched (`file_inserts`); an insert for a tenant with a quota, a dedup insert
+//! and a file request's close keep the transaction of `crate::files` and `crate::exchange`
+//! (the quota row is locked first).
 
 use filegate_core::StoreError;
 use filegate_core::domain::{FileRecord, FileStatus};
@@ -22,8 +23,7 @@ use super::{CHANGE_SEQ as SEQ, PgEngine};
 use crate::audit::{AUDIT_WRITTEN, push_audit_rows};
 use crate::dialect::{BindExt as _, Run as _};
 use crate::engine::Engine as _;
-use crate::errors::exists;
-use crate::file_row::{FileRow, FileValues, column_names, file_columns, push_row_values, push_update};
+use crate::file_row::{FileRow, FileValues, file_columns, push_update};
 use crate::files::{insert_within_quota, refused, select_status};
 use crate::jobs::{JOB_COLUMNS, push_job_rows};
 use crate::transitions::{Transition, push_update_narrow, refusal};
@@ -66,26 +66,19 @@ impl PgEngine {
         FileRecord::try_from(row).map(Some)
     }
 
-    /// `Engine::insert_file`: one statement for a tenant without a quota row (the common
-    /// case); otherwise the quota is checked in a transaction first
+    /// `Engine::insert_file`: in the next batch of inserts (`file_inserts`), for a tenant
+    /// without a quota row (the common case); otherwise, and when the batch left it out,
+    /// the quota is checked in a transaction first and a conflict reported
     /// (`crate::files::insert_within_quota`).
     pub(super) async fn insert_one(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
-        let v = FileValues::of(file)?;
-        let mut q = QueryBuilder::new(format!(
-            "WITH changed AS (INSERT INTO files ({}, change_seq, change_xid) SELECT ",
-            column_names()
-        ));
-        push_row_values(&mut q, &v, SEQ);
-        q.push(" WHERE NOT EXISTS (SELECT 1 FROM tenant_quotas WHERE tenant = ")
-            .bind_value(v.tenant);
-        q.push(concat!(") RETURNING ", file_columns!()));
-        push_effects(&mut q, effects)?;
-        match self
-            .write_one(q, effects)
-            .await
-            .map_err(exists(format!("file {}", file.id)))?
-        {
-            Some(stored) => Ok(stored),
+        match self.inserts.insert(file, effects).await? {
+            Some(stored) => {
+                if !effects.jobs.is_empty() {
+                    self.work().wake();
+                    self.announce_jobs();
+                }
+                Ok(stored)
+            }
             None => insert_within_quota(self, file, effects).await,
         }
     }

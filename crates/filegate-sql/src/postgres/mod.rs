@@ -12,11 +12,12 @@
 //! The ports are written once (`crate::store::SqlStore`); this module holds only what is
 //! PostgreSQL's own: the connections ([`PgEngine`]), the SQL fragments that differ
 //! (`dialect`), a file's write with its jobs and audit records as one statement
-//! (`file_writes`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
+//! (`file_writes`) and the inserts that arrive together as one (`file_inserts`), the `SKIP LOCKED` claim (`queue`), the `LISTEN`/`NOTIFY` wake-ups
 //! (`wakeups`) and the search index (`search`: `PostgresStore` is a `SearchIndex` too).
 
 mod announcer;
 mod dialect;
+mod file_inserts;
 mod file_writes;
 mod queue;
 mod search;
@@ -41,6 +42,7 @@ use crate::errors::store_err;
 use crate::store::SqlStore;
 use crate::transitions::Transition;
 use announcer::Announcer;
+use file_inserts::Inserts;
 use wakeups::Wakeups;
 
 /// How long a caller waits for a pooled connection (or for a new one to connect) before the
@@ -69,6 +71,7 @@ pub struct PgEngine {
     pool: PgPool,
     wakeups: Arc<Wakeups>,
     announcer: Arc<Announcer>,
+    inserts: Arc<Inserts>,
 }
 
 impl SqlStore<PgEngine> {
@@ -110,6 +113,7 @@ impl SqlStore<PgEngine> {
             .context("listening for jobs on PostgreSQL")?;
         Ok(Self::new(PgEngine {
             announcer: Arc::new(Announcer::start(pool.clone())),
+            inserts: Arc::new(Inserts::start(pool.clone())),
             pool,
             wakeups: Arc::new(wakeups),
         }))
@@ -177,7 +181,8 @@ impl Engine for PgEngine {
         self.pool.close().await;
     }
 
-    /// One statement with its effects, for a tenant without a quota (`file_writes`).
+    /// In a batch of inserts with their effects, for a tenant without a quota
+    /// (`file_inserts`).
     async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
         self.insert_one(file, effects).await
     }
