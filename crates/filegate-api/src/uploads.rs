@@ -38,6 +38,10 @@ pub struct CreateUpload {
     /// The file request (`GET /v1/requests`) this upload answers; it must be pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `tus`: answer a signed tus URL to append the bytes to (docs/tus.md), for a tus client
+    /// that must not hold a token. Not combined with `form` or `multipart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -70,6 +74,11 @@ pub enum UploadInstructions {
         url: String,
         fields: BTreeMap<String, String>,
     },
+    /// Resume a tus upload at `url` (tus-js-client's `uploadUrl`, Uppy's `@uppy/tus` with
+    /// it): `HEAD` and `PATCH` need no other credential, and only for this upload until the
+    /// upload expires. It completes itself when its last byte arrives.
+    #[serde(rename = "tus")]
+    Tus { url: String },
     /// `PUT` each part to its URL; complete with the parts' etags.
     #[serde(rename = "multipart")]
     Multipart {

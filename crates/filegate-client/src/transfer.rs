@@ -191,6 +191,11 @@ impl Client {
                     .send_parts(file_id, &plan, urls, &bodies, sending.parallel, sending.journal)
                     .await?;
             }
+            UploadInstructions::Tus { .. } => {
+                return Err(Error::Protocol(
+                    "the server answered a tus upload, which this client does not ask for".into(),
+                ));
+            }
         }
         Ok(complete)
     }

@@ -370,6 +370,9 @@ impl Client {
             UploadInstructions::Post { .. } => Err(Error::Protocol(
                 "the server answered an encrypted upload with a form upload".into(),
             )),
+            UploadInstructions::Tus { .. } => Err(Error::Protocol(
+                "the server answered a tus upload, which this client does not ask for".into(),
+            )),
         };
         let sent_size = cipher.size;
         let digests = match (sent, cipher.finish().await) {

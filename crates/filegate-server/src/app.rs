@@ -18,6 +18,7 @@ use filegate_core::usecases::{self, Settings, downloads, tenants};
 
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::tus_urls::TusUrls;
 use crate::config::Config;
 use crate::connections;
 use crate::engines::Engines;
@@ -105,6 +106,7 @@ impl Gateway {
                 JwtKeys::new(&secret.derive(JWT_KEY_PURPOSE)),
                 &config.auth,
             )?),
+            tus_urls: Arc::new(TusUrls::new(&secret, &config.public_url()?)),
             local_blobs: engines.local_blobs.clone(),
             limiter: engines.limiter.clone(),
             rate_limit: config.rate_limit.clone(),

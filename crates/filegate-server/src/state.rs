@@ -9,6 +9,7 @@ use filegate_core::ports::RateLimiter;
 use filegate_core::usecases::Services;
 
 use crate::auth::Authenticator;
+use crate::auth::tus_urls::TusUrls;
 use crate::config::RateLimitConfig;
 use crate::engines::Probe;
 
@@ -16,6 +17,8 @@ use crate::engines::Probe;
 pub struct AppState {
     pub services: Services,
     pub auth: Arc<Authenticator>,
+    /// Signs and checks the tus URLs `POST /v1/uploads` hands out (`"protocol": "tus"`).
+    pub tus_urls: Arc<TusUrls>,
     /// Set when objects live in the local directory: filegate then serves the signed URLs.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     /// Per-principal request limits (shared by all gateways when Redis is configured).

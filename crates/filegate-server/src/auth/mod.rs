@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub mod jwks;
 pub mod jwt;
 pub mod oidc;
+pub mod tus_urls;
 
 use jwks::{JwksSettings, JwksVerifier};
 use jwt::JwtKeys;
@@ -262,7 +263,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     "the Authorization header must be `Bearer <credential>`",
                 )
             })?;
-        let mut principal = if value.starts_with(api_keys::KEY_PREFIX) {
+        let principal = if value.starts_with(api_keys::KEY_PREFIX) {
             api_keys::authenticate(&state.services, value).await?
         } else {
             let principal = state.auth.verify_token(value).await?;
@@ -274,11 +275,34 @@ impl FromRequestParts<AppState> for Authenticated {
             }
             principal
         };
-        principal.origin = origin(parts, state);
-        tracing::Span::current().record("tenant", principal.tenant.as_str());
-        crate::http::rate_limit::admit(state, &principal).await?;
-        Ok(Self(principal))
+        Ok(Self(admit(parts, state, principal).await?))
     }
+}
+
+/// The principal a signed tus URL's token stands for (`tus_urls`), admitted as a bearer
+/// credential's is. Its tenant must still exist.
+pub async fn signed_tus_caller(
+    parts: &Parts,
+    state: &AppState,
+    id: filegate_core::domain::FileId,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let principal = state.tus_urls.verify(id, token)?;
+    if !tenants::exists(&state.services, &principal.tenant).await? {
+        return Err(
+            Error::unauthenticated(ErrorCode::InvalidToken, "the signed tus URL's tenant does not exist").into(),
+        );
+    }
+    admit(parts, state, principal).await
+}
+
+/// What every authenticated request goes through: its origin recorded for the audit trail,
+/// its tenant in the request's span, and the principal's rate limit.
+async fn admit(parts: &Parts, state: &AppState, mut principal: Principal) -> Result<Principal, ApiError> {
+    principal.origin = origin(parts, state);
+    tracing::Span::current().record("tenant", principal.tenant.as_str());
+    crate::http::rate_limit::admit(state, &principal).await?;
+    Ok(principal)
 }
 
 /// Where the request came from, for the audit trail: the request id, the client's address

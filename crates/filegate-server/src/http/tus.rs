@@ -4,14 +4,15 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{head, post};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
+use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use url::form_urlencoded;
 
 use filegate_core::domain::{
     ChecksumAlgorithm, FileId, MAX_FILE_SIZE, Principal, TusMetadata, UploadChecksum, parse_tus_number,
@@ -21,10 +22,10 @@ use filegate_core::ports::ByteStream;
 use filegate_core::usecases::tus::{self, NewTusUpload, Patch, TusStatus};
 use filegate_core::{Error, ErrorCode, Result};
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::Path;
 use super::idle_body;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, signed_tus_caller};
 use crate::state::AppState;
 
 const VERSION: &str = "1.0.0";
@@ -236,20 +237,47 @@ fn empty() -> ByteStream {
     Box::pin(futures::stream::empty())
 }
 
-fn file_id(id: &str) -> Result<FileId> {
-    // Any id that names no file of the caller's is the same `not-found`.
-    FileId::parse(id).map_err(|_| Error::not_found("upload"))
+/// The caller and the upload of a `HEAD`, `PATCH` or `DELETE` on `/v1/tus/{id}`: the tus
+/// version checked, the id parsed, and the caller authenticated by its bearer credential or,
+/// without one, by the upload's signed URL (`?token=`, `auth::tus_urls`).
+struct TusTarget {
+    principal: Principal,
+    id: FileId,
+}
+
+impl FromRequestParts<AppState> for TusTarget {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> std::result::Result<Self, Response> {
+        let refuse = |e: Error| ApiError::from(e).into_response();
+        check_version(&parts.headers).map_err(refuse)?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        // Any id that names no file of the caller's is the same `not-found`.
+        let id = FileId::parse(&id).map_err(|_| refuse(Error::not_found("upload")))?;
+        let token = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .find_map(|(name, value)| (name == "token").then(|| value.into_owned()));
+        let principal = match token {
+            Some(token) if !parts.headers.contains_key(header::AUTHORIZATION) => {
+                signed_tus_caller(parts, state, id, &token)
+                    .await
+                    .map_err(IntoResponse::into_response)?
+            }
+            _ => {
+                Authenticated::from_request_parts(parts, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?
+                    .0
+            }
+        };
+        Ok(Self { principal, id })
+    }
 }
 
 /// `HEAD`: the offset, the length, the metadata; never cached.
-async fn status(
-    State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    check_version(&headers)?;
-    let status = tus::status(&state.services, &principal, file_id(&id)?).await?;
+async fn status(State(state): State<AppState>, TusTarget { principal, id }: TusTarget) -> ApiResult<Response> {
+    let status = tus::status(&state.services, &principal, id).await?;
     let mut answer = progress(&status);
     match status.length {
         Some(length) => answer.insert("upload-length", HeaderValue::from(length)),
@@ -267,13 +295,10 @@ async fn status(
 /// `PATCH`: the body at `Upload-Offset`.
 async fn patch(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    TusTarget { principal, id }: TusTarget,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    check_version(&headers)?;
-    let id = file_id(&id)?;
     carries_bytes(&headers, true)?;
     let offset = parse_tus_number(
         "Upload-Offset",
@@ -285,14 +310,8 @@ async fn patch(
 }
 
 /// `DELETE`: termination.
-async fn terminate(
-    State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    check_version(&headers)?;
-    tus::terminate(&state.services, &principal, file_id(&id)?).await?;
+async fn terminate(State(state): State<AppState>, TusTarget { principal, id }: TusTarget) -> ApiResult<Response> {
+    tus::terminate(&state.services, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -21,7 +21,24 @@ use crate::auth::Authenticated;
 use crate::state::AppState;
 
 fn parse_new_upload(req: CreateUpload) -> Result<NewUpload> {
+    let tus = match req.protocol.as_deref() {
+        None => false,
+        Some("tus") => true,
+        Some(other) => {
+            return Err(Error::invalid(
+                ErrorCode::InvalidBody,
+                format!("protocol {other:?} is not known; the one there is: \"tus\""),
+            ));
+        }
+    };
     let transfer = match (req.form.unwrap_or(false), req.multipart) {
+        (false, None | Some(false)) if tus => Transfer::Tus,
+        _ if tus => {
+            return Err(Error::invalid(
+                ErrorCode::InvalidBody,
+                "protocol \"tus\" cannot be combined with form or multipart",
+            ));
+        }
         (true, Some(true)) => {
             return Err(Error::invalid(
                 ErrorCode::InvalidBody,
@@ -75,7 +92,14 @@ pub async fn create(
     Json(req): Json<CreateUpload>,
 ) -> ApiResult<(StatusCode, Json<UploadCreated>)> {
     let created = uploads::create(&state.services, &principal, parse_new_upload(req)?).await?;
+    let file = &created.file;
     let upload = match created.instructions {
+        Instructions::Tus => Some(UploadInstructions::Tus {
+            url: state
+                .tus_urls
+                .url(&file.tenant, &file.owner, file.id, created.expires_at)
+                .map_err(Error::Internal)?,
+        }),
         Instructions::Single(signed) if signed.method == "POST" => Some(UploadInstructions::Post {
             url: signed.url,
             fields: signed.fields,

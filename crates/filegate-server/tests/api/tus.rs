@@ -317,28 +317,17 @@ async fn tus_uploads_on_the_embedded_engines() {
 
 #[tokio::test]
 async fn tus_uploads_on_postgresql_and_s3() {
-    let Some(database) = crate::engines::postgres_database().await else {
+    let Some(scaled) = crate::scale_out::ScaleOut::start().await else {
         return;
     };
-    let Some(s3) = crate::s3s_fs::S3sFs::start() else {
-        database.drop_database().await;
-        return;
-    };
-    let (db, storage) = (database.url.clone(), s3.url());
-    let app = TestApp::spawn_with(|c| {
-        c.database = Some(db);
-        c.storage = Some(storage);
-    })
-    .await;
-    upload_resume_checksum_defer_terminate(&app).await;
-    assert_eq!(s3.open_uploads(), 0, "no multipart upload is left open");
-    let leftovers: Vec<_> = walk(&s3.data_dir())
+    upload_resume_checksum_defer_terminate(&scaled.app).await;
+    assert_eq!(scaled.s3.open_uploads(), 0, "no multipart upload is left open");
+    let leftovers: Vec<_> = walk(&scaled.s3.data_dir())
         .into_iter()
         .filter(|p| p.contains(".tus-tail-"))
         .collect();
     assert!(leftovers.is_empty(), "tails left behind: {leftovers:?}");
-    drop(app);
-    database.drop_database().await;
+    scaled.finish().await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

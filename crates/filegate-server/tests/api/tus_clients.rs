@@ -2,7 +2,7 @@
 //! scripts/tus-clients.sh, found through `FILEGATE_TEST_TUSPY_PYTHON`; skipped without it,
 //! except under `CI=true`). The client is killed mid-upload and a new one resumes from the
 //! offset the server answers; a checksum that does not match is refused; an upload is
-//! terminated.
+//! terminated; and a client without any credential uploads through a signed tus URL.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -124,4 +124,12 @@ async fn tuspy_uploads_resumes_after_a_kill_is_refused_a_bad_checksum_and_termin
     // Termination: the upload is gone.
     let terminated = run(&python, &app, &token, &file, &["terminate"]);
     assert_eq!(terminated, ["terminated 204 then 404"]);
+
+    // A signed tus URL from `POST /v1/uploads`: tuspy holds no token at all.
+    let writer = app.client_as("default", "writer");
+    let (signed, url) = crate::tus_signed::signed_tus_upload(&writer, "tuspy/signed.bin", &data).await;
+    assert_eq!(run(&python, &app, "-", &file, &["signed", &url]), ["done"]);
+    app.run_jobs().await;
+    assert_eq!(app.client.get_file(&signed).await.expect("the file").status, "ready");
+    assert_eq!(content_of(&app.client, &signed).await, data);
 }

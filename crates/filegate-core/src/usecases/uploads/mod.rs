@@ -1,4 +1,5 @@
-//! Uploads: create (signed PUT, form POST or multipart), more part URLs, complete, abort.
+//! Uploads: create (signed PUT, form POST, multipart or a tus upload), more part URLs,
+//! complete, abort.
 
 use chrono::{DateTime, Utc};
 
@@ -9,7 +10,8 @@ use super::context::{HasBlobs, HasClock, HasExchange, HasLookups, HasSettings, H
 use super::{buckets, chrono_duration, dedup, outbox, quotas, requests, verify};
 use crate::domain::{
     AuditRecord, BucketName, ContentType, ETag, Encryption, FileAction, FileId, FileRecord, FileStatus, Metadata,
-    NewFile, ObjectPath, Permission, Principal, RequestId, Sha256Hex, UploadPlan, blob_key_for, parse_blob_key,
+    NewFile, ObjectPath, Permission, Principal, RequestId, Sha256Hex, TusUpload, UploadPlan, blob_key_for,
+    parse_blob_key,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{Effects, Job, SignedRequest, UploadConstraints};
@@ -27,6 +29,9 @@ pub enum Transfer {
     Put,
     Form,
     Multipart,
+    /// A tus upload (docs/tus.md) the client appends to through a signed tus URL, for clients
+    /// that must not hold a token.
+    Tus,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +60,9 @@ pub enum Instructions {
         part_count: u32,
         parts: Vec<(u32, String)>,
     },
+    /// Append the bytes with tus to the upload of this file: the HTTP layer answers a
+    /// signed tus URL (the core holds no key to sign it with).
+    Tus,
     /// Nothing to send: the file shares the bytes of an identical file (dedup) and is
     /// already `uploaded`.
     Deduplicated,
@@ -127,13 +135,21 @@ pub async fn create(
     let multipart = match req.transfer {
         Transfer::Auto => req.size > settings.multipart_threshold,
         Transfer::Multipart => true,
-        Transfer::Put | Transfer::Form => false,
+        Transfer::Put | Transfer::Form | Transfer::Tus => false,
     };
     let expires_at = now + chrono_duration(settings.upload_url_ttl);
     let id = FileId::new();
     let blob_key = blob_key_for(&principal.tenant, id);
 
-    let plan = if multipart {
+    let plan = if req.transfer == Transfer::Tus {
+        let part_size = part_size_for(req.size, MIN_PART_SIZE, settings.max_parts)?;
+        UploadPlan::Tus(TusUpload {
+            length: Some(req.size),
+            appending: cx.blobs().begin_append(&blob_key, &req.content_type, part_size).await?,
+            metadata: String::new(),
+            lease: None,
+        })
+    } else if multipart {
         let part_size = part_size_for(req.size, settings.part_size, settings.max_parts)?;
         let part_count = part_count_for(req.size, part_size);
         let upload_id = cx.blobs().create_multipart(&blob_key, &req.content_type).await?;
@@ -178,10 +194,13 @@ pub async fn create(
         Err(e) => {
             // A concurrent upload took the room since the precheck (or the database failed):
             // nothing may stay behind in storage.
-            if let UploadPlan::Multipart { upload_id, .. } = &record.upload
-                && let Err(abort) = cx.blobs().abort_multipart(&blob_key, upload_id).await
-            {
-                tracing::warn!(error = %abort, "could not abort the multipart upload of a refused file");
+            let freed = match &record.upload {
+                UploadPlan::Multipart { upload_id, .. } => cx.blobs().abort_multipart(&blob_key, upload_id).await,
+                UploadPlan::Tus(tus) => cx.blobs().abort_append(&blob_key, &tus.appending.upload_id).await,
+                _ => Ok(()),
+            };
+            if let Err(abort) = freed {
+                tracing::warn!(error = %abort, "could not free the storage of a refused upload");
             }
             return Err(e.into());
         }
@@ -226,12 +245,7 @@ fn instructions_for(
             Instructions::Single(blobs.presign_put(&file.blob_key, &constraints, expires_at)?)
         }
         UploadPlan::Deduplicated { .. } => Instructions::Deduplicated,
-        // Created by `tus::create`, which answers tus's way.
-        UploadPlan::Tus(_) => {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "a tus upload has no signed instructions"
-            )));
-        }
+        UploadPlan::Tus(_) => Instructions::Tus,
     })
 }
 

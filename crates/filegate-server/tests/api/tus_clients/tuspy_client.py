@@ -5,6 +5,7 @@ usage: tuspy_client.py ENDPOINT TOKEN FILE COMMAND [URL]
   resume    resume URL from the offset the server answers, print "done"
   corrupt   upload with a checksum that does not match, print the status tus refused it with
   terminate create, send one chunk, terminate (tuspy has no call for it), print the statuses
+  signed    upload to the signed tus URL (TOKEN is "-": no credential at all), print "done"
 """
 
 import hashlib
@@ -17,7 +18,8 @@ from tusclient.exceptions import TusUploadFailed
 from tusclient.uploader import Uploader
 
 endpoint, token, path, command = sys.argv[1:5]
-tus = client.TusClient(endpoint, headers={"Authorization": f"Bearer {token}"})
+headers = {} if token == "-" else {"Authorization": f"Bearer {token}"}
+tus = client.TusClient(endpoint, headers=headers)
 metadata = {"filename": "tuspy/" + os.path.basename(path), "filetype": "application/octet-stream"}
 
 
@@ -56,5 +58,9 @@ elif command == "terminate":
     deleted = requests.delete(uploader.url, headers=headers)
     head = requests.head(uploader.url, headers=headers)
     say(f"terminated {deleted.status_code} then {head.status_code}")
+elif command == "signed":
+    uploader = tus.uploader(path, url=sys.argv[5], chunk_size=1024 * 1024)
+    uploader.upload()
+    say("done")
 else:
     sys.exit(f"unknown command {command}")
