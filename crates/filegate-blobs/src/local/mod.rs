@@ -113,38 +113,27 @@ impl LocalBlobStore {
         placement: Placement,
     ) -> Result<BlobMeta, StoreError> {
         let dest = self.object_path(key)?;
-        let received = write::receive(
-            self.scratch.dir(),
-            body,
-            Limits {
-                max: max_size,
-                exact: exact_size,
-            },
-        )
-        .await?;
-        let etag = etag::of_object(&received.digest);
-        let key = key.to_owned();
-        let (scratch, objects, temp, file) = (
-            self.scratch.dir().to_owned(),
-            self.objects.clone(),
-            received.temp,
-            received.file,
-        );
-        let committed = etag.clone();
-        blocking(move || {
-            let kept = write::stamp(&file, &committed, sidecar::Durability::Rebuildable)
+        let limits = Limits {
+            max: max_size,
+            exact: exact_size,
+        };
+        let (scratch, objects, key) = (self.scratch.dir().to_owned(), self.objects.clone(), key.to_owned());
+        write::receive_then(self.scratch.dir(), body, limits, move |received| {
+            let etag = etag::of_object(&received.digest);
+            let (temp, file) = (received.temp, received.file);
+            let kept = write::stamp(&file, &etag, sidecar::Durability::Rebuildable)
                 .map_err(|e| io_error("stamp an etag", e))?;
             file.sync_all().map_err(|e| io_error("fsync a temp file", e))?;
             drop(file);
-            write::commit(temp, &scratch, &objects, &dest, &committed, kept, placement)
-                .map_err(|e| commit_error(e, &key))
+            write::commit(temp, &scratch, &objects, &dest, &etag, kept, placement)
+                .map_err(|e| commit_error(e, &key))?;
+            Ok(BlobMeta {
+                size: received.size,
+                sha256: etag::sha256_of(&etag),
+                etag: ETag::new_unchecked(etag),
+            })
         })
-        .await?;
-        Ok(BlobMeta {
-            size: received.size,
-            sha256: etag::sha256_of(&etag),
-            etag: ETag::new_unchecked(etag),
-        })
+        .await
     }
 
     /// `root/objects/<key>`, for a valid key only.

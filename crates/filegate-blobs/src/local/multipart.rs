@@ -110,9 +110,8 @@ impl LocalBlobStore {
             max: max_part_size,
             exact: None,
         };
-        let received = write::receive(self.scratch.dir(), body, limits).await?;
-        let (temp, mut file, digest) = (received.temp, received.file, received.digest);
-        blocking(move || {
+        write::receive_then(self.scratch.dir(), body, limits, move |received| {
+            let (temp, mut file, digest) = (received.temp, received.file, received.digest);
             file.write_all(&digest)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| io_error("write a part", e))?;
@@ -120,10 +119,10 @@ impl LocalBlobStore {
             fs::rename(temp.path(), dir.join(part_name(part)))
                 .map_err(|e| not_found_is(e, StoreError::NotFound, "store a part"))?;
             temp.disarm();
-            fsync_dir(&dir).map_err(|e| io_error("store a part", e))
+            fsync_dir(&dir).map_err(|e| io_error("store a part", e))?;
+            Ok(ETag::new_unchecked(etag_of(&digest)))
         })
-        .await?;
-        Ok(ETag::new_unchecked(etag_of(&digest)))
+        .await
     }
 
     pub(super) async fn complete_upload(

@@ -91,12 +91,25 @@ pub(crate) struct Received {
 ///
 /// `TooLarge` as soon as one byte past the limit arrives (the rest is never read); `Input`
 /// when the stream errors or, with `exact`, ends early. The temp file goes with the error.
-pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) -> Result<Received, StoreError> {
+///
+/// `then` (blocking: the fsync and rename that store it, typically) runs on the received
+/// body on the blocking pool, in the same trip as its last batch when the body fit in one:
+/// a small upload, what a busy control plane mostly sees, is created, written, hashed and
+/// stored in one trip instead of two, each a pair of thread switches.
+pub(crate) async fn receive_then<T, F>(
+    dir: &Path,
+    mut body: ByteStream,
+    limits: Limits,
+    then: F,
+) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(Received) -> Result<T, StoreError> + Send + 'static,
+{
     let limit = limits.exact.map_or(limits.max, |exact| exact.min(limits.max));
     let temp = TempPath::new_in(dir, "tmp");
-    // Created with the first full batch: a body that fits in one batch (most uploads of a
-    // busy control plane) is created, written and hashed in one trip to the blocking pool
-    // instead of three, each a pair of thread switches.
+    // Created with the first full batch: a body that fits in one batch is created, written,
+    // hashed and handed to `then` in one trip to the blocking pool.
     let mut writer: Option<Writing> = None;
     let mut batch = Batch::default();
     let mut size: u64 = 0;
@@ -125,25 +138,32 @@ pub(crate) async fn receive(dir: &Path, mut body: ByteStream, limits: Limits) ->
             "the body ended early: expected {exact} bytes, got {size}"
         )));
     }
-    let (file, digest) = match writer {
-        Some(writing) => writing.write(batch).await?.finish().await?,
+    match writer {
+        Some(writing) => {
+            let (file, digest) = writing.write(batch).await?.finish().await?;
+            let received = Received {
+                temp,
+                file,
+                size,
+                digest,
+            };
+            blocking(move || then(received)).await
+        }
         None => {
-            let path = temp.path().to_owned();
             blocking(move || {
-                let sink = Sink::create(&path)?.append(&batch.chunks)?;
+                let sink = Sink::create(temp.path())?.append(&batch.chunks)?;
                 let mut hasher = Hasher::default();
                 batch.chunks.iter().for_each(|chunk| hasher.update(chunk));
-                Ok((sink.file, hasher.finish()))
+                then(Received {
+                    temp,
+                    file: sink.file,
+                    size,
+                    digest: hasher.finish(),
+                })
             })
-            .await?
+            .await
         }
-    };
-    Ok(Received {
-        temp,
-        file,
-        size,
-        digest,
-    })
+    }
 }
 
 /// Received chunks waiting to be written together.
