@@ -20,7 +20,8 @@ use crate::process::Filegate;
 use crate::report::{Section, target_line};
 use crate::stats::{Samples, millis, ratio};
 
-const OBJECT: usize = 1024;
+/// The size of each cycle's object.
+pub(crate) const OBJECT: usize = 1024;
 
 /// How long each measurement runs, and at which concurrencies.
 #[derive(Debug, Clone)]
@@ -31,14 +32,14 @@ pub struct Plan {
 
 /// Rate and latency of one kind of operation over the runs.
 #[derive(Default, Clone)]
-struct Measured {
-    rate: Samples,
-    p50: Samples,
-    p99: Samples,
+pub(crate) struct Measured {
+    pub(crate) rate: Samples,
+    pub(crate) p50: Samples,
+    pub(crate) p99: Samples,
 }
 
 impl Measured {
-    fn push(&mut self, r: &LoadResult) {
+    pub(crate) fn push(&mut self, r: &LoadResult) {
         self.rate.push(r.rate());
         self.p50.push(millis(r.p50()));
         self.p99.push(millis(r.p99()));
@@ -85,7 +86,8 @@ async fn create(client: &Client, n: usize, prefix: &str) -> anyhow::Result<Slot>
     }
 }
 
-async fn cycle(client: &Client, body: Bytes, n: usize, prefix: &str) -> anyhow::Result<()> {
+/// One upload cycle: create, `PUT` the 1 KiB body, complete.
+pub(crate) async fn cycle(client: &Client, body: Bytes, n: usize, prefix: &str) -> anyhow::Result<()> {
     let slot = create(client, n, prefix).await?;
     client.put_signed(&slot.url, &slot.headers, body).await?;
     client

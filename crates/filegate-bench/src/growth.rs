@@ -2,16 +2,20 @@
 //! 100k and 1M. The rows are seeded through the store layer (`insert_files_bulk`: the same
 //! table, indexes and change counter as `insert_file`), then timed through HTTP, which is
 //! what users see: the first page, pages behind deep cursors, and the feed from deep
-//! positions, one request at a time.
+//! positions, one request at a time. And writes: upload cycles at concurrency 64 on the
+//! grown tables, which must stay as fast as on an empty database.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use filegate_client::{Client, ListFiles};
 use filegate_core::domain::{After, FileId, FileRecord, ObjectPath, Sort, SortValue, encode_cursor};
 
+use crate::control::{Measured, OBJECT, cycle};
 use crate::deploy::{Deployment, Kind};
+use crate::load::{Bound, closed_loop};
 use crate::process::Filegate;
 use crate::report::{Section, target_line};
 use crate::seed::{Store, analyze, epoch, ready_file};
@@ -20,6 +24,8 @@ use crate::stats::{Latency, timed};
 /// Rows per seeding transaction.
 const SEED_BATCH: usize = 10_000;
 const PAGE: u32 = 50;
+/// Upload cycles in flight on the grown tables (the control plane's highest).
+const CYCLE_CONCURRENCY: usize = 64;
 
 /// The seeded file number `i`: `ready`, created 10 ms after file `i - 1`.
 fn seeded(i: usize) -> FileRecord {
@@ -46,6 +52,7 @@ struct Level {
     first_page: Latency,
     deep_page: Latency,
     changes: Latency,
+    cycles: Measured,
 }
 
 /// `levels`: file counts, ascending; `requests`: timed requests of each kind per run.
@@ -54,6 +61,7 @@ pub async fn growth(
     runs: usize,
     levels: &[usize],
     requests: usize,
+    cycle_duration: Duration,
     deployment: &Deployment,
 ) -> anyhow::Result<Section> {
     let dir = work.join("growth");
@@ -83,7 +91,7 @@ pub async fn growth(
         let client = server.client()?;
         // Warm the caches once, as a running server's would be.
         timed(requests.min(20), |_| first_page(&client, PAGE)).await?;
-        for _ in 0..runs {
+        for run in 0..runs {
             level
                 .first_page
                 .push(&timed(requests, |_| first_page(&client, PAGE)).await?);
@@ -106,6 +114,19 @@ pub async fn growth(
             level
                 .changes
                 .push(&timed(requests, |n| changes(&client, since[n])).await?);
+            let (cl, prefix) = (client.clone(), format!("growth-cycles/{files}-{run}"));
+            let body = Bytes::from(vec![0x5au8; OBJECT]);
+            let bound = Bound {
+                duration: cycle_duration,
+                max_ops: 1_000_000,
+            };
+            let cycles = closed_loop(CYCLE_CONCURRENCY, bound, move |n| {
+                let (cl, body, prefix) = (cl.clone(), body.clone(), prefix.clone());
+                async move { cycle(&cl, body, n, &prefix).await }
+            })
+            .await
+            .context("upload cycles on the grown tables")?;
+            level.cycles.push(&cycles);
         }
         server.stop().await?;
         results.push(level);
@@ -147,7 +168,9 @@ fn section(kind: Kind, requests: usize, levels: &[Level]) -> Section {
     s.line(format!(
         "One tenant, one bucket; pages of {PAGE}; {requests} requests of each kind per run, one at a time, through HTTP. \
          Latencies in ms: each run's p50 and p99, and their median (min–max) over the runs. \
-         Deep pages start behind a cursor at a random file; the feed starts at a random position.\n"
+         Deep pages start behind a cursor at a random file; the feed starts at a random position. \
+         *Cycles*: create + `PUT` 1 KiB + complete, {CYCLE_CONCURRENCY} in flight, on the grown tables \
+         (the gateway without workers, as in the control plane), per second and p99 in ms.\n"
     ));
     let rows = levels
         .iter()
@@ -161,6 +184,8 @@ fn section(kind: Kind, requests: usize, levels: &[Level]) -> Section {
                 l.deep_page.p99.summary(2),
                 l.changes.p50.summary(2),
                 l.changes.p99.summary(2),
+                l.cycles.rate.summary(0),
+                l.cycles.p99.summary(1),
             ]
         })
         .collect();
@@ -174,6 +199,8 @@ fn section(kind: Kind, requests: usize, levels: &[Level]) -> Section {
             "deep page p99",
             "changes p50",
             "changes p99",
+            "cycles/s",
+            "cycle p99",
         ],
         rows,
     );
@@ -182,6 +209,19 @@ fn section(kind: Kind, requests: usize, levels: &[Level]) -> Section {
         s.line(target_line(
             &format!("list p99 < 10 ms at 1M files (worst median p99: {worst:.2} ms)"),
             worst < 10.0,
+        ));
+    }
+    if let (Some(first), Some(last)) = (levels.first(), levels.last()) {
+        let kept = last.cycles.rate.median() / first.cycles.rate.median().max(1.0);
+        s.line(target_line(
+            &format!(
+                "upload cycles flat as the tables grow ({} files: {:.0}/s, {} files: {:.0}/s, {kept:.2} of it)",
+                first.files,
+                first.cycles.rate.median(),
+                last.files,
+                last.cycles.rate.median()
+            ),
+            kept >= 0.9,
         ));
     }
     s

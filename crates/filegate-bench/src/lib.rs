@@ -307,7 +307,15 @@ async fn measure(args: RunArgs, which: &str) -> anyhow::Result<()> {
             eprintln!("growth: {}", kind.label());
             let dir = work.path().join(format!("growth-{kind:?}"));
             let deployment = Deployment::start(kind, &urls, &dir).await?;
-            let section = growth::growth(&dir, runs, &sizes.growth_levels, sizes.growth_requests, &deployment).await;
+            let section = growth::growth(
+                &dir,
+                runs,
+                &sizes.growth_levels,
+                sizes.growth_requests,
+                sizes.control.duration,
+                &deployment,
+            )
+            .await;
             deployment.finish().await?;
             sections.push(section?);
             std::fs::remove_dir_all(&dir).ok();
