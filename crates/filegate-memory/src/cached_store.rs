@@ -300,8 +300,12 @@ impl MetadataStore for CachedStore {
         self.inner.ping().await
     }
 
-    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError> {
-        self.inner.create_tenant(tenant, first_bucket).await
+    async fn commit_effects(&self, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.commit_effects(effects).await
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.create_tenant(tenant, first_bucket, effects).await
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -312,12 +316,12 @@ impl MetadataStore for CachedStore {
         self.inner.list_tenants().await
     }
 
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
-        self.inner.create_bucket(bucket).await
+    async fn create_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.create_bucket(bucket, effects).await
     }
 
-    async fn update_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
-        self.inner.update_bucket(bucket).await
+    async fn update_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.update_bucket(bucket, effects).await
     }
 
     async fn get_bucket(&self, tenant: &TenantId, name: &BucketName) -> Result<Option<Bucket>, StoreError> {
@@ -328,8 +332,8 @@ impl MetadataStore for CachedStore {
         self.inner.list_buckets(tenant).await
     }
 
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.inner.create_api_key(key).await
+    async fn create_api_key(&self, key: &ApiKey, effects: &Effects) -> Result<(), StoreError> {
+        self.inner.create_api_key(key, effects).await
     }
 
     async fn find_api_key(&self, secret_hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError> {
@@ -340,8 +344,14 @@ impl MetadataStore for CachedStore {
         self.inner.list_api_keys(tenant).await
     }
 
-    async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.inner.revoke_api_key(tenant, id, at).await
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        self.inner.revoke_api_key(tenant, id, at, effects).await
     }
 
     async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
@@ -506,8 +516,14 @@ impl MetadataStore for CachedStore {
         self.inner.tenant_quota(tenant).await
     }
 
-    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.inner.set_tenant_quota(tenant, quota, at).await
+    async fn set_tenant_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        self.inner.set_tenant_quota(tenant, quota, at, effects).await
     }
 
     async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError> {

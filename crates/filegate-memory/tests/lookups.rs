@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use filegate_core::domain::{Bucket, BucketName, BucketPolicy, Quota, Tenant, TenantId};
-use filegate_core::ports::{Lookups, MetadataStore};
+use filegate_core::ports::{Effects, Lookups, MetadataStore};
 use filegate_memory::MemoryLookups;
 use filegate_sql::SqliteStore;
 
@@ -27,7 +27,10 @@ async fn store_with_tenant(dir: &tempfile::TempDir) -> (SqliteStore, TenantId) {
         id: tenant.clone(),
         created_at: now,
     };
-    store.create_tenant(&row, &bucket).await.expect("create tenant");
+    store
+        .create_tenant(&row, &bucket, &Effects::NONE)
+        .await
+        .expect("create tenant");
     (store, tenant)
 }
 
@@ -44,7 +47,7 @@ async fn change_max_size(store: &SqliteStore, tenant: &TenantId, max_file_size: 
         .expect("read")
         .expect("bucket");
     bucket.policy.max_file_size = max_file_size;
-    store.update_bucket(&bucket).await.expect("update");
+    store.update_bucket(&bucket, &Effects::NONE).await.expect("update");
 }
 
 #[tokio::test]
@@ -65,7 +68,7 @@ async fn a_copy_is_served_until_this_process_forgets_it() {
         max_files: None,
     };
     store
-        .set_tenant_quota(&tenant, &quota, Utc::now())
+        .set_tenant_quota(&tenant, &quota, Utc::now(), &Effects::NONE)
         .await
         .expect("set quota");
     assert_eq!(*lookups.quota(&store, &tenant).await.expect("quota"), Quota::UNLIMITED);

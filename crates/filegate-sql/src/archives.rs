@@ -8,7 +8,7 @@ use filegate_core::domain::{
     Archive, ArchiveEntry, ArchiveId, ArchiveQuery, ArchiveSelection, ArchiveStatus, FileId, FileQuery, FileStatus,
     TenantId,
 };
-use filegate_core::ports::{ArchiveStore, NewJob};
+use filegate_core::ports::{ArchiveStore, Effects};
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::convert::{from_json, micros, tenant_id, time, to_i64, to_json, uuid};
@@ -16,9 +16,8 @@ use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
 use crate::file_row::{file_columns, records};
-use crate::jobs::insert_jobs;
 use crate::listing::push_filters;
-use crate::store::{SqlStore, commit_waking};
+use crate::store::SqlStore;
 
 /// The columns `ArchiveRow` reads (JSON cast to text for PostgreSQL's JSONB).
 pub(crate) const ARCHIVE_COLUMNS: &str = "id, tenant, status, CAST(selection AS TEXT) AS selection, \
@@ -202,11 +201,10 @@ impl<E: Engine> ArchiveStore for SqlStore<E> {
         records(self.read_all(files_matching(tenant, query, limit)).await?)
     }
 
-    async fn create_archive(&self, archive: &Archive, jobs: &[NewJob]) -> Result<(), StoreError> {
-        let mut tx = self.engine.begin_write().await?;
-        archive_insert::<E::DB>(archive)?.execute(&mut tx).await?;
-        insert_jobs::<E>(&mut tx, jobs).await?;
-        commit_waking(&self.engine, tx, jobs).await
+    async fn create_archive(&self, archive: &Archive, effects: &Effects) -> Result<(), StoreError> {
+        let insert = archive_insert::<E::DB>(archive)?;
+        self.write_change(effects, |c| insert.execute(c)).await?;
+        Ok(())
     }
 
     async fn get_archive(&self, tenant: &TenantId, id: ArchiveId) -> Result<Option<Archive>, StoreError> {
@@ -214,10 +212,16 @@ impl<E: Engine> ArchiveStore for SqlStore<E> {
         row.map(Archive::try_from).transpose()
     }
 
-    async fn update_archive(&self, archive: &Archive, expected: &[ArchiveStatus]) -> Result<Archive, StoreError> {
+    async fn update_archive(
+        &self,
+        archive: &Archive,
+        expected: &[ArchiveStatus],
+        effects: &Effects,
+    ) -> Result<Archive, StoreError> {
         // One statement: the status check and the write are atomic. When it changed nothing,
         // a read says whether the archive is absent or in another status.
-        let updated: Option<ArchiveRow> = self.write_returning(archive_update(archive, expected)?).await?;
+        let update = archive_update::<E::DB>(archive, expected)?;
+        let updated: Option<ArchiveRow> = self.write_change(effects, |c| update.fetch_optional(c)).await?;
         match updated {
             Some(row) => Archive::try_from(row),
             None => Err(update_refused(self.get_archive(&archive.tenant, archive.id).await?)),

@@ -2,7 +2,7 @@
 //! query builder numbers placeholders per engine) and the port. Appending is `INSERT … ON
 //! CONFLICT (id) DO NOTHING` (idempotent by id) in both dialects. The records of a file's
 //! change are appended in its write transaction ([`insert_audit`], through
-//! `crate::store::write_effects`; SQLite's one-trip batches have their own statements).
+//! `crate::store::commit_with_effects`; SQLite's one-trip batches have their own statements).
 
 use filegate_core::StoreError;
 use filegate_core::domain::{AuditAction, AuditQuery, AuditRecord, FileId, TenantId};

@@ -13,7 +13,7 @@ use crate::convert::{from_json, micros, opt_time, tenant_id, time, to_json, uuid
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::store::{SqlStore, commit, commit_waking, write_effects};
+use crate::store::{SqlStore, commit_with_effects};
 
 /// The columns `PassphraseRow` reads.
 const PASSPHRASE_COLUMNS: &str = "tenant, version, sealed, created_at, created_by, retired_at";
@@ -104,7 +104,7 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
         rows.into_iter().map(PassphraseVersion::try_from).collect()
     }
 
-    async fn add_passphrase(&self, v: &PassphraseVersion) -> Result<(), StoreError> {
+    async fn add_passphrase(&self, v: &PassphraseVersion, effects: &Effects) -> Result<(), StoreError> {
         let mut insert = QueryBuilder::<E::DB>::new(
             "INSERT INTO exchange_passphrases (tenant, version, sealed, created_at, created_by, retired_at) VALUES (",
         );
@@ -121,14 +121,18 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
         retire.push(" AND version < ").bind_value(i64::from(v.version));
         retire.push(" AND retired_at IS NULL");
 
-        let mut tx = self.engine.begin_write().await?;
-        insert.execute(&mut tx).await?;
-        retire.execute(&mut tx).await?;
-        commit::<E>(tx).await
+        self.write_change(effects, |c| {
+            Box::pin(async move {
+                insert.execute(&mut *c).await?;
+                retire.execute(c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
-    async fn create_request(&self, r: &FileRequest) -> Result<(), StoreError> {
-        let mut q = QueryBuilder::new(
+    async fn create_request(&self, r: &FileRequest, effects: &Effects) -> Result<(), StoreError> {
+        let mut q = QueryBuilder::<E::DB>::new(
             "INSERT INTO file_requests (id, tenant, parameters, note, status, due_at, file_id, created_by, \
              created_at, updated_at) VALUES (",
         );
@@ -144,7 +148,7 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
         q.push(", ").bind_value(r.created_by.as_str());
         q.push(", ").bind_value(micros(r.created_at));
         q.push(", ").bind_value(micros(r.updated_at)).push(")");
-        self.write(q).await?;
+        self.write_change(effects, |c| q.execute(c)).await?;
         Ok(())
     }
 
@@ -200,8 +204,7 @@ impl<E: Engine> ExchangeStore for SqlStore<E> {
             Some(other) => return Err(request_conflict(id, other)),
         }
         let row: RequestRow = update.fetch_one(&mut tx).await?;
-        write_effects::<E>(&mut tx, effects).await?;
-        commit_waking(&self.engine, tx, &effects.jobs).await?;
+        commit_with_effects(&self.engine, tx, effects).await?;
         FileRequest::try_from(row)
     }
 }

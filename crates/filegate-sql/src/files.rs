@@ -15,7 +15,7 @@ use crate::engine::{ChangeSeq, Conn, Engine};
 use crate::errors::{exists, status_conflict};
 use crate::file_row::{FileRow, FileValues, file_columns, insert_file};
 use crate::quotas::enforce_quota;
-use crate::store::{commit_waking, write_effects};
+use crate::store::commit_with_effects;
 
 pub(crate) fn select_file<DB: Dialect>(tenant: &TenantId, id: FileId) -> QueryBuilder<DB> {
     let mut q = QueryBuilder::new(concat!("SELECT ", file_columns!(), " FROM files WHERE tenant = "));
@@ -108,7 +108,6 @@ pub(crate) async fn insert_within_quota<E: Engine>(
         .fetch_one(&mut tx)
         .await
         .map_err(exists(format!("file {}", file.id)))?;
-    write_effects::<E>(&mut tx, effects).await?;
-    commit_waking(engine, tx, &effects.jobs).await?;
+    commit_with_effects(engine, tx, effects).await?;
     FileRecord::try_from(row)
 }

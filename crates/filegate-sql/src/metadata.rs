@@ -21,7 +21,7 @@ use crate::file_row::{FileRow, FileValues, change_page, insert_file, records};
 use crate::files::{changed_files, due_for_sweep, select_file, take_change_seq};
 use crate::listing::{FileListing, file_listing};
 use crate::quotas::{enforce_quota, read_quota, read_usage, write_quota};
-use crate::store::{SqlStore, commit, commit_waking, write_effects};
+use crate::store::{SqlStore, commit, commit_with_effects};
 use crate::tenants::{self as sql, ApiKeyRow, BucketRow, TenantRow};
 use crate::transitions::Transition;
 
@@ -33,7 +33,11 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         Ok(())
     }
 
-    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError> {
+    async fn commit_effects(&self, effects: &Effects) -> Result<(), StoreError> {
+        self.write_change(effects, |_| Box::pin(async { Ok(()) })).await
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
         if first_bucket.tenant != tenant.id {
             return Err(StoreError::Other(anyhow::anyhow!(
                 "the first bucket of tenant {} belongs to tenant {}",
@@ -41,14 +45,17 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
                 first_bucket.tenant
             )));
         }
+        let insert = sql::insert_tenant::<E::DB>(tenant);
         let bucket = sql::insert_bucket::<E::DB>(first_bucket)?;
-        let mut tx = self.engine.begin_write().await?;
-        sql::insert_tenant::<E::DB>(tenant)
-            .execute(&mut tx)
-            .await
-            .map_err(exists(format!("tenant {}", tenant.id)))?;
-        bucket.execute(&mut tx).await?;
-        commit::<E>(tx).await
+        let exists = exists(format!("tenant {}", tenant.id));
+        self.write_change(effects, |c| {
+            Box::pin(async move {
+                insert.execute(&mut *c).await.map_err(exists)?;
+                bucket.execute(c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -61,15 +68,18 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         rows.into_iter().map(Tenant::try_from).collect()
     }
 
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
-        self.write(sql::insert_bucket(bucket)?)
-            .await
-            .map_err(exists(format!("bucket {}", bucket.name)))?;
+    async fn create_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
+        let insert = sql::insert_bucket::<E::DB>(bucket)?;
+        let exists = exists(format!("bucket {}", bucket.name));
+        self.write_change(effects, |c| {
+            Box::pin(async move { insert.execute(c).await.map_err(exists) })
+        })
+        .await?;
         Ok(())
     }
 
-    async fn update_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
-        self.write_found(sql::update_bucket(bucket)?).await
+    async fn update_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError> {
+        self.write_found_with(sql::update_bucket(bucket)?, effects).await
     }
 
     async fn get_bucket(&self, tenant: &TenantId, name: &BucketName) -> Result<Option<Bucket>, StoreError> {
@@ -82,8 +92,9 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         rows.into_iter().map(Bucket::try_from).collect()
     }
 
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.write(sql::insert_api_key(key)?).await?;
+    async fn create_api_key(&self, key: &ApiKey, effects: &Effects) -> Result<(), StoreError> {
+        let insert = sql::insert_api_key::<E::DB>(key)?;
+        self.write_change(effects, |c| insert.execute(c)).await?;
         Ok(())
     }
 
@@ -97,8 +108,15 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         rows.into_iter().map(ApiKey::try_from).collect()
     }
 
-    async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write_found(sql::revoke_api_key(tenant, id, at)).await
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        self.write_found_with(sql::revoke_api_key(tenant, id, at), effects)
+            .await
     }
 
     async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
@@ -216,8 +234,7 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         }
         let seq = take_change_seq::<E>(&mut tx).await?;
         let row: FileRow = insert_file::<E::DB>(&v, seq).fetch_one(&mut tx).await?;
-        write_effects::<E>(&mut tx, effects).await?;
-        commit_waking(&self.engine, tx, &effects.jobs).await?;
+        commit_with_effects(&self.engine, tx, effects).await?;
         FileRecord::try_from(row)
     }
 
@@ -252,10 +269,18 @@ impl<E: Engine> MetadataStore for SqlStore<E> {
         read_quota::<E::DB>(&mut conn, tenant).await
     }
 
-    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.engine.begin_write().await?;
-        write_quota::<E::DB>(&mut tx, tenant, quota, at).await?;
-        commit::<E>(tx).await
+    async fn set_tenant_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        let (tenant, quota) = (tenant.clone(), *quota);
+        self.write_change(effects, |c| {
+            Box::pin(async move { write_quota::<E::DB>(c, &tenant, &quota, at).await })
+        })
+        .await
     }
 
     async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError> {

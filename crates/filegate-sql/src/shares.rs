@@ -4,15 +4,14 @@
 use chrono::{DateTime, Utc};
 use filegate_core::StoreError;
 use filegate_core::domain::{EmailAddress, FileId, PasswordHash, Share, ShareId, SharePermission, TenantId, TokenHash};
-use filegate_core::ports::{NewJob, ShareStore};
+use filegate_core::ports::{Effects, ShareStore};
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::convert::{micros, opt_time, tenant_id, time, uuid};
 use crate::dialect::{BindExt as _, Dialect, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
-use crate::jobs::insert_jobs;
-use crate::store::{SqlStore, commit_waking};
+use crate::store::SqlStore;
 
 /// The columns `ShareRow` reads.
 pub(crate) const SHARE_COLUMNS: &str = "id, tenant, file_id, token_hash, permission, created_by, created_at, \
@@ -185,11 +184,10 @@ pub(crate) fn clear_password_failures<DB: Dialect>(tenant: &TenantId, id: ShareI
 
 #[async_trait::async_trait]
 impl<E: Engine> ShareStore for SqlStore<E> {
-    async fn create_share(&self, share: &Share, jobs: &[NewJob]) -> Result<(), StoreError> {
-        let mut tx = self.engine.begin_write().await?;
-        insert_share::<E::DB>(share).execute(&mut tx).await?;
-        insert_jobs::<E>(&mut tx, jobs).await?;
-        commit_waking(&self.engine, tx, jobs).await
+    async fn create_share(&self, share: &Share, effects: &Effects) -> Result<(), StoreError> {
+        let insert = insert_share::<E::DB>(share);
+        self.write_change(effects, |c| insert.execute(c)).await?;
+        Ok(())
     }
 
     async fn get_share(&self, tenant: &TenantId, id: ShareId) -> Result<Option<Share>, StoreError> {
@@ -207,8 +205,15 @@ impl<E: Engine> ShareStore for SqlStore<E> {
         rows.into_iter().map(Share::try_from).collect()
     }
 
-    async fn revoke_share(&self, tenant: &TenantId, id: ShareId, at: DateTime<Utc>) -> Result<Share, StoreError> {
-        let row: Option<ShareRow> = self.write_returning(revoke_share(tenant, id, at)).await?;
+    async fn revoke_share(
+        &self,
+        tenant: &TenantId,
+        id: ShareId,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<Share, StoreError> {
+        let revoke = revoke_share::<E::DB>(tenant, id, at);
+        let row: Option<ShareRow> = self.write_change(effects, |c| revoke.fetch_optional(c)).await?;
         row.ok_or(StoreError::NotFound).and_then(Share::try_from)
     }
 
@@ -218,18 +223,11 @@ impl<E: Engine> ShareStore for SqlStore<E> {
         id: ShareId,
         at: DateTime<Utc>,
         download: bool,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<Option<Share>, StoreError> {
-        let mut tx = self.engine.begin_write().await?;
-        let row: Option<ShareRow> = record_access::<E::DB>(tenant, id, at, download)
-            .fetch_optional(&mut tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        insert_jobs::<E>(&mut tx, jobs).await?;
-        commit_waking(&self.engine, tx, jobs).await?;
-        Share::try_from(row).map(Some)
+        let access = record_access::<E::DB>(tenant, id, at, download);
+        let row: Option<ShareRow> = self.write_change(effects, |c| access.fetch_optional(c)).await?;
+        row.map(Share::try_from).transpose()
     }
 
     async fn count_password_attempt(

@@ -2,14 +2,15 @@
 //! names are aliases of it: `SqliteStore` and `PostgresStore`.
 //!
 //! The helpers here say where a statement runs: on a reader, on the writer (one statement,
-//! atomic by itself), or in a transaction that inserts jobs and then wakes the workers.
+//! atomic by itself), or in a write transaction with what commits with it (`Effects`: jobs,
+//! which wake the workers once committed, and audit records): [`SqlStore::write_change`].
 
 use filegate_core::StoreError;
 use filegate_core::ports::{Effects, NewJob};
 use sqlx::{QueryBuilder, Transaction};
 
 use crate::audit::insert_audit;
-use crate::dialect::{Exec, Fetch, Run as _};
+use crate::dialect::{BoxFuture, Exec, Fetch, Run as _};
 use crate::engine::{Conn, Engine};
 use crate::jobs::insert_jobs;
 
@@ -72,15 +73,6 @@ impl<E: Engine> SqlStore<E> {
         q.execute(&mut conn).await
     }
 
-    /// One statement on the writer that returns at most one row.
-    pub(crate) async fn write_returning<R>(&self, q: QueryBuilder<E::DB>) -> Result<Option<R>, StoreError>
-    where
-        E::DB: Fetch<R>,
-    {
-        let mut conn = self.engine.writer().await?;
-        q.fetch_optional(&mut conn).await
-    }
-
     /// One statement on the writer that must change a row: `NotFound` when it changed none.
     pub(crate) async fn write_found(&self, q: QueryBuilder<E::DB>) -> Result<(), StoreError> {
         match self.write(q).await? {
@@ -90,11 +82,69 @@ impl<E: Engine> SqlStore<E> {
     }
 }
 
-/// Writes what commits with a change (`Effects`) in the caller's write transaction: its jobs
-/// (the outbox) and its audit records. Commit with [`commit_waking`] and `effects.jobs`.
-pub(crate) async fn write_effects<E: Engine>(conn: &mut Conn<E>, effects: &Effects) -> Result<(), StoreError> {
-    insert_jobs::<E>(conn, &effects.jobs).await?;
-    insert_audit::<E>(conn, &effects.audit).await
+/// What a change says about whether it wrote anything: the rows a statement changed, the
+/// row it returned, or `()` for a change that says "nothing written" with an error.
+pub(crate) trait Written: Send {
+    fn written(&self) -> bool;
+}
+
+impl Written for u64 {
+    fn written(&self) -> bool {
+        *self > 0
+    }
+}
+
+impl<R: Send> Written for Option<R> {
+    fn written(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl Written for () {
+    fn written(&self) -> bool {
+        true
+    }
+}
+
+impl<E: Engine> SqlStore<E> {
+    /// A change and what commits with it: runs `change` in a write transaction and, when it
+    /// wrote something ([`Written`]), writes `effects` there and commits
+    /// ([`commit_with_effects`]). A change that wrote nothing, or failed, is rolled back with
+    /// nothing more written: no job and no record without their change, and no change
+    /// without them. Returns what `change` returned.
+    pub(crate) async fn write_change<T: Written>(
+        &self,
+        effects: &Effects,
+        change: impl for<'c> FnOnce(&'c mut Conn<E>) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.engine.begin_write().await?;
+        let outcome = change(&mut tx).await?;
+        if outcome.written() {
+            commit_with_effects(&self.engine, tx, effects).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// [`write_change`](Self::write_change) of one statement that must change a row:
+    /// `NotFound` (and nothing written) when it changed none.
+    pub(crate) async fn write_found_with(&self, q: QueryBuilder<E::DB>, effects: &Effects) -> Result<(), StoreError> {
+        match self.write_change(effects, |c| q.execute(c)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes what commits with a change (`Effects`: its jobs, the outbox, and its audit
+/// records) in the caller's write transaction `tx`, then commits it with [`commit_waking`].
+pub(crate) async fn commit_with_effects<E: Engine>(
+    engine: &E,
+    mut tx: Transaction<'static, E::DB>,
+    effects: &Effects,
+) -> Result<(), StoreError> {
+    insert_jobs::<E>(&mut tx, &effects.jobs).await?;
+    insert_audit::<E>(&mut tx, &effects.audit).await?;
+    commit_waking(engine, tx, &effects.jobs).await
 }
 
 /// Commits `tx`, in which `jobs` were inserted (`crate::jobs::insert_jobs`), then, when

@@ -8,12 +8,12 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     DeliveryId, EmailAddress, EventPattern, TenantId, Webhook, WebhookDelivery, WebhookId, WebhookUrl,
 };
-use filegate_core::ports::NotificationStore;
+use filegate_core::ports::{Effects, NotificationStore};
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::convert::{micros, tenant_id as tenant, time, to_i64, to_json, uuid};
-use crate::dialect::{BindExt as _, Dialect as _};
+use crate::dialect::{BindExt as _, Dialect as _, Run as _};
 use crate::engine::Engine;
 use crate::errors::bad_row;
 use crate::store::SqlStore;
@@ -113,8 +113,9 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
 
 #[async_trait]
 impl<E: Engine> NotificationStore for SqlStore<E> {
-    async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        let mut q = QueryBuilder::new("INSERT INTO webhooks (id, tenant, url, events, secret, created_at) VALUES (");
+    async fn create_webhook(&self, webhook: &Webhook, effects: &Effects) -> Result<(), StoreError> {
+        let mut q =
+            QueryBuilder::<E::DB>::new("INSERT INTO webhooks (id, tenant, url, events, secret, created_at) VALUES (");
         q.bind_value(webhook.id.to_string());
         q.push(", ").bind_value(webhook.tenant.as_str());
         q.push(", ").bind_value(webhook.url.as_str());
@@ -123,7 +124,7 @@ impl<E: Engine> NotificationStore for SqlStore<E> {
             .push(E::DB::JSON);
         q.push(", ").bind_value(webhook.sealed_secret.as_slice());
         q.push(", ").bind_value(micros(webhook.created_at)).push(")");
-        self.write(q).await?;
+        self.write_change(effects, |c| q.execute(c)).await?;
         Ok(())
     }
 
@@ -143,13 +144,13 @@ impl<E: Engine> NotificationStore for SqlStore<E> {
         rows.into_iter().map(Webhook::try_from).collect()
     }
 
-    async fn delete_webhook(&self, tenant: &TenantId, id: WebhookId) -> Result<(), StoreError> {
+    async fn delete_webhook(&self, tenant: &TenantId, id: WebhookId, effects: &Effects) -> Result<(), StoreError> {
         // The deliveries go with it (ON DELETE CASCADE).
         let mut q = QueryBuilder::new("DELETE FROM webhooks WHERE tenant = ");
         q.bind_value(tenant.as_str())
             .push(" AND id = ")
             .bind_value(id.to_string());
-        self.write_found(q).await
+        self.write_found_with(q, effects).await
     }
 
     async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {
@@ -217,13 +218,14 @@ impl<E: Engine> NotificationStore for SqlStore<E> {
         tenant: &TenantId,
         emails: &[EmailAddress],
         at: DateTime<Utc>,
+        effects: &Effects,
     ) -> Result<(), StoreError> {
-        let mut q = QueryBuilder::new("INSERT INTO alert_recipients (tenant, emails, updated_at) VALUES (");
+        let mut q = QueryBuilder::<E::DB>::new("INSERT INTO alert_recipients (tenant, emails, updated_at) VALUES (");
         q.bind_value(tenant.as_str());
         q.push(", ").bind_value(emails_json(emails)?).push(E::DB::JSON);
         q.push(", ").bind_value(micros(at));
         q.push(") ON CONFLICT (tenant) DO UPDATE SET emails = excluded.emails, updated_at = excluded.updated_at");
-        self.write(q).await?;
+        self.write_change(effects, |c| q.execute(c)).await?;
         Ok(())
     }
 }

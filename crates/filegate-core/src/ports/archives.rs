@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Archive, ArchiveId, ArchiveQuery, ArchiveStatus, FileId, FileRecord, TenantId};
 use crate::error::StoreError;
-use crate::ports::queue::NewJob;
+use crate::ports::metadata::Effects;
 
 /// Scoped by tenant like `MetadataStore`: no method returns another tenant's row.
 #[async_trait]
@@ -22,14 +22,20 @@ pub trait ArchiveStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRecord>, StoreError>;
 
-    /// Inserts the archive and enqueues `jobs` (its build) in the same transaction.
-    /// `Conflict` when the id exists.
-    async fn create_archive(&self, archive: &Archive, jobs: &[NewJob]) -> Result<(), StoreError>;
+    /// Inserts the archive and writes `effects` (its build, its audit record) in the same
+    /// transaction. `Conflict` when the id exists.
+    async fn create_archive(&self, archive: &Archive, effects: &Effects) -> Result<(), StoreError>;
     async fn get_archive(&self, tenant: &TenantId, id: ArchiveId) -> Result<Option<Archive>, StoreError>;
     /// Compare-and-set: writes `archive`'s status, size, error, expiry and `updated_at` if
-    /// the stored status is one of `expected`. Returns the stored row. `NotFound` when
-    /// absent; `Conflict` when the stored status is not in `expected`.
-    async fn update_archive(&self, archive: &Archive, expected: &[ArchiveStatus]) -> Result<Archive, StoreError>;
+    /// the stored status is one of `expected`, and `effects` in the same transaction.
+    /// Returns the stored row. `NotFound` when absent; `Conflict` when the stored status is
+    /// not in `expected` (then nothing is written, effects included).
+    async fn update_archive(
+        &self,
+        archive: &Archive,
+        expected: &[ArchiveStatus],
+        effects: &Effects,
+    ) -> Result<Archive, StoreError>;
     /// Across all tenants: archives not yet `expired` whose `expires_at` is before `now`,
     /// oldest expiry first, at most `limit`.
     async fn archives_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Archive>, StoreError>;

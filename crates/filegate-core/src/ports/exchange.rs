@@ -13,11 +13,13 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// Every version of the tenant's passphrase, newest first.
     async fn passphrases(&self, tenant: &TenantId) -> Result<Vec<PassphraseVersion>, StoreError>;
     /// Adds a version and, in the same transaction, retires the versions before it (sets
-    /// their `retired_at` to the new one's `created_at`). `Conflict` when the version exists
-    /// (another rotation won the race).
-    async fn add_passphrase(&self, version: &PassphraseVersion) -> Result<(), StoreError>;
+    /// their `retired_at` to the new one's `created_at`) and writes `effects`. `Conflict`
+    /// when the version exists (another rotation won the race; nothing is written, effects
+    /// included).
+    async fn add_passphrase(&self, version: &PassphraseVersion, effects: &Effects) -> Result<(), StoreError>;
 
-    async fn create_request(&self, request: &FileRequest) -> Result<(), StoreError>;
+    /// Inserts the request and writes `effects` (its audit record) in one transaction.
+    async fn create_request(&self, request: &FileRequest, effects: &Effects) -> Result<(), StoreError>;
     async fn get_request(&self, tenant: &TenantId, id: RequestId) -> Result<Option<FileRequest>, StoreError>;
     /// Oldest first (the order they should be worked on), at most `limit`, optionally only
     /// those in `status`.

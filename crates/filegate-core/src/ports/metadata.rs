@@ -17,7 +17,7 @@ use crate::ports::queue::NewJob;
 /// can never commit without its record, nor a record be written for a change that did not.
 ///
 /// Appending a record is idempotent by its id (as [`AuditLog::append`]), so a job that runs
-/// twice may carry the same `record_once` record twice.
+/// twice may carry the same `entry_once` record twice.
 ///
 /// [`AuditLog::append`]: crate::ports::AuditLog::append
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,33 +52,54 @@ impl Effects {
 /// Every method is scoped by tenant where the data belongs to one; no method returns a row
 /// of another tenant. Methods return `StoreError::NotFound` / `Conflict` as documented, and
 /// `Unavailable` when the engine cannot be reached.
+///
+/// A write that takes [`Effects`] writes them in its own transaction, and only when the change
+/// itself is written: a refused change (`NotFound`, `Conflict`, …) leaves no job and no
+/// record behind, and a change whose record cannot be written does not commit. The other
+/// ports' writes that take `Effects` (shares, webhooks, zip bundles, …) do the same.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Creates a tenant with its first bucket, atomically. `Conflict` when the tenant exists.
-    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket) -> Result<(), StoreError>;
+    /// Writes `effects` alone, in one transaction: the jobs and records of an action that
+    /// changes no row of its own (an asynchronous trigger call queued, with its record).
+    async fn commit_effects(&self, effects: &Effects) -> Result<(), StoreError>;
+
+    /// Creates a tenant with its first bucket and writes `effects`, in one transaction.
+    /// `Conflict` when the tenant exists (then nothing is written, effects included).
+    async fn create_tenant(&self, tenant: &Tenant, first_bucket: &Bucket, effects: &Effects) -> Result<(), StoreError>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// Every tenant, by id (for operator tools that walk them all: `filegate reindex`).
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
-    /// `Conflict` when a bucket of that name exists in the tenant.
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<(), StoreError>;
-    /// Replaces the policy and `updated_at`. `NotFound` when absent.
-    async fn update_bucket(&self, bucket: &Bucket) -> Result<(), StoreError>;
+    /// Inserts the bucket and writes `effects` in one transaction. `Conflict` when a bucket
+    /// of that name exists in the tenant (then nothing is written, effects included).
+    async fn create_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError>;
+    /// Replaces the policy and `updated_at`, and writes `effects` in the same transaction.
+    /// `NotFound` when absent (then nothing is written, effects included).
+    async fn update_bucket(&self, bucket: &Bucket, effects: &Effects) -> Result<(), StoreError>;
     async fn get_bucket(&self, tenant: &TenantId, name: &BucketName) -> Result<Option<Bucket>, StoreError>;
     /// Ordered by name.
     async fn list_buckets(&self, tenant: &TenantId) -> Result<Vec<Bucket>, StoreError>;
 
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// Inserts the key and writes `effects` in one transaction.
+    async fn create_api_key(&self, key: &ApiKey, effects: &Effects) -> Result<(), StoreError>;
     /// Looks a key up by the SHA-256 of its secret; revoked keys are returned too (the caller
     /// refuses them).
     async fn find_api_key(&self, secret_hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError>;
     /// Ordered by creation.
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
-    /// Sets `revoked_at` (idempotent). `NotFound` when absent.
-    async fn revoke_api_key(&self, tenant: &TenantId, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Sets `revoked_at` (idempotent: a second revocation keeps the first time) and writes
+    /// `effects` in the same transaction. `NotFound` when absent (then nothing is written,
+    /// effects included).
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
 
     /// Inserts a new file row with its `effects` (jobs and audit records) in one transaction
     /// and returns it with its `change_seq` assigned.
@@ -197,9 +218,16 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// The tenant's storage quota; unlimited when none was ever set.
     async fn tenant_quota(&self, tenant: &TenantId) -> Result<Quota, StoreError>;
-    /// Replaces the tenant's quota (`None` limits are unlimited). Files already stored stay,
-    /// even past a lowered limit. `NotFound` when the tenant does not exist.
-    async fn set_tenant_quota(&self, tenant: &TenantId, quota: &Quota, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Replaces the tenant's quota (`None` limits are unlimited) and writes `effects` in the
+    /// same transaction. Files already stored stay, even past a lowered limit. `NotFound`
+    /// when the tenant does not exist (then nothing is written, effects included).
+    async fn set_tenant_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<(), StoreError>;
     /// What the tenant keeps (see [`Quota`] for what counts), in total and per bucket.
     async fn tenant_usage(&self, tenant: &TenantId) -> Result<TenantUsage, StoreError>;
 }

@@ -9,17 +9,20 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{DeliveryId, EmailAddress, TenantId, Webhook, WebhookDelivery, WebhookId, WebhookUrl};
 use crate::error::StoreError;
+use crate::ports::metadata::Effects;
 
 /// Every method is scoped by tenant; no method returns a row of another tenant.
 #[async_trait]
 pub trait NotificationStore: Send + Sync + 'static {
+    /// Inserts the subscription and writes `effects` (its audit record) in one transaction.
     /// `Conflict` when the id exists.
-    async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn create_webhook(&self, webhook: &Webhook, effects: &Effects) -> Result<(), StoreError>;
     async fn get_webhook(&self, tenant: &TenantId, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
     /// Oldest first.
     async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>, StoreError>;
-    /// Removes the subscription and its delivery history. `NotFound` when absent.
-    async fn delete_webhook(&self, tenant: &TenantId, id: WebhookId) -> Result<(), StoreError>;
+    /// Removes the subscription and its delivery history, and writes `effects` in the same
+    /// transaction. `NotFound` when absent (then nothing is written, effects included).
+    async fn delete_webhook(&self, tenant: &TenantId, id: WebhookId, effects: &Effects) -> Result<(), StoreError>;
 
     /// Records one attempt. `NotFound` when the subscription is gone (deleted meanwhile).
     async fn record_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
@@ -43,12 +46,13 @@ pub trait NotificationStore: Send + Sync + 'static {
 
     /// The tenant's alert recipients; empty when never set.
     async fn alert_recipients(&self, tenant: &TenantId) -> Result<Vec<EmailAddress>, StoreError>;
-    /// Replaces the tenant's alert recipients.
+    /// Replaces the tenant's alert recipients and writes `effects` in the same transaction.
     async fn set_alert_recipients(
         &self,
         tenant: &TenantId,
         emails: &[EmailAddress],
         at: DateTime<Utc>,
+        effects: &Effects,
     ) -> Result<(), StoreError>;
 }
 

@@ -6,27 +6,34 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{BucketName, FileId, FileRecord, ObjectPath, Share, ShareId, TenantId, TokenHash};
 use crate::error::StoreError;
-use crate::ports::queue::NewJob;
+use crate::ports::metadata::Effects;
 
 /// Scoped by tenant, except [`ShareStore::find_share`]: the token is the only credential a
 /// share's holder has, so it is looked up across tenants.
 #[async_trait]
 pub trait ShareStore: Send + Sync + 'static {
-    /// Inserts a share and enqueues `jobs` (its email) in the same transaction. `Conflict`
-    /// when the id or the token hash exists.
-    async fn create_share(&self, share: &Share, jobs: &[NewJob]) -> Result<(), StoreError>;
+    /// Inserts a share and writes `effects` (its email, its audit record) in the same
+    /// transaction. `Conflict` when the id or the token hash exists.
+    async fn create_share(&self, share: &Share, effects: &Effects) -> Result<(), StoreError>;
     async fn get_share(&self, tenant: &TenantId, id: ShareId) -> Result<Option<Share>, StoreError>;
     /// The share whose token hashes to `token_hash`, whatever its tenant and state.
     async fn find_share(&self, token_hash: &TokenHash) -> Result<Option<Share>, StoreError>;
     /// The file's shares, newest first.
     async fn list_shares(&self, tenant: &TenantId, file_id: FileId) -> Result<Vec<Share>, StoreError>;
-    /// Sets `revoked_at` unless it is set already (idempotent); returns the stored share.
-    /// `NotFound` when absent.
-    async fn revoke_share(&self, tenant: &TenantId, id: ShareId, at: DateTime<Utc>) -> Result<Share, StoreError>;
+    /// Sets `revoked_at` unless it is set already (idempotent) and writes `effects` in the
+    /// same transaction; returns the stored share. `NotFound` when absent (then nothing is
+    /// written, effects included).
+    async fn revoke_share(
+        &self,
+        tenant: &TenantId,
+        id: ShareId,
+        at: DateTime<Utc>,
+        effects: &Effects,
+    ) -> Result<Share, StoreError>;
     /// Counts one access, atomically and only if at `at` the share is not revoked, not
     /// expired and — when it has a limit — has downloads left: `access_count` + 1,
-    /// `download_count` + 1 when `download`, `last_accessed_at` = `at`; and enqueues `jobs`
-    /// (its event) in the same transaction. Concurrent downloads can never exceed the limit.
+    /// `download_count` + 1 when `download`, `last_accessed_at` = `at`; and writes `effects`
+    /// (its event) in the same transaction, only when it counted. Concurrent downloads can never exceed the limit.
     /// Returns the updated share, or `None` when the condition failed (nothing changed).
     /// `NotFound` when absent.
     async fn record_share_access(
@@ -35,7 +42,7 @@ pub trait ShareStore: Send + Sync + 'static {
         id: ShareId,
         at: DateTime<Utc>,
         download: bool,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<Option<Share>, StoreError>;
     /// Counts one password attempt before it is checked: compare-and-set of
     /// `password_failures` from `seen` to `seen + 1`, setting `locked_until`. Returns whether

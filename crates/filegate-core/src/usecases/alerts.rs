@@ -3,9 +3,10 @@
 //! configuration and are told about every tenant.
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasNotifications};
+use super::context::{HasClock, HasNotifications};
 use crate::domain::{EmailAddress, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result};
+use crate::ports::Effects;
 
 /// At most this many recipients per tenant.
 pub const MAX_RECIPIENTS: usize = 20;
@@ -18,7 +19,7 @@ pub async fn recipients(cx: &impl HasNotifications, principal: &Principal) -> Re
 /// Replaces the tenant's recipients (an empty list turns the tenant's alert emails off).
 #[tracing::instrument(skip(cx, principal, emails), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn set_recipients(
-    cx: &(impl HasAudit + HasNotifications + HasClock),
+    cx: &(impl HasNotifications + HasClock),
     principal: &Principal,
     mut emails: Vec<EmailAddress>,
 ) -> Result<Vec<EmailAddress>> {
@@ -31,12 +32,17 @@ pub async fn set_recipients(
             format!("at most {MAX_RECIPIENTS} alert recipients"),
         ));
     }
+    let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
+    let record = audit::entry(cx, &Actor::of(principal), "alerts.recipients_changed", None, details);
     cx.notifications()
         .store
-        .set_alert_recipients(&principal.tenant, &emails, cx.clock().now())
+        .set_alert_recipients(
+            &principal.tenant,
+            &emails,
+            cx.clock().now(),
+            &Effects::NONE.audited(record),
+        )
         .await?;
-    let details = serde_json::json!({ "emails": emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>() });
-    audit::record_change(cx, &Actor::of(principal), "alerts.recipients_changed", None, details).await;
     tracing::info!(count = emails.len(), "alert recipients changed");
     Ok(emails)
 }

@@ -5,9 +5,10 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasStore};
+use super::context::{HasClock, HasStore};
 use crate::domain::{ApiKey, ApiKeyId, Permission, Principal, Role};
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 
 /// Every API key starts with this, so a bearer credential tells what it is at a glance (and
 /// secret scanners can find leaked keys).
@@ -21,7 +22,7 @@ pub struct CreatedKey {
 
 #[tracing::instrument(skip(cx, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(
-    cx: &(impl HasStore + HasAudit + HasClock),
+    cx: &(impl HasStore + HasClock),
     principal: &Principal,
     name: String,
     roles: Vec<Role>,
@@ -60,9 +61,9 @@ pub async fn create(
         created_at: cx.clock().now(),
         revoked_at: None,
     };
-    cx.store().create_api_key(&key).await?;
     let details = serde_json::json!({"key_id": key.id.to_string(), "name": key.name, "roles": key.roles});
-    audit::record_change(cx, &Actor::of(principal), "api_key.created", None, details).await;
+    let record = audit::entry(cx, &Actor::of(principal), "api_key.created", None, details);
+    cx.store().create_api_key(&key, &Effects::NONE.audited(record)).await?;
     Ok(CreatedKey { key, secret })
 }
 
@@ -71,17 +72,17 @@ pub async fn list(cx: &impl HasStore, principal: &Principal) -> Result<Vec<ApiKe
     Ok(cx.store().list_api_keys(&principal.tenant).await?)
 }
 
-pub async fn revoke(cx: &(impl HasStore + HasAudit + HasClock), principal: &Principal, id: ApiKeyId) -> Result<()> {
+pub async fn revoke(cx: &(impl HasStore + HasClock), principal: &Principal, id: ApiKeyId) -> Result<()> {
     principal.require(Permission::Administer)?;
+    let details = serde_json::json!({"key_id": id.to_string()});
+    let record = audit::entry(cx, &Actor::of(principal), "api_key.revoked", None, details);
     cx.store()
-        .revoke_api_key(&principal.tenant, id, cx.clock().now())
+        .revoke_api_key(&principal.tenant, id, cx.clock().now(), &Effects::NONE.audited(record))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::not_found("api key"),
             other => other.into(),
         })?;
-    let details = serde_json::json!({"key_id": id.to_string()});
-    audit::record_change(cx, &Actor::of(principal), "api_key.revoked", None, details).await;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use crate::domain::{
     Principal, entry_names,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::ports::{Disposition, DownloadOptions, Job, NewJob};
+use crate::ports::{Disposition, DownloadOptions, Effects, Job, NewJob};
 
 /// Ids looked up in one statement.
 pub(crate) const LOOKUP_BATCH: usize = 500;
@@ -37,7 +37,7 @@ pub(crate) const LOOKUP_BATCH: usize = 500;
 /// `pending` until a worker has stored the zip.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(
-    cx: &(impl HasStore + HasAudit + HasSettings + HasClock + HasArchives),
+    cx: &(impl HasStore + HasSettings + HasClock + HasArchives),
     principal: &Principal,
     selection: ArchiveSelection,
 ) -> Result<Archive> {
@@ -103,8 +103,7 @@ pub async fn create(
         tenant: archive.tenant.clone(),
         archive_id: archive.id,
     });
-    cx.archives().create_archive(&archive, &[job]).await?;
-    audit::record_change(
+    let record = audit::entry(
         cx,
         &Actor::of(principal),
         "archive.requested",
@@ -115,8 +114,10 @@ pub async fn create(
             "file_count": archive.entries.len(),
             "bytes": bytes,
         }),
-    )
-    .await;
+    );
+    cx.archives()
+        .create_archive(&archive, &Effects::jobs([job]).audited(record))
+        .await?;
     tracing::info!(archive_id = %archive.id, files = archive.entries.len(), bytes, "archive requested");
     Ok(archive)
 }
@@ -200,6 +201,7 @@ pub async fn get(
     Ok((archive, Some(ArchiveUrl { url, expires_at })))
 }
 
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+/// `t` as the stores keep it (microseconds).
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }

@@ -4,17 +4,19 @@
 //! A read that is audited (a download, a passphrase) is recorded *before* the data is handed
 //! out: when the trail cannot be written, the caller gets 503 and no data.
 //!
-//! A change to a file (an upload created, completed or aborted, a rename, a delete, a
-//! restore, an expiry or purge, a quarantine, a dedup) and a file request's close (fulfilled
-//! by a file, or cancelled) carries its record into the store's write: [`entry`] (or
-//! [`entry_once`]) makes it, and the store writes it in the change's own transaction
-//! (`ports::Effects`). The change and its record commit together or not at all; when the
-//! record cannot be written, nothing changed and the caller gets the error.
+//! A change carries its record into the store's write: [`entry`] (or [`entry_once`]) makes
+//! it, and the store writes it in the change's own transaction (`ports::Effects`). So do
+//! changes to files (an upload created, completed or aborted, a rename, a delete, a restore,
+//! an expiry or purge, a quarantine, a dedup), file requests (created, fulfilled,
+//! cancelled), API keys, buckets, tenants, quotas, webhooks, alert recipients, shares, zip
+//! bundles (asked for, ready, failed, expired), passphrase rotations and queued trigger
+//! calls. The change and its record commit together or not at all; when the record cannot
+//! be written, nothing changed and the caller gets the error.
 //!
-//! Changes to other things (API keys, buckets, webhooks, tenants, quotas, alerts, shares,
-//! triggers, zip bundles, file requests created, passphrase rotations) are still recorded
-//! right after they commit, with [`record_change`] (or [`record_once`] from a job): their
-//! stores do not take records.
+//! What is not a write of ours has nothing to commit with: a wrong share password (the
+//! attempt is counted before the check) is recorded with [`record`] before the refusal is
+//! told; a synchronous trigger's call, made already, with [`record_after`]; a job's own
+//! action with [`record_once`].
 
 use uuid::Uuid;
 
@@ -85,21 +87,14 @@ pub fn entry_once(
     }
 }
 
-/// Appends one record for a change that has already committed, to something whose store
-/// does not take records with its writes (see the module). The change stands whatever
-/// happens here, so a failure to append is logged and counted
-/// (`filegate_audit_failures_total`), not returned: answering an error for a committed
-/// change would make the client retry something that happened.
-pub async fn record_change(
-    cx: &(impl HasAudit + HasClock),
-    actor: &Actor,
-    action: &str,
-    file_id: Option<FileId>,
-    details: serde_json::Value,
-) {
-    if let Err(e) = record(cx, actor, action, file_id, details).await {
+/// Appends `record` of an action that is no write of ours and is made already (a
+/// synchronous trigger's call): there is nothing to commit it with, and answering an error
+/// would make the caller repeat what happened. So a failure to append is logged and counted
+/// (`filegate_audit_failures_total`), not returned.
+pub async fn record_after(cx: &impl HasAudit, record: &AuditRecord) {
+    if let Err(e) = cx.audit().append(record).await {
         metrics::counter!("filegate_audit_failures_total").increment(1);
-        tracing::error!(error = %e, action, actor = %actor.subject, file_id = ?file_id, "could not append to the audit trail");
+        tracing::error!(error = %e, action = %record.action, actor = %record.actor, "could not append to the audit trail");
     }
 }
 

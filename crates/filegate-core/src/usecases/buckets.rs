@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasLookups, HasScanner, HasStore};
+use super::context::{HasClock, HasLookups, HasScanner, HasStore};
 use crate::domain::{Bucket, BucketName, BucketPolicy, Permission, Principal};
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 use crate::usecases::pipeline;
 
 /// A policy change: every field optional, absent ones keep their value.
@@ -54,7 +55,7 @@ fn check(cx: &impl HasScanner, policy: &BucketPolicy) -> Result<()> {
 
 #[tracing::instrument(skip(cx, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(
-    cx: &(impl HasStore + HasAudit + HasClock + HasScanner),
+    cx: &(impl HasStore + HasClock + HasScanner),
     principal: &Principal,
     name: BucketName,
     change: PolicyChange,
@@ -73,17 +74,17 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    cx.store().create_bucket(&bucket).await.map_err(|e| match e {
+    let effects = audited_policy(cx, principal, "bucket.created", &bucket);
+    cx.store().create_bucket(&bucket, &effects).await.map_err(|e| match e {
         StoreError::Conflict(_) => Error::conflict(ErrorCode::BucketExists, "a bucket with this name exists"),
         other => other.into(),
     })?;
-    audit_policy(cx, principal, "bucket.created", &bucket).await;
     Ok(bucket)
 }
 
 #[tracing::instrument(skip(cx, principal, change), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn update(
-    cx: &(impl HasStore + HasAudit + HasClock + HasLookups + HasScanner),
+    cx: &(impl HasStore + HasClock + HasLookups + HasScanner),
     principal: &Principal,
     name: &BucketName,
     change: PolicyChange,
@@ -93,19 +94,20 @@ pub async fn update(
     bucket.policy = change.apply(bucket.policy);
     check(cx, &bucket.policy)?;
     bucket.updated_at = cx.clock().now();
-    let updated = cx.store().update_bucket(&bucket).await;
+    let effects = audited_policy(cx, principal, "bucket.updated", &bucket);
+    let updated = cx.store().update_bucket(&bucket, &effects).await;
     cx.lookups().forget_bucket(&bucket.tenant, &bucket.name).await;
     updated.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("bucket"),
         other => other.into(),
     })?;
-    audit_policy(cx, principal, "bucket.updated", &bucket).await;
     Ok(bucket)
 }
 
-async fn audit_policy(cx: &(impl HasAudit + HasClock), principal: &Principal, action: &str, bucket: &Bucket) {
+/// The record of `action` on the bucket, with its policy, to commit with the change.
+fn audited_policy(cx: &impl HasClock, principal: &Principal, action: &str, bucket: &Bucket) -> Effects {
     let details = serde_json::json!({"bucket": bucket.name.as_str(), "policy": bucket.policy});
-    audit::record_change(cx, &Actor::of(principal), action, None, details).await;
+    Effects::NONE.audited(audit::entry(cx, &Actor::of(principal), action, None, details))
 }
 
 pub async fn get(cx: &impl HasStore, principal: &Principal, name: &BucketName) -> Result<Bucket> {

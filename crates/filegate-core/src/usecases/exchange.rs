@@ -10,6 +10,7 @@ use super::audit::{self, Actor};
 use super::context::{HasAudit, HasClock, HasExchange, HasSealer};
 use crate::domain::{Passphrase, PassphraseVersion, Permission, Principal, TenantId};
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 
 /// The current passphrase, as an exchange client receives it.
 #[derive(Debug, Clone)]
@@ -36,13 +37,14 @@ fn unseal(cx: &impl HasSealer, v: &PassphraseVersion) -> Result<Passphrase> {
     Passphrase::from_unsealed(plain)
 }
 
-/// Adds the version after `newest` with a fresh passphrase. `None` when another process
-/// added that version first (the caller reads again).
+/// Adds the version after `newest` with a fresh passphrase: by `rotator`, with its record
+/// (`exchange.passphrase_rotated`) in the same transaction, or else by `system`, unrecorded.
+/// `None` when another process added that version first (the caller reads again).
 async fn add_next(
     cx: &(impl HasExchange + HasSealer + HasClock),
     tenant: &TenantId,
     newest: Option<u32>,
-    created_by: &str,
+    rotator: Option<&Actor>,
 ) -> Result<Option<PassphraseVersion>> {
     let version = newest.map_or(Ok(1), |n| {
         n.checked_add(1)
@@ -56,10 +58,17 @@ async fn add_next(
             .sealer()
             .seal(passphrase.expose().as_bytes(), seal_context(tenant, version).as_bytes())?,
         created_at: cx.clock().now(),
-        created_by: created_by.to_owned(),
+        created_by: rotator.map_or("system", |a| a.subject.as_str()).to_owned(),
         retired_at: None,
     };
-    match cx.exchange().add_passphrase(&row).await {
+    let effects = match rotator {
+        Some(actor) => {
+            let details = json!({ "version": version });
+            Effects::NONE.audited(audit::entry(cx, actor, "exchange.passphrase_rotated", None, details))
+        }
+        None => Effects::NONE,
+    };
+    match cx.exchange().add_passphrase(&row, &effects).await {
         Ok(()) => Ok(Some(row)),
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -78,7 +87,7 @@ async fn versions_or_first(
         if !versions.is_empty() {
             return Ok(versions);
         }
-        if let Some(first) = add_next(cx, tenant, None, "system").await? {
+        if let Some(first) = add_next(cx, tenant, None, None).await? {
             tracing::info!(tenant = %tenant, "first exchange passphrase created");
             return Ok(vec![first]);
         }
@@ -121,10 +130,11 @@ pub async fn current(
 /// (with an alert). Answers the new version without its secret.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn rotate(
-    cx: &(impl HasAudit + HasExchange + HasSealer + HasClock),
+    cx: &(impl HasExchange + HasSealer + HasClock),
     principal: &Principal,
 ) -> Result<PassphraseVersion> {
     principal.require(Permission::Administer)?;
+    let rotator = Actor::of(principal);
     for _ in 0..3 {
         let newest = cx
             .exchange()
@@ -132,15 +142,7 @@ pub async fn rotate(
             .await?
             .first()
             .map(|v| v.version);
-        if let Some(added) = add_next(cx, &principal.tenant, newest, &principal.subject).await? {
-            audit::record_change(
-                cx,
-                &Actor::of(principal),
-                "exchange.passphrase_rotated",
-                None,
-                json!({ "version": added.version }),
-            )
-            .await;
+        if let Some(added) = add_next(cx, &principal.tenant, newest, Some(&rotator)).await? {
             tracing::info!(version = added.version, "exchange passphrase rotated");
             return Ok(added);
         }

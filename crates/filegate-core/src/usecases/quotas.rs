@@ -9,9 +9,10 @@
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasLookups, HasSettings, HasStore};
+use super::context::{HasClock, HasLookups, HasSettings, HasStore};
 use crate::domain::{Permission, Principal, Quota, QuotaExceeded, QuotaLimit, StorageUsage, TenantId, TenantUsage};
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 
 /// The tenant a quota request is about: the caller's own (tenant admin), or any tenant
 /// (superadmin). Another tenant that does not exist is `NotFound`.
@@ -43,7 +44,7 @@ pub async fn get(cx: &impl HasStore, principal: &Principal, tenant: Option<Tenan
 /// usage is back under it.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject))]
 pub async fn set(
-    cx: &(impl HasStore + HasAudit + HasClock + HasLookups),
+    cx: &(impl HasStore + HasClock + HasLookups),
     principal: &Principal,
     tenant: Option<TenantId>,
     quota: Quota,
@@ -61,27 +62,29 @@ pub async fn set(
         ));
     }
     let tenant = target(cx, principal, tenant).await?;
-    cx.store()
-        .set_tenant_quota(&tenant, &quota, cx.clock().now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Error::not_found("tenant"),
-            other => other.into(),
-        })?;
-    cx.lookups().forget_quota(&tenant).await;
-    tracing::info!(%tenant, max_bytes = ?quota.max_bytes, max_files = ?quota.max_files, "quota changed");
     // In the tenant's trail, whose admins see who changed their limits, and in the
     // superadmin's own when that is another tenant.
     let details = json!({"tenant": tenant.as_str(), "max_bytes": quota.max_bytes, "max_files": quota.max_files});
     let actor = Actor::of(principal);
+    let mut effects = Effects::NONE;
     if tenant != principal.tenant {
-        audit::record_change(cx, &actor, "quota.changed", None, details.clone()).await;
+        effects = effects.audited(audit::entry(cx, &actor, "quota.changed", None, details.clone()));
     }
     let in_target = Actor {
         tenant: tenant.clone(),
         ..actor
     };
-    audit::record_change(cx, &in_target, "quota.changed", None, details).await;
+    let effects = effects.audited(audit::entry(cx, &in_target, "quota.changed", None, details));
+    let changed = cx
+        .store()
+        .set_tenant_quota(&tenant, &quota, cx.clock().now(), &effects)
+        .await;
+    cx.lookups().forget_quota(&tenant).await;
+    changed.map_err(|e| match e {
+        StoreError::NotFound => Error::not_found("tenant"),
+        other => other.into(),
+    })?;
+    tracing::info!(%tenant, max_bytes = ?quota.max_bytes, max_files = ?quota.max_files, "quota changed");
     Ok((tenant, quota))
 }
 
@@ -104,7 +107,9 @@ pub(crate) async fn apply_default(
 ) -> Result<()> {
     let quota = cx.settings().default_quota;
     if !quota.is_unlimited() {
-        cx.store().set_tenant_quota(tenant, &quota, cx.clock().now()).await?;
+        cx.store()
+            .set_tenant_quota(tenant, &quota, cx.clock().now(), &Effects::NONE)
+            .await?;
         cx.lookups().forget_quota(tenant).await;
     }
     Ok(())

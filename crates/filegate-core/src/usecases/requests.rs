@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasExchange, HasStore};
+use super::context::{HasClock, HasExchange, HasStore};
 use crate::domain::{
     FileEvent, FileId, FileRequest, Permission, Principal, RequestId, RequestParameters, RequestStatus, TenantId,
 };
@@ -28,11 +28,7 @@ pub struct NewRequest {
 
 /// `POST /v1/requests` (admin).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant))]
-pub async fn create(
-    cx: &(impl HasAudit + HasExchange + HasClock),
-    principal: &Principal,
-    new: NewRequest,
-) -> Result<FileRequest> {
+pub async fn create(cx: &(impl HasExchange + HasClock), principal: &Principal, new: NewRequest) -> Result<FileRequest> {
     principal.require(Permission::Administer)?;
     // The stores keep microseconds: answer what a later read returns.
     let micros = |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
@@ -56,15 +52,16 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    cx.exchange().create_request(&request).await?;
-    audit::record_change(
+    let record = audit::entry(
         cx,
         &Actor::of(principal),
         "request.created",
         None,
         json!({ "request_id": request.id, "parameters": request.parameters.as_json(), "due_at": request.due_at }),
-    )
-    .await;
+    );
+    cx.exchange()
+        .create_request(&request, &Effects::NONE.audited(record))
+        .await?;
     tracing::info!(request_id = %request.id, "file request created");
     Ok(request)
 }

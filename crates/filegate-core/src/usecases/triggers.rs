@@ -21,10 +21,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasQueue, HasTriggers};
-use crate::domain::{Principal, Trigger, TriggerCall, TriggerMode, TriggerName};
+use super::context::{HasAudit, HasClock, HasStore, HasTriggers};
+use crate::domain::{AuditRecord, Principal, Trigger, TriggerCall, TriggerMode, TriggerName};
 use crate::error::{Error, ErrorCode, Result};
-use crate::ports::{Job, NewJob, TriggerCaller, TriggerResponse};
+use crate::ports::{Effects, Job, NewJob, TriggerCaller, TriggerResponse};
 use crate::usecases::pipeline::StageError;
 
 /// The configured triggers and the client that calls them.
@@ -63,7 +63,7 @@ pub enum Fired {
 /// `POST /v1/triggers/{name}`. `principal` is `None` for a request without credentials.
 #[tracing::instrument(skip_all, fields(trigger = name, actor = principal.map(|p| p.subject.as_str())))]
 pub async fn fire(
-    cx: &(impl HasQueue + HasAudit + HasClock + HasTriggers),
+    cx: &(impl HasStore + HasAudit + HasClock + HasTriggers),
     principal: Option<&Principal>,
     name: &str,
     data: serde_json::Value,
@@ -89,9 +89,12 @@ pub async fn fire(
     match trigger.mode {
         TriggerMode::Sync => fire_sync(cx, principal, trigger, &call).await,
         TriggerMode::Async => {
+            // Queued through the outbox with its record: both commit, or neither.
             let job = NewJob::now(Job::CallTrigger { call: call.clone() });
-            cx.queue().enqueue(&job).await?;
-            record(cx, principal, &call, json!({"mode": "async", "job_id": job.id})).await;
+            let record = entry(cx, principal, &call, json!({"mode": "async", "job_id": job.id}));
+            let mut effects = Effects::jobs([job]);
+            effects.audit.extend(record);
+            cx.store().commit_effects(&effects).await?;
             tracing::info!(call_id = %call.id, "trigger call queued");
             Ok(Fired::Queued { id: call.id })
         }
@@ -111,13 +114,15 @@ async fn fire_sync(
         TriggerResponse::Answered { status, .. } => Some(*status),
         _ => None,
     };
-    record(
+    // The call is made and cannot be taken back: its record follows it.
+    if let Some(record) = entry(
         cx,
         principal,
         call,
         json!({"mode": "sync", "outcome": outcome, "status": status}),
-    )
-    .await;
+    ) {
+        audit::record_after(cx, &record).await;
+    }
     match response {
         TriggerResponse::Answered { status, body, json } => Ok(Fired::Answered {
             success: (200..300).contains(&status),
@@ -167,23 +172,23 @@ fn outcome_label(response: &TriggerResponse) -> &'static str {
     }
 }
 
-/// Audits a call by an authenticated caller; anonymous calls of public triggers have no
-/// tenant to audit in, and are logged.
-async fn record(
-    cx: &(impl HasAudit + HasClock),
+/// The record of a call by an authenticated caller; anonymous calls of public triggers have
+/// no tenant to audit in, and are logged.
+fn entry(
+    cx: &impl HasClock,
     principal: Option<&Principal>,
     call: &TriggerCall,
     extra: serde_json::Value,
-) {
+) -> Option<AuditRecord> {
     let Some(principal) = principal else {
         tracing::info!(call_id = %call.id, details = %extra, "public trigger fired");
-        return;
+        return None;
     };
     let mut details = json!({"trigger": call.trigger, "call_id": call.id});
     if let (Some(details), Some(extra)) = (details.as_object_mut(), extra.as_object()) {
         details.extend(extra.clone());
     }
-    audit::record_change(cx, &Actor::of(principal), "trigger.fired", None, details).await;
+    Some(audit::entry(cx, &Actor::of(principal), "trigger.fired", None, details))
 }
 
 /// `Job::CallTrigger`: one attempt of an async call. Anything but a 2xx answer is retried,

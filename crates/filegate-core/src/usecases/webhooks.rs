@@ -2,12 +2,13 @@
 //! every delivery attempt.
 
 use super::audit::{self, Actor};
-use super::context::{HasAudit, HasClock, HasLookups, HasNotifications};
+use super::context::{HasClock, HasLookups, HasNotifications};
 use crate::domain::{
     DeliveryId, EventPattern, MAX_PATTERNS, Permission, Principal, Webhook, WebhookDelivery, WebhookId, WebhookSecret,
     WebhookUrl,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
+use crate::ports::Effects;
 
 /// A tenant may have at most this many subscriptions: each event fans out to all of them.
 pub const MAX_WEBHOOKS_PER_TENANT: usize = 50;
@@ -30,7 +31,7 @@ pub struct CreatedWebhook {
 
 #[tracing::instrument(skip(cx, principal, new), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn create(
-    cx: &(impl HasAudit + HasNotifications + HasClock + HasLookups),
+    cx: &(impl HasNotifications + HasClock + HasLookups),
     principal: &Principal,
     new: NewWebhook,
 ) -> Result<CreatedWebhook> {
@@ -72,15 +73,15 @@ pub async fn create(
         sealed_secret,
         created_at: cx.clock().now(),
     };
-    let created = store.create_webhook(&webhook).await;
-    cx.lookups().forget_webhooks(&principal.tenant).await;
-    created?;
     let details = serde_json::json!({
         "webhook_id": webhook.id,
         "url": webhook.url.as_str(),
         "events": webhook.events.iter().map(EventPattern::as_str).collect::<Vec<_>>(),
     });
-    audit::record_change(cx, &Actor::of(principal), "webhook.created", None, details).await;
+    let record = audit::entry(cx, &Actor::of(principal), "webhook.created", None, details);
+    let created = store.create_webhook(&webhook, &Effects::NONE.audited(record)).await;
+    cx.lookups().forget_webhooks(&principal.tenant).await;
+    created?;
     tracing::info!(webhook_id = %webhook.id, url = %webhook.url, "webhook created");
     Ok(CreatedWebhook {
         webhook,
@@ -105,19 +106,23 @@ pub async fn get(cx: &impl HasNotifications, principal: &Principal, id: WebhookI
 /// Deletes the subscription: deliveries still queued for it are dropped when they run.
 #[tracing::instrument(skip(cx, principal), fields(actor = %principal.subject, tenant = %principal.tenant))]
 pub async fn delete(
-    cx: &(impl HasAudit + HasNotifications + HasClock + HasLookups),
+    cx: &(impl HasNotifications + HasClock + HasLookups),
     principal: &Principal,
     id: WebhookId,
 ) -> Result<()> {
     principal.require(Permission::Administer)?;
-    let deleted = cx.notifications().store.delete_webhook(&principal.tenant, id).await;
+    let details = serde_json::json!({ "webhook_id": id });
+    let record = audit::entry(cx, &Actor::of(principal), "webhook.deleted", None, details);
+    let deleted = cx
+        .notifications()
+        .store
+        .delete_webhook(&principal.tenant, id, &Effects::NONE.audited(record))
+        .await;
     cx.lookups().forget_webhooks(&principal.tenant).await;
     deleted.map_err(|e| match e {
         StoreError::NotFound => Error::not_found("webhook"),
         other => other.into(),
     })?;
-    let details = serde_json::json!({ "webhook_id": id });
-    audit::record_change(cx, &Actor::of(principal), "webhook.deleted", None, details).await;
     tracing::info!(webhook_id = %id, "webhook deleted");
     Ok(())
 }

@@ -15,7 +15,7 @@ use filegate_core::domain::{
     Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, Metadata, NewFile, ObjectPath, Tenant, TenantId,
     UploadPlan,
 };
-use filegate_core::ports::MetadataStore;
+use filegate_core::ports::{Effects, MetadataStore};
 use filegate_redis::{Redis, RedisConfig};
 use filegate_sql::SqliteStore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -208,6 +208,7 @@ pub async fn tenant(store: &dyn MetadataStore, name: &str) -> TenantId {
                 created_at: now,
             },
             &bucket,
+            &Effects::NONE,
         )
         .await
         .expect("create tenant");

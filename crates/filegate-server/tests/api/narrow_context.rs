@@ -63,7 +63,10 @@ async fn tenant(store: &SqliteStore, id: &str) -> TenantId {
         id: tenant.clone(),
         created_at: now,
     };
-    store.create_tenant(&row, &bucket).await.expect("create tenant");
+    store
+        .create_tenant(&row, &bucket, &Effects::NONE)
+        .await
+        .expect("create tenant");
     tenant
 }
 

@@ -75,7 +75,7 @@ pub async fn archives_round_trip_commit_their_job_and_stay_in_their_tenant(
         archive_id: made.id,
     });
     archives
-        .create_archive(&made, std::slice::from_ref(&job))
+        .create_archive(&made, &Effects::jobs([job.clone()]))
         .await
         .unwrap();
 
@@ -95,7 +95,7 @@ pub async fn archives_round_trip_commit_their_job_and_stay_in_their_tenant(
     assert_eq!(claimed.job, job.job);
 
     assert!(matches!(
-        archives.create_archive(&made, &[]).await,
+        archives.create_archive(&made, &Effects::NONE).await,
         Err(StoreError::Conflict(_))
     ));
 }
@@ -108,7 +108,7 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let pending = archive(&a, &[FileId::new()]);
-    archives.create_archive(&pending, &[]).await.unwrap();
+    archives.create_archive(&pending, &Effects::NONE).await.unwrap();
 
     let ready = Archive {
         status: ArchiveStatus::Ready,
@@ -118,7 +118,7 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
         ..pending.clone()
     };
     let stored = archives
-        .update_archive(&ready, &[ArchiveStatus::Pending])
+        .update_archive(&ready, &[ArchiveStatus::Pending], &Effects::NONE)
         .await
         .unwrap();
     assert_eq!(stored, ready, "a size past 4 GiB is kept exactly");
@@ -126,7 +126,9 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
 
     // Only from the expected status, only in its own tenant.
     assert!(matches!(
-        archives.update_archive(&ready, &[ArchiveStatus::Pending]).await,
+        archives
+            .update_archive(&ready, &[ArchiveStatus::Pending], &Effects::NONE)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let elsewhere = Archive {
@@ -134,12 +136,14 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
         ..ready.clone()
     };
     assert!(matches!(
-        archives.update_archive(&elsewhere, &[ArchiveStatus::Ready]).await,
+        archives
+            .update_archive(&elsewhere, &[ArchiveStatus::Ready], &Effects::NONE)
+            .await,
         Err(StoreError::NotFound)
     ));
 
     let failed = archive(&a, &[FileId::new()]);
-    archives.create_archive(&failed, &[]).await.unwrap();
+    archives.create_archive(&failed, &Effects::NONE).await.unwrap();
     let failed = archives
         .update_archive(
             &Archive {
@@ -148,6 +152,7 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
                 ..failed
             },
             &[ArchiveStatus::Pending],
+            &Effects::NONE,
         )
         .await
         .unwrap();
@@ -171,7 +176,7 @@ pub async fn archive_updates_are_compare_and_set_and_expired_ones_are_due(
         ..ready
     };
     archives
-        .update_archive(&expired, &[ArchiveStatus::Ready])
+        .update_archive(&expired, &[ArchiveStatus::Ready], &Effects::NONE)
         .await
         .unwrap();
     let due: Vec<ArchiveId> = archives
@@ -206,7 +211,7 @@ pub async fn archive_selections_find_the_tenants_files_by_id_and_ready_ones_by_q
 ) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "scans")).await.unwrap();
+    store.create_bucket(&bucket(&a, "scans"), &Effects::NONE).await.unwrap();
     let ready = FileStatus::Ready;
     let p123 = [("patient", "123")];
     let x2 = file(

@@ -47,7 +47,7 @@ async fn set_status(store: &Store, f: &FileRecord, status: FileStatus) -> FileRe
 pub async fn dedup_sources_are_ready_files_with_the_computed_hash(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "other")).await.unwrap();
+    store.create_bucket(&bucket(&a, "other"), &Effects::NONE).await.unwrap();
     let hash = sha('a');
 
     // Nothing qualifies yet: a pending file that only *declared* the hash, an uploaded one

@@ -34,18 +34,18 @@ pub async fn passphrase_versions_are_added_in_order_and_retire_the_previous(
     assert!(exchange.passphrases(&a).await.unwrap().is_empty());
 
     let v1 = version(&a, 1, 0);
-    exchange.add_passphrase(&v1).await.unwrap();
+    exchange.add_passphrase(&v1, &Effects::NONE).await.unwrap();
     assert_eq!(exchange.passphrases(&a).await.unwrap(), vec![v1.clone()]);
 
     // A second writer adding the same version loses: the rotation races are detected.
     let same = version(&a, 1, 1);
     assert!(matches!(
-        exchange.add_passphrase(&same).await,
+        exchange.add_passphrase(&same, &Effects::NONE).await,
         Err(StoreError::Conflict(_))
     ));
 
     let v2 = version(&a, 2, 10);
-    exchange.add_passphrase(&v2).await.unwrap();
+    exchange.add_passphrase(&v2, &Effects::NONE).await.unwrap();
     let listed = exchange.passphrases(&a).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], v2, "newest first, the new one current");
@@ -56,7 +56,7 @@ pub async fn passphrase_versions_are_added_in_order_and_retire_the_previous(
     // Another tenant has its own numbering and never sees a's.
     assert!(exchange.passphrases(&b).await.unwrap().is_empty());
     let b1 = version(&b, 1, 0);
-    exchange.add_passphrase(&b1).await.unwrap();
+    exchange.add_passphrase(&b1, &Effects::NONE).await.unwrap();
     assert_eq!(exchange.passphrases(&b).await.unwrap(), vec![b1]);
     assert_eq!(exchange.passphrases(&a).await.unwrap().len(), 2);
 }
@@ -88,7 +88,7 @@ pub async fn file_requests_are_listed_by_status_and_closed_once_with_their_jobs(
     let r2 = request(&a, 1);
     let r3 = request(&a, 2);
     for r in [&r1, &r2, &r3] {
-        exchange.create_request(r).await.unwrap();
+        exchange.create_request(r, &Effects::NONE).await.unwrap();
     }
     assert_eq!(exchange.get_request(&a, r1.id).await.unwrap(), Some(r1.clone()));
     assert_eq!(exchange.get_request(&b, r1.id).await.unwrap(), None, "tenant-scoped");

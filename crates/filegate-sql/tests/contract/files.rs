@@ -98,7 +98,10 @@ pub async fn an_update_whose_job_fails_changes_nothing(store: Store, queue: Queu
 pub async fn update_is_compare_and_set_and_commits_its_job(store: Store, queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "archive")).await.unwrap();
+    store
+        .create_bucket(&bucket(&a, "archive"), &Effects::NONE)
+        .await
+        .unwrap();
     let pending = store
         .insert_file(&new_file(&a, "in/report.pdf"), &Effects::NONE)
         .await

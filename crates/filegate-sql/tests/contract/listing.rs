@@ -21,7 +21,7 @@ fn set(paths: &[&str]) -> BTreeSet<String> {
 pub async fn list_applies_every_filter(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "other")).await.unwrap();
+    store.create_bucket(&bucket(&a, "other"), &Effects::NONE).await.unwrap();
     let t = now();
     let specs = [
         (

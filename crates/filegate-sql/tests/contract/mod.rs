@@ -12,6 +12,7 @@ mod atomic;
 mod audit;
 mod blobs;
 mod bulk;
+mod effects;
 mod exchange;
 mod feed;
 mod files;
@@ -34,7 +35,7 @@ use filegate_core::domain::{
     Bucket, BucketName, BucketPolicy, ContentType, FileId, FileRecord, FileStatus, Metadata, ObjectPath, Processing,
     Tenant, TenantId, UploadPlan, blob_key_for,
 };
-use filegate_core::ports::{JobQueue, MetadataStore};
+use filegate_core::ports::{Effects, JobQueue, MetadataStore};
 
 /// The beginning of every tenant's change feed.
 pub const START: filegate_core::domain::ChangeCursor = filegate_core::domain::ChangeCursor::START;
@@ -44,6 +45,7 @@ pub use atomic::*;
 pub use audit::*;
 pub use blobs::*;
 pub use bulk::*;
+pub use effects::*;
 pub use exchange::*;
 pub use feed::*;
 pub use files::*;
@@ -66,6 +68,7 @@ macro_rules! scenarios {
             tenant_and_first_bucket_are_created_together,
             buckets_are_created_updated_and_listed_per_tenant,
             api_keys_are_found_by_hash_and_revoked_within_their_tenant,
+            effects_are_written_only_with_their_change,
             file_records_round_trip_every_field,
             update_is_compare_and_set_and_commits_its_job,
             an_update_whose_job_fails_changes_nothing,
@@ -177,7 +180,7 @@ pub async fn tenant(store: &Store, name: &str) -> TenantId {
         created_at: now(),
     };
     store
-        .create_tenant(&t, &bucket(&id, "default"))
+        .create_tenant(&t, &bucket(&id, "default"), &Effects::NONE)
         .await
         .expect("create tenant");
     id

@@ -23,7 +23,7 @@ fn expected_order(files: &[FileRecord], sort: Sort) -> Vec<FileId> {
 
 pub async fn every_sort_order_pages_through_every_file_once(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
-    store.create_bucket(&bucket(&a, "other")).await.unwrap();
+    store.create_bucket(&bucket(&a, "other"), &Effects::NONE).await.unwrap();
     let t = now();
     let mut files = Vec::new();
     for i in 0..23_i64 {

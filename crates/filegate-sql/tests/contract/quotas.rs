@@ -42,7 +42,7 @@ pub async fn quotas_are_stored_per_tenant_and_unlimited_by_default(store: Store,
         max_bytes: Some(u64::try_from(i64::MAX).unwrap()),
         max_files: Some(0),
     };
-    store.set_tenant_quota(&a, &quota, now()).await.unwrap();
+    store.set_tenant_quota(&a, &quota, now(), &Effects::NONE).await.unwrap();
     assert_eq!(store.tenant_quota(&a).await.unwrap(), quota);
     assert_eq!(store.tenant_quota(&b).await.unwrap(), Quota::UNLIMITED);
     // Replaced as a whole.
@@ -50,10 +50,15 @@ pub async fn quotas_are_stored_per_tenant_and_unlimited_by_default(store: Store,
         max_bytes: Some(10),
         max_files: None,
     };
-    store.set_tenant_quota(&a, &bytes_only, now()).await.unwrap();
+    store
+        .set_tenant_quota(&a, &bytes_only, now(), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(store.tenant_quota(&a).await.unwrap(), bytes_only);
 
-    let r = store.set_tenant_quota(&tid("nobody"), &quota, now()).await;
+    let r = store
+        .set_tenant_quota(&tid("nobody"), &quota, now(), &Effects::NONE)
+        .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     assert_eq!(store.tenant_quota(&tid("nobody")).await.unwrap(), Quota::UNLIMITED);
 }
@@ -64,7 +69,7 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
         max_bytes: Some(100),
         max_files: Some(3),
     };
-    store.set_tenant_quota(&a, &quota, now()).await.unwrap();
+    store.set_tenant_quota(&a, &quota, now(), &Effects::NONE).await.unwrap();
 
     store
         .insert_file(&sized(&a, "sixty", 60), &Effects::NONE)
@@ -104,7 +109,10 @@ pub async fn quota_limits_are_exact_to_the_byte_and_the_file(store: Store, _queu
 pub async fn usage_counts_files_that_hold_storage_per_bucket(store: Store, _queue: Queue) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "photos")).await.unwrap();
+    store
+        .create_bucket(&bucket(&a, "photos"), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(store.tenant_usage(&a).await.unwrap().total, StorageUsage::default());
 
     let pending = store
@@ -169,6 +177,7 @@ pub async fn a_dedup_insert_counts_its_full_size_against_the_quota(store: Store,
                 max_files: None,
             },
             now(),
+            &Effects::NONE,
         )
         .await
         .unwrap();
@@ -190,6 +199,7 @@ pub async fn a_dedup_insert_counts_its_full_size_against_the_quota(store: Store,
                 max_files: None,
             },
             now(),
+            &Effects::NONE,
         )
         .await
         .unwrap();
@@ -210,6 +220,7 @@ pub async fn concurrent_inserts_never_pass_a_quota_together(store: Store, _queue
                 max_files: None,
             },
             now(),
+            &Effects::NONE,
         )
         .await
         .unwrap();

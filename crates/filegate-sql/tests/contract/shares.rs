@@ -94,7 +94,10 @@ pub async fn shares_round_trip_and_are_found_by_their_token_hash_only(
         share_id: full.id,
         sealed_token: "c2VhbGVk".into(),
     });
-    shares.create_share(&full, std::slice::from_ref(&email)).await.unwrap();
+    shares
+        .create_share(&full, &Effects::jobs([email.clone()]))
+        .await
+        .unwrap();
     let claimed = queue
         .claim("w", LEASE)
         .await
@@ -117,26 +120,29 @@ pub async fn shares_round_trip_and_are_found_by_their_token_hash_only(
         ..full.clone()
     };
     assert!(matches!(
-        shares.create_share(&same_token, &[]).await,
+        shares.create_share(&same_token, &Effects::NONE).await,
         Err(StoreError::Conflict(_))
     ));
     let newer = Share {
         created_at: full.created_at + secs(1),
         ..share(&a, &file, None)
     };
-    shares.create_share(&newer, &[]).await.unwrap();
+    shares.create_share(&newer, &Effects::NONE).await.unwrap();
     let listed = shares.list_shares(&a, file.id).await.unwrap();
     assert_eq!(listed.iter().map(|s| s.id).collect::<Vec<_>>(), [newer.id, full.id]);
     assert!(shares.list_shares(&b, file.id).await.unwrap().is_empty());
 
     // Revoking keeps the first time; another tenant cannot.
     let at = now();
-    let revoked = shares.revoke_share(&a, full.id, at).await.unwrap();
+    let revoked = shares.revoke_share(&a, full.id, at, &Effects::NONE).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
-    let again = shares.revoke_share(&a, full.id, at + secs(60)).await.unwrap();
+    let again = shares
+        .revoke_share(&a, full.id, at + secs(60), &Effects::NONE)
+        .await
+        .unwrap();
     assert_eq!(again.revoked_at, Some(at));
     assert!(matches!(
-        shares.revoke_share(&b, newer.id, at).await,
+        shares.revoke_share(&b, newer.id, at, &Effects::NONE).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(shares.get_share(&a, newer.id).await.unwrap().unwrap().revoked_at, None);
@@ -151,11 +157,11 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
     let a = tenant(&store, "a").await;
     let file = shared_file(&store, &a, "x.bin").await;
     let s = share(&a, &file, Some(2));
-    shares.create_share(&s, &[]).await.unwrap();
+    shares.create_share(&s, &Effects::NONE).await.unwrap();
     let at = now();
 
     let page = shares
-        .record_share_access(&a, s.id, at, false, &[event_job(&file)])
+        .record_share_access(&a, s.id, at, false, &Effects::jobs([event_job(&file)]))
         .await
         .unwrap()
         .expect("counted");
@@ -168,14 +174,14 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
 
     let later = at + secs(5);
     let first = shares
-        .record_share_access(&a, s.id, later, true, &[])
+        .record_share_access(&a, s.id, later, true, &Effects::NONE)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((first.access_count, first.download_count), (2, 1));
     assert_eq!(first.last_accessed_at, Some(later));
     shares
-        .record_share_access(&a, s.id, later, true, &[])
+        .record_share_access(&a, s.id, later, true, &Effects::NONE)
         .await
         .unwrap()
         .unwrap();
@@ -183,7 +189,7 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
     // Out of downloads: pages are refused too, and a refused access enqueues nothing.
     for download in [true, false] {
         let refused = shares
-            .record_share_access(&a, s.id, later, download, &[event_job(&file)])
+            .record_share_access(&a, s.id, later, download, &Effects::jobs([event_job(&file)]))
             .await
             .unwrap();
         assert_eq!(refused, None);
@@ -194,10 +200,10 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
 
     // Expired at its `expires_at`; revoked from its revocation on.
     let unlimited = share(&a, &file, None);
-    shares.create_share(&unlimited, &[]).await.unwrap();
+    shares.create_share(&unlimited, &Effects::NONE).await.unwrap();
     assert!(
         shares
-            .record_share_access(&a, unlimited.id, unlimited.expires_at, true, &[])
+            .record_share_access(&a, unlimited.id, unlimited.expires_at, true, &Effects::NONE)
             .await
             .unwrap()
             .is_none()
@@ -205,22 +211,25 @@ pub async fn share_accesses_are_counted_only_while_the_share_opens(
     let before = unlimited.expires_at - secs(1);
     assert!(
         shares
-            .record_share_access(&a, unlimited.id, before, true, &[])
+            .record_share_access(&a, unlimited.id, before, true, &Effects::NONE)
             .await
             .unwrap()
             .is_some()
     );
-    shares.revoke_share(&a, unlimited.id, before).await.unwrap();
+    shares
+        .revoke_share(&a, unlimited.id, before, &Effects::NONE)
+        .await
+        .unwrap();
     assert!(
         shares
-            .record_share_access(&a, unlimited.id, before, false, &[])
+            .record_share_access(&a, unlimited.id, before, false, &Effects::NONE)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         shares
-            .record_share_access(&a, ShareId::new(), before, false, &[])
+            .record_share_access(&a, ShareId::new(), before, false, &Effects::NONE)
             .await
             .unwrap()
             .is_none()
@@ -231,12 +240,12 @@ pub async fn concurrent_downloads_never_pass_the_limit(store: Store, _queue: Que
     let a = tenant(&store, "a").await;
     let file = shared_file(&store, &a, "hot.bin").await;
     let s = share(&a, &file, Some(3));
-    shares.create_share(&s, &[]).await.unwrap();
+    shares.create_share(&s, &Effects::NONE).await.unwrap();
     let at = now();
     let tasks: Vec<_> = (0..12)
         .map(|_| {
             let (shares, a, id) = (shares.clone(), a.clone(), s.id);
-            tokio::spawn(async move { shares.record_share_access(&a, id, at, true, &[]).await })
+            tokio::spawn(async move { shares.record_share_access(&a, id, at, true, &Effects::NONE).await })
         })
         .collect();
     let mut granted = 0;
@@ -261,7 +270,7 @@ pub async fn password_attempts_are_counted_with_compare_and_set(
     let b = tenant(&store, "b").await;
     let file = shared_file(&store, &a, "secret.pdf").await;
     let s = share(&a, &file, None);
-    shares.create_share(&s, &[]).await.unwrap();
+    shares.create_share(&s, &Effects::NONE).await.unwrap();
 
     assert!(shares.count_password_attempt(&a, s.id, 0, None).await.unwrap());
     assert!(
@@ -285,7 +294,7 @@ pub async fn password_attempts_are_counted_with_compare_and_set(
 pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queue, _shares: Shares, paths: Paths) {
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
-    store.create_bucket(&bucket(&a, "site")).await.unwrap();
+    store.create_bucket(&bucket(&a, "site"), &Effects::NONE).await.unwrap();
     let path = ObjectPath::parse("img/logo.png").unwrap();
     let site = bname("site");
     assert_eq!(paths.ready_file_at(&a, &site, &path).await.unwrap(), None);
@@ -318,7 +327,7 @@ pub async fn the_newest_ready_file_at_a_path_is_found(store: Store, _queue: Queu
             .await
             .unwrap();
     }
-    store.create_bucket(&bucket(&b, "site")).await.unwrap();
+    store.create_bucket(&bucket(&b, "site"), &Effects::NONE).await.unwrap();
     store
         .insert_file(&at(5, FileStatus::Ready, &b, "site", "img/logo.png"), &Effects::NONE)
         .await

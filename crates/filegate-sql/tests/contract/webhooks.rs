@@ -6,7 +6,7 @@ use filegate_core::StoreError;
 use filegate_core::domain::{
     DeliveryId, EmailAddress, EventPattern, TenantId, Webhook, WebhookDelivery, WebhookId, WebhookUrl,
 };
-use filegate_core::ports::NotificationStore;
+use filegate_core::ports::{Effects, NotificationStore};
 use uuid::Uuid;
 
 use super::{Store, now, secs, tenant};
@@ -64,10 +64,10 @@ pub async fn webhooks_round_trip_and_stay_in_their_tenant(store: Store, notes: N
     let second = webhook(&a, "http://10.0.0.1:8080/in", &["*"]);
     let theirs = webhook(&b, "https://b.example.org/", &["file.*"]);
     for w in [&second, &first, &theirs] {
-        notes.create_webhook(w).await.expect("create");
+        notes.create_webhook(w, &Effects::NONE).await.expect("create");
     }
     assert!(matches!(
-        notes.create_webhook(&first).await,
+        notes.create_webhook(&first, &Effects::NONE).await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -81,13 +81,16 @@ pub async fn webhooks_round_trip_and_stay_in_their_tenant(store: Store, notes: N
     assert_eq!(notes.list_webhooks(&b).await.unwrap(), vec![theirs.clone()]);
 
     assert!(matches!(
-        notes.delete_webhook(&a, theirs.id).await,
+        notes.delete_webhook(&a, theirs.id, &Effects::NONE).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(notes.get_webhook(&b, theirs.id).await.unwrap(), Some(theirs.clone()));
-    notes.delete_webhook(&a, first.id).await.expect("delete");
+    notes
+        .delete_webhook(&a, first.id, &Effects::NONE)
+        .await
+        .expect("delete");
     assert!(matches!(
-        notes.delete_webhook(&a, first.id).await,
+        notes.delete_webhook(&a, first.id, &Effects::NONE).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(notes.list_webhooks(&a).await.unwrap(), vec![second]);
@@ -97,7 +100,7 @@ pub async fn deliveries_are_listed_newest_first_and_go_with_their_webhook(store:
     let a = tenant(&store, "a").await;
     let b = tenant(&store, "b").await;
     let w = webhook(&a, "https://hooks.example.org/", &["*"]);
-    notes.create_webhook(&w).await.unwrap();
+    notes.create_webhook(&w, &Effects::NONE).await.unwrap();
     let event = Uuid::now_v7();
     let tries = [
         attempt(&w, event, 1, None),
@@ -126,7 +129,7 @@ pub async fn deliveries_are_listed_newest_first_and_go_with_their_webhook(store:
     let mut stray = attempt(&w, event, 4, Some(200));
     stray.tenant = b.clone();
     assert!(matches!(notes.record_delivery(&stray).await, Err(StoreError::NotFound)));
-    notes.delete_webhook(&a, w.id).await.unwrap();
+    notes.delete_webhook(&a, w.id, &Effects::NONE).await.unwrap();
     assert!(matches!(
         notes.record_delivery(&attempt(&w, event, 5, Some(200))).await,
         Err(StoreError::NotFound)
@@ -140,11 +143,11 @@ pub async fn alert_recipients_are_replaced_per_tenant(store: Store, notes: Notes
     let email = |s: &str| EmailAddress::parse(s).expect("email");
     assert!(notes.alert_recipients(&a).await.unwrap().is_empty());
     notes
-        .set_alert_recipients(&a, &[email("one@a.org"), email("two@a.org")], now())
+        .set_alert_recipients(&a, &[email("one@a.org"), email("two@a.org")], now(), &Effects::NONE)
         .await
         .unwrap();
     notes
-        .set_alert_recipients(&b, &[email("b@b.org")], now())
+        .set_alert_recipients(&b, &[email("b@b.org")], now(), &Effects::NONE)
         .await
         .unwrap();
     assert_eq!(
@@ -152,11 +155,14 @@ pub async fn alert_recipients_are_replaced_per_tenant(store: Store, notes: Notes
         [email("one@a.org"), email("two@a.org")]
     );
     notes
-        .set_alert_recipients(&a, &[email("three@a.org")], now())
+        .set_alert_recipients(&a, &[email("three@a.org")], now(), &Effects::NONE)
         .await
         .unwrap();
     assert_eq!(notes.alert_recipients(&a).await.unwrap(), [email("three@a.org")]);
-    notes.set_alert_recipients(&a, &[], now()).await.unwrap();
+    notes
+        .set_alert_recipients(&a, &[], now(), &Effects::NONE)
+        .await
+        .unwrap();
     assert!(notes.alert_recipients(&a).await.unwrap().is_empty());
     assert_eq!(notes.alert_recipients(&b).await.unwrap(), [email("b@b.org")]);
 }

@@ -1,10 +1,10 @@
 //! `BuildArchive`: streams the files of a pending archive into one zip in storage, then
-//! marks the archive `ready` (and audits its list of files: the trace of what went into the zip). Also the
-//! sweep of expired archives.
+//! marks the archive `ready` with its record (its list of files: the trace of what went into
+//! the zip) in the same transaction. Also the sweep of expired archives.
 //!
 //! Idempotent: a run finds the archive in the state the last one left. `pending` builds
-//! (again — `BlobStore::put` replaces the object whole); `ready` or `failed` only makes
-//! sure the outcome was audited; `expired` does nothing. A file that is no longer `ready`,
+//! (again — `BlobStore::put` replaces the object whole); `ready`, `failed` or `expired`
+//! does nothing (the outcome committed with its record). A file that is no longer `ready`,
 //! or whose bytes are gone or do not match its size, fails the archive for good; storage
 //! trouble is retried, and when retries run out the worker calls [`give_up`].
 
@@ -17,8 +17,8 @@ use super::StageError;
 use super::zip;
 use crate::domain::{Archive, ArchiveId, ArchiveStatus, FileId, FileRecord, TenantId};
 use crate::error::StoreError;
-use crate::ports::ZipSink;
-use crate::usecases::archives::LOOKUP_BATCH;
+use crate::ports::{Effects, ZipSink};
+use crate::usecases::archives::{LOOKUP_BATCH, micros};
 use crate::usecases::audit::{self, Actor};
 use crate::usecases::{Services, chrono_duration};
 
@@ -28,11 +28,8 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         tracing::warn!("the archive no longer exists");
         return Ok(());
     };
-    match archive.status {
-        ArchiveStatus::Pending => {}
-        // An earlier run got this far and may have stopped before auditing.
-        ArchiveStatus::Ready | ArchiveStatus::Failed => return audit_outcome(services, &archive).await,
-        ArchiveStatus::Expired => return Ok(()),
+    if archive.status != ArchiveStatus::Pending {
+        return Ok(());
     }
     let _turn = super::streams::turn(services).await?;
     let size = match write_zip(services, &archive).await {
@@ -49,24 +46,25 @@ pub(crate) async fn build(services: &Services, tenant: &TenantId, id: ArchiveId)
         services.blobs.delete(&archive.blob_key()).await?;
         return fail(services, archive, exceeded.to_string()).await;
     }
-    let now = services.clock.now();
+    // As stored: the record of the outcome says the same.
+    let now = micros(services.clock.now());
     let ready = Archive {
         status: ArchiveStatus::Ready,
         size: Some(size),
         updated_at: now,
         // The bundle is kept for its whole lifetime from the moment it can be fetched.
-        expires_at: now + chrono_duration(services.settings.archive_ttl),
+        expires_at: micros(now + chrono_duration(services.settings.archive_ttl)),
         ..archive
     };
     match services
         .archives
-        .update_archive(&ready, &[ArchiveStatus::Pending])
+        .update_archive(&ready, &[ArchiveStatus::Pending], &outcome(services, &ready))
         .await
     {
         Ok(stored) => {
             tracing::info!(size, files = stored.entries.len(), "archive ready");
             metrics::counter!("filegate_archives_total", "outcome" => "ready").increment(1);
-            audit_outcome(services, &stored).await
+            Ok(())
         }
         // Expired (or gone) while it was being built: the zip must not outlive it.
         Err(StoreError::Conflict(_) | StoreError::NotFound) => {
@@ -105,21 +103,22 @@ async fn fail(services: &Services, archive: Archive, reason: String) -> Result<(
     };
     match services
         .archives
-        .update_archive(&failed, &[ArchiveStatus::Pending])
+        .update_archive(&failed, &[ArchiveStatus::Pending], &outcome(services, &failed))
         .await
     {
-        Ok(stored) => {
+        Ok(_) => {
             metrics::counter!("filegate_archives_total", "outcome" => "failed").increment(1);
-            audit_outcome(services, &stored).await
+            Ok(())
         }
         Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// `archive.ready` with every file of the zip, or `archive.failed` with the reason; once per
-/// archive however often this runs.
-async fn audit_outcome(services: &Services, archive: &Archive) -> Result<(), StageError> {
+/// The record of `archive`'s outcome, to commit with it: `archive.ready` with every file of
+/// the zip, or `archive.failed` with the reason; under a key of the archive, so once per
+/// archive however often a build runs.
+fn outcome(services: &Services, archive: &Archive) -> Effects {
     let (action, details) = match archive.status {
         ArchiveStatus::Ready => (
             "archive.ready",
@@ -137,18 +136,16 @@ async fn audit_outcome(services: &Services, archive: &Archive) -> Result<(), Sta
             "archive.failed",
             json!({"archive_id": archive.id, "reason": archive.error}),
         ),
-        ArchiveStatus::Pending | ArchiveStatus::Expired => return Ok(()),
+        ArchiveStatus::Pending | ArchiveStatus::Expired => return Effects::NONE,
     };
-    audit::record_once(
+    Effects::NONE.audited(audit::entry_once(
         services,
         &Actor::system(archive.tenant.clone(), "archiver"),
         audit::once_key(action, &archive.id.to_string()),
         action,
         None,
         details,
-    )
-    .await
-    .map_err(|e| StageError::Retry(anyhow::Error::new(e)))
+    ))
 }
 
 /// Streams the zip into storage; returns its size.
@@ -232,24 +229,20 @@ pub(crate) async fn sweep(services: &Services, now: DateTime<Utc>, limit: u32) -
             updated_at: now,
             ..archive
         };
+        let key = audit::once_key("archive.expired", &next.id.to_string());
+        let actor = Actor::system(next.tenant.clone(), "sweeper");
+        let details = json!({"archive_id": next.id, "was": previous});
+        let record = audit::entry_once(services, &actor, key, "archive.expired", None, details);
         match services
             .archives
             .update_archive(
                 &next,
                 &[ArchiveStatus::Pending, ArchiveStatus::Ready, ArchiveStatus::Failed],
+                &Effects::NONE.audited(record),
             )
             .await
         {
-            Ok(_) => {
-                expired += 1;
-                let key = audit::once_key("archive.expired", &next.id.to_string());
-                let actor = Actor::system(next.tenant.clone(), "sweeper");
-                let details = json!({"archive_id": next.id, "was": previous});
-                if let Err(e) = audit::record_once(services, &actor, key, "archive.expired", None, details).await {
-                    metrics::counter!("filegate_audit_failures_total").increment(1);
-                    tracing::error!(error = %e, archive_id = %next.id, "could not audit the archive's expiry");
-                }
-            }
+            Ok(_) => expired += 1,
             Err(StoreError::Conflict(_) | StoreError::NotFound) => {}
             Err(e) => return Err(e),
         }

@@ -26,7 +26,7 @@ use crate::domain::{
     SharePermission, ShareRefusal, ShareToken, TenantId,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
-use crate::ports::{Job, NewJob};
+use crate::ports::{Effects, Job, NewJob};
 
 mod email;
 mod password;
@@ -101,7 +101,7 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
 /// `POST /v1/files/{id}/shares` (writers).
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, file_id = %file_id))]
 pub async fn create(
-    cx: &(impl HasStore + HasAudit + HasSettings + HasSealer + HasPasswords + HasShares + HasClock),
+    cx: &(impl HasStore + HasSettings + HasSealer + HasPasswords + HasShares + HasClock),
     principal: &Principal,
     file_id: FileId,
     new: NewShare,
@@ -156,9 +156,6 @@ pub async fn create(
         .then(|| email_job(cx, &share, &token))
         .transpose()?;
     let email_queued = email.is_some();
-    cx.shares()
-        .create_share(&share, &email.into_iter().collect::<Vec<_>>())
-        .await?;
     let details = json!({
         "share_id": share.id,
         "permission": share.permission.as_str(),
@@ -168,7 +165,9 @@ pub async fn create(
         "max_downloads": share.max_downloads,
         "email_queued": email_queued,
     });
-    audit::record_change(cx, &Actor::of(principal), "share.created", Some(file_id), details).await;
+    let record = audit::entry(cx, &Actor::of(principal), "share.created", Some(file_id), details);
+    let effects = Effects::jobs(email.into_iter().collect::<Vec<_>>()).audited(record);
+    cx.shares().create_share(&share, &effects).await?;
     tracing::info!(share_id = %share.id, "share created");
     Ok(CreatedShare {
         url: link(cx, &token),
@@ -188,25 +187,32 @@ pub async fn list(cx: &(impl HasStore + HasShares), principal: &Principal, file_
 /// `DELETE /v1/shares/{id}` (writers): the link stops working at once. Revoking twice is
 /// harmless and answers the same share.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, share_id = %id))]
-pub async fn revoke(cx: &(impl HasAudit + HasShares + HasClock), principal: &Principal, id: ShareId) -> Result<Share> {
+pub async fn revoke(cx: &(impl HasShares + HasClock), principal: &Principal, id: ShareId) -> Result<Share> {
     principal.require(Permission::Write)?;
     let share = cx
         .shares()
-        .revoke_share(&principal.tenant, id, micros(cx.clock().now()))
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Error::not_found("share"),
-            other => other.into(),
-        })?;
-    audit::record_change(
+        .get_share(&principal.tenant, id)
+        .await?
+        .ok_or(Error::not_found("share"))?;
+    let record = audit::entry(
         cx,
         &Actor::of(principal),
         "share.revoked",
         Some(share.file_id),
         json!({ "share_id": share.id }),
-    )
-    .await;
-    Ok(share)
+    );
+    cx.shares()
+        .revoke_share(
+            &principal.tenant,
+            id,
+            micros(cx.clock().now()),
+            &Effects::NONE.audited(record),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::not_found("share"),
+            other => other.into(),
+        })
 }
 
 /// What a share link's holder does.
@@ -339,10 +345,10 @@ async fn count_access(
         json!({ "share_id": share.id, "access": access.as_str() }),
     );
     event.occurred_at = now;
-    let jobs = [NewJob::now(Job::PublishEvent { event })];
+    let effects = Effects::jobs([NewJob::now(Job::PublishEvent { event })]);
     let counted = cx
         .shares()
-        .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &jobs)
+        .record_share_access(&share.tenant, share.id, now, access.serves_bytes(), &effects)
         .await?;
     let Some(counted) = counted else {
         let current = cx

@@ -67,15 +67,18 @@ pub(super) async fn check_password(
             cx.shares().clear_password_failures(&seen.tenant, seen.id).await?;
             return Ok(());
         }
+        // The attempt was counted before the check, when its outcome was not known yet: the
+        // failure is recorded on its own, and a wrong password is told only once it is
+        // (the trail unreachable: an error, as for an audited read).
         let details = json!({ "share_id": share.id, "failures": failures, "locked_until": lock });
-        audit::record_change(
+        audit::record(
             cx,
             &visitor(share, origin),
             "share.password_failed",
             Some(share.file_id),
             details,
         )
-        .await;
+        .await?;
         return Err(Error::Forbidden {
             code: ErrorCode::SharePasswordInvalid,
             message: "the password is not right".into(),
