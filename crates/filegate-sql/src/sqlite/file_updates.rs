@@ -1,5 +1,6 @@
-//! Group commit of file updates: the compare-and-set updates that arrive together go to the
-//! one writer connection as one batch of statements, in one transaction.
+//! Group commit of file writes: the compare-and-set updates, the pipeline's transitions and
+//! the inserts of new files that arrive together go to the one writer connection as one
+//! batch of statements, in one transaction.
 //!
 //! Why: every status change of a file (`uploaded` → `processing` → `ready`, each with the job
 //! announcing it) is a write on SQLite's one writer. One trip to the writer's thread and one
@@ -19,7 +20,10 @@
 //!
 //! The pipeline's narrow transitions (`crate::transitions`) ride in the same batches, in a
 //! second array: each writes only its owned columns, and only if its file is still at the
-//! status and change number it saw.
+//! status and change number it saw. New files ride in a third: each is inserted only when
+//! its tenant has no quota row and its id and live path are free (`ON CONFLICT DO
+//! NOTHING`); one left out returns no row, and its caller takes the quota transaction
+//! (`crate::files::insert_within_quota`), which checks the quota and reports the conflict.
 //!
 //! Measured (bench/LIMITS.md): the small-files pipeline went from 687 to about 950 files/s
 //! at the default 16 jobs in flight, and to 1,468 at 64.
@@ -40,7 +44,7 @@ use super::one_trip::{audit_from_json, jobs_from_json, one_trip, to_completion};
 use crate::audit::audit_values;
 use crate::convert::{micros, to_json};
 use crate::errors::store_err;
-use crate::file_row::{COLUMNS, FileRow, FileValues, Value, file_columns};
+use crate::file_row::{COLUMNS, FileRow, FileValues, Value, column_names, file_columns};
 use crate::jobs::job_values;
 use crate::transitions::{OWNED, Transition};
 
@@ -79,9 +83,19 @@ const SET: usize = 6;
 /// `null`, set). `?2` is the jobs' creation time.
 static BATCH: LazyLock<String> = LazyLock::new(|| {
     let counter = "(SELECT value FROM change_counter WHERE id = 1)";
-    let (updates, transitions) = ("?1, '$[0]'", "?1, '$[1]'");
-    let seq = format!("{counter} - json_array_length(?1, '$[0]') - json_array_length(?1, '$[1]') + u.key + 1");
-    let narrow_seq = format!("{counter} - json_array_length(?1, '$[1]') + u.key + 1");
+    let (updates, transitions, inserts) = ("?1, '$[0]'", "?1, '$[1]'", "?1, '$[2]'");
+    let (u, t, i) = (
+        "json_array_length(?1, '$[0]')",
+        "json_array_length(?1, '$[1]')",
+        "json_array_length(?1, '$[2]')",
+    );
+    // The updates take the batch's first numbers, the transitions the next, the inserts the last.
+    let seq = format!("{counter} - {u} - {t} - {i} + u.key + 1");
+    let narrow_seq = format!("{counter} - {t} - {i} + u.key + 1");
+    let insert_seq = format!("{counter} - {i} + u.key + 1");
+    let inserted: Vec<String> = (0..COLUMNS.len())
+        .map(|n| format!("u.value ->> {}", FIRST_COLUMN + n))
+        .collect();
     let set: Vec<String> = COLUMNS
         .iter()
         .filter(|c| c.updated)
@@ -112,20 +126,25 @@ static BATCH: LazyLock<String> = LazyLock::new(|| {
     };
     format!(
         "BEGIN IMMEDIATE; \
-         UPDATE change_counter SET value = value + json_array_length(?1, '$[0]') + json_array_length(?1, '$[1]') \
-         WHERE id = 1; \
+         UPDATE change_counter SET value = value + {u} + {t} + {i} WHERE id = 1; \
          UPDATE files SET {set}, change_seq = {seq} FROM json_each({updates}) AS u \
          WHERE files.id = u.value ->> {ID} AND files.tenant = u.value ->> {TENANT} \
          AND files.status IN (SELECT value FROM json_each(u.value -> {EXPECTED})) RETURNING {columns}; \
          UPDATE files SET {narrow_set}, change_seq = {narrow_seq} FROM json_each({transitions}) AS u \
          WHERE files.id = u.value ->> {ID} AND files.tenant = u.value ->> {TENANT} \
          AND files.status = u.value ->> {EXPECTED} AND files.change_seq = u.value ->> {SEEN} RETURNING {columns}; \
-         {whole_effects}{narrow_effects}COMMIT;",
+         INSERT INTO files ({names}, change_seq) SELECT {inserted}, {insert_seq} FROM json_each({inserts}) AS u \
+         WHERE NOT EXISTS (SELECT 1 FROM tenant_quotas WHERE tenant = u.value ->> {TENANT}) \
+         ON CONFLICT DO NOTHING RETURNING {columns}; \
+         {whole_effects}{narrow_effects}{insert_effects}COMMIT;",
+        names = column_names(),
+        inserted = inserted.join(", "),
         set = set.join(", "),
         narrow_set = narrow_set.join(", "),
         columns = file_columns!(),
         whole_effects = effects(updates, &seq),
         narrow_effects = effects(transitions, &narrow_seq),
+        insert_effects = effects(inserts, &insert_seq),
     )
 });
 
@@ -145,12 +164,14 @@ pub(super) enum Change {
     },
     /// A narrow transition (`crate::transitions`).
     Narrow(Transition),
+    /// Insert `file`, when its tenant has no quota row and its id and path are free.
+    Insert(Box<FileRecord>),
 }
 
 impl Update {
     fn file_id(&self) -> FileId {
         match &self.change {
-            Change::Whole { file, .. } => file.id,
+            Change::Whole { file, .. } | Change::Insert(file) => file.id,
             Change::Narrow(t) => t.id,
         }
     }
@@ -266,15 +287,16 @@ impl Writer {
     /// Runs `updates` (at most one per file) in one transaction and one trip to the writer:
     /// for each, its stored row or `None`.
     async fn run_batch(&self, updates: &[Update]) -> Result<Vec<Option<FileRecord>>, StoreError> {
-        let (mut whole, mut narrow) = (Vec::new(), Vec::new());
+        let (mut whole, mut narrow, mut inserts) = (Vec::new(), Vec::new(), Vec::new());
         for update in updates {
             match &update.change {
                 Change::Whole { file, expected } => whole.push(update_json(file, expected, &update.effects)?),
                 Change::Narrow(t) => narrow.push(transition_json(t, &update.effects)?),
+                Change::Insert(file) => inserts.push(insert_json(file, &update.effects)?),
             }
         }
         let query = sqlx::query(BATCH.as_str())
-            .bind(to_json("file updates", &(whole, narrow))?)
+            .bind(to_json("file updates", &(whole, narrow, inserts))?)
             .bind(micros(chrono::Utc::now()));
         let rows = one_trip(&self.pool, query).await.map_err(store_err)?;
         let outcomes = match_rows(updates, &rows)?;
@@ -306,6 +328,22 @@ fn update_json(file: &FileRecord, expected: &[FileStatus], effects: &Effects) ->
         audit,
     ];
     parts.extend(COLUMNS.iter().filter(|c| c.updated).map(|c| json_value((c.value)(&f))));
+    Ok(serde_json::Value::Array(parts))
+}
+
+/// One insert as [`BATCH`] reads it: the positions of an update (no expected statuses), then
+/// every column of [`COLUMNS`].
+fn insert_json(file: &FileRecord, effects: &Effects) -> Result<serde_json::Value, StoreError> {
+    let f = FileValues::of(file)?;
+    let (jobs, audit) = effects_values(effects)?;
+    let mut parts = vec![
+        serde_json::json!(f.id),
+        serde_json::json!(f.tenant),
+        serde_json::Value::Null,
+        jobs,
+        audit,
+    ];
+    parts.extend(COLUMNS.iter().map(|c| json_value((c.value)(&f))));
     Ok(serde_json::Value::Array(parts))
 }
 
@@ -389,8 +427,25 @@ mod tests {
         }
         assert!(BATCH.contains(&format!("u.value -> {EXPECTED})")) && BATCH.contains(&format!("u.value -> {JOBS})")));
         assert!(BATCH.contains(&format!("json_each(u.value -> {AUDIT}) AS a WHERE EXISTS")));
-        assert!(!BATCH.contains(&format!("->> {}", FIRST_COLUMN + updated)));
+        let (updating, _) = BATCH.split_once("INSERT INTO files").expect("the inserts follow the updates");
+        assert!(!updating.contains(&format!("->> {}", FIRST_COLUMN + updated)));
         assert!(BATCH.contains("status = u.value ->> ") && BATCH.contains("request_id = u.value ->> "));
+    }
+
+    /// A new file is inserted only without a quota row and with its id and path free, with
+    /// the batch's last change numbers, and its effects only with its row.
+    #[test]
+    fn the_batch_inserts_a_file_only_where_nothing_stands_in_its_way() {
+        assert!(BATCH.contains("INSERT INTO files (id, tenant, "));
+        assert!(BATCH.contains(&format!(
+            "WHERE NOT EXISTS (SELECT 1 FROM tenant_quotas WHERE tenant = u.value ->> {TENANT}) ON CONFLICT DO NOTHING RETURNING"
+        )));
+        let last = format!(
+            "u.value ->> {}, (SELECT value FROM change_counter",
+            FIRST_COLUMN + COLUMNS.len() - 1
+        );
+        assert!(BATCH.contains(&last), "{}", *BATCH);
+        assert!(BATCH.contains("json_each(?1, '$[2]') AS u, json_each(u.value -> 4) AS a WHERE EXISTS"));
     }
 
     /// A transition's guard and its owned columns, each kept unless named.

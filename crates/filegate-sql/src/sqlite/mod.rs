@@ -168,16 +168,16 @@ impl Engine for SqliteEngine {
         self.writer.close().await;
     }
 
-    /// The common case, a tenant without a quota, in one trip to the writer with the file's
-    /// effects; otherwise the quota is checked in a write transaction first.
+    /// The common case, a tenant without a quota, in the group commit with the file's
+    /// effects (`file_updates`); otherwise, and when its id or path is taken, the quota is
+    /// checked in a write transaction first and the conflict reported.
     async fn insert_file(&self, file: &FileRecord, effects: &Effects) -> Result<FileRecord, StoreError> {
-        match one_trip::insert_unlimited(self.writer.clone(), file.clone(), effects.clone()).await? {
-            Some(inserted) => {
-                if !effects.jobs.is_empty() {
-                    self.work.wake();
-                }
-                Ok(inserted)
-            }
+        let insert = Update {
+            change: Change::Insert(Box::new(file.clone())),
+            effects: effects.clone(),
+        };
+        match self.updates.run(insert).await? {
+            Some(inserted) => Ok(inserted),
             None => insert_within_quota(self, file, effects).await,
         }
     }
