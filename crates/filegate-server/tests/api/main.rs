@@ -47,6 +47,7 @@ mod triggers;
 mod tus;
 mod tus_clients;
 mod tus_concat;
+mod tus_js;
 mod tus_signed;
 mod uploads;
 mod web;
