@@ -12,7 +12,7 @@
 
 use serde_json::json;
 
-use super::{insert, tus_file};
+use super::{arrived, insert, tus_file};
 use crate::domain::{
     Concat, FileAction, FileId, FileRecord, FileStatus, Permission, Principal, TusMetadata, TusUpload, UploadPlan,
 };
@@ -79,11 +79,7 @@ async fn usable_partial(cx: &impl HasStore, principal: &Principal, id: FileId) -
     if tus.length != Some(tus.offset()) {
         return Err(Error::conflict(
             ErrorCode::PartialUploadUnfinished,
-            format!(
-                "the partial upload {id} holds {} of {} bytes",
-                tus.offset(),
-                tus.length.map_or("an undeclared number of".into(), |l| l.to_string())
-            ),
+            format!("the partial upload {id} holds {}", arrived(&tus)),
         ));
     }
     Ok((file, tus))

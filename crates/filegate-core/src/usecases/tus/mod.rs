@@ -242,6 +242,14 @@ pub async fn terminate(cx: &(impl HasStore + HasClock), principal: &Principal, i
     Ok(())
 }
 
+/// `n of m bytes`: how much of an unfinished upload is there, for its errors.
+fn arrived(tus: &TusUpload) -> String {
+    let length = tus
+        .length
+        .map_or("an undeclared number of".to_owned(), |l| l.to_string());
+    format!("{} of {length} bytes", tus.offset())
+}
+
 /// For `uploads::complete`: the object made of the appended bytes, once all have arrived.
 /// A partial upload is never completed on its own.
 pub(crate) async fn finish_bytes(cx: &impl HasBlobs, file: &FileRecord, tus: &TusUpload) -> Result<BlobMeta> {
@@ -254,12 +262,7 @@ pub(crate) async fn finish_bytes(cx: &impl HasBlobs, file: &FileRecord, tus: &Tu
     if tus.length != Some(tus.offset()) {
         return Err(Error::conflict(
             ErrorCode::UploadMissing,
-            format!(
-                "{} of {} bytes have arrived",
-                tus.offset(),
-                tus.length
-                    .map_or("an undeclared number of".to_owned(), |l| l.to_string())
-            ),
+            format!("{} have arrived", arrived(tus)),
         ));
     }
     cx.blobs()
