@@ -59,7 +59,7 @@ SMTP_EXPORT=$("$(dirname "$0")/smtp-sink.sh")
 PYTHON_TOOLS_EXPORT=$("$(dirname "$0")/python-tools.sh")
 # Debian's chromium and chromium-driver, and selenium, for the web app's browser test.
 BROWSER_EXPORT=$("$(dirname "$0")/browser.sh")
-# tuspy, the stock tus client of the tus tests (Python, in a venv of its own).
+# tuspy and tus-js-client, the stock tus clients of the tus tests (Python in a venv, Node).
 TUS_EXPORT=$("$(dirname "$0")/tus-clients.sh")
 "$(dirname "$0")/clamd.sh"
 

@@ -163,7 +163,14 @@ pub(crate) struct FileValues<'a> {
     purge_after: Option<i64>,
     encryption: Option<&'static str>,
     request_id: Option<String>,
+    /// [`FILE`] or [`TUS_PARTIAL`], fixed when the row is inserted.
+    kind: &'static str,
 }
+
+/// The `kind` of a row that is a file.
+pub(crate) const FILE: &str = "file";
+/// The `kind` of a partial tus upload's row: no file of its own (`FileRecord::is_tus_partial`).
+pub(crate) const TUS_PARTIAL: &str = "tus-partial";
 
 impl<'a> FileValues<'a> {
     pub fn of(f: &'a FileRecord) -> Result<Self, StoreError> {
@@ -196,6 +203,7 @@ impl<'a> FileValues<'a> {
             purge_after: f.purge_after.map(micros),
             encryption: f.encryption.map(Encryption::as_str),
             request_id: f.request_id.map(|id| id.to_string()),
+            kind: if f.is_tus_partial() { TUS_PARTIAL } else { FILE },
         })
     }
 }
@@ -226,7 +234,7 @@ const fn column(name: &'static str, updated: bool, value: for<'v> fn(&'v FileVal
 }
 
 /// Every written column of `files`, in the order statements name them.
-pub(crate) const COLUMNS: [Column; 28] = [
+pub(crate) const COLUMNS: [Column; 29] = [
     column("id", false, |v| Value::Text(&v.id)),
     column("tenant", false, |v| Value::Text(v.tenant)),
     column("bucket", true, |v| Value::Text(v.bucket)),
@@ -255,6 +263,7 @@ pub(crate) const COLUMNS: [Column; 28] = [
     column("purge_after", true, |v| Value::MaybeInt(v.purge_after)),
     column("encryption", true, |v| Value::MaybeText(v.encryption)),
     column("request_id", true, |v| Value::MaybeText(v.request_id.as_deref())),
+    column("kind", false, |v| Value::Text(v.kind)),
 ];
 
 /// The written columns' names, comma-separated: `id, tenant, …, request_id`.

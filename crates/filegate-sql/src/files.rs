@@ -35,6 +35,8 @@ pub(crate) fn changed_files<DB: Dialect>(tenant: &TenantId, since: ChangeCursor,
         .push(", ")
         .bind_value(since.seq)
         .push(")");
+    // A partial tus upload is no file: the feed skips its changes.
+    q.push(" AND kind = 'file'");
     q.push(DB::CHANGE_HORIZON);
     q.push(" ORDER BY change_xid, change_seq LIMIT ")
         .bind_value(i64::from(limit));

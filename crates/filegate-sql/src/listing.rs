@@ -77,6 +77,8 @@ pub(crate) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, tenant: &Tena
         Some(status) => qb.push(" AND status = ").bind_value(status.as_str().to_owned()),
         None => qb.push(" AND status NOT IN ('deleted', 'purged')"),
     };
+    // A partial tus upload is no file.
+    qb.push(" AND kind = 'file'");
     // No stored path or type contains NUL (they are parsed without control characters), and
     // PostgreSQL refuses NUL in text: such a filter matches nothing rather than failing.
     let has_nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));

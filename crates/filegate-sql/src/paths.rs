@@ -48,7 +48,7 @@ fn next_deeper<DB: Dialect>(
     if let Some(end) = prefix_end(folder).filter(|_| !folder.is_empty()) {
         q.push(" AND path < ").bind_value(end);
     }
-    q.push(" AND status NOT IN ('deleted', 'purged')");
+    q.push(" AND status NOT IN ('deleted', 'purged') AND kind = 'file'");
     if let Some(owner) = owner {
         q.push(" AND owner = ").bind_value(owner.to_owned());
     }

@@ -10,9 +10,13 @@
 //! recorded (what a refused or crashed append left past it), writes, and fsyncs before it
 //! answers. Finishing hashes the file once, for its etag (its SHA-256, as for every object
 //! stored whole), and renames it into `objects/`, never over an object already there.
+//!
+//! Concatenation (tus) copies the partial uploads' `data` files, in order, into the final
+//! upload's own (the kernel copies, `copy_file_range`: no buffer of ours), each source
+//! locked as an append would lock it, then fsyncs; finishing is then as for any upload.
 
 use std::fs::File;
-use std::io::{self, Read as _};
+use std::io::{self, Read as _, Seek as _};
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
@@ -153,6 +157,37 @@ impl LocalBlobStore {
         })
     }
 
+    pub(super) async fn concat_appending(
+        &self,
+        key: &str,
+        into: &Appending,
+        sources: &[(String, Appending)],
+    ) -> Result<Appending, StoreError> {
+        let dir = self.upload_dir(key, &into.upload_id).await?;
+        let mut from = Vec::with_capacity(sources.len());
+        for (source_key, source) in sources {
+            from.push((self.upload_dir(source_key, &source.upload_id).await?, source.offset));
+        }
+        let offset = blocking(move || {
+            let (mut file, created) = open_locked(&dir)?;
+            truncate_to(&file, 0)?;
+            if created {
+                fsync_dir(&dir).map_err(|e| io_error("create an appending upload", e))?;
+            }
+            file.rewind().map_err(|e| io_error("join partial uploads", e))?;
+            let mut at = 0u64;
+            for (source, len) in from {
+                copy_upload(&source, len, &file)?;
+                at = at.saturating_add(len);
+            }
+            // Durable before the caller records the joined state.
+            file.sync_data().map_err(|e| io_error("fsync an appending upload", e))?;
+            Ok(at)
+        })
+        .await?;
+        Ok(Appending { offset, ..into.clone() })
+    }
+
     pub(super) async fn finish_appending(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
         use filegate_core::ports::BlobStore as _;
         // A completion that stored the object and then failed a check is retried.
@@ -195,6 +230,34 @@ impl LocalBlobStore {
         })
         .await
     }
+}
+
+/// Copies the first `len` bytes of the upload in `dir` to `dest`, at its position. Blocking.
+fn copy_upload(dir: &Path, len: u64, mut dest: &File) -> Result<(), StoreError> {
+    if len == 0 {
+        return Ok(());
+    }
+    let source = File::open(dir.join(DATA_FILE)).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound,
+        _ => io_error("open a partial upload", e),
+    })?;
+    // As an append would: one appending to it now is refused rather than copied half-way.
+    match source.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(StoreError::Conflict(
+                "a request is appending to a partial upload".into(),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error("lock a partial upload", e)),
+    }
+    let copied = io::copy(&mut (&source).take(len), &mut dest).map_err(|e| io_error("join partial uploads", e))?;
+    if copied != len {
+        return Err(StoreError::Other(anyhow::anyhow!(
+            "a partial upload holds {copied} bytes, {len} were recorded"
+        )));
+    }
+    Ok(())
 }
 
 /// The SHA-256 of all of `file`. Blocking.

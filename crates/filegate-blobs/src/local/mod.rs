@@ -286,6 +286,15 @@ impl BlobStore for LocalBlobStore {
         self.append_body(key, from, body, limits).await
     }
 
+    async fn concat_append(
+        &self,
+        key: &str,
+        into: &Appending,
+        sources: &[(String, Appending)],
+    ) -> Result<Appending, StoreError> {
+        self.concat_appending(key, into, sources).await
+    }
+
     async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
         self.finish_appending(key, at).await
     }

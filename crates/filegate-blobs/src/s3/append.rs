@@ -19,21 +19,22 @@ use super::upload::Part;
 
 /// This store's part of [`Appending`]: what it needs beyond the offset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct State {
+pub(super) struct State {
     part_size: u64,
-    /// The etags of parts 1, 2, … (each `part_size` bytes, but for a last one).
-    parts: Vec<String>,
+    /// The etags of parts 1, 2, … (each `part_size` bytes, but for a last one; a final
+    /// upload of tus concatenation copies whole partial uploads, of any size: `concat`).
+    pub(super) parts: Vec<String>,
     /// The slot of the tail object holding the bytes past the parts.
     tail: u8,
 }
 
 impl State {
-    fn of(at: &Appending) -> Result<Self, StoreError> {
+    pub(super) fn of(at: &Appending) -> Result<Self, StoreError> {
         serde_json::from_value(at.engine.clone())
             .map_err(|e| StoreError::Other(anyhow::anyhow!("the state of an S3 appending upload: {e}")))
     }
 
-    fn value(&self) -> serde_json::Value {
+    pub(super) fn value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
 

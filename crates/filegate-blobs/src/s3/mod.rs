@@ -11,10 +11,12 @@
 //! - `presign`, `post_policy`: what clients get.
 //! - `upload`, `multipart`: filegate's own streaming `put`, and multipart uploads.
 //! - `append`: appending uploads (tus), a multipart upload plus a small tail object.
+//! - `concat`: tus concatenation, partial uploads copied into a final one (`UploadPartCopy`).
 //! - `form_upload`: a form's bytes land beside the file's key until `complete` adopts them.
 //! - `errors`: S3 answers → [`StoreError`].
 
 mod append;
+mod concat;
 pub mod config;
 mod errors;
 mod form_upload;
@@ -372,6 +374,15 @@ impl BlobStore for S3BlobStore {
 
     async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
         self.finish_appending(key, at).await
+    }
+
+    async fn concat_append(
+        &self,
+        key: &str,
+        into: &Appending,
+        sources: &[(String, Appending)],
+    ) -> Result<Appending, StoreError> {
+        self.concat_appending(key, into, sources).await
     }
 
     async fn abort_append(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {

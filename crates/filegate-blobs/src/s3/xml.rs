@@ -18,8 +18,9 @@ struct InitiateResult {
     upload_id: String,
 }
 
+/// `CompleteMultipartUploadResult` and `CopyPartResult`: what filegate reads of them.
 #[derive(Debug, Deserialize)]
-struct CompleteResult {
+struct EtagResult {
     #[serde(rename = "ETag")]
     etag: String,
 }
@@ -56,14 +57,25 @@ pub enum Completed {
 }
 
 pub fn completed(xml: &str) -> Result<Completed, String> {
+    etag_answer(xml, "CompleteMultipartUploadResult", "CompleteMultipartUpload")
+}
+
+/// What an `UploadPartCopy` answered: like `CompleteMultipartUpload`, S3 may answer
+/// `200 OK` with an `Error` document.
+pub fn copied_part(xml: &str) -> Result<Completed, String> {
+    etag_answer(xml, "CopyPartResult", "UploadPartCopy")
+}
+
+/// An error document, or the etag of a `root` document answering `action`.
+fn etag_answer(xml: &str, root: &str, action: &str) -> Result<Completed, String> {
     if let Some(e) = error(xml) {
         return Ok(Completed::Failed(e));
     }
-    match root_name(xml).as_deref() {
-        Some("CompleteMultipartUploadResult") => {}
-        other => return Err(format!("unexpected answer to CompleteMultipartUpload: root {other:?}")),
+    match root_name(xml) {
+        Some(name) if name == root => {}
+        other => return Err(format!("unexpected answer to {action}: root {other:?}")),
     }
-    let result: CompleteResult = quick_xml::de::from_str(xml).map_err(|e| e.to_string())?;
+    let result: EtagResult = quick_xml::de::from_str(xml).map_err(|e| e.to_string())?;
     Ok(Completed::Done(unquote(&result.etag).to_owned()))
 }
 
@@ -129,6 +141,15 @@ mod tests {
             <Bucket>b</Bucket><Key>k</Key><UploadId>VXBsb2FkIElE&amp;x</UploadId></InitiateMultipartUploadResult>"#;
         assert_eq!(upload_id(initiated).unwrap(), "VXBsb2FkIElE&x");
         assert!(upload_id("<Error><Code>AccessDenied</Code></Error>").is_err());
+
+        let copied = r#"<CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+            <LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"b1946ac9"</ETag></CopyPartResult>"#;
+        assert_eq!(copied_part(copied).unwrap(), Completed::Done("b1946ac9".into()));
+        assert!(matches!(
+            copied_part("<Error><Code>InvalidRange</Code></Error>").unwrap(),
+            Completed::Failed(_)
+        ));
+        assert!(copied_part("<Other/>").is_err());
 
         assert_eq!(
             error("<Error><Code>NoSuchKey</Code></Error>").unwrap().code,

@@ -143,6 +143,12 @@ impl FileRecord {
         self.path.name()
     }
 
+    /// A partial tus upload (docs/tus.md, concatenation): bytes kept for a final upload, no
+    /// file of its own. Listings, folders, the change feed and events leave it out.
+    pub fn is_tus_partial(&self) -> bool {
+        matches!(&self.upload, UploadPlan::Tus(tus) if tus.concat == Some(super::Concat::Partial))
+    }
+
     /// The sizes of the thumbnails recorded under `processing.thumbnails` (objects with a
     /// `size` field); entries without a usable size are skipped.
     pub fn thumbnail_sizes(&self) -> Vec<u32> {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{BucketName, ContentType, Metadata, ObjectPath};
+use super::{BucketName, ContentType, FileId, Metadata, ObjectPath};
 use crate::error::{Error, ErrorCode};
 use crate::ports::Appending;
 
@@ -29,12 +29,76 @@ pub struct TusUpload {
     /// The request currently appending, if any (see `usecases::tus::append`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// A partial or final upload of the concatenation extension; `None` for a plain one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concat: Option<Concat>,
 }
 
 impl TusUpload {
     pub fn offset(&self) -> u64 {
         self.appending.offset
     }
+}
+
+/// What an upload is to tus's concatenation extension (`Upload-Concat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concat {
+    /// `partial`: bytes kept for a final upload, never a file of its own (no listing,
+    /// folder, change feed or event shows it, and it is never processed).
+    Partial,
+    /// `final;…`: the bytes of these partial uploads, joined in this order.
+    Final(Vec<FileId>),
+}
+
+/// The most partial uploads one final upload joins.
+pub const MAX_CONCAT_PARTS: usize = 1000;
+
+impl Concat {
+    /// `Upload-Concat`: `partial`, or `final;` and the URLs of the partial uploads separated
+    /// by spaces, each `/v1/tus/{id}` or an absolute URL ending so (a proxy may add a
+    /// prefix; a query is ignored). 1 to [`MAX_CONCAT_PARTS`] distinct uploads.
+    pub fn parse(header: &str) -> Result<Self, Error> {
+        let bad = |m: String| Error::invalid(ErrorCode::InvalidTusHeader, m);
+        let header = header.trim();
+        if header == "partial" {
+            return Ok(Self::Partial);
+        }
+        let urls = header
+            .strip_prefix("final;")
+            .ok_or_else(|| bad("Upload-Concat is `partial` or `final;<url> <url>…`".into()))?;
+        let mut parts = Vec::new();
+        for url in urls.split_ascii_whitespace() {
+            let id = upload_id_of(url).ok_or_else(|| bad(format!("{url:?} is no tus upload URL of this server")))?;
+            if parts.contains(&id) {
+                return Err(bad(format!("{url:?} is named twice in Upload-Concat")));
+            }
+            parts.push(id);
+            if parts.len() > MAX_CONCAT_PARTS {
+                return Err(bad(format!(
+                    "a final upload joins at most {MAX_CONCAT_PARTS} partial uploads"
+                )));
+            }
+        }
+        if parts.is_empty() {
+            return Err(bad("a final upload names its partial uploads".into()));
+        }
+        Ok(Self::Final(parts))
+    }
+}
+
+/// The upload id in `/v1/tus/{id}` or `scheme://host[/prefix]/v1/tus/{id}[?query]`.
+fn upload_id_of(url: &str) -> Option<FileId> {
+    let path = match url.split_once("://") {
+        Some((_, rest)) => &rest[rest.find('/')?..],
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let (prefix, id) = path.rsplit_once("/v1/tus/")?;
+    if !(prefix.is_empty() || prefix.starts_with('/')) || id.contains('/') {
+        return None;
+    }
+    FileId::parse(id).ok()
 }
 
 /// Who may append to an upload until when.
@@ -118,6 +182,25 @@ impl TusMetadata {
             path,
             content_type,
             metadata,
+            raw: header.to_owned(),
+        })
+    }
+
+    /// The metadata of a partial upload (`Upload-Concat: partial`), whose bytes belong to no
+    /// path yet: only `bucket` is read (where its bytes are counted; `default` unless
+    /// given), though the header must be well-formed. The path is `tus-partials`, which
+    /// `usecases::tus::create` makes `tus-partials/{id}`.
+    pub fn parse_partial(header: &str) -> Result<Self, Error> {
+        let pairs = parse_pairs(header)?;
+        let bucket = match pairs.get("bucket") {
+            Some(b) => BucketName::parse(b)?,
+            None => BucketName::default_bucket(),
+        };
+        Ok(Self {
+            bucket,
+            path: ObjectPath::parse("tus-partials")?,
+            content_type: ContentType::octet_stream(),
+            metadata: Metadata::default(),
             raw: header.to_owned(),
         })
     }
@@ -283,6 +366,44 @@ mod tests {
         assert_eq!(code(&huge), ErrorCode::InvalidMetadata);
         let not_utf8 = format!("filename {}", STANDARD.encode([0xff, 0xfe]));
         assert_eq!(code(&not_utf8), ErrorCode::InvalidMetadata);
+    }
+
+    #[test]
+    fn upload_concat_is_partial_or_final_with_the_partials_urls() {
+        let (a, b) = (FileId::new(), FileId::new());
+        assert_eq!(Concat::parse("partial").unwrap(), Concat::Partial);
+        assert_eq!(
+            Concat::parse(&format!("final;/v1/tus/{a} http://h:8080/v1/tus/{b}")).unwrap(),
+            Concat::Final(vec![a, b])
+        );
+        assert_eq!(
+            Concat::parse(&format!("final; https://h/files/v1/tus/{b}?token=x  /v1/tus/{a}")).unwrap(),
+            Concat::Final(vec![b, a]),
+            "a proxy's prefix, a query, extra spaces"
+        );
+        for bad in [
+            String::new(),
+            "final".into(),
+            "final;".into(),
+            "partial;x".into(),
+            format!("final;/v1/tus/{a} /v1/tus/{a}"),
+            format!("final;/v1/files/{a}"),
+            format!("final;/v1/tus/{a}/x"),
+            format!("final;x/v1/tus/{a}"),
+            "final;/v1/tus/not-an-id".into(),
+            format!("final;{}", vec![format!("/v1/tus/{a}"); 2].join(" ")),
+        ] {
+            assert_eq!(
+                Concat::parse(&bad).unwrap_err().code(),
+                ErrorCode::InvalidTusHeader,
+                "{bad:?}"
+            );
+        }
+        let many: Vec<String> = (0..=MAX_CONCAT_PARTS)
+            .map(|_| format!("/v1/tus/{}", FileId::new()))
+            .collect();
+        assert!(Concat::parse(&format!("final;{}", many.join(" "))).is_err());
+        assert!(Concat::parse(&format!("final;{}", many[1..].join(" "))).is_ok());
     }
 
     #[test]

@@ -89,7 +89,7 @@ error_codes! {
     PartMismatch => ("part-mismatch", 400, "The parts listed to complete a multipart upload are not the ones stored."),
     ContentTypeMismatch => ("content-type-mismatch", 400, "An image's bytes are not of the content type it was sent as."),
     BodyInvalid => ("body-invalid", 400, "An upload body broke off or was malformed."),
-    InvalidTusHeader => ("invalid-tus-header", 400, "A tus header (`Upload-Offset`, `Upload-Length`, `Upload-Defer-Length`) does not parse, is missing, or declares a length the upload cannot take."),
+    InvalidTusHeader => ("invalid-tus-header", 400, "A tus header (`Upload-Offset`, `Upload-Length`, `Upload-Defer-Length`, `Upload-Concat`) does not parse, is missing, is not allowed with the others, or declares a length the upload cannot take."),
     BadRequest => ("bad-request", 400, "The HTTP layer refused the request before a route saw it (sent with the status it chose)."),
     // 401: who is asking is not known.
     Unauthenticated => ("unauthenticated", 401, "No credentials were sent: send `Authorization: Bearer <token or API key>`."),
@@ -107,6 +107,7 @@ error_codes! {
     ShareViewOnly => ("share-view-only", 403, "The share lets you view the file, not download it."),
     SharePasswordRequired => ("share-password-required", 403, "The share is protected by a password and none was sent."),
     SharePasswordInvalid => ("share-password-invalid", 403, "The share's password is not right."),
+    TusFinalUpload => ("final-upload", 403, "A tus `PATCH` to a final upload (`Upload-Concat: final;…`): its bytes are those of its partial uploads."),
     // 404, 405, 408.
     NotFound => ("not-found", 404, "The thing does not exist for this tenant (also for another tenant's ids, and unknown routes)."),
     MethodNotAllowed => ("method-not-allowed", 405, "The route does not accept that method."),
@@ -125,6 +126,8 @@ error_codes! {
     RequestNotPending => ("request-not-pending", 409, "The file request is no longer pending."),
     Conflict => ("conflict", 409, "The request conflicts with the current state of the thing."),
     OffsetMismatch => ("offset-mismatch", 409, "A tus `PATCH`'s `Upload-Offset` is not the upload's stored offset (`HEAD` answers it)."),
+    NotPartialUpload => ("not-a-partial-upload", 409, "A final tus upload names an upload that is not a partial one (`Upload-Concat: partial`)."),
+    PartialUploadUnfinished => ("partial-upload-unfinished", 409, "A final tus upload names a partial upload whose bytes have not all arrived (`HEAD` answers its offset)."),
     // 412: a precondition of the protocol.
     TusVersionUnsupported => ("tus-version-unsupported", 412, "A tus request's `Tus-Resumable` is missing or not `1.0.0` (the answer's `Tus-Version` lists what is spoken)."),
     // 413, 415, 416.

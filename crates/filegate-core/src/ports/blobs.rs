@@ -215,6 +215,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Makes the appended bytes the object at `key` (once: an object already there is
     /// answered as it is) and frees the upload.
     async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError>;
+    /// Fills the appending upload `into` of `key` (begun, nothing appended yet) with the
+    /// bytes of the finished appending uploads `sources` (`(key, state)`, each `offset`
+    /// bytes long), in order, and answers its state: [`finish_append`](Self::finish_append)
+    /// then makes them the object (tus concatenation). The sources keep their bytes until
+    /// they are freed ([`abort_append`](Self::abort_append), and `delete` of their key: a
+    /// store may make a source its object on the way). `NotFound` when a source is gone.
+    async fn concat_append(
+        &self,
+        key: &str,
+        into: &Appending,
+        sources: &[(String, Appending)],
+    ) -> Result<Appending, StoreError>;
     /// Frees an appending upload and anything it keeps beside the object. Idempotent.
     async fn abort_append(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         self.abort_multipart(key, upload_id).await

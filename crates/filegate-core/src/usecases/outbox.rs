@@ -34,6 +34,10 @@ pub(crate) fn jobs_of_change(
     events: Vec<FileEvent>,
 ) -> Vec<NewJob> {
     let mut jobs: Vec<NewJob> = work.into_iter().map(NewJob::now).collect();
+    if next.is_tus_partial() {
+        // No file of its own: never searchable, and nothing to announce.
+        return jobs;
+    }
     // The file's search entry appears, changes or goes: the index follows in a job that
     // commits with the change, so a crash cannot leave the index behind for good.
     if is_searchable(previous) || is_searchable(next.status) {

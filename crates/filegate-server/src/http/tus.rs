@@ -1,6 +1,7 @@
 //! `/v1/tus/`: tus 1.0.0 (docs/tus.md). The tus headers become domain types here; the use
 //! cases (`usecases::tus`) do the rest. Errors are filegate's JSON errors, with the status
-//! tus gives them (409 offset, 412 version, 423 locked, 460 checksum).
+//! tus gives them (403 `PATCH` to a final upload, 409 offset, 412 version, 423 locked, 460
+//! checksum).
 
 use axum::Router;
 use axum::body::Body;
@@ -15,8 +16,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use url::form_urlencoded;
 
 use filegate_core::domain::{
-    ChecksumAlgorithm, FileId, MAX_FILE_SIZE, Principal, TusMetadata, UploadChecksum, parse_tus_number,
-    parse_upload_length,
+    ChecksumAlgorithm, Concat, FileId, FileRecord, MAX_FILE_SIZE, Principal, TusMetadata, UploadChecksum,
+    parse_tus_number, parse_upload_length,
 };
 use filegate_core::ports::ByteStream;
 use filegate_core::usecases::tus::{self, NewTusUpload, Patch, TusStatus};
@@ -29,12 +30,13 @@ use crate::auth::{Authenticated, signed_tus_caller};
 use crate::state::AppState;
 
 const VERSION: &str = "1.0.0";
-const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
+const EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
 /// The content type of every body that carries upload bytes.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 
 /// The headers a browser on another origin may read from tus answers (see `http::cors`).
-pub const EXPOSED: [&str; 10] = [
+pub const EXPOSED: [&str; 11] = [
     "tus-resumable",
     "tus-version",
     "tus-extension",
@@ -45,6 +47,7 @@ pub const EXPOSED: [&str; 10] = [
     "upload-defer-length",
     "upload-metadata",
     "upload-expires",
+    "upload-concat",
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -183,7 +186,9 @@ fn http_date(at: DateTime<Utc>) -> HeaderValue {
 /// The headers that tell where an upload stands.
 fn progress(status: &TusStatus) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert("upload-offset", HeaderValue::from(status.offset));
+    if let Some(offset) = status.offset {
+        headers.insert("upload-offset", HeaderValue::from(offset));
+    }
     if let Some(expires) = status.expires_at {
         headers.insert("upload-expires", http_date(expires));
     }
@@ -194,8 +199,9 @@ fn location(id: FileId) -> HeaderValue {
     HeaderValue::from_str(&format!("/v1/tus/{id}")).unwrap_or_else(|_| HeaderValue::from_static("/v1/tus/"))
 }
 
-/// `POST`: creates the upload (`creation`, `creation-defer-length`), and appends the body
-/// when it carries bytes (`creation-with-upload`).
+/// `POST`: creates the upload (`creation`, `creation-defer-length`, a partial one for
+/// `concatenation`), and appends the body when it carries bytes (`creation-with-upload`).
+/// A final upload (`Upload-Concat: final;…`) is [`create_final`].
 async fn create(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -203,8 +209,18 @@ async fn create(
     body: Body,
 ) -> ApiResult<Response> {
     check_version(&headers)?;
+    let concat = text(&headers, "upload-concat")?.map(Concat::parse).transpose()?;
+    let partial = match concat {
+        Some(Concat::Final(parts)) => return create_final(&state, &principal, &headers, parts).await,
+        Some(Concat::Partial) => true,
+        None => false,
+    };
     let length = parse_upload_length(text(&headers, "upload-length")?, text(&headers, "upload-defer-length")?)?;
-    let meta = TusMetadata::parse(text(&headers, "upload-metadata")?.unwrap_or_default())?;
+    let raw = text(&headers, "upload-metadata")?.unwrap_or_default();
+    let meta = match partial {
+        true => TusMetadata::parse_partial(raw)?,
+        false => TusMetadata::parse(raw)?,
+    };
     let with_bytes = carries_bytes(&headers, false)?;
     let patch = if with_bytes {
         Some(Patch {
@@ -214,7 +230,7 @@ async fn create(
     } else {
         None
     };
-    let file = tus::create(&state.services, &principal, NewTusUpload { meta, length }).await?;
+    let file = tus::create(&state.services, &principal, NewTusUpload { meta, length, partial }).await?;
     let mut status = TusStatus::of(&file);
     if let Some(patch) = patch {
         // The upload exists whatever its first bytes met: the client asks where it stands.
@@ -231,6 +247,50 @@ async fn create(
     let mut answer = progress(&status);
     answer.insert(header::LOCATION, location(file.id));
     Ok((StatusCode::CREATED, answer).into_response())
+}
+
+/// `POST` with `Upload-Concat: final;…`: the partial uploads joined, then completed like
+/// any upload. No length and no bytes of its own: they are the partials'. The join runs in
+/// a task of its own, so a client that goes away does not cut it off half-way.
+async fn create_final(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    parts: Vec<FileId>,
+) -> ApiResult<Response> {
+    if headers.contains_key("upload-length") || headers.contains_key("upload-defer-length") {
+        return Err(Error::invalid(
+            ErrorCode::InvalidTusHeader,
+            "a final upload's length is the sum of its partial uploads': send no Upload-Length",
+        )
+        .into());
+    }
+    if carries_bytes(headers, false)? {
+        return Err(Error::invalid(
+            ErrorCode::InvalidTusHeader,
+            "a final upload carries no bytes of its own",
+        )
+        .into());
+    }
+    let meta = TusMetadata::parse(text(headers, "upload-metadata")?.unwrap_or_default())?;
+    let (services, principal) = (state.services.clone(), principal.clone());
+    let file: FileRecord = tokio::spawn(async move { tus::create_final(&services, &principal, meta, parts).await })
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a tus join task failed: {e}")))??;
+    let mut answer = progress(&TusStatus::of(&file));
+    answer.insert(header::LOCATION, location(file.id));
+    Ok((StatusCode::CREATED, answer).into_response())
+}
+
+/// `Upload-Concat` as `HEAD` answers it: `partial`, or `final;` and the partials' URLs.
+fn concat_header(concat: &Concat) -> Option<HeaderValue> {
+    match concat {
+        Concat::Partial => Some(HeaderValue::from_static("partial")),
+        Concat::Final(parts) => {
+            let urls: Vec<String> = parts.iter().map(|id| format!("/v1/tus/{id}")).collect();
+            HeaderValue::from_str(&format!("final;{}", urls.join(" "))).ok()
+        }
+    }
 }
 
 fn empty() -> ByteStream {
@@ -287,6 +347,9 @@ async fn status(State(state): State<AppState>, TusTarget { principal, id }: TusT
         && !status.metadata.is_empty()
     {
         answer.insert("upload-metadata", metadata);
+    }
+    if let Some(concat) = status.concat.as_ref().and_then(concat_header) {
+        answer.insert("upload-concat", concat);
     }
     answer.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((StatusCode::OK, answer).into_response())

@@ -46,6 +46,8 @@ mod support;
 mod triggers;
 mod tus;
 mod tus_clients;
+mod tus_concat;
+mod tus_js;
 mod tus_signed;
 mod uploads;
 mod web;

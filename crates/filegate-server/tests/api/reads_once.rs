@@ -85,6 +85,14 @@ impl BlobStore for Counting {
     ) -> Result<Appended, StoreError> {
         self.inner.append(key, from, body, l).await
     }
+    async fn concat_append(
+        &self,
+        key: &str,
+        into: &Appending,
+        sources: &[(String, Appending)],
+    ) -> Result<Appending, StoreError> {
+        self.inner.concat_append(key, into, sources).await
+    }
     async fn finish_append(&self, key: &str, at: &Appending) -> Result<BlobMeta, StoreError> {
         self.inner.finish_append(key, at).await
     }

@@ -24,6 +24,17 @@ impl ScaleOut {
         Some(Self { app, s3, database })
     }
 
+    /// Another gateway on the same database and S3 bucket (its own port, data directory and
+    /// token keys): what a load balancer sends a client's next request to.
+    pub async fn second_gateway(&self) -> crate::common::TestApp {
+        let (db, storage) = (self.database.url.clone(), self.s3.url());
+        crate::common::TestApp::spawn_with(|c| {
+            c.database = Some(db);
+            c.storage = Some(storage);
+        })
+        .await
+    }
+
     /// Stops the gateway and drops its database (the S3 server goes with its value).
     pub async fn finish(self) {
         drop(self.app);

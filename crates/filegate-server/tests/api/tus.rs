@@ -17,41 +17,41 @@ use crate::common::TestApp;
 use crate::support::{MIB, content_of, files_under, pattern, sha256_hex};
 
 /// A tus client, by hand.
-struct Tus {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+pub struct Tus {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: serde_json::Value,
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn offset(&self) -> u64 {
+    pub fn offset(&self) -> u64 {
         self.header("upload-offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no Upload-Offset: {:?} {:?}", self.status, self.body))
     }
 
     /// The error code of a JSON error body.
-    fn code(&self) -> &str {
+    pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
 }
 
-fn b64(s: &str) -> String {
+pub fn b64(s: &str) -> String {
     STANDARD.encode(s)
 }
 
 impl Tus {
-    fn new(app: &TestApp, tenant: &str, role: &str) -> Self {
+    pub fn new(app: &TestApp, tenant: &str, role: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: app.base_url.clone(),
@@ -59,7 +59,7 @@ impl Tus {
         }
     }
 
-    async fn send(
+    pub async fn send(
         &self,
         method: Method,
         path: &str,
@@ -85,7 +85,7 @@ impl Tus {
     }
 
     /// `POST /v1/tus/` for `path` in `bucket`: the upload's path (`/v1/tus/{id}`).
-    async fn create(&self, bucket: &str, path: &str, length: u64) -> String {
+    pub async fn create(&self, bucket: &str, path: &str, length: u64) -> String {
         let answer = self
             .create_with(&[("upload-length", length.to_string())], bucket, path, None)
             .await;
@@ -93,7 +93,13 @@ impl Tus {
         answer.header("location").expect("Location").to_owned()
     }
 
-    async fn create_with(&self, headers: &[(&str, String)], bucket: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
+    pub async fn create_with(
+        &self,
+        headers: &[(&str, String)],
+        bucket: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Answer {
         let metadata = format!(
             "bucket {},filename {},filetype {},metadata {}",
             b64(bucket),
@@ -110,11 +116,11 @@ impl Tus {
             .await
     }
 
-    async fn head(&self, location: &str) -> Answer {
+    pub async fn head(&self, location: &str) -> Answer {
         self.send(Method::HEAD, location, &[], None).await
     }
 
-    async fn patch(&self, location: &str, offset: u64, bytes: &[u8], extra: &[(&str, String)]) -> Answer {
+    pub async fn patch(&self, location: &str, offset: u64, bytes: &[u8], extra: &[(&str, String)]) -> Answer {
         let mut headers = vec![
             ("upload-offset", offset.to_string()),
             ("content-type", "application/offset+octet-stream".to_owned()),
@@ -145,7 +151,7 @@ impl Tus {
     }
 }
 
-fn file_id(location: &str) -> &str {
+pub fn file_id(location: &str) -> &str {
     location.rsplit('/').next().expect("an id")
 }
 
@@ -330,7 +336,7 @@ async fn tus_uploads_on_postgresql_and_s3() {
     scaled.finish().await;
 }
 
-fn walk(dir: &std::path::Path) -> Vec<String> {
+pub fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();

@@ -9,8 +9,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::checksum::Checked;
-use super::{TusStatus, max_length, tus_file};
-use crate::domain::{FileAction, FileId, FileRecord, Lease, Principal, TusUpload, UploadChecksum, UploadPlan};
+use super::{TusStatus, max_length, size_limit, tus_file};
+use crate::domain::{Concat, FileAction, FileId, FileRecord, Lease, Principal, TusUpload, UploadChecksum, UploadPlan};
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{AppendLimits, Appended, ByteStream};
 use crate::usecases::context::{HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
@@ -68,6 +68,16 @@ pub async fn append(
     body: ByteStream,
 ) -> Result<TusStatus> {
     let (file, pending) = tus_file(cx, principal, id, FileAction::FinishUpload).await?;
+    if let UploadPlan::Tus(TusUpload {
+        concat: Some(Concat::Final(_)),
+        ..
+    }) = &file.upload
+    {
+        return Err(Error::Forbidden {
+            code: ErrorCode::TusFinalUpload,
+            message: "a final upload's bytes are its partial uploads': nothing is appended to it".into(),
+        });
+    }
     let Some(tus) = pending else {
         return Err(Error::conflict(
             ErrorCode::WrongStatus,
@@ -80,9 +90,10 @@ pub async fn append(
             format!("Upload-Offset is {}, the upload is at {}", patch.offset, tus.offset()),
         ));
     }
+    let partial = tus.concat == Some(Concat::Partial);
     let bucket = buckets::get_for(cx, principal, &file.bucket).await?;
     let length = declared_length(cx, principal, &file, &tus, patch.length).await?;
-    let max_offset = max_length(&bucket, length);
+    let max_offset = max_length(size_limit(&bucket, partial), length);
     if let Some(sent) = patch.content_length
         && tus.offset().saturating_add(sent) > max_offset
     {
@@ -156,7 +167,8 @@ pub async fn append(
         return Err(Error::invalid(ErrorCode::BodyInvalid, reason));
     }
     let tus = tus_of(&stored)?;
-    if tus.length == Some(tus.offset()) {
+    // A partial upload's last byte makes no file: it waits for its final upload.
+    if tus.length == Some(tus.offset()) && tus.concat != Some(Concat::Partial) {
         let done = uploads::complete(cx, principal, id, Completion::default()).await?;
         return Ok(TusStatus::of(&done));
     }
@@ -182,8 +194,10 @@ async fn declared_length(
             tus.offset()
         ))),
         (None, Some(sent)) => {
-            let bucket = buckets::get_for(cx, principal, &file.bucket).await?;
-            bucket.policy.admit(Some(sent), &file.content_type)?;
+            if !file.is_tus_partial() {
+                let bucket = buckets::get_for(cx, principal, &file.bucket).await?;
+                bucket.policy.admit(Some(sent), &file.content_type)?;
+            }
             if sent > super::DEFERRED_MAX {
                 return Err(Error::too_large(format!(
                     "an upload whose length was deferred holds at most {} bytes",

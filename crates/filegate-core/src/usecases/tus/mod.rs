@@ -1,9 +1,11 @@
-//! tus uploads (docs/tus.md): create, read the offset, append, terminate. A tus upload is a
-//! pending file whose plan is [`UploadPlan::Tus`]; its last byte sends it through
-//! `uploads::complete` like any other upload.
+//! tus uploads (docs/tus.md): create, read the offset, append, terminate, join partial
+//! uploads (`concat`). A tus upload is a pending file whose plan is [`UploadPlan::Tus`]; its
+//! last byte sends it through `uploads::complete` like any other upload (a partial upload's
+//! does not: it waits to be joined).
 
 mod append;
 mod checksum;
+mod concat;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -13,48 +15,64 @@ use super::context::{HasBlobs, HasClock, HasLookups, HasSettings, HasStore};
 use super::uploads::{MIN_PART_SIZE, part_size_for};
 use super::{buckets, chrono_duration, quotas};
 use crate::domain::{
-    Bucket, FileAction, FileId, FileRecord, FileStatus, NewFile, Permission, Principal, TusMetadata, TusUpload,
-    UploadPlan, blob_key_for,
+    Bucket, Concat, FileAction, FileId, FileRecord, FileStatus, MAX_FILE_SIZE, NewFile, ObjectPath, Permission,
+    Principal, TusMetadata, TusUpload, UploadPlan, blob_key_for,
 };
 use crate::error::{Error, ErrorCode, Result, StoreError};
 use crate::ports::{BlobMeta, Effects};
 
 pub use append::{Patch, append};
+pub use concat::create_final;
 
 /// The most a tus upload whose length is deferred may grow to: S3's 10 000 parts of the
 /// smallest part size (48.8 GiB). Its part size has to be chosen before its length is known.
 pub const DEFERRED_MAX: u64 = 10_000 * MIN_PART_SIZE;
 
-/// What `POST /v1/tus/` asks for.
+/// What `POST /v1/tus/` asks for (a final upload: [`create_final`]).
 #[derive(Debug, Clone)]
 pub struct NewTusUpload {
+    /// For a partial upload, [`TusMetadata::parse_partial`]'s.
     pub meta: TusMetadata,
     /// `None`: deferred (`Upload-Defer-Length: 1`).
     pub length: Option<u64>,
+    /// `Upload-Concat: partial`: bytes kept for a final upload, no file of its own.
+    pub partial: bool,
 }
 
 /// What `HEAD` answers about a tus upload.
 #[derive(Debug, Clone)]
 pub struct TusStatus {
     pub file_id: FileId,
-    pub offset: u64,
+    /// `None` for a final upload not finished yet (tus answers no offset for it).
+    pub offset: Option<u64>,
     pub length: Option<u64>,
     pub metadata: String,
     pub expires_at: Option<DateTime<Utc>>,
+    pub concat: Option<Concat>,
 }
 
 impl TusStatus {
     /// A pending file's progress, or a finished one's whole length.
     pub fn of(file: &FileRecord) -> Self {
-        let (offset, length, metadata, expires_at) = match &file.upload {
+        let (offset, length, metadata, expires_at, concat) = match &file.upload {
             UploadPlan::Tus(tus) if file.status == FileStatus::Pending => (
-                tus.offset(),
+                match tus.concat {
+                    Some(Concat::Final(_)) => None,
+                    _ => Some(tus.offset()),
+                },
                 tus.length,
                 tus.metadata.clone(),
                 Some(file.upload_expires_at),
+                tus.concat.clone(),
             ),
-            UploadPlan::Tus(tus) => (file.size, Some(file.size), tus.metadata.clone(), None),
-            _ => (file.size, Some(file.size), String::new(), None),
+            UploadPlan::Tus(tus) => (
+                Some(file.size),
+                Some(file.size),
+                tus.metadata.clone(),
+                None,
+                tus.concat.clone(),
+            ),
+            _ => (Some(file.size), Some(file.size), String::new(), None, None),
         };
         Self {
             file_id: file.id,
@@ -62,18 +80,29 @@ impl TusStatus {
             length,
             metadata,
             expires_at,
+            concat,
         }
     }
 }
 
-/// The most bytes an upload to `bucket` may hold, with its length known or not.
-fn max_length(bucket: &Bucket, length: Option<u64>) -> u64 {
-    let limit = bucket.policy.max_file_size.min(crate::domain::MAX_FILE_SIZE);
+/// The most bytes a file may hold in `bucket`; a partial upload, which belongs to no
+/// bucket's files yet, as many as any file may (its final upload is checked).
+fn size_limit(bucket: &Bucket, partial: bool) -> u64 {
+    match partial {
+        true => MAX_FILE_SIZE,
+        false => bucket.policy.max_file_size.min(MAX_FILE_SIZE),
+    }
+}
+
+/// The most bytes an upload may hold, with its length known or not.
+fn max_length(limit: u64, length: Option<u64>) -> u64 {
     length.map_or(limit.min(DEFERRED_MAX), |l| l.min(limit))
 }
 
 /// Creates the pending file and the storage upload its bytes will be appended to. Policy,
-/// quota and permission are checked first: a refused upload prepares nothing.
+/// quota and permission are checked first: a refused upload prepares nothing. A partial
+/// upload is held to the quota and to the largest file size only: policy applies to the
+/// final upload that joins it.
 #[tracing::instrument(skip_all, fields(actor = %principal.subject, tenant = %principal.tenant, bucket = %req.meta.bucket))]
 pub async fn create(
     cx: &(impl HasStore + HasBlobs + HasSettings + HasClock + HasLookups),
@@ -82,43 +111,73 @@ pub async fn create(
 ) -> Result<FileRecord> {
     principal.require(Permission::Upload)?;
     let bucket = buckets::get_for(cx, principal, &req.meta.bucket).await?;
-    bucket.policy.admit(req.length, &req.meta.content_type)?;
+    if req.partial {
+        if let Some(length) = req.length.filter(|l| *l > MAX_FILE_SIZE) {
+            return Err(Error::too_large(format!(
+                "a partial upload of {length} bytes is larger than any file may be ({MAX_FILE_SIZE})"
+            )));
+        }
+    } else {
+        bucket.policy.admit(req.length, &req.meta.content_type)?;
+    }
     quotas::precheck(cx, &principal.tenant, req.length.unwrap_or(0)).await?;
+    let concat = req.partial.then_some(Concat::Partial);
+    insert(cx, principal, req.meta, req.length, concat).await
+}
 
+/// Inserts a new tus upload's pending file, its storage upload begun (freed again when the
+/// insert is refused). A partial upload is named `tus-partials/{id}`.
+async fn insert(
+    cx: &(impl HasStore + HasBlobs + HasSettings + HasClock),
+    principal: &Principal,
+    meta: TusMetadata,
+    length: Option<u64>,
+    concat: Option<Concat>,
+) -> Result<FileRecord> {
     let settings = cx.settings();
-    let part_size = part_size_for(req.length.unwrap_or(DEFERRED_MAX), MIN_PART_SIZE, settings.max_parts)?;
+    let part_size = part_size_for(length.unwrap_or(DEFERRED_MAX), MIN_PART_SIZE, settings.max_parts)?;
     let now = cx.clock().now();
     let id = FileId::new();
     let blob_key = blob_key_for(&principal.tenant, id);
+    let path = match concat {
+        Some(Concat::Partial) => ObjectPath::parse(&format!("tus-partials/{id}"))?,
+        _ => meta.path,
+    };
     let appending = cx
         .blobs()
-        .begin_append(&blob_key, &req.meta.content_type, part_size)
+        .begin_append(&blob_key, &meta.content_type, part_size)
         .await?;
     let upload_id = appending.upload_id.clone();
+    let mut details = json!({"bucket": meta.bucket.as_str(), "path": path.to_string(),
+        "size": length, "protocol": "tus"});
+    match &concat {
+        Some(Concat::Partial) => details["concat"] = json!("partial"),
+        Some(Concat::Final(parts)) => details["concat"] = json!({"final": parts}),
+        None => {}
+    }
     let record = FileRecord::pending(NewFile {
         id,
         tenant: principal.tenant.clone(),
         owner: principal.subject.clone(),
-        bucket: req.meta.bucket,
-        path: req.meta.path,
-        size: req.length.unwrap_or(0),
-        content_type: req.meta.content_type,
+        bucket: meta.bucket,
+        path,
+        size: length.unwrap_or(0),
+        content_type: meta.content_type,
         declared_sha256: None,
-        metadata: req.meta.metadata,
+        metadata: meta.metadata,
         external_id: None,
         upload: UploadPlan::Tus(TusUpload {
-            length: req.length,
+            length,
             appending,
-            metadata: req.meta.raw,
+            metadata: meta.raw,
             lease: None,
+            concat,
         }),
         upload_expires_at: now + chrono_duration(settings.upload_url_ttl),
         now,
         encryption: None,
         request_id: None,
     });
-    let details = json!({"bucket": record.bucket.as_str(), "path": record.path.to_string(),
-        "size": req.length, "protocol": "tus"});
     let audited = Effects::NONE.audited(audit::entry(
         cx,
         &Actor::of(principal),
@@ -128,7 +187,7 @@ pub async fn create(
     ));
     match cx.store().insert_file(&record, &audited).await {
         Ok(file) => {
-            tracing::info!(file_id = %file.id, length = ?req.length, "tus upload created");
+            tracing::info!(file_id = %file.id, ?length, "tus upload created");
             Ok(file)
         }
         Err(e) => {
@@ -183,17 +242,27 @@ pub async fn terminate(cx: &(impl HasStore + HasClock), principal: &Principal, i
     Ok(())
 }
 
+/// `n of m bytes`: how much of an unfinished upload is there, for its errors.
+fn arrived(tus: &TusUpload) -> String {
+    let length = tus
+        .length
+        .map_or("an undeclared number of".to_owned(), |l| l.to_string());
+    format!("{} of {length} bytes", tus.offset())
+}
+
 /// For `uploads::complete`: the object made of the appended bytes, once all have arrived.
+/// A partial upload is never completed on its own.
 pub(crate) async fn finish_bytes(cx: &impl HasBlobs, file: &FileRecord, tus: &TusUpload) -> Result<BlobMeta> {
+    if tus.concat == Some(Concat::Partial) {
+        return Err(Error::conflict(
+            ErrorCode::WrongStatus,
+            "a partial tus upload is no file: a final upload (`Upload-Concat: final;…`) joins it",
+        ));
+    }
     if tus.length != Some(tus.offset()) {
         return Err(Error::conflict(
             ErrorCode::UploadMissing,
-            format!(
-                "{} of {} bytes have arrived",
-                tus.offset(),
-                tus.length
-                    .map_or("an undeclared number of".to_owned(), |l| l.to_string())
-            ),
+            format!("{} have arrived", arrived(tus)),
         ));
     }
     cx.blobs()

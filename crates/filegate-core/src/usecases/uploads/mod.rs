@@ -148,6 +148,7 @@ pub async fn create(
             appending: cx.blobs().begin_append(&blob_key, &req.content_type, part_size).await?,
             metadata: String::new(),
             lease: None,
+            concat: None,
         })
     } else if multipart {
         let part_size = part_size_for(req.size, settings.part_size, settings.max_parts)?;
