@@ -73,6 +73,10 @@ pub struct Deployment {
     amqp: Option<filegate_amqp::AmqpConfig>,
 }
 
+/// Set (to anything): a deployment's PostgreSQL database is kept after the run, to look at
+/// the plans of what was measured (`EXPLAIN`).
+pub const KEEP_DATABASE: &str = "FILEGATE_BENCH_KEEP_DATABASE";
+
 /// The RabbitMQ names of the benchmark: one prefix, deleted at the end of each deployment.
 const AMQP_PREFIX: &str = "filegate_bench";
 
@@ -155,7 +159,7 @@ impl Deployment {
         }
         if let Some(db) = self.database.take() {
             // Kept on request, to look at the plans of what was measured (`EXPLAIN`).
-            if std::env::var_os("FILEGATE_BENCH_KEEP_DATABASE").is_some() {
+            if std::env::var_os(KEEP_DATABASE).is_some() {
                 eprintln!("bench: kept the database {} (drop it yourself)", db.name);
                 return Ok(());
             }

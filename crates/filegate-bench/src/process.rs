@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 
 use filegate_server::Config;
 
+use crate::deploy::KEEP_DATABASE;
+
 /// What the child processes print first on stdout, so the parent learns the bound address.
 const READY_LINE: &str = "filegate-bench: listening on ";
 
@@ -61,6 +63,9 @@ pub async fn reindex(data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<
     let started = std::time::Instant::now();
     let output = Command::new(exe)
         .args(["__reindex".to_owned(), data_dir.display().to_string()])
+        // The benchmark's own variable is no configuration of filegate's, which refuses
+        // `FILEGATE_` keys it does not know.
+        .env_remove(KEEP_DATABASE)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stderr(Stdio::inherit())
         .output()
@@ -136,6 +141,8 @@ impl Filegate {
             .env("FILEGATE_RATE_LIMIT__REQUESTS", "0")
             // Nor the per-address limit of the signed URLs every upload goes through.
             .env("FILEGATE_RATE_LIMIT__SIGNED_URLS__BURST", "0")
+            // See `reindex`.
+            .env_remove(KEEP_DATABASE)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -427,7 +427,9 @@ mod tests {
         }
         assert!(BATCH.contains(&format!("u.value -> {EXPECTED})")) && BATCH.contains(&format!("u.value -> {JOBS})")));
         assert!(BATCH.contains(&format!("json_each(u.value -> {AUDIT}) AS a WHERE EXISTS")));
-        let (updating, _) = BATCH.split_once("INSERT INTO files").expect("the inserts follow the updates");
+        let (updating, _) = BATCH
+            .split_once("INSERT INTO files")
+            .expect("the inserts follow the updates");
         assert!(!updating.contains(&format!("->> {}", FIRST_COLUMN + updated)));
         assert!(BATCH.contains("status = u.value ->> ") && BATCH.contains("request_id = u.value ->> "));
     }
