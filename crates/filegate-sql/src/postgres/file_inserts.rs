@@ -158,14 +158,13 @@ async fn dispatch(pool: PgPool, mut waiting: mpsc::Receiver<Waiting>) {
 /// Runs one batch and answers each of its callers.
 async fn run(pool: &PgPool, batch: Vec<Waiting>) {
     let rows: Vec<&serde_json::Value> = batch.iter().map(|w| &w.row).collect();
-    let stored = match statement(pool, &rows).await {
+    let mut stored = match statement(pool, &rows).await {
         Ok(stored) => stored,
         Err(e) => {
             tracing::debug!(error = %e, size = batch.len(), "a batch of file inserts failed; each runs alone");
             HashMap::new()
         }
     };
-    let mut stored = stored;
     for w in batch {
         let _ = w.reply.send(stored.remove(&w.id));
     }

@@ -44,7 +44,7 @@ use super::one_trip::{audit_from_json, jobs_from_json, one_trip, to_completion};
 use crate::audit::audit_values;
 use crate::convert::{micros, to_json};
 use crate::errors::store_err;
-use crate::file_row::{COLUMNS, FileRow, FileValues, Value, column_names, file_columns};
+use crate::file_row::{COLUMNS, Column, FileRow, FileValues, Value, column_names, file_columns};
 use crate::jobs::job_values;
 use crate::transitions::{OWNED, Transition};
 
@@ -317,33 +317,34 @@ impl Writer {
 /// ([`ID`] …). The JSON-valued columns go in as strings, so the stored text is exactly
 /// `FileValues`'.
 fn update_json(file: &FileRecord, expected: &[FileStatus], effects: &Effects) -> Result<serde_json::Value, StoreError> {
-    let f = FileValues::of(file)?;
     let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
-    let (jobs, audit) = effects_values(effects)?;
-    let mut parts = vec![
-        serde_json::json!(f.id),
-        serde_json::json!(f.tenant),
-        serde_json::json!(expected),
-        jobs,
-        audit,
-    ];
-    parts.extend(COLUMNS.iter().filter(|c| c.updated).map(|c| json_value((c.value)(&f))));
-    Ok(serde_json::Value::Array(parts))
+    write_json(file, serde_json::json!(expected), effects, |c| c.updated)
 }
 
 /// One insert as [`BATCH`] reads it: the positions of an update (no expected statuses), then
 /// every column of [`COLUMNS`].
 fn insert_json(file: &FileRecord, effects: &Effects) -> Result<serde_json::Value, StoreError> {
+    write_json(file, serde_json::Value::Null, effects, |_| true)
+}
+
+/// An update's or an insert's array: key, `expected`, effects, then the columns `written`
+/// picks, in [`COLUMNS`]' order.
+fn write_json(
+    file: &FileRecord,
+    expected: serde_json::Value,
+    effects: &Effects,
+    written: fn(&Column) -> bool,
+) -> Result<serde_json::Value, StoreError> {
     let f = FileValues::of(file)?;
     let (jobs, audit) = effects_values(effects)?;
     let mut parts = vec![
         serde_json::json!(f.id),
         serde_json::json!(f.tenant),
-        serde_json::Value::Null,
+        expected,
         jobs,
         audit,
     ];
-    parts.extend(COLUMNS.iter().map(|c| json_value((c.value)(&f))));
+    parts.extend(COLUMNS.iter().filter(|c| written(c)).map(|c| json_value((c.value)(&f))));
     Ok(serde_json::Value::Array(parts))
 }
 
